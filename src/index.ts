@@ -1,0 +1,3 @@
+// The public face of the framemesh library. Each area exports only what apps need.
+export * from './errors.js'
+export * from './logger.js'
