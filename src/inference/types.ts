@@ -44,6 +44,11 @@ export interface ModelManifest {
   sha256?: string
   /** Extra files a pipeline needs (e.g. OCR's character key file), relative to the manifest. */
   assets?: Record<string, string>
+  /**
+   * Operator's estimate of resident bytes while warm (weights + working memory). When absent the
+   * engine estimates from the file size; the memory budget counts this number.
+   */
+  memoryBytes?: number
 }
 
 export type ModelState = 'available' | 'loading' | 'warm' | 'failed'
