@@ -1,0 +1,56 @@
+/** Real keys and adverts for market tests: an Ed25519 libp2p key and an Ethereum wallet per seller. */
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { Wallet } from 'ethers'
+import { type Advert, createPaymentBinding, type ModelOffer } from '../../src/market/advert.js'
+
+export interface Seller {
+  privateKey: PrivateKey
+  peerId: string
+  wallet: Wallet
+}
+
+export async function makeSeller(): Promise<Seller> {
+  const privateKey = await generateKeyPair('Ed25519')
+  return {
+    privateKey,
+    peerId: peerIdFromPrivateKey(privateKey).toString(),
+    wallet: Wallet.createRandom() as unknown as Wallet,
+  }
+}
+
+export const SHA = 'ab'.repeat(32)
+
+export function model(overrides: Partial<ModelOffer> = {}): ModelOffer {
+  return {
+    id: 'esrgan-slim-x4',
+    pipeline: 'upscale',
+    sha256: SHA,
+    warm: true,
+    pricePerUnit: 1_000_000_000n,
+    unit: 'output-megapixel',
+    ...overrides,
+  }
+}
+
+export async function makeAdvert(
+  seller: Seller,
+  overrides: Partial<Advert> = {},
+  now = Date.now(),
+): Promise<Advert> {
+  const binding = await createPaymentBinding(seller.wallet, seller.peerId)
+  return {
+    peerId: seller.peerId,
+    sequence: now,
+    expiresAt: now + 60_000,
+    ...binding,
+    models: [model()],
+    slotsFree: 2,
+    slotsTotal: 4,
+    frameFormats: ['rgb24', 'png'],
+    maxFrameWidth: 3840,
+    maxFrameHeight: 2160,
+    ...overrides,
+  }
+}
