@@ -284,7 +284,7 @@ export function signTicket(
  */
 export function recoverMessage32Signer(
   message32: Uint8Array,
-  signature: Hex | Uint8Array,
+  signature: string | Uint8Array,
   backend: Secp256k1Backend = defaultBackend,
 ): Address {
   const sig = signatureBytes(signature)
@@ -337,7 +337,7 @@ export function recoverMessage32Signer(
 
 export function recoverTicketSigner(
   ticket: Ticket,
-  signature: Hex | Uint8Array,
+  signature: string | Uint8Array,
   backend: Secp256k1Backend = defaultBackend,
 ): Address {
   return recoverMessage32Signer(ticketHash(ticket), signature, backend)
@@ -346,7 +346,7 @@ export function recoverTicketSigner(
 /** Throws a TicketError unless `signature` is a strict signature of `ticket` by `ticket.sender`. */
 export function verifyTicketSignature(
   ticket: Ticket,
-  signature: Hex | Uint8Array,
+  signature: string | Uint8Array,
   backend: Secp256k1Backend = defaultBackend,
 ): void {
   const signer = recoverTicketSigner(ticket, signature, backend)
@@ -366,7 +366,7 @@ export function recipientRandHash(recipientRand: bigint): Hex {
 
 /** A ticket wins when uint256(keccak256(signature ‖ uint256(recipientRand))) < winProb. */
 export function isWinningTicket(
-  signature: Hex | Uint8Array,
+  signature: string | Uint8Array,
   recipientRand: bigint,
   winProb: bigint,
 ): boolean {
@@ -405,7 +405,7 @@ export function winProbForExpectedValue(ev: bigint, faceValue: bigint): bigint {
   return p > MAX_WIN_PROB ? MAX_WIN_PROB : p
 }
 
-function signatureBytes(signature: Hex | Uint8Array): Uint8Array {
+function signatureBytes(signature: string | Uint8Array): Uint8Array {
   if (typeof signature !== 'string') return signature
   try {
     return hexToBytes(signature)

@@ -87,13 +87,13 @@ const sampleTicket = (sender: `0x${string}`): Ticket => ({
 test('a ticket signed with a fixed key has the same bytes as ethers signMessage, on both backends', (t) => {
   const wallet = new Wallet(KEY)
   const sender = addressOfPrivateKey(KEY)
-  t.is(sender, wallet.address.toLowerCase())
+  t.is<string, string>(sender, wallet.address.toLowerCase())
   const ticket = sampleTicket(sender)
   const hash = hexToBytes(ticketHashHex(ticket))
   const expected = wallet.signingKey.sign(hashMessage(hash)).serialized
-  t.is(signTicket(ticket, KEY), expected)
-  t.is(signTicket(ticket, KEY, nobleBackend), expected)
-  t.is(bytesToHex(signMessage32(hash, hexToBytes(KEY))), expected)
+  t.is<string, string>(signTicket(ticket, KEY), expected)
+  t.is<string, string>(signTicket(ticket, KEY, nobleBackend), expected)
+  t.is<string, string>(bytesToHex(signMessage32(hash, hexToBytes(KEY))), expected)
 })
 
 test('a signature made by ethers verifies and recovers to the sender', (t) => {
