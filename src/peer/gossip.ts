@@ -1,0 +1,163 @@
+/**
+ * Gossip behind one small interface. This is the only file that imports a gossipsub package:
+ * swapping @libp2p/gossipsub for another implementation (e.g. back to @chainsafe/libp2p-gossipsub)
+ * is the import line below plus, if its options differ, `gossipServiceFactory`.
+ */
+
+import type { GossipSub, GossipsubOpts, Message } from '@libp2p/gossipsub'
+import { gossipsub } from '@libp2p/gossipsub'
+import type { PeerId } from '@libp2p/interface'
+import type { Logger } from '../logger.js'
+import { MessageTooLargeError } from './errors.js'
+import type { PeerMetrics } from './metrics.js'
+
+export type ValidationResult = 'accept' | 'reject' | 'ignore'
+
+export interface GossipMessage {
+  topic: string
+  data: Uint8Array
+  /** The signer (the original publisher), already verified: we only accept signed messages. */
+  from: string
+  /** The neighbour that forwarded it to us. */
+  via: string
+}
+
+/**
+ * Decides a message's fate before delivery: 'accept' delivers and forwards it, 'ignore' drops it
+ * quietly, 'reject' drops it and lowers the forwarding peer's gossip score (for spammers).
+ */
+export type TopicValidator = (message: GossipMessage) => ValidationResult | Promise<ValidationResult>
+
+export interface Gossip {
+  subscribe(topic: string): void
+  unsubscribe(topic: string): void
+  /** Publishes to the topic; resolves with how many peers it was sent to (0 is not an error). */
+  publish(topic: string, data: Uint8Array): Promise<{ recipients: number }>
+  /** Calls `handler` for each accepted message on `topic`; returns a function that removes it. */
+  onMessage(topic: string, handler: (message: GossipMessage) => void): () => void
+  setValidator(topic: string, validator: TopicValidator): void
+  removeValidator(topic: string): void
+  topics(): string[]
+  /** Peer ids we know to be subscribed to `topic`. */
+  subscribers(topic: string): string[]
+  /** Peer ids we exchange gossip with, on any topic. */
+  peers(): string[]
+}
+
+export interface GossipServiceOptions {
+  /** Peer exchange on prune: well-connected nodes (the bootstrap) hand out other peers' records. */
+  doPX?: boolean
+  /** Largest gossip message accepted (bytes); larger ones are dropped before decoding. */
+  maxMessageBytes?: number
+  /** Deliver our own published messages to our own handlers too. */
+  emitSelf?: boolean
+  /** Target mesh degree; smaller meshes suit small test networks. */
+  D?: number
+  Dlo?: number
+  Dhi?: number
+  /** Heartbeat interval in ms (gossipsub default 1000). */
+  heartbeatIntervalMs?: number
+}
+
+/** The libp2p service factory, for `services.pubsub`. */
+export function gossipServiceFactory(options: GossipServiceOptions = {}) {
+  const init: Partial<GossipsubOpts> = {
+    // A mesh peer publishes even when nobody subscribed yet (adverts go out on a timer anyway).
+    allowPublishToZeroTopicPeers: true,
+    globalSignaturePolicy: 'StrictSign',
+    emitSelf: options.emitSelf ?? false,
+    doPX: options.doPX ?? false,
+    ...(options.maxMessageBytes === undefined ? {} : { maxInboundDataLength: options.maxMessageBytes }),
+    ...(options.D === undefined ? {} : { D: options.D }),
+    ...(options.Dlo === undefined ? {} : { Dlo: options.Dlo }),
+    ...(options.Dhi === undefined ? {} : { Dhi: options.Dhi }),
+    ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
+  }
+  return gossipsub(init)
+}
+
+export type GossipService = GossipSub
+
+/** Wraps the running gossipsub service in the framemesh `Gossip` interface. */
+export function createGossip(
+  components: { service: GossipService; logger: Logger; metrics?: PeerMetrics },
+  options: { maxMessageBytes?: number } = {},
+): Gossip {
+  const { service, logger, metrics } = components
+  const handlers = new Map<string, Set<(message: GossipMessage) => void>>()
+
+  const toMessage = (msg: Message, via: PeerId): GossipMessage | undefined => {
+    // StrictSign makes every accepted message signed; an unsigned one here would be a library bug.
+    if (msg.type !== 'signed') return undefined
+    return { topic: msg.topic, data: msg.data, from: msg.from.toString(), via: via.toString() }
+  }
+
+  service.addEventListener('gossipsub:message', (evt) => {
+    const { msg, propagationSource } = evt.detail
+    const message = toMessage(msg, propagationSource)
+    if (message === undefined) return
+    metrics?.gossipIn.inc({ topic: message.topic })
+    const set = handlers.get(message.topic)
+    if (set === undefined) return
+    for (const handler of [...set]) {
+      try {
+        handler(message)
+      } catch (err) {
+        logger.warn('gossip handler threw', { topic: message.topic, err })
+      }
+    }
+  })
+
+  return {
+    subscribe: (topic) => service.subscribe(topic),
+    unsubscribe: (topic) => service.unsubscribe(topic),
+    async publish(topic, data) {
+      if (options.maxMessageBytes !== undefined && data.byteLength > options.maxMessageBytes) {
+        throw new MessageTooLargeError(
+          `gossip message of ${data.byteLength} bytes exceeds the ${options.maxMessageBytes}-byte limit; publish less or split it`,
+          { topic, bytes: data.byteLength, max: options.maxMessageBytes },
+        )
+      }
+      const result = await service.publish(topic, data)
+      metrics?.gossipOut.inc({ topic })
+      return { recipients: result.recipients.length }
+    },
+    onMessage(topic, handler) {
+      let set = handlers.get(topic)
+      if (set === undefined) {
+        set = new Set()
+        handlers.set(topic, set)
+      }
+      set.add(handler)
+      return () => {
+        set.delete(handler)
+      }
+    },
+    setValidator(topic, validator) {
+      service.topicValidators.set(topic, async (from, msg) => {
+        const message = toMessage(msg, from)
+        let result: ValidationResult
+        if (message === undefined) {
+          result = 'reject'
+        } else {
+          try {
+            result = await validator(message)
+          } catch (err) {
+            // A validator that throws has found the message unusable: treat it as a reject.
+            logger.debug('gossip validator threw; rejecting', { topic, err })
+            result = 'reject'
+          }
+        }
+        if (result !== 'accept') metrics?.gossipInvalid.inc({ topic, result })
+        // The gossipsub enum's values are exactly these strings.
+        return result as never
+      })
+    },
+    removeValidator: (topic) => {
+      service.topicValidators.delete(topic)
+    },
+    topics: () => service.getTopics(),
+    subscribers: (topic) => service.getSubscribers(topic).map(String),
+    peers: () => service.getPeers().map(String),
+  }
+}
