@@ -1,0 +1,288 @@
+/**
+ * The inference engine facade: the registry (what can be served), the warm pool (what is loaded,
+ * within a memory budget), per-model run queues (back-pressure) and the frame pipelines, behind one
+ * object. Every request is validated at this edge; a bad request fails alone with a typed error and
+ * the engine goes on serving the others.
+ */
+import { readFile } from 'node:fs/promises'
+import { type Logger, silentLogger } from '../logger.js'
+import { builtinModelsDir } from './builtins.js'
+import {
+  EngineClosedError,
+  InferenceFailedError,
+  ManifestMismatchError,
+  ModelCorruptError,
+  ModelLoadError,
+  WrongPipelineError,
+} from './errors.js'
+import type { TypedEvents } from './events.js'
+import { checkFeeds, dummyFeeds } from './feeds.js'
+import { DEFAULT_MAX_PIXELS, validateFrame } from './frame-tensor.js'
+import { sha256Hex } from './onnx-inspect.js'
+import { checkInterpolateInputs, interpolateFrames } from './pipelines/interpolate.js'
+import { type RunnableModel, upscaleFrame } from './pipelines/upscale.js'
+import { createRunQueue, type RunQueue, type RunQueueOptions } from './queue.js'
+import { createModelRegistry, type ModelRegistry, type ModelRegistryOptions } from './registry.js'
+import {
+  createSessionFactory,
+  type Feeds,
+  type ModelSession,
+  type SessionFactory,
+  type SessionFactoryOptions,
+} from './session.js'
+import { checkTilingOptions, DEFAULT_TILING, type TilingOptions } from './tiling.js'
+import type { Frame, ModelStatus, PipelineId } from './types.js'
+import { createWarmPool, type WarmPool, type WarmPoolEvents, type WarmPoolReport } from './warm-pool.js'
+
+export interface InferenceEngineComponents {
+  registry: ModelRegistry
+  logger?: Logger
+  /** Defaults to an onnxruntime-node factory built from `options.session`. */
+  sessions?: SessionFactory
+}
+
+export interface InferenceEngineOptions {
+  /** Memory the warm models may hold together (bytes). Default 2 GiB. */
+  budgetBytes?: number
+  /** Largest frame accepted, in pixels. Default one 4K frame. */
+  maxPixels?: number
+  /** Per-model run limits. */
+  queue?: RunQueueOptions
+  /** Default tiling for frame pipelines (callers may override per request). */
+  tiling?: Partial<TilingOptions>
+  session?: SessionFactoryOptions
+  /** Run the model once on a small zero input right after loading, so the first real request is fast. */
+  warmUp?: boolean
+  /** Longest a caller waits for a model to load or for room in the budget. */
+  loadTimeoutMs?: number
+}
+
+export interface RunOptions {
+  signal?: AbortSignal
+}
+
+export interface UpscaleRequestOptions extends RunOptions, Partial<TilingOptions> {}
+
+export type InferenceEngineEvents = WarmPoolEvents
+
+export interface InferenceEngine extends TypedEvents<InferenceEngineEvents> {
+  readonly registry: ModelRegistry
+  /** Every registered model with its state (available / loading / warm / failed). */
+  models(): ModelStatus[]
+  model(id: string): ModelStatus
+  /** What is warm now and how much of the budget it holds (what the market advertises). */
+  warmReport(): WarmPoolReport
+  /** Keep a model warm for good (loads it now). */
+  pin(id: string, options?: RunOptions): Promise<void>
+  unpin(id: string): void
+  warm(id: string, options?: RunOptions): Promise<void>
+  unload(id: string): Promise<boolean>
+  /** Raw tensors in, raw tensors out, through the model's queue. */
+  run(modelId: string, feeds: Feeds, options?: RunOptions): Promise<Feeds>
+  upscale(modelId: string, frame: Frame, options?: UpscaleRequestOptions): Promise<Frame>
+  interpolate(modelId: string, a: Frame, b: Frame, t: number, options?: RunOptions): Promise<Frame>
+  close(): Promise<void>
+}
+
+export const DEFAULT_BUDGET_BYTES = 2 * 1024 * 1024 * 1024
+
+export function createInferenceEngine(
+  components: InferenceEngineComponents,
+  options: InferenceEngineOptions = {},
+): InferenceEngine {
+  const { registry } = components
+  const log = (components.logger ?? silentLogger).child('inference')
+  const sessions = components.sessions ?? createSessionFactory(options.session)
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS
+  const warmUp = options.warmUp ?? true
+  const tiling: TilingOptions = { ...DEFAULT_TILING, ...options.tiling }
+  checkTilingOptions(tiling)
+  const queues = new Map<string, RunQueue>()
+  let closed = false
+
+  /** Read the file once, check it is still the file that was registered, and open a session on those bytes. */
+  const load = async (id: string): Promise<ModelSession> => {
+    const record = registry.get(id)
+    const started = performance.now()
+    let bytes: Uint8Array
+    try {
+      bytes = await readFile(record.modelPath)
+    } catch (err) {
+      throw new ModelCorruptError(record.modelPath, `it cannot be read: ${(err as Error).message}`, {
+        cause: err,
+      })
+    }
+    const sha256 = sha256Hex(bytes)
+    if (record.sha256 !== '' && sha256 !== record.sha256) {
+      const err = new ManifestMismatchError(
+        id,
+        [`sha256 of ${record.modelPath} changed since registration`],
+        {
+          field: 'sha256',
+          expected: record.sha256,
+          actual: sha256,
+        },
+      )
+      record.error = err
+      throw err
+    }
+    const session = await sessions.open(id, bytes)
+    if (warmUp) {
+      try {
+        await session.run(dummyFeeds(record.manifest))
+      } catch (err) {
+        await session.release()
+        throw new ModelLoadError(id, `the warm-up run failed (${(err as Error).message})`, { cause: err })
+      }
+    }
+    log.info('model warm', { id, ms: Math.round(performance.now() - started), bytes: record.estimatedBytes })
+    return session
+  }
+
+  const pool: WarmPool<ModelSession> = createWarmPool(
+    {
+      load,
+      unload: async (id, session) => {
+        await session.release()
+        log.info('model unloaded', { id })
+      },
+      sizeOf: (id) => registry.get(id).estimatedBytes,
+      logger: log,
+    },
+    { budgetBytes: options.budgetBytes ?? DEFAULT_BUDGET_BYTES, waitTimeoutMs: options.loadTimeoutMs },
+  )
+
+  const queueOf = (id: string): RunQueue => {
+    let q = queues.get(id)
+    if (q === undefined) {
+      q = createRunQueue(id, options.queue)
+      queues.set(id, q)
+    }
+    return q
+  }
+
+  /** A usable record (known, verified, of the wanted pipeline). */
+  const usable = (id: string, pipeline?: PipelineId | PipelineId[]) => {
+    if (closed) throw new EngineClosedError()
+    const record = registry.get(id)
+    if (record.error !== undefined) throw record.error
+    const wanted = pipeline === undefined ? undefined : Array.isArray(pipeline) ? pipeline : [pipeline]
+    if (wanted !== undefined && !wanted.includes(record.manifest.pipeline)) {
+      throw new WrongPipelineError(id, record.manifest.pipeline, wanted.join(' or '))
+    }
+    return record
+  }
+
+  /** Queue slot first, then the warm model: waiting callers do not keep a model in memory. */
+  const withModel = async <R>(
+    id: string,
+    signal: AbortSignal | undefined,
+    fn: (model: RunnableModel) => Promise<R>,
+  ): Promise<R> => {
+    const record = registry.get(id)
+    const releaseSlot = await queueOf(id).acquire({ signal })
+    try {
+      const lease = await pool.acquire(id, { signal })
+      try {
+        return await fn({
+          manifest: record.manifest,
+          run: async (feeds) => {
+            try {
+              return await lease.value.run(feeds)
+            } catch (err) {
+              throw new InferenceFailedError(id, (err as Error).message, { cause: err })
+            }
+          },
+        })
+      } finally {
+        lease.release()
+      }
+    } finally {
+      releaseSlot()
+    }
+  }
+
+  const statusOf = (base: ModelStatus): ModelStatus => {
+    const s = pool.status(base.id)
+    if (base.state === 'failed') return { ...base, pinned: s.pinned }
+    return {
+      ...base,
+      state: s.state,
+      pinned: s.pinned,
+      ...(s.lastUsed === undefined ? {} : { lastUsed: s.lastUsed }),
+      ...(s.error === undefined ? {} : { error: s.error.message }),
+    }
+  }
+
+  return {
+    registry,
+    on: (name, listener) => pool.on(name, listener),
+    off: (name, listener) => pool.off(name, listener),
+    models: () => registry.list().map(statusOf),
+    model(id) {
+      const found = registry.list().find((m) => m.id === id)
+      if (found === undefined) registry.get(id) // throws ModelNotFoundError
+      return statusOf(found as ModelStatus)
+    },
+    warmReport: () => pool.report(),
+    async pin(id, opts) {
+      usable(id)
+      pool.pin(id)
+      await pool.warm(id, opts)
+    },
+    unpin: (id) => pool.unpin(id),
+    async warm(id, opts) {
+      usable(id)
+      await pool.warm(id, opts)
+    },
+    unload: (id) => pool.unload(id),
+
+    async run(modelId, feeds, opts = {}) {
+      const record = usable(modelId)
+      checkFeeds(record.manifest, feeds, maxPixels * 3 * 4)
+      return withModel(modelId, opts.signal, (model) => model.run(feeds))
+    },
+
+    async upscale(modelId, frame, opts = {}) {
+      usable(modelId, 'upscale')
+      validateFrame(frame, maxPixels)
+      const t: TilingOptions = {
+        tileSize: opts.tileSize ?? tiling.tileSize,
+        overlap: opts.overlap ?? tiling.overlap,
+      }
+      checkTilingOptions(t)
+      return withModel(modelId, opts.signal, (model) =>
+        upscaleFrame(model, frame, { ...t, signal: opts.signal }),
+      )
+    },
+
+    async interpolate(modelId, a, b, t, opts = {}) {
+      usable(modelId, 'interpolate')
+      validateFrame(a, maxPixels, 'first frame')
+      validateFrame(b, maxPixels, 'second frame')
+      checkInterpolateInputs(modelId, a, b, t)
+      return withModel(modelId, opts.signal, (model) => interpolateFrames(model, a, b, t))
+    },
+
+    async close() {
+      if (closed) return
+      closed = true
+      for (const q of queues.values()) q.rejectWaiting(new EngineClosedError())
+      await pool.close()
+    },
+  }
+}
+
+/** As the registry's options; `builtinDirs` defaults to framemesh's models/generated folder. */
+export interface OpenInferenceEngineOptions extends InferenceEngineOptions, ModelRegistryOptions {}
+
+/** Convenience for apps and the CLI: build the registry over the given folders, scan it, start the engine. */
+export async function openInferenceEngine(
+  components: { logger?: Logger; sessions?: SessionFactory },
+  options: OpenInferenceEngineOptions,
+): Promise<InferenceEngine> {
+  const builtinDirs = options.builtinDirs ?? [builtinModelsDir()]
+  const registry = createModelRegistry({ logger: components.logger }, { ...options, builtinDirs })
+  await registry.scan()
+  return createInferenceEngine({ ...components, registry }, options)
+}

@@ -1,0 +1,136 @@
+/**
+ * Frames (RGB HWC uint8) ⇄ image tensors as a manifest declares them (NHWC/NCHW, float32/uint8,
+ * value range). Conversion reads a sub-region directly so tiling never copies the frame first.
+ */
+import * as ort from 'onnxruntime-node'
+import { FrameInvalidError, FrameTooLargeError, InferenceFailedError } from './errors.js'
+import type { Frame, TensorSpec } from './types.js'
+
+export interface Region {
+  x: number
+  y: number
+  width: number
+  height: number
+}
+
+/** 3840×2160: one 4K frame. Larger inputs are refused before any tensor is allocated. */
+export const DEFAULT_MAX_PIXELS = 3840 * 2160
+
+/** Check a frame's shape and buffer; throws FrameInvalidError / FrameTooLargeError. */
+export function validateFrame(frame: Frame, maxPixels = DEFAULT_MAX_PIXELS, label = 'frame'): void {
+  if (frame === null || typeof frame !== 'object')
+    throw new FrameInvalidError(`${label} is not a frame object`)
+  const { width, height, channels, data } = frame
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new FrameInvalidError(
+      `${label} is ${width}x${height}; width and height must be positive integers`,
+      {
+        width,
+        height,
+      },
+    )
+  }
+  if (channels !== 3) {
+    throw new FrameInvalidError(
+      `${label} has ${channels} channels; send RGB (3 channels, drop alpha first)`,
+      {
+        channels,
+      },
+    )
+  }
+  if (width * height > maxPixels) throw new FrameTooLargeError(width, height, maxPixels)
+  if (!(data instanceof Uint8Array))
+    throw new FrameInvalidError(`${label} data must be a Uint8Array of RGB bytes`)
+  const expected = width * height * 3
+  if (data.byteLength !== expected) {
+    throw new FrameInvalidError(
+      `${label} data has ${data.byteLength} bytes but ${width}x${height} RGB needs ${expected}; send unpadded HWC rows`,
+      { expected, actual: data.byteLength },
+    )
+  }
+}
+
+/** Build the model's image tensor from a region of a frame (whole frame by default). */
+export function frameToTensor(frame: Frame, spec: TensorSpec, region?: Region): ort.Tensor {
+  const r = region ?? { x: 0, y: 0, width: frame.width, height: frame.height }
+  const [lo, hi] = spec.range ?? [0, 255]
+  const n = r.width * r.height * 3
+  const src = frame.data
+  const rowBytes = frame.width * 3
+  const nchw = spec.layout === 'NCHW'
+  const dims = nchw ? [1, 3, r.height, r.width] : [1, r.height, r.width, 3]
+  if (spec.dtype === 'uint8') {
+    const out = new Uint8Array(n)
+    writePixels(src, rowBytes, r, nchw, out, (v) => v)
+    return new ort.Tensor('uint8', out, dims)
+  }
+  const out = new Float32Array(n)
+  if (lo === 0 && hi === 255) writePixels(src, rowBytes, r, nchw, out, (v) => v)
+  else {
+    const k = (hi - lo) / 255
+    writePixels(src, rowBytes, r, nchw, out, (v) => lo + v * k)
+  }
+  return new ort.Tensor('float32', out, dims)
+}
+
+function writePixels(
+  src: Uint8Array,
+  rowBytes: number,
+  r: Region,
+  nchw: boolean,
+  out: Float32Array | Uint8Array,
+  map: (v: number) => number,
+): void {
+  const w = r.width
+  const plane = r.width * r.height
+  let o = 0
+  for (let y = 0; y < r.height; y++) {
+    let s = (r.y + y) * rowBytes + r.x * 3
+    if (nchw) {
+      const row = y * w
+      for (let x = 0; x < w; x++, s += 3) {
+        out[row + x] = map(src[s])
+        out[plane + row + x] = map(src[s + 1])
+        out[2 * plane + row + x] = map(src[s + 2])
+      }
+    } else {
+      const end = s + w * 3
+      for (; s < end; s++) out[o++] = map(src[s])
+    }
+  }
+}
+
+/** Read the model's image output back into a frame: rescale, clamp to 0–255 and round. */
+export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorSpec): Frame {
+  const d = tensor.dims
+  const nchw = spec.layout === 'NCHW'
+  if (d.length !== 4 || d[0] !== 1 || (nchw ? d[1] : d[3]) !== 3) {
+    throw new InferenceFailedError(
+      modelId,
+      `output "${spec.name}" has dims [${d}], expected one ${spec.layout} RGB image`,
+    )
+  }
+  const height = nchw ? d[2] : d[1]
+  const width = nchw ? d[3] : d[2]
+  const [lo, hi] = spec.range ?? [0, 255]
+  const k = 255 / (hi - lo)
+  const src = tensor.data as Float32Array | Uint8Array
+  const out = new Uint8Array(width * height * 3)
+  const toByte = (v: number) => {
+    const b = Math.round((v - lo) * k)
+    if (!(b > 0)) return 0 // also catches NaN
+    return b >= 255 ? 255 : b
+  }
+  if (!nchw) {
+    if (src instanceof Uint8Array && lo === 0 && hi === 255) out.set(src)
+    else for (let i = 0; i < out.length; i++) out[i] = toByte(src[i])
+  } else {
+    const plane = width * height
+    for (let p = 0, o = 0; p < plane; p++, o += 3) {
+      out[o] = toByte(src[p])
+      out[o + 1] = toByte(src[plane + p])
+      out[o + 2] = toByte(src[2 * plane + p])
+    }
+  }
+  return { width, height, channels: 3, data: out }
+}

@@ -1,0 +1,52 @@
+/**
+ * The interpolate pipeline: two frames and a position t in [0, 1] → the frame in between, through
+ * any model with the interpolate contract (frame0, frame1 images and a float32 t; image out first).
+ */
+import * as ort from 'onnxruntime-node'
+import { FrameInvalidError, InferenceFailedError, InputInvalidError } from '../errors.js'
+import { frameToTensor, tensorToFrame } from '../frame-tensor.js'
+import type { Frame } from '../types.js'
+import type { RunnableModel } from './upscale.js'
+
+export function checkInterpolateInputs(modelId: string, a: Frame, b: Frame, t: number): void {
+  if (a.width !== b.width || a.height !== b.height) {
+    throw new FrameInvalidError(
+      `frames are ${a.width}x${a.height} and ${b.width}x${b.height}; send two frames of one size`,
+      {
+        a: [a.width, a.height],
+        b: [b.width, b.height],
+      },
+    )
+  }
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > 1) {
+    throw new InputInvalidError(
+      modelId,
+      `t is ${t}; it must be a number from 0 (first frame) to 1 (second frame)`,
+    )
+  }
+}
+
+/** Interpolate between two validated, same-sized frames. */
+export async function interpolateFrames(model: RunnableModel, a: Frame, b: Frame, t: number): Promise<Frame> {
+  const { manifest } = model
+  const [in0, in1, inT] = manifest.inputs
+  const output = manifest.outputs[0]
+  // t's declared shape with free dims as 1: [1], [1,1,1,1] or [] all carry one value.
+  const tDims = inT.shape.map(() => 1)
+  const result = await model.run({
+    [in0.name]: frameToTensor(a, in0),
+    [in1.name]: frameToTensor(b, in1),
+    [inT.name]: new ort.Tensor('float32', new Float32Array([t]), tDims),
+  })
+  const tensor = result[output.name]
+  if (tensor === undefined)
+    throw new InferenceFailedError(manifest.id, `the model returned no "${output.name}"`)
+  const out = tensorToFrame(manifest.id, tensor, output)
+  if (out.width !== a.width || out.height !== a.height) {
+    throw new InferenceFailedError(
+      manifest.id,
+      `${a.width}x${a.height} inputs gave a ${out.width}x${out.height} frame`,
+    )
+  }
+  return out
+}

@@ -1,0 +1,78 @@
+/**
+ * onnxruntime-node sessions: one InferenceSession per warm model, created once, reused for every
+ * run, released on unload. Execution providers and thread counts come from options so an operator
+ * with the CUDA provider installed can use it; 'cpu' is always appended as the fallback.
+ */
+import * as ort from 'onnxruntime-node'
+import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
+
+export type OrtTensor = ort.Tensor
+export type Feeds = Record<string, ort.Tensor>
+
+export interface SessionFactoryOptions {
+  /** In order of preference, e.g. ['cuda', 'cpu']. Default ['cpu']. */
+  executionProviders?: string[]
+  /** Threads one run may use; default lets onnxruntime pick (all cores). */
+  intraOpNumThreads?: number
+  interOpNumThreads?: number
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all'
+  /** onnxruntime's own log level: 0 verbose … 4 fatal. Default 3 (errors only). */
+  logSeverityLevel?: 0 | 1 | 2 | 3 | 4
+}
+
+export interface ModelSession {
+  readonly inputNames: readonly string[]
+  readonly outputNames: readonly string[]
+  run(feeds: Feeds): Promise<Feeds>
+  release(): Promise<void>
+}
+
+export interface SessionFactory {
+  /** Create a session from a file path or from the bytes already read (and hash-checked) by the caller. */
+  open(modelId: string, model: string | Uint8Array): Promise<ModelSession>
+  readonly sessionOptions: ort.InferenceSession.SessionOptions
+}
+
+/** Throws ExecutionProviderUnavailableError for a provider this onnxruntime build does not know. */
+export function createSessionFactory(options: SessionFactoryOptions = {}): SessionFactory {
+  const wanted = options.executionProviders ?? ['cpu']
+  const known = ort.listSupportedBackends().map((b) => b.name)
+  for (const p of wanted) {
+    if (!known.includes(p)) throw new ExecutionProviderUnavailableError(p, known)
+  }
+  const providers = wanted.includes('cpu') ? wanted : [...wanted, 'cpu']
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: providers,
+    graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+    logSeverityLevel: options.logSeverityLevel ?? 3,
+    ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
+    ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
+  }
+  return {
+    sessionOptions,
+    async open(modelId, model) {
+      let session: ort.InferenceSession
+      try {
+        session =
+          typeof model === 'string'
+            ? await ort.InferenceSession.create(model, sessionOptions)
+            : await ort.InferenceSession.create(model, sessionOptions)
+      } catch (err) {
+        throw new ModelLoadError(modelId, `onnxruntime refused the file (${(err as Error).message})`, {
+          cause: err,
+        })
+      }
+      let released = false
+      return {
+        inputNames: session.inputNames,
+        outputNames: session.outputNames,
+        run: (feeds) => session.run(feeds),
+        async release() {
+          if (released) return
+          released = true
+          await session.release()
+        },
+      }
+    },
+  }
+}

@@ -1,0 +1,311 @@
+/**
+ * Keeps recently used models loaded within a memory budget. Loading is on demand and deduplicated
+ * (concurrent requests share one load); when a load would exceed the budget the least recently used
+ * warm model that is neither pinned nor running is unloaded first. Models in use are never unloaded
+ * under a caller: a lease holds them until released.
+ *
+ * The pool is generic over what a "loaded model" is (an onnxruntime session in the engine), so its
+ * bookkeeping is independent of how loading works.
+ */
+import { type Logger, silentLogger } from '../logger.js'
+import { BudgetExhaustedError, BudgetTooSmallError, EngineClosedError } from './errors.js'
+import { TypedEmitter, type TypedEvents } from './events.js'
+import type { ModelState } from './types.js'
+import { throwIfAborted, waitFor } from './wait.js'
+
+export interface WarmPoolComponents<T> {
+  /** Load (and warm up) a model. Shared by every caller waiting on it, so it takes no caller's signal. */
+  load(id: string): Promise<T>
+  unload(id: string, value: T): Promise<void>
+  /** Estimated resident bytes of a model when warm. */
+  sizeOf(id: string): number
+  logger?: Logger
+  now?: () => number
+}
+
+export interface WarmPoolOptions {
+  budgetBytes: number
+  /** Longest a caller waits for busy models to free room in the budget. */
+  waitTimeoutMs?: number
+}
+
+export interface ModelStateEvent {
+  id: string
+  state: ModelState
+  previous: ModelState
+  bytes: number
+  error?: Error
+}
+
+export interface WarmPoolEvents {
+  'model:state': ModelStateEvent
+}
+
+export interface Lease<T> {
+  readonly value: T
+  /** Give the model back; it stays warm until evicted. Idempotent. */
+  release(): void
+}
+
+export interface WarmModelReport {
+  id: string
+  bytes: number
+  pinned: boolean
+  inUse: number
+  lastUsed: number
+}
+
+export interface WarmPoolReport {
+  budgetBytes: number
+  /** Bytes of warm and loading models. */
+  usedBytes: number
+  warm: WarmModelReport[]
+  loading: string[]
+}
+
+export interface PoolModelStatus {
+  state: ModelState
+  pinned: boolean
+  lastUsed?: number
+  error?: Error
+}
+
+export interface WarmPool<T> extends TypedEvents<WarmPoolEvents> {
+  acquire(id: string, options?: { signal?: AbortSignal }): Promise<Lease<T>>
+  /** Load a model without using it (e.g. before advertising it). */
+  warm(id: string, options?: { signal?: AbortSignal }): Promise<void>
+  /** Never evict this model. Throws BudgetExhaustedError when pinned models would exceed the budget. */
+  pin(id: string): void
+  unpin(id: string): void
+  /** Unload now if warm and idle; returns false when busy or not warm. */
+  unload(id: string): Promise<boolean>
+  status(id: string): PoolModelStatus
+  report(): WarmPoolReport
+  close(): Promise<void>
+}
+
+interface Entry<T> {
+  id: string
+  state: 'loading' | 'warm' | 'failed'
+  bytes: number
+  inUse: number
+  lastUsed: number
+  value?: T
+  loading?: Promise<T>
+  error?: Error
+}
+
+export function createWarmPool<T>(components: WarmPoolComponents<T>, options: WarmPoolOptions): WarmPool<T> {
+  const log = (components.logger ?? silentLogger).child('warm-pool')
+  const now = components.now ?? Date.now
+  const budget = options.budgetBytes
+  const waitTimeoutMs = options.waitTimeoutMs ?? 120_000
+  const entries = new Map<string, Entry<T>>()
+  const pins = new Set<string>()
+  const events = new TypedEmitter<WarmPoolEvents>()
+  /** Callers waiting for room: woken whenever a lease is released or a model changes state. */
+  let roomWaiters: Array<() => void> = []
+  let closed = false
+
+  const wakeRoomWaiters = () => {
+    const ws = roomWaiters
+    roomWaiters = []
+    for (const w of ws) w()
+  }
+
+  const setState = (
+    entry: Entry<T> | { id: string; bytes: number },
+    state: ModelState,
+    previous: ModelState,
+  ) => {
+    const error = 'error' in entry ? entry.error : undefined
+    events.emit('model:state', {
+      id: entry.id,
+      state,
+      previous,
+      bytes: entry.bytes,
+      ...(error ? { error } : {}),
+    })
+    wakeRoomWaiters()
+  }
+
+  const usedBytes = () => {
+    let used = 0
+    for (const e of entries.values()) if (e.state !== 'failed') used += e.bytes
+    return used
+  }
+
+  const unloadEntry = async (entry: Entry<T>) => {
+    entries.delete(entry.id)
+    setState(entry, 'available', 'warm')
+    try {
+      await components.unload(entry.id, entry.value as T)
+    } catch (err) {
+      log.warn('unloading a model failed', { id: entry.id, error: err })
+    }
+  }
+
+  /**
+   * Free budget for `bytes` by unloading idle, unpinned warm models, least recently used first.
+   * Returns true when there is room; false when only busy models stand in the way (wait and retry).
+   */
+  const makeRoom = (id: string, bytes: number): boolean => {
+    let used = usedBytes()
+    if (used + bytes <= budget) return true
+    const idle = [...entries.values()]
+      .filter((e) => e.state === 'warm' && e.inUse === 0 && !pins.has(e.id))
+      .sort((a, b) => a.lastUsed - b.lastUsed)
+    for (const e of idle) {
+      log.debug('evicting least recently used model', { id: e.id, for: id })
+      void unloadEntry(e)
+      used -= e.bytes
+      if (used + bytes <= budget) return true
+    }
+    let pinnedBytes = 0
+    for (const e of entries.values()) if (e.state !== 'failed' && pins.has(e.id)) pinnedBytes += e.bytes
+    if (budget - pinnedBytes < bytes) throw new BudgetExhaustedError(id, bytes, budget - pinnedBytes, budget)
+    return false
+  }
+
+  const waitForRoom = (signal: AbortSignal | undefined, id: string) =>
+    waitFor(new Promise<void>((resolve) => roomWaiters.push(resolve)), {
+      signal,
+      timeoutMs: waitTimeoutMs,
+      what: `waiting for memory to load model "${id}"`,
+    })
+
+  const startLoad = (id: string, bytes: number): Entry<T> => {
+    const previous: ModelState = entries.get(id)?.state === 'failed' ? 'failed' : 'available'
+    const entry: Entry<T> = { id, state: 'loading', bytes, inUse: 0, lastUsed: now() }
+    entry.loading = components.load(id).then(
+      (value) => {
+        entry.value = value
+        entry.loading = undefined
+        if (closed) {
+          entries.delete(id)
+          void components.unload(id, value).catch(() => {})
+          return value
+        }
+        entry.state = 'warm'
+        entry.lastUsed = now()
+        setState(entry, 'warm', 'loading')
+        return value
+      },
+      (err: Error) => {
+        entry.loading = undefined
+        entry.state = 'failed'
+        entry.error = err
+        setState(entry, 'failed', 'loading')
+        throw err
+      },
+    )
+    // Waiters attach their own handlers; this one only keeps a failed load from being "unhandled".
+    entry.loading.catch(() => {})
+    entries.set(id, entry)
+    setState(entry, 'loading', previous)
+    return entry
+  }
+
+  const acquire = async (id: string, signal?: AbortSignal): Promise<Lease<T>> => {
+    for (;;) {
+      if (closed) throw new EngineClosedError()
+      throwIfAborted(signal, `loading model "${id}"`)
+      const entry = entries.get(id)
+      if (entry?.state === 'warm') {
+        entry.inUse++
+        entry.lastUsed = now()
+        let released = false
+        return {
+          value: entry.value as T,
+          release: () => {
+            if (released) return
+            released = true
+            entry.inUse--
+            entry.lastUsed = now()
+            if (closed && entry.inUse === 0) void unloadEntry(entry)
+            wakeRoomWaiters()
+          },
+        }
+      }
+      if (entry?.state === 'loading') {
+        await waitFor(entry.loading as Promise<T>, {
+          signal,
+          timeoutMs: waitTimeoutMs,
+          what: `loading model "${id}"`,
+        })
+        continue // re-check: it is warm now (or was evicted meanwhile, then load again)
+      }
+      const bytes = components.sizeOf(id)
+      if (bytes > budget) throw new BudgetTooSmallError(id, bytes, budget)
+      if (!makeRoom(id, bytes)) {
+        await waitForRoom(signal, id)
+        continue
+      }
+      const started = startLoad(id, bytes)
+      await waitFor(started.loading as Promise<T>, {
+        signal,
+        timeoutMs: waitTimeoutMs,
+        what: `loading model "${id}"`,
+      })
+    }
+  }
+
+  return {
+    on: (name, listener) => events.on(name, listener),
+    off: (name, listener) => events.off(name, listener),
+    acquire: (id, opts) => acquire(id, opts?.signal),
+    async warm(id, opts) {
+      const lease = await acquire(id, opts?.signal)
+      lease.release()
+    },
+    pin(id) {
+      if (pins.has(id)) return
+      const bytes = components.sizeOf(id)
+      if (bytes > budget) throw new BudgetTooSmallError(id, bytes, budget)
+      let pinnedBytes = 0
+      for (const p of pins) pinnedBytes += components.sizeOf(p)
+      if (pinnedBytes + bytes > budget)
+        throw new BudgetExhaustedError(id, bytes, budget - pinnedBytes, budget)
+      pins.add(id)
+    },
+    unpin(id) {
+      pins.delete(id)
+      wakeRoomWaiters()
+    },
+    async unload(id) {
+      const entry = entries.get(id)
+      if (entry?.state !== 'warm' || entry.inUse > 0) return false
+      await unloadEntry(entry)
+      return true
+    },
+    status(id) {
+      const e = entries.get(id)
+      const pinned = pins.has(id)
+      if (e === undefined) return { state: 'available', pinned }
+      return { state: e.state, pinned, lastUsed: e.lastUsed, ...(e.error ? { error: e.error } : {}) }
+    },
+    report() {
+      const warm: WarmModelReport[] = []
+      const loading: string[] = []
+      for (const e of entries.values()) {
+        if (e.state === 'warm') {
+          warm.push({
+            id: e.id,
+            bytes: e.bytes,
+            pinned: pins.has(e.id),
+            inUse: e.inUse,
+            lastUsed: e.lastUsed,
+          })
+        } else if (e.state === 'loading') loading.push(e.id)
+      }
+      return { budgetBytes: budget, usedBytes: usedBytes(), warm, loading }
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      wakeRoomWaiters()
+      const idle = [...entries.values()].filter((e) => e.state === 'warm' && e.inUse === 0)
+      await Promise.all(idle.map((e) => unloadEntry(e)))
+    },
+  }
+}
