@@ -119,7 +119,7 @@ export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorS
   const toByte = (v: number) => {
     const b = Math.round((v - lo) * k)
     if (!(b > 0)) return 0 // also catches NaN
-    return b >= 255 ? 255 : b
+    return Math.min(b, 255)
   }
   if (!nchw) {
     if (src instanceof Uint8Array && lo === 0 && hi === 255) out.set(src)

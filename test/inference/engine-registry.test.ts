@@ -2,6 +2,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
+import type { FramemeshError } from '../../src/errors.js'
 import { parseManifest } from '../../src/inference/manifest.js'
 import { validateModelFile } from '../../src/inference/onnx-inspect.js'
 import { createModelRegistry } from '../../src/inference/registry.js'
@@ -54,7 +55,7 @@ test('a manifest with a bad field is refused with ERR_MANIFEST_INVALID naming th
     ['not an object', '(root)'],
   ]
   for (const [json, field] of cases) {
-    const err = t.throws(() => parseManifest(json), { code: 'ERR_MANIFEST_INVALID' })
+    const err = t.throws<FramemeshError>(() => parseManifest(json), { code: 'ERR_MANIFEST_INVALID' })
     t.is(err?.details?.field, field, `expected the error to name ${field}`)
   }
   t.deepEqual(parseManifest(JSON.parse(JSON.stringify(good))), good)
@@ -102,7 +103,9 @@ test('bring-your-own models whose manifest disagrees with the file are refused w
     [{ sha256: 'f'.repeat(64) }, /sha256 of .* the manifest records f{64}/],
   ]
   for (const [patch, message] of cases) {
-    const err = await t.throwsAsync(registry.add(await byo(patch)), { code: 'ERR_MANIFEST_MISMATCH' })
+    const err = await t.throwsAsync<FramemeshError>(registry.add(await byo(patch)), {
+      code: 'ERR_MANIFEST_MISMATCH',
+    })
     t.regex(err?.message ?? '', message)
   }
   // Rank: the raw-tensor model declares x as [1, n]; a manifest saying rank 3 is refused.
@@ -110,7 +113,7 @@ test('bring-your-own models whose manifest disagrees with the file are refused w
     ...doubleManifest('dbl'),
     inputs: [{ name: 'x', dtype: 'float32' as const, shape: [1, -1, -1] }],
   }
-  const err = await t.throwsAsync(
+  const err = await t.throwsAsync<FramemeshError>(
     registry.add(await writeModelFolder(await tempDir(), rank3, doubleModelBytes())),
     {
       code: 'ERR_MANIFEST_MISMATCH',
@@ -141,7 +144,9 @@ test('a model file changed after registration fails verify with ERR_MANIFEST_MIS
   const registry = createModelRegistry({}, { modelsDir })
   const record = await registry.add(await byo())
   await writeFile(record.modelPath, upscaleModelBytes({ seed: 99 }))
-  const err = await t.throwsAsync(registry.verify('byo-up'), { code: 'ERR_MANIFEST_MISMATCH' })
+  const err = await t.throwsAsync<FramemeshError>(registry.verify('byo-up'), {
+    code: 'ERR_MANIFEST_MISMATCH',
+  })
   t.is(err?.details?.field, 'sha256')
   await registry.scan()
   const [status] = registry.list()
@@ -154,7 +159,7 @@ test('an unknown model id is refused with ERR_MODEL_NOT_FOUND listing the known 
   await writeModelFolder(modelsDir, doubleManifest('double'), doubleModelBytes())
   const registry = createModelRegistry({}, { modelsDir })
   await registry.scan()
-  const err = t.throws(() => registry.get('nope'), { code: 'ERR_MODEL_NOT_FOUND' })
+  const err = t.throws<FramemeshError>(() => registry.get('nope'), { code: 'ERR_MODEL_NOT_FOUND' })
   t.deepEqual(err?.details?.known, ['double'])
   t.is(await codeOf(registry.verify('nope')), 'ERR_MODEL_NOT_FOUND')
 })
@@ -171,7 +176,7 @@ test('the real PaddleOCR detector validates against a manifest describing its NC
   }
   const checked = await validateModelFile(manifest, file)
   t.true(checked.fileBytes > 1_000_000)
-  const err = await t.throwsAsync(
+  const err = await t.throwsAsync<FramemeshError>(
     validateModelFile({ ...manifest, inputs: [{ ...manifest.inputs[0], shape: [-1, 1, -1, -1] }] }, file),
     { code: 'ERR_MANIFEST_MISMATCH' },
   )
