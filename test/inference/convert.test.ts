@@ -1,0 +1,121 @@
+import { copyFile, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import * as ort from 'onnxruntime-node'
+import { isFramemeshError } from '../../src/errors.js'
+import { buildBlendModel } from '../../src/inference/convert/blend.js'
+import { type KerasLayer, readTfjsLayersModel } from '../../src/inference/convert/tfjs-model.js'
+import { convertTfjsLayersToOnnx } from '../../src/inference/convert/tfjs-to-onnx.js'
+import { loadTfjsModel, maxAbsDiff, photoCrop, runTfjs, upscalerModelJson } from './convert-fixtures.js'
+
+/** On the 0–255 scale; float32 rounding differences between tfjs and ORT stay far below this. */
+const TOLERANCE = 1e-3
+
+const cases = [
+  { pkg: 'esrgan-slim', scale: 2, sourceMax: 255, width: 32, height: 24 },
+  { pkg: 'esrgan-slim', scale: 4, sourceMax: 255, width: 32, height: 24 },
+  { pkg: 'esrgan-medium', scale: 2, sourceMax: 255, width: 32, height: 24 },
+  { pkg: 'esrgan-medium', scale: 4, sourceMax: 255, width: 32, height: 24 },
+  // The thick (RRDN) models are ten times larger; a smaller crop keeps the tfjs reference quick.
+  { pkg: 'esrgan-thick', scale: 2, sourceMax: 1, width: 16, height: 12 },
+  { pkg: 'esrgan-thick', scale: 4, sourceMax: 1, width: 16, height: 12 },
+] as const
+
+for (const c of cases) {
+  test(`${c.pkg} x${c.scale} converted to ONNX gives the TF.js output within ${TOLERANCE} on a photo`, async (t) => {
+    const modelJson = upscalerModelJson(c.pkg, c.scale)
+    const image = await photoCrop(c.width, c.height)
+    const converted = convertTfjsLayersToOnnx(await readTfjsLayersModel(modelJson), {
+      name: `${c.pkg}-x${c.scale}`,
+      sourceMax: c.sourceMax,
+    })
+    t.is(converted.scale, c.scale)
+
+    const session = await ort.InferenceSession.create(converted.onnx)
+    t.deepEqual(session.inputNames, ['input'])
+    t.deepEqual(session.outputNames, ['output'])
+    const result = await session.run({ input: new ort.Tensor('float32', image, [1, c.height, c.width, 3]) })
+    const output = result.output as ort.Tensor
+    t.deepEqual(output.dims, [1, c.height * c.scale, c.width * c.scale, 3])
+    await session.release()
+
+    const reference = runTfjs(await loadTfjsModel(modelJson), image, c.width, c.height, c.sourceMax)
+    const diff = maxAbsDiff(reference, output.data as Float32Array)
+    t.log(`max |onnx - tfjs| = ${diff.toExponential(2)}`)
+    t.true(diff <= TOLERANCE, `max abs difference ${diff}`)
+    // Guard against a trivially equal pair (e.g. both all zeros): the output must look like the photo.
+    const mean = (output.data as Float32Array).reduce((a, b) => a + b, 0) / output.data.length
+    const inputMean = image.reduce((a, b) => a + b, 0) / image.length
+    t.true(Math.abs(mean - inputMean) < 20, `output mean ${mean} vs input mean ${inputMean}`)
+  })
+}
+
+test('blend outputs (1 - t)·frame0 + t·frame1 for every pixel', async (t) => {
+  const session = await ort.InferenceSession.create(buildBlendModel())
+  t.deepEqual([...session.inputNames].sort(), ['frame0', 'frame1', 't'])
+  const width = 7
+  const height = 5
+  const frame0 = await photoCrop(width, height, 0, 0)
+  const frame1 = await photoCrop(width, height, 60, 70)
+  for (const tv of [0, 0.25, 0.5, 1]) {
+    const result = await session.run({
+      frame0: new ort.Tensor('float32', frame0, [1, height, width, 3]),
+      frame1: new ort.Tensor('float32', frame1, [1, height, width, 3]),
+      t: new ort.Tensor('float32', Float32Array.of(tv), [1]),
+    })
+    const output = result.output as ort.Tensor
+    t.deepEqual(output.dims, [1, height, width, 3])
+    const expected = frame0.map((a, i) => (1 - tv) * a + tv * (frame1[i] as number))
+    t.true(maxAbsDiff(expected, output.data as Float32Array) < 1e-4, `t = ${tv}`)
+  }
+  await session.release()
+})
+
+/** esrgan-slim x2 with one layer edited, then converted: returns what the converter threw. */
+async function convertEdited(layerName: string, edit: (layer: KerasLayer) => void): Promise<unknown> {
+  const model = await readTfjsLayersModel(upscalerModelJson('esrgan-slim', 2))
+  const layer = model.topology.layers.find((l) => l.name === layerName)
+  if (layer === undefined) throw new Error(`fixture changed: no layer ${layerName}`)
+  edit(layer)
+  try {
+    convertTfjsLayersToOnnx(model, { name: 'edited', sourceMax: 255 })
+  } catch (err) {
+    return err
+  }
+  return undefined
+}
+
+test('a layer class with no ONNX translation is rejected with ERR_UNSUPPORTED_LAYER naming the layer', async (t) => {
+  const err = await convertEdited('UPN1_Relu', (l) => {
+    l.class_name = 'LeakyReLU'
+  })
+  t.true(isFramemeshError(err, 'ERR_UNSUPPORTED_LAYER'))
+  t.regex((err as Error).message, /UPN1_Relu.*LeakyReLU/)
+  t.deepEqual((err as { details?: unknown }).details, { layer: 'UPN1_Relu', className: 'LeakyReLU' })
+})
+
+test('a supported layer with an unsupported setting is rejected with ERR_UNSUPPORTED_LAYER', async (t) => {
+  const edits: [string, Record<string, unknown>, RegExp][] = [
+    ['UPN2', { activation: 'sigmoid' }, /UPN2.*sigmoid/],
+    ['UPsample', { interpolation: 'bilinear' }, /UPsample.*bilinear/],
+    ['F_0', { padding: 'causal' }, /F_0.*causal/],
+  ]
+  for (const [name, patch, message] of edits) {
+    const err = await convertEdited(name, (l) => Object.assign(l.config, patch))
+    t.true(isFramemeshError(err, 'ERR_UNSUPPORTED_LAYER'), name)
+    t.regex((err as Error).message, message)
+  }
+})
+
+test('a TF.js model whose weight shard is missing is rejected with ERR_TFJS_MODEL_INVALID', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'framemesh-convert-'))
+  try {
+    await copyFile(upscalerModelJson('esrgan-slim', 2), join(dir, 'model.json'))
+    const err = await t.throwsAsync(readTfjsLayersModel(join(dir, 'model.json')))
+    t.true(isFramemeshError(err, 'ERR_TFJS_MODEL_INVALID'))
+    t.regex(err?.message ?? '', /group1-shard1of1\.bin/)
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
