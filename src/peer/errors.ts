@@ -41,3 +41,10 @@ export class DialError extends FramemeshError {
     super('ERR_DIAL_FAILED', message, options)
   }
 }
+
+/** The remote does not serve the protocol we asked for (older version, or not that role). */
+export class ProtocolNotSupportedError extends FramemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_PROTOCOL_NOT_SUPPORTED', message, options)
+  }
+}

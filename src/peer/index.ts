@@ -1,6 +1,7 @@
 // The peer area's public face: what the market, bootstrap node and CLI build on.
 export * from './errors.js'
 export * from './events.js'
+export * from './framing.js'
 export type {
   Gossip,
   GossipMessage,
@@ -12,3 +13,4 @@ export * from './identity.js'
 export * from './metrics.js'
 export * from './peer.js'
 export * from './protocols.js'
+export * from './request.js'

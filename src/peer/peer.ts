@@ -20,7 +20,7 @@ import { isMultiaddr, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { type Logger, silentLogger } from '../logger.js'
 import { type AddressDiscovery, parsePeerId, startAddressDiscovery } from './discovery.js'
-import { DialError, InvalidPeerOptionError } from './errors.js'
+import { DialError, InvalidPeerOptionError, ProtocolNotSupportedError } from './errors.js'
 import { TypedEmitter } from './events.js'
 import {
   createGossip,
@@ -347,7 +347,13 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
     },
     dialProtocol(target, protocol, dialOptions) {
       return withDeadline(`open ${protocol} to ${describe(target)}`, dialOptions, (signal) =>
-        libp2p.dialProtocol(toDialable(target), protocol, { signal }),
+        libp2p.dialProtocol(toDialable(target), protocol, { signal }).catch((err: Error) => {
+          if (err.name !== 'UnsupportedProtocolError') throw err
+          throw new ProtocolNotSupportedError(
+            `${describe(target)} does not serve ${protocol}; it may run another framemesh version`,
+            { cause: err },
+          )
+        }),
       )
     },
     ping(target, dialOptions) {

@@ -1,0 +1,268 @@
+/**
+ * A typed message channel over one libp2p stream: each message is an unsigned-varint length
+ * prefix followed by that many bytes of protobuf. Every message type has a maximum size; a
+ * length prefix above it ends the stream with ERR_MESSAGE_TOO_LARGE before the body is buffered,
+ * and bytes that do not decode end it with ERR_MALFORMED_MESSAGE. Only that stream ends.
+ *
+ * Why not `lpStream` from @libp2p/utils: it cannot tell a clean end between messages from a
+ * truncated one, and it keeps reading into its buffer whether or not anyone reads, so a fast
+ * sender either overflows it (stream aborted) or makes us buffer without bound. This reader
+ * pauses the stream (yamux then stops granting window) once a full message is buffered and
+ * nobody is reading, and resumes when the reader wants more.
+ */
+import type { AbortOptions, Stream } from '@libp2p/interface'
+import { Uint8ArrayList } from 'uint8arraylist'
+import { AbortedError, FramemeshError } from '../errors.js'
+import { MalformedMessageError, MessageTooLargeError, StreamEndedError } from './errors.js'
+import type { PeerMetrics } from './metrics.js'
+
+/** The shape of a protons-generated message namespace (`Foo.encode`, `Foo.decode`). */
+export interface MessageCodec<T> {
+  encode(message: T): Uint8Array
+  decode(bytes: Uint8Array | Uint8ArrayList): T
+}
+
+/** A message type on the wire: how to encode it and the largest encoding a peer may send. */
+export interface MessageType<T> {
+  /** For errors and logs, e.g. 'QuoteRequest'. */
+  name: string
+  codec: MessageCodec<T>
+  /** Largest encoded size in bytes (without the length prefix); see MAX_MESSAGE_BYTES. */
+  maxBytes: number
+}
+
+export function messageType<T>(
+  name: string,
+  // T comes from `decode`: protons' `encode` takes a Partial, which must not widen T.
+  codec: { encode(message: NoInfer<T>): Uint8Array; decode(bytes: Uint8Array | Uint8ArrayList): T },
+  maxBytes: number,
+): MessageType<T> {
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
+    throw new FramemeshError('ERR_INVALID_MESSAGE_TYPE', `maxBytes of ${name} must be a positive integer`)
+  }
+  return { name, codec, maxBytes }
+}
+
+export interface MessageChannel<In, Out> extends AsyncIterable<In> {
+  readonly stream: Stream
+  /** The next message, or undefined when the remote closed its side cleanly between messages. */
+  read(options?: AbortOptions): Promise<In | undefined>
+  /** Sends one message, waiting for the stream to drain when its send buffer is full. */
+  write(message: Out, options?: AbortOptions): Promise<void>
+  /** Closes our writing side (the remote sees the end); reading goes on. */
+  closeWrite(options?: AbortOptions): Promise<void>
+  /** Ends the stream in both directions at once, with `error` as the reason. */
+  abort(error: Error): void
+}
+
+export interface MessageChannelComponents {
+  metrics?: PeerMetrics
+}
+
+/** Above this, a varint length prefix is not one we would ever accept. */
+const MAX_VARINT_BYTES = 10
+
+export function encodingLength(value: number): number {
+  let n = 1
+  for (let v = value; v >= 0x80; v = Math.floor(v / 128)) n++
+  return n
+}
+
+export function encodeVarint(value: number): Uint8Array {
+  const out = new Uint8Array(encodingLength(value))
+  let v = value
+  let i = 0
+  while (v >= 0x80) {
+    out[i++] = (v % 128) | 0x80
+    v = Math.floor(v / 128)
+  }
+  out[i] = v
+  return out
+}
+
+/**
+ * Reads an unsigned varint from the start of `buf`. Returns undefined when more bytes are needed,
+ * or `tooLong` once more than `maxBytes` bytes were seen without the varint ending.
+ */
+export function decodeVarint(
+  buf: Uint8ArrayList,
+  maxBytes: number,
+): { value: number; bytes: number } | 'tooLong' | undefined {
+  let value = 0
+  let scale = 1
+  const limit = Math.min(buf.byteLength, maxBytes)
+  for (let i = 0; i < limit; i++) {
+    const byte = buf.get(i)
+    value += (byte & 0x7f) * scale
+    if ((byte & 0x80) === 0) return { value, bytes: i + 1 }
+    scale *= 128
+  }
+  return buf.byteLength >= maxBytes ? 'tooLong' : undefined
+}
+
+/** Opens a typed channel on `stream`: read `types.in` messages, write `types.out` messages. */
+export function messageChannel<In, Out>(
+  stream: Stream,
+  types: { in: MessageType<In>; out: MessageType<Out> },
+  components: MessageChannelComponents = {},
+): MessageChannel<In, Out> {
+  const metrics = components.metrics
+  const inType = types.in
+  const maxPrefixBytes = Math.min(encodingLength(inType.maxBytes), MAX_VARINT_BYTES)
+  // Room for one whole message; past it we pause the stream until the reader catches up.
+  const pauseAbove = Math.max(inType.maxBytes + maxPrefixBytes, 64 * 1024)
+  const buffer = new Uint8ArrayList()
+  let remoteEnded = false
+  let failure: Error | undefined
+  let wake: (() => void) | undefined
+
+  const notify = () => {
+    const w = wake
+    wake = undefined
+    w?.()
+  }
+  const onMessage = (evt: { data: Uint8Array | Uint8ArrayList }) => {
+    buffer.append(evt.data)
+    if (buffer.byteLength > pauseAbove && stream.readStatus === 'readable') stream.pause()
+    notify()
+  }
+  const onRemoteCloseWrite = () => {
+    remoteEnded = true
+    notify()
+  }
+  const onClose = (evt: Event) => {
+    const error = (evt as Event & { error?: Error }).error
+    if (error !== undefined && failure === undefined) failure = error
+    remoteEnded = true
+    notify()
+  }
+  stream.addEventListener('message', onMessage)
+  stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
+  stream.addEventListener('close', onClose)
+
+  // Data the stream held before we listened is dispatched to us shortly; until then it is not the end.
+  const atEnd = () =>
+    buffer.byteLength === 0 &&
+    stream.readBufferLength === 0 &&
+    (remoteEnded || stream.remoteWriteStatus !== 'writable' || stream.status !== 'open')
+
+  const fail = (error: FramemeshError): never => {
+    metrics?.protocolErrors.inc({ protocol: stream.protocol ?? 'unknown', code: error.code })
+    failure = error
+    stream.abort(error)
+    throw error
+  }
+
+  const tryTake = (): In | undefined => {
+    const prefix = decodeVarint(buffer, maxPrefixBytes)
+    if (prefix === undefined) return undefined
+    if (prefix === 'tooLong' || prefix.value > inType.maxBytes) {
+      return fail(
+        new MessageTooLargeError(
+          `${inType.name} message announced ${prefix === 'tooLong' ? 'an oversized' : `${prefix.value}-byte`} body, more than the ${inType.maxBytes}-byte limit; the stream was ended`,
+          {
+            type: inType.name,
+            max: inType.maxBytes,
+            ...(prefix === 'tooLong' ? {} : { bytes: prefix.value }),
+          },
+        ),
+      )
+    }
+    const total = prefix.bytes + prefix.value
+    if (buffer.byteLength < total) return undefined
+    const body = buffer.sublist(prefix.bytes, total)
+    buffer.consume(total)
+    metrics?.framedBytes.inc({ direction: 'in' }, total)
+    try {
+      return inType.codec.decode(body)
+    } catch (err) {
+      return fail(
+        new MalformedMessageError(
+          `a ${inType.name} message did not decode (${(err as Error).message}); the stream was ended`,
+          { cause: err, details: { type: inType.name } },
+        ),
+      )
+    }
+  }
+
+  const read = async (options?: AbortOptions): Promise<In | undefined> => {
+    while (true) {
+      if (failure !== undefined && buffer.byteLength === 0) throw asFramemeshError(failure)
+      const message = tryTake()
+      if (message !== undefined) return message
+      if (failure !== undefined) throw asFramemeshError(failure)
+      if (atEnd()) return undefined
+      if (remoteEnded && stream.readBufferLength === 0) {
+        throw new StreamEndedError(
+          `the remote ended the stream in the middle of a ${inType.name} message (${buffer.byteLength} bytes buffered)`,
+          { type: inType.name },
+        )
+      }
+      if (stream.readStatus === 'paused') stream.resume()
+      await waitForData(options?.signal)
+    }
+  }
+
+  const waitForData = (signal?: AbortSignal) =>
+    new Promise<void>((resolve, reject) => {
+      if (signal?.aborted === true) {
+        reject(new AbortedError(`reading ${inType.name} was aborted`))
+        return
+      }
+      const onAbort = () => {
+        wake = undefined
+        reject(new AbortedError(`reading ${inType.name} was aborted`))
+      }
+      signal?.addEventListener('abort', onAbort, { once: true })
+      wake = () => {
+        signal?.removeEventListener('abort', onAbort)
+        resolve()
+      }
+    })
+
+  return {
+    stream,
+    read,
+    async write(message, options) {
+      const body = types.out.codec.encode(message)
+      if (body.byteLength > types.out.maxBytes) {
+        // Our own oversized message: refuse to send it, the stream stays usable.
+        throw new MessageTooLargeError(
+          `refusing to send a ${body.byteLength}-byte ${types.out.name}: the limit is ${types.out.maxBytes} bytes`,
+          { type: types.out.name, bytes: body.byteLength, max: types.out.maxBytes },
+        )
+      }
+      const frame = new Uint8ArrayList(encodeVarint(body.byteLength), body)
+      metrics?.framedBytes.inc({ direction: 'out' }, frame.byteLength)
+      try {
+        if (!stream.send(frame)) await stream.onDrain(options)
+      } catch (err) {
+        if (options?.signal?.aborted === true) throw new AbortedError(`writing ${types.out.name} was aborted`)
+        throw new StreamEndedError(
+          `cannot send ${types.out.name}: the stream is ${stream.status} (${(err as Error).message})`,
+          { type: types.out.name },
+        )
+      }
+    },
+    async closeWrite(options) {
+      await stream.close(options)
+    },
+    abort(error) {
+      stream.abort(error)
+    },
+    async *[Symbol.asyncIterator]() {
+      while (true) {
+        const message = await read()
+        if (message === undefined) return
+        yield message
+      }
+    },
+  }
+}
+
+function asFramemeshError(err: Error): FramemeshError {
+  if (err instanceof FramemeshError) return err
+  return new StreamEndedError(`the stream ended with an error: ${err.message}`, {
+    reason: (err as { name?: string }).name,
+  })
+}
