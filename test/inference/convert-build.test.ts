@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { isAbsolute, join, sep } from 'node:path'
+import { dirname, isAbsolute, join, sep } from 'node:path'
 import test from 'ava'
 import * as ort from 'onnxruntime-node'
 import { isFramemeshError } from '../../src/errors.js'
 import { builtinModelsDir, listBuiltinManifests } from '../../src/inference/builtins.js'
 import { buildModels } from '../../src/inference/convert/build.js'
 import { BUILTIN_MODELS } from '../../src/inference/convert/catalogue.js'
+import { loadManifestFile } from '../../src/inference/manifest.js'
+import { validateModelFile } from '../../src/inference/onnx-inspect.js'
 import { createLogger } from '../../src/logger.js'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -41,6 +43,12 @@ test('every built-in model builds and its manifest matches the ONNX file: sha256
       t.deepEqual([...session.inputNames].sort(), m.inputs.map((i) => i.name).sort(), `${m.id} inputs`)
       t.deepEqual([...session.outputNames].sort(), m.outputs.map((o) => o.name).sort(), `${m.id} outputs`)
       await session.release()
+      // The engine's own manifest and model-file checks must accept every built-in.
+      const loaded = await loadManifestFile(join(dirname(m.file), 'manifest.json'))
+      await t.notThrowsAsync(
+        validateModelFile(loaded.manifest, loaded.modelPath),
+        `${m.id} engine validation`,
+      )
     }
     const rec = manifests.find((m) => m.id === 'ppocr-v4-rec')
     const keys = rec?.assets?.keys

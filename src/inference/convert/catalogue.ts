@@ -87,9 +87,8 @@ export const BUILTIN_MODELS: readonly BuiltinDefinition[] = [
       id: 'ppocr-v4-det',
       pipeline: 'ocr-detect',
       inputs: [{ name: 'x', layout: 'NCHW', dtype: 'float32', shape: [-1, 3, -1, -1] }],
-      outputs: [
-        { name: 'sigmoid_0.tmp_0', layout: 'NCHW', dtype: 'float32', shape: [-1, 1, -1, -1], range: [0, 1] },
-      ],
+      // A one-channel probability map, not an RGB image, so no layout (layouts mark RGB images).
+      outputs: [{ name: 'sigmoid_0.tmp_0', dtype: 'float32', shape: [-1, 1, -1, -1], range: [0, 1] }],
       scale: 1,
       licence: 'Apache-2.0',
       description:
