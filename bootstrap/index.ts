@@ -1,0 +1,68 @@
+/**
+ * The well-known entry node of a framemesh mesh. It is an ordinary peer with three extra jobs:
+ * listening on TCP and WebSockets at stable ports, relaying connections for peers behind NAT
+ * (circuit relay v2 server), and relaying every framemesh gossip topic with peer exchange on, so
+ * a newcomer that knows only this node's address learns the others. It holds no market state.
+ */
+import type { Logger } from '../src/logger.js'
+import {
+  createPeer,
+  GOSSIP_TOPICS,
+  type Peer,
+  type PeerMetrics,
+  type PeerOptions,
+} from '../src/peer/index.js'
+
+export interface BootstrapNodeOptions {
+  /** Identity key location; without it the node gets a new peer id each start (fine for tests only). */
+  dataDir?: string
+  /** Default: TCP and WebSockets on 127.0.0.1 with OS-picked ports (tests); a server passes 0.0.0.0 ports. */
+  listen?: string[]
+  /** Public addresses to advertise when the host sits behind NAT or a load balancer. */
+  announce?: string[]
+  /** Other bootstrap nodes to peer with, so several entry nodes form one mesh. */
+  bootstrap?: string[]
+  maxConnections?: number
+  /** Circuit relay v2 reservations this node grants at once. */
+  maxRelayReservations?: number
+  /** Extra gossip topics to relay besides the framemesh ones. */
+  topics?: string[]
+  /** Re-announce interval for the address-exchange topic (ms). */
+  announceIntervalMs?: number
+}
+
+export interface BootstrapNode {
+  peer: Peer
+  /** Full addresses (with /p2p/<id>) to hand to peers as --bootstrap. */
+  readonly multiaddrs: string[]
+  stop(): Promise<void>
+}
+
+export const DEFAULT_BOOTSTRAP_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+
+export async function createBootstrapNode(
+  options: BootstrapNodeOptions = {},
+  components: { logger?: Logger; metrics?: PeerMetrics } = {},
+): Promise<BootstrapNode> {
+  const peerOptions: PeerOptions = {
+    ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+    listen: options.listen ?? DEFAULT_BOOTSTRAP_LISTEN,
+    ...(options.announce === undefined ? {} : { announce: options.announce }),
+    ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
+    maxConnections: options.maxConnections ?? 500,
+    relay: { client: true, server: true, maxReservations: options.maxRelayReservations ?? 128 },
+    // Peer exchange: when this node prunes its mesh it hands out other peers' records.
+    gossip: { doPX: true },
+    // Subscribing is what makes a gossipsub node forward a topic.
+    topics: [...GOSSIP_TOPICS, ...(options.topics ?? [])],
+    ...(options.announceIntervalMs === undefined ? {} : { announceIntervalMs: options.announceIntervalMs }),
+  }
+  const peer = await createPeer(peerOptions, components)
+  return {
+    peer,
+    get multiaddrs() {
+      return peer.multiaddrs
+    },
+    stop: () => peer.stop(),
+  }
+}
