@@ -42,7 +42,7 @@ export interface ModelOffer {
 
 export interface Advert {
   peerId: string
-  /** Strictly increasing per peer (the advertiser starts from Date.now() so restarts keep it rising). */
+  /** Strictly increasing per peer (the advertiser follows the clock in µs, so restarts keep it rising). */
   sequence: number
   /** Unix ms. */
   expiresAt: number

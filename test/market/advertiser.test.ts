@@ -1,0 +1,153 @@
+import test from 'ava'
+import type { ModelStatus } from '../../src/inference/types.js'
+import { AdvertValidator } from '../../src/market/advert-validator.js'
+import { Advertiser, type AdvertiserOptions } from '../../src/market/advertiser.js'
+import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
+import { makeSeller, type Seller } from './fixtures.js'
+
+const SHA = 'AB'.repeat(32)
+
+function status(id: string, overrides: Partial<ModelStatus> = {}): ModelStatus {
+  return { id, pipeline: 'upscale', state: 'available', pinned: false, sha256: SHA, bytes: 1, ...overrides }
+}
+
+interface Harness {
+  advertiser: Advertiser
+  sent: Uint8Array[]
+  seller: Seller
+  models: ModelStatus[]
+  fail: { next: boolean }
+}
+
+async function harness(options: Partial<AdvertiserOptions> = {}, seller?: Seller): Promise<Harness> {
+  const s = seller ?? (await makeSeller())
+  const sent: Uint8Array[] = []
+  const fail = { next: false }
+  const models = [
+    status('esrgan', { state: 'warm' }),
+    status('rife', { pipeline: 'interpolate' }),
+    status('broken', { state: 'failed' }),
+    status('unpriced'),
+  ]
+  const advertiser = new Advertiser(
+    {
+      privateKey: s.privateKey,
+      peerId: s.peerId,
+      payment: s.wallet,
+      // The advertiser's only outlet: record what would go on the wire (gossip itself is tested in gossip.test.ts).
+      publish: async (topic, data) => {
+        if (topic !== ADVERT_TOPIC) throw new Error(`published on ${topic}`)
+        if (fail.next) {
+          fail.next = false
+          throw new Error('no route')
+        }
+        sent.push(data)
+        return { recipients: 1 }
+      },
+      models: () => models,
+      capacity: () => ({ free: 1, total: 2 }),
+    },
+    {
+      prices: { esrgan: { pricePerUnit: 5n }, rife: { pricePerUnit: 7n }, broken: { pricePerUnit: 1n } },
+      frameFormats: ['rgb24'],
+      heartbeatMs: 60_000,
+      ...options,
+    },
+  )
+  return { advertiser, sent, seller: s, models, fail }
+}
+
+test('the first advert carries only priced, usable models with warm state, sha256 and pipeline units, and validates', async (t) => {
+  const h = await harness()
+  await h.advertiser.start()
+  h.advertiser.stop()
+  t.is(h.sent.length, 1)
+  const result = await new AdvertValidator().validate(h.sent[0]!, h.seller.peerId)
+  if (!result.ok) return t.fail(result.message)
+  t.deepEqual(
+    result.advert.models.map((m) => [m.id, m.warm, m.unit, m.pricePerUnit, m.sha256]),
+    [
+      ['esrgan', true, 'output-megapixel', 5n, SHA.toLowerCase()],
+      ['rife', false, 'frame', 7n, SHA.toLowerCase()],
+    ],
+  )
+  t.like(result.advert, { slotsFree: 1, slotsTotal: 2, paymentAddress: h.seller.wallet.address })
+})
+
+test('a burst of changes sends one advert after the debounce', async (t) => {
+  const h = await harness({ debounceMs: 20 })
+  await h.advertiser.start()
+  const published = h.advertiser.events.waitFor('advert:published', { timeoutMs: 5_000 })
+  for (let i = 0; i < 5; i++) h.advertiser.changed()
+  await published
+  // publishNow queues behind anything already pending, so extra debounced sends would show here.
+  await h.advertiser.publishNow()
+  h.advertiser.stop()
+  t.is(h.sent.length, 3)
+})
+
+test('the heartbeat republishes with rising sequences while nothing changes', async (t) => {
+  const h = await harness({ heartbeatMs: 20, ttlMs: 1_000 })
+  const seen: number[] = []
+  h.advertiser.events.on('advert:published', ({ advert }) => seen.push(advert.sequence))
+  // waitFor's own timer keeps the process alive: the heartbeat timer is unref'd by design.
+  const twoMore = h.advertiser.events.waitFor('advert:published', {
+    filter: () => seen.length >= 3,
+    timeoutMs: 5_000,
+  })
+  await h.advertiser.start()
+  await twoMore
+  h.advertiser.stop()
+  t.true(seen[0]! < seen[1]! && seen[1]! < seen[2]!)
+})
+
+test('a restarted advertiser continues above the sequences it sent before', async (t) => {
+  const first = await harness()
+  await first.advertiser.start()
+  for (let i = 0; i < 20; i++) await first.advertiser.publishNow()
+  first.advertiser.stop()
+  const validator = new AdvertValidator()
+  for (const bytes of first.sent) t.true((await validator.validate(bytes)).ok)
+  const second = await harness({}, first.seller)
+  await second.advertiser.start()
+  second.advertiser.stop()
+  t.true((await validator.validate(second.sent[0]!)).ok, 'the restarted advert is not taken for a replay')
+})
+
+test('with no priced usable model nothing is published', async (t) => {
+  const h = await harness({ prices: {} })
+  await h.advertiser.start()
+  h.advertiser.stop()
+  t.is(h.sent.length, 0)
+  t.is(h.advertiser.current(), undefined)
+})
+
+test('a failed publish is reported as advert:error and the next one goes out', async (t) => {
+  const h = await harness()
+  await h.advertiser.start()
+  h.fail.next = true
+  const error = h.advertiser.events.waitFor('advert:error', { timeoutMs: 5_000 })
+  t.is(await h.advertiser.publishNow(), undefined)
+  t.regex((await error).error.message, /no route/)
+  t.truthy(await h.advertiser.publishNow())
+  h.advertiser.stop()
+  t.is(h.sent.length, 2)
+})
+
+test('a model warming up shows as warm in the next advert', async (t) => {
+  const h = await harness({ debounceMs: 1 })
+  await h.advertiser.start()
+  h.models[1] = status('rife', { pipeline: 'interpolate', state: 'warm' })
+  const next = h.advertiser.events.waitFor('advert:published', { timeoutMs: 5_000 })
+  h.advertiser.changed()
+  const { advert } = await next
+  h.advertiser.stop()
+  t.true(advert.models.find((m) => m.id === 'rife')!.warm)
+})
+
+test('a ttl not above the heartbeat or over the receivers cap is refused with ERR_ADVERTISER_CONFIG', async (t) => {
+  for (const options of [{ ttlMs: 1_000, heartbeatMs: 1_000 }, { ttlMs: 11 * 60_000 }]) {
+    const err = await t.throwsAsync(harness(options))
+    t.is((err as { code?: string }).code, 'ERR_ADVERTISER_CONFIG')
+  }
+})

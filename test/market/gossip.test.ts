@@ -1,0 +1,135 @@
+import test, { type ExecutionContext } from 'ava'
+import type { ModelStatus } from '../../src/inference/types.js'
+import { signAdvert } from '../../src/market/advert.js'
+import {
+  AdvertFeed,
+  gossipScore,
+  installAdvertScoring,
+  watchAdvertSubscribers,
+} from '../../src/market/advert-gossip.js'
+import { AdvertValidator } from '../../src/market/advert-validator.js'
+import { Advertiser } from '../../src/market/advertiser.js'
+import { OrderBook } from '../../src/market/order-book.js'
+import { SignedAdvert } from '../../src/market/pb/advert.js'
+import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
+import { eventually, startPeer } from '../helpers/peer.js'
+import { makeAdvert, makeSeller } from './fixtures.js'
+
+const served: ModelStatus[] = [
+  {
+    id: 'esrgan-slim-x4',
+    pipeline: 'upscale',
+    state: 'warm',
+    pinned: false,
+    sha256: 'ab'.repeat(32),
+    bytes: 1,
+  },
+]
+
+/** A seller peer with a running advertiser, and a buyer peer with a feed into its order book, connected. */
+async function pair(t: ExecutionContext) {
+  const seller = await makeSeller()
+  const sellerPeer = await startPeer(t, { privateKey: seller.privateKey, addressDiscovery: false })
+  const buyerPeer = await startPeer(t, { addressDiscovery: false })
+  installAdvertScoring(buyerPeer)
+  const orderBook = new OrderBook({}, { sweepIntervalMs: 0 })
+  const validator = new AdvertValidator()
+  const feed = new AdvertFeed({ gossip: buyerPeer.gossip, validator, orderBook })
+  feed.start()
+  t.teardown(() => feed.stop())
+
+  const sent: Uint8Array[] = []
+  const advertiser = new Advertiser(
+    {
+      privateKey: seller.privateKey,
+      peerId: seller.peerId,
+      payment: seller.wallet,
+      publish: (topic, data) => {
+        sent.push(data)
+        return sellerPeer.gossip.publish(topic, data)
+      },
+      models: () => served,
+      capacity: () => ({ free: 3, total: 4 }),
+    },
+    { prices: { 'esrgan-slim-x4': { pricePerUnit: 1_000n } }, frameFormats: ['rgb24'], debounceMs: 10 },
+  )
+  const unwatch = watchAdvertSubscribers(sellerPeer, () => advertiser.changed())
+  t.teardown(() => {
+    unwatch()
+    advertiser.stop()
+  })
+  return { seller, sellerPeer, buyerPeer, orderBook, validator, feed, advertiser, sent }
+}
+
+test("an orchestrator's advert reaches a buyer's order book over gossip", async (t) => {
+  const { sellerPeer, buyerPeer, orderBook, advertiser } = await pair(t)
+  await advertiser.start()
+  const added = orderBook.events.waitFor('offer:added', { timeoutMs: 15_000 })
+  const published = advertiser.events.waitFor('advert:published', {
+    filter: (e) => e.recipients > 0,
+    timeoutMs: 15_000,
+  })
+  // The seller learns of the buyer's subscription on connect and republishes for it at once.
+  await buyerPeer.dial(sellerPeer.multiaddrs[0]!)
+  const [{ offer }] = await Promise.all([added, published])
+  // The advert is stamped with expiresAt = build time + ttl (default 5 min): build -> order book.
+  t.log(
+    `advert build, sign, gossip, validate -> order book: ${offer.receivedAt - (offer.expiresAt - 5 * 60_000)} ms`,
+  )
+  t.like(offer, {
+    peerId: sellerPeer.peerId,
+    modelId: 'esrgan-slim-x4',
+    pricePerUnit: 1_000n,
+    slotsFree: 3,
+    warm: true,
+  })
+  t.deepEqual(
+    orderBook.query({ pipeline: 'upscale' }).map((o) => o.peerId),
+    [sellerPeer.peerId],
+  )
+})
+
+test('forged, mis-published and replayed adverts are rejected at the gossip edge and cost the sender score', async (t) => {
+  const { seller, sellerPeer, buyerPeer, orderBook, feed, advertiser, sent } = await pair(t)
+  await advertiser.start()
+  const added = orderBook.events.waitFor('offer:added', { timeoutMs: 15_000 })
+  await buyerPeer.dial(sellerPeer.multiaddrs[0]!)
+  await added
+  const sequence = orderBook.sequenceOf(sellerPeer.peerId)
+  await eventually(() => gossipScore(buyerPeer, sellerPeer.peerId) > 0)
+  t.log(`seller score after a good advert: ${gossipScore(buyerPeer, sellerPeer.peerId)}`)
+
+  const rejected: string[] = []
+  const allJudged = feed.events.waitFor('advert:rejected', {
+    filter: (e) => {
+      rejected.push(e.code)
+      return rejected.length === 3
+    },
+    timeoutMs: 15_000,
+  })
+  // 1. The exact bytes of the advert already accepted, sent again (a new gossip message).
+  await sellerPeer.gossip.publish(ADVERT_TOPIC, sent.at(-1)!)
+  // 2. A genuine advert of another peer, published by the seller.
+  const other = await makeSeller()
+  await sellerPeer.gossip.publish(ADVERT_TOPIC, await signAdvert(await makeAdvert(other), other.privateKey))
+  // 3. The seller's own advert with a newer sequence and a cheaper price, but a broken signature.
+  const forged = SignedAdvert.decode(
+    await signAdvert(await makeAdvert(seller, { sequence: sequence! + 10 }), seller.privateKey),
+  )
+  forged.signature[0] ^= 1
+  await sellerPeer.gossip.publish(ADVERT_TOPIC, SignedAdvert.encode(forged))
+  await allJudged
+
+  t.deepEqual(rejected.sort(), [
+    'ERR_ADVERT_BAD_SIGNATURE',
+    'ERR_ADVERT_PUBLISHER_MISMATCH',
+    'ERR_ADVERT_REPLAYED',
+  ])
+  t.is(orderBook.sequenceOf(sellerPeer.peerId), sequence, 'the order book kept the genuine advert')
+  t.deepEqual(orderBook.peers(), [sellerPeer.peerId])
+  // gossipsub caches scores for a heartbeat, so the penalty shows a moment later.
+  await eventually(() => gossipScore(buyerPeer, sellerPeer.peerId) < -100, {
+    describe: () => `score ${gossipScore(buyerPeer, sellerPeer.peerId)}`,
+  })
+  t.log(`seller score after 3 rejected adverts: ${gossipScore(buyerPeer, sellerPeer.peerId)}`)
+})
