@@ -1,0 +1,40 @@
+import { AbortedError, TimeoutError } from '../errors.js'
+
+/**
+ * Races a promise against an AbortSignal: rejects with TimeoutError when the signal fired because
+ * of a timeout, AbortedError otherwise. The underlying work is not cancelled (ethers and ganache
+ * calls cannot be), only no longer waited for.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
+  if (signal === undefined) return promise
+  const fail = () =>
+    (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError'
+      ? new TimeoutError(`${what} timed out; check that the chain RPC endpoint is reachable and retry`, {
+          cause: signal.reason,
+        })
+      : new AbortedError(`${what} was aborted`, { cause: signal.reason })
+  if (signal.aborted) {
+    promise.catch(() => {})
+    return Promise.reject(fail())
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(fail())
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort)
+        resolve(v)
+      },
+      (e) => {
+        signal.removeEventListener('abort', onAbort)
+        reject(e)
+      },
+    )
+  })
+}
+
+/** An AbortSignal that fires on the caller's signal or after `timeoutMs`, whichever is first. */
+export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs)
+  return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+}

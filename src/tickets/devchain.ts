@@ -1,0 +1,173 @@
+/**
+ * A local EVM chain for tests and the demo: a ganache JSON-RPC server on 127.0.0.1 (in-process),
+ * funded accounts with known keys, and a freshly deployed TicketBroker. Production nodes never
+ * use this; they take any JSON-RPC URL and broker address.
+ */
+import { ContractFactory, getAddress, JsonRpcProvider, Wallet } from 'ethers'
+import { FramemeshError } from '../errors.js'
+import { type Logger, silentLogger } from '../logger.js'
+import { abortable, withTimeout } from './abortable.js'
+import { ticketBrokerArtifact } from './broker-artifact.generated.js'
+
+export interface DevChainOptions {
+  /** Funded accounts to create (default 10). Account 0 deploys the broker. */
+  accounts?: number
+  /** Starting balance of each account in ETH (default 1000). */
+  balanceEth?: number
+  /** TCP port; 0 (default) picks a free one. */
+  port?: number
+  chainId?: number
+  /** Mine a block every this many seconds as well as on every transaction (default: only on transactions). */
+  blockTimeSeconds?: number
+  /** Broker deployment parameters (see contracts/TicketBroker.sol). */
+  roundLength?: number
+  unlockPeriod?: number
+  ticketValidityPeriod?: number
+  reserveRecipients?: number
+  /** Bound on startup (server + deployment), default 30 s. */
+  timeoutMs?: number
+}
+
+export interface DevChainComponents {
+  logger?: Logger
+}
+
+export interface DevAccount {
+  address: string
+  privateKey: string
+}
+
+export interface DevChain {
+  rpcUrl: string
+  chainId: number
+  contractAddress: string
+  /** Block the broker was deployed in. */
+  deployBlock: number
+  accounts: DevAccount[]
+  roundLength: number
+  unlockPeriod: number
+  ticketValidityPeriod: number
+  reserveRecipients: number
+  /** Mines `blocks` empty blocks at once (moves rounds forward in tests). */
+  mine(blocks?: number): Promise<void>
+  stop(): Promise<void>
+}
+
+export class DevChainError extends FramemeshError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_DEVCHAIN', message, options)
+  }
+}
+
+interface GanacheServer {
+  listen(port: number, host: string): Promise<void>
+  close(): Promise<void>
+  address(): { port: number } | string | null
+  provider: {
+    getInitialAccounts(): Promise<Record<string, { secretKey: string }>>
+    request(args: { method: string; params: unknown[] }): Promise<unknown>
+  }
+}
+
+export async function startDevChain(
+  options: DevChainOptions = {},
+  components: DevChainComponents = {},
+  signal?: AbortSignal,
+): Promise<DevChain> {
+  const log = (components.logger ?? silentLogger).child('devchain')
+  const chainId = options.chainId ?? 1337
+  const roundLength = options.roundLength ?? 20
+  const unlockPeriod = options.unlockPeriod ?? 2
+  const ticketValidityPeriod = options.ticketValidityPeriod ?? 2
+  const reserveRecipients = options.reserveRecipients ?? 1
+  const wait = withTimeout(signal, options.timeoutMs ?? 30_000)
+
+  const ganache = await importGanacheQuietly()
+  const server = ganache.server({
+    logging: { quiet: true },
+    wallet: {
+      totalAccounts: options.accounts ?? 10,
+      defaultBalance: options.balanceEth ?? 1000,
+      deterministic: true,
+    },
+    chain: { chainId, networkId: chainId },
+    miner: options.blockTimeSeconds === undefined ? {} : { blockTime: options.blockTimeSeconds },
+  }) as unknown as GanacheServer
+
+  let provider: JsonRpcProvider | undefined
+  try {
+    await abortable(server.listen(options.port ?? 0, '127.0.0.1'), wait, 'starting the dev chain')
+    const address = server.address()
+    if (address === null || typeof address === 'string')
+      throw new DevChainError('ganache did not report a TCP port')
+    const rpcUrl = `http://127.0.0.1:${address.port}`
+    const initial = await server.provider.getInitialAccounts()
+    const accounts = Object.entries(initial).map(([addr, a]) => ({
+      address: getAddress(addr),
+      privateKey: a.secretKey,
+    }))
+
+    provider = new JsonRpcProvider(rpcUrl, chainId, { staticNetwork: true, pollingInterval: 50 })
+    const deployer = new Wallet(accounts[0].privateKey, provider)
+    const factory = new ContractFactory(ticketBrokerArtifact.abi, ticketBrokerArtifact.bytecode, deployer)
+    const contract = await abortable(
+      factory.deploy(roundLength, unlockPeriod, ticketValidityPeriod, reserveRecipients),
+      wait,
+      'deploying the TicketBroker',
+    )
+    const receipt = await abortable(
+      contract.deploymentTransaction()!.wait(),
+      wait,
+      'deploying the TicketBroker',
+    )
+    const contractAddress = await contract.getAddress()
+    provider.destroy()
+    provider = undefined
+    log.info('dev chain up', { rpcUrl, contractAddress, accounts: accounts.length })
+
+    let stopped = false
+    return {
+      rpcUrl,
+      chainId,
+      contractAddress,
+      deployBlock: receipt?.blockNumber ?? 0,
+      accounts,
+      roundLength,
+      unlockPeriod,
+      ticketValidityPeriod,
+      reserveRecipients,
+      async mine(blocks = 1) {
+        await server.provider.request({ method: 'evm_mine', params: [{ blocks }] })
+      },
+      async stop() {
+        if (stopped) return
+        stopped = true
+        await server.close()
+        log.info('dev chain stopped', { rpcUrl })
+      },
+    }
+  } catch (err) {
+    provider?.destroy()
+    await server.close().catch(() => {})
+    if (err instanceof FramemeshError) throw err
+    throw new DevChainError(`could not start the local dev chain: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/**
+ * ganache's bundled µWS has no binary for Node 22 and prints a two-line warning before falling
+ * back to Node's http server (which is all we need). Drop only those lines while it loads.
+ */
+async function importGanacheQuietly(): Promise<typeof import('ganache').default> {
+  const warn = console.warn
+  console.warn = (...args: unknown[]) => {
+    const first = String(args[0] ?? '')
+    if (first.includes('µWS') || first.startsWith('Falling back to a NodeJS implementation')) return
+    warn(...args)
+  }
+  try {
+    return (await import('ganache')).default
+  } finally {
+    console.warn = warn
+  }
+}
