@@ -2,7 +2,7 @@
  * Test-side helpers for the conversion proofs: the original TF.js models loaded from disk
  * (no network) with tfjs's pure-JS CPU backend, and a real photo crop as input.
  */
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as tf from '@tensorflow/tfjs'
@@ -111,4 +111,27 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let max = 0
   for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs((a[i] as number) - (b[i] as number)))
   return max
+}
+
+/** Saves a tfjs model as model.json + one shard in `dir` (what tfjs's own file writer produces). */
+export async function saveTfjsModel(model: tf.LayersModel, dir: string): Promise<string> {
+  const modelJson = join(dir, 'model.json')
+  await model.save({
+    save: async (artifacts) => {
+      const data = artifacts.weightData
+      const buffers = data === undefined ? [] : Array.isArray(data) ? data : [data]
+      await writeFile(join(dir, 'weights.bin'), Buffer.concat(buffers.map((b) => Buffer.from(b))))
+      const manifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs ?? [] }]
+      await writeFile(
+        modelJson,
+        JSON.stringify({
+          format: 'layers-model',
+          modelTopology: artifacts.modelTopology,
+          weightsManifest: manifest,
+        }),
+      )
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } }
+    },
+  })
+  return modelJson
 }

@@ -1,13 +1,21 @@
 import { copyFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import * as tf from '@tensorflow/tfjs'
 import test from 'ava'
 import * as ort from 'onnxruntime-node'
 import { isFramemeshError } from '../../src/errors.js'
 import { buildBlendModel } from '../../src/inference/convert/blend.js'
 import { type KerasLayer, readTfjsLayersModel } from '../../src/inference/convert/tfjs-model.js'
 import { convertTfjsLayersToOnnx } from '../../src/inference/convert/tfjs-to-onnx.js'
-import { loadTfjsModel, maxAbsDiff, photoCrop, runTfjs, upscalerModelJson } from './convert-fixtures.js'
+import {
+  loadTfjsModel,
+  maxAbsDiff,
+  photoCrop,
+  runTfjs,
+  saveTfjsModel,
+  upscalerModelJson,
+} from './convert-fixtures.js'
 
 /** On the 0–255 scale; float32 rounding differences between tfjs and ORT stay far below this. */
 const TOLERANCE = 1e-3
@@ -50,6 +58,66 @@ for (const c of cases) {
     t.true(Math.abs(mean - inputMean) < 20, `output mean ${mean} vs input mean ${inputMean}`)
   })
 }
+
+test('convolutions with stride 2, even kernels, dilation and valid padding convert to the TF.js result', async (t) => {
+  // UpscalerJS models only use stride-1 odd kernels; this random model covers the other Conv2D paths.
+  await tf.setBackend('cpu')
+  const input = tf.input({ shape: [null, null, 3] as unknown as number[] })
+  const init = () => ({
+    kernelInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: 7 }),
+    biasInitializer: 'ones' as const,
+  })
+  const down = tf.layers
+    .conv2d({ filters: 8, kernelSize: 4, strides: 2, padding: 'same', activation: 'relu', ...init() })
+    .apply(input) as tf.SymbolicTensor
+  const dilated = tf.layers
+    .conv2d({ filters: 8, kernelSize: 3, dilationRate: 2, padding: 'same', ...init() })
+    .apply(down) as tf.SymbolicTensor
+  const pointwise = tf.layers
+    .conv2d({ filters: 8, kernelSize: 1, padding: 'valid', ...init() })
+    .apply(down) as tf.SymbolicTensor
+  const wide = tf.layers
+    .conv2d({ filters: 8, kernelSize: [2, 4], padding: 'same', ...init() })
+    .apply(down) as tf.SymbolicTensor
+  const sum = tf.layers.add().apply([dilated, pointwise, wide]) as tf.SymbolicTensor
+  const relu = tf.layers.reLU().apply(sum) as tf.SymbolicTensor
+  const joined = tf.layers.concatenate({ axis: -1 }).apply([relu, down]) as tf.SymbolicTensor
+  const up = tf.layers.upSampling2d({ size: [4, 4] }).apply(joined) as tf.SymbolicTensor
+  const out = tf.layers
+    .conv2d({ filters: 3, kernelSize: 3, padding: 'same', ...init() })
+    .apply(up) as tf.SymbolicTensor
+  const model = tf.model({ inputs: input, outputs: out })
+
+  const dir = await mkdtemp(join(tmpdir(), 'framemesh-convert-'))
+  try {
+    const modelJson = await saveTfjsModel(model, dir)
+    const converted = convertTfjsLayersToOnnx(await readTfjsLayersModel(modelJson), {
+      name: 'synthetic',
+      sourceMax: 255,
+    })
+    t.is(converted.scale, 4) // the stride-2 step is not counted: scale only tracks up-sampling
+    // Odd sizes make TF's SAME padding uneven, where before/after splits matter.
+    for (const [width, height] of [
+      [21, 13],
+      [16, 10],
+    ] as const) {
+      const image = await photoCrop(width, height)
+      const session = await ort.InferenceSession.create(converted.onnx)
+      const result = await session.run({ input: new ort.Tensor('float32', image, [1, height, width, 3]) })
+      const reference = runTfjs(model, image, width, height, 255)
+      t.deepEqual((result.output as ort.Tensor).dims, [
+        1,
+        Math.ceil(height / 2) * 4,
+        Math.ceil(width / 2) * 4,
+        3,
+      ])
+      t.true(maxAbsDiff(reference, (result.output as ort.Tensor).data as Float32Array) <= TOLERANCE)
+      await session.release()
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+})
 
 test('blend outputs (1 - t)·frame0 + t·frame1 for every pixel', async (t) => {
   const session = await ort.InferenceSession.create(buildBlendModel())

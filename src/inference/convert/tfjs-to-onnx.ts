@@ -181,9 +181,10 @@ function conv2d(ctx: LayerContext): LayerResult {
   const input = only(ctx)
   channelsLast(ctx)
   const kernel = ctx.weight('kernel')
-  const [kh, kw, inPerGroup, filters] = kernel.shape as [number, number, number, number]
-  const groups = typeof c.groups === 'number' ? c.groups : 1
-  if (kernel.shape.length !== 4 || filters !== c.filters || inPerGroup * groups !== input.channels) {
+  const [kh, kw, inChannels, filters] = kernel.shape as [number, number, number, number]
+  if ((c.groups ?? 1) !== 1)
+    unsupported(ctx, `grouped convolution (groups ${String(c.groups)}) is not supported`)
+  if (kernel.shape.length !== 4 || filters !== c.filters || inChannels !== input.channels) {
     unsupported(
       ctx,
       `kernel shape [${kernel.shape.join(', ')}] does not fit ${input.channels} input channels`,
@@ -191,7 +192,7 @@ function conv2d(ctx: LayerContext): LayerResult {
   }
   const strides = pair(c.strides, [1, 1])
   const dilations = pair(c.dilation_rate, [1, 1])
-  const attrs: Record<string, AttributeValue> = { kernel_shape: [kh, kw], strides, dilations, group: groups }
+  const attrs: Record<string, AttributeValue> = { kernel_shape: [kh, kw], strides, dilations }
   if (c.padding === 'same') {
     if (strides[0] === 1 && strides[1] === 1) {
       // Stride 1: TF's SAME padding is a fixed split, extra row/column at the end.
@@ -208,7 +209,7 @@ function conv2d(ctx: LayerContext): LayerResult {
   }
   const inputs = [
     input.name,
-    graph.addFloat(`${layer.name}_W`, [filters, inPerGroup, kh, kw], hwioToOihw(kernel)),
+    graph.addFloat(`${layer.name}_W`, [filters, inChannels, kh, kw], hwioToOihw(kernel)),
   ]
   if (c.use_bias !== false) {
     const bias = ctx.weight('bias')
