@@ -41,9 +41,10 @@ export interface DetectedBox {
   score: number
 }
 
-// ImageNet statistics, in the B, G, R channel order PaddleOCR models were trained on (OpenCV reads BGR).
-const DET_MEAN = [0.406, 0.456, 0.485]
-const DET_STD = [0.225, 0.224, 0.229]
+// PaddleOCR feeds OpenCV's B, G, R planes and normalises them with the ImageNet statistics
+// listed in R, G, B order, index by index; the models were trained that way, so we do the same.
+const DET_MEAN = [0.485, 0.456, 0.406]
+const DET_STD = [0.229, 0.224, 0.225]
 
 /** Size of the detector input for a frame: both sides multiples of 32, longer side ≤ limit. */
 export function detectInputSize(width: number, height: number, limitSideLen: number): [number, number] {
