@@ -90,6 +90,8 @@ interface Entry<T> {
   bytes: number
   inUse: number
   lastUsed: number
+  /** Recency order; a counter, because several uses can fall in one clock millisecond. */
+  useSeq: number
   value?: T
   loading?: Promise<T>
   error?: Error
@@ -106,6 +108,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   /** Callers waiting for room: woken whenever a lease is released or a model changes state. */
   let roomWaiters: Array<() => void> = []
   let closed = false
+  let seq = 0
 
   const wakeRoomWaiters = () => {
     const ws = roomWaiters
@@ -154,7 +157,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     if (used + bytes <= budget) return true
     const idle = [...entries.values()]
       .filter((e) => e.state === 'warm' && e.inUse === 0 && !pins.has(e.id))
-      .sort((a, b) => a.lastUsed - b.lastUsed)
+      .sort((a, b) => a.useSeq - b.useSeq)
     for (const e of idle) {
       log.debug('evicting least recently used model', { id: e.id, for: id })
       void unloadEntry(e)
@@ -176,7 +179,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
 
   const startLoad = (id: string, bytes: number): Entry<T> => {
     const previous: ModelState = entries.get(id)?.state === 'failed' ? 'failed' : 'available'
-    const entry: Entry<T> = { id, state: 'loading', bytes, inUse: 0, lastUsed: now() }
+    const entry: Entry<T> = { id, state: 'loading', bytes, inUse: 0, lastUsed: now(), useSeq: ++seq }
     entry.loading = components.load(id).then(
       (value) => {
         entry.value = value
@@ -188,6 +191,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
         }
         entry.state = 'warm'
         entry.lastUsed = now()
+        entry.useSeq = ++seq
         setState(entry, 'warm', 'loading')
         return value
       },
@@ -214,6 +218,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
       if (entry?.state === 'warm') {
         entry.inUse++
         entry.lastUsed = now()
+        entry.useSeq = ++seq
         let released = false
         return {
           value: entry.value as T,
@@ -222,6 +227,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
             released = true
             entry.inUse--
             entry.lastUsed = now()
+            entry.useSeq = ++seq
             if (closed && entry.inUse === 0) void unloadEntry(entry)
             wakeRoomWaiters()
           },

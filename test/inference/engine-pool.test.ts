@@ -1,0 +1,130 @@
+import { writeFile } from 'node:fs/promises'
+import test from 'ava'
+import type { FramemeshError } from '../../src/errors.js'
+import type { ModelStateEvent } from '../../src/inference/warm-pool.js'
+import { engineFixture, PAD } from './helpers/engine-fixture.js'
+import { upscaleModelBytes } from './helpers/onnx-models.js'
+
+/** Room for two padded models, not three. */
+const TWO_MODELS = Math.floor(PAD * 2.5)
+
+const warmIds = (f: { engine: { warmReport(): { warm: Array<{ id: string }> } } }) =>
+  f.engine
+    .warmReport()
+    .warm.map((m) => m.id)
+    .sort()
+
+test('with a budget for two models, loading a third unloads the least recently used one', async (t) => {
+  const f = await engineFixture({ budgetBytes: TWO_MODELS })
+  t.teardown(f.cleanup)
+  const events: ModelStateEvent[] = []
+  f.engine.on('model:state', (e) => events.push(e))
+  await f.engine.warm('up-a')
+  await f.engine.warm('up-b')
+  t.deepEqual(warmIds(f), ['up-a', 'up-b'])
+  await f.engine.warm('up-c')
+  t.deepEqual(warmIds(f), ['up-b', 'up-c'])
+  t.is(f.engine.model('up-a').state, 'available')
+  t.deepEqual(
+    events.filter((e) => e.id === 'up-a').map((e) => e.state),
+    ['loading', 'warm', 'available'],
+  )
+  // Using B makes C the least recently used: loading A again evicts C, not B.
+  await f.engine.upscale('up-b', { width: 2, height: 2, channels: 3, data: new Uint8Array(12) })
+  await f.engine.warm('up-a')
+  t.deepEqual(warmIds(f), ['up-a', 'up-b'])
+  t.true(f.engine.warmReport().usedBytes <= TWO_MODELS)
+})
+
+test('a pinned model is never unloaded to make room', async (t) => {
+  const f = await engineFixture({ budgetBytes: TWO_MODELS })
+  t.teardown(f.cleanup)
+  await f.engine.pin('up-a')
+  await f.engine.warm('up-b')
+  await f.engine.warm('up-c')
+  await f.engine.warm('up-b')
+  t.deepEqual(warmIds(f), ['up-a', 'up-b'])
+  t.true(f.engine.model('up-a').pinned)
+  t.false(await f.engine.unload('up-c'), 'up-c was already evicted')
+  f.engine.unpin('up-a')
+  await f.engine.warm('up-c')
+  t.deepEqual(warmIds(f), ['up-b', 'up-c'], 'once unpinned, A is the least recently used')
+})
+
+test('pinning more than the budget holds is refused with ERR_BUDGET_EXHAUSTED', async (t) => {
+  const f = await engineFixture({ budgetBytes: TWO_MODELS })
+  t.teardown(f.cleanup)
+  await f.engine.pin('up-a')
+  await f.engine.pin('up-b')
+  const err = await t.throwsAsync<FramemeshError>(f.engine.pin('up-c'), { code: 'ERR_BUDGET_EXHAUSTED' })
+  t.regex(err?.message ?? '', /unpin a model or raise the budget/)
+  // With A and B pinned, C cannot be loaded even unpinned; the engine says so instead of waiting.
+  await t.throwsAsync(f.engine.warm('up-c'), { code: 'ERR_BUDGET_EXHAUSTED' })
+  t.deepEqual(warmIds(f), ['up-a', 'up-b'])
+})
+
+test('concurrent requests for a cold model share one load', async (t) => {
+  const f = await engineFixture({ budgetBytes: TWO_MODELS })
+  t.teardown(f.cleanup)
+  const states: string[] = []
+  f.engine.on('model:state', (e) => {
+    if (e.id === 'up-a') states.push(e.state)
+  })
+  const frame = { width: 4, height: 4, channels: 3 as const, data: new Uint8Array(48) }
+  const [, , out] = await Promise.all([
+    f.engine.warm('up-a'),
+    f.engine.warm('up-a'),
+    f.engine.upscale('up-a', frame),
+  ])
+  t.is(f.opened.get('up-a'), 1)
+  t.deepEqual(states, ['loading', 'warm'])
+  t.is(out.width, 8)
+})
+
+test('a model larger than the whole budget is refused with ERR_BUDGET_TOO_SMALL and others keep working', async (t) => {
+  const f = await engineFixture({ budgetBytes: PAD / 2 })
+  t.teardown(f.cleanup)
+  const err = await t.throwsAsync<FramemeshError>(f.engine.warm('up-a'), { code: 'ERR_BUDGET_TOO_SMALL' })
+  t.regex(err?.message ?? '', /raise the budget or use a smaller model/)
+  const frame = { width: 3, height: 2, channels: 3 as const, data: new Uint8Array(18) }
+  const out = await f.engine.upscale('up-deep', frame)
+  t.deepEqual([out.width, out.height], [6, 4])
+})
+
+test('a model file swapped after registration is refused at load with ERR_MANIFEST_MISMATCH', async (t) => {
+  const f = await engineFixture()
+  t.teardown(f.cleanup)
+  await writeFile(f.registry.get('up-a').modelPath, upscaleModelBytes({ seed: 1234 }))
+  await t.throwsAsync(f.engine.warm('up-a'), { code: 'ERR_MANIFEST_MISMATCH' })
+  t.is(f.engine.model('up-a').state, 'failed')
+  t.is(f.opened.get('up-a'), undefined, 'onnxruntime never saw the swapped file')
+  await f.engine.warm('up-b')
+  t.is(f.engine.model('up-b').state, 'warm')
+})
+
+test('the warm report lists warm models with their bytes and the budget they use', async (t) => {
+  const f = await engineFixture({ budgetBytes: TWO_MODELS })
+  t.teardown(f.cleanup)
+  await f.engine.pin('up-a')
+  const report = f.engine.warmReport()
+  t.is(report.budgetBytes, TWO_MODELS)
+  t.is(report.warm.length, 1)
+  t.like(report.warm[0], { id: 'up-a', pinned: true, inUse: 0 })
+  t.is(report.usedBytes, f.registry.get('up-a').estimatedBytes)
+  t.like(f.engine.model('up-a'), { state: 'warm', pinned: true, pipeline: 'upscale' })
+})
+
+test('close unloads warm models and later requests fail with ERR_ENGINE_CLOSED', async (t) => {
+  const f = await engineFixture()
+  t.teardown(f.cleanup)
+  await f.engine.warm('up-a')
+  const unloaded = new Promise<string>((resolve) => {
+    f.engine.on('model:state', (e) => {
+      if (e.state === 'available') resolve(e.id)
+    })
+  })
+  await f.engine.close()
+  t.is(await unloaded, 'up-a')
+  t.deepEqual(f.engine.warmReport().warm, [])
+  await t.throwsAsync(f.engine.warm('up-b'), { code: 'ERR_ENGINE_CLOSED' })
+})
