@@ -71,7 +71,11 @@ test('the first advert carries only priced, usable models with warm state, sha25
       ['rife', false, 'frame', 7n, SHA.toLowerCase()],
     ],
   )
-  t.like(result.advert, { slotsFree: 1, slotsTotal: 2, paymentAddress: h.seller.wallet.address })
+  t.like(result.advert, {
+    slotsFree: 1,
+    slotsTotal: 2,
+    paymentAddress: h.seller.wallet.address.toLowerCase(),
+  })
 })
 
 test('a burst of changes sends one advert after the debounce', async (t) => {
