@@ -8,8 +8,10 @@ import type { GossipSub, GossipsubOpts, Message } from '@libp2p/gossipsub'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
 import type { Logger } from '../logger.js'
+import { AbortedError, TimeoutError } from '../errors.js'
 import { MessageTooLargeError } from './errors.js'
 import type { PeerMetrics } from './metrics.js'
+import { deadline } from './signals.js'
 
 export type ValidationResult = 'accept' | 'reject' | 'ignore'
 
@@ -42,6 +44,19 @@ export interface Gossip {
   subscribers(topic: string): string[]
   /** Peer ids we exchange gossip with, on any topic. */
   peers(): string[]
+  /**
+   * Resolves once `topic` has at least `count` known subscribers (default 1), or `peerId` among
+   * them; rejects with ERR_TIMEOUT / ERR_ABORTED. Publishing before anyone subscribed reaches nobody.
+   */
+  waitForSubscribers(topic: string, options?: WaitForSubscribersOptions): Promise<string[]>
+}
+
+export interface WaitForSubscribersOptions {
+  count?: number
+  peerId?: string
+  signal?: AbortSignal
+  /** Default 30 s. */
+  timeoutMs?: number
 }
 
 export interface GossipServiceOptions {
@@ -159,5 +174,36 @@ export function createGossip(
     topics: () => service.getTopics(),
     subscribers: (topic) => service.getSubscribers(topic).map(String),
     peers: () => service.getPeers().map(String),
+    waitForSubscribers(topic, waitOptions = {}) {
+      const subscribers = () => service.getSubscribers(topic).map(String)
+      const satisfied = (ids: string[]) =>
+        waitOptions.peerId === undefined ? ids.length >= (waitOptions.count ?? 1) : ids.includes(waitOptions.peerId)
+      const now = subscribers()
+      if (satisfied(now)) return Promise.resolve(now)
+      const d = deadline(waitOptions.timeoutMs ?? 30_000, waitOptions.signal)
+      return new Promise<string[]>((resolve, reject) => {
+        const done = () => {
+          service.removeEventListener('subscription-change', check)
+          d.signal.removeEventListener('abort', onAbort)
+          d.clear()
+        }
+        const check = () => {
+          const ids = subscribers()
+          if (!satisfied(ids)) return
+          done()
+          resolve(ids)
+        }
+        const onAbort = () => {
+          done()
+          reject(
+            d.timedOut()
+              ? new TimeoutError(`topic ${topic} did not get the subscribers waited for; is any peer subscribed?`)
+              : new AbortedError(`stopped waiting for subscribers of ${topic}`),
+          )
+        }
+        service.addEventListener('subscription-change', check)
+        d.signal.addEventListener('abort', onAbort, { once: true })
+      })
+    },
   }
 }

@@ -1,0 +1,61 @@
+import { createPeer } from '../../peer/index.js'
+import type { CliCommand } from '../command.js'
+import { ConfigError, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
+import { startObservability, untilAborted } from '../runtime.js'
+
+const spec = PEER_CONFIG
+
+export const peerCommand: CliCommand = {
+  name: 'peer',
+  summary: 'join a mesh and log the peers found',
+  help: [
+    'usage: framemesh peer --bootstrap <multiaddr> [options]',
+    '',
+    'Starts a peer with the identity in --data-dir, dials the bootstrap node(s), and logs every peer',
+    'it finds and connects to until Ctrl-C (SIGINT) or SIGTERM. To be reachable from other machines,',
+    'listen on a public interface (--listen /ip4/0.0.0.0/tcp/4010) and, behind NAT, --announce the',
+    'public address.',
+    '',
+    configHelp(spec),
+  ].join('\n'),
+  async run(ctx) {
+    const { config } = await loadConfig(spec, ctx)
+    if ((config.bootstrap ?? []).length === 0 && !config.mdns) {
+      throw new ConfigError(
+        'ERR_CONFIG_INVALID',
+        "'bootstrap' is empty and mdns is off, so this peer would find nobody: pass --bootstrap <multiaddr> (printed by `framemesh bootstrap`) or --mdns",
+      )
+    }
+    const obs = await startObservability(ctx, config, 'peer')
+    try {
+      const peer = await createPeer(
+        {
+          dataDir: config.dataDir,
+          listen: config.listen,
+          ...(config.announce === undefined ? {} : { announce: config.announce }),
+          bootstrap: config.bootstrap ?? [],
+          mdns: config.mdns,
+          maxConnections: config.maxConnections,
+        },
+        { logger: obs.logger, ...(obs.metrics === undefined ? {} : { metrics: obs.metrics }) },
+      )
+      ctx.stdout(`peer ${peer.peerId} listening on:`)
+      for (const addr of peer.multiaddrs) ctx.stdout(`  ${addr}`)
+      const off = [
+        peer.events.on('peer:discovery', (e) => ctx.stdout(`found ${e.peerId} at ${e.multiaddrs.join(' ')}`)),
+        peer.events.on('peer:connect', (e) =>
+          ctx.stdout(`connected to ${e.peerId} (${peer.connectedPeers().length} connected)`),
+        ),
+        peer.events.on('peer:disconnect', (e) =>
+          ctx.stdout(`disconnected from ${e.peerId} (${peer.connectedPeers().length} connected)`),
+        ),
+      ]
+      await untilAborted(ctx.signal)
+      for (const f of off) f()
+      await peer.stop()
+      return 0
+    } finally {
+      await obs.close()
+    }
+  },
+}
