@@ -9,8 +9,10 @@ import {
 } from '../../src/market/advert-gossip.js'
 import { AdvertValidator } from '../../src/market/advert-validator.js'
 import { Advertiser } from '../../src/market/advertiser.js'
+import { LatencyProber } from '../../src/market/latency-prober.js'
 import { OrderBook } from '../../src/market/order-book.js'
 import { SignedAdvert } from '../../src/market/pb/advert.js'
+import { PeerStats } from '../../src/market/peer-stats.js'
 import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
 import { eventually, startPeer } from '../helpers/peer.js'
 import { makeAdvert, makeSeller } from './fixtures.js'
@@ -132,4 +134,28 @@ test('forged, mis-published and replayed adverts are rejected at the gossip edge
     describe: () => `score ${gossipScore(buyerPeer, sellerPeer.peerId)}`,
   })
   t.log(`seller score after 3 rejected adverts: ${gossipScore(buyerPeer, sellerPeer.peerId)}`)
+})
+
+test('a new seller is pinged when its first offer arrives; an unreachable one counts as the timeout', async (t) => {
+  const { sellerPeer, buyerPeer, orderBook, advertiser } = await pair(t)
+  const stats = new PeerStats()
+  const prober = new LatencyProber(
+    { ping: (peerId, { signal }) => buyerPeer.ping(peerId, { signal }), orderBook, stats },
+    { intervalMs: 0, timeoutMs: 2_000 },
+  )
+  prober.start()
+  t.teardown(() => prober.stop())
+  const probed = prober.events.waitFor('probe:done', { filter: (e) => e.peerId === sellerPeer.peerId })
+  await advertiser.start()
+  await buyerPeer.dial(sellerPeer.multiaddrs[0]!)
+  const { ms, ok } = await probed
+  t.true(ok)
+  t.log(`ping to the seller on loopback: ${ms} ms`)
+  t.is(stats.health(sellerPeer.peerId).latencyMs, ms)
+
+  const nowhere = (await makeSeller()).peerId
+  const failed = prober.events.waitFor('probe:done', { filter: (e) => e.peerId === nowhere })
+  prober.enqueue(nowhere)
+  t.like(await failed, { ok: false, ms: 2_000 })
+  t.is(stats.health(nowhere).latencyMs, 2_000)
 })

@@ -1,0 +1,111 @@
+/**
+ * Keeps latency figures fresh for the sellers in the order book: pings each new seller once its
+ * first offer arrives, and every seller again on an interval, feeding PeerStats' moving average.
+ * A ping that fails or times out counts as the timeout (a pessimistic figure, not a suspension:
+ * only failed jobs suspend a peer).
+ */
+import type { Logger } from '../logger.js'
+import { TypedEmitter } from '../peer/events.js'
+import type { OrderBook } from './order-book.js'
+import type { PeerStats } from './peer-stats.js'
+
+export interface LatencyProberEvents {
+  'probe:done': { peerId: string; ms: number; ok: boolean }
+}
+
+export interface LatencyProberComponents {
+  /** Round trip to a peer in ms (Peer.ping). */
+  ping: (peerId: string, options: { signal: AbortSignal }) => Promise<number>
+  orderBook: OrderBook
+  stats: PeerStats
+  logger?: Logger
+}
+
+export interface LatencyProberOptions {
+  /** Re-ping every seller this often (ms, default 30 s); 0 pings only new sellers. */
+  intervalMs?: number
+  /** A ping slower than this counts as this (ms, default 5 s). */
+  timeoutMs?: number
+  /** Pings in flight at once (default 4). */
+  concurrency?: number
+}
+
+export class LatencyProber {
+  readonly events = new TypedEmitter<LatencyProberEvents>()
+  readonly #c: LatencyProberComponents
+  readonly #intervalMs: number
+  readonly #timeoutMs: number
+  readonly #concurrency: number
+  readonly #queue: string[] = []
+  readonly #queued = new Set<string>()
+  #active = 0
+  #timer?: ReturnType<typeof setInterval>
+  #off?: () => void
+  #stopped?: AbortController
+
+  constructor(components: LatencyProberComponents, options: LatencyProberOptions = {}) {
+    this.#c = components
+    this.#intervalMs = options.intervalMs ?? 30_000
+    this.#timeoutMs = options.timeoutMs ?? 5_000
+    this.#concurrency = Math.max(1, options.concurrency ?? 4)
+  }
+
+  start(): void {
+    if (this.#stopped !== undefined && !this.#stopped.signal.aborted) return
+    this.#stopped = new AbortController()
+    this.#off = this.#c.orderBook.events.on('offer:added', ({ offer }) => {
+      if (this.#c.stats.health(offer.peerId).latencyMs === undefined) this.enqueue(offer.peerId)
+    })
+    if (this.#intervalMs > 0) {
+      this.#timer = setInterval(() => {
+        for (const peerId of this.#c.orderBook.peers()) this.enqueue(peerId)
+      }, this.#intervalMs)
+      this.#timer.unref()
+    }
+  }
+
+  stop(): void {
+    this.#off?.()
+    clearInterval(this.#timer)
+    this.#stopped?.abort()
+    this.#queue.length = 0
+    this.#queued.clear()
+  }
+
+  /** Asks for a ping of `peerId` (once, however often asked while it waits). */
+  enqueue(peerId: string): void {
+    if (this.#stopped?.signal.aborted !== false || this.#queued.has(peerId)) return
+    this.#queued.add(peerId)
+    this.#queue.push(peerId)
+    this.#drain()
+  }
+
+  #drain(): void {
+    while (this.#active < this.#concurrency && this.#queue.length > 0) {
+      const peerId = this.#queue.shift()!
+      this.#queued.delete(peerId)
+      this.#active++
+      void this.#probe(peerId).finally(() => {
+        this.#active--
+        this.#drain()
+      })
+    }
+  }
+
+  async #probe(peerId: string): Promise<void> {
+    const stopped = this.#stopped!.signal
+    const signal = AbortSignal.any([stopped, AbortSignal.timeout(this.#timeoutMs)])
+    let ms: number
+    let ok = true
+    try {
+      ms = Math.min(await this.#c.ping(peerId, { signal }), this.#timeoutMs)
+    } catch (err) {
+      if (stopped.aborted) return
+      this.#c.logger?.debug('ping failed; counting it as the timeout', { peerId, err })
+      ms = this.#timeoutMs
+      ok = false
+    }
+    this.#c.stats.recordLatency(peerId, ms)
+    this.events.emit('probe:done', { peerId, ms, ok })
+  }
+}
