@@ -48,7 +48,8 @@ function esrgan(size: 'slim' | 'medium' | 'thick', scale: 2 | 4): BuiltinDefinit
       scale,
       licence: 'MIT',
       description:
-        `ESRGAN ${size} ×${scale} (${architecture}, idealo ISR weights as packaged by @upscalerjs/esrgan-${size}), ` +
+        `ESRGAN ${size} ×${scale} from @upscalerjs/esrgan-${size} (${architecture} network in the layout of idealo's ISR, ` +
+        'trained on DIV2K by UpscalerJS), ' +
         'converted from TF.js to ONNX. Output is not clamped: clamp to 0–255 before converting to 8-bit.',
     },
   }
