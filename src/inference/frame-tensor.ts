@@ -65,7 +65,10 @@ export function frameToTensor(frame: Frame, spec: TensorSpec, region?: Region): 
     return new ort.Tensor('uint8', out, dims)
   }
   const out = new Float32Array(n)
-  if (lo === 0 && hi === 255) writePixels(src, rowBytes, r, nchw, out, (v) => v)
+  const whole = r.x === 0 && r.y === 0 && r.width === frame.width && r.height === frame.height
+  // The common case (whole frame, NHWC, 0–255) is one native bulk conversion.
+  if (lo === 0 && hi === 255 && !nchw && whole) out.set(src)
+  else if (lo === 0 && hi === 255) writePixels(src, rowBytes, r, nchw, out, (v) => v)
   else {
     const k = (hi - lo) / 255
     writePixels(src, rowBytes, r, nchw, out, (v) => lo + v * k)
@@ -123,7 +126,16 @@ export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorS
   }
   if (!nchw) {
     if (src instanceof Uint8Array && lo === 0 && hi === 255) out.set(src)
-    else for (let i = 0; i < out.length; i++) out[i] = toByte(src[i])
+    else if (lo === 0 && hi === 255) {
+      // Uint8ClampedArray clamps natively; it rounds half to even where Math.round rounds half up,
+      // so the exact-half case is fixed up in the same pass.
+      const clamped = new Uint8ClampedArray(out.buffer)
+      for (let i = 0; i < out.length; i++) {
+        const v = src[i]
+        clamped[i] = v
+        if (v - Math.floor(v) === 0.5 && v < 255 && v > 0) out[i] = Math.floor(v) + 1
+      }
+    } else for (let i = 0; i < out.length; i++) out[i] = toByte(src[i])
   } else {
     const plane = width * height
     for (let p = 0, o = 0; p < plane; p++, o += 3) {

@@ -18,6 +18,11 @@ export interface SessionFactoryOptions {
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all'
   /** onnxruntime's own log level: 0 verbose … 4 fatal. Default 3 (errors only). */
   logSeverityLevel?: 0 | 1 | 2 | 3 | 4
+  /**
+   * Let idle worker threads spin waiting for work. Off by default: every warm model owns a thread
+   * pool, and spinning pools of idle models steal CPU from the one that is running.
+   */
+  allowSpinning?: boolean
 }
 
 export interface ModelSession {
@@ -45,6 +50,7 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     executionProviders: providers,
     graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
     logSeverityLevel: options.logSeverityLevel ?? 3,
+    extra: spinning(options.allowSpinning ?? false),
     ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
     ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
   }
@@ -75,4 +81,10 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
       }
     },
   }
+}
+
+/** onnxruntime session config entries (flattened by the binding to `session.intra_op.allow_spinning`). */
+function spinning(allow: boolean): Record<string, unknown> {
+  const v = allow ? '1' : '0'
+  return { session: { intra_op: { allow_spinning: v }, inter_op: { allow_spinning: v } } }
 }

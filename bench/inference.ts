@@ -1,0 +1,168 @@
+/**
+ * Inference engine benchmark: for each built-in pipeline on fixed 128×128 and 256×256 inputs,
+ * the engine against calling onnxruntime-node directly on the same model file and input, in the
+ * same process. Engine and direct runs are interleaved (engine, direct, engine, …) so drift in
+ * CPU frequency or load hits both alike. The direct baseline gets a ready float tensor and keeps
+ * the raw output, so the ratio charges the engine for everything it adds: frame → tensor, queue,
+ * warm pool, tensor → frame. Goal: ratio < 1.03 for upscaling at ≥ 128×128.
+ *
+ *   npm run bench:inference            (BENCH_SECONDS=n per row, default 3)
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as ort from 'onnxruntime-node'
+import { builtinModelsDir } from '../src/inference/builtins.js'
+import { createInferenceEngine, type InferenceEngine } from '../src/inference/engine.js'
+import { frameToTensor } from '../src/inference/frame-tensor.js'
+import { createModelRegistry, type ModelRegistry } from '../src/inference/registry.js'
+import { createSessionFactory } from '../src/inference/session.js'
+import type { Frame } from '../src/inference/types.js'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
+const SIZES = [128, 256]
+const SESSION = { intraOpNumThreads: 2 } as const
+
+interface Case {
+  modelId: string
+  label: string
+  /** One engine call on the given inputs. */
+  engine: (e: InferenceEngine, a: Frame, b: Frame) => Promise<unknown>
+  /** Direct onnxruntime feeds for the same inputs (built once, outside the timed loop). */
+  feeds: (registry: ModelRegistry, a: Frame, b: Frame) => Record<string, ort.Tensor>
+}
+
+const imageFeed = (registry: ModelRegistry, id: string, index: number, frame: Frame) =>
+  frameToTensor(frame, registry.get(id).manifest.inputs[index])
+
+const CASES: Case[] = [
+  ...['esrgan-slim-x2', 'esrgan-slim-x4'].map(
+    (id): Case => ({
+      modelId: id,
+      label: `upscale ${id}`,
+      engine: (e, a) => e.upscale(id, a),
+      feeds: (r, a) => ({ [r.get(id).manifest.inputs[0].name]: imageFeed(r, id, 0, a) }),
+    }),
+  ),
+  {
+    modelId: 'blend',
+    label: 'interpolate blend',
+    engine: (e, a, b) => e.interpolate('blend', a, b, 0.5),
+    feeds: (r, a, b) => {
+      const [i0, i1, it] = r.get('blend').manifest.inputs
+      return {
+        [i0.name]: imageFeed(r, 'blend', 0, a),
+        [i1.name]: imageFeed(r, 'blend', 1, b),
+        [it.name]: new ort.Tensor(
+          'float32',
+          new Float32Array([0.5]),
+          it.shape.map(() => 1),
+        ),
+      }
+    },
+  },
+  {
+    modelId: 'ppocr-v4-det',
+    label: 'ocr-detect run (raw)',
+    engine: (e, a) => {
+      const spec = e.registry.get('ppocr-v4-det').manifest.inputs[0]
+      return e.run('ppocr-v4-det', { [spec.name]: detTensor(a) })
+    },
+    feeds: (r, a) => ({ [r.get('ppocr-v4-det').manifest.inputs[0].name]: detTensor(a) }),
+  },
+]
+
+/** PaddleOCR's detector takes NCHW float32; the engine's raw `run` gets the same tensor as direct. */
+function detTensor(frame: Frame): ort.Tensor {
+  return frameToTensor(frame, {
+    name: 'x',
+    layout: 'NCHW',
+    dtype: 'float32',
+    shape: [1, 3, -1, -1],
+    range: [0, 1],
+  })
+}
+
+function frame(size: number, seed: number): Frame {
+  const data = new Uint8Array(size * size * 3)
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31 + seed * 17 + ((i / 3) | 0) * 7) & 255
+  return { width: size, height: size, channels: 3, data }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[s.length >> 1]
+}
+
+async function main(): Promise<void> {
+  const modelsDir = await mkdtemp(join(tmpdir(), 'fm-bench-'))
+  const builtinDirs = [builtinModelsDir()]
+  const makeEngine = async () => {
+    const registry = createModelRegistry({}, { modelsDir, builtinDirs })
+    await registry.scan()
+    return createInferenceEngine({ registry }, { session: SESSION })
+  }
+  const rows: Array<Record<string, string | number>> = []
+  try {
+    for (const c of CASES) {
+      for (const size of SIZES) {
+        const a = frame(size, 1)
+        const b = frame(size, 2)
+        // Cold: a fresh engine with nothing warm, from the call to the first result (load + warm-up + run).
+        const engine = await makeEngine()
+        let t0 = performance.now()
+        await c.engine(engine, a, b)
+        const engineCold = performance.now() - t0
+        t0 = performance.now()
+        const modelPath = engine.registry.get(c.modelId).modelPath
+        // The same session options the engine uses, so only the engine's own work differs.
+        const session = await ort.InferenceSession.create(
+          modelPath,
+          createSessionFactory(SESSION).sessionOptions,
+        )
+        const feeds = c.feeds(engine.registry, a, b)
+        await session.run(feeds)
+        const directCold = performance.now() - t0
+
+        // Warm, interleaved.
+        const eTimes: number[] = []
+        const dTimes: number[] = []
+        const end = performance.now() + SECONDS * 1000
+        while (performance.now() < end || eTimes.length < 5) {
+          t0 = performance.now()
+          await c.engine(engine, a, b)
+          eTimes.push(performance.now() - t0)
+          t0 = performance.now()
+          await session.run(feeds)
+          dTimes.push(performance.now() - t0)
+        }
+        await session.release()
+        await engine.close()
+        const e = median(eTimes)
+        const d = median(dTimes)
+        rows.push({
+          pipeline: c.label,
+          size: `${size}x${size}`,
+          runs: eTimes.length,
+          'engine ms/frame': e.toFixed(2),
+          'direct ms/frame': d.toFixed(2),
+          'engine frames/s': (1000 / e).toFixed(1),
+          'engine / direct': (e / d).toFixed(3),
+          'cold→first ms (engine)': engineCold.toFixed(0),
+          'cold→first ms (direct)': directCold.toFixed(0),
+          'peak RSS MiB': (process.resourceUsage().maxRSS / 1024).toFixed(0),
+        })
+        process.stderr.write(`done: ${c.label} ${size}\n`)
+      }
+    }
+  } finally {
+    await rm(modelsDir, { recursive: true, force: true })
+  }
+  console.log(
+    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, ${SECONDS}s per row, median)`,
+  )
+  console.table(rows)
+  console.log('peak RSS is the process maximum so far (cumulative down the table).')
+}
+
+await main()
