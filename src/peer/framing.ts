@@ -14,7 +14,7 @@ import type { AbortOptions, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { AbortedError, FramemeshError } from '../errors.js'
 import { MalformedMessageError, MessageTooLargeError, StreamEndedError } from './errors.js'
-import type { PeerMetrics } from './metrics.js'
+import { countProtocolError, type PeerMetrics } from './metrics.js'
 
 /** The shape of a protons-generated message namespace (`Foo.encode`, `Foo.decode`). */
 export interface MessageCodec<T> {
@@ -147,7 +147,7 @@ export function messageChannel<In, Out>(
     (remoteEnded || stream.remoteWriteStatus !== 'writable' || stream.status !== 'open')
 
   const fail = (error: FramemeshError): never => {
-    metrics?.protocolErrors.inc({ protocol: stream.protocol ?? 'unknown', code: error.code })
+    countProtocolError(metrics, stream.protocol ?? 'unknown', error)
     failure = error
     stream.abort(error)
     throw error

@@ -34,56 +34,46 @@ export interface PeerMetricsOptions {
 export function createPeerMetrics(options: PeerMetricsOptions = {}): PeerMetrics {
   const registry = options.registry ?? new Registry()
   const p = options.prefix ?? 'framemesh_'
-  const registers = [registry]
+  const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+    new Counter<L>({ name: `${p}${name}`, help, labelNames, registers: [registry] })
   return {
     registry,
     connections: new Gauge({
       name: `${p}peer_connections`,
       help: 'Open libp2p connections',
       labelNames: ['direction'],
-      registers,
+      registers: [registry],
     }),
-    connectionsOpened: new Counter({
-      name: `${p}peer_connections_opened_total`,
-      help: 'Connections opened',
-      registers,
-    }),
-    connectionsClosed: new Counter({
-      name: `${p}peer_connections_closed_total`,
-      help: 'Connections closed',
-      registers,
-    }),
-    gossipIn: new Counter({
-      name: `${p}gossip_messages_in_total`,
-      help: 'Gossip messages received (after validation)',
-      labelNames: ['topic'],
-      registers,
-    }),
-    gossipOut: new Counter({
-      name: `${p}gossip_messages_out_total`,
-      help: 'Gossip messages published',
-      labelNames: ['topic'],
-      registers,
-    }),
-    gossipInvalid: new Counter({
-      name: `${p}gossip_messages_invalid_total`,
-      help: 'Gossip messages a topic validator rejected or ignored',
-      labelNames: ['topic', 'result'],
-      registers,
-    }),
-    protocolErrors: new Counter({
-      name: `${p}protocol_errors_total`,
-      help: 'Streams ended by a protocol error',
-      labelNames: ['protocol', 'code'],
-      registers,
-    }),
-    framedBytes: new Counter({
-      name: `${p}framed_bytes_total`,
-      help: 'Bytes of length-prefixed messages sent and received',
-      labelNames: ['direction'],
-      registers,
-    }),
+    connectionsOpened: counter('peer_connections_opened_total', 'Connections opened'),
+    connectionsClosed: counter('peer_connections_closed_total', 'Connections closed'),
+    gossipIn: counter('gossip_messages_in_total', 'Gossip messages received (after validation)', ['topic']),
+    gossipOut: counter('gossip_messages_out_total', 'Gossip messages published', ['topic']),
+    gossipInvalid: counter(
+      'gossip_messages_invalid_total',
+      'Gossip messages a topic validator rejected or ignored',
+      ['topic', 'result'],
+    ),
+    protocolErrors: counter('protocol_errors_total', 'Streams ended by a protocol error', [
+      'protocol',
+      'code',
+    ]),
+    framedBytes: counter('framed_bytes_total', 'Bytes of length-prefixed messages sent and received', [
+      'direction',
+    ]),
   }
+}
+
+const counted = Symbol('framemesh.protocolErrorCounted')
+
+/**
+ * Counts a protocol error once: framing counts where it detects the error, and the handler
+ * wrapper that later sees the same error thrown does not count it again.
+ */
+export function countProtocolError(metrics: PeerMetrics | undefined, protocol: string, error: Error): void {
+  const marked = error as Error & { [counted]?: true }
+  if (marked[counted] === true) return
+  Object.defineProperty(marked, counted, { value: true, enumerable: false })
+  metrics?.protocolErrors.inc({ protocol, code: (error as { code?: string }).code ?? 'ERR_HANDLER' })
 }
 
 export interface MetricsServer {

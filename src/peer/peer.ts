@@ -30,7 +30,7 @@ import {
   gossipServiceFactory,
 } from './gossip.js'
 import { loadOrCreatePrivateKey } from './identity.js'
-import type { PeerMetrics } from './metrics.js'
+import { countProtocolError, type PeerMetrics } from './metrics.js'
 import { MAX_MESSAGE_BYTES } from './protocols.js'
 import { deadline, explain } from './signals.js'
 
@@ -319,8 +319,7 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
             await handler(stream, { remotePeer, protocol, connection, signal: stopController.signal })
           } catch (err) {
             const error = err instanceof Error ? err : new Error(String(err))
-            const code = (error as { code?: string }).code ?? 'ERR_HANDLER'
-            metrics?.protocolErrors.inc({ protocol, code })
+            countProtocolError(metrics, protocol, error)
             log.debug('protocol handler failed; aborting its stream', { protocol, remotePeer, err: error })
             stream.abort(error)
             events.emit('protocol:error', { protocol, peerId: remotePeer, error })

@@ -86,3 +86,27 @@ test('a bootstrap address without /p2p/<id> is refused with ERR_INVALID_PEER_OPT
   const err = await t.throwsAsync(createPeer({ bootstrap: ['/ip4/127.0.0.1/tcp/4001'] }))
   t.is((err as { code?: string }).code, 'ERR_INVALID_PEER_OPTION')
 })
+
+test('a peer joins through the bootstrap node’s WebSockets address', async (t) => {
+  const boot = await createBootstrapNode()
+  t.teardown(() => boot.stop())
+  const ws = boot.multiaddrs.find((a) => a.includes('/ws/'))!
+  const peer = await startPeer(t)
+  const connection = await peer.dial(ws)
+  t.is(connection.remotePeer.toString(), boot.peer.peerId)
+  t.true(connection.remoteAddr.toString().includes('/ws'))
+})
+
+test('a peer that listens through the relay is reachable by others over circuit relay v2', async (t) => {
+  const boot = await createBootstrapNode()
+  t.teardown(() => boot.stop())
+  const bootstrap = [boot.multiaddrs[0]]
+  // This peer has no public address of its own: it only listens via a reservation on the relay.
+  const hidden = await startPeer(t, { listen: ['/p2p-circuit'], bootstrap, addressDiscovery: false })
+  await eventually(() => hidden.multiaddrs.some((a) => a.includes('/p2p-circuit')))
+  const relayed = hidden.multiaddrs.find((a) => a.includes('/p2p-circuit'))!
+  const other = await startPeer(t, { addressDiscovery: false })
+  const connection = await other.dial(relayed)
+  t.is(connection.remotePeer.toString(), hidden.peerId)
+  t.true(connection.remoteAddr.toString().includes('/p2p-circuit'))
+})
