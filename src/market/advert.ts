@@ -14,6 +14,7 @@ import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
 import { defaultBackend } from '../tickets/secp256k1.js'
 import { addressOfPublicKey } from '../tickets/ticket.js'
 import { AdvertBody, PricingUnit as PbPricingUnit, SignedAdvert } from './pb/advert.js'
+import { signDomain, verifyDomain } from './signing.js'
 
 /** What one unit of work is, for pricing. */
 export type PricingUnit = 'output-megapixel' | 'frame' | 'input-megapixel'
@@ -91,7 +92,7 @@ export const ADVERT_LIMITS = {
 } as const
 
 /** Domain tag so an advert signature can never be replayed as another framemesh signature. */
-const ADVERT_SIGNING_PREFIX = new TextEncoder().encode('framemesh-advert:v1\n')
+export const ADVERT_SIGNING_TAG = 'framemesh-advert:v1'
 
 /**
  * The text an orchestrator's Ethereum key signs (EIP-191 personal_sign) to bind its payment
@@ -174,13 +175,6 @@ export function encodeAdvertBody(advert: Advert): Uint8Array<ArrayBuffer> {
   })
 }
 
-function signedBytes(body: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(ADVERT_SIGNING_PREFIX.byteLength + body.byteLength)
-  out.set(ADVERT_SIGNING_PREFIX, 0)
-  out.set(body, ADVERT_SIGNING_PREFIX.byteLength)
-  return out
-}
-
 /**
  * Encodes and signs an advert with the peer's libp2p key; the result is what goes on the wire.
  * Throws ERR_ADVERT_MALFORMED if the advert would not pass a receiver's checks, so a bad
@@ -188,7 +182,7 @@ function signedBytes(body: Uint8Array): Uint8Array<ArrayBuffer> {
  */
 export async function signAdvert(advert: Advert, privateKey: PrivateKey): Promise<Uint8Array> {
   const body = encodeAdvertBody(advert)
-  const signature = new Uint8Array(await privateKey.sign(signedBytes(body)))
+  const signature = await signDomain(privateKey, ADVERT_SIGNING_TAG, body)
   const bytes = SignedAdvert.encode({ body, signature })
   decodeAdvert(bytes)
   return bytes
@@ -308,10 +302,6 @@ export function decodeAdvert(bytes: Uint8Array, maxBytes: number = MAX_MESSAGE_B
 }
 
 /** True when the advert body was signed by the private key of the peer id it names. */
-export async function verifyAdvertSignature(decoded: DecodedAdvert): Promise<boolean> {
-  try {
-    return await decoded.peer.publicKey!.verify(signedBytes(decoded.body), decoded.signature)
-  } catch {
-    return false
-  }
+export function verifyAdvertSignature(decoded: DecodedAdvert): Promise<boolean> {
+  return verifyDomain(decoded.peer.publicKey!, ADVERT_SIGNING_TAG, decoded.body, decoded.signature)
 }
