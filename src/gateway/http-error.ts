@@ -1,0 +1,68 @@
+/**
+ * Errors in the exact shapes Livepeer's AI gateway clients accept: `{"detail":{"msg"}}` for most
+ * statuses and a list of `{loc, msg, type}` for 422. Anything else makes those clients throw.
+ */
+import type { ServerResponse } from 'node:http'
+import { FramemeshError } from '../errors.js'
+
+export interface ValidationIssue {
+  loc: (string | number)[]
+  msg: string
+  type: string
+}
+
+export class HttpError extends FramemeshError {
+  readonly status: number
+  readonly issues?: ValidationIssue[]
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options?: { issues?: ValidationIssue[]; cause?: unknown },
+  ) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.status = status
+    this.issues = options?.issues
+  }
+}
+
+export const badRequest = (msg: string) => new HttpError(400, 'ERR_BAD_REQUEST', msg)
+export const unauthorized = (msg: string) => new HttpError(401, 'ERR_UNAUTHORIZED', msg)
+export const notFound = (msg: string) => new HttpError(404, 'ERR_NOT_FOUND', msg)
+export const tooLarge = (msg: string) => new HttpError(413, 'ERR_UPLOAD_TOO_LARGE', msg)
+export const unsupportedMedia = (msg: string) => new HttpError(415, 'ERR_UNSUPPORTED_MEDIA', msg)
+export const tooManyRequests = (msg: string) => new HttpError(429, 'ERR_TOO_MANY_REQUESTS', msg)
+export const noPeer = (msg: string) => new HttpError(503, 'ERR_NO_PEER', msg)
+
+export function validationError(issues: ValidationIssue[]): HttpError {
+  return new HttpError(422, 'ERR_VALIDATION', issues.map((i) => `${i.loc.join('.')}: ${i.msg}`).join('; '), {
+    issues,
+  })
+}
+
+/** Maps any thrown value to a status and the body clients expect; unknown errors become 500. */
+export function errorBody(err: unknown): { status: number; body: unknown } {
+  if (err instanceof HttpError) {
+    if (err.status === 422 && err.issues !== undefined) return { status: 422, body: { detail: err.issues } }
+    return { status: err.status, body: { detail: { msg: err.message } } }
+  }
+  const message = err instanceof Error ? err.message : String(err)
+  const code = err instanceof FramemeshError ? err.code : undefined
+  return { status: 500, body: { detail: { msg: code === undefined ? message : `${message} (${code})` } } }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  if (res.headersSent) {
+    res.destroy()
+    return
+  }
+  const { status, body } = errorBody(err)
+  sendJson(res, status, body)
+}

@@ -1,0 +1,247 @@
+/**
+ * Jobs the gateway runs on behalf of HTTP callers: the upload on disk goes in as frames, the
+ * mesh's outputs go straight back to disk (a video is never held whole in memory), and every
+ * event is kept so a dashboard that subscribes late still sees the whole story.
+ */
+import { randomUUID } from 'node:crypto'
+import { readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { decodeImage, encodeImage } from '../inference/media/image.js'
+import { probeVideo, readVideoFrames, writeVideo } from '../inference/media/video.js'
+import type { Frame, TextLine } from '../inference/types.js'
+import type { Logger } from '../logger.js'
+import { TypedEmitter } from '../peer/events.js'
+import type { GatewayMesh, MeshJobEvent, MeshOutput, StageSpec } from './mesh-port.js'
+import type { MediaKind } from './sniff.js'
+
+export type JobStatus = 'running' | 'done' | 'failed'
+
+export interface CostEstimate {
+  meshUsd: number
+  cloudUsd: number
+  cloudBasis: string
+}
+
+export interface JobView {
+  id: string
+  stages: string[]
+  status: JobStatus
+  framesDone: number
+  framesTotal?: number
+  peers: string[]
+  paidWei: bigint
+  input: { kind: MediaKind['kind']; format: string }
+  output?: { kind: 'image' | 'video' | 'text'; contentType: string }
+  /** OCR result: all text found, lines joined by newlines (frames separated by blank lines). */
+  text?: string
+  lines?: TextLine[][]
+  error?: string
+  errorCode?: string
+  startedAt: number
+  finishedAt?: number
+  cost: CostEstimate
+}
+
+export type JobEvent = { event: 'progress' | 'peer' | 'payment' | 'done' | 'failed'; data: unknown }
+
+export interface GatewayJobsOptions {
+  dir: string
+  /** USD per hour of the cloud GPU the dashboard compares against. */
+  cloudGpuUsdPerHour?: number
+  cloudGpuName?: string
+  /** USD per ETH used to show tickets' expected value in dollars. */
+  ethUsd?: number
+  /** Finished jobs kept (oldest dropped with their files). */
+  maxJobs?: number
+}
+
+interface JobRecord {
+  view: JobView
+  history: JobEvent[]
+  emitter: TypedEmitter<{ event: JobEvent }>
+  inputPath: string
+  outputPath?: string
+  controller: AbortController
+  finished: Promise<void>
+}
+
+// AWS g5.xlarge (one NVIDIA A10G), on-demand Linux, us-east-1, as listed publicly in 2026.
+const DEFAULT_CLOUD_GPU = { name: 'AWS g5.xlarge (NVIDIA A10G) on-demand, us-east-1', usdPerHour: 1.006 }
+
+export class GatewayJobs {
+  readonly #mesh: GatewayMesh
+  readonly #logger?: Logger
+  readonly #options: Required<GatewayJobsOptions>
+  readonly #jobs = new Map<string, JobRecord>()
+
+  constructor(components: { mesh: GatewayMesh; logger?: Logger }, options: GatewayJobsOptions) {
+    this.#mesh = components.mesh
+    this.#logger = components.logger
+    this.#options = {
+      dir: options.dir,
+      cloudGpuUsdPerHour: options.cloudGpuUsdPerHour ?? DEFAULT_CLOUD_GPU.usdPerHour,
+      cloudGpuName: options.cloudGpuName ?? DEFAULT_CLOUD_GPU.name,
+      ethUsd: options.ethUsd ?? 3000,
+      maxJobs: options.maxJobs ?? 100,
+    }
+  }
+
+  list(): JobView[] {
+    return [...this.#jobs.values()].map((j) => j.view).reverse()
+  }
+
+  get(id: string): JobRecord | undefined {
+    return this.#jobs.get(id)
+  }
+
+  /** Starts a job over an uploaded file; the file becomes the job's (removed with it). */
+  start(stages: StageSpec[], input: { path: string; media: MediaKind }): JobView {
+    const id = randomUUID()
+    const startedAt = Date.now()
+    const view: JobView = {
+      id,
+      stages: stages.map((s) => (s.modelId === undefined ? s.pipeline : `${s.pipeline}:${s.modelId}`)),
+      status: 'running',
+      framesDone: 0,
+      peers: [],
+      paidWei: 0n,
+      input: { kind: input.media.kind, format: input.media.format },
+      startedAt,
+      cost: this.#cost(0n, 0),
+    }
+    const record: JobRecord = {
+      view,
+      history: [],
+      emitter: new TypedEmitter(),
+      inputPath: input.path,
+      controller: new AbortController(),
+      finished: Promise.resolve(),
+    }
+    this.#jobs.set(id, record)
+    this.#prune()
+    record.finished = this.#run(record, stages)
+    return view
+  }
+
+  /** Waits for a job to finish (for tests and the demo). */
+  async settled(id: string): Promise<JobView | undefined> {
+    const record = this.#jobs.get(id)
+    await record?.finished
+    return record?.view
+  }
+
+  async close(): Promise<void> {
+    for (const job of this.#jobs.values()) job.controller.abort()
+    await Promise.allSettled([...this.#jobs.values()].map((j) => j.finished))
+  }
+
+  #emit(record: JobRecord, event: JobEvent): void {
+    record.history.push(event)
+    record.emitter.emit('event', event)
+  }
+
+  async #run(record: JobRecord, stages: StageSpec[]): Promise<void> {
+    const { view } = record
+    const signal = record.controller.signal
+    try {
+      const isVideo = view.input.kind === 'video'
+      const info = isVideo ? await probeVideo(record.inputPath, { signal }) : undefined
+      view.framesTotal = isVideo ? info?.frameCount : 1
+      const frames: AsyncIterable<Frame> = isVideo
+        ? readVideoFrames(record.inputPath, { signal, info })
+        : (async function* () {
+            yield await decodeImage(await readFile(record.inputPath))
+          })()
+      const run = this.#mesh.run(stages, frames, { signal })
+      const eventsDone = this.#forwardEvents(record, run.events)
+      const textual = stages[stages.length - 1].pipeline === 'ocr'
+      if (textual) {
+        const lines: TextLine[][] = []
+        for await (const out of run.outputs) lines.push(textOf(out))
+        view.lines = lines
+        view.text = lines.map((frame) => frame.map((l) => l.text).join('\n')).join('\n\n')
+        view.output = { kind: 'text', contentType: 'application/json' }
+        record.outputPath = join(this.#options.dir, `${view.id}.json`)
+        await writeFile(record.outputPath, JSON.stringify({ text: view.text, frames: lines }))
+      } else if (isVideo && info !== undefined) {
+        record.outputPath = join(this.#options.dir, `${view.id}.mp4`)
+        await writeVideo(record.outputPath, framesOf(run.outputs), {
+          fps: info.fps,
+          audioFrom: info.hasAudio ? record.inputPath : undefined,
+          signal,
+        })
+        view.output = { kind: 'video', contentType: 'video/mp4' }
+      } else {
+        let frame: Frame | undefined
+        for await (const f of framesOf(run.outputs)) frame = f
+        if (frame === undefined) throw new Error('the mesh returned no output frame')
+        record.outputPath = join(this.#options.dir, `${view.id}.png`)
+        await writeFile(record.outputPath, await encodeImage(frame, 'png'))
+        view.output = { kind: 'image', contentType: 'image/png' }
+      }
+      const report = await run.done
+      await eventsDone
+      view.peers = report.peers
+      view.paidWei = report.paidWei
+      view.status = 'done'
+    } catch (err) {
+      view.status = 'failed'
+      view.error = err instanceof Error ? err.message : String(err)
+      view.errorCode = (err as { code?: string }).code
+      this.#logger?.warn('gateway job failed', { id: view.id, error: view.error, code: view.errorCode })
+    } finally {
+      view.finishedAt = Date.now()
+      view.cost = this.#cost(view.paidWei, view.finishedAt - view.startedAt)
+      this.#emit(record, { event: view.status === 'done' ? 'done' : 'failed', data: view })
+    }
+  }
+
+  async #forwardEvents(record: JobRecord, events: AsyncIterable<MeshJobEvent>): Promise<void> {
+    const { view } = record
+    for await (const ev of events) {
+      if (ev.type === 'progress') {
+        view.framesDone = ev.framesDone
+        this.#emit(record, {
+          event: 'progress',
+          data: { framesDone: ev.framesDone, framesTotal: view.framesTotal },
+        })
+      } else if (ev.type === 'peer') {
+        if (!view.peers.includes(ev.to)) view.peers.push(ev.to)
+        this.#emit(record, { event: 'peer', data: ev })
+      } else {
+        view.paidWei += ev.evWei
+        this.#emit(record, { event: 'payment', data: ev })
+      }
+    }
+  }
+
+  #cost(paidWei: bigint, elapsedMs: number): CostEstimate {
+    const o = this.#options
+    return {
+      meshUsd: (Number(paidWei) / 1e18) * o.ethUsd,
+      cloudUsd: (elapsedMs / 3_600_000) * o.cloudGpuUsdPerHour,
+      cloudBasis: `${o.cloudGpuName} at $${o.cloudGpuUsdPerHour}/h for the same wall time; ETH at $${o.ethUsd}`,
+    }
+  }
+
+  #prune(): void {
+    while (this.#jobs.size > this.#options.maxJobs) {
+      const [oldestId, oldest] = this.#jobs.entries().next().value as [string, JobRecord]
+      if (oldest.view.status === 'running') break
+      this.#jobs.delete(oldestId)
+      for (const p of [oldest.inputPath, oldest.outputPath]) if (p !== undefined) void rm(p, { force: true })
+    }
+  }
+}
+
+function textOf(out: MeshOutput): TextLine[] {
+  if (out.kind !== 'text') throw new Error('expected text from the last (OCR) stage, got a frame')
+  return out.lines
+}
+
+async function* framesOf(outputs: AsyncIterable<MeshOutput>): AsyncGenerator<Frame> {
+  for await (const out of outputs) {
+    if (out.kind !== 'frame') throw new Error('expected frames from the last stage, got text')
+    yield out.frame
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * What the gateway needs from the market, and nothing more: the offers it can show and a way
+ * to run a chain of stages over frames. `mesh-adapter.ts` fits a real mesh to this; keeping the
+ * port small lets the gateway and its routes be read without knowing the job machinery.
+ */
+import type { Frame, PipelineId, TextLine } from '../inference/types.js'
+
+export interface GatewayOffer {
+  peerId: string
+  modelId: string
+  pipeline: PipelineId
+  pricePerUnit: bigint
+  unit: string
+  slotsFree: number
+  slotsTotal: number
+  warm: boolean
+  latencyMs?: number
+}
+
+export interface StageSpec {
+  pipeline: PipelineId
+  modelId?: string
+}
+
+export type MeshJobEvent =
+  | { type: 'progress'; framesDone: number }
+  | { type: 'peer'; stage: number; from?: string; to: string; reason?: string }
+  | { type: 'payment'; peerId: string; tickets: number; evWei: bigint }
+
+/** One output item per input frame, in order: a frame for image stages, text lines for OCR. */
+export type MeshOutput = { kind: 'frame'; frame: Frame } | { kind: 'text'; lines: TextLine[] }
+
+export interface MeshRun {
+  /** Output items in input order; consuming them slowly slows the job (back-pressure). */
+  outputs: AsyncIterable<MeshOutput>
+  events: AsyncIterable<MeshJobEvent>
+  /** Settles after the last output: the peers used and what was paid (tickets' expected value). */
+  done: Promise<{ peers: string[]; paidWei: bigint }>
+}
+
+export interface GatewayMesh {
+  offers(): GatewayOffer[]
+  run(stages: StageSpec[], frames: AsyncIterable<Frame>, options: { signal: AbortSignal }): MeshRun
+}

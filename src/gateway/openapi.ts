@@ -1,0 +1,223 @@
+/** The OpenAPI 3.1 description of every gateway route, served at /openapi.json. */
+
+const error = (description: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: '#/components/schemas/HTTPError' } } },
+})
+
+const taskErrors = {
+  '400': error('Bad request (e.g. an image that does not decode)'),
+  '401': error('Missing or invalid bearer token'),
+  '413': error('Upload larger than the gateway accepts'),
+  '415': error('Upload is not a supported image (checked by content)'),
+  '422': {
+    description: 'Validation error',
+    content: { 'application/json': { schema: { $ref: '#/components/schemas/HTTPValidationError' } } },
+  },
+  '429': error('Too many concurrent requests for this token'),
+  '500': error('Internal error'),
+  '503': error('No peer in the mesh serves this task or model right now'),
+}
+
+const imageForm = (required: string[], extra: Record<string, unknown>) => ({
+  required: true,
+  content: {
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required,
+        properties: {
+          image: { type: 'string', format: 'binary' },
+          model_id: { type: 'string', default: '' },
+          ...extra,
+        },
+      },
+    },
+  },
+})
+
+export function openApiDocument(): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'framemesh gateway',
+      version: '1.0.0',
+      description:
+        "HTTP access to a framemesh peer-to-peer compute mesh. The task routes follow Livepeer's AI gateway API " +
+        '(any prefix before the task name is accepted); /v1 routes are framemesh additions for video jobs.',
+    },
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+      schemas: {
+        HTTPError: {
+          type: 'object',
+          required: ['detail'],
+          properties: {
+            detail: { type: 'object', required: ['msg'], properties: { msg: { type: 'string' } } },
+          },
+        },
+        HTTPValidationError: {
+          type: 'object',
+          properties: {
+            detail: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['loc', 'msg', 'type'],
+                properties: {
+                  loc: { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'integer' }] } },
+                  msg: { type: 'string' },
+                  type: { type: 'string' },
+                },
+              },
+            },
+          },
+        },
+        ImageResponse: {
+          type: 'object',
+          required: ['images'],
+          properties: {
+            images: {
+              type: 'array',
+              items: {
+                type: 'object',
+                required: ['url', 'seed', 'nsfw'],
+                properties: { url: { type: 'string' }, seed: { type: 'integer' }, nsfw: { type: 'boolean' } },
+              },
+            },
+          },
+        },
+        ImageToTextResponse: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } },
+        Offer: {
+          type: 'object',
+          properties: {
+            peerId: { type: 'string' },
+            modelId: { type: 'string' },
+            pipeline: { type: 'string' },
+            pricePerUnit: { type: 'string', description: 'wei per unit' },
+            unit: { type: 'string' },
+            slotsFree: { type: 'integer' },
+            slotsTotal: { type: 'integer' },
+            warm: { type: 'boolean' },
+            latencyMs: { type: 'number' },
+          },
+        },
+        Job: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            stages: { type: 'array', items: { type: 'string' } },
+            status: { enum: ['running', 'done', 'failed'] },
+            framesDone: { type: 'integer' },
+            framesTotal: { type: 'integer' },
+            peers: { type: 'array', items: { type: 'string' } },
+            paidWei: { type: 'string', description: "tickets' expected value sent, wei" },
+            text: { type: 'string' },
+            error: { type: 'string' },
+          },
+        },
+      },
+    },
+    security: [{ bearer: [] }, {}],
+    paths: {
+      '/upscale': {
+        post: {
+          summary: 'Upscale an image (ESRGAN on a mesh peer)',
+          requestBody: imageForm(['prompt', 'image'], {
+            prompt: { type: 'string' },
+            safety_check: { type: 'boolean' },
+            seed: { type: 'integer' },
+            num_inference_steps: { type: 'integer' },
+          }),
+          responses: {
+            '200': {
+              description: 'OK',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/ImageResponse' } } },
+            },
+            ...taskErrors,
+          },
+        },
+      },
+      '/image-to-text': {
+        post: {
+          summary: 'Text in an image (PaddleOCR on a mesh peer)',
+          requestBody: imageForm(['image'], { prompt: { type: 'string' } }),
+          responses: {
+            '200': {
+              description: 'OK',
+              content: {
+                'application/json': { schema: { $ref: '#/components/schemas/ImageToTextResponse' } },
+              },
+            },
+            ...taskErrors,
+          },
+        },
+      },
+      '/{task}': {
+        post: {
+          summary: 'Other Livepeer AI tasks: 503 until a peer serves them',
+          parameters: [{ name: 'task', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '503': error('No peer serves this task') },
+        },
+      },
+      '/v1/jobs': {
+        get: { summary: 'List jobs', responses: { '200': { description: 'OK' } } },
+        post: {
+          summary: 'Start a job on an image or a video',
+          requestBody: {
+            required: true,
+            content: {
+              'multipart/form-data': {
+                schema: {
+                  type: 'object',
+                  required: ['file', 'pipeline'],
+                  properties: {
+                    file: { type: 'string', format: 'binary' },
+                    pipeline: {
+                      type: 'string',
+                      description:
+                        "a pipeline ('upscale') or a chain ('upscale,ocr'); 'pipeline:model' picks a model",
+                    },
+                    model_id: { type: 'string' },
+                  },
+                },
+              },
+            },
+          },
+          responses: {
+            '202': {
+              description: 'Started',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } },
+            },
+            ...taskErrors,
+          },
+        },
+      },
+      '/v1/jobs/{id}': {
+        get: {
+          summary: 'Job status',
+          responses: { '200': { description: 'OK' }, '404': error('No such job') },
+        },
+      },
+      '/v1/jobs/{id}/events': {
+        get: {
+          summary: 'Server-sent events: progress, peer, payment, done, failed',
+          responses: { '200': { description: 'text/event-stream' } },
+        },
+      },
+      '/v1/jobs/{id}/output': {
+        get: {
+          summary: 'The result (image/png, video/mp4 or JSON text)',
+          responses: { '200': { description: 'OK' }, '409': error('Not done yet') },
+        },
+      },
+      '/v1/jobs/{id}/input': {
+        get: { summary: 'The uploaded input', responses: { '200': { description: 'OK' } } },
+      },
+      '/v1/offers': {
+        get: { summary: 'The order book: live offers', responses: { '200': { description: 'OK' } } },
+      },
+      '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'OK' } } } },
+    },
+  }
+}

@@ -1,0 +1,277 @@
+/**
+ * The HTTP gateway: Livepeer-compatible task routes, framemesh's own job routes with live
+ * events, the order book, an OpenAPI description and the dashboard, on one node:http server.
+ * Routes live in one table; every failure leaves in the Livepeer error shape.
+ */
+import { createReadStream } from 'node:fs'
+import { readFile, stat } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { extname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { PipelineId } from '../inference/types.js'
+import type { Logger } from '../logger.js'
+import { AccessControl } from './auth.js'
+import { badRequest, HttpError, notFound, sendError, sendJson, validationError } from './http-error.js'
+import { GatewayJobs } from './jobs.js'
+import { LIVEPEER_TASKS, type LivepeerTask, runLivepeerTask } from './livepeer.js'
+import type { GatewayMesh, StageSpec } from './mesh-port.js'
+import { openApiDocument } from './openapi.js'
+import { openEventStream } from './sse.js'
+import { receiveUpload } from './upload.js'
+
+export interface GatewayComponents {
+  mesh: GatewayMesh
+  logger?: Logger
+}
+
+export interface GatewayOptions {
+  host?: string
+  /** 0 picks a free port. */
+  port?: number
+  /** Bearer tokens accepted; none = open (local use). */
+  tokens?: string[]
+  maxConcurrentPerToken?: number
+  /** Largest upload accepted, bytes (default 200 MiB). */
+  maxUploadBytes?: number
+  /** Where uploads and results are written (default a folder under the OS temp dir). */
+  dataDir?: string
+  ethUsd?: number
+}
+
+export interface Gateway {
+  url: string
+  jobs: GatewayJobs
+  close(): Promise<void>
+}
+
+const PIPELINES: readonly PipelineId[] = ['upscale', 'interpolate', 'ocr']
+const DASHBOARD_DIR = fileURLToPath(new URL('./dashboard/', import.meta.url))
+const STATIC_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>
+
+export async function createGateway(
+  components: GatewayComponents,
+  options: GatewayOptions = {},
+): Promise<Gateway> {
+  const { mesh, logger } = components
+  const dataDir = options.dataDir ?? join(tmpdir(), `framemesh-gateway-${process.pid}`)
+  const maxUploadBytes = options.maxUploadBytes ?? 200 * 1024 * 1024
+  const access = new AccessControl({
+    tokens: options.tokens,
+    maxConcurrentPerToken: options.maxConcurrentPerToken,
+  })
+  const jobs = new GatewayJobs({ mesh, logger }, { dir: join(dataDir, 'jobs'), ethUsd: options.ethUsd })
+
+  const uploadTo = (accept: Array<'image' | 'video'>) => ({
+    dir: join(dataDir, 'uploads'),
+    maxFileBytes: maxUploadBytes,
+    accept,
+  })
+
+  const jobOr404 = (id: string) => {
+    const job = jobs.get(id)
+    if (job === undefined) throw notFound(`no job '${id}'; GET /v1/jobs lists the jobs`)
+    return job
+  }
+
+  const sendFile = async (res: ServerResponse, path: string, type: string) => {
+    const info = await stat(path)
+    res.writeHead(200, { 'content-type': type, 'content-length': info.size })
+    createReadStream(path).pipe(res)
+  }
+
+  // Work-taking routes hold one of the caller's slots while they run.
+  const withSlot =
+    (handler: Handler): Handler =>
+    async (req, res, params) => {
+      const release = access.acquire(access.authenticate(req))
+      try {
+        await handler(req, res, params)
+      } finally {
+        release()
+      }
+    }
+
+  const authed =
+    (handler: Handler): Handler =>
+    async (req, res, params) => {
+      access.authenticate(req)
+      await handler(req, res, params)
+    }
+
+  const routes: Array<[string, RegExp, Handler]> = [
+    [
+      'GET',
+      /^\/$/,
+      async (_req, res) => {
+        res.writeHead(302, { location: '/dashboard/' })
+        res.end()
+      },
+    ],
+    [
+      'GET',
+      /^\/dashboard\/([\w.-]*)$/,
+      async (_req, res, [file]) => {
+        const name = file === '' ? 'index.html' : file
+        const type = STATIC_TYPES[extname(name)]
+        if (type === undefined) throw notFound(`no dashboard file '${name}'`)
+        const body = await readFile(join(DASHBOARD_DIR, name)).catch(() => undefined)
+        if (body === undefined) throw notFound(`no dashboard file '${name}'`)
+        res.writeHead(200, { 'content-type': type, 'content-length': body.length })
+        res.end(body)
+      },
+    ],
+    [
+      'GET',
+      /^\/healthz$/,
+      async (_req, res) => sendJson(res, 200, { status: 'ok', offers: mesh.offers().length }),
+    ],
+    ['GET', /^\/openapi\.json$/, async (_req, res) => sendJson(res, 200, openApiDocument())],
+    ['GET', /^\/v1\/offers$/, authed(async (_req, res) => sendJson(res, 200, { offers: mesh.offers() }))],
+    ['GET', /^\/v1\/jobs$/, authed(async (_req, res) => sendJson(res, 200, { jobs: jobs.list() }))],
+    [
+      'POST',
+      /^\/v1\/jobs$/,
+      withSlot(async (req, res) => {
+        const form = await receiveUpload(req, uploadTo(['image', 'video']))
+        const file = form.files.find((f) => f.field === 'file')
+        try {
+          if (file === undefined)
+            throw validationError([{ loc: ['body', 'file'], msg: 'Field required', type: 'missing' }])
+          const stages = parseStages(form.fields.pipeline ?? form.fields.stages, form.fields.model_id)
+          const view = jobs.start(stages, { path: file.path, media: file.media })
+          sendJson(res, 202, view)
+        } catch (err) {
+          await form.cleanup()
+          throw err
+        }
+      }),
+    ],
+    [
+      'GET',
+      /^\/v1\/jobs\/([\w-]+)$/,
+      authed(async (_req, res, [id]) => sendJson(res, 200, jobOr404(id).view)),
+    ],
+    [
+      'GET',
+      /^\/v1\/jobs\/([\w-]+)\/events$/,
+      authed(async (_req, res, [id]) => {
+        const job = jobOr404(id)
+        const sink = openEventStream(res)
+        for (const ev of job.history) sink.send(ev.event, ev.data)
+        if (job.view.status !== 'running') return sink.close()
+        const off = job.emitter.on('event', (ev) => {
+          sink.send(ev.event, ev.data)
+          if (ev.event === 'done' || ev.event === 'failed') sink.close()
+        })
+        res.on('close', off)
+      }),
+    ],
+    [
+      'GET',
+      /^\/v1\/jobs\/([\w-]+)\/output$/,
+      authed(async (_req, res, [id]) => {
+        const job = jobOr404(id)
+        if (job.view.status !== 'done' || job.outputPath === undefined || job.view.output === undefined) {
+          throw new HttpError(
+            409,
+            'ERR_JOB_NOT_DONE',
+            `job '${id}' is ${job.view.status}; its output exists once it is done`,
+          )
+        }
+        await sendFile(res, job.outputPath, job.view.output.contentType)
+      }),
+    ],
+    [
+      'GET',
+      /^\/v1\/jobs\/([\w-]+)\/input$/,
+      authed(async (_req, res, [id]) => {
+        const job = jobOr404(id)
+        const { kind, format } = job.view.input
+        await sendFile(res, job.inputPath, `${kind}/${format}`)
+      }),
+    ],
+    [
+      'POST',
+      new RegExp(`^(?:/[\\w.-]+)*/(${LIVEPEER_TASKS.join('|')})$`),
+      withSlot(async (req, res, [task]) => {
+        const form = await receiveUpload(req, uploadTo(['image']))
+        const controller = new AbortController()
+        const onClose = () => {
+          if (!res.writableFinished) controller.abort()
+        }
+        res.on('close', onClose)
+        try {
+          sendJson(res, 200, await runLivepeerTask(mesh, task as LivepeerTask, form, controller.signal))
+        } finally {
+          res.off('close', onClose)
+          await form.cleanup()
+        }
+      }),
+    ],
+  ]
+
+  const server: Server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://gateway')
+    const handle = async () => {
+      const path = url.pathname
+      const matching = routes.filter(([, pattern]) => pattern.test(path))
+      if (matching.length === 0) throw notFound(`no route ${path}; GET /openapi.json lists the routes`)
+      const route = matching.find(([method]) => method === req.method)
+      if (route === undefined)
+        throw new HttpError(405, 'ERR_METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${path}`)
+      const params = route[1].exec(path)!.slice(1)
+      await route[2](req, res, params)
+    }
+    handle().catch((err) => {
+      if (!(err instanceof HttpError))
+        logger?.warn('gateway request failed', { path: url.pathname, error: err })
+      // A refused upload may still be arriving: read it away so the client sees the answer.
+      req.resume()
+      sendError(res, err)
+    })
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve())
+  })
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return {
+    url: `http://${host}:${address.port}`,
+    jobs,
+    async close() {
+      await jobs.close()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+function parseStages(text: string | undefined, modelId: string | undefined): StageSpec[] {
+  if (text === undefined || text.trim() === '') {
+    throw validationError([{ loc: ['body', 'pipeline'], msg: 'Field required', type: 'missing' }])
+  }
+  const names = text.split(/[,>\s]+/).filter((s) => s.length > 0)
+  const stages: StageSpec[] = []
+  for (const [i, name] of names.entries()) {
+    const [pipeline, model] = name.split(':')
+    if (!PIPELINES.includes(pipeline as PipelineId)) {
+      throw badRequest(`unknown pipeline '${pipeline}' at stage ${i + 1}; use one of ${PIPELINES.join(', ')}`)
+    }
+    if (pipeline === 'ocr' && i !== names.length - 1)
+      throw badRequest('ocr gives text, so it can only be the last stage')
+    stages.push({
+      pipeline: pipeline as PipelineId,
+      modelId: model ?? (names.length === 1 ? modelId || undefined : undefined),
+    })
+  }
+  return stages
+}
