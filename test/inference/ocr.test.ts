@@ -1,12 +1,10 @@
-import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import test from 'ava'
 import * as ort from 'onnxruntime-node'
-import sharp from 'sharp'
-import { decodeImage } from '../../src/inference/media/image.js'
 import { createOcrPipeline, type OcrModelRunner } from '../../src/inference/pipelines/ocr.js'
 import { loadOcrKeys } from '../../src/inference/pipelines/ocr-keys.js'
 import type { Frame } from '../../src/inference/types.js'
+import { renderFrame, textLine } from './ocr-fixtures.js'
 
 // The real PaddleOCR v4 models, run by a minimal runner over ONNX Runtime sessions (the engine
 // implements the same interface with its queue and warm pool).
@@ -24,37 +22,8 @@ const ocr = createOcrPipeline(
   { detector: { modelId: 'det' }, recognizer: { modelId: 'rec' }, keys },
 )
 
-const FONT_DIRS = ['/usr/share/fonts', '/usr/local/share/fonts']
-
-/** Text rendering needs a font on the machine; say which package brings one instead of failing obscurely. */
-async function assertFontsInstalled(): Promise<void> {
-  for (const dir of FONT_DIRS) {
-    const files = await readdir(dir, { recursive: true }).catch(() => [] as string[])
-    if (files.some((f) => /\.(ttf|otf)$/i.test(f))) return
-  }
-  throw new Error(
-    `no TrueType/OpenType fonts in ${FONT_DIRS.join(' or ')}: the OCR tests render text and need one. ` +
-      'Install the Debian package fonts-dejavu-core (apt-get install -y fonts-dejavu-core).',
-  )
-}
-
-async function render(svgBody: string, width: number, height: number, rotate = 0): Promise<Frame> {
-  await assertFontsInstalled()
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"><rect width="100%" height="100%" fill="white"/>${svgBody}</svg>`
-  const frame = await decodeImage(await sharp(Buffer.from(svg)).rotate(rotate).png().toBuffer())
-  if (frame.data.every((v) => v === 255)) {
-    throw new Error(
-      'the SVG text rendered as a blank image: fontconfig found no usable font (install fonts-dejavu-core)',
-    )
-  }
-  return frame
-}
-
-const line = (text: string, x: number, y: number, size: number, extra = '') =>
-  `<text x="${x}" y="${y}" font-family="DejaVu Sans" font-size="${size}" fill="black" ${extra}>${text}</text>`
-
 test('a rendered line of text is read back exactly, with a box around it', async (t) => {
-  const frame = await render(line('FRAMEMESH 2026', 30, 70, 40), 480, 120)
+  const frame = await renderFrame(textLine('FRAMEMESH 2026', 30, 70, 40), 480, 120)
   const lines = await ocr.recognize(frame)
   t.is(lines.length, 1)
   t.is(lines[0].text, 'FRAMEMESH 2026')
@@ -71,8 +40,9 @@ test('a rendered line of text is read back exactly, with a box around it', async
 })
 
 test('two lines, one tilted, come out in reading order with a tilted box for the tilted one', async (t) => {
-  const frame = await render(
-    line('FRAMEMESH 2026', 30, 60, 36) + line('hello world', 40, 140, 30, 'transform="rotate(-6 150 130)"'),
+  const frame = await renderFrame(
+    textLine('FRAMEMESH 2026', 30, 60, 36) +
+      textLine('hello world', 40, 140, 30, 'transform="rotate(-6 150 130)"'),
     480,
     180,
   )
@@ -86,7 +56,7 @@ test('two lines, one tilted, come out in reading order with a tilted box for the
 })
 
 test('text running top to bottom (turned 90°) is read by turning the crop', async (t) => {
-  const frame = await render(line('FRAMEMESH 2026', 20, 60, 36), 360, 90, 90)
+  const frame = await renderFrame(textLine('FRAMEMESH 2026', 20, 60, 36), 360, 90, 90)
   const lines = await ocr.recognize(frame)
   t.deepEqual(
     lines.map((l) => l.text),
@@ -128,7 +98,7 @@ test('a key file that does not fit the recogniser is refused with ERR_OCR_KEYS_M
     { runner },
     { detector: { modelId: 'det' }, recognizer: { modelId: 'rec' }, keys: keys.slice(0, 100) },
   )
-  const frame = await render(line('FRAMEMESH', 20, 50, 36), 300, 80)
+  const frame = await renderFrame(textLine('FRAMEMESH', 20, 50, 36), 300, 80)
   const err = await t.throwsAsync(wrong.recognize(frame))
   t.is((err as { code?: string }).code, 'ERR_OCR_KEYS_MISMATCH')
   t.regex(err.message, /6625 classes/)

@@ -1,0 +1,53 @@
+/**
+ * What the commands that run models share: the config keys for the model folders and memory
+ * budget, and opening the inference engine over them.
+ */
+import { join } from 'node:path'
+import { type InferenceEngine, openInferenceEngine } from '../inference/engine.js'
+import { createLogger, type LogLevel } from '../logger.js'
+import type { CliContext } from './command.js'
+import { type ConfigSpec, PEER_CONFIG } from './config.js'
+
+export const INFERENCE_CONFIG = {
+  dataDir: PEER_CONFIG.dataDir,
+  modelsDir: {
+    kind: 'string',
+    help: 'folder of bring-your-own models (default <data-dir>/models)',
+    path: true,
+  },
+  budgetMb: {
+    kind: 'int',
+    help: 'memory the loaded models may hold together, in MiB',
+    default: 2048,
+    min: 64,
+    max: 1_048_576,
+  },
+  logLevel: { ...PEER_CONFIG.logLevel, default: 'warn' },
+  logFormat: PEER_CONFIG.logFormat,
+} as const satisfies ConfigSpec
+
+export function modelsDirOf(config: { dataDir: string; modelsDir?: string | undefined }): string {
+  return config.modelsDir ?? join(config.dataDir, 'models')
+}
+
+/** The engine over the built-in models and the configured models folder, logging to stderr. */
+export async function openEngine(
+  ctx: Pick<CliContext, 'stderr'>,
+  config: {
+    dataDir: string
+    modelsDir?: string | undefined
+    budgetMb: number
+    logLevel: string
+    logFormat: string
+  },
+): Promise<InferenceEngine> {
+  const logger = createLogger({
+    level: config.logLevel as LogLevel,
+    pretty: config.logFormat === 'pretty',
+    write: ctx.stderr,
+  })
+  return openInferenceEngine(
+    { logger },
+    { modelsDir: modelsDirOf(config), budgetBytes: config.budgetMb * 1024 * 1024 },
+  )
+}

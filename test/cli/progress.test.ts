@@ -1,0 +1,28 @@
+import test from 'ava'
+import { createProgress } from '../../src/cli/progress.js'
+
+test('the progress bar writes at most one line per interval, then a full bar with the rate', (t) => {
+  const lines: string[] = []
+  let now = 0
+  const progress = createProgress((l) => lines.push(l), { label: 'upscale', total: 4, now: () => now })
+  now = 500
+  progress.tick() // first tick always writes
+  now = 900
+  progress.tick() // within the interval: no line
+  now = 2000
+  progress.tick()
+  progress.tick()
+  progress.done()
+  t.deepEqual(lines, [
+    'upscale [######..................]  25% 1/4 frames, 2.0 frames/s, eta 2 s',
+    'upscale [##################......]  75% 3/4 frames, 1.5 frames/s, eta 1 s',
+    'upscale [########################] 100% 4/4 frames, 2.0 frames/s',
+  ])
+})
+
+test('without a known total the progress shows counts only', (t) => {
+  const lines: string[] = []
+  const progress = createProgress((l) => lines.push(l), { label: 'ocr', unit: 'frames', now: () => 1000 })
+  progress.tick(3)
+  t.deepEqual(lines, ['ocr 3 frames, 0.0 frames/s'])
+})

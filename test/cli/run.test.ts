@@ -1,0 +1,137 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import sharp from 'sharp'
+import type { CliContext } from '../../src/cli/command.js'
+import { runCommand } from '../../src/cli/commands/run.js'
+import { decodeImage } from '../../src/inference/media/image.js'
+import { generateTestClip } from '../../src/inference/media/test-clip.js'
+import { probeVideo } from '../../src/inference/media/video.js'
+import { renderPng, textLine } from '../inference/ocr-fixtures.js'
+
+// `framemesh run` end to end on the built-in models (models/generated) and tiny inputs.
+const dir = await mkdtemp(join(tmpdir(), 'framemesh-cli-run-'))
+const dataDir = join(dir, 'data')
+const clip = join(dir, 'clip.mp4')
+await generateTestClip(clip, { width: 64, height: 48, fps: { num: 10, den: 1 }, seconds: 1, audio: true })
+test.after.always(() => rm(dir, { recursive: true, force: true }))
+
+function run(...argv: string[]) {
+  const out: string[] = []
+  const err: string[] = []
+  const ctx: CliContext = {
+    argv: [...argv, '--data-dir', dataDir],
+    env: {},
+    cwd: dir,
+    stdout: (l) => out.push(l),
+    stderr: (l) => err.push(l),
+    signal: new AbortController().signal,
+  }
+  return { result: runCommand.run(ctx), out, err }
+}
+
+async function fails(t: import('ava').ExecutionContext, code: string, ...argv: string[]) {
+  const err = await t.throwsAsync(run(...argv).result)
+  t.is((err as { code?: string }).code, code, err.message)
+  return err
+}
+
+test('upscale on a PNG writes a PNG twice the size', async (t) => {
+  const input = join(dir, 'small.png')
+  await writeFile(
+    input,
+    await sharp({ create: { width: 24, height: 16, channels: 3, background: '#3a6' } })
+      .png()
+      .toBuffer(),
+  )
+  const output = join(dir, 'small-x2.png')
+  const { result, err } = run('upscale', input, output)
+  t.is(await result, 0)
+  const frame = await decodeImage(await readFile(output))
+  t.like(frame, { width: 48, height: 32 })
+  t.regex(err.join('\n'), /24×16 → 48×32/)
+})
+
+test('ocr on an image writes JSON with the rendered text', async (t) => {
+  const input = join(dir, 'text.png')
+  await writeFile(input, await renderPng(textLine('FRAMEMESH 2026', 30, 70, 40), 480, 120))
+  const output = join(dir, 'text.json')
+  t.is(await run('ocr', input, output).result, 0)
+  const json = JSON.parse(await readFile(output, 'utf8'))
+  t.deepEqual(
+    json.lines.map((l: { text: string }) => l.text),
+    ['FRAMEMESH 2026'],
+  )
+  t.is(json.lines[0].box.length, 4)
+})
+
+test('interpolate on a video doubles frame rate and frame count and keeps the audio', async (t) => {
+  const output = join(dir, 'double.mp4')
+  const { result, err } = run('interpolate', clip, output)
+  t.is(await result, 0)
+  const info = await probeVideo(output)
+  t.deepEqual(info.fps, { num: 20, den: 1 })
+  t.is(info.frameCount, 20)
+  t.true(info.hasAudio)
+  t.regex(err.join('\n'), /\[#{24}\] 100% 10\/10 frames/)
+})
+
+test('upscale on a video keeps frame rate, frame count and audio at twice the size', async (t) => {
+  const output = join(dir, 'up.mkv')
+  t.is(await run('upscale', clip, output, '--model', 'esrgan-slim-x2').result, 0)
+  t.like(await probeVideo(output), {
+    width: 128,
+    height: 96,
+    fps: { num: 10, den: 1 },
+    frameCount: 10,
+    hasAudio: true,
+  })
+})
+
+test('ocr on a video writes one JSON entry per sampled frame', async (t) => {
+  const output = join(dir, 'clip.json')
+  t.is(await run('ocr', clip, output, '--every', '5').result, 0)
+  const json = JSON.parse(await readFile(output, 'utf8'))
+  t.like(json, { width: 64, height: 48, fps: '10/1' })
+  t.deepEqual(
+    json.frames.map((f: { index: number; time: number }) => [f.index, f.time]),
+    [
+      [0, 0],
+      [5, 0.5],
+    ],
+  )
+  t.true(Array.isArray(json.frames[0].lines))
+})
+
+test('a raw RGB input of the wrong length is refused with ERR_BAD_FRAME', async (t) => {
+  const input = join(dir, 'frame.rgb')
+  await writeFile(input, new Uint8Array(10 * 10 * 3 - 1))
+  await fails(t, 'ERR_BAD_FRAME', 'upscale', input, join(dir, 'out.png'), '--input-size', '10x10')
+})
+
+test('a text file as input is refused with ERR_VIDEO_DECODE', async (t) => {
+  const input = join(dir, 'notes.txt')
+  await writeFile(input, 'not a picture\n')
+  await fails(t, 'ERR_VIDEO_DECODE', 'upscale', input, join(dir, 'out.mp4'))
+})
+
+test('usage mistakes are refused before any model loads', async (t) => {
+  const png = join(dir, 'usage.png')
+  await writeFile(
+    png,
+    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
+      .png()
+      .toBuffer(),
+  )
+  await fails(t, 'ERR_USAGE', 'sharpen', png, join(dir, 'x.png'))
+  await fails(t, 'ERR_USAGE', 'interpolate', png, join(dir, 'x.png'))
+  await fails(t, 'ERR_USAGE', 'upscale', png, join(dir, 'x.gif'))
+  await fails(t, 'ERR_USAGE', 'ocr', png, join(dir, 'x.txt'))
+  await fails(t, 'ERR_USAGE', 'upscale', png)
+  await fails(t, 'ERR_VIDEO_ENCODE', 'upscale', clip, join(dir, 'x.avi'))
+})
+
+test('a model of another pipeline is refused with ERR_WRONG_PIPELINE', async (t) => {
+  await fails(t, 'ERR_WRONG_PIPELINE', 'upscale', clip, join(dir, 'wrong.mp4'), '--model', 'blend')
+})
