@@ -45,7 +45,7 @@ export function hexToBytes(hex: string): Uint8Array {
 }
 
 export function bytesToHex(bytes: Uint8Array): Hex {
-  return `0x${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')}`
+  return `0x${asBuffer(bytes).toString('hex')}`
 }
 
 /** Checks a bigint lies in [0, 2^256). */
@@ -62,13 +62,14 @@ export function assertUint256(value: bigint, field: string): bigint {
   return value
 }
 
-/** Writes `value` big-endian into `out[offset..offset+32)` (left-padded uint256). */
+/** Writes `value` (a checked uint256) big-endian into `out[offset..offset+32)`, left-padded. */
 export function writeUint256(out: Uint8Array, offset: number, value: bigint): void {
-  let v = value
-  for (let i = offset + 31; i >= offset && v > 0n; i--) {
-    out[i] = Number(v & 0xffn)
-    v >>= 8n
+  if (value === 0n) {
+    out.fill(0, offset, offset + 32)
+    return
   }
+  // One hex conversion beats 32 bigint shift-and-mask steps by ~10x.
+  asBuffer(out).write(value.toString(16).padStart(64, '0'), offset, 32, 'hex')
 }
 
 export function uint256ToBytes(value: bigint): Uint8Array {
@@ -84,7 +85,12 @@ export function bytesToBigInt(bytes: Uint8Array): bigint {
 
 /** Writes hex `value` into `out` at `offset` (it must already be validated). */
 export function writeHex(out: Uint8Array, offset: number, value: Hex): void {
-  Buffer.from(out.buffer, out.byteOffset, out.byteLength).write(value.slice(2), offset, 'hex')
+  asBuffer(out).write(value.slice(2), offset, 'hex')
+}
+
+/** A Buffer view of the same memory (no copy), for Node's fast hex codec. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
 }
 
 function describe(value: unknown): string {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { type Logger, silentLogger } from '../logger.js'
 import { abortable, withTimeout } from './abortable.js'
-import { type Address, toAddress, ZERO_ADDRESS, ZERO_BYTES32 } from './bytes.js'
+import { type Address, asBuffer, bytesToHex, toAddress, ZERO_ADDRESS, ZERO_BYTES32 } from './bytes.js'
 import type { ChainClock, GasPriceSource, RedemptionQueue, SenderInfo, SenderInfoSource } from './chain.js'
 import { TicketError } from './errors.js'
 import {
@@ -16,17 +16,22 @@ import {
 } from './params.js'
 import { defaultBackend, type Secp256k1Backend } from './secp256k1.js'
 import {
+  addressOfPublicKey,
   assertSenderNonce,
+  decodeSignature,
   expectedValue,
   isWinningTicket,
   type Price,
   recipientRandHash,
+  recoverMessage32PublicKey,
   type SignedTicket,
+  type Ticket,
   type TicketBatch,
   type TicketParams,
   ticketFromParams,
-  verifyTicketSignature,
+  ticketHashOfNormalized,
   winProbForExpectedValue,
+  wrongSignerError,
 } from './ticket.js'
 
 export interface TicketRecipientComponents {
@@ -116,6 +121,7 @@ export class TicketRecipient {
   private readonly rands = new Map<string, RandRecord>()
   private readonly balances = new Map<string, bigint>()
   private readonly senderInfoCache = new Map<Address, CachedSenderInfo>()
+  private readonly senderKeys = new Map<Address, Uint8Array>()
   private readonly senderInfoInFlight = new Map<Address, Promise<SenderInfo>>()
   private lastPruneBlock = -1n
 
@@ -247,9 +253,11 @@ export class TicketRecipient {
     const result: BatchResult = { accepted: 0, credited: 0n, balance: 0n, winners: 0, rejected: [] }
     for (const { senderNonce, signature } of tickets) {
       const ticket = ticketFromParams(sender, params, senderNonce)
+      let sig: Uint8Array
       try {
         this.assertFundsCover(sender, info, params.faceValue)
-        verifyTicketSignature(ticket, signature, this.backend)
+        sig = decodeSignature(signature)
+        this.verifySignature(ticket, sig)
         this.recordNonce(record, senderNonce, params)
       } catch (err) {
         if (!(err instanceof TicketError)) throw err
@@ -259,15 +267,11 @@ export class TicketRecipient {
       result.accepted++
       result.credited += ev
       this.balances.set(key, (this.balances.get(key) ?? 0n) + ev)
-      if (isWinningTicket(signature, recipientRand, params.winProb)) {
+      if (isWinningTicket(sig, recipientRand, params.winProb)) {
         result.winners++
         this.log.info('winning ticket', { sender, senderNonce, faceValue: params.faceValue })
         // Credited first: the sender paid correctly even if storing the win fails below.
-        await this.queue.enqueue({
-          ticket,
-          signature: signature.toLowerCase() as `0x${string}`,
-          recipientRand,
-        })
+        await this.queue.enqueue({ ticket, signature: bytesToHex(sig), recipientRand })
       }
     }
     result.balance = this.balances.get(key) ?? 0n
@@ -337,6 +341,19 @@ export class TicketRecipient {
       params: normalizeTicketParams(batch.params),
       tickets: batch.tickets,
     }
+  }
+
+  /**
+   * Strict signature check. The sender's public key is remembered once an address check passed,
+   * so later tickets compare 65 bytes instead of hashing the key again.
+   */
+  private verifySignature(ticket: Ticket, sig: Uint8Array): void {
+    const publicKey = recoverMessage32PublicKey(ticketHashOfNormalized(ticket), sig, this.backend)
+    const known = this.senderKeys.get(ticket.sender)
+    if (known !== undefined && asBuffer(publicKey).equals(known)) return
+    const signer = addressOfPublicKey(publicKey)
+    if (signer !== ticket.sender) throw wrongSignerError(signer, ticket.sender)
+    this.senderKeys.set(ticket.sender, publicKey)
   }
 
   private checkSharedParams(sender: Address, params: TicketParams): void {

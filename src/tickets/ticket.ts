@@ -1,6 +1,7 @@
 import { keccak_256 } from '@noble/hashes/sha3.js'
 import {
   type Address,
+  asBuffer,
   assertUint256,
   bytesToBigInt,
   bytesToHex,
@@ -183,7 +184,11 @@ const HASH_PREFIX_LENGTH = 20 + 20 + 32 + 32 + 32 + 32
 
 /** keccak256(recipient ‖ sender ‖ faceValue ‖ winProb ‖ senderNonce ‖ recipientRandHash ‖ auxData). */
 export function ticketHash(ticket: Ticket): Uint8Array {
-  const t = normalizeTicket(ticket)
+  return ticketHashOfNormalized(normalizeTicket(ticket))
+}
+
+/** ticketHash without the field checks: only for tickets built from normalized (checked) params. */
+export function ticketHashOfNormalized(t: Ticket): Uint8Array {
   const auxZero = t.creationRound === 0n && t.creationRoundBlockHash === ZERO_BYTES32
   const pre = new Uint8Array(HASH_PREFIX_LENGTH + (auxZero ? 0 : AUX_DATA_LENGTH))
   writeHex(pre, 0, t.recipient)
@@ -234,7 +239,7 @@ export function parsePrivateKey(key: Hex | Uint8Array): Uint8Array {
       },
     )
   }
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const b = asBuffer(bytes)
   if (bytes.length !== 32 || b.equals(Buffer.alloc(32)) || Buffer.compare(b, N_BYTES) >= 0) {
     throw new TicketError(
       'ERR_KEY_INVALID',
@@ -278,16 +283,16 @@ export function signTicket(
 }
 
 /**
- * Recovers the address that signed a 32-byte message personal_sign style, strictly: exactly 65
- * bytes, v 27 or 28, low S (high-S twins are refused so one ticket cannot be presented twice
- * under two signatures), r and s in range.
+ * Recovers the public key that signed a 32-byte message personal_sign style, strictly: exactly
+ * 65 bytes, v 27 or 28, low S (high-S twins are refused so one ticket cannot be presented twice
+ * under two signatures), r and s in range. Returns the uncompressed 65-byte key.
  */
-export function recoverMessage32Signer(
+export function recoverMessage32PublicKey(
   message32: Uint8Array,
   signature: string | Uint8Array,
   backend: Secp256k1Backend = defaultBackend,
-): Address {
-  const sig = signatureBytes(signature)
+): Uint8Array {
+  const sig = decodeSignature(signature)
   if (sig.length !== SIGNATURE_LENGTH) {
     throw new TicketError(
       'ERR_SIGNATURE_LENGTH',
@@ -305,7 +310,7 @@ export function recoverMessage32Signer(
       },
     )
   }
-  const buf = Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength)
+  const buf = asBuffer(sig)
   const r = buf.subarray(0, 32)
   const s = buf.subarray(32, 64)
   if (Buffer.compare(s, HALF_N_BYTES) > 0) {
@@ -320,9 +325,8 @@ export function recoverMessage32Signer(
       'the signature has r or s out of range; re-sign the ticket',
     )
   }
-  let publicKey: Uint8Array
   try {
-    publicKey = backend.recover(personalMessageDigest(message32), sig.subarray(0, 64), v - 27)
+    return backend.recover(personalMessageDigest(message32), sig.subarray(0, 64), v - 27)
   } catch (cause) {
     throw new TicketError(
       'ERR_SIGNATURE_INVALID',
@@ -332,7 +336,15 @@ export function recoverMessage32Signer(
       },
     )
   }
-  return addressOfPublicKey(publicKey)
+}
+
+/** The address that signed a 32-byte message personal_sign style (strict; see recoverMessage32PublicKey). */
+export function recoverMessage32Signer(
+  message32: Uint8Array,
+  signature: string | Uint8Array,
+  backend: Secp256k1Backend = defaultBackend,
+): Address {
+  return addressOfPublicKey(recoverMessage32PublicKey(message32, signature, backend))
 }
 
 export function recoverTicketSigner(
@@ -350,13 +362,15 @@ export function verifyTicketSignature(
   backend: Secp256k1Backend = defaultBackend,
 ): void {
   const signer = recoverTicketSigner(ticket, signature, backend)
-  if (signer !== ticket.sender.toLowerCase()) {
-    throw new TicketError(
-      'ERR_SIGNATURE_INVALID',
-      `the ticket signature recovers to ${signer}, not the ticket's sender ${ticket.sender}; the sender must sign its own tickets`,
-      { details: { signer, sender: ticket.sender } },
-    )
-  }
+  if (signer !== ticket.sender.toLowerCase()) throw wrongSignerError(signer, ticket.sender)
+}
+
+export function wrongSignerError(signer: Address, sender: Address): TicketError {
+  return new TicketError(
+    'ERR_SIGNATURE_INVALID',
+    `the ticket signature recovers to ${signer}, not the ticket's sender ${sender}; the sender must sign its own tickets`,
+    { details: { signer, sender } },
+  )
 }
 
 /** keccak256(uint256(rand)): what a recipient commits to before the sender signs. */
@@ -370,7 +384,7 @@ export function isWinningTicket(
   recipientRand: bigint,
   winProb: bigint,
 ): boolean {
-  const sig = signatureBytes(signature)
+  const sig = decodeSignature(signature)
   if (sig.length !== SIGNATURE_LENGTH) {
     throw new TicketError(
       'ERR_SIGNATURE_LENGTH',
@@ -405,7 +419,8 @@ export function winProbForExpectedValue(ev: bigint, faceValue: bigint): bigint {
   return p > MAX_WIN_PROB ? MAX_WIN_PROB : p
 }
 
-function signatureBytes(signature: string | Uint8Array): Uint8Array {
+/** A signature as bytes (hex is decoded; length is checked by the callers that need 65). */
+export function decodeSignature(signature: string | Uint8Array): Uint8Array {
   if (typeof signature !== 'string') return signature
   try {
     return hexToBytes(signature)
