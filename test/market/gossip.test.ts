@@ -159,3 +159,58 @@ test('a new seller is pinged when its first offer arrives; an unreachable one co
   t.like(await failed, { ok: false, ms: 2_000 })
   t.is(stats.health(nowhere).latencyMs, 2_000)
 })
+
+test('in a line seller - relay - buyer, valid adverts cross the relay and forged ones stop at it', async (t) => {
+  const seller = await makeSeller()
+  const gossip = { heartbeatIntervalMs: 100 }
+  const sellerPeer = await startPeer(t, { privateKey: seller.privateKey, addressDiscovery: false, gossip })
+  const relayPeer = await startPeer(t, { addressDiscovery: false, gossip })
+  const buyerPeer = await startPeer(t, { addressDiscovery: false, gossip })
+  const nodes = [relayPeer, buyerPeer].map((peer) => {
+    installAdvertScoring(peer)
+    const orderBook = new OrderBook({}, { sweepIntervalMs: 0 })
+    const feed = new AdvertFeed({ gossip: peer.gossip, validator: new AdvertValidator(), orderBook })
+    feed.start()
+    t.teardown(() => feed.stop())
+    return { orderBook, feed }
+  })
+  const [relay, buyer] = nodes as [(typeof nodes)[0], (typeof nodes)[0]]
+  const advertiser = new Advertiser(
+    {
+      privateKey: seller.privateKey,
+      peerId: seller.peerId,
+      payment: seller.wallet,
+      publish: (topic, data) => sellerPeer.gossip.publish(topic, data),
+      models: () => served,
+      capacity: () => ({ free: 1, total: 1 }),
+    },
+    // A fast heartbeat stands in for the wait until the relay grafts the buyer into its mesh.
+    {
+      prices: { 'esrgan-slim-x4': { pricePerUnit: 9n } },
+      frameFormats: ['rgb24'],
+      heartbeatMs: 200,
+      ttlMs: 10_000,
+    },
+  )
+  t.teardown(() => advertiser.stop())
+  await relayPeer.dial(sellerPeer.multiaddrs[0]!)
+  await buyerPeer.dial(relayPeer.multiaddrs[0]!)
+  t.false(buyerPeer.connectedPeers().includes(sellerPeer.peerId))
+  const reached = buyer.orderBook.events.waitFor('offer:added', { timeoutMs: 20_000 })
+  await advertiser.start()
+  t.is((await reached).offer.peerId, sellerPeer.peerId)
+
+  const relayRejected = relay.feed.events.waitFor('advert:rejected', { timeoutMs: 15_000 })
+  let buyerRejections = 0
+  buyer.feed.events.on('advert:rejected', () => buyerRejections++)
+  const other = await makeSeller()
+  await sellerPeer.gossip.publish(ADVERT_TOPIC, await signAdvert(await makeAdvert(other), other.privateKey))
+  t.is((await relayRejected).code, 'ERR_ADVERT_PUBLISHER_MISMATCH')
+  // A valid advert sent after the forged one still crosses; the forged one never reached the buyer.
+  const next = await advertiser.publishNow()
+  await buyer.feed.events.waitFor('advert:accepted', {
+    filter: (e) => e.advert.sequence >= next!.sequence,
+    timeoutMs: 15_000,
+  })
+  t.is(buyerRejections, 0)
+})
