@@ -92,6 +92,8 @@ interface Entry<T> {
   lastUsed: number
   /** Recency order; a counter, because several uses can fall in one clock millisecond. */
   useSeq: number
+  /** Callers waiting on this entry's load; it is not evictable until they have their leases. */
+  waiting: number
   value?: T
   loading?: Promise<T>
   error?: Error
@@ -156,7 +158,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     let used = usedBytes()
     if (used + bytes <= budget) return true
     const idle = [...entries.values()]
-      .filter((e) => e.state === 'warm' && e.inUse === 0 && !pins.has(e.id))
+      .filter((e) => e.state === 'warm' && e.inUse === 0 && e.waiting === 0 && !pins.has(e.id))
       .sort((a, b) => a.useSeq - b.useSeq)
     for (const e of idle) {
       log.debug('evicting least recently used model', { id: e.id, for: id })
@@ -179,7 +181,15 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
 
   const startLoad = (id: string, bytes: number): Entry<T> => {
     const previous: ModelState = entries.get(id)?.state === 'failed' ? 'failed' : 'available'
-    const entry: Entry<T> = { id, state: 'loading', bytes, inUse: 0, lastUsed: now(), useSeq: ++seq }
+    const entry: Entry<T> = {
+      id,
+      state: 'loading',
+      bytes,
+      inUse: 0,
+      lastUsed: now(),
+      useSeq: ++seq,
+      waiting: 0,
+    }
     entry.loading = components.load(id).then(
       (value) => {
         entry.value = value
@@ -210,36 +220,57 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     return entry
   }
 
+  const leaseOf = (entry: Entry<T>): Lease<T> => {
+    entry.inUse++
+    entry.lastUsed = now()
+    entry.useSeq = ++seq
+    let released = false
+    return {
+      value: entry.value as T,
+      release: () => {
+        if (released) return
+        released = true
+        entry.inUse--
+        entry.lastUsed = now()
+        entry.useSeq = ++seq
+        if (closed && entry.inUse === 0) void unloadEntry(entry)
+        wakeRoomWaiters()
+      },
+    }
+  }
+
+  /**
+   * Wait for a load and take the lease in the same turn it completes. While callers wait on a load
+   * the entry counts as spoken for, so another caller's makeRoom cannot evict it in between (two
+   * models sharing a small budget would otherwise evict each other's fresh load for ever).
+   */
+  const leaseWhenLoaded = async (
+    entry: Entry<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<Lease<T> | undefined> => {
+    entry.waiting++
+    try {
+      await waitFor(entry.loading as Promise<T>, {
+        signal,
+        timeoutMs: waitTimeoutMs,
+        what: `loading model "${entry.id}"`,
+      })
+    } finally {
+      entry.waiting--
+    }
+    return entry.state === 'warm' && entries.get(entry.id) === entry ? leaseOf(entry) : undefined
+  }
+
   const acquire = async (id: string, signal?: AbortSignal): Promise<Lease<T>> => {
     for (;;) {
       if (closed) throw new EngineClosedError()
       throwIfAborted(signal, `loading model "${id}"`)
       const entry = entries.get(id)
-      if (entry?.state === 'warm') {
-        entry.inUse++
-        entry.lastUsed = now()
-        entry.useSeq = ++seq
-        let released = false
-        return {
-          value: entry.value as T,
-          release: () => {
-            if (released) return
-            released = true
-            entry.inUse--
-            entry.lastUsed = now()
-            entry.useSeq = ++seq
-            if (closed && entry.inUse === 0) void unloadEntry(entry)
-            wakeRoomWaiters()
-          },
-        }
-      }
+      if (entry?.state === 'warm') return leaseOf(entry)
       if (entry?.state === 'loading') {
-        await waitFor(entry.loading as Promise<T>, {
-          signal,
-          timeoutMs: waitTimeoutMs,
-          what: `loading model "${id}"`,
-        })
-        continue // re-check: it is warm now (or was evicted meanwhile, then load again)
+        const lease = await leaseWhenLoaded(entry, signal)
+        if (lease !== undefined) return lease
+        continue
       }
       const bytes = components.sizeOf(id)
       if (bytes > budget) throw new BudgetTooSmallError(id, bytes, budget)
@@ -247,12 +278,8 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
         await waitForRoom(signal, id)
         continue
       }
-      const started = startLoad(id, bytes)
-      await waitFor(started.loading as Promise<T>, {
-        signal,
-        timeoutMs: waitTimeoutMs,
-        what: `loading model "${id}"`,
-      })
+      const lease = await leaseWhenLoaded(startLoad(id, bytes), signal)
+      if (lease !== undefined) return lease
     }
   }
 
@@ -280,7 +307,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     },
     async unload(id) {
       const entry = entries.get(id)
-      if (entry?.state !== 'warm' || entry.inUse > 0) return false
+      if (entry?.state !== 'warm' || entry.inUse > 0 || entry.waiting > 0) return false
       await unloadEntry(entry)
       return true
     },

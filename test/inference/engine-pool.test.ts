@@ -2,8 +2,8 @@ import { writeFile } from 'node:fs/promises'
 import test from 'ava'
 import type { FramemeshError } from '../../src/errors.js'
 import type { ModelStateEvent } from '../../src/inference/warm-pool.js'
-import { engineFixture, PAD } from './helpers/engine-fixture.js'
-import { upscaleModelBytes } from './helpers/onnx-models.js'
+import { engineFixture, PAD, testFrame } from './helpers/engine-fixture.js'
+import { upscaleManifest, upscaleModelBytes, writeModelFolder } from './helpers/onnx-models.js'
 
 /** Room for two padded models, not three. */
 const TWO_MODELS = Math.floor(PAD * 2.5)
@@ -127,4 +127,65 @@ test('close unloads warm models and later requests fail with ERR_ENGINE_CLOSED',
   t.is(await unloaded, 'up-a')
   t.deepEqual(f.engine.warmReport().warm, [])
   await t.throwsAsync(f.engine.warm('up-b'), { code: 'ERR_ENGINE_CLOSED' })
+})
+
+test('a model needed while the only evictable one is busy waits for it to finish, then takes its place', async (t) => {
+  const f = await engineFixture({ budgetBytes: Math.floor(PAD * 1.5) })
+  t.teardown(f.cleanup)
+  const order: string[] = []
+  f.engine.on('model:state', (e) => order.push(`${e.id}:${e.state}`))
+  // A tiled frame keeps up-a leased across many awaits.
+  const busy = f.engine.upscale('up-a', testFrame(64, 64), { tileSize: 16, overlap: 2 }).then((out) => {
+    order.push('up-a:done')
+    return out
+  })
+  await new Promise<void>((resolve) => {
+    const off = f.engine.on('model:state', (e) => {
+      if (e.id === 'up-a' && e.state === 'warm') {
+        off()
+        resolve()
+      }
+    })
+  })
+  await f.engine.warm('up-b')
+  t.is((await busy).width, 128)
+  t.deepEqual(order, [
+    'up-a:loading',
+    'up-a:warm',
+    'up-a:done',
+    'up-a:available',
+    'up-b:loading',
+    'up-b:warm',
+  ])
+})
+
+test('a manifest memoryBytes replaces the file-size estimate in the budget', async (t) => {
+  const f = await engineFixture()
+  t.teardown(f.cleanup)
+  await writeModelFolder(
+    f.dir,
+    upscaleManifest('declared', 2, { memoryBytes: 123_456_789 }),
+    upscaleModelBytes(),
+  )
+  await f.registry.scan()
+  t.is(f.registry.get('declared').estimatedBytes, 123_456_789)
+  t.is(f.engine.model('declared').bytes, 123_456_789)
+  t.is(
+    f.registry.get('up-a').estimatedBytes,
+    f.registry.get('up-a').fileBytes,
+    'factor 1, overhead 0 in this fixture',
+  )
+})
+
+test('two models taking turns in a budget for one both make progress (a fresh load is not evicted before use)', async (t) => {
+  const f = await engineFixture({ budgetBytes: Math.floor(PAD * 1.5) })
+  t.teardown(f.cleanup)
+  const jobs = []
+  for (let i = 0; i < 4; i++) {
+    for (const id of ['up-a', 'up-b'])
+      jobs.push(f.engine.upscale(id, testFrame(32, 32, i), { tileSize: 16, overlap: 2 }))
+  }
+  const outs = await Promise.all(jobs)
+  t.true(outs.every((o) => o.width === 64 && o.height === 64))
+  t.true(f.engine.warmReport().usedBytes <= PAD * 1.5)
 })
