@@ -1,9 +1,10 @@
 import test from 'ava'
-import { hashMessage, SigningKey, Wallet } from 'ethers'
+import { hashMessage, SigningKey, solidityPackedKeccak256, verifyMessage, Wallet } from 'ethers'
 import { bytesToHex, hexToBytes } from '../../src/tickets/bytes.js'
 import { nobleBackend } from '../../src/tickets/secp256k1.js'
 import {
   addressOfPrivateKey,
+  batchToSignedTickets,
   decodeAuxData,
   encodeAuxData,
   expectedValue,
@@ -124,4 +125,81 @@ test('a ticket with winProb 0 never wins and one with the maximum winProb always
   const sig = signTicket(sampleTicket(addressOfPrivateKey(KEY)), KEY)
   t.false(isWinningTicket(sig, 123n, 0n))
   t.true(isWinningTicket(sig, 123n, MAX_WIN_PROB))
+})
+
+test('ethers recovers our ticket signatures to the sender', (t) => {
+  const ticket = sampleTicket(addressOfPrivateKey(KEY))
+  const sig = signTicket(ticket, KEY)
+  t.is(verifyMessage(hexToBytes(ticketHashHex(ticket)), sig).toLowerCase(), ticket.sender)
+})
+
+test('the ticket hash equals abi.encodePacked hashing with the 64-byte auxData TicketBroker uses', (t) => {
+  const ticket = sampleTicket(addressOfPrivateKey(KEY))
+  const packed = solidityPackedKeccak256(
+    ['address', 'address', 'uint256', 'uint256', 'uint256', 'bytes32', 'bytes'],
+    [
+      ticket.recipient,
+      ticket.sender,
+      ticket.faceValue,
+      ticket.winProb,
+      ticket.senderNonce,
+      ticket.recipientRandHash,
+      encodeAuxData(ticket.creationRound, ticket.creationRoundBlockHash),
+    ],
+  )
+  t.is<string, string>(ticketHashHex(ticket), packed)
+})
+
+test('the win check is keccak256(signature ‖ uint256(rand)) < winProb', (t) => {
+  const sig = signTicket(sampleTicket(addressOfPrivateKey(KEY)), KEY)
+  const rand = 987654321n
+  const h = BigInt(solidityPackedKeccak256(['bytes', 'uint256'], [sig, rand]))
+  t.true(isWinningTicket(sig, rand, h + 1n))
+  t.false(isWinningTicket(sig, rand, h))
+})
+
+test('a signature with r = 0 is rejected with ERR_SIGNATURE_INVALID', (t) => {
+  const ticket = sampleTicket(addressOfPrivateKey(KEY))
+  const bytes = hexToBytes(signTicket(ticket, KEY)).slice()
+  bytes.fill(0, 0, 32)
+  t.throws(() => verifyTicketSignature(ticket, bytes), { code: 'ERR_SIGNATURE_INVALID' })
+})
+
+test('a field of the wrong shape is refused with ERR_TICKET_FIELD before hashing', (t) => {
+  const ticket = sampleTicket(addressOfPrivateKey(KEY))
+  t.throws(() => ticketHashHex({ ...ticket, recipient: '0x12' }), { code: 'ERR_TICKET_FIELD' })
+  t.throws(() => ticketHashHex({ ...ticket, faceValue: 1n << 256n }), { code: 'ERR_TICKET_FIELD' })
+  t.throws(() => ticketHashHex({ ...ticket, senderNonce: 2 ** 32 }), { code: 'ERR_TICKET_FIELD' })
+  t.throws(() => ticketHashHex({ ...ticket, recipientRandHash: `0x${'zz'.repeat(32)}` }), {
+    code: 'ERR_TICKET_FIELD',
+  })
+})
+
+test('a batch expands into tickets that share its params and differ by nonce', (t) => {
+  const sender = addressOfPrivateKey(KEY)
+  const ticket = sampleTicket(sender)
+  const params = {
+    recipient: ticket.recipient,
+    faceValue: ticket.faceValue,
+    winProb: ticket.winProb,
+    recipientRandHash: ticket.recipientRandHash,
+    seed: ZERO_BYTES32,
+    expirationBlock: 100n,
+    expirationParams: {
+      creationRound: ticket.creationRound,
+      creationRoundBlockHash: ticket.creationRoundBlockHash,
+    },
+    price: { wei: 1n, units: 1n },
+  }
+  const signed = batchToSignedTickets({
+    sender,
+    params,
+    tickets: [
+      { senderNonce: 7, signature: '0x01' },
+      { senderNonce: 8, signature: '0x02' },
+    ],
+  })
+  t.deepEqual(signed[0].ticket, ticket)
+  t.is(signed[1].ticket.senderNonce, 8)
+  t.is(signed[1].signature, '0x02')
 })
