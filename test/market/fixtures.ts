@@ -54,3 +54,23 @@ export async function makeAdvert(
     ...overrides,
   }
 }
+
+export const T0 = 1_800_000_000_000
+
+/** An advert as the order book receives it (already validated): no keys needed. */
+export function plainAdvert(peerId: string, overrides: Partial<Advert> = {}): Advert {
+  return {
+    peerId,
+    sequence: 1,
+    expiresAt: T0 + 60_000,
+    paymentAddress: '0x000000000000000000000000000000000000dead',
+    paymentSignature: '0x' + '00'.repeat(65),
+    models: [model()],
+    slotsFree: 2,
+    slotsTotal: 4,
+    frameFormats: ['rgb24'],
+    maxFrameWidth: 1920,
+    maxFrameHeight: 1080,
+    ...overrides,
+  }
+}

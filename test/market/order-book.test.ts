@@ -1,26 +1,8 @@
 import test from 'ava'
-import type { Advert } from '../../src/market/advert.js'
 import { OrderBook, type OrderBookEvents } from '../../src/market/order-book.js'
-import { model } from './fixtures.js'
+import { model, plainAdvert, T0 } from './fixtures.js'
 
-const T0 = 1_800_000_000_000
-
-function advert(peerId: string, overrides: Partial<Advert> = {}): Advert {
-  return {
-    peerId,
-    sequence: 1,
-    expiresAt: T0 + 60_000,
-    paymentAddress: '0x000000000000000000000000000000000000dEaD',
-    paymentSignature: '0x' + '00'.repeat(65),
-    models: [model()],
-    slotsFree: 2,
-    slotsTotal: 4,
-    frameFormats: ['rgb24'],
-    maxFrameWidth: 1920,
-    maxFrameHeight: 1080,
-    ...overrides,
-  }
-}
+const advert = plainAdvert
 
 function record(book: OrderBook) {
   const events: Array<[keyof OrderBookEvents, string, string?]> = []

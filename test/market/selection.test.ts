@@ -1,8 +1,11 @@
 import test from 'ava'
+import { offerChooser } from '../../src/market/chooser.js'
 import type { Offer } from '../../src/market/offer.js'
+import { OrderBook } from '../../src/market/order-book.js'
 import { type PeerHealth, PeerStats } from '../../src/market/peer-stats.js'
 import { seededRng } from '../../src/market/rng.js'
 import { rankOffers, selectOffer, selectOffers } from '../../src/market/selection.js'
+import { model, plainAdvert, T0 } from './fixtures.js'
 
 function offer(peerId: string, overrides: Partial<Offer> = {}): Offer {
   return {
@@ -186,4 +189,29 @@ test('peer stats feed selection: a suspended peer is skipped until it recovers',
   t.is(pick(), 'b')
   now = 1_000
   t.is(pick(), 'a')
+})
+
+test('a chooser over the live order book skips excluded peers and peers suspended after a failure', (t) => {
+  let now = T0
+  const book = new OrderBook({ now: () => now }, { sweepIntervalMs: 0 })
+  const stats = new PeerStats({ now: () => now }, { baseSuspendMs: 1_000 })
+  for (const [peerId, price] of [
+    ['a', 1n],
+    ['b', 2n],
+    ['c', 3n],
+  ] as const) {
+    book.apply(plainAdvert(peerId, { models: [model({ pricePerUnit: price })] }))
+  }
+  const choose = offerChooser(
+    { orderBook: book, stats },
+    { pipeline: 'upscale' },
+    { rng: seededRng(5), topK: 1 },
+  )
+  t.is(choose()?.peerId, 'a')
+  t.is(choose(new Set(['a']))?.peerId, 'b')
+  stats.recordFailure('b')
+  t.is(choose(new Set(['a']))?.peerId, 'c')
+  t.is(choose(new Set(['a', 'c'])), undefined, 'b is suspended, so nobody is left')
+  now += 1_000
+  t.is(choose(new Set(['a', 'c']))?.peerId, 'b')
 })
