@@ -42,7 +42,10 @@ export async function* readVideoFrames(path: string, options: ReadVideoOptions =
     '-vsync',
     'passthrough',
   ]
-  const proc = spawnFfmpeg([...args, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], {
+  // -s pins the output to the probed size, so a stream that reports one size and decodes another
+  // still yields frames of exactly frameBytes.
+  const output = ['-s', `${width}x${height}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']
+  const proc = spawnFfmpeg([...args, ...output], {
     ffmpegPath: options.ffmpegPath,
     stdout: 'pipe',
   })
