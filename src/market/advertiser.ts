@@ -10,6 +10,7 @@ import type { ModelStatus } from '../inference/types.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import { ADVERT_TOPIC } from '../peer/protocols.js'
+import { abortable, withTimeout } from '../tickets/abortable.js'
 import {
   type Advert,
   createPaymentBinding,
@@ -63,6 +64,8 @@ export interface AdvertiserOptions {
   heartbeatMs?: number
   /** Changes within this window send one advert (ms, default 250). */
   debounceMs?: number
+  /** A publish not done by then counts as failed (ms, default 10 s). */
+  publishTimeoutMs?: number
 }
 
 export interface AdvertiserEvents {
@@ -94,6 +97,7 @@ export class Advertiser {
       ttlMs: 5 * 60_000,
       heartbeatMs: 60_000,
       debounceMs: 250,
+      publishTimeoutMs: 10_000,
       ...options,
     }
     const { ttlMs, heartbeatMs } = this.#o
@@ -113,10 +117,18 @@ export class Advertiser {
     }
   }
 
-  /** Signs the payment binding, publishes the first advert and starts the heartbeat. */
-  async start(): Promise<void> {
+  /**
+   * Signs the payment binding, publishes the first advert and starts the heartbeat. The payment
+   * key may be remote (a JSON-RPC signer), so that wait is bounded: ERR_TIMEOUT after timeoutMs
+   * (default 30 s), ERR_ABORTED when `signal` fires.
+   */
+  async start(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     if (this.#running) return
-    this.#binding = await createPaymentBinding(this.#c.payment, this.#c.peerId)
+    this.#binding = await abortable(
+      createPaymentBinding(this.#c.payment, this.#c.peerId),
+      withTimeout(options.signal, options.timeoutMs ?? 30_000),
+      'signing the payment binding',
+    )
     this.#running = true
     await this.publishNow()
   }
@@ -205,7 +217,11 @@ export class Advertiser {
       }
       const bytes = await signAdvert(advert, this.#c.privateKey)
       this.#lastSequence = advert.sequence
-      const { recipients } = await this.#c.publish(ADVERT_TOPIC, bytes)
+      const { recipients } = await abortable(
+        this.#c.publish(ADVERT_TOPIC, bytes),
+        AbortSignal.timeout(this.#o.publishTimeoutMs),
+        'publishing the advert',
+      )
       this.#current = advert
       this.#logger.debug('advert published', {
         sequence: advert.sequence,

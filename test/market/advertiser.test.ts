@@ -155,3 +155,23 @@ test('a ttl not above the heartbeat or over the receivers cap is refused with ER
     t.is((err as { code?: string }).code, 'ERR_ADVERTISER_CONFIG')
   }
 })
+
+test('a payment signer that never answers makes start fail with ERR_TIMEOUT', async (t) => {
+  const h = await harness()
+  const stuck = new Advertiser(
+    {
+      privateKey: h.seller.privateKey,
+      peerId: h.seller.peerId,
+      payment: {
+        getAddress: async () => h.seller.wallet.address,
+        signMessage: () => new Promise<string>(() => {}),
+      },
+      publish: async () => ({ recipients: 0 }),
+      models: () => h.models,
+      capacity: () => ({ free: 1, total: 1 }),
+    },
+    { prices: {}, frameFormats: [] },
+  )
+  const err = await t.throwsAsync(stuck.start({ timeoutMs: 50 }))
+  t.is((err as { code?: string }).code, 'ERR_TIMEOUT')
+})
