@@ -1,7 +1,7 @@
 import { type Logger, silentLogger } from '../logger.js'
 import { abortable, withTimeout } from './abortable.js'
 import type { Address, Hex } from './bytes.js'
-import { ZERO_ADDRESS } from './bytes.js'
+import { bytesToHex, ZERO_ADDRESS } from './bytes.js'
 import type { ChainClock, SenderInfo, SenderInfoSource } from './chain.js'
 import { TicketError } from './errors.js'
 import { decryptSenderKey } from './keystore.js'
@@ -12,10 +12,11 @@ import {
   expectedValue,
   MAX_WIN_PROB,
   parsePrivateKey,
-  signTicket,
+  signMessage32,
   type TicketBatch,
   type TicketParams,
   ticketFromParams,
+  ticketHashOfNormalized,
 } from './ticket.js'
 
 export interface TicketSenderComponents {
@@ -174,10 +175,9 @@ export class TicketSender {
     const first = this.reserveNonces(p, count)
     const tickets = []
     for (let nonce = first; nonce < first + count; nonce++) {
-      tickets.push({
-        senderNonce: nonce,
-        signature: signTicket(ticketFromParams(this.address, p, nonce), this.key, this.backend),
-      })
+      // p is normalized by checkParams, so the per-ticket field checks of signTicket can be skipped
+      const hash = ticketHashOfNormalized(ticketFromParams(this.address, p, nonce))
+      tickets.push({ senderNonce: nonce, signature: bytesToHex(signMessage32(hash, this.key, this.backend)) })
     }
     this.log.debug('tickets created', { recipient: p.recipient, count, firstNonce: first })
     return { sender: this.address, params: p, tickets }
