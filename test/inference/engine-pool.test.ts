@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import test from 'ava'
 import type { FramemeshError } from '../../src/errors.js'
+import { createSessionFactory } from '../../src/inference/session.js'
 import type { ModelStateEvent } from '../../src/inference/warm-pool.js'
 import { engineFixture, PAD, testFrame } from './helpers/engine-fixture.js'
 import { upscaleManifest, upscaleModelBytes, writeModelFolder } from './helpers/onnx-models.js'
@@ -188,4 +189,14 @@ test('two models taking turns in a budget for one both make progress (a fresh lo
   const outs = await Promise.all(jobs)
   t.true(outs.every((o) => o.width === 64 && o.height === 64))
   t.true(f.engine.warmReport().usedBytes <= PAD * 1.5)
+})
+
+test('an execution provider this onnxruntime build lacks is refused with ERR_EXECUTION_PROVIDER_UNAVAILABLE', (t) => {
+  const err = t.throws<FramemeshError>(() => createSessionFactory({ executionProviders: ['quantum'] }), {
+    code: 'ERR_EXECUTION_PROVIDER_UNAVAILABLE',
+  })
+  t.true((err?.details?.available as string[]).includes('cpu'))
+  const factory = createSessionFactory({ executionProviders: ['cpu'], intraOpNumThreads: 1 })
+  t.deepEqual(factory.sessionOptions.executionProviders, ['cpu'])
+  t.is(factory.sessionOptions.intraOpNumThreads, 1)
 })
