@@ -208,3 +208,9 @@ test('writing to an unknown container or with no frames is refused with ERR_VIDE
   const none = await t.throwsAsync(writeVideo(join(dir, 'none.mp4'), [], { fps: { num: 1, den: 1 } }))
   t.is((none as { code?: string }).code, 'ERR_VIDEO_ENCODE')
 })
+
+test('a video whose frames exceed the pixel limit is refused with ERR_IMAGE_TOO_LARGE before decoding', async (t) => {
+  const err = await t.throwsAsync(collect(readVideoFrames(clip, { maxPixels: 64 * 48 - 1 })))
+  t.is((err as { code?: string }).code, 'ERR_IMAGE_TOO_LARGE')
+  t.regex(err.message, /64×48/)
+})

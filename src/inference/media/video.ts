@@ -2,9 +2,9 @@ import { rename, rm } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
 import type { Frame } from '../types.js'
 import { containerFor } from './containers.js'
-import { BadFrameError, VideoDecodeError, VideoEncodeError } from './errors.js'
+import { BadFrameError, ImageTooLargeError, VideoDecodeError, VideoEncodeError } from './errors.js'
 import { type FfmpegProcess, spawnFfmpeg, type Watchdog, watchdog } from './ffmpeg.js'
-import { assertFrame } from './image.js'
+import { assertFrame, DEFAULT_MAX_PIXELS } from './image.js'
 import { probeVideo, type Rational, type VideoInfo } from './video-probe.js'
 
 export { fpsToRational, type ProbeOptions, probeVideo, type Rational, type VideoInfo } from './video-probe.js'
@@ -22,12 +22,21 @@ export interface ReadVideoOptions {
   stallTimeoutMs?: number
   /** A probe already made, to skip probing again. */
   info?: VideoInfo
+  /** Largest frame accepted, width × height (default DEFAULT_MAX_PIXELS, 8K with head room). */
+  maxPixels?: number
 }
 
 /** Decodes every video frame of the file in order. Breaking out of the loop stops ffmpeg. */
 export async function* readVideoFrames(path: string, options: ReadVideoOptions = {}): AsyncGenerator<Frame> {
   const info = options.info ?? (await probeVideo(path, { ...options, countFrames: false }))
   const { width, height } = info
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS
+  if (width * height > maxPixels) {
+    throw new ImageTooLargeError(
+      `the frames of '${path}' are ${width}×${height}, over the limit of ${maxPixels} pixels; scale the video down first`,
+      { details: { width, height, maxPixels } },
+    )
+  }
   const frameBytes = width * height * 3
   // passthrough: every decoded frame exactly once, none duplicated or dropped to fit a rate.
   const args = [
