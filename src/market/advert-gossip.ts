@@ -23,7 +23,11 @@ export interface AdvertFeedEvents {
 export interface AdvertFeedComponents {
   gossip: Gossip
   validator: AdvertValidator
-  orderBook: OrderBook
+  /**
+   * Where accepted adverts go. Leave it out on a relay-only node (e.g. the bootstrap node): it
+   * still validates, so it never forwards a bad advert and never takes the score penalty for one.
+   */
+  orderBook?: OrderBook
   logger?: Logger
 }
 
@@ -59,7 +63,7 @@ export class AdvertFeed {
       return gossipVerdict(result.code)
     }
     // Applied here rather than on delivery so the advert is decoded and checked exactly once.
-    const applied = this.#c.orderBook.apply(result.advert)
+    const applied = this.#c.orderBook?.apply(result.advert) ?? false
     this.events.emit('advert:accepted', {
       advert: result.advert,
       from: message.from,

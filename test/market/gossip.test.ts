@@ -166,15 +166,19 @@ test('in a line seller - relay - buyer, valid adverts cross the relay and forged
   const sellerPeer = await startPeer(t, { privateKey: seller.privateKey, addressDiscovery: false, gossip })
   const relayPeer = await startPeer(t, { addressDiscovery: false, gossip })
   const buyerPeer = await startPeer(t, { addressDiscovery: false, gossip })
-  const nodes = [relayPeer, buyerPeer].map((peer) => {
+  // The relay keeps no order book: it only validates and forwards, as a bootstrap node would.
+  const [relay, buyer] = [relayPeer, buyerPeer].map((peer, i) => {
     installAdvertScoring(peer)
     const orderBook = new OrderBook({}, { sweepIntervalMs: 0 })
-    const feed = new AdvertFeed({ gossip: peer.gossip, validator: new AdvertValidator(), orderBook })
+    const feed = new AdvertFeed({
+      gossip: peer.gossip,
+      validator: new AdvertValidator(),
+      ...(i === 0 ? {} : { orderBook }),
+    })
     feed.start()
     t.teardown(() => feed.stop())
     return { orderBook, feed }
-  })
-  const [relay, buyer] = nodes as [(typeof nodes)[0], (typeof nodes)[0]]
+  }) as [{ orderBook: OrderBook; feed: AdvertFeed }, { orderBook: OrderBook; feed: AdvertFeed }]
   const advertiser = new Advertiser(
     {
       privateKey: seller.privateKey,
