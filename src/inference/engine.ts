@@ -227,8 +227,15 @@ export function createInferenceEngine(
     warmReport: () => pool.report(),
     async pin(id, opts) {
       usable(id)
+      const wasPinned = pool.status(id).pinned
       pool.pin(id)
-      await pool.warm(id, opts)
+      try {
+        await pool.warm(id, opts)
+      } catch (err) {
+        // A pin that never got its model warm would only hold budget hostage.
+        if (!wasPinned) pool.unpin(id)
+        throw err
+      }
     },
     unpin: (id) => pool.unpin(id),
     async warm(id, opts) {

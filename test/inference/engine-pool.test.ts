@@ -200,3 +200,12 @@ test('an execution provider this onnxruntime build lacks is refused with ERR_EXE
   t.deepEqual(factory.sessionOptions.executionProviders, ['cpu'])
   t.is(factory.sessionOptions.intraOpNumThreads, 1)
 })
+
+test('pinning a model whose file fails its check leaves it unpinned and reports the error', async (t) => {
+  const f = await engineFixture()
+  t.teardown(f.cleanup)
+  await writeFile(f.registry.get('up-c').modelPath, upscaleModelBytes({ seed: 4321 }))
+  await t.throwsAsync(f.engine.pin('up-c'), { code: 'ERR_MANIFEST_MISMATCH' })
+  t.like(f.engine.model('up-c'), { state: 'failed', pinned: false })
+  await t.throwsAsync(f.engine.pin('up-c'), { code: 'ERR_MANIFEST_MISMATCH' })
+})
