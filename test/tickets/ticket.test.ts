@@ -1,7 +1,7 @@
 import test from 'ava'
 import { hashMessage, SigningKey, solidityPackedKeccak256, verifyMessage, Wallet } from 'ethers'
 import { bytesToHex, hexToBytes } from '../../src/tickets/bytes.js'
-import { nobleBackend } from '../../src/tickets/secp256k1.js'
+import { loadNativeBackend, nobleBackend } from '../../src/tickets/secp256k1.js'
 import {
   addressOfPrivateKey,
   batchToSignedTickets,
@@ -202,4 +202,23 @@ test('a batch expands into tickets that share its params and differ by nonce', (
   t.deepEqual(signed[0].ticket, ticket)
   t.is(signed[1].ticket.senderNonce, 8)
   t.is(signed[1].signature, '0x02')
+})
+
+test('the native libsecp256k1 binding loads here, and it and noble agree on keys, signatures and recovery', (t) => {
+  const native = loadNativeBackend()
+  t.truthy(
+    native,
+    'the prebuilt secp256k1 binding should load on linux-x64; without it validation is ~20x slower',
+  )
+  if (native === undefined) return
+  const key = hexToBytes(KEY)
+  t.deepEqual(native.publicKey(key), nobleBackend.publicKey(key))
+  const digest = hexToBytes(ticketHashHex(sampleTicket(ZERO_ADDRESS)))
+  const a = native.sign(digest, key)
+  const b = nobleBackend.sign(digest, key)
+  t.deepEqual([bytesToHex(a.signature), a.recid], [bytesToHex(b.signature), b.recid])
+  t.deepEqual(
+    native.recover(digest, b.signature, b.recid),
+    nobleBackend.recover(digest, a.signature, a.recid),
+  )
 })
