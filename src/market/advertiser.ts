@@ -91,14 +91,16 @@ export class Advertiser {
     this.#c = components
     this.#now = components.now ?? Date.now
     this.#logger = components.logger ?? silentLogger
+    // Field by field, so an option passed as `undefined` still gets its default.
     this.#o = {
-      maxFrameWidth: 0,
-      maxFrameHeight: 0,
-      ttlMs: 5 * 60_000,
-      heartbeatMs: 60_000,
-      debounceMs: 250,
-      publishTimeoutMs: 10_000,
-      ...options,
+      prices: options.prices,
+      frameFormats: options.frameFormats,
+      maxFrameWidth: options.maxFrameWidth ?? 0,
+      maxFrameHeight: options.maxFrameHeight ?? 0,
+      ttlMs: options.ttlMs ?? 5 * 60_000,
+      heartbeatMs: options.heartbeatMs ?? 60_000,
+      debounceMs: options.debounceMs ?? 250,
+      publishTimeoutMs: options.publishTimeoutMs ?? 10_000,
     }
     const { ttlMs, heartbeatMs } = this.#o
     if (!(heartbeatMs > 0 && ttlMs > heartbeatMs)) {

@@ -175,3 +175,11 @@ test('a payment signer that never answers makes start fail with ERR_TIMEOUT', as
   const err = await t.throwsAsync(stuck.start({ timeoutMs: 50 }))
   t.is((err as { code?: string }).code, 'ERR_TIMEOUT')
 })
+
+test('options passed as undefined take their defaults instead of breaking the ttl check', async (t) => {
+  const h = await harness({ ttlMs: undefined, heartbeatMs: undefined, debounceMs: undefined })
+  await h.advertiser.start()
+  h.advertiser.stop()
+  const advert = h.advertiser.current()!
+  t.is(advert.expiresAt - Math.floor(advert.sequence / 1000), 5 * 60_000)
+})
