@@ -1,0 +1,310 @@
+/**
+ * A stage: one pipeline step of a job, run on whichever orchestrator `choose` points it at, with
+ * failover. When the orchestrator dies, stalls past the deadline or refuses mid-stream, the items
+ * it had not returned move to the next choice and the stage carries on; results leave in input
+ * order, each exactly once. A stage knows nothing of how peers are chosen, so a workflow can
+ * re-point it, and a verifier can run two stages on the same input and compare.
+ */
+import { FramemeshError } from '../errors.js'
+import type { Frame, PipelineId } from '../inference/types.js'
+import { type Logger, silentLogger } from '../logger.js'
+import { TypedEmitter } from '../peer/events.js'
+import type { DialTarget, Peer } from '../peer/peer.js'
+import type { Address } from '../tickets/ticket.js'
+import { JobSession, type Payer } from './job-session.js'
+import type { WorkInput } from './job-work.js'
+import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
+import type { PeerStats } from './peer-stats.js'
+import { FRAME_FORMAT_RGB24, type JobSpec, type Quote } from './quote.js'
+import { requestQuote } from './quote-protocol.js'
+
+/** Where a stage may run next. */
+export interface StageCandidate {
+  peerId: string
+  modelId: string
+  pricePerUnit: bigint
+  dial?: DialTarget
+}
+
+export interface StageComponents {
+  peer: Pick<Peer, 'dialProtocol'>
+  payer: Payer
+  /** The next orchestrator to try, leaving out `exclude`; undefined when none is left. */
+  choose: (exclude: ReadonlySet<string>) => StageCandidate | undefined
+  stats?: Pick<PeerStats, 'recordSuccess' | 'recordFailure'>
+  logger?: Logger
+}
+
+export interface StageOptions {
+  pipeline: PipelineId
+  sender: Address
+  width: number
+  height: number
+  /** Items the stage will get (0 when unknown). */
+  itemCount?: number
+  maxPricePerUnit: bigint
+  window?: number
+  quoteTimeoutMs?: number
+  openTimeoutMs?: number
+  stallTimeoutMs?: number
+  /** Orchestrators tried before the stage gives up (default 5). */
+  maxAttempts?: number
+  signal?: AbortSignal
+}
+
+export interface StageResult {
+  seq: number
+  frame: Frame
+  peerId: string
+}
+
+export interface PeerUse {
+  peerId: string
+  modelId: string
+  pricePerUnit: bigint
+  items: number
+  /** Wei the orchestrator debited for delivered items. */
+  debited: bigint
+  /** Expected value of the tickets sent to it. */
+  evSent: bigint
+  error?: string
+}
+
+export interface StageReport {
+  items: number
+  peers: PeerUse[]
+  debited: bigint
+  evSent: bigint
+  /** Items sent again after their first orchestrator failed. */
+  resent: number
+}
+
+export interface StageEvents {
+  'peer:selected': { peerId: string; modelId: string; pricePerUnit: bigint; attempt: number }
+  'peer:failed': { peerId: string; code: string; message: string; requeued: number }
+  'peer:switch': { from: string; to: string; requeued: number }
+  'quote:refused': { peerId: string; code: string; message: string }
+  result: StageResult
+  payment: { peerId: string; tickets: number; ev: bigint }
+  'payment:withheld': { peerId: string; gap: bigint }
+}
+
+/** Wraps a failure of the stage's input so it is not blamed on an orchestrator. */
+class InputError extends Error {
+  readonly error: FramemeshError
+  constructor(cause: unknown) {
+    super('input failed')
+    this.error =
+      cause instanceof FramemeshError
+        ? cause
+        : new JobError(
+            'ERR_INPUT_FAILED',
+            `the job's input failed: ${(cause as Error)?.message ?? String(cause)}`,
+            {
+              cause,
+            },
+          )
+  }
+}
+
+export class Stage {
+  readonly events = new TypedEmitter<StageEvents>()
+  readonly #c: StageComponents
+  readonly #o: StageOptions
+  readonly #log: Logger
+
+  constructor(components: StageComponents, options: StageOptions) {
+    this.#c = components
+    this.#o = options
+    this.#log = (components.logger ?? silentLogger).child('stage')
+  }
+
+  /** Runs every item of `input` (seq numbers in increasing order); resolves with the report. */
+  async run(input: AsyncIterable<WorkInput>): Promise<StageReport> {
+    const o = this.#o
+    const iterator = input[Symbol.asyncIterator]()
+    const retry: WorkInput[] = []
+    const excluded = new Set<string>()
+    const uses: PeerUse[] = []
+    const pendingResults = new Map<number, StageResult>()
+    const expected: number[] = []
+    let inputDone = false
+    let delivered = 0
+    let resent = 0
+    let attempts = 0
+    let lastError: FramemeshError | undefined
+    let previous: string | undefined
+    const maxAttempts = o.maxAttempts ?? 5
+
+    const nextItem = async (): Promise<WorkInput | undefined> => {
+      const again = retry.shift()
+      if (again !== undefined) return again
+      if (inputDone) return undefined
+      let step: IteratorResult<WorkInput>
+      try {
+        step = await iterator.next()
+      } catch (err) {
+        // The caller's input failed, not the orchestrator: end the job with the input's error.
+        throw new InputError(err)
+      }
+      if (step.done === true) {
+        inputDone = true
+        return undefined
+      }
+      expected.push(step.value.seq)
+      return step.value
+    }
+    // Results leave in the order items entered; `expected` is that order, first undelivered first.
+    const deliver = (result: StageResult) => {
+      if (!expected.includes(result.seq) || pendingResults.has(result.seq)) return
+      pendingResults.set(result.seq, result)
+      while (expected.length > 0 && pendingResults.has(expected[0]!)) {
+        const next = pendingResults.get(expected.shift()!)!
+        pendingResults.delete(next.seq)
+        delivered++
+        this.events.emit('result', next)
+      }
+    }
+
+    while (true) {
+      o.signal?.throwIfAborted()
+      if (retry.length === 0 && inputDone) break
+      if (attempts >= maxAttempts) {
+        throw new JobError(
+          lastError?.code ?? JOB_ERROR_CODES.noOffers,
+          `gave up after ${attempts} orchestrators; last error: ${lastError?.message ?? 'none'}`,
+          { cause: lastError },
+        )
+      }
+      const candidate = this.#c.choose(excluded)
+      if (candidate === undefined) {
+        throw new JobError(
+          JOB_ERROR_CODES.noOffers,
+          `no orchestrator left for ${o.pipeline} at ${o.maxPricePerUnit} wei per unit or less${lastError === undefined ? '' : ` (last error: ${lastError.message})`}; raise maxPrice or wait for more adverts`,
+          { cause: lastError },
+        )
+      }
+      attempts++
+      this.events.emit('peer:selected', { ...candidate, attempt: attempts })
+      if (previous !== undefined) {
+        this.events.emit('peer:switch', { from: previous, to: candidate.peerId, requeued: retry.length })
+      }
+      previous = candidate.peerId
+      const use: PeerUse = { ...candidate, items: 0, debited: 0n, evSent: 0n }
+      uses.push(use)
+      let quote: Quote
+      try {
+        quote = await requestQuote({ peer: this.#c.peer }, candidate, this.#spec(candidate), {
+          ...(o.signal === undefined ? {} : { signal: o.signal }),
+          timeoutMs: o.quoteTimeoutMs ?? 10_000,
+        })
+      } catch (err) {
+        const error = err instanceof FramemeshError ? err : new JobError('ERR_QUOTE_FAILED', String(err))
+        use.error = error.code
+        lastError = error
+        excluded.add(candidate.peerId)
+        this.events.emit('quote:refused', {
+          peerId: candidate.peerId,
+          code: error.code,
+          message: error.message,
+        })
+        if (error.code === 'ERR_ABORTED') throw error
+        continue
+      }
+      const started = Date.now()
+      let firstResultMs: number | undefined
+      const session = new JobSession(
+        {
+          peer: this.#c.peer,
+          payer: this.#c.payer,
+          ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
+        },
+        {
+          quote,
+          ...(candidate.dial === undefined ? {} : { dial: candidate.dial }),
+          ...(o.window === undefined ? {} : { window: o.window }),
+          ...(o.openTimeoutMs === undefined ? {} : { openTimeoutMs: o.openTimeoutMs }),
+          ...(o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: o.stallTimeoutMs }),
+          ...(o.signal === undefined ? {} : { signal: o.signal }),
+        },
+      )
+      session.events.on('result', (r) => {
+        firstResultMs ??= Date.now() - started
+        use.items++
+        use.debited += r.debited
+        deliver({ seq: r.seq, frame: r.frame, peerId: candidate.peerId })
+      })
+      session.events.on('payment', (p) => {
+        use.evSent += p.ev
+        this.events.emit('payment', { peerId: p.peerId, tickets: p.tickets, ev: p.ev })
+      })
+      session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', p))
+      let current: WorkInput | undefined
+      try {
+        await session.open()
+        while (true) {
+          current = await nextItem()
+          if (current === undefined) break
+          await session.send(current)
+          current = undefined
+        }
+        await session.end()
+        await session.done
+        this.#c.stats?.recordSuccess(candidate.peerId, firstResultMs)
+        break
+      } catch (err) {
+        if (err instanceof InputError) {
+          session.abort(err.error)
+          throw err.error
+        }
+        const error =
+          session.failure ??
+          (err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err)))
+        const lost = session.inFlight()
+        if (current !== undefined && !lost.some((w) => w.seq === current!.seq)) lost.push(current)
+        const requeue = lost.filter((w) => expected.includes(w.seq) && !pendingResults.has(w.seq))
+        retry.unshift(...requeue)
+        retry.sort((a, b) => a.seq - b.seq)
+        resent += requeue.length
+        use.error = error.code
+        lastError = error
+        excluded.add(candidate.peerId)
+        this.#c.stats?.recordFailure(candidate.peerId)
+        this.#log.debug('orchestrator failed; moving on', {
+          peer: candidate.peerId,
+          code: error.code,
+          requeued: requeue.length,
+        })
+        this.events.emit('peer:failed', {
+          peerId: candidate.peerId,
+          code: error.code,
+          message: error.message,
+          requeued: requeue.length,
+        })
+        const withheld = error.details?.paymentWithheld === true
+        if (withheld || !isRetryableElsewhere(error.code) || o.signal?.aborted === true) throw error
+      }
+    }
+    return {
+      items: delivered,
+      peers: uses,
+      debited: uses.reduce((s, u) => s + u.debited, 0n),
+      evSent: uses.reduce((s, u) => s + u.evSent, 0n),
+      resent,
+    }
+  }
+
+  #spec(candidate: StageCandidate): JobSpec {
+    const o = this.#o
+    return {
+      pipeline: o.pipeline,
+      modelId: candidate.modelId,
+      width: o.width,
+      height: o.height,
+      format: FRAME_FORMAT_RGB24,
+      frameCount: o.itemCount ?? 0,
+      maxPricePerUnit: o.maxPricePerUnit,
+      sender: o.sender,
+    }
+  }
+}

@@ -1,0 +1,437 @@
+/**
+ * The orchestrator's side of PROTOCOLS.job. A stream opens with a quote id; work items arrive
+ * with sequence numbers; each is run through the inference engine once the job's credit covers
+ * it, and its result goes back in order with what it cost. Credit comes as ticket batches on the
+ * same stream: when it runs low the handler sends a CreditRequest, and a broadcaster that does
+ * not pay within the payment timeout is cut off with ERR_PAYMENT_REQUIRED. Any bad input ends
+ * this stream with a JobError code; other jobs never notice.
+ */
+import { FramemeshError } from '../errors.js'
+import type { Frame } from '../inference/types.js'
+import type { Logger } from '../logger.js'
+import { TypedEmitter } from '../peer/events.js'
+import { type MessageChannel, messageChannel } from '../peer/framing.js'
+import type { ProtocolHandler } from '../peer/peer.js'
+import type { TicketRecipient } from '../tickets/recipient.js'
+import { Notifier } from './job-notify.js'
+import {
+  frameToImage,
+  imageToFrame,
+  JOB_CLIENT_MESSAGE,
+  JOB_SERVER_MESSAGE,
+  ticketBatchFromPb,
+} from './job-protocol.js'
+import { framesPerItem, runWork, type WorkEngine, type WorkInput } from './job-work.js'
+import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import type { JobClientMessage, JobServerMessage } from './pb/job.js'
+import { encodeTicketParams } from './quote.js'
+import type { QuoteBook, QuoteRecord } from './quote-book.js'
+import { costOfItems, ticketPrice } from './units.js'
+
+export interface JobHandlerEvents {
+  'job:started': { jobId: string; peerId: string; quote: QuoteRecord['quote'] }
+  'job:payment': { jobId: string; accepted: number; rejected: number; credited: bigint; balance: bigint }
+  'job:credit-requested': { jobId: string; gap: bigint }
+  'job:item': { jobId: string; seq: number; debited: bigint }
+  'job:ended': { jobId: string; peerId: string; items: number; debited: bigint; error?: FramemeshError }
+  'job:refused': { peerId: string; code: string }
+}
+
+/** Job slots: at most `total` jobs at once. */
+export interface JobSlots {
+  tryAcquire(): boolean
+  release(): void
+}
+
+export interface JobHandlerComponents {
+  quotes: QuoteBook
+  recipient: Pick<TicketRecipient, 'receiveBatch' | 'balance' | 'debit' | 'closeSession' | 'issueParams'>
+  engine: WorkEngine
+  slots: JobSlots
+  logger: Logger
+  events?: TypedEmitter<JobHandlerEvents>
+}
+
+export interface JobHandlerOptions {
+  /** Job streams one remote peer may hold at once (default 4). */
+  maxStreamsPerPeer?: number
+  /** Longest wait for the opening message (ms, default 10 s). */
+  openTimeoutMs?: number
+  /** Longest a job may sit with nothing to do and no message (ms, default 60 s). */
+  idleTimeoutMs?: number
+  /** Longest wait for tickets after a credit request before ERR_PAYMENT_REQUIRED (ms, default 10 s). */
+  paymentTimeoutMs?: number
+  /** Items of credit asked for ahead of the work (default: the window). */
+  creditAheadItems?: number
+  /** Items of one job handed to the engine at once, so its queue never runs dry (default 2). */
+  parallel?: number
+}
+
+/** Credit states a job moves between; only `outstanding` requests are in flight. */
+interface Credit {
+  outstanding: boolean
+  params: QuoteRecord['quote']['ticketParams']
+}
+
+export function createJobHandler(
+  components: JobHandlerComponents,
+  options: JobHandlerOptions = {},
+): {
+  handler: ProtocolHandler
+  events: TypedEmitter<JobHandlerEvents>
+  activeJobs(): number
+} {
+  const events = components.events ?? new TypedEmitter<JobHandlerEvents>()
+  const o = {
+    maxStreamsPerPeer: 4,
+    openTimeoutMs: 10_000,
+    idleTimeoutMs: 60_000,
+    paymentTimeoutMs: 10_000,
+    parallel: 2,
+    ...options,
+  }
+  const streamsPerPeer = new Map<string, number>()
+  let active = 0
+
+  const handler: ProtocolHandler = async (stream, context) => {
+    const peerId = context.remotePeer
+    const channel = messageChannel(stream, { in: JOB_CLIENT_MESSAGE, out: JOB_SERVER_MESSAGE })
+    const refuse = async (err: FramemeshError) => {
+      events.emit('job:refused', { peerId, code: err.code })
+      await sendError(channel, err)
+    }
+    const open = (streamsPerPeer.get(peerId) ?? 0) + 1
+    if (open > o.maxStreamsPerPeer) {
+      return refuse(
+        new JobError(
+          JOB_ERROR_CODES.tooManyStreams,
+          `peer ${peerId} already has ${o.maxStreamsPerPeer} job streams open here; finish one first`,
+        ),
+      )
+    }
+    streamsPerPeer.set(peerId, open)
+    try {
+      const first = await readWithin(channel, o.openTimeoutMs, context.signal, 'the opening JobOpen')
+      if (first?.open === undefined) {
+        return await refuse(
+          new JobError(
+            JOB_ERROR_CODES.protocolViolation,
+            'a job stream must start with JobOpen naming a quote',
+          ),
+        )
+      }
+      let record: QuoteRecord
+      try {
+        record = components.quotes.take(first.open.quoteId, peerId)
+      } catch (err) {
+        return await refuse(err as FramemeshError)
+      }
+      if (!components.slots.tryAcquire()) {
+        components.quotes.release(record.quote.quoteId)
+        return await refuse(
+          new JobError(JOB_ERROR_CODES.busy, 'every job slot is taken; try another orchestrator'),
+        )
+      }
+      active++
+      try {
+        await runJob(channel, record, peerId, first.open.window, context.signal)
+      } finally {
+        active--
+        components.slots.release()
+        components.quotes.release(record.quote.quoteId)
+      }
+    } finally {
+      const left = (streamsPerPeer.get(peerId) ?? 1) - 1
+      if (left <= 0) streamsPerPeer.delete(peerId)
+      else streamsPerPeer.set(peerId, left)
+    }
+  }
+
+  async function runJob(
+    channel: MessageChannel<JobClientMessage, JobServerMessage>,
+    record: QuoteRecord,
+    peerId: string,
+    askedWindow: number,
+    stopSignal: AbortSignal,
+  ): Promise<void> {
+    const { quote } = record
+    const jobId = quote.quoteId
+    const sender = quote.spec.sender
+    const price = ticketPrice(quote.pricePerUnit)
+    const itemCost = costOfItems(quote.pricePerUnit, record.microUnits)
+    const window = Math.max(1, Math.min(askedWindow > 0 ? askedWindow : quote.window, quote.window))
+    const creditAhead = BigInt(Math.max(window, o.creditAheadItems ?? window))
+    const log = components.logger.child(`job:${jobId.slice(0, 8)}`)
+    const stop = new AbortController()
+    const signal = AbortSignal.any([stop.signal, stopSignal])
+    const pending: WorkInput[] = []
+    const wake = new Notifier()
+    const credit: Credit = { outstanding: false, params: quote.ticketParams }
+    let inputEnded = false
+    let failure: FramemeshError | undefined
+    let items = 0
+    let debited = 0n
+    let lastSeq = -1
+    /** Cost of items started but not yet debited (they are debited when their result goes out). */
+    let reserved = 0n
+
+    let finished = false
+    const fail = (err: FramemeshError) => {
+      if (finished) return
+      if (failure === undefined) failure = err
+      stop.abort(err)
+      wake.notify()
+    }
+    const balance = () => components.recipient.balance(sender, jobId)
+
+    const requestCredit = async (wantItems: bigint) => {
+      if (credit.outstanding) return
+      const gap = itemCost * wantItems + reserved - balance()
+      if (gap <= 0n) return
+      credit.outstanding = true
+      events.emit('job:credit-requested', { jobId, gap })
+      await channel.write(
+        { credit: { gapWei: gap.toString(10), params: encodeTicketParams(credit.params) } },
+        { signal },
+      )
+    }
+
+    const onTickets = async (message: NonNullable<JobClientMessage['tickets']>) => {
+      const batch = ticketBatchFromPb(message)
+      if (batch.sender !== sender) {
+        throw new JobError(
+          JOB_ERROR_CODES.paymentRejected,
+          `tickets from ${batch.sender} on a job quoted for ${sender}; pay with the quoted sender's key`,
+        )
+      }
+      let accepted = 0
+      let rejected = batch.tickets.length
+      let credited = 0n
+      let rejectCode = ''
+      try {
+        const result = await components.recipient.receiveBatch(batch, { sessionId: jobId, signal })
+        accepted = result.accepted
+        rejected = result.rejected.length
+        credited = result.credited
+        rejectCode = result.rejected[0]?.error.code ?? ''
+      } catch (err) {
+        if (!(err instanceof FramemeshError)) throw err
+        rejectCode = err.code
+      }
+      if (
+        rejectCode === 'ERR_TICKET_EXPIRED' ||
+        rejectCode === 'ERR_TICKET_ROUND' ||
+        rejectCode === 'ERR_TICKET_NONCE_CAP'
+      ) {
+        // The params aged out: issue fresh ones; the next credit request carries them.
+        credit.params = await components.recipient.issueParams({ sender, price, signal })
+      }
+      credit.outstanding = false
+      const now = balance()
+      events.emit('job:payment', { jobId, accepted, rejected, credited, balance: now })
+      await channel.write(
+        {
+          receipt: {
+            accepted,
+            rejected,
+            creditedWei: credited.toString(10),
+            balanceWei: now.toString(10),
+            rejectCode,
+          },
+        },
+        { signal },
+      )
+      wake.notify()
+    }
+
+    const onWork = (work: NonNullable<JobClientMessage['work']>) => {
+      if (!Number.isSafeInteger(work.seq) || work.seq <= lastSeq) {
+        throw new JobError(
+          JOB_ERROR_CODES.badWorkItem,
+          `work item seq ${work.seq} does not follow ${lastSeq}; number items in increasing order`,
+        )
+      }
+      const need = framesPerItem(quote.spec.pipeline)
+      if (work.images.length !== need) {
+        throw new JobError(
+          JOB_ERROR_CODES.badWorkItem,
+          `a ${quote.spec.pipeline} work item carries ${need} image(s), not ${work.images.length}`,
+        )
+      }
+      const frames: Frame[] = work.images.map((image, i) => {
+        if (image.width !== quote.spec.width || image.height !== quote.spec.height) {
+          throw new JobError(
+            JOB_ERROR_CODES.frameSizeMismatch,
+            `frame ${work.seq} is ${image.width}x${image.height}; the quote is for ${quote.spec.width}x${quote.spec.height}: ask a new quote for another size`,
+          )
+        }
+        return imageToFrame(image, `frame ${work.seq}.${i}`)
+      })
+      if (pending.length >= window) {
+        throw new JobError(
+          JOB_ERROR_CODES.windowExceeded,
+          `more than ${window} items in flight; wait for results before sending more`,
+        )
+      }
+      lastSeq = work.seq
+      pending.push({ seq: work.seq, frames, t: work.t })
+      wake.notify()
+    }
+
+    const reader = async () => {
+      while (true) {
+        const message = await readWithin(channel, o.idleTimeoutMs, signal, 'the next job message')
+        if (message === undefined) {
+          inputEnded = true
+          wake.notify()
+          return
+        }
+        if (message.work !== undefined) onWork(message.work)
+        else if (message.tickets !== undefined) await onTickets(message.tickets)
+        else if (message.end) {
+          inputEnded = true
+          wake.notify()
+        } else throw new JobError(JOB_ERROR_CODES.protocolViolation, 'expected a work item or tickets')
+      }
+    }
+
+    /** Waits until the credit covers one more item beyond those in progress. */
+    const awaitCredit = async () => {
+      const deadline = Date.now() + o.paymentTimeoutMs
+      while (balance() < reserved + itemCost) {
+        await requestCredit(creditAhead)
+        const left = deadline - Date.now()
+        await wake.wait({
+          signal,
+          timeoutMs: Math.max(1, left),
+          onTimeout: () =>
+            new JobError(
+              JOB_ERROR_CODES.paymentRequired,
+              `no payment for ${o.paymentTimeoutMs} ms after a credit request; send tickets to go on`,
+            ),
+        })
+      }
+    }
+
+    const worker = async () => {
+      const running: Array<{ seq: number; output: Promise<Frame> }> = []
+      const flush = async () => {
+        const head = running.shift()!
+        const output = await head.output
+        components.recipient.debit({ sender, sessionId: jobId, units: record.microUnits, price })
+        reserved -= itemCost
+        debited += itemCost
+        items++
+        await channel.write(
+          {
+            result: {
+              seq: head.seq,
+              image: frameToImage(output),
+              json: NO_BYTES,
+              debitedWei: itemCost.toString(10),
+            },
+          },
+          { signal },
+        )
+        events.emit('job:item', { jobId, seq: head.seq, debited: itemCost })
+      }
+      while (true) {
+        if (signal.aborted) throw failure ?? signal.reason
+        const item = pending.shift()
+        if (item === undefined) {
+          if (running.length > 0) {
+            await flush()
+            continue
+          }
+          if (inputEnded) return
+          await wake.wait({
+            signal,
+            timeoutMs: o.idleTimeoutMs,
+            onTimeout: () =>
+              new JobError('ERR_TIMEOUT', `no work for ${o.idleTimeoutMs} ms; the job was closed`),
+          })
+          continue
+        }
+        await awaitCredit()
+        reserved += itemCost
+        const output = runWork(components.engine, quote.spec.pipeline, quote.spec.modelId, item, signal)
+        // Observed at once so a failure does not surface as an unhandled rejection before its turn.
+        output.catch(() => {})
+        running.push({ seq: item.seq, output })
+        // Top up early, so tickets arrive while the engine works instead of stalling the next item.
+        if (balance() < reserved + itemCost * (creditAhead / 2n + 1n))
+          void requestCredit(creditAhead).catch(fail)
+        if (running.length >= o.parallel) await flush()
+      }
+    }
+
+    events.emit('job:started', { jobId, peerId, quote })
+    log.debug('job started', { peerId, window, itemCost })
+    let error: FramemeshError | undefined
+    try {
+      await channel.write({ accepted: { jobId, window } }, { signal })
+      const readerDone = reader().catch((err) => fail(asJobError(err)))
+      await worker().catch((err) => fail(asJobError(err)))
+      if (failure === undefined) {
+        await channel.closeWrite({ signal: AbortSignal.timeout(o.openTimeoutMs) })
+        // Everything went out: the reader's wait for the broadcaster's close is no failure.
+        finished = true
+      }
+      stop.abort()
+      await readerDone
+    } finally {
+      error = failure
+      components.recipient.closeSession(sender, jobId)
+      if (error !== undefined) {
+        log.debug('job failed', { code: error.code, message: error.message })
+        await sendError(channel, error)
+      }
+      events.emit('job:ended', { jobId, peerId, items, debited, ...(error === undefined ? {} : { error }) })
+    }
+  }
+
+  return { handler, events, activeJobs: () => active }
+}
+
+const NO_BYTES = new Uint8Array(0)
+
+function asJobError(err: unknown): FramemeshError {
+  if (err instanceof FramemeshError) return err
+  return new JobError(
+    JOB_ERROR_CODES.inferenceFailed,
+    `the job failed: ${(err as Error)?.message ?? String(err)}`,
+    {
+      cause: err,
+    },
+  )
+}
+
+/** Best effort: tell the broadcaster why, then end the stream (it may already be gone). */
+async function sendError(channel: MessageChannel<JobClientMessage, JobServerMessage>, err: FramemeshError) {
+  const signal = AbortSignal.timeout(2_000)
+  try {
+    if (channel.stream.writeStatus === 'writable') {
+      await channel.write({ error: { code: err.code, message: err.message.slice(0, 1_000) } }, { signal })
+      await channel.closeWrite({ signal })
+    }
+  } catch {
+    channel.abort(err)
+  }
+}
+
+async function readWithin(
+  channel: MessageChannel<JobClientMessage, JobServerMessage>,
+  timeoutMs: number,
+  signal: AbortSignal,
+  what: string,
+): Promise<JobClientMessage | undefined> {
+  const timeout = AbortSignal.timeout(timeoutMs)
+  try {
+    return await channel.read({ signal: AbortSignal.any([signal, timeout]) })
+  } catch (err) {
+    if (timeout.aborted && !signal.aborted) {
+      throw new JobError('ERR_TIMEOUT', `waited ${timeoutMs} ms for ${what}; the job stream was closed`)
+    }
+    throw err
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * PROTOCOLS.job message types and the conversions between wire messages and typed values:
+ * frames as raw rgb24 images, ticket batches with their params. Checks happen here, where bytes
+ * enter; the handler and the session work with typed values.
+ */
+import type { Frame } from '../inference/types.js'
+import { messageType } from '../peer/framing.js'
+import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
+import { bytesToHex, hexToBytes } from '../tickets/bytes.js'
+import type { Address, Hex, TicketBatch } from '../tickets/ticket.js'
+import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { type Image, JobClientMessage, JobServerMessage, type TicketBatchMessage } from './pb/job.js'
+import { decodeTicketParams, encodeTicketParams } from './quote.js'
+
+/** Broadcaster → orchestrator on a job stream. */
+export const JOB_CLIENT_MESSAGE = messageType(
+  'JobClientMessage',
+  JobClientMessage,
+  MAX_MESSAGE_BYTES.jobMessage,
+)
+/** Orchestrator → broadcaster on a job stream. */
+export const JOB_SERVER_MESSAGE = messageType(
+  'JobServerMessage',
+  JobServerMessage,
+  MAX_MESSAGE_BYTES.jobMessage,
+)
+
+/** Most tickets one batch message may carry (the recipient's own cap is 1,000). */
+export const MAX_TICKETS_PER_MESSAGE = 1_000
+
+export function frameToImage(frame: Frame): Image {
+  return { width: frame.width, height: frame.height, data: frame.data as Uint8Array<ArrayBuffer> }
+}
+
+/** An image from the wire as a frame: its bytes must be exactly width × height × 3. */
+export function imageToFrame(image: Image, what: string): Frame {
+  const expected = image.width * image.height * 3
+  if (image.width < 1 || image.height < 1 || image.data.byteLength !== expected) {
+    throw new JobError(
+      JOB_ERROR_CODES.badWorkItem,
+      `${what} is ${image.width}x${image.height} with ${image.data.byteLength} bytes; rgb24 needs width*height*3 = ${expected}`,
+    )
+  }
+  return { width: image.width, height: image.height, channels: 3, data: image.data }
+}
+
+export function ticketBatchToPb(batch: TicketBatch): TicketBatchMessage {
+  return {
+    sender: new Uint8Array(hexToBytes(batch.sender)),
+    params: encodeTicketParams(batch.params),
+    tickets: batch.tickets.map((t) => ({
+      senderNonce: t.senderNonce,
+      signature: new Uint8Array(hexToBytes(t.signature)),
+    })),
+  }
+}
+
+export function ticketBatchFromPb(pb: TicketBatchMessage): TicketBatch {
+  if (pb.sender.byteLength !== 20) {
+    throw new JobError(JOB_ERROR_CODES.paymentRejected, 'a ticket batch must name a 20-byte sender')
+  }
+  if (pb.tickets.length === 0 || pb.tickets.length > MAX_TICKETS_PER_MESSAGE) {
+    throw new JobError(
+      JOB_ERROR_CODES.paymentRejected,
+      `a ticket batch holds 1..${MAX_TICKETS_PER_MESSAGE} tickets, got ${pb.tickets.length}`,
+    )
+  }
+  let params: TicketBatch['params']
+  try {
+    params = decodeTicketParams(pb.params)
+  } catch (err) {
+    throw new JobError(JOB_ERROR_CODES.paymentRejected, (err as Error).message, { cause: err })
+  }
+  return {
+    sender: bytesToHex(pb.sender) as Address,
+    params,
+    tickets: pb.tickets.map((t) => ({
+      senderNonce: t.senderNonce,
+      signature: bytesToHex(t.signature) as Hex,
+    })),
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * The broadcaster's side of one job stream to one orchestrator: opens it with a quote, sends
+ * work items while the in-flight window has room (so a slow orchestrator slows the sender), pays
+ * credit requests with ticket batches, and hands back results in order. A session is the unit a
+ * failover runner re-points: when it fails, `inFlight()` lists the items that never came back.
+ */
+import { FramemeshError } from '../errors.js'
+import type { Frame } from '../inference/types.js'
+import type { Logger } from '../logger.js'
+import { TypedEmitter } from '../peer/events.js'
+import { type MessageChannel, messageChannel } from '../peer/framing.js'
+import type { DialTarget, Peer } from '../peer/peer.js'
+import { PROTOCOLS } from '../peer/protocols.js'
+import type { TicketBatch, TicketParams } from '../tickets/ticket.js'
+import { Notifier } from './job-notify.js'
+import {
+  frameToImage,
+  imageToFrame,
+  JOB_CLIENT_MESSAGE,
+  JOB_SERVER_MESSAGE,
+  ticketBatchToPb,
+} from './job-protocol.js'
+import type { WorkInput } from './job-work.js'
+import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import type { JobClientMessage, JobServerMessage } from './pb/job.js'
+import { decodeTicketParams, type Quote } from './quote.js'
+
+/** Pays an orchestrator's credit requests; returning undefined withholds payment (e.g. the budget is spent). */
+export interface Payer {
+  pay(params: TicketParams, gap: bigint, options: { signal: AbortSignal }): Promise<PaidBatch | undefined>
+}
+
+export interface PaidBatch {
+  batch: TicketBatch
+  /** Expected value of the batch in wei. */
+  ev: bigint
+}
+
+export interface SessionResult {
+  seq: number
+  frame: Frame
+  /** Wei the orchestrator debited for the item. */
+  debited: bigint
+}
+
+export interface JobSessionEvents {
+  result: SessionResult
+  payment: { peerId: string; tickets: number; ev: bigint; gap: bigint }
+  'payment:withheld': { peerId: string; gap: bigint }
+  receipt: {
+    peerId: string
+    accepted: number
+    rejected: number
+    credited: bigint
+    balance: bigint
+    rejectCode?: string
+  }
+}
+
+export interface JobSessionComponents {
+  peer: Pick<Peer, 'dialProtocol'>
+  payer: Payer
+  logger?: Logger
+}
+
+export interface JobSessionOptions {
+  quote: Quote
+  dial?: DialTarget
+  /** Items in flight wanted; the orchestrator may grant fewer (default: the quote's window). */
+  window?: number
+  /** Dial + JobOpen → Accepted (ms, default 10 s). */
+  openTimeoutMs?: number
+  /** With items in flight, longest silence before ERR_PEER_STALLED (ms, default 30 s). */
+  stallTimeoutMs?: number
+  signal?: AbortSignal
+}
+
+type Channel = MessageChannel<JobServerMessage, JobClientMessage>
+
+export class JobSession {
+  readonly events = new TypedEmitter<JobSessionEvents>()
+  readonly peerId: string
+  /** Settles when the orchestrator has returned everything and closed, or with the failure. */
+  readonly done: Promise<void>
+  readonly #c: JobSessionComponents
+  readonly #o: JobSessionOptions
+  readonly #inFlight: WorkInput[] = []
+  readonly #wake = new Notifier()
+  readonly #stop = new AbortController()
+  #channel?: Channel
+  #window = 1
+  #failure?: FramemeshError
+  #lastActivity = Date.now()
+  #withheld = false
+  #ended = false
+  #resolveDone!: () => void
+  #rejectDone!: (err: FramemeshError) => void
+
+  constructor(components: JobSessionComponents, options: JobSessionOptions) {
+    this.#c = components
+    this.#o = options
+    this.peerId = options.quote.peerId
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#resolveDone = resolve
+      this.#rejectDone = reject
+    })
+    this.done.catch(() => {})
+    options.signal?.addEventListener(
+      'abort',
+      () => this.abort(new JobError('ERR_ABORTED', 'the job was cancelled')),
+      {
+        once: true,
+      },
+    )
+  }
+
+  /** Granted window (after open). */
+  get window(): number {
+    return this.#window
+  }
+
+  /** Items sent whose results have not come back, oldest first. */
+  inFlight(): WorkInput[] {
+    return [...this.#inFlight]
+  }
+
+  get failure(): FramemeshError | undefined {
+    return this.#failure
+  }
+
+  /** Dials, opens the job with the quote and waits for Accepted (or the refusal's JobError). */
+  async open(): Promise<void> {
+    const { quote } = this.#o
+    const timeoutMs = this.#o.openTimeoutMs ?? 10_000
+    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(timeoutMs)])
+    try {
+      const stream = await this.#c.peer.dialProtocol(this.#o.dial ?? this.peerId, PROTOCOLS.job, {
+        signal,
+        timeoutMs,
+      })
+      this.#channel = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
+      await this.#channel.write(
+        { open: { quoteId: quote.quoteId, window: this.#o.window ?? quote.window }, end: false },
+        { signal },
+      )
+      const first = await this.#channel.read({ signal })
+      if (first?.error !== undefined) throw this.#remoteError(first.error)
+      if (first?.accepted === undefined) {
+        throw new JobError(JOB_ERROR_CODES.protocolViolation, `${this.peerId} did not accept the job`, {
+          peerId: this.peerId,
+        })
+      }
+      this.#window = Math.max(1, first.accepted.window)
+    } catch (err) {
+      const error = this.#asError(err, signal, 'opening the job')
+      this.#fail(error)
+      throw error
+    }
+    this.#lastActivity = Date.now()
+    void this.#readLoop()
+    this.#watchStalls()
+  }
+
+  /** Sends one item once the window has room; rejects with the session's failure. */
+  async send(item: WorkInput): Promise<void> {
+    while (this.#inFlight.length >= this.#window) {
+      if (this.#failure !== undefined) throw this.#failure
+      await this.#wake.wait({ signal: this.#stop.signal }).catch(() => {})
+    }
+    if (this.#failure !== undefined) throw this.#failure
+    this.#inFlight.push(item)
+    if (this.#inFlight.length === 1) this.#lastActivity = Date.now()
+    try {
+      await this.#channel!.write(
+        { work: { seq: item.seq, images: item.frames.map(frameToImage), t: item.t }, end: false },
+        { signal: this.#stop.signal },
+      )
+    } catch (err) {
+      const error = this.#asError(err, this.#stop.signal, 'sending work')
+      this.#fail(error)
+      throw error
+    }
+  }
+
+  /**
+   * No more items. Our side stays open (tickets may still be asked for); `done` settles once every
+   * result is back and the orchestrator has closed.
+   */
+  async end(): Promise<void> {
+    if (this.#ended || this.#failure !== undefined) return
+    this.#ended = true
+    try {
+      await this.#channel?.write({ end: true }, { signal: this.#stop.signal })
+    } catch (err) {
+      this.#fail(this.#asError(err, this.#stop.signal, 'ending the job'))
+    }
+  }
+
+  abort(error: FramemeshError): void {
+    this.#fail(error)
+  }
+
+  async #readLoop(): Promise<void> {
+    const channel = this.#channel!
+    try {
+      while (true) {
+        const message = await channel.read({ signal: this.#stop.signal })
+        this.#lastActivity = Date.now()
+        if (message === undefined) {
+          if (this.#inFlight.length > 0 || !this.#ended) {
+            throw new JobError(
+              'ERR_STREAM_ENDED',
+              `${this.peerId} closed the job with ${this.#inFlight.length} item(s) outstanding`,
+              { peerId: this.peerId },
+            )
+          }
+          this.#resolveDone()
+          await channel
+            .closeWrite({ signal: AbortSignal.timeout(2_000) })
+            .catch(() => channel.abort(new Error('closed')))
+          this.#stop.abort()
+          return
+        }
+        if (message.result !== undefined) this.#onResult(message.result)
+        else if (message.credit !== undefined) await this.#onCredit(message.credit)
+        else if (message.receipt !== undefined) this.#onReceipt(message.receipt)
+        else if (message.error !== undefined) throw this.#remoteError(message.error)
+        else throw new JobError(JOB_ERROR_CODES.protocolViolation, `${this.peerId} sent an empty job message`)
+      }
+    } catch (err) {
+      this.#fail(this.#asError(err, this.#stop.signal, 'reading results'))
+    }
+  }
+
+  #onResult(result: NonNullable<JobServerMessage['result']>): void {
+    const head = this.#inFlight[0]
+    if (head === undefined || head.seq !== result.seq || result.image === undefined) {
+      throw new JobError(
+        JOB_ERROR_CODES.protocolViolation,
+        `${this.peerId} returned item ${result.seq} out of order (expected ${head?.seq ?? 'none'})`,
+        { peerId: this.peerId },
+      )
+    }
+    const frame = imageToFrame(result.image, `result ${result.seq}`)
+    this.#inFlight.shift()
+    this.#wake.notify()
+    const debited = /^[0-9]{1,78}$/.test(result.debitedWei) ? BigInt(result.debitedWei) : 0n
+    this.events.emit('result', { seq: result.seq, frame, debited })
+  }
+
+  async #onCredit(credit: NonNullable<JobServerMessage['credit']>): Promise<void> {
+    const params = decodeTicketParams(credit.params)
+    if (params.recipient !== this.#o.quote.ticketParams.recipient) {
+      throw new JobError(
+        JOB_ERROR_CODES.protocolViolation,
+        `${this.peerId} asked to be paid at ${params.recipient}, not the quoted ${this.#o.quote.ticketParams.recipient}`,
+        { peerId: this.peerId },
+      )
+    }
+    const gap = /^[0-9]{1,78}$/.test(credit.gapWei) ? BigInt(credit.gapWei) : 0n
+    if (gap <= 0n) return
+    const paid = await this.#c.payer.pay(params, gap, { signal: this.#stop.signal })
+    if (paid === undefined) {
+      this.#withheld = true
+      this.events.emit('payment:withheld', { peerId: this.peerId, gap })
+      return
+    }
+    await this.#channel!.write(
+      { tickets: ticketBatchToPb(paid.batch), end: false },
+      { signal: this.#stop.signal },
+    )
+    this.events.emit('payment', { peerId: this.peerId, tickets: paid.batch.tickets.length, ev: paid.ev, gap })
+  }
+
+  #onReceipt(r: NonNullable<JobServerMessage['receipt']>): void {
+    const big = (s: string) => (/^[0-9]{1,78}$/.test(s) ? BigInt(s) : 0n)
+    this.events.emit('receipt', {
+      peerId: this.peerId,
+      accepted: r.accepted,
+      rejected: r.rejected,
+      credited: big(r.creditedWei),
+      balance: big(r.balanceWei),
+      ...(r.rejectCode === '' ? {} : { rejectCode: r.rejectCode }),
+    })
+  }
+
+  #remoteError(e: NonNullable<JobServerMessage['error']>): JobError {
+    return new JobError(e.code || 'ERR_JOB_FAILED', `${this.peerId}: ${e.message.slice(0, 1_000)}`, {
+      peerId: this.peerId,
+      details: { remote: true, paymentWithheld: this.#withheld },
+    })
+  }
+
+  #watchStalls(): void {
+    const stallMs = this.#o.stallTimeoutMs ?? 30_000
+    const timer = setInterval(
+      () => {
+        if (this.#inFlight.length > 0 && Date.now() - this.#lastActivity > stallMs) {
+          this.#fail(
+            new JobError(
+              JOB_ERROR_CODES.peerStalled,
+              `${this.peerId} returned nothing for ${stallMs} ms with ${this.#inFlight.length} item(s) in flight`,
+              { peerId: this.peerId },
+            ),
+          )
+        }
+      },
+      Math.max(10, Math.min(1_000, stallMs / 4)),
+    )
+    timer.unref()
+    this.#stop.signal.addEventListener('abort', () => clearInterval(timer), { once: true })
+  }
+
+  #asError(err: unknown, signal: AbortSignal, what: string): FramemeshError {
+    if (this.#failure !== undefined) return this.#failure
+    if (err instanceof FramemeshError) {
+      if (err instanceof JobError) return err
+      return new JobError(err.code, `${what} with ${this.peerId}: ${err.message}`, {
+        cause: err,
+        peerId: this.peerId,
+      })
+    }
+    const code = signal.aborted ? 'ERR_TIMEOUT' : 'ERR_STREAM_ENDED'
+    return new JobError(
+      code,
+      `${what} with ${this.peerId} failed: ${(err as Error)?.message ?? String(err)}`,
+      {
+        cause: err,
+        peerId: this.peerId,
+      },
+    )
+  }
+
+  #fail(error: FramemeshError): void {
+    if (this.#failure !== undefined) return
+    this.#failure = error
+    this.#stop.abort(error)
+    this.#channel?.abort(error)
+    this.#wake.notify()
+    this.#rejectDone(error)
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Typed errors of negotiation and jobs. Every refusal an orchestrator sends carries one of these
+ * codes on the wire (Refusal.code, JobError.code), so the broadcaster throws the same code the
+ * orchestrator chose and callers switch on it.
+ */
+import { FramemeshError } from '../errors.js'
+
+export const JOB_ERROR_CODES = {
+  /** No free job slot, or the engine queue is full: try another orchestrator. */
+  busy: 'ERR_BUSY',
+  unknownModel: 'ERR_UNKNOWN_MODEL',
+  unsupportedPipeline: 'ERR_UNSUPPORTED_PIPELINE',
+  unsupportedFormat: 'ERR_UNSUPPORTED_FORMAT',
+  priceTooLow: 'ERR_PRICE_TOO_LOW',
+  frameTooLarge: 'ERR_FRAME_TOO_LARGE',
+  badSpec: 'ERR_BAD_SPEC',
+  quoteExpired: 'ERR_QUOTE_EXPIRED',
+  quoteUnknown: 'ERR_QUOTE_UNKNOWN',
+  quoteUsed: 'ERR_QUOTE_USED',
+  quoteInvalid: 'ERR_QUOTE_INVALID',
+  paymentRequired: 'ERR_PAYMENT_REQUIRED',
+  paymentRejected: 'ERR_PAYMENT_REJECTED',
+  frameSizeMismatch: 'ERR_FRAME_SIZE_MISMATCH',
+  badWorkItem: 'ERR_BAD_WORK_ITEM',
+  protocolViolation: 'ERR_PROTOCOL_VIOLATION',
+  windowExceeded: 'ERR_WINDOW_EXCEEDED',
+  tooManyStreams: 'ERR_TOO_MANY_STREAMS',
+  inferenceFailed: 'ERR_INFERENCE_FAILED',
+  peerStalled: 'ERR_PEER_STALLED',
+  noOffers: 'ERR_NO_OFFERS',
+  budgetExhausted: 'ERR_BUDGET_EXHAUSTED',
+  shuttingDown: 'ERR_SHUTTING_DOWN',
+} as const
+
+export type JobErrorCode = (typeof JOB_ERROR_CODES)[keyof typeof JOB_ERROR_CODES]
+
+/** An orchestrator would not quote: `code` says why (busy, unknown model, price too low, ...). */
+export class QuoteRefusedError extends FramemeshError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super(code, message, { details })
+  }
+}
+
+/** A job stream failed; `code` is the orchestrator's (from its JobError) or ours. */
+export class JobError extends FramemeshError {
+  readonly peerId?: string
+  constructor(
+    code: string,
+    message: string,
+    options?: { cause?: unknown; details?: Record<string, unknown>; peerId?: string },
+  ) {
+    super(code, message, options)
+    this.peerId = options?.peerId
+  }
+}
+
+/** Codes after which another orchestrator may well succeed: the job fails over instead of failing. */
+export function isRetryableElsewhere(code: string): boolean {
+  return !(
+    code === JOB_ERROR_CODES.budgetExhausted ||
+    code === 'ERR_ABORTED' ||
+    code === JOB_ERROR_CODES.frameTooLarge ||
+    code === JOB_ERROR_CODES.unsupportedFormat
+  )
+}

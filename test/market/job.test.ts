@@ -1,0 +1,163 @@
+// PROTOCOLS.job between real peers on 127.0.0.1, real models and real tickets on a dev chain.
+import anyTest, { type TestFn } from 'ava'
+import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
+import { Stage, type StageResult } from '../../src/market/failover.js'
+import { JobSession } from '../../src/market/job-session.js'
+import type { WorkInput } from '../../src/market/job-work.js'
+import { FRAME_FORMAT_RGB24, type JobSpec } from '../../src/market/quote.js'
+import { requestQuote } from '../../src/market/quote-protocol.js'
+import type { Peer } from '../../src/peer/index.js'
+import type { TicketSender } from '../../src/tickets/sender.js'
+import {
+  clip,
+  fundedSender,
+  type Market,
+  type OrchestratorNode,
+  PRICE,
+  startMarket,
+  startOrchestrator,
+  startPeer,
+} from './mesh-fixtures.js'
+
+interface Ctx {
+  market: Market
+  sender: TicketSender
+  buyer: Peer
+  orch: OrchestratorNode
+}
+const test = anyTest.serial as TestFn<Ctx>
+
+test.before(async (t) => {
+  const market = await startMarket()
+  const sender = await fundedSender(market, 1)
+  const buyer = await startPeer(market)
+  const orch = await startOrchestrator(market, 2, { advertise: false, paymentTimeoutMs: 1_500, window: 4 })
+  await market.engine.warm('esrgan-slim-x2')
+  t.context = { market, sender, buyer, orch }
+})
+
+test.after.always(async (t) => {
+  await t.context.market?.stop()
+})
+
+function spec(ctx: Ctx, overrides: Partial<JobSpec> = {}): JobSpec {
+  return {
+    pipeline: 'upscale',
+    modelId: 'esrgan-slim-x2',
+    width: 32,
+    height: 32,
+    format: FRAME_FORMAT_RGB24,
+    frameCount: 0,
+    maxPricePerUnit: PRICE,
+    sender: ctx.sender.address,
+    ...overrides,
+  }
+}
+
+async function* items(frames: ReturnType<typeof clip>): AsyncIterable<WorkInput> {
+  for (const [seq, frame] of frames.entries()) yield { seq, frames: [frame], t: 0 }
+}
+
+function stageTo(ctx: Ctx, budget?: bigint) {
+  const { orch } = ctx
+  return new Stage(
+    {
+      peer: ctx.buyer,
+      payer: new BudgetPayer(ctx.sender, budget),
+      choose: (exclude) =>
+        exclude.has(orch.peer.peerId)
+          ? undefined
+          : {
+              peerId: orch.peer.peerId,
+              modelId: 'esrgan-slim-x2',
+              pricePerUnit: PRICE,
+              dial: orch.peer.multiaddrs[0],
+            },
+    },
+    {
+      pipeline: 'upscale',
+      sender: ctx.sender.address,
+      width: 32,
+      height: 32,
+      maxPricePerUnit: PRICE,
+      maxAttempts: 1,
+    },
+  )
+}
+
+test('a quoted job returns every frame in order, identical to local inference, paid per delivered frame', async (t) => {
+  const { market, orch } = t.context
+  const frames = clip(12)
+  const stage = stageTo(t.context)
+  const results: StageResult[] = []
+  stage.events.on('result', (r) => results.push(r))
+  const ended = orch.orchestrator.events.waitFor('job:ended', { timeoutMs: 60_000 })
+  const report = await stage.run(items(frames))
+  t.deepEqual(
+    results.map((r) => r.seq),
+    frames.map((_, i) => i),
+  )
+  for (const [i, frame] of frames.entries()) {
+    const local = await market.engine.upscale('esrgan-slim-x2', frame)
+    const got = results[i]!.frame
+    t.like(got, { width: 64, height: 64 })
+    t.true(Buffer.from(got.data).equals(Buffer.from(local.data)), `frame ${i} differs from local inference`)
+  }
+  const perFrame = (PRICE * 64n * 64n + 999_999n) / 1_000_000n
+  t.is(report.items, 12)
+  t.is(report.debited, perFrame * 12n, 'debited exactly the delivered frames')
+  t.true(report.evSent >= report.debited, 'tickets covered the work')
+  const end = await ended
+  t.is(end.items, 12)
+  t.is(end.error, undefined, end.error?.message)
+})
+
+test('a quote reused after it opened a job is refused with ERR_QUOTE_USED, an unknown one with ERR_QUOTE_UNKNOWN', async (t) => {
+  const { buyer, orch } = t.context
+  const quote = await requestQuote(
+    { peer: buyer },
+    { peerId: orch.peer.peerId, dial: orch.peer.multiaddrs[0] },
+    spec(t.context),
+  )
+  const payer = new BudgetPayer(t.context.sender)
+  const first = new JobSession({ peer: buyer, payer }, { quote })
+  await first.open()
+  const again = new JobSession({ peer: buyer, payer }, { quote })
+  const used = await t.throwsAsync(again.open())
+  t.is((used as { code?: string }).code, 'ERR_QUOTE_USED')
+  await first.end()
+  await first.done
+  const unknown = new JobSession({ peer: buyer, payer }, { quote: { ...quote, quoteId: 'ff'.repeat(16) } })
+  const err = await t.throwsAsync(unknown.open())
+  t.is((err as { code?: string }).code, 'ERR_QUOTE_UNKNOWN')
+})
+
+test('a frame of another size than quoted ends that job with ERR_FRAME_SIZE_MISMATCH', async (t) => {
+  const { buyer, orch } = t.context
+  const quote = await requestQuote(
+    { peer: buyer },
+    { peerId: orch.peer.peerId, dial: orch.peer.multiaddrs[0] },
+    spec(t.context),
+  )
+  const session = new JobSession({ peer: buyer, payer: new BudgetPayer(t.context.sender) }, { quote })
+  await session.open()
+  await session.send({ seq: 0, frames: [clip(1, 16, 16)[0]!], t: 0 }).catch(() => {})
+  const err = await t.throwsAsync(session.done)
+  t.is((err as { code?: string }).code, 'ERR_FRAME_SIZE_MISMATCH')
+})
+
+test('a broadcaster that stops paying is cut off with ERR_PAYMENT_REQUIRED after the frames it paid for', async (t) => {
+  const { orch } = t.context
+  const perFrame = (PRICE * 64n * 64n + 999_999n) / 1_000_000n
+  // Tickets are worth 4,000,000 wei each: a budget of three tickets pays for under three frames.
+  const stage = stageTo(t.context, 12_000_000n)
+  const withheld = stage.events.waitFor('payment:withheld', { timeoutMs: 30_000 })
+  const ended = orch.orchestrator.events.waitFor('job:ended', { timeoutMs: 60_000 })
+  const err = await t.throwsAsync(stage.run(items(clip(12))))
+  t.is((err as { code?: string }).code, 'ERR_PAYMENT_REQUIRED')
+  await withheld
+  const end = await ended
+  t.is(end.error?.code, 'ERR_PAYMENT_REQUIRED')
+  t.true(end.debited <= 12_000_000n, `worked for ${end.debited} wei with 12,000,000 wei paid`)
+  t.true(end.items >= 1 && BigInt(end.items) * perFrame <= 12_000_000n)
+})

@@ -1,0 +1,219 @@
+/**
+ * A small real market for tests and the bench: a dev chain with the TicketBroker, a funded
+ * broadcaster (TicketSender), orchestrators with real engines, recipients and wallets, all on
+ * 127.0.0.1 peers. Nothing here is mocked; the only shortcut is a chain clock that polls.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { Wallet } from 'ethers'
+import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
+import { type InferenceEngine, openInferenceEngine } from '../../src/inference/engine.js'
+import type { Frame } from '../../src/inference/types.js'
+import { createMesh, type Mesh, type MeshOptions } from '../../src/market/mesh.js'
+import {
+  createOrchestrator,
+  type Orchestrator,
+  type OrchestratorOptions,
+} from '../../src/market/orchestrator.js'
+import { createPeer, type Peer, type PeerOptions } from '../../src/peer/index.js'
+import { TicketBrokerClient } from '../../src/tickets/broker.js'
+import type { Hex } from '../../src/tickets/bytes.js'
+import type { ChainClock } from '../../src/tickets/chain.js'
+import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
+import { MemoryRedemptionQueue } from '../../src/tickets/memory-queue.js'
+import { TicketRecipient, type TicketRecipientOptions } from '../../src/tickets/recipient.js'
+import { TicketSender } from '../../src/tickets/sender.js'
+
+export const ETH = 10n ** 18n
+/** Wei per output megapixel: 1 gwei. A 32x32 frame upscaled x2 (4096 output pixels) costs 4,096,000 wei. */
+export const PRICE = 1_000_000_000n
+export const GAS_PRICE = 1_000_000_000n
+
+/** A chain clock that re-reads the round every `intervalMs` (tests and the bench; the tickets area owns the real watcher). */
+export class PolledClock implements ChainClock {
+  blockNumber = 0n
+  currentRound = 0n
+  roundBlockHash: Hex = `0x${'00'.repeat(32)}`
+  readonly #client: TicketBrokerClient
+  #timer?: ReturnType<typeof setInterval>
+
+  constructor(client: TicketBrokerClient) {
+    this.#client = client
+  }
+
+  async refresh(): Promise<void> {
+    const info = await this.#client.getRoundInfo()
+    this.blockNumber = info.blockNumber
+    this.currentRound = info.round
+    this.roundBlockHash = info.blockHash
+  }
+
+  start(intervalMs = 500): void {
+    this.#timer = setInterval(() => void this.refresh().catch(() => {}), intervalMs)
+    this.#timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.#timer)
+  }
+}
+
+export interface Market {
+  chain: DevChain
+  broker: TicketBrokerClient
+  clock: PolledClock
+  engine: InferenceEngine
+  cleanup: Array<() => Promise<unknown> | unknown>
+  stop(): Promise<void>
+}
+
+/** Dev chain, a read client, a clock and one shared engine over the built-in models. */
+export async function startMarket(): Promise<Market> {
+  const chain = await startDevChain({ accounts: 8, roundLength: 1_000 })
+  const options = {
+    rpcUrl: chain.rpcUrl,
+    contractAddress: chain.contractAddress,
+    chainId: chain.chainId,
+    pollingIntervalMs: 20,
+  }
+  const broker = new TicketBrokerClient({}, options)
+  const clock = new PolledClock(broker)
+  await clock.refresh()
+  clock.start()
+  const modelsDir = await mkdtemp(join(tmpdir(), 'fm-market-'))
+  const engine = await openInferenceEngine({}, { modelsDir, session: { intraOpNumThreads: 1 } })
+  const cleanup: Market['cleanup'] = []
+  return {
+    chain,
+    broker,
+    clock,
+    engine,
+    cleanup,
+    async stop() {
+      for (const fn of cleanup.reverse()) await fn()
+      clock.stop()
+      await engine.close()
+      broker.close()
+      await chain.stop()
+      await rm(modelsDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** A broadcaster account (dev account `index`) with deposit and reserve in the broker. */
+export async function fundedSender(market: Market, index: number): Promise<TicketSender> {
+  const key = market.chain.accounts[index]!.privateKey
+  const client = new TicketBrokerClient(
+    { wallet: new Wallet(key) },
+    {
+      rpcUrl: market.chain.rpcUrl,
+      contractAddress: market.chain.contractAddress,
+      chainId: market.chain.chainId,
+      pollingIntervalMs: 20,
+    },
+  )
+  await client.fundDepositAndReserve(ETH, ETH)
+  client.close()
+  await market.clock.refresh()
+  return new TicketSender(
+    { key: key as Hex, senderInfo: market.broker, clock: market.clock },
+    { maxTicketEV: 10n ** 15n, maxBatchEV: 10n ** 17n },
+  )
+}
+
+export async function startBootstrap(market: Market): Promise<BootstrapNode> {
+  const node = await createBootstrapNode()
+  market.cleanup.push(() => node.stop())
+  return node
+}
+
+export async function startPeer(
+  market: Market,
+  options: PeerOptions = {},
+  privateKey?: PrivateKey,
+): Promise<Peer> {
+  const peer = await createPeer({ ...options, privateKey: privateKey ?? (await generateKeyPair('Ed25519')) })
+  market.cleanup.push(() => peer.stop())
+  return peer
+}
+
+export interface OrchestratorNode {
+  peer: Peer
+  orchestrator: Orchestrator
+  recipient: TicketRecipient
+  queue: MemoryRedemptionQueue
+  wallet: Wallet
+}
+
+/** An orchestrator on dev account `index`, with its own peer (bootstrapped when given). */
+export async function startOrchestrator(
+  market: Market,
+  index: number,
+  options: Partial<OrchestratorOptions> & {
+    bootstrap?: string[]
+    recipient?: Partial<TicketRecipientOptions>
+    now?: () => number
+  } = {},
+): Promise<OrchestratorNode> {
+  const privateKey = await generateKeyPair('Ed25519')
+  const peer = await startPeer(
+    market,
+    options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap },
+    privateKey,
+  )
+  const wallet = new Wallet(market.chain.accounts[index]!.privateKey)
+  const queue = new MemoryRedemptionQueue()
+  const recipient = new TicketRecipient(
+    {
+      clock: market.clock,
+      senderInfo: market.broker,
+      gasPrice: { gasPrice: GAS_PRICE },
+      redemptionQueue: queue,
+    },
+    // About one frame of 32x32 x2 per ticket.
+    { address: wallet.address.toLowerCase() as Hex, ticketEV: 4_000_000n, ...options.recipient },
+  )
+  const orchestrator = await createOrchestrator(
+    {
+      peer,
+      privateKey,
+      engine: market.engine,
+      recipient,
+      wallet,
+      ...(options.now === undefined ? {} : { now: options.now }),
+    },
+    { prices: { 'esrgan-slim-x2': PRICE }, capacity: 4, debounceMs: 20, ...options },
+  )
+  market.cleanup.push(() => orchestrator.stop())
+  return { peer, orchestrator, recipient, queue, wallet }
+}
+
+export async function startMesh(
+  market: Market,
+  peer: Peer,
+  sender: TicketSender,
+  options: MeshOptions = {},
+): Promise<Mesh> {
+  const mesh = createMesh({ peer, sender }, options)
+  market.cleanup.push(() => mesh.stop())
+  return mesh
+}
+
+/** A deterministic 32x32-ish test clip: every frame differs and has texture. */
+export function clip(count: number, width = 32, height = 32): Frame[] {
+  return Array.from({ length: count }, (_, n) => {
+    const data = new Uint8Array(width * height * 3)
+    let i = 0
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        data[i++] = (x * 7 + y * 3 + n * 11) & 255
+        data[i++] = (x * y + n * 5) & 255
+        data[i++] = ((x ^ y) * 13 + n) & 255
+      }
+    }
+    return { width, height, channels: 3 as const, data }
+  })
+}
