@@ -6,6 +6,10 @@
  * the raw output, so the ratio charges the engine for everything it adds: frame → tensor, queue,
  * warm pool, tensor → frame. Goal: ratio < 1.03 for upscaling at ≥ 128×128.
  *
+ * On a shared machine two separate timings drift apart, so two more columns measure the overhead
+ * in ways load cannot skew: `engine / its ORT run` times onnxruntime's run inside the engine's own
+ * call (engine total ÷ that), and `frame⇄tensor` times the engine's conversions alone.
+ *
  *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9)
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -14,9 +18,9 @@ import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { builtinModelsDir } from '../src/inference/builtins.js'
 import { createInferenceEngine, type InferenceEngine } from '../src/inference/engine.js'
-import { frameToTensor } from '../src/inference/frame-tensor.js'
+import { frameToTensor, tensorToFrame } from '../src/inference/frame-tensor.js'
 import { createModelRegistry, type ModelRegistry } from '../src/inference/registry.js'
-import { createSessionFactory } from '../src/inference/session.js'
+import { createSessionFactory, type SessionFactory } from '../src/inference/session.js'
 import type { Frame } from '../src/inference/types.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
@@ -27,8 +31,8 @@ const SESSION = { intraOpNumThreads: 2 } as const
 interface Case {
   modelId: string
   label: string
-  /** One engine call on the given inputs. */
-  engine: (e: InferenceEngine, a: Frame, b: Frame) => Promise<unknown>
+  /** One engine call on the given inputs (`feeds` are the direct call's, for raw `run`). */
+  engine: (e: InferenceEngine, a: Frame, b: Frame, feeds: Record<string, ort.Tensor>) => Promise<unknown>
   /** Direct onnxruntime feeds for the same inputs (built once, outside the timed loop). */
   feeds: (registry: ModelRegistry, a: Frame, b: Frame) => Record<string, ort.Tensor>
 }
@@ -65,10 +69,8 @@ const CASES: Case[] = [
   {
     modelId: 'ppocr-v4-det',
     label: 'ocr-detect run (raw)',
-    engine: (e, a) => {
-      const spec = e.registry.get('ppocr-v4-det').manifest.inputs[0]
-      return e.run('ppocr-v4-det', { [spec.name]: detTensor(a) })
-    },
+    // Raw tensors in and out: the engine gets the very tensor the direct call gets.
+    engine: (e, _a, _b, feeds) => e.run('ppocr-v4-det', feeds),
     feeds: (r, a) => ({ [r.get('ppocr-v4-det').manifest.inputs[0].name]: detTensor(a) }),
   },
 ]
@@ -90,6 +92,29 @@ function frame(size: number, seed: number): Frame {
   return { width: size, height: size, channels: 3, data }
 }
 
+/** Median time of the engine's own conversions for this case: building the feeds, reading the image output back. */
+function conversionMs(
+  engine: InferenceEngine,
+  c: Case,
+  a: Frame,
+  b: Frame,
+  out: Record<string, ort.Tensor>,
+): number {
+  const manifest = engine.registry.get(c.modelId).manifest
+  const spec = manifest.outputs[0]
+  const image = spec.layout !== undefined && c.modelId !== 'ppocr-v4-det'
+  const times: number[] = []
+  for (let i = 0; i < 41; i++) {
+    const t0 = performance.now()
+    if (image) {
+      c.feeds(engine.registry, a, b)
+      tensorToFrame(c.modelId, out[spec.name], spec)
+    }
+    if (i > 10) times.push(performance.now() - t0) // the first runs only warm up the JIT
+  }
+  return median(times)
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[s.length >> 1]
@@ -98,10 +123,32 @@ function median(xs: number[]): number {
 async function main(): Promise<void> {
   const modelsDir = await mkdtemp(join(tmpdir(), 'fm-bench-'))
   const builtinDirs = [builtinModelsDir()]
+  // The engine's sessions are the real factory's, wrapped only to add up the time spent inside
+  // onnxruntime's run: engine time ÷ that time is the engine's overhead measured on the very same
+  // calls, which other processes' load cannot skew the way it skews two separate timings.
+  let insideOrtMs = 0
+  const real = createSessionFactory(SESSION)
+  const sessions: SessionFactory = {
+    sessionOptions: real.sessionOptions,
+    async open(id, model) {
+      const s = await real.open(id, model)
+      return {
+        ...s,
+        run: async (feeds) => {
+          const t0 = performance.now()
+          try {
+            return await s.run(feeds)
+          } finally {
+            insideOrtMs += performance.now() - t0
+          }
+        },
+      }
+    },
+  }
   const makeEngine = async () => {
     const registry = createModelRegistry({}, { modelsDir, builtinDirs })
     await registry.scan()
-    return createInferenceEngine({ registry }, { session: SESSION })
+    return createInferenceEngine({ registry, sessions }, {})
   }
   const rows: Array<Record<string, string | number>> = []
   try {
@@ -111,8 +158,9 @@ async function main(): Promise<void> {
         const b = frame(size, 2)
         // Cold: a fresh engine with nothing warm, from the call to the first result (load + warm-up + run).
         const engine = await makeEngine()
+        const feeds = c.feeds(engine.registry, a, b)
         let t0 = performance.now()
-        await c.engine(engine, a, b)
+        await c.engine(engine, a, b, feeds)
         const engineCold = performance.now() - t0
         t0 = performance.now()
         const modelPath = engine.registry.get(c.modelId).modelPath
@@ -121,18 +169,21 @@ async function main(): Promise<void> {
           modelPath,
           createSessionFactory(SESSION).sessionOptions,
         )
-        const feeds = c.feeds(engine.registry, a, b)
-        await session.run(feeds)
+        const direct = await session.run(feeds)
         const directCold = performance.now() - t0
+        const convertMs = conversionMs(engine, c, a, b, direct)
 
         // Warm, interleaved.
         const eTimes: number[] = []
         const dTimes: number[] = []
+        const inside: number[] = []
         const end = performance.now() + SECONDS * 1000
         while (performance.now() < end || eTimes.length < MIN_RUNS) {
           t0 = performance.now()
-          await c.engine(engine, a, b)
+          insideOrtMs = 0
+          await c.engine(engine, a, b, feeds)
           eTimes.push(performance.now() - t0)
+          inside.push(eTimes[eTimes.length - 1] / insideOrtMs)
           t0 = performance.now()
           await session.run(feeds)
           dTimes.push(performance.now() - t0)
@@ -152,6 +203,9 @@ async function main(): Promise<void> {
           'direct ms/frame': d.toFixed(2),
           'engine frames/s': (1000 / e).toFixed(1),
           'engine / direct': ratio.toFixed(3),
+          'engine / its ORT run': median(inside).toFixed(3),
+          'frame⇄tensor ms': convertMs.toFixed(2),
+          'frame⇄tensor / direct': (convertMs / d).toFixed(3),
           'cold→first ms (engine)': engineCold.toFixed(0),
           'cold→first ms (direct)': directCold.toFixed(0),
           'peak RSS MiB': (process.resourceUsage().maxRSS / 1024).toFixed(0),
@@ -163,10 +217,15 @@ async function main(): Promise<void> {
     await rm(modelsDir, { recursive: true, force: true })
   }
   console.log(
-    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, ${SECONDS}s per row, median)`,
+    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, ${SECONDS}s per row, medians; ` +
+      'engine / direct = median of paired ratios)',
   )
   console.table(rows)
   console.log('peak RSS is the process maximum so far (cumulative down the table).')
+  console.log(
+    "frame⇄tensor is the engine's conversion work alone (input frames → tensors, output tensor → frame),\n" +
+      'timed apart from onnxruntime: a load-independent floor for the engine overhead.',
+  )
 }
 
 await main()
