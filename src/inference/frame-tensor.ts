@@ -65,10 +65,14 @@ export function frameToTensor(frame: Frame, spec: TensorSpec, region?: Region): 
     return new ort.Tensor('uint8', out, dims)
   }
   const out = new Float32Array(n)
-  const whole = r.x === 0 && r.y === 0 && r.width === frame.width && r.height === frame.height
-  // The common case (whole frame, NHWC, 0–255) is one native bulk conversion.
-  if (lo === 0 && hi === 255 && !nchw && whole) out.set(src)
-  else if (lo === 0 && hi === 255) writePixels(src, rowBytes, r, nchw, out, (v) => v)
+  if (lo === 0 && hi === 255 && !nchw) {
+    // The common case (NHWC, 0–255): native bulk conversion, one call per row of the region.
+    const rowLen = r.width * 3
+    for (let y = 0; y < r.height; y++) {
+      const s = (r.y + y) * rowBytes + r.x * 3
+      out.set(src.subarray(s, s + rowLen), y * rowLen)
+    }
+  } else if (lo === 0 && hi === 255) writePixels(src, rowBytes, r, nchw, out, (v) => v)
   else {
     const k = (hi - lo) / 255
     writePixels(src, rowBytes, r, nchw, out, (v) => lo + v * k)
