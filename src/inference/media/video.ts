@@ -61,7 +61,12 @@ export async function* readVideoFrames(path: string, options: ReadVideoOptions =
   const dog = watchdog(proc, options.signal, options.stallTimeoutMs ?? 30_000)
   const chunks = (proc.child.stdout as Readable)[Symbol.asyncIterator]() as AsyncIterator<Buffer>
   try {
-    let frame = new Uint8Array(frameBytes)
+    // Every byte of a frame is overwritten before it is yielded, so no zero-fill is needed.
+    const allocate = () => {
+      const b = Buffer.allocUnsafeSlow(frameBytes)
+      return new Uint8Array(b.buffer, b.byteOffset, frameBytes)
+    }
+    let frame = allocate()
     let filled = 0
     for (;;) {
       dog.arm()
@@ -76,7 +81,7 @@ export async function* readVideoFrames(path: string, options: ReadVideoOptions =
         at += n
         if (filled === frameBytes) {
           yield { width, height, channels: 3, data: frame }
-          frame = new Uint8Array(frameBytes)
+          frame = allocate()
           filled = 0
         }
       }
