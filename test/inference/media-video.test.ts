@@ -214,3 +214,29 @@ test('a video whose frames exceed the pixel limit is refused with ERR_IMAGE_TOO_
   t.is((err as { code?: string }).code, 'ERR_IMAGE_TOO_LARGE')
   t.regex(err.message, /64×48/)
 })
+
+test('large frames are written through the pipe with backpressure and all arrive', async (t) => {
+  // 30 frames of 320×240 are 6.9 MB: far more than the pipe holds, so writes wait for 'drain'.
+  const frames = function* (): Generator<Frame> {
+    for (let i = 0; i < 30; i++) {
+      yield { width: 320, height: 240, channels: 3, data: new Uint8Array(320 * 240 * 3).fill(i * 8) }
+    }
+  }
+  const out = join(dir, 'large.mp4')
+  const written = await writeVideo(out, frames(), { fps: { num: 30, den: 1 } })
+  t.is(written.frames, 30)
+  t.like(await probeVideo(out), { width: 320, height: 240, frameCount: 30 })
+})
+
+test('an output ffmpeg cannot create fails with ERR_VIDEO_ENCODE instead of hanging', async (t) => {
+  const frames: Frame[] = Array.from({ length: 20 }, () => ({
+    width: 320,
+    height: 240,
+    channels: 3 as const,
+    data: new Uint8Array(320 * 240 * 3),
+  }))
+  const err = await t.throwsAsync(
+    writeVideo(join(dir, 'no', 'such', 'dir.mp4'), frames, { fps: { num: 10, den: 1 } }),
+  )
+  t.is((err as { code?: string }).code, 'ERR_VIDEO_ENCODE')
+})
