@@ -214,9 +214,12 @@ export async function writeVideo(
     const exit = await proc.exited
     dog.check()
     if (exit.code !== 0) {
-      throw new VideoEncodeError(`ffmpeg could not write '${path}' (${tail(proc)})`, {
-        details: { exitCode: exit.code },
-      })
+      throw new VideoEncodeError(
+        `ffmpeg could not write '${path}' (${tail(proc)}); check the output path and free disk space`,
+        {
+          details: { exitCode: exit.code },
+        },
+      )
     }
     await rename(partial, path)
     done = true
@@ -250,7 +253,9 @@ async function drained(stdin: Writable, proc: FfmpegProcess, dog: Watchdog): Pro
   }
   dog.check()
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) {
-    throw new VideoEncodeError(`ffmpeg stopped while frames were still being written (${tail(proc)})`)
+    throw new VideoEncodeError(
+      `ffmpeg stopped while frames were still being written (${tail(proc)}); check that the output folder exists and is writable`,
+    )
   }
 }
 
