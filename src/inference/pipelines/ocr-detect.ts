@@ -64,20 +64,29 @@ export function prepareDetectInput(frame: Frame, limitSideLen: number): DetectIn
   const src = frame.data
   const scale = [0, 1, 2].map((c) => 1 / (255 * DET_STD[c]))
   const offset = [0, 1, 2].map((c) => DET_MEAN[c] / DET_STD[c])
+  // Source columns and weights are the same on every row: work them out once.
+  const x0s = new Int32Array(width)
+  const x1s = new Int32Array(width)
+  const wxs = new Float32Array(width)
+  for (let x = 0; x < width; x++) {
+    const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), frame.width - 1)
+    x0s[x] = Math.floor(fx)
+    x1s[x] = Math.min(x0s[x] + 1, frame.width - 1)
+    wxs[x] = fx - x0s[x]
+  }
   for (let y = 0; y < height; y++) {
     const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), frame.height - 1)
     const y0 = Math.floor(fy)
     const y1 = Math.min(y0 + 1, frame.height - 1)
     const wy = fy - y0
+    const row0 = y0 * frame.width
+    const row1 = y1 * frame.width
     for (let x = 0; x < width; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), frame.width - 1)
-      const x0 = Math.floor(fx)
-      const x1 = Math.min(x0 + 1, frame.width - 1)
-      const wx = fx - x0
-      const i00 = (y0 * frame.width + x0) * 3
-      const i01 = (y0 * frame.width + x1) * 3
-      const i10 = (y1 * frame.width + x0) * 3
-      const i11 = (y1 * frame.width + x1) * 3
+      const wx = wxs[x]
+      const i00 = (row0 + x0s[x]) * 3
+      const i01 = (row0 + x1s[x]) * 3
+      const i10 = (row1 + x0s[x]) * 3
+      const i11 = (row1 + x1s[x]) * 3
       const out = y * width + x
       for (let c = 0; c < 3; c++) {
         const rgb = 2 - c // output channel 0 is blue
