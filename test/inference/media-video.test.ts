@@ -2,6 +2,7 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
+import { runFfmpeg } from '../../src/inference/media/ffmpeg.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { fpsToRational, probeVideo, readVideoFrames, writeVideo } from '../../src/inference/media/video.js'
 import type { Frame } from '../../src/inference/types.js'
@@ -239,4 +240,24 @@ test('an output ffmpeg cannot create fails with ERR_VIDEO_ENCODE instead of hang
     writeVideo(join(dir, 'no', 'such', 'dir.mp4'), frames, { fps: { num: 10, den: 1 } }),
   )
   t.is((err as { code?: string }).code, 'ERR_VIDEO_ENCODE')
+})
+
+test('a file with sound but no pictures is refused with ERR_VIDEO_DECODE', async (t) => {
+  const audio = join(dir, 'tone.m4a')
+  const made = await runFfmpeg([
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=duration=0.5',
+    '-c:a',
+    'aac',
+    audio,
+  ])
+  t.is(made.code, 0)
+  const err = await t.throwsAsync(probeVideo(audio))
+  t.is((err as { code?: string }).code, 'ERR_VIDEO_DECODE')
+  t.regex(err.message, /no video stream/)
 })
