@@ -10,7 +10,7 @@ import { frameToTensor, tensorToFrame } from '../../src/inference/frame-tensor.j
 import { planTiles } from '../../src/inference/tiling.js'
 import type { Frame, TensorSpec } from '../../src/inference/types.js'
 import { engineFixture, testFrame } from './helpers/engine-fixture.js'
-import { upscaleManifest, writeModelFolder } from './helpers/onnx-models.js'
+import { upscaleManifest, upscaleModelBytes, writeModelFolder } from './helpers/onnx-models.js'
 
 function maxDiff(a: Frame, b: Frame): number {
   let max = 0
@@ -200,4 +200,28 @@ test('a model file with one flipped byte is refused with ERR_MANIFEST_MISMATCH b
   await writeFile(record.modelPath, bytes)
   await t.throwsAsync(f.engine.upscale('up-b', testFrame(4, 4)), { code: 'ERR_MANIFEST_MISMATCH' })
   t.is((await f.engine.upscale('up-c', testFrame(4, 4))).width, 8)
+})
+
+test('an NCHW model working in 0–1 gives the same picture as its NHWC 0–255 twin (layout and range come from the manifest)', async (t) => {
+  const f = await engineFixture()
+  t.teardown(f.cleanup)
+  const image = (name: string): TensorSpec => ({
+    name,
+    layout: 'NCHW',
+    dtype: 'float32',
+    shape: [1, 3, -1, -1],
+    range: [0, 1],
+  })
+  const manifest = upscaleManifest('nchw-unit', 2, { inputs: [image('input')], outputs: [image('output')] })
+  await writeModelFolder(f.dir, manifest, upscaleModelBytes({ nchwUnit: true, layers: 3, seed: 7 }))
+  await f.registry.scan()
+  const frame = testFrame(40, 30, 5)
+  const twin = await f.engine.upscale('up-deep', frame) // NHWC 0–255, same seed and layers
+  const out = await f.engine.upscale('nchw-unit', frame, { tileSize: 24, overlap: 4 })
+  t.deepEqual([out.width, out.height], [80, 60])
+  t.true(maxDiff(out, twin) <= 1, `max difference ${maxDiff(out, twin)}`)
+  t.true(
+    out.data.some((v, i) => v !== frame.data[i % frame.data.length]),
+    'the output is not just the input',
+  )
 })

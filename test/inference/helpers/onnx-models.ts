@@ -65,6 +65,8 @@ export interface UpscaleModelOptions {
   /** Extra unused weight bytes, to give the file (and so the budget estimate) a chosen size. */
   padBytes?: number
   inputName?: string
+  /** NCHW with values 0–1 instead of NHWC 0–255 (same weights, bias scaled: same picture out). */
+  nchwUnit?: boolean
 }
 
 /**
@@ -76,11 +78,12 @@ export function upscaleModelBytes(options: UpscaleModelOptions = {}): Uint8Array
   const layers = options.layers ?? 2
   const rand = seeded(options.seed ?? 1)
   const inputName = options.inputName ?? 'input'
-  const nodes: onnxProto.onnx.INodeProto[] = [
-    { opType: 'Transpose', input: [inputName], output: ['x0'], attribute: [perm([0, 3, 1, 2])] },
-  ]
+  const nchw = options.nchwUnit === true
+  const nodes: onnxProto.onnx.INodeProto[] = nchw
+    ? []
+    : [{ opType: 'Transpose', input: [inputName], output: ['x0'], attribute: [perm([0, 3, 1, 2])] }]
   const inits: onnxProto.onnx.ITensorProto[] = []
-  let prev = 'x0'
+  let prev = nchw ? inputName : 'x0'
   for (let l = 0; l < layers; l++) {
     const last = l === layers - 1
     const outC = last ? 3 * s * s : 3
@@ -96,7 +99,7 @@ export function upscaleModelBytes(options: UpscaleModelOptions = {}): Uint8Array
     }
     inits.push(
       floatTensor(`w${l}`, [outC, 3, 3, 3], w),
-      floatTensor(`b${l}`, [outC], new Float32Array(outC).fill(2)),
+      floatTensor(`b${l}`, [outC], new Float32Array(outC).fill(nchw ? 2 / 255 : 2)),
     )
     nodes.push({
       opType: 'Conv',
@@ -106,15 +109,14 @@ export function upscaleModelBytes(options: UpscaleModelOptions = {}): Uint8Array
     })
     prev = `c${l}`
   }
-  nodes.push(
-    {
-      opType: 'DepthToSpace',
-      input: [prev],
-      output: ['d'],
-      attribute: [{ name: 'blocksize', type: onnx.AttributeProto.AttributeType.INT, i: s }],
-    },
-    { opType: 'Transpose', input: ['d'], output: ['output'], attribute: [perm([0, 2, 3, 1])] },
-  )
+  nodes.push({
+    opType: 'DepthToSpace',
+    input: [prev],
+    output: [nchw ? 'output' : 'd'],
+    attribute: [{ name: 'blocksize', type: onnx.AttributeProto.AttributeType.INT, i: s }],
+  })
+  if (!nchw)
+    nodes.push({ opType: 'Transpose', input: ['d'], output: ['output'], attribute: [perm([0, 2, 3, 1])] })
   if (options.padBytes !== undefined && options.padBytes > 0) {
     const n = Math.ceil(options.padBytes / 4)
     inits.push(floatTensor('unused_padding', [n], new Float32Array(n)))
@@ -123,8 +125,10 @@ export function upscaleModelBytes(options: UpscaleModelOptions = {}): Uint8Array
     name: 'upscale',
     node: nodes,
     initializer: inits,
-    input: [valueInfo(inputName, [1, 'height', 'width', 3])],
-    output: [valueInfo('output', [1, 'out_height', 'out_width', 3])],
+    input: [valueInfo(inputName, nchw ? [1, 3, 'height', 'width'] : [1, 'height', 'width', 3])],
+    output: [
+      valueInfo('output', nchw ? [1, 3, 'out_height', 'out_width'] : [1, 'out_height', 'out_width', 3]),
+    ],
   })
 }
 
