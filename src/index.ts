@@ -2,5 +2,35 @@
 export * from './errors.js'
 export * from './inference/index.js'
 export * from './logger.js'
+// Market: negotiation, jobs, the orchestrator service and the mesh API apps embed.
+export {
+  type PeerUse,
+  Stage,
+  type StageCandidate,
+  type StageEvents,
+  type StageReport,
+} from './market/failover.js'
+export { JOB_ERROR_CODES, JobError, type JobErrorCode, QuoteRefusedError } from './market/market-errors.js'
+export {
+  createMesh,
+  type JobReport,
+  type JobResult,
+  type Mesh,
+  type MeshComponents,
+  type MeshJob,
+  type MeshJobEvent,
+  type MeshJobEvents,
+  type MeshOptions,
+  type SubmitOptions,
+} from './market/mesh.js'
+export {
+  createOrchestrator,
+  type Orchestrator,
+  type OrchestratorComponents,
+  type OrchestratorOptions,
+  type RedemptionService,
+} from './market/orchestrator.js'
+export type { JobSpec, Quote } from './market/quote.js'
+export { requestQuote } from './market/quote-protocol.js'
 export * from './peer/index.js'
 export * from './tickets/index.js'

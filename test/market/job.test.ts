@@ -2,11 +2,14 @@
 import anyTest, { type TestFn } from 'ava'
 import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
 import { Stage, type StageResult } from '../../src/market/failover.js'
+import { JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from '../../src/market/job-protocol.js'
 import { JobSession } from '../../src/market/job-session.js'
 import type { WorkInput } from '../../src/market/job-work.js'
 import { FRAME_FORMAT_RGB24, type JobSpec } from '../../src/market/quote.js'
 import { requestQuote } from '../../src/market/quote-protocol.js'
+import { messageChannel } from '../../src/peer/framing.js'
 import type { Peer } from '../../src/peer/index.js'
+import { PROTOCOLS } from '../../src/peer/protocols.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import {
   clip,
@@ -31,7 +34,13 @@ test.before(async (t) => {
   const market = await startMarket()
   const sender = await fundedSender(market, 1)
   const buyer = await startPeer(market)
-  const orch = await startOrchestrator(market, 2, { advertise: false, paymentTimeoutMs: 1_500, window: 4 })
+  const orch = await startOrchestrator(market, 2, {
+    advertise: false,
+    paymentTimeoutMs: 1_500,
+    window: 4,
+    capacity: 8,
+    maxStreamsPerPeer: 2,
+  })
   await market.engine.warm('esrgan-slim-x2')
   t.context = { market, sender, buyer, orch }
 })
@@ -160,4 +169,92 @@ test('a broadcaster that stops paying is cut off with ERR_PAYMENT_REQUIRED after
   t.is(end.error?.code, 'ERR_PAYMENT_REQUIRED')
   t.true(end.debited <= 12_000_000n, `worked for ${end.debited} wei with 12,000,000 wei paid`)
   t.true(end.items >= 1 && BigInt(end.items) * perFrame <= 12_000_000n)
+})
+
+const quoteFor = (ctx: Ctx, from: Peer = ctx.buyer) =>
+  requestQuote({ peer: from }, { peerId: ctx.orch.peer.peerId, dial: ctx.orch.peer.multiaddrs[0] }, spec(ctx))
+
+test('a malformed message on one job stream ends only that stream; a job running beside it completes', async (t) => {
+  const ctx = t.context
+  const { buyer, orch } = ctx
+  const quote = await quoteFor(ctx)
+  const stream = await buyer.dialProtocol(orch.peer.multiaddrs[0]!, PROTOCOLS.job)
+  const channel = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
+  await channel.write({ open: { quoteId: quote.quoteId, window: 4 }, end: false })
+  const accepted = await channel.read()
+  t.truthy(accepted?.accepted)
+  const brokenEnded = orch.orchestrator.events.waitFor('job:ended', {
+    filter: (e) => e.jobId === quote.quoteId,
+    timeoutMs: 30_000,
+  })
+  const stage = stageTo(ctx)
+  const frames: number[] = []
+  stage.events.on('result', (r) => {
+    frames.push(r.seq)
+    // Mid-way through the good job, the other stream sends a length prefix and bytes that are no protobuf.
+    if (r.seq === 2) stream.send(Uint8Array.from([5, 0xff, 0xff, 0xff, 0xff, 0xff]))
+  })
+  const report = await stage.run(items(clip(12)))
+  const broken = await brokenEnded
+  t.is(broken.error?.code, 'ERR_MALFORMED_MESSAGE')
+  t.is(report.items, 12)
+  t.deepEqual(frames, [...Array(12).keys()])
+  await t.throwsAsync(channel.read(), undefined, 'the broken stream is gone')
+})
+
+test('a peer over its job stream limit is refused with ERR_TOO_MANY_STREAMS while other peers still get in', async (t) => {
+  const ctx = t.context
+  const payer = new BudgetPayer(ctx.sender)
+  const open: JobSession[] = []
+  for (let i = 0; i < 2; i++) {
+    const s = new JobSession({ peer: ctx.buyer, payer }, { quote: await quoteFor(ctx) })
+    await s.open()
+    open.push(s)
+  }
+  const third = new JobSession({ peer: ctx.buyer, payer }, { quote: await quoteFor(ctx) })
+  const err = await t.throwsAsync(third.open())
+  t.is((err as { code?: string }).code, 'ERR_TOO_MANY_STREAMS')
+  const other = await startPeer(ctx.market)
+  const elsewhere = new JobSession({ peer: other, payer }, { quote: await quoteFor(ctx, other) })
+  await t.notThrowsAsync(elsewhere.open())
+  for (const s of [...open, elsewhere]) {
+    await s.end()
+    await s.done
+  }
+})
+
+test('a quote asked for by one peer cannot open a job for another: ERR_QUOTE_UNKNOWN', async (t) => {
+  const ctx = t.context
+  const other = await startPeer(ctx.market)
+  const quote = await quoteFor(ctx)
+  const session = new JobSession(
+    { peer: other, payer: new BudgetPayer(ctx.sender) },
+    { quote, dial: ctx.orch.peer.multiaddrs[0] },
+  )
+  const err = await t.throwsAsync(session.open())
+  t.is((err as { code?: string }).code, 'ERR_QUOTE_UNKNOWN')
+})
+
+test('a sender that exceeds its window is cut off with ERR_WINDOW_EXCEEDED', async (t) => {
+  const ctx = t.context
+  const quote = await quoteFor(ctx)
+  const stream = await ctx.buyer.dialProtocol(ctx.orch.peer.multiaddrs[0]!, PROTOCOLS.job)
+  const channel = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
+  await channel.write({ open: { quoteId: quote.quoteId, window: 1 }, end: false })
+  t.is((await channel.read())?.accepted?.window, 1)
+  // No tickets are sent, so nothing is worked on and the items pile up past the window.
+  const frame = clip(1)[0]!
+  for (let seq = 0; seq < 3; seq++) {
+    await channel.write({
+      work: { seq, images: [{ width: 32, height: 32, data: frame.data as Uint8Array<ArrayBuffer> }], t: 0 },
+      end: false,
+    })
+  }
+  let error: string | undefined
+  while (error === undefined) {
+    const m = await channel.read()
+    if (m === undefined) break
+    error = m.error?.code
+  }
+  t.is(error, 'ERR_WINDOW_EXCEEDED')
 })

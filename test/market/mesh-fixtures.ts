@@ -142,6 +142,7 @@ export async function startPeer(
 
 export interface OrchestratorNode {
   peer: Peer
+  privateKey: PrivateKey
   orchestrator: Orchestrator
   recipient: TicketRecipient
   queue: MemoryRedemptionQueue
@@ -188,7 +189,7 @@ export async function startOrchestrator(
     { prices: { 'esrgan-slim-x2': PRICE }, capacity: 4, debounceMs: 20, ...options },
   )
   market.cleanup.push(() => orchestrator.stop())
-  return { peer, orchestrator, recipient, queue, wallet }
+  return { peer, privateKey, orchestrator, recipient, queue, wallet }
 }
 
 export async function startMesh(

@@ -1,0 +1,159 @@
+// The whole market on loopback: a bootstrap node, three orchestrators at different prices and a
+// broadcaster that finds them by their adverts, buys upscaling with tickets and survives a failover.
+import anyTest, { type TestFn } from 'ava'
+import type { BootstrapNode } from '../../bootstrap/index.js'
+import type { Frame } from '../../src/inference/types.js'
+import type { Mesh, MeshJobEvent } from '../../src/market/mesh.js'
+import type { TicketSender } from '../../src/tickets/sender.js'
+import { eventually } from '../helpers/peer.js'
+import {
+  clip,
+  fundedSender,
+  type Market,
+  type OrchestratorNode,
+  PRICE,
+  startBootstrap,
+  startMarket,
+  startMesh,
+  startOrchestrator,
+  startPeer,
+} from './mesh-fixtures.js'
+
+interface Ctx {
+  market: Market
+  bootstrap: BootstrapNode
+  sender: TicketSender
+  orchs: OrchestratorNode[]
+  mesh: Mesh
+}
+const test = anyTest.serial as TestFn<Ctx>
+
+test.before(async (t) => {
+  const market = await startMarket()
+  const sender = await fundedSender(market, 1)
+  await market.engine.warm('esrgan-slim-x2')
+  const bootstrap = await startBootstrap(market)
+  const orchs: OrchestratorNode[] = []
+  for (const [i, multiple] of [1n, 2n, 3n].entries()) {
+    orchs.push(
+      await startOrchestrator(market, 2 + i, {
+        bootstrap: bootstrap.multiaddrs,
+        prices: { 'esrgan-slim-x2': PRICE * multiple },
+      }),
+    )
+  }
+  const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
+  const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 10_000 })
+  t.context = { market, bootstrap, sender, orchs, mesh }
+})
+
+test.after.always(async (t) => {
+  await t.context.market?.stop()
+})
+
+async function localUpscale(ctx: Ctx, frames: Frame[]): Promise<Frame[]> {
+  const out: Frame[] = []
+  for (const f of frames) out.push(await ctx.market.engine.upscale('esrgan-slim-x2', f))
+  return out
+}
+
+function sameFrames(
+  t: { true: (v: boolean, m?: string) => void; is: (a: unknown, b: unknown, m?: string) => void },
+  got: Frame[],
+  want: Frame[],
+) {
+  t.is(got.length, want.length, 'frame count')
+  for (const [i, w] of want.entries()) {
+    t.true(Buffer.from(got[i]!.data).equals(Buffer.from(w.data)), `frame ${i} differs from local inference`)
+  }
+}
+
+test("every orchestrator's advert reaches the broadcaster through the bootstrap node, with its price", async (t) => {
+  const { mesh, orchs } = t.context
+  await eventually(() => mesh.offers({ pipeline: 'upscale' }).length === 3, {
+    timeoutMs: 30_000,
+    describe: () => `${mesh.offers({ pipeline: 'upscale' }).length} offers`,
+  })
+  const byPeer = new Map(mesh.offers({ pipeline: 'upscale' }).map((o) => [o.peerId, o]))
+  for (const [i, o] of orchs.entries()) {
+    t.like(byPeer.get(o.peer.peerId), {
+      modelId: 'esrgan-slim-x2',
+      pricePerUnit: PRICE * BigInt(i + 1),
+      unit: 'output-megapixel',
+    })
+    t.is(byPeer.get(o.peer.peerId)?.paymentAddress.toLowerCase(), o.wallet.address.toLowerCase())
+  }
+  t.is(mesh.offers({ pipeline: 'upscale', maxPricePerUnit: PRICE * 2n }).length, 2)
+})
+
+test('a 24-frame clip is upscaled through the mesh identical to local inference, and the report adds up', async (t) => {
+  const ctx = t.context
+  await eventually(() => ctx.mesh.offers({ pipeline: 'upscale' }).length === 3, { timeoutMs: 30_000 })
+  const frames = clip(24)
+  const job = ctx.mesh.submit({
+    pipeline: 'upscale',
+    model: 'esrgan-slim-x2',
+    maxPrice: PRICE * 3n,
+    input: frames,
+  })
+  const seen: MeshJobEvent['type'][] = []
+  const reading = (async () => {
+    for await (const e of job.events) seen.push(e.type)
+  })()
+  const { frames: out, report } = await job.done
+  await reading
+  sameFrames(t, out, await localUpscale(ctx, frames))
+  t.is(report.items, 24)
+  t.is(report.resent, 0)
+  t.true(report.evSent >= report.debited)
+  const used = report.peers.filter((p) => p.items > 0)
+  t.is(used.length, 1)
+  // Debited at the quoted price for exactly the 24 delivered frames (the draw may pick any of the three).
+  t.is(report.debited, (used[0]!.pricePerUnit * 64n * 64n * 24n) / 1_000_000n)
+  t.true(seen.includes('peer:selected') && seen.includes('payment') && seen.at(-1) === 'finished')
+  t.is(seen.filter((s) => s === 'progress').length, 24)
+})
+
+test('when the chosen orchestrator stops mid-job the rest moves on: every frame exactly once, in order', async (t) => {
+  const ctx = t.context
+  await eventually(() => ctx.mesh.offers({ pipeline: 'upscale' }).length === 3, { timeoutMs: 30_000 })
+  const frames = clip(48)
+  const job = ctx.mesh.submit({ pipeline: 'upscale', input: frames })
+  let victim: string | undefined
+  let fromVictim = 0
+  job.events.on('peer:selected', (e) => {
+    victim ??= e.peerId
+  })
+  job.events.on('result', (r) => {
+    if (r.peerId !== victim || ++fromVictim !== 4) return
+    // Killed from inside its fourth result: frames are in flight and most of the clip is still to come.
+    void ctx.orchs.find((o) => o.peer.peerId === victim)!.peer.stop()
+  })
+  const failed = job.events.waitFor('peer:failed', { timeoutMs: 60_000 })
+  const switched = job.events.waitFor('peer:switch', { timeoutMs: 60_000 })
+  const { frames: out, report } = await job.done
+  const failure = await failed
+  t.is<string | undefined, string | undefined>(failure.peerId, victim)
+  t.is<string | undefined, string | undefined>((await switched).from, victim)
+  sameFrames(t, out, await localUpscale(ctx, frames))
+  t.is(report.items, 48)
+  const victimUse = report.peers.find((p) => p.peerId === victim)!
+  t.true(victimUse.items >= 4 && victimUse.items < 48)
+  t.truthy(victimUse.error)
+  // Each orchestrator was paid (debited) for exactly the frames it delivered.
+  for (const use of report.peers)
+    t.is(use.debited, (use.pricePerUnit * 64n * 64n * BigInt(use.items)) / 1_000_000n)
+  t.is(
+    report.peers.reduce((n, p) => n + p.items, 0),
+    48,
+  )
+  // Prepaid credit left unused with a peer is bounded by one credit window (4 frames ahead + 4 in progress) and a ticket.
+  for (const use of report.peers) {
+    t.log(`${use.peerId.slice(-6)}: ${use.items} frames, debited ${use.debited}, EV sent ${use.evSent}`)
+    const perFrame = (use.pricePerUnit * 64n * 64n) / 1_000_000n
+    t.true(use.evSent - use.debited <= perFrame * 8n + 4_000_000n, `${use.peerId} was overpaid`)
+  }
+  t.log(
+    `failover: ${victimUse.items} frames from the stopped peer, ${report.resent} re-sent, EV sent ${report.evSent} for ${report.debited} debited`,
+  )
+})
