@@ -80,6 +80,8 @@ test('concurrent requests for a cold model share one load', async (t) => {
   t.is(f.opened.get('up-a'), 1)
   t.deepEqual(states, ['loading', 'warm'])
   t.is(out.width, 8)
+  for (let i = 0; i < 3; i++) await f.engine.upscale('up-a', frame)
+  t.is(f.opened.get('up-a'), 1, 'the warm session is reused, not reopened')
 })
 
 test('a model larger than the whole budget is refused with ERR_BUDGET_TOO_SMALL and others keep working', async (t) => {
