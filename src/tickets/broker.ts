@@ -3,6 +3,8 @@
  * endpoint. Reads (sender info, chain clock, used tickets) need no key; writes (funding, unlock,
  * withdraw, redemption) need a wallet. Every contract revert becomes a BrokerError with a code.
  */
+
+import { setTimeout as delay } from 'node:timers/promises'
 import {
   Contract,
   FetchRequest,
@@ -19,7 +21,8 @@ import { type Logger, silentLogger } from '../logger.js'
 import { abortable, withTimeout } from './abortable.js'
 import { ticketBrokerArtifact } from './broker-artifact.generated.js'
 import { BrokerError, contractRevertError } from './broker-errors.js'
-import { bytesToHex, type Hex } from './bytes.js'
+import { type Address, bytesToHex, type Hex } from './bytes.js'
+import type { SenderInfoSource } from './chain.js'
 import { type Ticket, ticketAuxData, ticketHashHex, type WinningTicket } from './ticket.js'
 
 export { BrokerError, type BrokerErrorCode, isBrokerError } from './broker-errors.js'
@@ -65,9 +68,14 @@ export interface RedeemCostEstimate {
   cost: bigint
 }
 
+export interface RedeemResult extends TxResult {
+  /** Wei the recipient received: faceValue, or less when the sender's deposit and reserve share fell short. */
+  paid: bigint
+}
+
 export interface BatchRedeemResult extends TxResult {
-  /** One entry per ticket, in input order: redeemed, or the contract's reason for skipping it. */
-  outcomes: { ticketHash: Hex; redeemed: boolean; error?: BrokerError }[]
+  /** One entry per ticket, in input order: redeemed (and what it paid), or why the contract skipped it. */
+  outcomes: { ticketHash: Hex; redeemed: boolean; paid: bigint; error?: BrokerError }[]
 }
 
 export interface TicketBrokerClientComponents {
@@ -103,7 +111,7 @@ export interface SendOptions extends CallOptions {
 /** The EVM's BLOCKHASH opcode sees only the last 256 blocks. */
 const BLOCKHASH_WINDOW = 256n
 
-export class TicketBrokerClient {
+export class TicketBrokerClient implements SenderInfoSource {
   readonly contractAddress: string
   readonly provider: JsonRpcProvider
   private readonly contract: Contract
@@ -113,6 +121,7 @@ export class TicketBrokerClient {
   private readonly requestTimeoutMs: number
   private readonly confirmTimeoutMs: number
   private readonly gasMargin: bigint
+  private readonly pollingIntervalMs: number
   private roundLength: bigint | undefined
   // Writes from one wallet go out one at a time so nonces never collide.
   private sendChain: Promise<unknown> = Promise.resolve()
@@ -123,11 +132,17 @@ export class TicketBrokerClient {
     this.requestTimeoutMs = options.requestTimeoutMs ?? 15_000
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 120_000
     this.gasMargin = BigInt(100 + (options.gasLimitMarginPercent ?? 20))
+    this.pollingIntervalMs = options.pollingIntervalMs ?? 1000
     const request = new FetchRequest(options.rpcUrl)
     request.timeout = this.requestTimeoutMs
     this.provider = new JsonRpcProvider(request, options.chainId, {
       staticNetwork: options.chainId !== undefined,
-      pollingInterval: options.pollingIntervalMs ?? 1000,
+      pollingInterval: this.pollingIntervalMs,
+      // ethers shares identical reads for 250 ms by default, which serves a stale block number,
+      // balance or nonce right after our own transaction; and batching adds a 10 ms stall.
+      cacheTimeout: -1,
+      batchMaxCount: 1,
+      batchStallTime: 0,
     })
     this.contractAddress = options.contractAddress
     this.wallet =
@@ -170,7 +185,7 @@ export class TicketBrokerClient {
     }
   }
 
-  async getSenderInfo(sender: string, opts: CallOptions = {}): Promise<OnChainSenderInfo> {
+  async getSenderInfo(sender: Address | string, opts: CallOptions = {}): Promise<OnChainSenderInfo> {
     const [s, r] = (await this.read(
       () => this.contract.getSenderInfo(sender),
       'reading sender info',
@@ -322,7 +337,7 @@ export class TicketBrokerClient {
         'estimating redemption gas',
         opts,
       ),
-      this.gasPrice(opts),
+      this.getGasPrice(opts),
     ])
     return { gas, gasPrice, cost: gas * gasPrice }
   }
@@ -347,32 +362,50 @@ export class TicketBrokerClient {
    * knows the transaction (dropped before mining). A mined revert is returned, not thrown.
    */
   async waitForReceipt(hash: string, opts: CallOptions = {}): Promise<TransactionReceipt | undefined> {
+    // Polls the receipt directly: ethers' waitForTransaction only looks on *new* blocks, so a
+    // transaction mined before it subscribes waits for the next block, which may never come.
     const signal = withTimeout(opts.signal, this.confirmTimeoutMs)
-    const known = await this.read(() => this.provider.getTransaction(hash), 'looking up a transaction', opts)
-    if (known === null) {
+    const read = { signal }
+    for (;;) {
       const receipt = await this.read(
         () => this.provider.getTransactionReceipt(hash),
         'reading a receipt',
-        opts,
+        read,
       )
-      return receipt ?? undefined
+      if (receipt !== null) return receipt
+      const known = await this.read(
+        () => this.provider.getTransaction(hash),
+        'looking up a transaction',
+        read,
+      )
+      if (known === null) {
+        // Unknown to the node: dropped or never sent, unless it was mined between the two reads.
+        const late = await this.read(
+          () => this.provider.getTransactionReceipt(hash),
+          'reading a receipt',
+          read,
+        )
+        return late ?? undefined
+      }
+      const tick = delay(this.pollingIntervalMs, undefined, { signal }).catch(() => {})
+      await abortable(tick, signal, 'waiting for a transaction to be mined')
     }
-    const receipt = await abortable(
-      this.provider.waitForTransaction(hash, 1),
-      signal,
-      'waiting for a transaction',
-    )
-    return receipt ?? undefined
   }
 
   /**
    * Redeems one winning ticket and waits for it to be mined. `onPrepared` runs with the signed
    * transaction before it is broadcast, so a caller can record its hash first (crash safety).
    */
-  async redeemWinningTicket(t: WinningTicket, opts: SendOptions = {}): Promise<TxResult> {
+  async redeemWinningTicket(t: WinningTicket, opts: SendOptions = {}): Promise<RedeemResult> {
     const tx = await this.sendPrepared('redeemWinningTicket', redeemArgs(t), 0n, 'redeemWinningTicket', opts)
     const receipt = await this.waitForReceipt(tx.hash, opts)
-    return this.settle(receipt, tx.hash, 'redeemWinningTicket')
+    return this.settleRedeem(receipt, tx.hash, t)
+  }
+
+  /** settle() for a single redemption, adding what it paid. */
+  settleRedeem(receipt: TransactionReceipt | undefined, hash: string, t: WinningTicket): RedeemResult {
+    const result = this.settle(receipt, hash, 'redeemWinningTicket')
+    return { ...result, paid: this.paidPerTicket(receipt!.logs).get(redemptionKey(t)) ?? 0n }
   }
 
   /** Redeems several tickets in one transaction; a ticket that fails is skipped, not fatal. */
@@ -387,7 +420,10 @@ export class TicketBrokerClient {
     return { ...result, outcomes: this.batchOutcomes(tickets, receipt!.logs) }
   }
 
-  /** Per-ticket outcome of a mined batch, read from its TicketRedemptionFailed events. */
+  /**
+   * Per-ticket outcome of a mined redemption (single or batch), read from its events: redeemed
+   * when its WinningTicketRedeemed is there, else the reason from TicketRedemptionFailed.
+   */
   batchOutcomes(tickets: WinningTicket[], logs: readonly Log[]): BatchRedeemResult['outcomes'] {
     const failed = new Map<string, BrokerError>()
     for (const log of logs) {
@@ -399,11 +435,44 @@ export class TicketBrokerClient {
         this.decodeRevert(parsed.args[1] as string, 'redeeming a ticket'),
       )
     }
+    const paid = this.paidPerTicket(logs)
     return tickets.map((t) => {
       const ticketHash = ticketHashHex(t.ticket)
       const error = failed.get(ticketHash)
-      return error === undefined ? { ticketHash, redeemed: true } : { ticketHash, redeemed: false, error }
+      const amount = paid.get(redemptionKey(t))
+      if (error !== undefined) return { ticketHash, redeemed: false, paid: 0n, error }
+      if (amount === undefined) {
+        const missing = new BrokerError(
+          'ERR_CONTRACT_REVERT',
+          `transaction did not redeem ticket ${ticketHash}`,
+        )
+        return { ticketHash, redeemed: false, paid: 0n, error: missing }
+      }
+      return { ticketHash, redeemed: true, paid: amount }
     })
+  }
+
+  /**
+   * What each redeemed ticket paid, keyed by redemptionKey. A redemption logs its transfer (if
+   * any) and then WinningTicketRedeemed, so transfers are summed up to each Redeemed event.
+   */
+  private paidPerTicket(logs: readonly Log[]): Map<string, bigint> {
+    const out = new Map<string, bigint>()
+    let transferred = 0n
+    for (const log of logs) {
+      if (log.address.toLowerCase() !== this.contractAddress.toLowerCase()) continue
+      const parsed = this.iface.parseLog(log)
+      if (parsed?.name === 'WinningTicketTransfer') transferred += parsed.args[2] as bigint
+      if (parsed?.name === 'WinningTicketRedeemed') {
+        const [sender, recipient, faceValue, winProb, senderNonce, recipientRand, auxData] = parsed.args
+        const key = [sender, recipient, faceValue, winProb, senderNonce, recipientRand, auxData]
+          .map((v) => String(v).toLowerCase())
+          .join('|')
+        out.set(key, transferred)
+        transferred = 0n
+      }
+    }
+    return out
   }
 
   /** Turns a mined receipt into a TxResult, or throws the reason it reverted / went missing. */
@@ -508,7 +577,7 @@ export class TicketBrokerClient {
       opts,
     )
     const gasLimit = (estimate * this.gasMargin) / 100n
-    // ethers briefly caches identical reads, so the pending count can lag our own last send.
+    // A node's pending count can lag our own last send (load-balanced RPC endpoints do).
     const pending = await this.read(
       () => this.provider.getTransactionCount(from, 'pending'),
       'reading the nonce',
@@ -538,7 +607,8 @@ export class TicketBrokerClient {
     await this.read(() => this.contract.getFunction(method).staticCall(...args, { from, value }), what, opts)
   }
 
-  private async gasPrice(opts: CallOptions): Promise<bigint> {
+  /** What one unit of gas costs now (max fee per gas under EIP-1559, else the gas price). */
+  async getGasPrice(opts: CallOptions = {}): Promise<bigint> {
     const fee = await this.read(() => this.provider.getFeeData(), 'reading the gas price', opts)
     return fee.maxFeePerGas ?? fee.gasPrice ?? 0n
   }
@@ -591,6 +661,14 @@ export function ticketTuple(t: Ticket): unknown[] {
     t.recipientRandHash,
     bytesToHex(ticketAuxData(t)),
   ]
+}
+
+/** Matches a ticket to its WinningTicketRedeemed event (same fields, same order). */
+function redemptionKey(t: WinningTicket): string {
+  const [recipient, sender, faceValue, winProb, senderNonce, , auxData] = ticketTuple(t.ticket)
+  return [sender, recipient, faceValue, winProb, senderNonce, t.recipientRand, auxData]
+    .map((v) => String(v).toLowerCase())
+    .join('|')
 }
 
 function redeemArgs(t: WinningTicket): unknown[] {

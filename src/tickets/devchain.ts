@@ -7,6 +7,7 @@ import { ContractFactory, getAddress, JsonRpcProvider, Wallet } from 'ethers'
 import { FramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { abortable, withTimeout } from './abortable.js'
+import type { TicketBrokerClientOptions } from './broker.js'
 import { ticketBrokerArtifact } from './broker-artifact.generated.js'
 
 export interface DevChainOptions {
@@ -44,6 +45,8 @@ export interface DevChain {
   /** Block the broker was deployed in. */
   deployBlock: number
   accounts: DevAccount[]
+  /** Options for a TicketBrokerClient on this chain (fast polling: blocks are mined instantly). */
+  clientOptions: TicketBrokerClientOptions
   roundLength: number
   unlockPeriod: number
   ticketValidityPeriod: number
@@ -132,6 +135,7 @@ export async function startDevChain(
       contractAddress,
       deployBlock: receipt?.blockNumber ?? 0,
       accounts,
+      clientOptions: { rpcUrl, contractAddress, chainId, pollingIntervalMs: 20 },
       roundLength,
       unlockPeriod,
       ticketValidityPeriod,

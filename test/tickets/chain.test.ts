@@ -4,6 +4,7 @@ import anyTest, { type TestFn } from 'ava'
 import { Contract, Wallet } from 'ethers'
 import { type BrokerErrorCode, TicketBrokerClient } from '../../src/tickets/broker.js'
 import { ticketBrokerArtifact } from '../../src/tickets/broker-artifact.generated.js'
+import { ChainWatcher } from '../../src/tickets/broker-watcher.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { type Hex, signTicket, ticketHashHex, type WinningTicket } from '../../src/tickets/ticket.js'
 import { addressOf, currentTicket, ETH, makeTicket, walletOf } from './chain-fixtures.js'
@@ -31,12 +32,7 @@ test.before(async (t) => {
     ticketValidityPeriod: 2,
     reserveRecipients: 2,
   })
-  const options = {
-    rpcUrl: chain.rpcUrl,
-    contractAddress: chain.contractAddress,
-    chainId: chain.chainId,
-    pollingIntervalMs: 20,
-  }
+  const options = chain.clientOptions
   const clients: TicketBrokerClient[] = []
   const byAccount = new Map<number, TicketBrokerClient>()
   // One client per account: a client keeps its wallet's nonce in order.
@@ -126,6 +122,7 @@ test.serial('a winning ticket pays the recipient exactly faceValue from the depo
   const tx = await recipient.redeemWinningTicket(wt)
   const after = await reader.getBalance(addressOf(chain, RECIPIENT))
   t.is(after - before + tx.fee, faceValue)
+  t.is(tx.paid, faceValue)
   t.is((await reader.getSenderInfo(addressOf(chain, 1))).deposit, depositBefore - faceValue)
   t.true(await reader.isTicketUsed(ticketHashHex(wt.ticket)))
   t.log(`gas used by one redemption paid from the deposit: ${tx.gasUsed}`)
@@ -172,6 +169,7 @@ test.serial(
     // The share is (remaining + claimed this round) / 2 = 5 ETH, whatever the ticket's faceValue.
     t.is(await reader.getCurrentRound(), wt.ticket.creationRound)
     t.is(paid, 5n * ETH)
+    t.is(tx.paid, 5n * ETH)
     t.is((await reader.getSenderInfo(addressOf(chain, 3))).reserve, 5n * ETH)
     t.is(await reader.claimableReserve(addressOf(chain, 3), addressOf(chain, RECIPIENT2)), 0n)
     // The other recipient's share is untouched.
@@ -283,7 +281,7 @@ test.serial('batch redemption pays every valid ticket and skips a used one', asy
   for (const n of [1, 5, 10]) {
     const batch = await Promise.all(Array.from({ length: n }, () => currentTicket(reader, spec)))
     const result = await recipient.batchRedeemWinningTickets(batch)
-    t.true(result.outcomes.every((o) => o.redeemed))
+    t.true(result.outcomes.every((o) => o.redeemed && o.paid === 1000n))
     gas.push(`${n} tickets: ${result.gasUsed} gas (${result.gasUsed / BigInt(n)} per ticket)`)
   }
   const depositBefore = (await reader.getSenderInfo(addressOf(chain, 4))).deposit
@@ -355,3 +353,22 @@ test.serial(
 test.serial('a read-only client cannot send transactions: ERR_NO_WALLET', async (t) => {
   await rejectsWith(t, t.context.reader.fundDeposit(1n), 'ERR_NO_WALLET')
 })
+
+test.serial(
+  'the chain watcher snapshots block, round, round hash and gas price and reports new rounds',
+  async (t) => {
+    const { chain, reader } = t.context
+    const watcher = new ChainWatcher({ broker: reader }, { pollIntervalMs: 20 })
+    t.throws(() => watcher.currentRound, { code: 'ERR_CLOCK_NOT_STARTED' } as never)
+    await watcher.start()
+    const info = await reader.getRoundInfo()
+    t.is(watcher.currentRound, info.round)
+    t.is(watcher.roundBlockHash, info.blockHash)
+    t.true(watcher.gasPrice > 0n)
+    const next = new Promise<bigint>((resolve) => watcher.onRound(resolve))
+    await chain.mine(chain.roundLength)
+    t.is(await next, info.round + 1n)
+    t.is(watcher.roundBlockHash, (await reader.getRoundInfo()).blockHash)
+    watcher.stop()
+  },
+)

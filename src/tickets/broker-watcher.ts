@@ -1,0 +1,117 @@
+/**
+ * ChainWatcher keeps a fresh snapshot of the chain (block, round, round block hash, gas price)
+ * by polling the TicketBrokerClient, so ticket code reads it for free on every ticket
+ * (ChainClock and GasPriceSource are getters, never requests).
+ */
+import { AbortedError, FramemeshError } from '../errors.js'
+import { type Logger, silentLogger } from '../logger.js'
+import type { RoundInfo, TicketBrokerClient } from './broker.js'
+import type { Hex } from './bytes.js'
+import type { ChainClock, GasPriceSource } from './chain.js'
+
+export interface ChainWatcherComponents {
+  broker: Pick<TicketBrokerClient, 'getRoundInfo' | 'getGasPrice'>
+  logger?: Logger
+}
+
+export interface ChainWatcherOptions {
+  /** How often to poll (default 2000 ms; a dev chain wants less). */
+  pollIntervalMs?: number
+  /** Bound on the first snapshot in start() (default 15 s). */
+  startTimeoutMs?: number
+}
+
+export class ChainWatcher implements ChainClock, GasPriceSource {
+  private readonly broker: ChainWatcherComponents['broker']
+  private readonly log: Logger
+  private readonly pollIntervalMs: number
+  private readonly startTimeoutMs: number
+  private snapshot: (RoundInfo & { gasPrice: bigint }) | undefined
+  private timer: NodeJS.Timeout | undefined
+  private polling = false
+  private readonly roundListeners = new Set<(round: bigint) => void>()
+
+  constructor(components: ChainWatcherComponents, options: ChainWatcherOptions = {}) {
+    this.broker = components.broker
+    this.log = (components.logger ?? silentLogger).child('chain-watcher')
+    this.pollIntervalMs = options.pollIntervalMs ?? 2000
+    this.startTimeoutMs = options.startTimeoutMs ?? 15_000
+  }
+
+  /** Takes the first snapshot (so the getters work) and keeps polling until stop(). */
+  async start(signal?: AbortSignal): Promise<void> {
+    const timeout = AbortSignal.timeout(this.startTimeoutMs)
+    await this.refresh(signal === undefined ? timeout : AbortSignal.any([signal, timeout]))
+    this.schedule()
+  }
+
+  stop(): void {
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  /** Calls `listener` with each new round number; returns an unsubscribe function. */
+  onRound(listener: (round: bigint) => void): () => void {
+    this.roundListeners.add(listener)
+    return () => this.roundListeners.delete(listener)
+  }
+
+  /** Polls once now. */
+  async refresh(signal?: AbortSignal): Promise<void> {
+    const [info, gasPrice] = await Promise.all([
+      this.broker.getRoundInfo({ signal }),
+      this.broker.getGasPrice({ signal }),
+    ])
+    const previous = this.snapshot?.round
+    this.snapshot = { ...info, gasPrice }
+    if (previous !== undefined && info.round !== previous) {
+      this.log.debug('new round', { round: info.round })
+      for (const listener of [...this.roundListeners]) listener(info.round)
+    }
+  }
+
+  get blockNumber(): bigint {
+    return this.current().blockNumber
+  }
+
+  get currentRound(): bigint {
+    return this.current().round
+  }
+
+  get roundBlockHash(): Hex {
+    return this.current().blockHash
+  }
+
+  get gasPrice(): bigint {
+    return this.current().gasPrice
+  }
+
+  private current(): RoundInfo & { gasPrice: bigint } {
+    if (this.snapshot === undefined) {
+      throw new FramemeshError(
+        'ERR_CLOCK_NOT_STARTED',
+        'the chain watcher has no snapshot yet; await start() first',
+      )
+    }
+    return this.snapshot
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(() => void this.tick(), this.pollIntervalMs)
+    this.timer.unref()
+  }
+
+  private async tick(): Promise<void> {
+    if (this.polling || this.timer === undefined) return
+    this.polling = true
+    try {
+      await this.refresh(AbortSignal.timeout(Math.max(this.pollIntervalMs * 5, 5000)))
+    } catch (err) {
+      // Keep the last snapshot: a stale clock for a few seconds beats none. Retry next tick.
+      if (!(err instanceof AbortedError)) this.log.warn('chain poll failed', { err })
+    } finally {
+      this.polling = false
+      if (this.timer !== undefined) this.schedule()
+    }
+  }
+}

@@ -1,0 +1,405 @@
+/**
+ * RedemptionService: takes winning tickets from the recipient (RedemptionQueue), keeps them in
+ * a sqlite file, and redeems them on chain with retries, a gas check and crash recovery.
+ *
+ * Never twice: the signed transaction's hash is committed before it is broadcast. After a crash
+ * or a failed send, a ticket is only sent again once none of its recorded transactions was
+ * mined successfully and the contract says the ticket is unused.
+ */
+import { FramemeshError, TimeoutError } from '../errors.js'
+import { type Logger, silentLogger } from '../logger.js'
+import type { PreparedTx, TicketBrokerClient } from './broker.js'
+import type { BrokerError } from './broker-errors.js'
+import type { Address } from './bytes.js'
+import type { RedemptionQueue } from './chain.js'
+import { type RedemptionRecord, RedemptionStore, type RedemptionTotals } from './redemption-store.js'
+import type { WinningTicket } from './ticket.js'
+
+export type { RedemptionRecord, RedemptionStatus, RedemptionTotals } from './redemption-store.js'
+
+/** What the service needs from the chain; TicketBrokerClient provides it. */
+export type RedemptionBroker = Pick<
+  TicketBrokerClient,
+  | 'estimateRedeem'
+  | 'redeemWinningTicket'
+  | 'batchRedeemWinningTickets'
+  | 'isTicketUsed'
+  | 'waitForReceipt'
+  | 'batchOutcomes'
+  | 'getSenderInfo'
+  | 'claimableReserve'
+>
+
+export interface RedemptionServiceComponents {
+  broker: RedemptionBroker
+  logger?: Logger
+  /** Clock for scheduling (default Date.now). */
+  now?: () => number
+}
+
+export interface RedemptionServiceOptions {
+  /** The sqlite file; created when missing. */
+  dbPath: string
+  /** Redeem only when the expected payout ≥ gas cost × this (default 3). */
+  gasMargin?: number
+  /** Retry delay after the n-th failure: min(retryBaseMs × 2^(n−1), retryMaxMs) (default 2 s, 5 min). */
+  retryBaseMs?: number
+  retryMaxMs?: number
+  /** Failures after which a ticket is given up (default 8). */
+  maxAttempts?: number
+  /** How long to wait before re-checking a ticket not yet worth its gas (default 60 s). */
+  gasRecheckMs?: number
+  /** Tickets redeemed per transaction (default 1; more uses batchRedeemWinningTickets). */
+  maxBatch?: number
+}
+
+export type RedemptionEvent =
+  | { type: 'queued'; ticketHash: string }
+  | { type: 'redeemed'; ticketHash: string; txHash: string; paid: bigint }
+  | { type: 'deferred'; ticketHash: string; reason: string; until: number }
+  | { type: 'failed'; ticketHash: string; code: string; message: string }
+
+/** Contract refusals a later attempt may get past (everything else is final). */
+const RETRYABLE_CODES = new Set([
+  'ERR_SENDER_UNFUNDED',
+  'ERR_TX_DROPPED',
+  'ERR_CHAIN_UNAVAILABLE',
+  'ERR_TIMEOUT',
+])
+
+export class RedemptionService implements RedemptionQueue {
+  private readonly store: RedemptionStore
+  private readonly broker: RedemptionBroker
+  private readonly log: Logger
+  private readonly now: () => number
+  private readonly gasMargin: bigint
+  private readonly retryBaseMs: number
+  private readonly retryMaxMs: number
+  private readonly maxAttempts: number
+  private readonly gasRecheckMs: number
+  private readonly maxBatch: number
+  private readonly pending: Map<Address, bigint>
+  private readonly listeners = new Set<(e: RedemptionEvent) => void>()
+  private loop: Promise<void> | undefined
+  private controller: AbortController | undefined
+  private wake: (() => void) | undefined
+
+  constructor(components: RedemptionServiceComponents, options: RedemptionServiceOptions) {
+    this.broker = components.broker
+    this.log = (components.logger ?? silentLogger).child('redemption')
+    this.now = components.now ?? Date.now
+    this.gasMargin = BigInt(Math.round((options.gasMargin ?? 3) * 1000))
+    this.retryBaseMs = options.retryBaseMs ?? 2000
+    this.retryMaxMs = options.retryMaxMs ?? 5 * 60_000
+    this.maxAttempts = options.maxAttempts ?? 8
+    this.gasRecheckMs = options.gasRecheckMs ?? 60_000
+    this.maxBatch = Math.max(1, options.maxBatch ?? 1)
+    this.store = new RedemptionStore(options.dbPath)
+    this.pending = this.store.pendingBySender()
+  }
+
+  // ---------------------------------------------------------------- RedemptionQueue
+
+  /** Stores the ticket durably (returns once it is on disk) and wakes the worker. */
+  async enqueue(ticket: WinningTicket): Promise<void> {
+    const ticketHash = this.store.insert(ticket, this.now())
+    if (ticketHash === undefined) return
+    const sender = ticket.ticket.sender.toLowerCase() as Address
+    this.pending.set(sender, (this.pending.get(sender) ?? 0n) + ticket.ticket.faceValue)
+    this.emit({ type: 'queued', ticketHash })
+    this.wake?.()
+  }
+
+  pendingFaceValue(sender: Address): bigint {
+    return this.pending.get(sender.toLowerCase() as Address) ?? 0n
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** Finishes what a previous run left mid-redemption, then redeems in the background until stop(). */
+  async start(signal?: AbortSignal): Promise<void> {
+    if (this.loop !== undefined) return
+    this.controller = new AbortController()
+    const run =
+      signal === undefined ? this.controller.signal : AbortSignal.any([signal, this.controller.signal])
+    await this.recover(run)
+    this.loop = this.work(run)
+  }
+
+  /** Stops the worker after the step it is in (a sent transaction is waited for or left to recovery). */
+  async stop(): Promise<void> {
+    this.controller?.abort()
+    this.wake?.()
+    await this.loop
+    this.loop = undefined
+  }
+
+  /** stop() and close the database. */
+  async close(): Promise<void> {
+    await this.stop()
+    this.store.close()
+  }
+
+  totals(): RedemptionTotals {
+    return this.store.totals()
+  }
+
+  get(ticketHash: string): RedemptionRecord | undefined {
+    return this.store.get(ticketHash)
+  }
+
+  on(listener: (e: RedemptionEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => this.listeners.delete(listener)
+  }
+
+  /** Resolves with the first event `match` accepts; rejects on abort or after timeoutMs (default 30 s). */
+  waitFor(
+    match: (e: RedemptionEvent) => boolean,
+    opts: { signal?: AbortSignal; timeoutMs?: number } = {},
+  ): Promise<RedemptionEvent> {
+    return new Promise((resolve, reject) => {
+      const timeoutMs = opts.timeoutMs ?? 30_000
+      const done = () => {
+        off()
+        clearTimeout(timer)
+        opts.signal?.removeEventListener('abort', onAbort)
+      }
+      const off = this.on((e) => {
+        if (!match(e)) return
+        done()
+        resolve(e)
+      })
+      const timer = setTimeout(() => {
+        done()
+        reject(new TimeoutError(`no matching redemption event within ${timeoutMs} ms`))
+      }, timeoutMs)
+      const onAbort = () => {
+        done()
+        reject(new FramemeshError('ERR_ABORTED', 'stopped waiting for a redemption event'))
+      }
+      opts.signal?.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  /** Redeems every ticket that is due now, then returns (the background loop calls this too). */
+  async runOnce(signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      if (signal?.aborted) return
+      const due = this.store.due(this.now(), this.maxBatch)
+      if (due.length === 0) return
+      await this.redeem(due, signal)
+    }
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async work(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.runOnce(signal)
+      } catch (err) {
+        this.log.error('redemption pass failed', { err })
+      }
+      const next = this.store.nextDueAt()
+      const delay = next === undefined ? 60_000 : Math.max(0, next - this.now())
+      await this.sleep(Math.min(delay, 60_000), signal)
+    }
+  }
+
+  private sleep(ms: number, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return Promise.resolve()
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', finish)
+        this.wake = undefined
+        resolve()
+      }
+      const timer = setTimeout(finish, ms)
+      signal.addEventListener('abort', finish, { once: true })
+      this.wake = finish
+    })
+  }
+
+  /** For each ticket left 'redeeming': settle it from its recorded transactions, or queue it again. */
+  private async recover(signal: AbortSignal): Promise<void> {
+    for (const record of this.store.inFlight()) {
+      if (signal.aborted) return
+      try {
+        if (await this.settleFromHistory(record, signal)) continue
+        this.store.reschedule(record.ticketHash, this.now(), this.now())
+        this.log.info('re-queued a ticket interrupted before its transaction was mined', {
+          ticket: record.ticketHash,
+        })
+      } catch (err) {
+        // The chain is unreachable: leave it 'redeeming' for the next start rather than guess.
+        this.log.warn('could not recover a ticket; will retry on next start', {
+          ticket: record.ticketHash,
+          err,
+        })
+      }
+    }
+  }
+
+  /**
+   * Settles a ticket from the transactions recorded for it. Returns true when it is settled
+   * (redeemed by one of ours, or found used by someone else), false when it may be sent again.
+   */
+  private async settleFromHistory(record: RedemptionRecord, signal?: AbortSignal): Promise<boolean> {
+    for (const { txHash } of this.store.txsOf(record.ticketHash)) {
+      const receipt = await this.broker.waitForReceipt(txHash, { signal })
+      if (receipt === undefined || receipt.status !== 1) continue
+      const [outcome] = this.broker.batchOutcomes([record.ticket], receipt.logs)
+      if (outcome.redeemed) {
+        const gasUsed = receipt.gasUsed
+        this.succeed(record, { txHash, paid: outcome.paid, gasUsed, fee: gasUsed * receipt.gasPrice })
+        return true
+      }
+    }
+    if (await this.broker.isTicketUsed(record.ticketHash, { signal })) {
+      this.fail(record, {
+        code: 'ERR_TICKET_USED',
+        message:
+          'the contract reports this ticket as redeemed by a transaction this node did not record; not sent again',
+      })
+      return true
+    }
+    return false
+  }
+
+  private async redeem(due: RedemptionRecord[], signal?: AbortSignal): Promise<void> {
+    const ready: RedemptionRecord[] = []
+    for (const record of due) {
+      if (await this.precheck(record, signal)) ready.push(record)
+    }
+    if (ready.length === 0) return
+    const hashes = ready.map((r) => r.ticketHash)
+    this.store.markRedeeming(hashes, this.now())
+    const onPrepared = (tx: PreparedTx) => this.store.recordTx(hashes, tx.hash, tx.raw, this.now())
+    try {
+      if (ready.length === 1) {
+        const result = await this.broker.redeemWinningTicket(ready[0].ticket, { signal, onPrepared })
+        this.succeed(ready[0], {
+          txHash: result.hash,
+          paid: result.paid,
+          gasUsed: result.gasUsed,
+          fee: result.fee,
+        })
+        return
+      }
+      const result = await this.broker.batchRedeemWinningTickets(
+        ready.map((r) => r.ticket),
+        { signal, onPrepared },
+      )
+      const n = BigInt(ready.length)
+      for (const [i, outcome] of result.outcomes.entries()) {
+        if (outcome.redeemed) {
+          // The batch's gas is shared evenly for the books.
+          const share = { gasUsed: result.gasUsed / n, fee: result.fee / n }
+          this.succeed(ready[i], { txHash: result.hash, paid: outcome.paid, ...share })
+        } else {
+          await this.afterFailure(ready[i], outcome.error!, signal)
+        }
+      }
+    } catch (err) {
+      for (const record of ready) await this.afterFailure(record, err, signal)
+    }
+  }
+
+  /**
+   * Simulates the redemption and checks it pays for its gas. Returns true when it should be
+   * sent now; otherwise the ticket has been failed or rescheduled.
+   */
+  private async precheck(record: RedemptionRecord, signal?: AbortSignal): Promise<boolean> {
+    const t = record.ticket.ticket
+    try {
+      const [estimate, info, claimable] = await Promise.all([
+        this.broker.estimateRedeem(record.ticket, { signal }),
+        this.broker.getSenderInfo(t.sender, { signal }),
+        this.broker.claimableReserve(t.sender, t.recipient, { signal }),
+      ])
+      const available = info.deposit + claimable
+      // biome-ignore lint/complexity/useMathMinMax: Math.min does not take bigints
+      const payout = t.faceValue < available ? t.faceValue : available
+      if (payout * 1000n < estimate.cost * this.gasMargin) {
+        const until = this.now() + this.gasRecheckMs
+        const reason = `pays ${payout} wei but redeeming costs ~${estimate.cost} wei (margin ${Number(this.gasMargin) / 1000}x); waiting for cheaper gas or more sender funds`
+        this.store.reschedule(record.ticketHash, until, this.now(), {
+          code: 'ERR_NOT_WORTH_GAS',
+          message: reason,
+        })
+        this.emit({ type: 'deferred', ticketHash: record.ticketHash, reason, until })
+        return false
+      }
+      return true
+    } catch (err) {
+      await this.afterFailure(record, err, signal)
+      return false
+    }
+  }
+
+  /** Decides what a failed attempt means: already redeemed, retry later, or give up. */
+  private async afterFailure(record: RedemptionRecord, err: unknown, signal?: AbortSignal): Promise<void> {
+    // Stopping: leave the ticket as it is; a 'redeeming' one is settled by recovery on next start.
+    if (signal?.aborted) return
+    const e = err as Partial<BrokerError> & { message?: string }
+    const code = e.code ?? 'ERR_UNKNOWN'
+    const message = e.message ?? String(err)
+    try {
+      // A used ticket, a revert after mining or a lost send may all hide a success of ours.
+      if (await this.settleFromHistory(record, signal)) return
+    } catch (checkErr) {
+      this.log.warn('could not check the chain after a failed redemption', {
+        ticket: record.ticketHash,
+        checkErr,
+      })
+    }
+    const retryable = e.retryable === true || RETRYABLE_CODES.has(code) || code === 'ERR_CONTRACT_REVERT'
+    const attempts = record.attempts + 1
+    if (!retryable || attempts >= this.maxAttempts) {
+      const final = retryable ? `gave up after ${attempts} attempts: ${message}` : message
+      this.fail(record, { code, message: final }, attempts)
+      return
+    }
+    const delay = Math.min(this.retryBaseMs * 2 ** (attempts - 1), this.retryMaxMs)
+    const until = this.now() + delay
+    this.store.reschedule(record.ticketHash, until, this.now(), { code, message }, attempts)
+    this.log.info('redemption will be retried', { ticket: record.ticketHash, code, inMs: delay })
+    this.emit({ type: 'deferred', ticketHash: record.ticketHash, reason: message, until })
+  }
+
+  private succeed(
+    record: RedemptionRecord,
+    result: { txHash: string; paid: bigint; gasUsed: bigint; fee: bigint },
+  ): void {
+    this.store.markRedeemed(record.ticketHash, result, this.now())
+    this.release(record)
+    this.log.info('ticket redeemed', { ticket: record.ticketHash, tx: result.txHash, paid: result.paid })
+    this.emit({ type: 'redeemed', ticketHash: record.ticketHash, txHash: result.txHash, paid: result.paid })
+  }
+
+  private fail(record: RedemptionRecord, error: { code: string; message: string }, attempts?: number): void {
+    this.store.markFailed(record.ticketHash, error, this.now(), attempts)
+    this.release(record)
+    this.log.warn('ticket not redeemed', { ticket: record.ticketHash, ...error })
+    this.emit({ type: 'failed', ticketHash: record.ticketHash, ...error })
+  }
+
+  private release(record: RedemptionRecord): void {
+    const sender = record.ticket.ticket.sender.toLowerCase() as Address
+    const left = (this.pending.get(sender) ?? 0n) - record.ticket.ticket.faceValue
+    if (left > 0n) this.pending.set(sender, left)
+    else this.pending.delete(sender)
+  }
+
+  private emit(e: RedemptionEvent): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(e)
+      } catch (err) {
+        this.log.warn('redemption listener threw', { err })
+      }
+    }
+  }
+}
