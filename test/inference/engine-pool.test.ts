@@ -197,7 +197,7 @@ test('an execution provider this onnxruntime build lacks is refused with ERR_EXE
   const err = t.throws<FramemeshError>(() => createSessionFactory({ executionProviders: ['quantum'] }), {
     code: 'ERR_EXECUTION_PROVIDER_UNAVAILABLE',
   })
-  t.true((err?.details?.available as string[]).includes('cpu'))
+  t.true(((err?.details?.available ?? []) as string[]).includes('cpu'))
   const factory = createSessionFactory({ executionProviders: ['cpu'], intraOpNumThreads: 1 })
   t.deepEqual(factory.sessionOptions.executionProviders, ['cpu'])
   t.is(factory.sessionOptions.intraOpNumThreads, 1)
