@@ -134,6 +134,15 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     wakeRoomWaiters()
   }
 
+  /** A pinned id may have been removed from the registry since; it then holds nothing. */
+  const sizeOrZero = (id: string) => {
+    try {
+      return components.sizeOf(id)
+    } catch {
+      return 0
+    }
+  }
+
   const usedBytes = () => {
     let used = 0
     for (const e of entries.values()) if (e.state !== 'failed') used += e.bytes
@@ -157,6 +166,10 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   const makeRoom = (id: string, bytes: number): boolean => {
     let used = usedBytes()
     if (used + bytes <= budget) return true
+    // Pinned models are never evicted: if they alone leave too little room, say so before evicting anything.
+    let pinnedBytes = 0
+    for (const e of entries.values()) if (e.state !== 'failed' && pins.has(e.id)) pinnedBytes += e.bytes
+    if (budget - pinnedBytes < bytes) throw new BudgetExhaustedError(id, bytes, budget - pinnedBytes, budget)
     const idle = [...entries.values()]
       .filter((e) => e.state === 'warm' && e.inUse === 0 && e.waiting === 0 && !pins.has(e.id))
       .sort((a, b) => a.useSeq - b.useSeq)
@@ -166,9 +179,6 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
       used -= e.bytes
       if (used + bytes <= budget) return true
     }
-    let pinnedBytes = 0
-    for (const e of entries.values()) if (e.state !== 'failed' && pins.has(e.id)) pinnedBytes += e.bytes
-    if (budget - pinnedBytes < bytes) throw new BudgetExhaustedError(id, bytes, budget - pinnedBytes, budget)
     return false
   }
 
@@ -296,7 +306,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
       const bytes = components.sizeOf(id)
       if (bytes > budget) throw new BudgetTooSmallError(id, bytes, budget)
       let pinnedBytes = 0
-      for (const p of pins) pinnedBytes += components.sizeOf(p)
+      for (const p of pins) pinnedBytes += sizeOrZero(p)
       if (pinnedBytes + bytes > budget)
         throw new BudgetExhaustedError(id, bytes, budget - pinnedBytes, budget)
       pins.add(id)

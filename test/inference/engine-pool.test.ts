@@ -59,9 +59,11 @@ test('pinning more than the budget holds is refused with ERR_BUDGET_EXHAUSTED', 
   await f.engine.pin('up-b')
   const err = await t.throwsAsync<FramemeshError>(f.engine.pin('up-c'), { code: 'ERR_BUDGET_EXHAUSTED' })
   t.regex(err?.message ?? '', /unpin a model or raise the budget/)
-  // With A and B pinned, C cannot be loaded even unpinned; the engine says so instead of waiting.
+  await f.engine.warm('up-deep') // small: fits beside the two pinned ones
+  // With A and B pinned, C cannot be loaded even unpinned; the engine says so instead of waiting,
+  // and evicts nothing for a load that cannot happen.
   await t.throwsAsync(f.engine.warm('up-c'), { code: 'ERR_BUDGET_EXHAUSTED' })
-  t.deepEqual(warmIds(f), ['up-a', 'up-b'])
+  t.deepEqual(warmIds(f), ['up-a', 'up-b', 'up-deep'])
 })
 
 test('concurrent requests for a cold model share one load', async (t) => {
