@@ -221,3 +221,22 @@ test('an NCHW model working in 0–1 gives the same picture as its NHWC 0–255 
   t.deepEqual([out.width, out.height], [80, 60])
   t.true(maxDiff(out, twin) <= 1, `max difference ${maxDiff(out, twin)}`)
 })
+
+test('every built-in model loads and passes its warm-up run in the engine', async (t) => {
+  if (!haveEsrgan) return t.fail(`built-in models missing in ${builtins}: run \`npm run build:models\``)
+  const modelsDir = await mkdtemp(join(tmpdir(), 'fm-byo-'))
+  const engine = await openInferenceEngine({}, { modelsDir, session: { intraOpNumThreads: 1 } })
+  t.teardown(async () => {
+    await engine.close()
+    await rm(modelsDir, { recursive: true, force: true })
+  })
+  const ids = engine.models().map((m) => m.id)
+  for (const id of ['esrgan-slim-x2', 'esrgan-slim-x4', 'blend', 'ppocr-v4-det', 'ppocr-v4-rec']) {
+    t.true(ids.includes(id), `${id} is built in`)
+  }
+  for (const id of ids) {
+    await engine.warm(id)
+    t.is(engine.model(id).state, 'warm', id)
+    await engine.unload(id) // one at a time keeps the test's memory small
+  }
+})
