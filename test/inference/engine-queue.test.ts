@@ -115,3 +115,19 @@ test('raw feeds that do not fit the manifest are refused with ERR_INPUT_INVALID 
   await t.throwsAsync(f.engine.run('nope', x([1])), { code: 'ERR_MODEL_NOT_FOUND' })
   t.deepEqual(Array.from((await f.engine.run('double', x([1, 2]))).y.data as Float32Array), [2, 4])
 })
+
+test('an upscale aborted while its model loads ends with ERR_ABORTED and the next request is served', async (t) => {
+  const f = await engineFixture()
+  t.teardown(f.cleanup)
+  const ac = new AbortController()
+  f.engine.on('model:state', (e) => {
+    if (e.id === 'up-a' && e.state === 'warm') ac.abort()
+  })
+  const frame = { width: 40, height: 40, channels: 3 as const, data: new Uint8Array(40 * 40 * 3) }
+  await t.throwsAsync(f.engine.upscale('up-a', frame, { tileSize: 16, overlap: 2, signal: ac.signal }), {
+    code: 'ERR_ABORTED',
+  })
+  await t.throwsAsync(f.engine.upscale('up-a', frame, { signal: ac.signal }), { code: 'ERR_ABORTED' })
+  t.is((await f.engine.upscale('up-a', frame)).width, 80)
+  t.is(f.opened.get('up-a'), 1, 'the load the aborted caller started was kept for the next one')
+})
