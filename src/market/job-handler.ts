@@ -73,14 +73,18 @@ interface Credit {
   params: QuoteRecord['quote']['ticketParams']
 }
 
-export function createJobHandler(
-  components: JobHandlerComponents,
-  options: JobHandlerOptions = {},
-): {
+export interface JobHandler {
   handler: ProtocolHandler
   events: TypedEmitter<JobHandlerEvents>
   activeJobs(): number
-} {
+  /** Ends every running job with `error` (sent to its broadcaster), e.g. ERR_SHUTTING_DOWN. */
+  closeAll(error: FramemeshError): void
+}
+
+export function createJobHandler(
+  components: JobHandlerComponents,
+  options: JobHandlerOptions = {},
+): JobHandler {
   const events = components.events ?? new TypedEmitter<JobHandlerEvents>()
   const o = {
     maxStreamsPerPeer: 4,
@@ -91,6 +95,7 @@ export function createJobHandler(
     ...options,
   }
   const streamsPerPeer = new Map<string, number>()
+  const running = new Set<(err: FramemeshError) => void>()
   let active = 0
 
   const handler: ProtocolHandler = async (stream, context) => {
@@ -365,6 +370,7 @@ export function createJobHandler(
       }
     }
 
+    running.add(fail)
     events.emit('job:started', { jobId, peerId, quote })
     log.debug('job started', { peerId, window, itemCost })
     let error: FramemeshError | undefined
@@ -380,6 +386,7 @@ export function createJobHandler(
       stop.abort()
       await readerDone
     } finally {
+      running.delete(fail)
       error = failure
       components.recipient.closeSession(sender, jobId)
       if (error !== undefined) {
@@ -390,7 +397,14 @@ export function createJobHandler(
     }
   }
 
-  return { handler, events, activeJobs: () => active }
+  return {
+    handler,
+    events,
+    activeJobs: () => active,
+    closeAll(error) {
+      for (const fail of [...running]) fail(error)
+    },
+  }
 }
 
 const NO_BYTES = new Uint8Array(0)

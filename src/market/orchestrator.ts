@@ -22,6 +22,7 @@ import {
   type JobSlots,
 } from './job-handler.js'
 import type { WorkEngine } from './job-work.js'
+import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import { FRAME_FORMAT_RGB24 } from './quote.js'
 import { QuoteBook, type QuoteBookOptions } from './quote-book.js'
 import { QUOTE_PROTOCOL, quoteHandler } from './quote-protocol.js'
@@ -176,6 +177,13 @@ export async function createOrchestrator(
       if (stopped) return
       stopped = true
       for (const entry of table) await peer.unhandle(entry.protocol).catch(() => {})
+      // Running jobs are told, so their broadcasters fail over at once instead of waiting for a stall.
+      jobs.closeAll(
+        new JobError(
+          JOB_ERROR_CODES.shuttingDown,
+          'the orchestrator is shutting down; send the rest elsewhere',
+        ),
+      )
       for (const stop of stops.reverse()) await stop()
     },
   }

@@ -17,6 +17,7 @@ import {
   type Market,
   type OrchestratorNode,
   PRICE,
+  stallingEngine,
   startMarket,
   startOrchestrator,
   startPeer,
@@ -27,6 +28,8 @@ interface Ctx {
   sender: TicketSender
   buyer: Peer
   orch: OrchestratorNode
+  staller: OrchestratorNode
+  spare: OrchestratorNode
 }
 const test = anyTest.serial as TestFn<Ctx>
 
@@ -41,8 +44,13 @@ test.before(async (t) => {
     capacity: 8,
     maxStreamsPerPeer: 2,
   })
+  const staller = await startOrchestrator(market, 3, {
+    advertise: false,
+    engine: stallingEngine(market.engine, 3),
+  })
+  const spare = await startOrchestrator(market, 4, { advertise: false })
   await market.engine.warm('esrgan-slim-x2')
-  t.context = { market, sender, buyer, orch }
+  t.context = { market, sender, buyer, orch, staller, spare }
 })
 
 test.after.always(async (t) => {
@@ -257,4 +265,85 @@ test('a sender that exceeds its window is cut off with ERR_WINDOW_EXCEEDED', asy
     error = m.error?.code
   }
   t.is(error, 'ERR_WINDOW_EXCEEDED')
+})
+
+/** A stage that tries `order` in turn (no draw), so a test knows which orchestrator fails. */
+function stageThrough(ctx: Ctx, order: OrchestratorNode[]) {
+  return new Stage(
+    {
+      peer: ctx.buyer,
+      payer: new BudgetPayer(ctx.sender),
+      choose: (exclude) => {
+        const next = order.find((o) => !exclude.has(o.peer.peerId))
+        return next === undefined
+          ? undefined
+          : {
+              peerId: next.peer.peerId,
+              modelId: 'esrgan-slim-x2',
+              pricePerUnit: PRICE,
+              dial: next.peer.multiaddrs[0],
+            }
+      },
+    },
+    {
+      pipeline: 'upscale',
+      sender: ctx.sender.address,
+      width: 32,
+      height: 32,
+      maxPricePerUnit: PRICE,
+      stallTimeoutMs: 1_000,
+    },
+  )
+}
+
+async function collect(t: { true: (v: boolean, m?: string) => void }, ctx: Ctx, stage: Stage, count: number) {
+  const frames = clip(count)
+  const results: StageResult[] = []
+  stage.events.on('result', (r) => results.push(r))
+  const report = await stage.run(items(frames))
+  for (const [i, frame] of frames.entries()) {
+    const local = await ctx.market.engine.upscale('esrgan-slim-x2', frame)
+    t.true(
+      results[i]?.seq === i && Buffer.from(results[i]!.frame.data).equals(Buffer.from(local.data)),
+      `frame ${i}`,
+    )
+  }
+  return { report, results }
+}
+
+test('an orchestrator that stalls past the deadline is left: its unreturned frames go to the next, each frame once', async (t) => {
+  const ctx = t.context
+  const stage = stageThrough(ctx, [ctx.staller, ctx.spare])
+  const failed = stage.events.waitFor('peer:failed', { timeoutMs: 30_000 })
+  const { report, results } = await collect(t, ctx, stage, 12)
+  const failure = await failed
+  t.is(failure.code, 'ERR_PEER_STALLED')
+  t.is(failure.peerId, ctx.staller.peer.peerId)
+  t.is(results.length, 12)
+  t.deepEqual(
+    report.peers.map((p) => [p.peerId, p.items]),
+    [
+      [ctx.staller.peer.peerId, 3],
+      [ctx.spare.peer.peerId, 9],
+    ],
+  )
+  t.true(report.resent >= 1)
+})
+
+test('an orchestrator that refuses mid-stream (shutting down) hands the rest to the next at once', async (t) => {
+  const ctx = t.context
+  const refuser = await startOrchestrator(ctx.market, 5, { advertise: false })
+  const stage = stageThrough(ctx, [refuser, ctx.spare])
+  stage.events.on('result', (r) => {
+    if (r.seq === 3) void refuser.orchestrator.stop()
+  })
+  const failed = stage.events.waitFor('peer:failed', { timeoutMs: 30_000 })
+  const { report } = await collect(t, ctx, stage, 12)
+  const failure = await failed
+  t.is(failure.code, 'ERR_SHUTTING_DOWN')
+  t.is(report.items, 12)
+  t.is(
+    report.peers.reduce((n, p) => n + p.items, 0),
+    12,
+  )
 })

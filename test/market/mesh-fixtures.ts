@@ -12,6 +12,7 @@ import { Wallet } from 'ethers'
 import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
 import { type InferenceEngine, openInferenceEngine } from '../../src/inference/engine.js'
 import type { Frame } from '../../src/inference/types.js'
+import type { WorkEngine } from '../../src/market/job-work.js'
 import { createMesh, type Mesh, type MeshOptions } from '../../src/market/mesh.js'
 import {
   createOrchestrator,
@@ -157,6 +158,7 @@ export async function startOrchestrator(
     bootstrap?: string[]
     recipient?: Partial<TicketRecipientOptions>
     now?: () => number
+    engine?: WorkEngine
   } = {},
 ): Promise<OrchestratorNode> {
   const privateKey = await generateKeyPair('Ed25519')
@@ -181,7 +183,7 @@ export async function startOrchestrator(
     {
       peer,
       privateKey,
-      engine: market.engine,
+      engine: options.engine ?? market.engine,
       recipient,
       wallet,
       ...(options.now === undefined ? {} : { now: options.now }),
@@ -217,4 +219,24 @@ export function clip(count: number, width = 32, height = 32): Frame[] {
     }
     return { width, height, channels: 3 as const, data }
   })
+}
+
+/**
+ * Fault injection: the real engine, except that after `after` upscales every further one hangs
+ * until its job is aborted, like a wedged GPU. Nothing else about the orchestrator changes.
+ */
+export function stallingEngine(engine: InferenceEngine, after: number): WorkEngine {
+  let calls = 0
+  return {
+    registry: engine.registry,
+    models: () => engine.models(),
+    model: (id) => engine.model(id),
+    interpolate: (...args) => engine.interpolate(...args),
+    upscale: (id, frame, options) => {
+      if (++calls <= after) return engine.upscale(id, frame, options)
+      return new Promise((_, reject) => {
+        options?.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true })
+      })
+    },
+  }
 }
