@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises'
 import test from 'ava'
 import type { FramemeshError } from '../../src/errors.js'
 import { createSessionFactory } from '../../src/inference/session.js'
+import { planTiles } from '../../src/inference/tiling.js'
 import type { ModelStateEvent } from '../../src/inference/warm-pool.js'
 import { engineFixture, PAD, testFrame } from './helpers/engine-fixture.js'
 import { upscaleManifest, upscaleModelBytes, writeModelFolder } from './helpers/onnx-models.js'
@@ -138,12 +139,14 @@ test('a model needed while the only evictable one is busy waits for it to finish
   const f = await engineFixture({ budgetBytes: Math.floor(PAD * 1.5) })
   t.teardown(f.cleanup)
   const order: string[] = []
-  f.engine.on('model:state', (e) => order.push(`${e.id}:${e.state}`))
-  // A tiled frame keeps up-a leased across many awaits.
-  const busy = f.engine.upscale('up-a', testFrame(64, 64), { tileSize: 16, overlap: 2 }).then((out) => {
-    order.push('up-a:done')
-    return out
+  let runsWhenEvicted = -1
+  f.engine.on('model:state', (e) => {
+    order.push(`${e.id}:${e.state}`)
+    if (e.id === 'up-a' && e.state === 'available') runsWhenEvicted = f.runs.get('up-a') ?? 0
   })
+  // A tiled frame keeps up-a leased across many awaits.
+  const tiling = { tileSize: 16, overlap: 2 }
+  const busy = f.engine.upscale('up-a', testFrame(64, 64), tiling)
   await new Promise<void>((resolve) => {
     const off = f.engine.on('model:state', (e) => {
       if (e.id === 'up-a' && e.state === 'warm') {
@@ -154,14 +157,9 @@ test('a model needed while the only evictable one is busy waits for it to finish
   })
   await f.engine.warm('up-b')
   t.is((await busy).width, 128)
-  t.deepEqual(order, [
-    'up-a:loading',
-    'up-a:warm',
-    'up-a:done',
-    'up-a:available',
-    'up-b:loading',
-    'up-b:warm',
-  ])
+  t.deepEqual(order, ['up-a:loading', 'up-a:warm', 'up-a:available', 'up-b:loading', 'up-b:warm'])
+  // up-a was unloaded only after every tile had run (plus its warm-up run).
+  t.is(runsWhenEvicted, planTiles(64, 64, tiling).length + 1)
 })
 
 test('a manifest memoryBytes replaces the file-size estimate in the budget', async (t) => {

@@ -31,6 +31,8 @@ export interface EngineFixture {
   engine: InferenceEngine
   /** Sessions opened per model id. */
   opened: Map<string, number>
+  /** Runs that finished per model id (warm-up runs included). */
+  runs: Map<string, number>
   cleanup(): Promise<void>
 }
 
@@ -50,11 +52,20 @@ export async function engineFixture(options: InferenceEngineOptions = {}): Promi
   await registry.scan()
   const real = createSessionFactory({ intraOpNumThreads: 1 })
   const opened = new Map<string, number>()
+  const runs = new Map<string, number>()
   const sessions: SessionFactory = {
     sessionOptions: real.sessionOptions,
-    open: (id, model) => {
+    open: async (id, model) => {
       opened.set(id, (opened.get(id) ?? 0) + 1)
-      return real.open(id, model)
+      const session = await real.open(id, model)
+      return {
+        ...session,
+        run: async (feeds) => {
+          const out = await session.run(feeds)
+          runs.set(id, (runs.get(id) ?? 0) + 1)
+          return out
+        },
+      }
     },
   }
   const engine = createInferenceEngine({ registry, sessions }, options)
@@ -63,6 +74,7 @@ export async function engineFixture(options: InferenceEngineOptions = {}): Promi
     registry,
     engine,
     opened,
+    runs,
     async cleanup() {
       await engine.close()
       await rm(dir, { recursive: true, force: true })
