@@ -55,6 +55,8 @@ export interface InferenceEngineOptions {
   warmUp?: boolean
   /** Longest a caller waits for a model to load or for room in the budget. */
   loadTimeoutMs?: number
+  /** Unload unpinned models unused for this long even without memory pressure. Default: never. */
+  idleUnloadMs?: number
 }
 
 export interface RunOptions {
@@ -149,7 +151,11 @@ export function createInferenceEngine(
       sizeOf: (id) => registry.get(id).estimatedBytes,
       logger: log,
     },
-    { budgetBytes: options.budgetBytes ?? DEFAULT_BUDGET_BYTES, waitTimeoutMs: options.loadTimeoutMs },
+    {
+      budgetBytes: options.budgetBytes ?? DEFAULT_BUDGET_BYTES,
+      waitTimeoutMs: options.loadTimeoutMs,
+      idleUnloadMs: options.idleUnloadMs,
+    },
   )
 
   const queueOf = (id: string): RunQueue => {

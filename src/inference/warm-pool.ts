@@ -27,6 +27,11 @@ export interface WarmPoolOptions {
   budgetBytes: number
   /** Longest a caller waits for busy models to free room in the budget. */
   waitTimeoutMs?: number
+  /**
+   * Unload an unpinned model nobody has used for this long, even without memory pressure, so an
+   * orchestrator gives memory back after a burst. Default: never (only the budget evicts).
+   */
+  idleUnloadMs?: number
 }
 
 export interface ModelStateEvent {
@@ -94,6 +99,7 @@ interface Entry<T> {
   useSeq: number
   /** Callers waiting on this entry's load; it is not evictable until they have their leases. */
   waiting: number
+  idleTimer?: NodeJS.Timeout
   value?: T
   loading?: Promise<T>
   error?: Error
@@ -150,6 +156,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   }
 
   const unloadEntry = async (entry: Entry<T>) => {
+    clearTimeout(entry.idleTimer)
     entries.delete(entry.id)
     setState(entry, 'available', 'warm')
     try {
@@ -157,6 +164,23 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     } catch (err) {
       log.warn('unloading a model failed', { id: entry.id, error: err })
     }
+  }
+
+  /** (Re)start the idle countdown of a warm, unused, unpinned model. */
+  const armIdle = (entry: Entry<T>) => {
+    clearTimeout(entry.idleTimer)
+    entry.idleTimer = undefined
+    if (options.idleUnloadMs === undefined || closed || entry.inUse > 0 || pins.has(entry.id)) return
+    entry.idleTimer = setTimeout(() => {
+      entry.idleTimer = undefined
+      const idle = entry.state === 'warm' && entry.inUse === 0 && entry.waiting === 0 && !pins.has(entry.id)
+      if (idle && entries.get(entry.id) === entry) {
+        log.debug('unloading idle model', { id: entry.id, idleMs: options.idleUnloadMs })
+        void unloadEntry(entry)
+      }
+    }, options.idleUnloadMs)
+    // An idle countdown must never keep the process alive.
+    entry.idleTimer.unref()
   }
 
   /**
@@ -213,6 +237,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
         entry.lastUsed = now()
         entry.useSeq = ++seq
         setState(entry, 'warm', 'loading')
+        armIdle(entry)
         return value
       },
       (err: Error) => {
@@ -231,6 +256,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   }
 
   const leaseOf = (entry: Entry<T>): Lease<T> => {
+    clearTimeout(entry.idleTimer)
     entry.inUse++
     entry.lastUsed = now()
     entry.useSeq = ++seq
@@ -244,6 +270,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
         entry.lastUsed = now()
         entry.useSeq = ++seq
         if (closed && entry.inUse === 0) void unloadEntry(entry)
+        else if (entry.inUse === 0) armIdle(entry)
         wakeRoomWaiters()
       },
     }
@@ -310,9 +337,13 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
       if (pinnedBytes + bytes > budget)
         throw new BudgetExhaustedError(id, bytes, budget - pinnedBytes, budget)
       pins.add(id)
+      const entry = entries.get(id)
+      if (entry !== undefined) clearTimeout(entry.idleTimer)
     },
     unpin(id) {
       pins.delete(id)
+      const entry = entries.get(id)
+      if (entry?.state === 'warm') armIdle(entry)
       wakeRoomWaiters()
     },
     async unload(id) {

@@ -211,3 +211,18 @@ test('pinning a model whose file fails its check leaves it unpinned and reports 
   t.like(f.engine.model('up-c'), { state: 'failed', pinned: false })
   await t.throwsAsync(f.engine.pin('up-c'), { code: 'ERR_MANIFEST_MISMATCH' })
 })
+
+test('with idleUnloadMs an unused unpinned model is unloaded on its own; a pinned one stays', async (t) => {
+  const f = await engineFixture({ idleUnloadMs: 30 })
+  t.teardown(f.cleanup)
+  await f.engine.pin('up-b') // pinned first: had it a countdown, it would end before up-a's
+  const unloaded = new Promise<string>((resolve) => {
+    f.engine.on('model:state', (e) => {
+      if (e.state === 'available') resolve(e.id)
+    })
+  })
+  await f.engine.warm('up-a')
+  t.is(await unloaded, 'up-a')
+  t.deepEqual(warmIds(f), ['up-b'])
+  t.like(f.engine.model('up-a'), { state: 'available' })
+})
