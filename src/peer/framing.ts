@@ -7,8 +7,8 @@
  * Why not `lpStream` from @libp2p/utils: it cannot tell a clean end between messages from a
  * truncated one, and it keeps reading into its buffer whether or not anyone reads, so a fast
  * sender either overflows it (stream aborted) or makes us buffer without bound. This reader
- * pauses the stream (yamux then stops granting window) once a full message is buffered and
- * nobody is reading, and resumes when the reader wants more.
+ * pauses the stream (yamux then stops granting window) once more than max(one whole message,
+ * 4 MiB) is buffered, and resumes when the reader wants more.
  */
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
@@ -109,8 +109,9 @@ export function messageChannel<In, Out>(
   const metrics = components.metrics
   const inType = types.in
   const maxPrefixBytes = Math.min(encodingLength(inType.maxBytes), MAX_VARINT_BYTES)
-  // Room for one whole message; past it we pause the stream until the reader catches up.
-  const pauseAbove = Math.max(inType.maxBytes + maxPrefixBytes, 64 * 1024)
+  // Room for one whole message (and for small types a few MiB, so pausing is rare on fast links);
+  // past it we pause the stream until the reader catches up.
+  const pauseAbove = Math.max(inType.maxBytes + maxPrefixBytes, 4 * 1024 * 1024)
   const buffer = new Uint8ArrayList()
   let remoteEnded = false
   let failure: Error | undefined

@@ -7,8 +7,8 @@
 import type { GossipSub, GossipsubOpts, Message } from '@libp2p/gossipsub'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import type { Logger } from '../logger.js'
 import { AbortedError, TimeoutError } from '../errors.js'
+import type { Logger } from '../logger.js'
 import { MessageTooLargeError } from './errors.js'
 import type { PeerMetrics } from './metrics.js'
 import { deadline } from './signals.js'
@@ -40,7 +40,10 @@ export interface Gossip {
   setValidator(topic: string, validator: TopicValidator): void
   removeValidator(topic: string): void
   topics(): string[]
-  /** Peer ids we know to be subscribed to `topic`. */
+  /**
+   * Peer ids subscribed to `topic` that a publish would reach now: they told us they subscribe
+   * and our own gossip stream to them is open (a message published before that is lost to them).
+   */
   subscribers(topic: string): string[]
   /** Peer ids we exchange gossip with, on any topic. */
   peers(): string[]
@@ -172,21 +175,18 @@ export function createGossip(
       service.topicValidators.delete(topic)
     },
     topics: () => service.getTopics(),
-    subscribers: (topic) => service.getSubscribers(topic).map(String),
+    subscribers: (topic) => reachableSubscribers(service, topic),
     peers: () => service.getPeers().map(String),
     waitForSubscribers(topic, waitOptions = {}) {
-      const subscribers = () => service.getSubscribers(topic).map(String)
+      const subscribers = () => reachableSubscribers(service, topic)
       const satisfied = (ids: string[]) =>
-        waitOptions.peerId === undefined ? ids.length >= (waitOptions.count ?? 1) : ids.includes(waitOptions.peerId)
+        waitOptions.peerId === undefined
+          ? ids.length >= (waitOptions.count ?? 1)
+          : ids.includes(waitOptions.peerId)
       const now = subscribers()
       if (satisfied(now)) return Promise.resolve(now)
       const d = deadline(waitOptions.timeoutMs ?? 30_000, waitOptions.signal)
       return new Promise<string[]>((resolve, reject) => {
-        const done = () => {
-          service.removeEventListener('subscription-change', check)
-          d.signal.removeEventListener('abort', onAbort)
-          d.clear()
-        }
         const check = () => {
           const ids = subscribers()
           if (!satisfied(ids)) return
@@ -197,13 +197,33 @@ export function createGossip(
           done()
           reject(
             d.timedOut()
-              ? new TimeoutError(`topic ${topic} did not get the subscribers waited for; is any peer subscribed?`)
+              ? new TimeoutError(
+                  `topic ${topic} did not get the subscribers waited for; is any peer subscribed?`,
+                )
               : new AbortedError(`stopped waiting for subscribers of ${topic}`),
           )
+        }
+        // Our outbound stream opening has no event of its own: look again every so often.
+        const poll = setInterval(check, 20)
+        const done = () => {
+          clearInterval(poll)
+          service.removeEventListener('subscription-change', check)
+          d.signal.removeEventListener('abort', onAbort)
+          d.clear()
         }
         service.addEventListener('subscription-change', check)
         d.signal.addEventListener('abort', onAbort, { once: true })
       })
     },
   }
+}
+
+/**
+ * Subscribers we hold an outbound gossip stream to. gossipsub keeps that map private; if a future
+ * version renames it we fall back to all known subscribers rather than none.
+ */
+function reachableSubscribers(service: GossipService, topic: string): string[] {
+  const outbound = (service as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound
+  const ids = service.getSubscribers(topic).map(String)
+  return outbound instanceof Map ? ids.filter((id) => outbound.has(id)) : ids
 }
