@@ -1,10 +1,15 @@
 import type { CliCommand } from './command.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
+import { depositCommand } from './commands/deposit.js'
 import { demoCommand } from './commands/demo.js'
 import { idCommand } from './commands/id.js'
 import { modelsCommand } from './commands/models.js'
 import { peerCommand } from './commands/peer.js'
 import { runCommand } from './commands/run.js'
+import { ticketsCommand } from './commands/tickets.js'
+import { unlockCommand } from './commands/unlock.js'
+import { walletCommand } from './commands/wallet.js'
+import { withdrawCommand } from './commands/withdraw.js'
 
 // Every command of the framemesh CLI, in the order `--help` lists them.
 export const commands: CliCommand[] = [
@@ -14,4 +19,9 @@ export const commands: CliCommand[] = [
   idCommand,
   modelsCommand,
   runCommand,
+  walletCommand,
+  depositCommand,
+  unlockCommand,
+  withdrawCommand,
+  ticketsCommand,
 ]

@@ -5,7 +5,7 @@
  * or paying one twice.
  */
 import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
 import { DatabaseSync, type SQLInputValue } from 'node:sqlite'
 import { FramemeshError } from '../errors.js'
 import type { Address, Hex } from './bytes.js'
@@ -42,6 +42,11 @@ export interface RedemptionTotals {
   redeeming: StatusTotals
   redeemed: StatusTotals & { paid: bigint; fees: bigint }
   failed: StatusTotals & { byCode: Record<string, number> }
+}
+
+/** Where a node keeps its redemption queue unless told otherwise. */
+export function redemptionDbPath(dataDir: string): string {
+  return join(dataDir, 'redemptions.db')
 }
 
 export class RedemptionStoreError extends FramemeshError {

@@ -15,7 +15,12 @@ import type { RedemptionQueue } from './chain.js'
 import { type RedemptionRecord, RedemptionStore, type RedemptionTotals } from './redemption-store.js'
 import type { WinningTicket } from './ticket.js'
 
-export type { RedemptionRecord, RedemptionStatus, RedemptionTotals } from './redemption-store.js'
+export {
+  type RedemptionRecord,
+  type RedemptionStatus,
+  type RedemptionTotals,
+  redemptionDbPath,
+} from './redemption-store.js'
 
 /** What the service needs from the chain; TicketBrokerClient provides it. */
 export type RedemptionBroker = Pick<
