@@ -13,6 +13,9 @@ import type { Gossip, GossipMessage, ValidationResult } from './gossip.js'
 import { PeerAnnouncement } from './pb/discovery.js'
 import { DISCOVERY_TOPIC, MAX_MESSAGE_BYTES } from './protocols.js'
 
+/** An announcement listing more addresses than this is rejected. */
+export const MAX_ANNOUNCED_ADDRS = 64
+
 export interface AddressDiscoveryOptions {
   /** Re-announce this often (ms). */
   intervalMs: number
@@ -20,8 +23,6 @@ export interface AddressDiscoveryOptions {
   maxAgeMs: number
   /** Wait this long after a trigger so several triggers send one announcement (ms). */
   debounceMs: number
-  /** Dial announced peers only while we have fewer connections than this. */
-  maxConnections: number
 }
 
 export interface AddressDiscoveryComponents {
@@ -38,22 +39,33 @@ export interface AddressDiscovery {
   stop(): void
 }
 
-/** Checks and decodes an announcement where it enters; undefined when it is not acceptable. */
+export type DecodedAnnouncement =
+  | { ok: true; addrs: Multiaddr[]; timestamp: number }
+  | { ok: false; verdict: 'reject' | 'ignore'; reason: string }
+
+/**
+ * Checks and decodes an announcement where it enters. Broken or oversized ones are the sender's
+ * fault (reject: lowers its gossip score); stale ones are merely late (ignore).
+ */
 export function decodeAnnouncement(
   message: GossipMessage,
   now: number,
   maxAgeMs: number,
-): { addrs: Multiaddr[]; timestamp: number } | undefined {
-  if (message.data.byteLength > MAX_MESSAGE_BYTES.peerAnnouncement) return undefined
-  try {
-    const decoded = PeerAnnouncement.decode(message.data, { limits: { addrs: 64 } })
-    const timestamp = Number(decoded.timestamp)
-    if (Math.abs(now - timestamp) > maxAgeMs) return undefined
-    const addrs = decoded.addrs.map((bytes) => multiaddr(bytes))
-    return { addrs, timestamp }
-  } catch {
-    return undefined
+): DecodedAnnouncement {
+  if (message.data.byteLength > MAX_MESSAGE_BYTES.peerAnnouncement) {
+    return { ok: false, verdict: 'reject', reason: 'too large' }
   }
+  let decoded: PeerAnnouncement
+  let addrs: Multiaddr[]
+  try {
+    decoded = PeerAnnouncement.decode(message.data, { limits: { addrs: MAX_ANNOUNCED_ADDRS } })
+    addrs = decoded.addrs.map((bytes) => multiaddr(bytes))
+  } catch (err) {
+    return { ok: false, verdict: 'reject', reason: (err as Error).message }
+  }
+  const timestamp = Number(decoded.timestamp)
+  if (Math.abs(now - timestamp) > maxAgeMs) return { ok: false, verdict: 'ignore', reason: 'stale' }
+  return { ok: true, addrs, timestamp }
 }
 
 export function startAddressDiscovery(
@@ -68,18 +80,11 @@ export function startAddressDiscovery(
   gossip.setValidator(DISCOVERY_TOPIC, (message): ValidationResult => {
     if (message.from === self) return 'ignore'
     const decoded = decodeAnnouncement(message, Date.now(), options.maxAgeMs)
-    // Undecodable is the sender's fault (reject, lowers its score); stale is just late (ignore).
-    if (decoded === undefined) {
-      return message.data.byteLength > MAX_MESSAGE_BYTES.peerAnnouncement || !decodes(message.data)
-        ? 'reject'
-        : 'ignore'
-    }
-    return 'accept'
+    return decoded.ok ? 'accept' : decoded.verdict
   })
   const offMessage = gossip.onMessage(DISCOVERY_TOPIC, (message) => {
     const decoded = decodeAnnouncement(message, Date.now(), options.maxAgeMs)
-    if (decoded === undefined || message.from === self) return
-    onPeer(message.from, decoded.addrs)
+    if (decoded.ok && message.from !== self) onPeer(message.from, decoded.addrs)
   })
   gossip.subscribe(DISCOVERY_TOPIC)
 
@@ -122,15 +127,6 @@ export function startAddressDiscovery(
       pubsub.removeEventListener('subscription-change', onSubscriptionChange as EventListener)
       libp2p.removeEventListener('self:peer:update', onSelfUpdate)
     },
-  }
-}
-
-function decodes(data: Uint8Array): boolean {
-  try {
-    PeerAnnouncement.decode(data)
-    return true
-  } catch {
-    return false
   }
 }
 

@@ -272,7 +272,6 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
         intervalMs: options.announceIntervalMs ?? 30_000,
         maxAgeMs: 5 * 60_000,
         debounceMs: 50,
-        maxConnections,
       },
     )
   }
