@@ -1,0 +1,76 @@
+/**
+ * A broadcaster node: what an app runs to buy work — a libp2p peer, a chain connection for its
+ * own deposit, the ticket sender, and the market's mesh (order book, selection, jobs).
+ */
+import { mkdir } from 'node:fs/promises'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { Wallet } from 'ethers'
+import { type Logger, silentLogger } from '../logger.js'
+import { createMesh, type Mesh, type MeshOptions } from '../market/mesh.js'
+import { loadOrCreatePrivateKey } from '../peer/identity.js'
+import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
+import type { Hex } from '../tickets/bytes.js'
+import { TicketSender, type TicketSenderOptions } from '../tickets/sender.js'
+import { type ChainAccess, type ChainOptions, connectChain } from './chain.js'
+
+export interface BroadcasterNodeOptions {
+  /** Holds the peer key; without it the identity is ephemeral. */
+  dataDir?: string
+  peer?: Omit<PeerOptions, 'dataDir' | 'privateKey'>
+  chain: ChainOptions
+  /** The Ethereum key that signs tickets (hex); its deposit and reserve back them. */
+  walletKey: string
+  /** Caps on what one ticket and one batch may carry (wei of expected value). */
+  sender?: Partial<TicketSenderOptions>
+  mesh?: MeshOptions
+}
+
+export interface BroadcasterNode {
+  peer: Peer
+  mesh: Mesh
+  sender: TicketSender
+  chain: ChainAccess
+  address: string
+  stop(): Promise<void>
+}
+
+export async function startBroadcasterNode(
+  components: { logger?: Logger },
+  options: BroadcasterNodeOptions,
+): Promise<BroadcasterNode> {
+  const logger = (components.logger ?? silentLogger).child('broadcaster-node')
+  const stops: Array<() => unknown> = []
+  const stop = async () => {
+    for (const fn of stops.reverse()) {
+      try {
+        await fn()
+      } catch (err) {
+        logger.warn('error while stopping', { error: err })
+      }
+    }
+  }
+  try {
+    if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true, mode: 0o700 })
+    const privateKey: PrivateKey =
+      options.dataDir === undefined
+        ? await generateKeyPair('Ed25519')
+        : await loadOrCreatePrivateKey(options.dataDir)
+    const wallet = new Wallet(options.walletKey)
+    const chain = await connectChain({ logger, wallet }, options.chain)
+    stops.push(() => chain.close())
+    const sender = new TicketSender(
+      { key: options.walletKey as Hex, senderInfo: chain.broker, clock: chain.watcher, logger },
+      // Defaults: a ticket may carry up to 0.001 ETH of expected value, a batch up to 0.1 ETH.
+      { maxTicketEV: 10n ** 15n, maxBatchEV: 10n ** 17n, ...options.sender },
+    )
+    const peer = await createPeer({ ...options.peer, privateKey }, { logger })
+    stops.push(() => peer.stop())
+    const mesh = createMesh({ peer, sender, logger }, options.mesh)
+    stops.push(() => mesh.stop())
+    return { peer, mesh, sender, chain, address: wallet.address.toLowerCase(), stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}

@@ -1,0 +1,187 @@
+/**
+ * A whole framemesh on loopback in one process: a dev chain with the TicketBroker, the bootstrap
+ * node, orchestrators selling the built-in models at different prices, and a funded broadcaster.
+ * `npm start` runs on this, and so do the gateway's tests: every part is the real one.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
+import { type Logger, silentLogger } from '../logger.js'
+import type { MeshOptions } from '../market/mesh.js'
+import { type DevChain, startDevChain } from '../tickets/devchain.js'
+import { type BroadcasterNode, startBroadcasterNode } from './broadcaster-node.js'
+import { type OrchestratorNode, startOrchestratorNode } from './orchestrator-node.js'
+
+export const ETH = 10n ** 18n
+
+export interface LocalOrchestratorSpec {
+  /** Wei per unit by model id. */
+  prices: Record<string, bigint>
+  capacity?: number
+  pin?: string[]
+}
+
+/**
+ * Default sellers: three orchestrators, the cheapest first. Upscale is priced per output
+ * megapixel, OCR per input megapixel, blend per frame.
+ */
+export const DEFAULT_ORCHESTRATORS: LocalOrchestratorSpec[] = [
+  {
+    prices: {
+      'esrgan-slim-x2': 2_000_000_000_000n,
+      'esrgan-slim-x4': 3_000_000_000_000n,
+      blend: 10_000_000_000n,
+    },
+  },
+  {
+    prices: {
+      'esrgan-slim-x2': 3_000_000_000_000n,
+      'ppocr-v4-det': 4_000_000_000_000n,
+      'ppocr-v4-rec': 4_000_000_000_000n,
+    },
+  },
+  {
+    prices: {
+      'esrgan-slim-x2': 5_000_000_000_000n,
+      'ppocr-v4-det': 6_000_000_000_000n,
+      'ppocr-v4-rec': 6_000_000_000_000n,
+      blend: 20_000_000_000n,
+    },
+  },
+]
+
+export interface LocalMeshOptions {
+  orchestrators?: LocalOrchestratorSpec[]
+  /** What the broadcaster puts in the TicketBroker (wei). */
+  deposit?: bigint
+  reserve?: bigint
+  mesh?: MeshOptions
+  /** Wait until the broadcaster's order book holds an offer from every orchestrator (ms; 0 = don't). */
+  waitForOffersMs?: number
+  signal?: AbortSignal
+}
+
+export interface LocalMesh {
+  chain: DevChain
+  bootstrap: BootstrapNode
+  orchestrators: OrchestratorNode[]
+  broadcaster: BroadcasterNode
+  stop(): Promise<void>
+}
+
+export async function startLocalMesh(
+  components: { logger?: Logger } = {},
+  options: LocalMeshOptions = {},
+): Promise<LocalMesh> {
+  const logger = components.logger ?? silentLogger
+  const specs = options.orchestrators ?? DEFAULT_ORCHESTRATORS
+  const stops: Array<() => unknown> = []
+  const stop = async () => {
+    for (const fn of stops.reverse()) {
+      try {
+        await fn()
+      } catch (err) {
+        logger.warn('error while stopping the local mesh', { error: err })
+      }
+    }
+  }
+  try {
+    // Account 0 deploys the broker, 1 is the broadcaster, the rest are orchestrators.
+    const chain = await startDevChain(
+      { accounts: specs.length + 2, roundLength: 1_000 },
+      { logger },
+      options.signal,
+    )
+    stops.push(() => chain.stop())
+    const chainOptions = {
+      rpcUrl: chain.rpcUrl,
+      contractAddress: chain.contractAddress,
+      chainId: chain.chainId,
+      pollIntervalMs: 200,
+    }
+    const bootstrap = await createBootstrapNode({}, { logger: logger.child('bootstrap') })
+    stops.push(() => bootstrap.stop())
+    const modelsDir = await mkdtemp(join(tmpdir(), 'framemesh-local-models-'))
+    stops.push(() => rm(modelsDir, { recursive: true, force: true }))
+
+    const orchestrators: OrchestratorNode[] = []
+    for (const [i, spec] of specs.entries()) {
+      const node = await startOrchestratorNode(
+        { logger: logger.child(`orchestrator-${i + 1}`) },
+        {
+          peer: { bootstrap: bootstrap.multiaddrs },
+          chain: chainOptions,
+          walletKey: chain.accounts[i + 2].privateKey,
+          modelsDir,
+          prices: spec.prices,
+          capacity: spec.capacity ?? 4,
+          pin: spec.pin,
+          orchestrator: { debounceMs: 50 },
+        },
+      )
+      stops.push(() => node.stop())
+      orchestrators.push(node)
+    }
+
+    const broadcaster = await startBroadcasterNode(
+      { logger: logger.child('broadcaster') },
+      {
+        peer: { bootstrap: bootstrap.multiaddrs },
+        chain: chainOptions,
+        walletKey: chain.accounts[1].privateKey,
+        mesh: options.mesh,
+      },
+    )
+    stops.push(() => broadcaster.stop())
+    await broadcaster.chain.broker.fundDepositAndReserve(
+      options.deposit ?? 2n * ETH,
+      options.reserve ?? 2n * ETH,
+    )
+    await broadcaster.chain.watcher.refresh()
+
+    const waitMs = options.waitForOffersMs ?? 15_000
+    if (waitMs > 0) await waitForSellers(broadcaster, orchestrators, waitMs, options.signal)
+    return { chain, bootstrap, orchestrators, broadcaster, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/** Resolves once the broadcaster's order book holds an offer from each orchestrator. */
+async function waitForSellers(
+  broadcaster: BroadcasterNode,
+  orchestrators: OrchestratorNode[],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<void> {
+  const want = new Set(orchestrators.map((o) => o.peer.peerId.toString()))
+  const seen = () => new Set(broadcaster.mesh.offers().map((o) => o.peerId))
+  const complete = () => [...want].every((id) => seen().has(id))
+  if (complete()) return
+  const book = broadcaster.mesh.orderBook
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off()
+      reject(new Error(`only ${seen().size} of ${want.size} orchestrators advertised within ${timeoutMs} ms`))
+    }, timeoutMs)
+    const onAbort = () => {
+      off()
+      reject(signal?.reason)
+    }
+    const check = () => {
+      if (complete()) {
+        off()
+        resolve()
+      }
+    }
+    const unsubscribe = [book.events.on('offer:added', check), book.events.on('offer:updated', check)]
+    const off = () => {
+      clearTimeout(timer)
+      for (const u of unsubscribe) u()
+      signal?.removeEventListener('abort', onAbort)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
+}

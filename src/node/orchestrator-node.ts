@@ -1,0 +1,127 @@
+/**
+ * An orchestrator node: everything an operator runs to sell inference, composed from the parts —
+ * a libp2p peer, the inference engine over its models, a chain connection, the ticket recipient,
+ * the durable redemption queue, and the market's orchestrator (quotes, jobs, adverts).
+ */
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { Wallet } from 'ethers'
+import { type InferenceEngine, openInferenceEngine } from '../inference/engine.js'
+import { type Logger, silentLogger } from '../logger.js'
+import { createOrchestrator, type Orchestrator, type OrchestratorOptions } from '../market/orchestrator.js'
+import { loadOrCreatePrivateKey } from '../peer/identity.js'
+import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
+import type { Hex } from '../tickets/bytes.js'
+import { TicketRecipient, type TicketRecipientOptions } from '../tickets/recipient.js'
+import { RedemptionService } from '../tickets/redemption.js'
+import { type ChainAccess, type ChainOptions, connectChain } from './chain.js'
+
+export interface OrchestratorNodeOptions {
+  /** Holds the peer key and the redemption queue; without it both are ephemeral (tests, demos). */
+  dataDir?: string
+  peer?: Omit<PeerOptions, 'dataDir' | 'privateKey'>
+  chain: ChainOptions
+  /** The Ethereum key tickets pay (hex). */
+  walletKey: string
+  /** Folder of bring-your-own models (built-ins are always there). */
+  modelsDir?: string
+  /** Wei per unit by model id: only priced models are sold. */
+  prices: Record<string, bigint>
+  /** Jobs at once. */
+  capacity?: number
+  /** Memory the warm models may hold (bytes). */
+  budgetBytes?: number
+  /** onnxruntime threads per session. */
+  intraOpThreads?: number
+  /** Models to keep warm from the start (pinned). */
+  pin?: string[]
+  recipient?: Partial<TicketRecipientOptions>
+  orchestrator?: Partial<OrchestratorOptions>
+}
+
+export interface OrchestratorNode {
+  peer: Peer
+  engine: InferenceEngine
+  orchestrator: Orchestrator
+  recipient: TicketRecipient
+  redemption: RedemptionService
+  chain: ChainAccess
+  address: string
+  stop(): Promise<void>
+}
+
+export async function startOrchestratorNode(
+  components: { logger?: Logger },
+  options: OrchestratorNodeOptions,
+): Promise<OrchestratorNode> {
+  const logger = (components.logger ?? silentLogger).child('orchestrator-node')
+  const stops: Array<() => unknown> = []
+  const stop = async () => {
+    for (const fn of stops.reverse()) {
+      try {
+        await fn()
+      } catch (err) {
+        logger.warn('error while stopping', { error: err })
+      }
+    }
+  }
+  try {
+    const dataDir = options.dataDir
+    if (dataDir !== undefined) await mkdir(dataDir, { recursive: true, mode: 0o700 })
+    const privateKey: PrivateKey =
+      dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePrivateKey(dataDir)
+    const wallet = new Wallet(options.walletKey)
+    const address = wallet.address.toLowerCase() as Hex
+
+    const chain = await connectChain({ logger, wallet }, options.chain)
+    stops.push(() => chain.close())
+
+    const modelsDir = options.modelsDir ?? join(dataDir ?? '.framemesh', 'models')
+    const engine = await openInferenceEngine(
+      { logger },
+      {
+        modelsDir,
+        budgetBytes: options.budgetBytes,
+        session: { intraOpNumThreads: options.intraOpThreads ?? 1 },
+      },
+    )
+    stops.push(() => engine.close())
+    for (const id of options.pin ?? []) await engine.pin(id)
+
+    const redemption = new RedemptionService(
+      { broker: chain.broker, logger },
+      { dbPath: dataDir === undefined ? ':memory:' : join(dataDir, 'redemptions.sqlite') },
+    )
+    await redemption.start()
+    stops.push(() => redemption.close())
+
+    const recipient = new TicketRecipient(
+      {
+        clock: chain.watcher,
+        senderInfo: chain.broker,
+        gasPrice: chain.watcher,
+        redemptionQueue: redemption,
+      },
+      { address, ...options.recipient },
+    )
+    const peer = await createPeer({ ...options.peer, privateKey }, { logger })
+    stops.push(() => peer.stop())
+
+    const orchestrator = await createOrchestrator(
+      { peer, privateKey, engine, recipient, wallet, logger },
+      { prices: options.prices, capacity: options.capacity, ...options.orchestrator },
+    )
+    stops.push(() => orchestrator.stop())
+    logger.info('orchestrator ready', {
+      peerId: peer.peerId.toString(),
+      address,
+      models: Object.keys(options.prices),
+    })
+    return { peer, engine, orchestrator, recipient, redemption, chain, address, stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
