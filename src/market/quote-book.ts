@@ -32,7 +32,7 @@ export interface QuoteBookOptions {
   /** 0 = no limit. */
   maxFrameWidth?: number
   maxFrameHeight?: number
-  /** Frames a broadcaster may have in flight (default 4). */
+  /** Frames a broadcaster may have in flight (default 8: enough to hide a loopback round trip behind small frames). */
   window?: number
   /** Unused quotes kept at once; the oldest are dropped past this (default 1,000). */
   maxQuotes?: number
@@ -56,7 +56,7 @@ export class QuoteBook {
   constructor(components: QuoteBookComponents, options: QuoteBookOptions) {
     this.#c = components
     this.#now = components.now ?? Date.now
-    this.#o = { ttlMs: 30_000, maxFrameWidth: 0, maxFrameHeight: 0, window: 4, maxQuotes: 1_000, ...options }
+    this.#o = { ttlMs: 30_000, maxFrameWidth: 0, maxFrameHeight: 0, window: 8, maxQuotes: 1_000, ...options }
   }
 
   get window(): number {

@@ -72,8 +72,18 @@ export interface Market {
 }
 
 /** Dev chain, a read client, a clock and one shared engine over the built-in models. */
-export async function startMarket(): Promise<Market> {
-  const chain = await startDevChain({ accounts: 8, roundLength: 1_000 })
+export async function startMarket(clockIntervalMs = 500): Promise<Market> {
+  return attachMarket(await startDevChain({ accounts: 8, roundLength: 1_000 }), clockIntervalMs)
+}
+
+/** What another process needs to join a running dev chain (see bench/mesh.ts). */
+export type ChainInfo = Pick<DevChain, 'rpcUrl' | 'chainId' | 'contractAddress' | 'accounts'>
+
+/**
+ * A Market over an already running chain: `stop` stops the chain only when it is a DevChain of
+ * this process (another process's chain is left alone).
+ */
+export async function attachMarket(chain: DevChain | ChainInfo, clockIntervalMs = 500): Promise<Market> {
   const options = {
     rpcUrl: chain.rpcUrl,
     contractAddress: chain.contractAddress,
@@ -83,12 +93,12 @@ export async function startMarket(): Promise<Market> {
   const broker = new TicketBrokerClient({}, options)
   const clock = new PolledClock(broker)
   await clock.refresh()
-  clock.start()
+  clock.start(clockIntervalMs)
   const modelsDir = await mkdtemp(join(tmpdir(), 'fm-market-'))
   const engine = await openInferenceEngine({}, { modelsDir, session: { intraOpNumThreads: 1 } })
   const cleanup: Market['cleanup'] = []
   return {
-    chain,
+    chain: chain as DevChain,
     broker,
     clock,
     engine,
@@ -98,7 +108,7 @@ export async function startMarket(): Promise<Market> {
       clock.stop()
       await engine.close()
       broker.close()
-      await chain.stop()
+      if ('stop' in chain) await chain.stop()
       await rm(modelsDir, { recursive: true, force: true })
     },
   }

@@ -85,7 +85,7 @@ test('each refusal reason comes back as its code', async (t) => {
     [{ maxPricePerUnit: PRICE - 1n }, 'ERR_PRICE_TOO_LOW'],
     [{ width: 65 }, 'ERR_FRAME_TOO_LARGE'],
     [{ format: 'png' }, 'ERR_UNSUPPORTED_FORMAT'],
-    [{ pipeline: 'ocr' }, 'ERR_UNSUPPORTED_PIPELINE'],
+    [{ pipeline: 'ocr-detect' }, 'ERR_UNSUPPORTED_PIPELINE'],
     [{ width: 0 }, 'ERR_BAD_SPEC'],
     // An address with no deposit in the broker cannot cover a ticket.
     [{ sender: `0x${'12'.repeat(20)}` as Address }, 'ERR_SENDER_FUNDS'],

@@ -1,0 +1,45 @@
+/**
+ * One orchestrator in its own process, for `npm run bench:mesh`: it joins the parent's dev chain
+ * and bootstrap node, serves the market with its own engine, and on request times the same
+ * upscale called locally on that engine (the baseline, measured where the inference runs).
+ * Config comes as JSON in MESH_BENCH; it talks to the parent over the fork IPC channel.
+ */
+import type { Frame } from '../src/inference/types.js'
+import { attachMarket, type ChainInfo, clip, startOrchestrator } from '../test/market/mesh-fixtures.js'
+
+interface Config {
+  chain: ChainInfo
+  account: number
+  bootstrap: string[]
+  ticketEV: string
+}
+
+type Request = { id: number; cmd: 'local'; size: number; count: number } | { id: number; cmd: 'stop' }
+
+const config = JSON.parse(process.env.MESH_BENCH ?? '{}') as Config
+// The parent polls the chain; blocks only move on its transactions, so a slow poll is enough here.
+const market = await attachMarket(config.chain, 5_000)
+await market.engine.warm('esrgan-slim-x2')
+const node = await startOrchestrator(market, config.account, {
+  bootstrap: config.bootstrap,
+  recipient: { ticketEV: BigInt(config.ticketEV) },
+  ...(process.env.MESH_WINDOW === undefined ? {} : { window: Number(process.env.MESH_WINDOW) }),
+})
+
+async function local(size: number, count: number): Promise<number> {
+  const frames: Frame[] = clip(count, size, size)
+  for (const f of frames.slice(0, 2)) await market.engine.upscale('esrgan-slim-x2', f)
+  const start = performance.now()
+  for (const f of frames) await market.engine.upscale('esrgan-slim-x2', f)
+  return performance.now() - start
+}
+
+process.on('message', (raw) => {
+  const request = raw as Request
+  if (request.cmd === 'stop') {
+    void market.stop().then(() => process.send?.({ id: request.id }, () => process.exit(0)))
+    return
+  }
+  void local(request.size, request.count).then((ms) => process.send?.({ id: request.id, ms }))
+})
+process.send?.({ ready: node.peer.peerId })
