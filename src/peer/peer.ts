@@ -219,9 +219,17 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
     metrics?.connections.dec({ direction: evt.detail.direction })
   })
 
+  // Last addresses reported per peer: 'peer:discovery' fires for news, not for every re-announcement.
+  const discovered = new Map<string, string>()
   const dialDiscovered = (id: PeerId, addrs: Multiaddr[]) => {
     if (stopController.signal.aborted || id.equals(libp2p.peerId)) return
-    events.emit('peer:discovery', { peerId: id.toString(), multiaddrs: addrs.map(String) })
+    const multiaddrs = addrs.map(String)
+    const key = id.toString()
+    if (discovered.get(key) !== multiaddrs.join(' ')) {
+      if (discovered.size >= 10_000) discovered.clear()
+      discovered.set(key, multiaddrs.join(' '))
+      events.emit('peer:discovery', { peerId: key, multiaddrs })
+    }
     if (libp2p.getConnections(id).length > 0 || libp2p.getConnections().length >= maxConnections) return
     const d = deadline(dialTimeoutMs, stopController.signal)
     libp2p
