@@ -347,3 +347,49 @@ test('an orchestrator that refuses mid-stream (shutting down) hands the rest to 
     12,
   )
 })
+
+test('an interpolate job returns the frame between each pair, identical to local inference, priced per frame', async (t) => {
+  const ctx = t.context
+  const blender = await startOrchestrator(ctx.market, 6, { advertise: false, prices: { blend: 4_000_000n } })
+  const stage = new Stage(
+    {
+      peer: ctx.buyer,
+      payer: new BudgetPayer(ctx.sender),
+      choose: (exclude) =>
+        exclude.has(blender.peer.peerId)
+          ? undefined
+          : {
+              peerId: blender.peer.peerId,
+              modelId: 'blend',
+              pricePerUnit: 4_000_000n,
+              dial: blender.peer.multiaddrs[0],
+            },
+    },
+    {
+      pipeline: 'interpolate',
+      sender: ctx.sender.address,
+      width: 32,
+      height: 32,
+      maxPricePerUnit: 4_000_000n,
+      maxAttempts: 1,
+    },
+  )
+  const frames = clip(6)
+  const results: StageResult[] = []
+  stage.events.on('result', (r) => results.push(r))
+  const report = await stage.run(
+    (async function* () {
+      for (let i = 1; i < frames.length; i++)
+        yield { seq: i - 1, frames: [frames[i - 1]!, frames[i]!], t: 0.5 }
+    })(),
+  )
+  t.is(results.length, 5)
+  for (let i = 1; i < frames.length; i++) {
+    const local = await ctx.market.engine.interpolate('blend', frames[i - 1]!, frames[i]!, 0.5)
+    t.true(
+      Buffer.from(results[i - 1]!.frame.data).equals(Buffer.from(local.data)),
+      `between ${i - 1} and ${i}`,
+    )
+  }
+  t.is(report.debited, 5n * 4_000_000n)
+})
