@@ -131,9 +131,10 @@ contract TicketBroker {
         return currentRound() * roundLength;
     }
 
-    /// @notice Always true: rounds start by themselves here. Kept for Livepeer-style callers.
-    function currentRoundInitialized() external pure returns (bool) {
-        return true;
+    /// @notice Whether initializeRound() stored the current round's block hash. Rounds start by
+    /// themselves here; storing the hash only matters for rounds longer than 256 blocks.
+    function currentRoundInitialized() external view returns (bool) {
+        return storedRoundBlockHashes[currentRound()] != bytes32(0);
     }
 
     /// @notice The block whose hash identifies `_round`: the last block before the round starts.

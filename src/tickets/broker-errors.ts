@@ -113,6 +113,11 @@ const contractErrors: Record<string, { code: BrokerErrorCode; advice: string }> 
     code: 'ERR_TRANSFER_FAILED',
     advice: 'the payee refused ETH; pay an address that accepts it',
   },
+  RoundBlockHashUnavailable: {
+    code: 'ERR_TICKET_ROUND_UNKNOWN',
+    advice:
+      'the round started more than 256 blocks ago, too late to store its hash; initialize rounds earlier',
+  },
   BatchLengthMismatch: {
     code: 'ERR_BATCH_LENGTH',
     advice: 'tickets, signatures and rands must be the same length',

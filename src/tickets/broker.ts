@@ -318,6 +318,15 @@ export class TicketBrokerClient implements SenderInfoSource {
     return this.send('withdraw', [], 0n, 'withdraw', opts)
   }
 
+  /** Whether the current round's block hash is stored on chain (see initializeRound). */
+  async isCurrentRoundInitialized(opts: CallOptions = {}): Promise<boolean> {
+    return (await this.read(
+      () => this.contract.currentRoundInitialized(),
+      'reading currentRoundInitialized',
+      opts,
+    )) as boolean
+  }
+
   /** Stores the current round's block hash on chain (needed only for rounds longer than 256 blocks). */
   initializeRound(opts: CallOptions = {}): Promise<TxResult> {
     return this.send('initializeRound', [], 0n, 'initializeRound', opts)
