@@ -7,6 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { Wallet } from 'ethers'
 import { type Logger, silentLogger } from '../logger.js'
+import { LatencyProber, type LatencyProberOptions } from '../market/latency-prober.js'
 import { createMesh, type Mesh, type MeshOptions } from '../market/mesh.js'
 import { loadOrCreatePrivateKey } from '../peer/identity.js'
 import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
@@ -24,6 +25,8 @@ export interface BroadcasterNodeOptions {
   /** Caps on what one ticket and one batch may carry (wei of expected value). */
   sender?: Partial<TicketSenderOptions>
   mesh?: MeshOptions
+  /** Ping sellers to keep latency figures fresh for selection and the dashboard. */
+  latency?: LatencyProberOptions
 }
 
 export interface BroadcasterNode {
@@ -68,6 +71,17 @@ export async function startBroadcasterNode(
     stops.push(() => peer.stop())
     const mesh = createMesh({ peer, sender, logger }, options.mesh)
     stops.push(() => mesh.stop())
+    const prober = new LatencyProber(
+      {
+        ping: (peerId, opts) => peer.ping(peerId, opts),
+        orderBook: mesh.orderBook,
+        stats: mesh.stats,
+        logger,
+      },
+      options.latency,
+    )
+    prober.start()
+    stops.push(() => prober.stop())
     return { peer, mesh, sender, chain, address: wallet.address.toLowerCase(), stop }
   } catch (err) {
     await stop()

@@ -1,0 +1,90 @@
+/**
+ * One real local mesh (dev chain, bootstrap, three orchestrators, a funded broadcaster) with the
+ * gateway in front, shared by a test file. Nothing is mocked.
+ */
+
+import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
+import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/server.js'
+import { encodeImage } from '../../src/inference/media/image.js'
+import type { Frame } from '../../src/inference/types.js'
+import { type LocalMesh, startLocalMesh } from '../../src/node/local-mesh.js'
+
+export interface GatewayWorld {
+  local: LocalMesh
+  gateway: Gateway
+  stop(): Promise<void>
+}
+
+export async function startGatewayWorld(options: GatewayOptions = {}): Promise<GatewayWorld> {
+  const local = await startLocalMesh()
+  try {
+    const gateway = await createGateway({ mesh: meshForGateway(local.broadcaster.mesh) }, options)
+    return {
+      local,
+      gateway,
+      async stop() {
+        await gateway.close()
+        await local.stop()
+      },
+    }
+  } catch (err) {
+    await local.stop()
+    throw err
+  }
+}
+
+/** A textured test frame, different for each `seed`. */
+export function testFrame(width: number, height: number, seed = 0): Frame {
+  const data = new Uint8Array(width * height * 3)
+  let i = 0
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      data[i++] = (x * 9 + y * 2 + seed * 31) & 255
+      data[i++] = ((x ^ y) * 5 + seed) & 255
+      data[i++] = (x * y + seed * 7) & 255
+    }
+  }
+  return { width, height, channels: 3, data }
+}
+
+export async function pngOf(frame: Frame): Promise<Blob> {
+  return new Blob([await encodeImage(frame, 'png')], { type: 'image/png' })
+}
+
+export function form(parts: Record<string, string | Blob>): FormData {
+  const body = new FormData()
+  for (const [name, value] of Object.entries(parts)) {
+    if (typeof value === 'string') body.append(name, value)
+    else body.append(name, value, name === 'image' || name === 'file' ? 'upload.bin' : name)
+  }
+  return body
+}
+
+/** Reads a server-sent event stream until `until` says stop; returns every event seen. */
+export async function readEvents(
+  url: string,
+  until: (event: string) => boolean,
+  signal: AbortSignal,
+): Promise<Array<{ event: string; data: unknown }>> {
+  const res = await fetch(url, { signal })
+  if (res.body === null) throw new Error('no event stream body')
+  const seen: Array<{ event: string; data: unknown }> = []
+  const decoder = new TextDecoder()
+  let buffer = ''
+  for await (const chunk of res.body) {
+    buffer += decoder.decode(chunk, { stream: true })
+    let end = buffer.indexOf('\n\n')
+    while (end >= 0) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      const event = /^event: (.*)$/m.exec(block)?.[1]
+      const data = /^data: (.*)$/m.exec(block)?.[1]
+      if (event !== undefined && data !== undefined) {
+        seen.push({ event, data: JSON.parse(data) })
+        if (until(event)) return seen
+      }
+      end = buffer.indexOf('\n\n')
+    }
+  }
+  return seen
+}

@@ -1,0 +1,193 @@
+import { mkdtemp, readdir } from 'node:fs/promises'
+import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { decodeImage } from '../../src/inference/media/image.js'
+import { form, type GatewayWorld, pngOf, startGatewayWorld, testFrame } from './fixtures.js'
+
+let world: GatewayWorld
+let dataDir: string
+
+test.before(async () => {
+  dataDir = await mkdtemp(join(tmpdir(), 'fm-gateway-test-'))
+  world = await startGatewayWorld({ dataDir, maxUploadBytes: 256 * 1024 })
+})
+test.after.always(async () => {
+  await world?.stop()
+})
+
+const post = (path: string, body: FormData, headers: Record<string, string> = {}) =>
+  fetch(`${world.gateway.url}${path}`, { method: 'POST', body, headers })
+
+test.serial(
+  'POST /upscale answers 200 with one data-URL image twice the size, equal to local inference',
+  async (t) => {
+    const frame = testFrame(40, 24, 1)
+    const res = await post(
+      '/upscale',
+      form({ image: await pngOf(frame), prompt: '', model_id: '', seed: '42' }),
+    )
+    t.is(res.status, 200)
+    t.is(res.headers.get('content-type'), 'application/json')
+    const body = (await res.json()) as { images: Array<{ url: string; seed: number; nsfw: boolean }> }
+    t.is(body.images.length, 1)
+    const [image] = body.images
+    t.is(image.seed, 42)
+    t.is(image.nsfw, false)
+    t.true(image.url.startsWith('data:image/png;base64,'))
+    const out = await decodeImage(Buffer.from(image.url.split(',')[1], 'base64'))
+    t.is(out.width, 80)
+    t.is(out.height, 48)
+    const local = await world.local.orchestrators[0].engine.upscale('esrgan-slim-x2', frame)
+    t.deepEqual(Buffer.from(out.data), Buffer.from(local.data))
+  },
+)
+
+test.serial('the task route works under any prefix the client server URL carries', async (t) => {
+  const res = await post('/api/v1/upscale', form({ image: await pngOf(testFrame(16, 16)), prompt: 'x' }))
+  t.is(res.status, 200)
+})
+
+test.serial('a missing image or prompt is a 422 with a list of {loc, msg, type}', async (t) => {
+  const res = await post('/upscale', form({ model_id: '' }))
+  t.is(res.status, 422)
+  const body = (await res.json()) as { detail: Array<{ loc: string[]; msg: string; type: string }> }
+  t.deepEqual(
+    body.detail.map((d) => d.loc.join('.')),
+    ['body.image', 'body.prompt'],
+  )
+  for (const d of body.detail) t.is(d.type, 'missing')
+})
+
+test.serial('a seed that is not an integer is a 422 naming the seed', async (t) => {
+  const res = await post('/upscale', form({ image: await pngOf(testFrame(8, 8)), prompt: '', seed: 'abc' }))
+  t.is(res.status, 422)
+  const body = (await res.json()) as { detail: Array<{ loc: string[] }> }
+  t.deepEqual(body.detail[0].loc, ['body', 'seed'])
+})
+
+test.serial(
+  'an upload that claims to be PNG but is not an image is a 415 in the Livepeer error shape',
+  async (t) => {
+    const fake = new Blob([Buffer.from('this is plain text pretending to be a png file')], {
+      type: 'image/png',
+    })
+    const res = await post('/upscale', form({ image: fake, prompt: '' }))
+    t.is(res.status, 415)
+    const body = (await res.json()) as { detail: { msg: string } }
+    t.regex(body.detail.msg, /not a PNG, JPEG or WebP image/)
+  },
+)
+
+test.serial('an upload over the size limit is a 413 and leaves no file behind', async (t) => {
+  const big = testFrame(400, 400, 3) // raw RGB in a PNG container: well over 256 KiB
+  const res = await post('/upscale', form({ image: await pngOf(big), prompt: '' }))
+  t.is(res.status, 413)
+  const body = (await res.json()) as { detail: { msg: string } }
+  t.regex(body.detail.msg, /larger than/)
+  t.deepEqual(await readdir(join(dataDir, 'uploads')), [])
+})
+
+test.serial('a task no peer serves is a 503 saying so', async (t) => {
+  const res = await post('/text-to-image', form({ prompt: 'a cat' }))
+  t.is(res.status, 503)
+  const body = (await res.json()) as { detail: { msg: string } }
+  t.regex(body.detail.msg, /no peer .* serves the 'text-to-image' task/)
+})
+
+test.serial('a model no peer serves is a 503 naming the model', async (t) => {
+  const res = await post(
+    '/upscale',
+    form({ image: await pngOf(testFrame(8, 8)), prompt: '', model_id: 'sd-turbo' }),
+  )
+  t.is(res.status, 503)
+  const body = (await res.json()) as { detail: { msg: string } }
+  t.regex(body.detail.msg, /sd-turbo/)
+})
+
+test.serial('a body that is not multipart is a 415, a broken multipart body a 400', async (t) => {
+  const json = await fetch(`${world.gateway.url}/upscale`, {
+    method: 'POST',
+    body: '{"prompt":""}',
+    headers: { 'content-type': 'application/json' },
+  })
+  t.is(json.status, 415)
+  const broken = await fetch(`${world.gateway.url}/upscale`, {
+    method: 'POST',
+    body: '--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n\x89PNG',
+    headers: { 'content-type': 'multipart/form-data; boundary=xyz' },
+  })
+  t.is(broken.status, 400)
+  t.truthy(((await broken.json()) as { detail: { msg: string } }).detail.msg)
+})
+
+test.serial(
+  'a client that disconnects mid-upload leaves nothing half-written and the gateway keeps serving',
+  async (t) => {
+    const url = new URL(`${world.gateway.url}/upscale`)
+    await new Promise<void>((resolve) => {
+      const req = request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { 'content-type': 'multipart/form-data; boundary=b', 'content-length': '100000' },
+      })
+      req.on('error', () => resolve())
+      req.write(
+        '--b\r\nContent-Disposition: form-data; name="image"; filename="x.png"\r\nContent-Type: image/png\r\n\r\n',
+      )
+      req.write(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, ...new Array(5000).fill(1)]))
+      setTimeout(() => {
+        req.destroy()
+        resolve()
+      }, 100)
+    })
+    const deadline = Date.now() + 5000
+    while ((await readdir(join(dataDir, 'uploads'))).length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    t.deepEqual(await readdir(join(dataDir, 'uploads')), [])
+    const res = await post('/upscale', form({ image: await pngOf(testFrame(8, 8)), prompt: '' }))
+    t.is(res.status, 200)
+  },
+)
+
+test.serial('unknown routes are 404 and wrong methods 405, both in the error shape', async (t) => {
+  const missing = await fetch(`${world.gateway.url}/v1/nothing-here`)
+  t.is(missing.status, 404)
+  t.truthy(((await missing.json()) as { detail: { msg: string } }).detail.msg)
+  const wrong = await fetch(`${world.gateway.url}/upscale`)
+  t.is(wrong.status, 405)
+})
+
+test.serial(
+  'GET /healthz, /openapi.json and /v1/offers describe the gateway and the live order book',
+  async (t) => {
+    const health = (await (await fetch(`${world.gateway.url}/healthz`)).json()) as {
+      status: string
+      offers: number
+    }
+    t.is(health.status, 'ok')
+    t.true(health.offers > 0)
+    const api = (await (await fetch(`${world.gateway.url}/openapi.json`)).json()) as {
+      paths: Record<string, unknown>
+    }
+    for (const path of [
+      '/upscale',
+      '/image-to-text',
+      '/v1/jobs',
+      '/v1/jobs/{id}/events',
+      '/v1/offers',
+      '/healthz',
+    ]) {
+      t.truthy(api.paths[path], path)
+    }
+    const { offers } = (await (await fetch(`${world.gateway.url}/v1/offers`)).json()) as {
+      offers: Array<{ peerId: string; pricePerUnit: string }>
+    }
+    t.is(new Set(offers.map((o) => o.peerId)).size, 3)
+    t.is(typeof offers[0].pricePerUnit, 'string')
+  },
+)
