@@ -48,7 +48,7 @@ export function testFrame(width: number, height: number, seed = 0): Frame {
 }
 
 export async function pngOf(frame: Frame): Promise<Blob> {
-  return new Blob([await encodeImage(frame, 'png')], { type: 'image/png' })
+  return new Blob([Buffer.from(await encodeImage(frame, 'png'))], { type: 'image/png' })
 }
 
 export function form(parts: Record<string, string | Blob>): FormData {
@@ -71,7 +71,7 @@ export async function readEvents(
   const seen: Array<{ event: string; data: unknown }> = []
   const decoder = new TextDecoder()
   let buffer = ''
-  for await (const chunk of res.body) {
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
     buffer += decoder.decode(chunk, { stream: true })
     let end = buffer.indexOf('\n\n')
     while (end >= 0) {
