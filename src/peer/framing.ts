@@ -186,7 +186,24 @@ export function messageChannel<In, Out>(
     }
   }
 
+  let reading = false
   const read = async (options?: AbortOptions): Promise<In | undefined> => {
+    // One reader at a time: two would race for the same bytes.
+    if (reading) {
+      throw new FramemeshError(
+        'ERR_CONCURRENT_READ',
+        `a ${inType.name} read is already waiting on this channel; await it before reading again`,
+      )
+    }
+    reading = true
+    try {
+      return await readNext(options)
+    } finally {
+      reading = false
+    }
+  }
+
+  const readNext = async (options?: AbortOptions): Promise<In | undefined> => {
     while (true) {
       if (failure !== undefined && buffer.byteLength === 0) throw asFramemeshError(failure)
       const message = tryTake()

@@ -155,3 +155,16 @@ test('large messages keep their bytes intact under backpressure', async (t) => {
   t.is(received, 8)
   t.is(checksum, expected)
 })
+
+test('a second read while one is waiting fails with ERR_CONCURRENT_READ; an aborted read leaves the channel usable', async (t) => {
+  const server = await echoServer(t)
+  const channel = await open(t, server)
+  const controller = new AbortController()
+  const first = channel.read({ signal: controller.signal })
+  const err = await t.throwsAsync(channel.read())
+  t.true(isFramemeshError(err, 'ERR_CONCURRENT_READ'), String(err))
+  controller.abort()
+  t.true(isFramemeshError(await first.catch((e: unknown) => e), 'ERR_ABORTED'))
+  await channel.write(announcement(4))
+  t.is((await channel.read())?.addrs[0]?.byteLength, 4)
+})
