@@ -1,7 +1,7 @@
 /**
  * A small real market for tests and the bench: a dev chain with the TicketBroker, a funded
  * broadcaster (TicketSender), orchestrators with real engines, recipients and wallets, all on
- * 127.0.0.1 peers. Nothing here is mocked; the only shortcut is a chain clock that polls.
+ * 127.0.0.1 peers. Nothing here is mocked.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -21,8 +21,8 @@ import {
 } from '../../src/market/orchestrator.js'
 import { createPeer, type Peer, type PeerOptions } from '../../src/peer/index.js'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
+import { ChainWatcher } from '../../src/tickets/broker-watcher.js'
 import type { Hex } from '../../src/tickets/bytes.js'
-import type { ChainClock } from '../../src/tickets/chain.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { MemoryRedemptionQueue } from '../../src/tickets/memory-queue.js'
 import { TicketRecipient, type TicketRecipientOptions } from '../../src/tickets/recipient.js'
@@ -33,39 +33,10 @@ export const ETH = 10n ** 18n
 export const PRICE = 1_000_000_000n
 export const GAS_PRICE = 1_000_000_000n
 
-/** A chain clock that re-reads the round every `intervalMs` (tests and the bench; the tickets area owns the real watcher). */
-export class PolledClock implements ChainClock {
-  blockNumber = 0n
-  currentRound = 0n
-  roundBlockHash: Hex = `0x${'00'.repeat(32)}`
-  readonly #client: TicketBrokerClient
-  #timer?: ReturnType<typeof setInterval>
-
-  constructor(client: TicketBrokerClient) {
-    this.#client = client
-  }
-
-  async refresh(): Promise<void> {
-    const info = await this.#client.getRoundInfo()
-    this.blockNumber = info.blockNumber
-    this.currentRound = info.round
-    this.roundBlockHash = info.blockHash
-  }
-
-  start(intervalMs = 500): void {
-    this.#timer = setInterval(() => void this.refresh().catch(() => {}), intervalMs)
-    this.#timer.unref()
-  }
-
-  stop(): void {
-    clearInterval(this.#timer)
-  }
-}
-
 export interface Market {
   chain: DevChain
   broker: TicketBrokerClient
-  clock: PolledClock
+  clock: ChainWatcher
   engine: InferenceEngine
   cleanup: Array<() => Promise<unknown> | unknown>
   stop(): Promise<void>
@@ -91,9 +62,8 @@ export async function attachMarket(chain: DevChain | ChainInfo, clockIntervalMs 
     pollingIntervalMs: 20,
   }
   const broker = new TicketBrokerClient({}, options)
-  const clock = new PolledClock(broker)
-  await clock.refresh()
-  clock.start(clockIntervalMs)
+  const clock = new ChainWatcher({ broker }, { pollIntervalMs: clockIntervalMs })
+  await clock.start()
   const modelsDir = await mkdtemp(join(tmpdir(), 'fm-market-'))
   const engine = await openInferenceEngine({}, { modelsDir, session: { intraOpNumThreads: 1 } })
   const cleanup: Market['cleanup'] = []
