@@ -1,4 +1,20 @@
 // The tickets area's public face: ticket core, sender (broadcaster) and recipient (orchestrator).
+
+// Settlement: the TicketBroker client, chain clock, durable redemption, wallet and dev chain.
+export {
+  type BatchRedeemResult,
+  BrokerError,
+  type BrokerErrorCode,
+  isBrokerError,
+  type OnChainSenderInfo,
+  type RedeemResult,
+  type RoundInfo,
+  TicketBrokerClient,
+  type TicketBrokerClientComponents,
+  type TicketBrokerClientOptions,
+  type TxResult,
+} from './broker.js'
+export { ChainWatcher, type ChainWatcherComponents, type ChainWatcherOptions } from './broker-watcher.js'
 export {
   type Address,
   bytesToHex,
@@ -10,6 +26,7 @@ export {
   ZERO_BYTES32,
 } from './bytes.js'
 export type { ChainClock, GasPriceSource, RedemptionQueue, SenderInfo, SenderInfoSource } from './chain.js'
+export { type DevChain, type DevChainOptions, startDevChain } from './devchain.js'
 export { isTicketError, TicketError, type TicketErrorCode } from './errors.js'
 export { decryptSenderKey } from './keystore.js'
 export { MemoryRedemptionQueue } from './memory-queue.js'
@@ -27,6 +44,15 @@ export {
   type TicketRecipientOptions,
   type TicketRejection,
 } from './recipient.js'
+export {
+  type RedemptionEvent,
+  RedemptionService as TicketRedemptionService,
+  type RedemptionServiceComponents,
+  type RedemptionServiceOptions,
+  type RedemptionTotals,
+  redemptionDbPath,
+} from './redemption.js'
+export { RoundKeeper, type RoundKeeperComponents, type RoundKeeperOptions } from './round-keeper.js'
 export { defaultBackend as defaultSecp256k1Backend, type Secp256k1Backend } from './secp256k1.js'
 export {
   TicketSender,
@@ -61,3 +87,10 @@ export {
   type WinningTicket,
   winProbForExpectedValue,
 } from './ticket.js'
+export {
+  createWalletFile,
+  loadWalletFile,
+  readWalletAddress,
+  WalletError,
+  walletFilePath,
+} from './wallet.js'

@@ -5,8 +5,9 @@
  * or paying one twice.
  */
 import { mkdirSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite'
+import type { DatabaseSync, SQLInputValue } from 'node:sqlite'
 import { FramemeshError } from '../errors.js'
 import type { Address, Hex } from './bytes.js'
 import { ticketHashHex, type WinningTicket } from './ticket.js'
@@ -107,7 +108,7 @@ export class RedemptionStore {
   constructor(path: string) {
     try {
       if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
-      this.db = new DatabaseSync(path)
+      this.db = new (loadSqlite().DatabaseSync)(path)
       // WAL + FULL sync: a committed change survives a crash or power loss.
       this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;')
       this.db.exec(SCHEMA)
@@ -300,6 +301,14 @@ export class RedemptionStore {
       throw err
     }
   }
+}
+
+/**
+ * node:sqlite is loaded on first use, not at import: Node 22 prints an experimental-feature
+ * warning when it loads, which every importer of the library would otherwise see.
+ */
+function loadSqlite(): typeof import('node:sqlite') {
+  return createRequire(import.meta.url)('node:sqlite') as typeof import('node:sqlite')
 }
 
 function encodeTicket(t: WinningTicket): string {
