@@ -4,6 +4,7 @@ import { depositCommand } from './commands/deposit.js'
 import { demoCommand } from './commands/demo.js'
 import { idCommand } from './commands/id.js'
 import { modelsCommand } from './commands/models.js'
+import { orchestratorCommand } from './commands/orchestrator.js'
 import { peerCommand } from './commands/peer.js'
 import { runCommand } from './commands/run.js'
 import { ticketsCommand } from './commands/tickets.js'
@@ -16,6 +17,7 @@ export const commands: CliCommand[] = [
   demoCommand,
   bootstrapCommand,
   peerCommand,
+  orchestratorCommand,
   idCommand,
   modelsCommand,
   runCommand,

@@ -1,0 +1,199 @@
+import { parseUnits } from 'ethers'
+import { FramemeshError } from '../../errors.js'
+import { builtinModelsDir } from '../../inference/builtins.js'
+import { createModelRegistry, type ModelRegistry } from '../../inference/registry.js'
+import type { Logger } from '../../logger.js'
+import { defaultUnitFor } from '../../market/advert.js'
+import { type OrchestratorNode, startOrchestratorNode } from '../../node/orchestrator-node.js'
+import type { CliCommand, CliContext } from '../command.js'
+import { ConfigError, type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
+import { INFERENCE_CONFIG, modelsDirOf } from '../inference.js'
+import {
+  checkChain,
+  NODE_CHAIN_CONFIG,
+  NODE_WALLET_CONFIG,
+  peerOptionsOf,
+  requireBootstrap,
+  walletKeyOf,
+} from '../node-config.js'
+import { startObservability, untilAborted } from '../runtime.js'
+
+const spec = {
+  ...PEER_CONFIG,
+  ...NODE_CHAIN_CONFIG,
+  ...NODE_WALLET_CONFIG,
+  price: {
+    kind: 'strings',
+    help: 'a model for sale as <model-id>=<wei per unit> (repeatable; 2gwei and 0.001eth work too)',
+  },
+  capacity: { kind: 'int', help: 'jobs served at once', default: 4, min: 1, max: 10_000 },
+  modelsDir: INFERENCE_CONFIG.modelsDir,
+  budgetMb: INFERENCE_CONFIG.budgetMb,
+  threads: { kind: 'int', help: 'onnxruntime threads per model session', default: 1, min: 1, max: 1024 },
+  pin: { kind: 'strings', help: 'model id to load at start and keep warm (repeatable)' },
+} as const satisfies ConfigSpec
+
+export const orchestratorCommand: CliCommand = {
+  name: 'orchestrator',
+  summary: 'sell inference on the mesh: advertise priced models, serve jobs, redeem tickets',
+  help: [
+    'usage: framemesh orchestrator --bootstrap <multiaddr> --rpc <url> --broker <address>',
+    '                              --price <model>=<wei per unit> [--price ...] [options]',
+    '',
+    'The operator daemon. It joins the mesh through the bootstrap node(s), advertises the priced',
+    'models with its free capacity, serves quotes and jobs, takes ticket payments into its wallet and',
+    'redeems the winning tickets on the chain (queued in <data-dir>/redemptions.sqlite, so a restart',
+    'loses none). Runs until Ctrl-C (SIGINT) or SIGTERM, then finishes cleanly.',
+    '',
+    'Prices are wei per unit: per output megapixel for upscale models, per frame for interpolate,',
+    'per input megapixel for OCR. `framemesh models list` shows the model ids.',
+    '',
+    'The payment wallet is the keystore <data-dir>/wallet.json (`framemesh wallet new`), unlocked',
+    'with FRAMEMESH_WALLET_PASSWORD or --password-file; --wallet-key takes a raw key on dev chains.',
+    'To be reachable from other machines listen on a public interface (--listen',
+    '/ip4/0.0.0.0/tcp/4010) and, behind NAT, --announce the public address.',
+    '',
+    configHelp(spec),
+  ].join('\n'),
+  async run(ctx) {
+    const { config, positionals } = await loadConfig(spec, ctx)
+    if (positionals.length > 0) {
+      throw new FramemeshError('ERR_USAGE', `unexpected argument '${positionals[0]}'; see --help`)
+    }
+    requireBootstrap(config)
+    const prices = parsePrices(config.price ?? [])
+    const modelsDir = modelsDirOf(config)
+    const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
+    await registry.scan()
+    checkModels(registry, Object.keys(prices), 'price')
+    checkModels(registry, config.pin ?? [], 'pin')
+    const chain = await checkChain(ctx, config)
+    const walletKey = await walletKeyOf(ctx, config)
+
+    const obs = await startObservability(ctx, config, 'orchestrator')
+    try {
+      const started = performance.now()
+      const node = await startOrchestratorNode(
+        { logger: obs.logger },
+        {
+          dataDir: config.dataDir,
+          peer: peerOptionsOf(config),
+          chain,
+          walletKey,
+          modelsDir,
+          prices,
+          capacity: config.capacity,
+          budgetBytes: config.budgetMb * 1024 * 1024,
+          intraOpThreads: config.threads,
+          ...(config.pin === undefined ? {} : { pin: config.pin }),
+        },
+      )
+      try {
+        printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
+        const off = logJobs(node, obs.logger)
+        await untilAborted(ctx.signal)
+        off()
+        obs.logger.info('stopping: ending running jobs, closing the redemption queue and the peer')
+      } finally {
+        await node.stop()
+      }
+      return 0
+    } finally {
+      await obs.close()
+    }
+  },
+}
+
+/** `<model>=<amount>` pairs into wei per unit; plain numbers are wei. */
+export function parsePrices(entries: string[]): Record<string, bigint> {
+  if (entries.length === 0) {
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      "'price' is empty, so there is nothing to sell: pass --price <model-id>=<wei per unit>, e.g. --price esrgan-slim-x2=2000000000000 (`framemesh models list` shows the ids)",
+      { details: { key: 'price' } },
+    )
+  }
+  const prices: Record<string, bigint> = {}
+  for (const entry of entries) {
+    const m = /^([^=\s]+)=\s*(\d+(?:\.\d+)?)\s*(wei|gwei|eth)?\s*$/i.exec(entry)
+    const bad = (why: string) =>
+      new ConfigError('ERR_CONFIG_INVALID', `'price' ${JSON.stringify(entry)}: ${why}`, {
+        details: { key: 'price' },
+      })
+    if (m === null) throw bad('write it as <model-id>=<wei per unit>, e.g. esrgan-slim-x2=2000000000000')
+    const unit = (m[3] ?? 'wei').toLowerCase()
+    let wei: bigint
+    try {
+      wei = parseUnits(m[2]!, unit === 'wei' ? 0 : unit === 'gwei' ? 9 : 18)
+    } catch {
+      throw bad(`${m[2]} has more decimals than ${unit} allows`)
+    }
+    if (wei <= 0n) throw bad('a price must be more than 0 wei')
+    if (prices[m[1]!] !== undefined) throw bad(`${m[1]} is priced twice`)
+    prices[m[1]!] = wei
+  }
+  return prices
+}
+
+/** Every id must name a usable model before anything starts. */
+function checkModels(registry: ModelRegistry, ids: string[], key: string): void {
+  for (const id of ids) {
+    if (!registry.has(id)) {
+      throw new ConfigError(
+        'ERR_CONFIG_INVALID',
+        `'${key}' names unknown model '${id}'; known models: ${registry.ids().join(', ')} (add your own with \`framemesh models add\`)`,
+        { details: { key, model: id } },
+      )
+    }
+    const error = registry.get(id).error
+    if (error !== undefined) {
+      throw new ConfigError(
+        'ERR_CONFIG_INVALID',
+        `'${key}' names model '${id}', which fails its checks (${error.message}); fix it or run \`framemesh models verify ${id}\``,
+        { details: { key, model: id }, cause: error },
+      )
+    }
+  }
+}
+
+function printNode(
+  ctx: CliContext,
+  node: OrchestratorNode,
+  registry: ModelRegistry,
+  prices: Record<string, bigint>,
+  chainId: number,
+  startMs: number,
+): void {
+  ctx.stdout(`orchestrator ${node.peer.peerId} ready in ${Math.round(startMs)} ms`)
+  ctx.stdout(`payment address: ${node.address}`)
+  ctx.stdout(`chain: ${chainId}, broker ${node.chain.broker.contractAddress}`)
+  ctx.stdout('listening on:')
+  for (const addr of node.peer.multiaddrs) ctx.stdout(`  ${addr}`)
+  ctx.stdout(`selling (${node.orchestrator.capacity().total} jobs at once):`)
+  const width = Math.max(...Object.keys(prices).map((id) => id.length))
+  for (const [id, wei] of Object.entries(prices)) {
+    const pipeline = registry.get(id).manifest.pipeline
+    const unit = defaultUnitFor(pipeline)
+    ctx.stdout(`  ${id.padEnd(width)}  ${pipeline.padEnd(11)}  ${wei} wei per ${unit}`)
+  }
+}
+
+function logJobs(node: OrchestratorNode, logger: Logger): () => void {
+  const events = node.orchestrator.events
+  const offs = [
+    events.on('job:started', (e) => logger.info('job started', { job: e.jobId, peer: e.peerId })),
+    events.on('job:ended', (e) =>
+      logger.info('job ended', {
+        job: e.jobId,
+        peer: e.peerId,
+        items: e.items,
+        earnedWei: e.debited.toString(),
+        ...(e.error === undefined ? {} : { error: e.error.message, code: e.error.code }),
+      }),
+    ),
+    events.on('job:refused', (e) => logger.info('job refused', { peer: e.peerId, code: e.code })),
+  ]
+  return () => {
+    for (const off of offs) off()
+  }
+}
