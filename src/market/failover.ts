@@ -6,7 +6,7 @@
  * re-point it, and a verifier can run two stages on the same input and compare.
  */
 import { FramemeshError } from '../errors.js'
-import type { Frame, PipelineId } from '../inference/types.js'
+import type { Frame, PipelineId, TextLine } from '../inference/types.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import type { DialTarget, Peer } from '../peer/peer.js'
@@ -33,6 +33,12 @@ export interface StageComponents {
   choose: (exclude: ReadonlySet<string>) => StageCandidate | undefined
   stats?: Pick<PeerStats, 'recordSuccess' | 'recordFailure'>
   logger?: Logger
+  /**
+   * Back-pressure from whoever reads the results: awaited before each next item is taken, so a
+   * slow reader slows the stage (results held unread stay bounded by the reader's buffer plus the
+   * window). Absent: results are emitted as fast as they come.
+   */
+  room?: (signal?: AbortSignal) => Promise<void>
 }
 
 export interface StageOptions {
@@ -54,7 +60,10 @@ export interface StageOptions {
 
 export interface StageResult {
   seq: number
+  /** The output frame; for text pipelines (ocr) the input frame the lines were read from. */
   frame: Frame
+  /** Text pipelines (ocr): the lines found in the frame. */
+  lines?: TextLine[]
   peerId: string
 }
 
@@ -137,6 +146,7 @@ export class Stage {
     const maxAttempts = o.maxAttempts ?? 5
 
     const nextItem = async (): Promise<WorkInput | undefined> => {
+      await this.#c.room?.(o.signal)
       const again = retry.shift()
       if (again !== undefined) return again
       if (inputDone) return undefined
@@ -232,7 +242,12 @@ export class Stage {
         firstResultMs ??= Date.now() - started
         use.items++
         use.debited += r.debited
-        deliver({ seq: r.seq, frame: r.frame, peerId: candidate.peerId })
+        deliver({
+          seq: r.seq,
+          frame: r.frame,
+          ...(r.lines === undefined ? {} : { lines: r.lines }),
+          peerId: candidate.peerId,
+        })
       })
       session.events.on('payment', (p) => {
         use.evSent += p.ev

@@ -19,9 +19,10 @@ import {
   imageToFrame,
   JOB_CLIENT_MESSAGE,
   JOB_SERVER_MESSAGE,
+  linesToPb,
   ticketBatchFromPb,
 } from './job-protocol.js'
-import { framesPerItem, runWork, type WorkEngine, type WorkInput } from './job-work.js'
+import { framesPerItem, runWork, type WorkEngine, type WorkInput, type WorkOutput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { JobClientMessage, JobServerMessage } from './pb/job.js'
 import { encodeTicketParams } from './quote.js'
@@ -319,7 +320,7 @@ export function createJobHandler(
     }
 
     const worker = async () => {
-      const running: Array<{ seq: number; output: Promise<Frame> }> = []
+      const running: Array<{ seq: number; output: Promise<WorkOutput> }> = []
       const flush = async () => {
         const head = running.shift()!
         const output = await head.output
@@ -331,7 +332,8 @@ export function createJobHandler(
           {
             result: {
               seq: head.seq,
-              image: frameToImage(output),
+              ...(output.frame === undefined ? {} : { image: frameToImage(output.frame) }),
+              lines: output.lines === undefined ? [] : linesToPb(output.lines),
               json: NO_BYTES,
               debitedWei: itemCost.toString(10),
             },

@@ -3,13 +3,19 @@
  * frames as raw rgb24 images, ticket batches with their params. Checks happen here, where bytes
  * enter; the handler and the session work with typed values.
  */
-import type { Frame } from '../inference/types.js'
+import type { Frame, TextLine } from '../inference/types.js'
 import { messageType } from '../peer/framing.js'
 import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
 import { bytesToHex, hexToBytes } from '../tickets/bytes.js'
 import type { Address, Hex, TicketBatch } from '../tickets/ticket.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
-import { type Image, JobClientMessage, JobServerMessage, type TicketBatchMessage } from './pb/job.js'
+import {
+  type Image,
+  JobClientMessage,
+  JobServerMessage,
+  type TextLine as PbTextLine,
+  type TicketBatchMessage,
+} from './pb/job.js'
 import { decodeTicketParams, encodeTicketParams } from './quote.js'
 
 /** Broadcaster → orchestrator on a job stream. */
@@ -42,6 +48,38 @@ export function imageToFrame(image: Image, what: string): Frame {
     )
   }
   return { width: image.width, height: image.height, channels: 3, data: image.data }
+}
+
+/** Most text lines one ocr result may carry, and the longest line: far above any real frame's text. */
+export const MAX_TEXT_LINES = 10_000
+export const MAX_TEXT_LINE_CHARS = 4_096
+
+export function linesToPb(lines: readonly TextLine[]): PbTextLine[] {
+  return lines.map((l) => ({ text: l.text, confidence: l.confidence, box: l.box.flat() }))
+}
+
+/** Text lines from the wire: each needs an 8-number box and a confidence in 0..1. */
+export function linesFromPb(lines: readonly PbTextLine[], what: string): TextLine[] {
+  const bad = (why: string): never => {
+    throw new JobError(JOB_ERROR_CODES.protocolViolation, `${what}: ${why}`)
+  }
+  if (lines.length > MAX_TEXT_LINES) bad(`${lines.length} text lines, over ${MAX_TEXT_LINES}`)
+  return lines.map((l, i) => {
+    if (l.text.length > MAX_TEXT_LINE_CHARS) bad(`line ${i} is over ${MAX_TEXT_LINE_CHARS} characters`)
+    if (!(l.confidence >= 0 && l.confidence <= 1)) bad(`line ${i} has confidence ${l.confidence}, not 0..1`)
+    if (l.box.length !== 8 || !l.box.every(Number.isFinite)) bad(`line ${i} box needs 8 finite numbers`)
+    const b = l.box
+    return {
+      text: l.text,
+      confidence: l.confidence,
+      box: [
+        [b[0]!, b[1]!],
+        [b[2]!, b[3]!],
+        [b[4]!, b[5]!],
+        [b[6]!, b[7]!],
+      ],
+    }
+  })
 }
 
 export function ticketBatchToPb(batch: TicketBatch): TicketBatchMessage {

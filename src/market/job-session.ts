@@ -5,7 +5,7 @@
  * failover runner re-points: when it fails, `inFlight()` lists the items that never came back.
  */
 import { FramemeshError } from '../errors.js'
-import type { Frame } from '../inference/types.js'
+import type { Frame, TextLine } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import { type MessageChannel, messageChannel } from '../peer/framing.js'
@@ -18,9 +18,10 @@ import {
   imageToFrame,
   JOB_CLIENT_MESSAGE,
   JOB_SERVER_MESSAGE,
+  linesFromPb,
   ticketBatchToPb,
 } from './job-protocol.js'
-import type { WorkInput } from './job-work.js'
+import { isTextPipeline, type WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { JobClientMessage, JobServerMessage } from './pb/job.js'
 import { decodeTicketParams, type Quote } from './quote.js'
@@ -38,7 +39,10 @@ export interface PaidBatch {
 
 export interface SessionResult {
   seq: number
+  /** The output frame; for text pipelines (ocr) the input frame the lines were read from. */
   frame: Frame
+  /** Text pipelines (ocr): the lines found in the frame. */
+  lines?: TextLine[]
   /** Wei the orchestrator debited for the item. */
   debited: bigint
 }
@@ -234,18 +238,24 @@ export class JobSession {
 
   #onResult(result: NonNullable<JobServerMessage['result']>): void {
     const head = this.#inFlight[0]
-    if (head === undefined || head.seq !== result.seq || result.image === undefined) {
+    const text = isTextPipeline(this.#o.quote.spec.pipeline)
+    if (head === undefined || head.seq !== result.seq || (result.image === undefined) !== text) {
       throw new JobError(
         JOB_ERROR_CODES.protocolViolation,
-        `${this.peerId} returned item ${result.seq} out of order (expected ${head?.seq ?? 'none'})`,
+        head?.seq === result.seq
+          ? `${this.peerId} returned item ${result.seq} ${text ? 'as an image, not text lines' : 'without an image'}`
+          : `${this.peerId} returned item ${result.seq} out of order (expected ${head?.seq ?? 'none'})`,
         { peerId: this.peerId },
       )
     }
-    const frame = imageToFrame(result.image, `result ${result.seq}`)
+    const what = `result ${result.seq} from ${this.peerId}`
+    const output = text
+      ? { frame: head.frames[0]!, lines: linesFromPb(result.lines, what) }
+      : { frame: imageToFrame(result.image!, what) }
     this.#inFlight.shift()
     this.#wake.notify()
     const debited = /^[0-9]{1,78}$/.test(result.debitedWei) ? BigInt(result.debitedWei) : 0n
-    this.events.emit('result', { seq: result.seq, frame, debited })
+    this.events.emit('result', { seq: result.seq, ...output, debited })
   }
 
   async #onCredit(credit: NonNullable<JobServerMessage['credit']>): Promise<void> {

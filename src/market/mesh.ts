@@ -2,11 +2,12 @@
  * `createMesh`: what an app embeds to buy work on the mesh. It listens to adverts (into an order
  * book), picks orchestrators (selection + what it has learned of each peer), negotiates, streams
  * frames, pays with tickets and fails over. `mesh.submit` returns a job whose `events` are both a
- * typed emitter and an async iterable, and whose `done` holds the output frames in order.
+ * typed emitter and an async iterable, whose `results` stream the outputs in input order at the
+ * reader's pace, and whose `done` holds the report (and every output, when collected).
  */
 import { randomBytes } from 'node:crypto'
 import { AbortedError, FramemeshError } from '../errors.js'
-import type { Frame, PipelineId } from '../inference/types.js'
+import type { Frame, PipelineId, TextLine } from '../inference/types.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import type { Peer } from '../peer/peer.js'
@@ -22,6 +23,7 @@ import type { Offer, OfferQuery } from './offer.js'
 import { OrderBook, type OrderBookOptions } from './order-book.js'
 import { PeerStats, type PeerStatsOptions } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24 } from './quote.js'
+import { CollectedResults, ResultQueue } from './result-queue.js'
 import { type SelectionOptions, selectOffer } from './selection.js'
 
 export interface MeshComponents {
@@ -58,7 +60,29 @@ export interface SubmitOptions {
   budget?: bigint
   /** Restrict to these orchestrators (e.g. a trusted set). */
   peers?: string[]
+  /**
+   * Keep every output for `done` (and let `results` be read any number of times). Default: true
+   * when `input` is an array (the caller holds the whole clip anyway), false for a stream, whose
+   * outputs are only handed out through `results`, so a long video never sits whole in memory.
+   */
+  collect?: boolean
+  /**
+   * Outputs held unread in `results` before the job waits for the reader (default 8; not
+   * collecting only). A job nobody reads stops after this many outputs.
+   */
+  resultBuffer?: number
   signal?: AbortSignal
+}
+
+/** One output, in input order: a frame, or (ocr) the text lines read from the input frame. */
+export interface MeshResult {
+  seq: number
+  /** The output frame; for ocr the input frame the lines were read from. */
+  frame: Frame
+  /** ocr: the lines found in the frame. */
+  lines?: TextLine[]
+  /** The orchestrator that produced it. */
+  peerId: string
 }
 
 export interface JobReport extends StageReport {
@@ -67,7 +91,10 @@ export interface JobReport extends StageReport {
 }
 
 export interface JobResult {
+  /** Output frames in input order when collected (see SubmitOptions.collect), else empty. */
   frames: Frame[]
+  /** Every output with its seq and peer when collected, else empty. */
+  results: MeshResult[]
   report: JobReport
 }
 
@@ -81,34 +108,57 @@ export type MeshJobEvent = {
   [K in keyof MeshJobEvents]: { type: K; detail: MeshJobEvents[K] }
 }[keyof MeshJobEvents]
 
-/** A typed emitter that can also be read as an async iterable of every event until the job ends. */
+/** Events the async iterable leaves out: outputs carry frames and have their own stream (`results`). */
+const NOT_ITERATED: ReadonlySet<keyof MeshJobEvents> = new Set(['result'])
+/** Events kept for an iterator that starts late; older ones are dropped so a long job stays bounded. */
+const EVENT_BACKLOG = 1_000
+
+/**
+ * A typed emitter that can also be read as an async iterable of the job's events until it ends
+ * (every event but 'result': read outputs from `job.results`). An iterator sees the events from
+ * its start, plus the last 1,000 before it.
+ */
 export class JobEvents extends TypedEmitter<MeshJobEvents> implements AsyncIterable<MeshJobEvent> {
-  readonly #buffer: MeshJobEvent[] = []
+  readonly #backlog: MeshJobEvent[] = []
+  readonly #readers = new Set<{ queue: MeshJobEvent[]; wake?: () => void }>()
   #closed = false
-  #wake?: () => void
 
   override emit<K extends keyof MeshJobEvents>(name: K, detail: MeshJobEvents[K]): void {
-    if (!this.#closed) {
-      this.#buffer.push({ type: name, detail } as MeshJobEvent)
-      this.#wake?.()
+    if (!this.#closed && !NOT_ITERATED.has(name)) {
+      const event = { type: name, detail } as MeshJobEvent
+      this.#backlog.push(event)
+      if (this.#backlog.length > EVENT_BACKLOG) this.#backlog.shift()
+      for (const reader of this.#readers) {
+        reader.queue.push(event)
+        reader.wake?.()
+      }
     }
     super.emit(name, detail)
   }
 
   close(): void {
     this.#closed = true
-    this.#wake?.()
+    for (const reader of this.#readers) reader.wake?.()
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<MeshJobEvent> {
-    let read = 0
-    while (true) {
-      while (read < this.#buffer.length) yield this.#buffer[read++]!
-      if (this.#closed) return
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve
-      })
-      this.#wake = undefined
+    const reader: { queue: MeshJobEvent[]; wake?: () => void } = { queue: [...this.#backlog] }
+    this.#readers.add(reader)
+    try {
+      while (true) {
+        const next = reader.queue.shift()
+        if (next !== undefined) {
+          yield next
+          continue
+        }
+        if (this.#closed) return
+        await new Promise<void>((resolve) => {
+          reader.wake = resolve
+        })
+        reader.wake = undefined
+      }
+    } finally {
+      this.#readers.delete(reader)
     }
   }
 }
@@ -116,7 +166,12 @@ export class JobEvents extends TypedEmitter<MeshJobEvents> implements AsyncItera
 export interface MeshJob {
   readonly id: string
   readonly events: JobEvents
-  /** Output frames in input order and the report; rejects with the job's typed error. */
+  /**
+   * Outputs in input order, at the reader's pace (a slow reader slows the job through a bounded
+   * buffer); ends after the last one, throws the job's typed error if it fails.
+   */
+  readonly results: AsyncIterable<MeshResult>
+  /** The report (and every output, when collected); rejects with the job's typed error. */
   readonly done: Promise<JobResult>
   cancel(): void
 }
@@ -153,14 +208,31 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       submitted.signal === undefined
         ? controller.signal
         : AbortSignal.any([controller.signal, submitted.signal])
-    const done = runJob(id, submitted, events, signal).finally(() => {
-      running.delete(controller)
-      events.close()
-    })
-    done.catch(() => {})
+    const collect = submitted.collect ?? Array.isArray(submitted.input)
+    const sink: ResultSink = collect
+      ? new CollectedResults<MeshResult>()
+      : new ResultQueue<MeshResult>(submitted.resultBuffer ?? 8)
+    const done = runJob(id, submitted, events, sink, signal).then(
+      (report): JobResult => {
+        sink.close()
+        const results = sink instanceof CollectedResults ? sink.items : []
+        return { frames: results.map((r) => r.frame), results, report }
+      },
+      (err: unknown) => {
+        sink.fail(err as Error)
+        throw err
+      },
+    )
+    void done
+      .finally(() => {
+        running.delete(controller)
+        events.close()
+      })
+      .catch(() => {})
     return {
       id,
       events,
+      results: sink,
       done,
       cancel: () => controller.abort(new AbortedError('the job was cancelled')),
     }
@@ -170,8 +242,9 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     id: string,
     s: SubmitOptions,
     events: JobEvents,
+    sink: ResultSink,
     signal: AbortSignal,
-  ): Promise<JobResult> {
+  ): Promise<JobReport> {
     const frames = s.input
     const source: AsyncIterator<Frame> | Iterator<Frame> =
       Symbol.asyncIterator in frames
@@ -200,6 +273,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         payer,
         stats,
         logger,
+        ...(sink instanceof ResultQueue ? { room: (sig?: AbortSignal) => sink.room(sig) } : {}),
         choose: (exclude) => {
           const offers = orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId))
           const pick = selectOffer(offers, query, (p) => stats.health(p), { ...options.selection, exclude })
@@ -223,7 +297,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         ...pick(options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs', 'maxAttempts']),
       },
     )
-    const out: Frame[] = []
+    let delivered = 0
     const forward = <K extends keyof StageEvents>(name: K) =>
       stage.events.on(name, (detail) => events.emit(name, detail as MeshJobEvents[K]))
     for (const name of [
@@ -238,9 +312,9 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       forward(name)
     }
     stage.events.on('result', (r) => {
-      out.push(r.frame)
+      sink.push(r)
       events.emit('progress', {
-        done: out.length,
+        done: ++delivered,
         ...(total === undefined ? {} : { total }),
         peerId: r.peerId,
       })
@@ -248,7 +322,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     try {
       const report: JobReport = { ...(await stage.run(items)), jobId: id }
       events.emit('finished', report)
-      return { frames: out, report }
+      return report
     } catch (err) {
       const error =
         err instanceof FramemeshError
@@ -273,6 +347,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     },
   }
 }
+
+type ResultSink = CollectedResults<MeshResult> | ResultQueue<MeshResult>
 
 /** Frames → work items: one per frame, or one per neighbouring pair (interpolate, t = 0.5). */
 async function* workItems(

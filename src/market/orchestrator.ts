@@ -23,6 +23,7 @@ import {
 } from './job-handler.js'
 import type { WorkEngine } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { withOcr } from './ocr-work.js'
 import { FRAME_FORMAT_RGB24 } from './quote.js'
 import { QuoteBook, type QuoteBookOptions } from './quote-book.js'
 import { QUOTE_PROTOCOL, quoteHandler } from './quote-protocol.js'
@@ -37,7 +38,8 @@ export interface OrchestratorComponents {
   peer: Pick<Peer, 'peerId' | 'handle' | 'unhandle' | 'gossip' | 'libp2p'>
   /** The peer's libp2p key: signs adverts and quotes. */
   privateKey: PrivateKey
-  engine: WorkEngine & Partial<Pick<InferenceEngine, 'on'>>
+  /** With `run`, the orchestrator also serves OCR (pipeline 'ocr', offered under each priced detector id). */
+  engine: WorkEngine & Partial<Pick<InferenceEngine, 'on' | 'run'>>
   recipient: TicketRecipient
   /** The Ethereum key tickets pay; it signs the advert's payment binding. Must be the recipient's address. */
   wallet: PaymentSigner
@@ -58,6 +60,8 @@ export interface OrchestratorOptions
   maxInboundStreams?: number
   /** Skip gossip adverts (a private orchestrator reached by direct dial). */
   advertise?: boolean
+  /** The recogniser paired with every priced OCR detector (default ppocr-v4-rec). */
+  ocrRecognizer?: string
 }
 
 export interface Orchestrator {
@@ -79,7 +83,8 @@ export async function createOrchestrator(
   components: OrchestratorComponents,
   options: OrchestratorOptions,
 ): Promise<Orchestrator> {
-  const { peer, engine, recipient } = components
+  const { peer, recipient } = components
+  const engine = withOcr(components.engine, { recognizerId: options.ocrRecognizer })
   const logger = (components.logger ?? silentLogger).child('orchestrator')
   const total = Math.max(1, options.capacity ?? 4)
   const prices: Record<string, ModelPrice> = Object.fromEntries(

@@ -1128,11 +1128,166 @@ export namespace CreditRequest {
   }
 }
 
+export interface TextLine {
+  text: string
+  confidence: number
+  box: number[]
+}
+
+export namespace TextLine {
+  let _codec: Codec<TextLine, Partial<TextLine>>
+
+  export const codec = (): Codec<TextLine, Partial<TextLine>> => {
+    if (_codec == null) {
+      _codec = message<TextLine, Partial<TextLine>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.text != null && obj.text !== '')) {
+          w.uint32(10)
+          w.string(obj.text)
+        }
+
+        if ((obj.confidence != null && obj.confidence !== 0)) {
+          w.uint32(17)
+          w.double(obj.confidence)
+        }
+
+        if (obj.box != null && obj.box.length > 0) {
+          for (const value of obj.box) {
+            w.uint32(25)
+            w.double(value)
+          }
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          text: '',
+          confidence: 0,
+          box: []
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.text = reader.string()
+              break
+            }
+            case 2: {
+              obj.confidence = reader.double()
+              break
+            }
+            case 3: {
+              if (opts.limits?.box != null && obj.box.length === opts.limits.box) {
+                throw new MaxLengthError('Decode error - repeated field "box" had too many elements')
+              }
+
+              obj.box.push(reader.double())
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          box: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.text`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.confidence`,
+                value: reader.double()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.box != null && obj.box === opts.limits.box) {
+                throw new MaxLengthError('Streaming decode error - repeated field "box" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.box[]`,
+                index: obj.box,
+                value: reader.double()
+              }
+
+              obj.box++
+
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface TextLineTextFieldEvent {
+    field: '$.text'
+    value: string
+  }
+
+  export interface TextLineConfidenceFieldEvent {
+    field: '$.confidence'
+    value: number
+  }
+
+  export interface TextLineBoxFieldEvent {
+    field: '$.box[]'
+    index: number
+    value: number
+  }
+
+  export function encode (obj: Partial<TextLine>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, TextLine.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TextLine>): TextLine {
+    return decodeMessage(buf, TextLine.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<TextLine>): Generator<TextLineTextFieldEvent | TextLineConfidenceFieldEvent | TextLineBoxFieldEvent> {
+    return streamMessage(buf, TextLine.codec(), opts)
+  }
+}
+
 export interface Result {
   seq: number
   image?: Image
   json: Uint8Array<ArrayBuffer>
   debitedWei: string
+  lines: TextLine[]
 }
 
 export namespace Result {
@@ -1165,6 +1320,13 @@ export namespace Result {
           w.string(obj.debitedWei)
         }
 
+        if (obj.lines != null && obj.lines.length > 0) {
+          for (const value of obj.lines) {
+            w.uint32(42)
+            TextLine.codec().encode(value, w)
+          }
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -1172,7 +1334,8 @@ export namespace Result {
         const obj: any = {
           seq: 0,
           json: uint8ArrayAlloc(0),
-          debitedWei: ''
+          debitedWei: '',
+          lines: []
         }
 
         const end = length == null ? reader.len : reader.pos + length
@@ -1199,6 +1362,16 @@ export namespace Result {
               obj.debitedWei = reader.string()
               break
             }
+            case 5: {
+              if (opts.limits?.lines != null && obj.lines.length === opts.limits.lines) {
+                throw new MaxLengthError('Decode error - repeated field "lines" had too many elements')
+              }
+
+              obj.lines.push(TextLine.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.lines$
+              }))
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1208,6 +1381,10 @@ export namespace Result {
 
         return obj
       }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          lines: 0
+        }
+
         const end = length == null ? reader.len : reader.pos + length
 
         while (reader.pos < end) {
@@ -1240,6 +1417,24 @@ export namespace Result {
                 field: `${prefix}.debitedWei`,
                 value: reader.string()
               }
+              break
+            }
+            case 5: {
+              if (opts.limits?.lines != null && obj.lines === opts.limits.lines) {
+                throw new MaxLengthError('Streaming decode error - repeated field "lines" had too many elements')
+              }
+
+              for (const evt of TextLine.codec().stream(reader, reader.uint32(), `${prefix}.lines[]`, {
+                limits: opts.limits?.lines$
+              })) {
+                yield {
+                  ...evt,
+                  index: obj.lines
+                }
+              }
+
+              obj.lines++
+
               break
             }
             default: {
@@ -1284,6 +1479,24 @@ export namespace Result {
     value: string
   }
 
+  export interface ResultLinesTextFieldEvent {
+    field: '$.lines[].text'
+    value: string
+    index: number
+  }
+
+  export interface ResultLinesConfidenceFieldEvent {
+    field: '$.lines[].confidence'
+    value: number
+    index: number
+  }
+
+  export interface ResultLinesBoxFieldEvent {
+    field: '$.lines[].box[]'
+    index: number
+    value: number
+  }
+
   export function encode (obj: Partial<Result>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Result.codec())
   }
@@ -1292,7 +1505,7 @@ export namespace Result {
     return decodeMessage(buf, Result.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Result>): Generator<ResultSeqFieldEvent | ResultImageWidthFieldEvent | ResultImageHeightFieldEvent | ResultImageDataFieldEvent | ResultJsonFieldEvent | ResultDebitedWeiFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Result>): Generator<ResultSeqFieldEvent | ResultImageWidthFieldEvent | ResultImageHeightFieldEvent | ResultImageDataFieldEvent | ResultJsonFieldEvent | ResultDebitedWeiFieldEvent | ResultLinesTextFieldEvent | ResultLinesConfidenceFieldEvent | ResultLinesBoxFieldEvent> {
     return streamMessage(buf, Result.codec(), opts)
   }
 }
@@ -1777,6 +1990,24 @@ export namespace JobServerMessage {
     value: string
   }
 
+  export interface JobServerMessageResultLinesTextFieldEvent {
+    field: '$.result.lines[].text'
+    value: string
+    index: number
+  }
+
+  export interface JobServerMessageResultLinesConfidenceFieldEvent {
+    field: '$.result.lines[].confidence'
+    value: number
+    index: number
+  }
+
+  export interface JobServerMessageResultLinesBoxFieldEvent {
+    field: '$.result.lines[].box[]'
+    index: number
+    value: number
+  }
+
   export interface JobServerMessageCreditGapWeiFieldEvent {
     field: '$.credit.gapWei'
     value: string
@@ -1830,7 +2061,7 @@ export namespace JobServerMessage {
     return decodeMessage(buf, JobServerMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobServerMessage>): Generator<JobServerMessageAcceptedJobIdFieldEvent | JobServerMessageAcceptedWindowFieldEvent | JobServerMessageResultSeqFieldEvent | JobServerMessageResultImageWidthFieldEvent | JobServerMessageResultImageHeightFieldEvent | JobServerMessageResultImageDataFieldEvent | JobServerMessageResultJsonFieldEvent | JobServerMessageResultDebitedWeiFieldEvent | JobServerMessageCreditGapWeiFieldEvent | JobServerMessageCreditParamsFieldEvent | JobServerMessageReceiptAcceptedFieldEvent | JobServerMessageReceiptRejectedFieldEvent | JobServerMessageReceiptCreditedWeiFieldEvent | JobServerMessageReceiptBalanceWeiFieldEvent | JobServerMessageReceiptRejectCodeFieldEvent | JobServerMessageErrorCodeFieldEvent | JobServerMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobServerMessage>): Generator<JobServerMessageAcceptedJobIdFieldEvent | JobServerMessageAcceptedWindowFieldEvent | JobServerMessageResultSeqFieldEvent | JobServerMessageResultImageWidthFieldEvent | JobServerMessageResultImageHeightFieldEvent | JobServerMessageResultImageDataFieldEvent | JobServerMessageResultJsonFieldEvent | JobServerMessageResultDebitedWeiFieldEvent | JobServerMessageResultLinesTextFieldEvent | JobServerMessageResultLinesConfidenceFieldEvent | JobServerMessageResultLinesBoxFieldEvent | JobServerMessageCreditGapWeiFieldEvent | JobServerMessageCreditParamsFieldEvent | JobServerMessageReceiptAcceptedFieldEvent | JobServerMessageReceiptRejectedFieldEvent | JobServerMessageReceiptCreditedWeiFieldEvent | JobServerMessageReceiptBalanceWeiFieldEvent | JobServerMessageReceiptRejectCodeFieldEvent | JobServerMessageErrorCodeFieldEvent | JobServerMessageErrorMessageFieldEvent> {
     return streamMessage(buf, JobServerMessage.codec(), opts)
   }
 }

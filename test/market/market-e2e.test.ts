@@ -1,0 +1,185 @@
+// The issue's market on loopback: a bootstrap node, three orchestrators at different prices (each
+// serving upscale, interpolate and OCR) and one broadcaster, with real models and real tickets on
+// a dev chain. Streams results with back-pressure, reads text over the mesh, spreads jobs.
+import anyTest, { type TestFn } from 'ava'
+import type { BootstrapNode } from '../../bootstrap/index.js'
+import { openOcrPipeline } from '../../src/inference/pipelines/ocr-models.js'
+import type { Frame } from '../../src/inference/types.js'
+import type { Mesh } from '../../src/market/mesh.js'
+import { seededRng } from '../../src/market/rng.js'
+import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
+import type { TicketSender } from '../../src/tickets/sender.js'
+import { eventually } from '../helpers/peer.js'
+import { renderFrame, textLine } from '../inference/ocr-fixtures.js'
+import {
+  clip,
+  fundedSender,
+  type Market,
+  type OrchestratorNode,
+  PRICE,
+  startBootstrap,
+  startMarket,
+  startMesh,
+  startOrchestrator,
+  startPeer,
+} from './mesh-fixtures.js'
+
+interface Ctx {
+  market: Market
+  bootstrap: BootstrapNode
+  sender: TicketSender
+  orchs: OrchestratorNode[]
+  mesh: Mesh
+  /** ms from the broadcaster's start until all three adverts were in its order book. */
+  advertsMs: number
+}
+const test = anyTest.serial as TestFn<Ctx>
+const MODEL = 'esrgan-slim-x2'
+
+test.before(async (t) => {
+  const market = await startMarket()
+  const sender = await fundedSender(market, 1)
+  await Promise.all([
+    market.engine.warm(MODEL),
+    market.engine.warm('ppocr-v4-det'),
+    market.engine.warm('ppocr-v4-rec'),
+  ])
+  const bootstrap = await startBootstrap(market)
+  const orchs: OrchestratorNode[] = []
+  for (const [i, multiple] of [1n, 2n, 3n].entries()) {
+    orchs.push(
+      await startOrchestrator(market, 2 + i, {
+        bootstrap: bootstrap.multiaddrs,
+        prices: { [MODEL]: PRICE * multiple, blend: PRICE * multiple, 'ppocr-v4-det': PRICE * multiple },
+        paymentTimeoutMs: 2_000,
+      }),
+    )
+  }
+  // The mesh is running (each orchestrator has the bootstrap node subscribed to its adverts) before the broadcaster joins.
+  await Promise.all(
+    orchs.map((o) => o.peer.gossip.waitForSubscribers(ADVERT_TOPIC, { count: 1, timeoutMs: 30_000 })),
+  )
+  const started = Date.now()
+  const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
+  // A seeded draw: the spread-across-jobs test replays the same choices on every run.
+  const mesh = await startMesh(market, buyer, sender, {
+    stallTimeoutMs: 10_000,
+    selection: { rng: seededRng(7) },
+  })
+  await eventually(() => mesh.offers({ pipeline: 'upscale' }).length === 3, { timeoutMs: 30_000 })
+  t.context = { market, bootstrap, sender, orchs, mesh, advertsMs: Date.now() - started }
+})
+
+test.after.always(async (t) => {
+  await t.context.market?.stop()
+})
+
+const same = (a: Frame, b: Frame) => a.width === b.width && Buffer.from(a.data).equals(Buffer.from(b.data))
+
+test('all three adverts reach a newly started broadcaster within 2 s, with OCR priced per input megapixel', (t) => {
+  const { mesh, advertsMs } = t.context
+  t.log(`adverts seen ${advertsMs} ms after the broadcaster started`)
+  t.true(advertsMs <= 2_000, `took ${advertsMs} ms`)
+  const ocr = mesh.offers({ pipeline: 'ocr' })
+  t.is(ocr.length, 3)
+  t.like(ocr[0], { modelId: 'ppocr-v4-det', unit: 'input-megapixel' })
+  t.is(new Set(ocr.map((o) => o.sha256)).size, 1, 'every orchestrator reads with the same model pair')
+})
+
+test('a 60-frame clip streamed through job.results comes back in order, identical to local inference, and a paused reader holds the job back', async (t) => {
+  const { mesh, market } = t.context
+  const frames = clip(60)
+  let pulled = 0
+  async function* input() {
+    for (const f of frames) {
+      pulled++
+      yield f
+    }
+  }
+  const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: input(), resultBuffer: 2 })
+  let read = 0
+  let lead = 0
+  let pausedLead = 0
+  for await (const r of job.results) {
+    t.is(r.seq, read)
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[read]!)), `frame ${read}`)
+    read++
+    lead = Math.max(lead, pulled - read)
+    if (read === 3) {
+      // A slow reader: while it does not read, the job may only run ahead by the buffer and the window.
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      pausedLead = pulled - read
+    }
+  }
+  const { frames: kept, report } = await job.done
+  t.is(read, 60)
+  t.is(report.items, 60)
+  t.is(kept.length, 0, 'a streamed job does not also keep its frames')
+  const window = 8
+  t.log(`frames pulled ahead of the reader: at most ${lead}; after a 1 s pause ${pausedLead}`)
+  t.true(pausedLead <= 2 + window + 1, `ran ${pausedLead} frames ahead of a paused reader`)
+  t.true(lead <= 2 + window + 1)
+})
+
+test('the results of a collected job can be read after it finished, and again', async (t) => {
+  const job = t.context.mesh.submit({ pipeline: 'upscale', model: MODEL, input: clip(3) })
+  const { results } = await job.done
+  const seqs: number[] = []
+  for await (const r of job.results) seqs.push(r.seq)
+  for await (const r of job.results) seqs.push(r.seq)
+  t.deepEqual(seqs, [0, 1, 2, 0, 1, 2])
+  t.is(results.length, 3)
+})
+
+test('a streamed job refuses a second reader with ERR_RESULTS_TAKEN', async (t) => {
+  const job = t.context.mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: clip(2)[Symbol.iterator](),
+    collect: false,
+  })
+  const first = job.results[Symbol.asyncIterator]()
+  await first.next()
+  const err = await t.throwsAsync(job.results[Symbol.asyncIterator]().next())
+  t.is((err as { code?: string }).code, 'ERR_RESULTS_TAKEN')
+  while (!(await first.next()).done) {}
+  await job.done
+})
+
+test('OCR over the mesh returns the same text lines as the local pipeline, paid per input megapixel', async (t) => {
+  const { mesh, market } = t.context
+  const frame = await renderFrame(textLine('FRAMEMESH 2026', 30, 70, 40), 480, 120)
+  const job = mesh.submit({ pipeline: 'ocr', input: [frame, frame] })
+  const { results, report } = await job.done
+  const local = await (await openOcrPipeline(market.engine)).recognize(frame)
+  t.true(local.some((l) => l.text.includes('FRAMEMESH')))
+  t.is(results.length, 2)
+  for (const r of results) t.deepEqual(r.lines, local)
+  const used = report.peers.find((p) => p.items > 0)!
+  t.is(report.debited, (used.pricePerUnit * 480n * 120n * 2n) / 1_000_000n)
+})
+
+test('selection prefers the cheap orchestrator but spreads jobs over the others', async (t) => {
+  const { mesh, orchs } = t.context
+  const firsts: string[] = []
+  for (let i = 0; i < 20; i++) {
+    const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: clip(1) })
+    const { report } = await job.done
+    firsts.push(report.peers[0]!.peerId)
+  }
+  const count = (o: OrchestratorNode) => firsts.filter((p) => p === o.peer.peerId).length
+  const [cheap, mid, dear] = orchs.map(count) as [number, number, number]
+  t.log(`jobs per orchestrator (1x, 2x, 3x price): ${cheap}, ${mid}, ${dear}`)
+  t.true(cheap > mid && cheap > dear, 'the cheapest wins most')
+  t.true(mid + dear > 0, 'but not every job')
+})
+
+test('a broadcaster whose budget runs out stops paying and is cut off with ERR_PAYMENT_REQUIRED', async (t) => {
+  const { mesh } = t.context
+  // Tickets are worth 4,000,000 wei; 8,000,000 pays for under two 64x64 frames at any of the prices.
+  const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: clip(12), budget: 8_000_000n })
+  const withheld = job.events.waitFor('payment:withheld', { timeoutMs: 30_000 })
+  const err = await t.throwsAsync(job.done)
+  t.is((err as { code?: string }).code, 'ERR_PAYMENT_REQUIRED')
+  await withheld
+})
