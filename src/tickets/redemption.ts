@@ -6,7 +6,7 @@
  * or a failed send, a ticket is only sent again once none of its recorded transactions was
  * mined successfully and the contract says the ticket is unused.
  */
-import { FramemeshError, TimeoutError } from '../errors.js'
+import { AbortedError, FramemeshError, TimeoutError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import type { PreparedTx, TicketBrokerClient } from './broker.js'
 import type { BrokerError } from './broker-errors.js'
@@ -64,6 +64,9 @@ export type RedemptionEvent =
   | { type: 'deferred'; ticketHash: string; reason: string; until: number }
   | { type: 'failed'; ticketHash: string; code: string; message: string }
 
+/** The idle loop re-checks the queue at least this often (a ticket made due by another process). */
+const IDLE_WAKE_MS = 60_000
+
 /** Contract refusals a later attempt may get past (everything else is final). */
 const RETRYABLE_CODES = new Set([
   'ERR_SENDER_UNFUNDED',
@@ -88,6 +91,7 @@ export class RedemptionService implements RedemptionQueue {
   private loop: Promise<void> | undefined
   private controller: AbortController | undefined
   private wake: (() => void) | undefined
+  private closed = false
 
   constructor(components: RedemptionServiceComponents, options: RedemptionServiceOptions) {
     this.broker = components.broker
@@ -107,6 +111,12 @@ export class RedemptionService implements RedemptionQueue {
 
   /** Stores the ticket durably (returns once it is on disk) and wakes the worker. */
   async enqueue(ticket: WinningTicket): Promise<void> {
+    if (this.closed) {
+      throw new FramemeshError(
+        'ERR_REDEMPTION_CLOSED',
+        'the redemption service is closed; open a new one to queue tickets',
+      )
+    }
     const ticketHash = this.store.insert(ticket, this.now())
     if (ticketHash === undefined) return
     const sender = ticket.ticket.sender.toLowerCase() as Address
@@ -141,6 +151,7 @@ export class RedemptionService implements RedemptionQueue {
 
   /** stop() and close the database. */
   async close(): Promise<void> {
+    this.closed = true
     await this.stop()
     this.store.close()
   }
@@ -181,7 +192,7 @@ export class RedemptionService implements RedemptionQueue {
       }, timeoutMs)
       const onAbort = () => {
         done()
-        reject(new FramemeshError('ERR_ABORTED', 'stopped waiting for a redemption event'))
+        reject(new AbortedError('stopped waiting for a redemption event', { cause: opts.signal?.reason }))
       }
       opts.signal?.addEventListener('abort', onAbort, { once: true })
     })
@@ -201,14 +212,17 @@ export class RedemptionService implements RedemptionQueue {
 
   private async work(signal: AbortSignal): Promise<void> {
     while (!signal.aborted) {
+      let delay: number
       try {
         await this.runOnce(signal)
+        const next = this.store.nextDueAt()
+        delay = next === undefined ? IDLE_WAKE_MS : Math.max(0, next - this.now())
       } catch (err) {
+        // e.g. the database went away: back off instead of spinning on the same error.
         this.log.error('redemption pass failed', { err })
+        delay = this.retryBaseMs
       }
-      const next = this.store.nextDueAt()
-      const delay = next === undefined ? 60_000 : Math.max(0, next - this.now())
-      await this.sleep(Math.min(delay, 60_000), signal)
+      await this.sleep(Math.min(delay, IDLE_WAKE_MS), signal)
     }
   }
 

@@ -1,5 +1,6 @@
 // RedemptionService against a real local chain: durable queue, gas check, restart and crash recovery.
 import { mkdtempSync, rmSync } from 'node:fs'
+import { type AddressInfo, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import anyTest, { type TestFn } from 'ava'
@@ -24,7 +25,7 @@ const SENDER = 1
 const FACE = ETH / 100n
 
 test.before(async (t) => {
-  const chain = await startDevChain({ accounts: 10 })
+  const chain = await startDevChain({ accounts: 11 })
   const options = chain.clientOptions
   const reader = new TicketBrokerClient({}, options)
   const clients = new Map<number, TicketBrokerClient>()
@@ -242,3 +243,50 @@ test.serial('batched redemption redeems several due tickets in one transaction',
   t.log(`gas per ticket in a batch of 4: ${records[0].gasUsed}`)
   await svc.close()
 })
+
+test.serial(
+  'while the chain is unreachable a ticket is retried with backoff, then redeemed once it is back',
+  async (t) => {
+    const recipient = 9
+    const { chain } = t.context
+    // A TCP proxy in front of the chain that refuses connections until `up`.
+    let up = false
+    const proxy = createServer((socket) => {
+      if (!up) return socket.destroy()
+      const upstream = connect(Number(new URL(chain.rpcUrl).port), '127.0.0.1')
+      socket.pipe(upstream).pipe(socket)
+      upstream.on('error', () => socket.destroy())
+      socket.on('error', () => upstream.destroy())
+    })
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
+    const port = (proxy.address() as AddressInfo).port
+    const client = new TicketBrokerClient(
+      { wallet: walletOf(chain, recipient) },
+      { ...chain.clientOptions, rpcUrl: `http://127.0.0.1:${port}` },
+    )
+    const svc = new RedemptionService(
+      { broker: client },
+      { dbPath: join(t.context.dir, 'outage.db'), retryBaseMs: 20 },
+    )
+    t.teardown(() => {
+      client.close()
+      proxy.close()
+    })
+    const wt = await ticketFor(t.context, recipient)
+    const deferred = svc.waitFor((e) => e.type === 'deferred')
+    await svc.enqueue(wt)
+    await svc.start()
+    await deferred
+    const waiting = svc.get(ticketHashHex(wt.ticket))!
+    t.is(waiting.status, 'queued')
+    t.is(waiting.errorCode, 'ERR_CHAIN_UNAVAILABLE')
+    t.true(waiting.attempts >= 1)
+
+    const redeemed = svc.waitFor((e) => e.type === 'redeemed')
+    up = true
+    await redeemed
+    t.is(svc.get(ticketHashHex(wt.ticket))!.paid, FACE)
+    await svc.close()
+    await t.throwsAsync(svc.enqueue(wt), { code: 'ERR_REDEMPTION_CLOSED' } as never)
+  },
+)
