@@ -51,6 +51,8 @@ export interface PeerOptions {
   addressDiscovery?: boolean
   /** How often to re-announce our addresses (ms, default 30 s). */
   announceIntervalMs?: number
+  /** Least time between two dials of the same discovered peer (ms, default 10 s). */
+  discoveryDialBackoffMs?: number
   /** Circuit relay v2: dial through relays (default true), act as a relay (default false). */
   relay?: { client?: boolean; server?: boolean; maxReservations?: number }
   /** Connection limits. */
@@ -221,6 +223,8 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
 
   // Last addresses reported per peer: 'peer:discovery' fires for news, not for every re-announcement.
   const discovered = new Map<string, string>()
+  const lastDialAttempt = new Map<string, number>()
+  const dialBackoffMs = options.discoveryDialBackoffMs ?? 10_000
   const dialDiscovered = (id: PeerId, addrs: Multiaddr[]) => {
     if (stopController.signal.aborted || id.equals(libp2p.peerId)) return
     const multiaddrs = addrs.map(String)
@@ -231,6 +235,12 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       events.emit('peer:discovery', { peerId: key, multiaddrs })
     }
     if (libp2p.getConnections(id).length > 0 || libp2p.getConnections().length >= maxConnections) return
+    // One attempt per peer per backoff period: re-announcements must not turn us into a dialler
+    // that hammers whatever addresses someone announces.
+    const now = Date.now()
+    if (now - (lastDialAttempt.get(key) ?? Number.NEGATIVE_INFINITY) < dialBackoffMs) return
+    if (lastDialAttempt.size >= 10_000) lastDialAttempt.clear()
+    lastDialAttempt.set(key, now)
     const d = deadline(dialTimeoutMs, stopController.signal)
     libp2p
       .dial(id, { signal: d.signal })

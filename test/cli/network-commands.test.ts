@@ -1,0 +1,77 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import type { CliCommand, CliContext } from '../../src/cli/command.js'
+import { bootstrapCommand } from '../../src/cli/commands/bootstrap.js'
+import { demoCommand } from '../../src/cli/commands/demo.js'
+import { peerCommand } from '../../src/cli/commands/peer.js'
+import { TypedEmitter } from '../../src/peer/events.js'
+
+/** Runs a long-lived command with captured output; `lines.waitFor` awaits a matching stdout line. */
+async function launch(
+  t: import('ava').ExecutionContext,
+  command: CliCommand,
+  argv: string[],
+  options: { dataDir?: boolean } = {},
+) {
+  const dataDir = await mkdtemp(join(tmpdir(), `framemesh-${command.name}-`))
+  const controller = new AbortController()
+  const lines = new TypedEmitter<{ line: string }>()
+  const out: string[] = []
+  const ctx: CliContext = {
+    argv: [...(options.dataDir === false ? [] : ['--data-dir', dataDir]), '--log-level', 'silent', ...argv],
+    env: {},
+    cwd: tmpdir(),
+    stdout: (line) => {
+      out.push(line)
+      lines.emit('line', line)
+    },
+    stderr: () => {},
+    signal: controller.signal,
+  }
+  const exit = command.run(ctx)
+  t.teardown(async () => {
+    controller.abort()
+    await exit.catch(() => {})
+    await rm(dataDir, { recursive: true, force: true })
+  })
+  const waitForLine = (pattern: RegExp) =>
+    out.find((l) => pattern.test(l)) ??
+    lines.waitFor('line', { filter: (l) => pattern.test(l), timeoutMs: 20_000 })
+  return { exit, stop: () => controller.abort(), out, waitForLine }
+}
+
+test('`bootstrap` prints its addresses, `peer` joins through it and logs the other peer, both stop on the signal', async (t) => {
+  const boot = await launch(t, bootstrapCommand, [
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0/ws',
+  ])
+  const address = (await boot.waitForLine(/^ {2}\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\//)).trim()
+  t.true(
+    boot.out.some((l) => /\/ws\/p2p\//.test(l)),
+    'WebSockets address printed too',
+  )
+
+  const alice = await launch(t, peerCommand, ['--bootstrap', address])
+  const bob = await launch(t, peerCommand, ['--bootstrap', address])
+  const bobId = (await bob.waitForLine(/^peer \w+ listening on:/)).split(' ')[1]!
+  await alice.waitForLine(new RegExp(`^connected to ${bobId} `))
+
+  for (const run of [alice, bob, boot]) {
+    run.stop()
+    t.is(await run.exit, 0)
+  }
+})
+
+test('`demo` starts a bootstrap node and two peers, passes a gossip message and exits 0', async (t) => {
+  const demo = await launch(t, demoCommand, [], { dataDir: false })
+  t.is(await demo.exit, 0)
+  t.true(
+    demo.out.some((l) => /^bob received from alice: "hello bob/.test(l)),
+    demo.out.join('\n'),
+  )
+  t.is(demo.out.at(-1), 'demo done')
+})
