@@ -1,7 +1,7 @@
 import type { CliCommand } from './command.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
-import { depositCommand } from './commands/deposit.js'
 import { demoCommand } from './commands/demo.js'
+import { depositCommand } from './commands/deposit.js'
 import { idCommand } from './commands/id.js'
 import { modelsCommand } from './commands/models.js'
 import { orchestratorCommand } from './commands/orchestrator.js'
