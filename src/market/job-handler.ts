@@ -62,7 +62,7 @@ export interface JobHandlerOptions {
   idleTimeoutMs?: number
   /** Longest wait for tickets after a credit request before ERR_PAYMENT_REQUIRED (ms, default 10 s). */
   paymentTimeoutMs?: number
-  /** Items of credit asked for ahead of the work (default: the window). */
+  /** Items of credit asked for ahead of the work (default 4): the most a broadcaster prepays. */
   creditAheadItems?: number
   /** Items of one job handed to the engine at once, so its queue never runs dry (default 2). */
   parallel?: number
@@ -166,7 +166,8 @@ export function createJobHandler(
     const price = ticketPrice(quote.pricePerUnit)
     const itemCost = costOfItems(quote.pricePerUnit, record.microUnits)
     const window = Math.max(1, Math.min(askedWindow > 0 ? askedWindow : quote.window, quote.window))
-    const creditAhead = BigInt(Math.max(window, o.creditAheadItems ?? window))
+    // Credit ahead bounds what a broadcaster loses when we die mid-job, so it does not grow with the window.
+    const creditAhead = BigInt(Math.max(1, o.creditAheadItems ?? 4))
     const log = components.logger.child(`job:${jobId.slice(0, 8)}`)
     const stop = new AbortController()
     const signal = AbortSignal.any([stop.signal, stopSignal])
