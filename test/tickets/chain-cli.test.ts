@@ -1,5 +1,5 @@
 // The payment commands (wallet, deposit, unlock, withdraw, tickets status) against a real dev chain.
-import { mkdtempSync, rmSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import anyTest, { type TestFn } from 'ava'
@@ -167,4 +167,12 @@ test.serial('tickets status totals the redemption database', async (t) => {
   t.is(status.recent.length, 3)
   const text = await run(t.context, ticketsCommand, ['status'])
   t.true(text.out.some((l) => l.startsWith('queued:    1 tickets')))
+})
+
+test.serial('tickets status on a node without a redemption database says so and creates none', async (t) => {
+  const missing = join(t.context.dir, 'none', 'redemptions.db')
+  const result = await run(t.context, ticketsCommand, ['status', '--db', missing])
+  t.is(result.code, 0)
+  t.regex(result.out[0], /no redemption database/)
+  t.false(existsSync(missing))
 })

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs'
 import { FramemeshError } from '../../errors.js'
+import { RedemptionStore, redemptionDbPath } from '../../tickets/redemption-store.js'
 import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
 import { eth, print } from './chain-options.js'
@@ -33,9 +35,15 @@ export const ticketsCommand: CliCommand = {
     if (positionals[0] !== 'status' || positionals.length > 1) {
       throw new FramemeshError('ERR_USAGE', 'usage: framemesh tickets status [--db <file>] [--list <n>]')
     }
-    // Loaded here, not at import: node:sqlite prints an experimental warning when it loads.
-    const { RedemptionStore, redemptionDbPath } = await import('../../tickets/redemption-store.js')
-    const store = new RedemptionStore(config.db ?? redemptionDbPath(config.dataDir))
+    const path = config.db ?? redemptionDbPath(config.dataDir)
+    if (!existsSync(path)) {
+      // Do not create one just to say it is empty.
+      print(ctx, config.json, { db: path, exists: false }, [
+        `no redemption database at ${path}: this node has received no winning tickets yet`,
+      ])
+      return 0
+    }
+    const store = new RedemptionStore(path)
     try {
       const totals = store.totals()
       const recent = config.list > 0 ? store.list(undefined, config.list) : []
