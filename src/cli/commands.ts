@@ -7,6 +7,7 @@ import { modelsCommand } from './commands/models.js'
 import { orchestratorCommand } from './commands/orchestrator.js'
 import { peerCommand } from './commands/peer.js'
 import { runCommand } from './commands/run.js'
+import { submitCommand } from './commands/submit.js'
 import { ticketsCommand } from './commands/tickets.js'
 import { unlockCommand } from './commands/unlock.js'
 import { walletCommand } from './commands/wallet.js'
@@ -21,6 +22,7 @@ export const commands: CliCommand[] = [
   idCommand,
   modelsCommand,
   runCommand,
+  submitCommand,
   walletCommand,
   depositCommand,
   unlockCommand,

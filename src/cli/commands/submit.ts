@@ -1,0 +1,210 @@
+import { open } from 'node:fs/promises'
+import { extname, resolve } from 'node:path'
+import { formatEther } from 'ethers'
+import { FramemeshError } from '../../errors.js'
+import { detectImageFormat } from '../../inference/media/image-header.js'
+import type { CliCommand, CliContext } from '../command.js'
+import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
+import { GatewayClient, type GatewayJob } from '../gateway-client.js'
+import { createProgress, type Progress } from '../progress.js'
+
+const spec = {
+  gateway: {
+    kind: 'string',
+    help: 'URL of a running `framemesh gateway`',
+    default: 'http://127.0.0.1:8935',
+    env: 'FRAMEMESH_GATEWAY',
+  },
+  token: { kind: 'string', help: 'bearer token the gateway accepts', env: 'FRAMEMESH_GATEWAY_TOKEN' },
+  output: { kind: 'string', help: 'where to write the result (also -o; - prints OCR text to stdout)' },
+  requestTimeoutMs: {
+    kind: 'int',
+    help: 'bound on waiting for each gateway answer (not on the job), in ms',
+    default: 30_000,
+    min: 100,
+  },
+  idleTimeoutMs: {
+    kind: 'int',
+    help: 'reconnect when the event stream is silent this long, in ms (the gateway beats every 15 s)',
+    default: 60_000,
+    min: 100,
+  },
+  json: { kind: 'bool', help: 'print the finished job as one JSON object', default: false },
+} as const satisfies ConfigSpec
+
+const USAGE = 'usage: framemesh submit <pipeline|chain> <input> -o <output> [--gateway <url>] [--token <t>]'
+const PIPELINES = ['upscale', 'interpolate', 'ocr']
+
+class UsageError extends FramemeshError {
+  constructor(message: string) {
+    super('ERR_USAGE', message)
+  }
+}
+
+export class JobFailedError extends FramemeshError {}
+
+export const submitCommand: CliCommand = {
+  name: 'submit',
+  summary: 'send an image or video to a gateway, follow the job, download the result',
+  help: [
+    USAGE,
+    '',
+    'Uploads <input> to a running gateway (POST /v1/jobs), follows the job’s events with a progress',
+    'bar on stderr, printing each orchestrator it runs on and each payment, then downloads the result.',
+    'A chain runs stages one after another, e.g. `upscale,ocr`; a stage may name its model, as in',
+    '`upscale:esrgan-slim-x4`. Images come back as PNG, videos as MP4 and OCR as JSON, so -o must end',
+    'in .png, .mp4 or .json (or be - to print OCR text). A failed job exits 1 with the gateway’s message.',
+    '',
+    configHelp(spec),
+  ].join('\n'),
+  async run(ctx) {
+    const argv = ctx.argv.map((a) => (a === '-o' ? '--output' : a))
+    const { config, positionals } = await loadConfig(spec, { ...ctx, argv })
+    const [stages, input, ...extra] = positionals
+    if (stages === undefined || input === undefined || extra.length > 0) throw new UsageError(USAGE)
+    if (config.output === undefined) throw new UsageError(`-o <output> is required; ${USAGE}`)
+    const names = parseChain(stages)
+    const inputPath = resolve(ctx.cwd, input)
+    const kind = await mediaKind(inputPath)
+    const ocr = names[names.length - 1] === 'ocr'
+    const output = config.output === '-' ? '-' : resolve(ctx.cwd, config.output)
+    checkOutput(output, ocr ? '.json' : kind === 'image' ? '.png' : '.mp4')
+
+    const client = new GatewayClient({
+      url: config.gateway,
+      token: config.token,
+      requestTimeoutMs: config.requestTimeoutMs,
+      idleTimeoutMs: config.idleTimeoutMs,
+    })
+    const started = performance.now()
+    ctx.stderr(`uploading ${input} to ${config.gateway}`)
+    const submitted = await client.submit(stages, inputPath, ctx.signal)
+    ctx.stderr(`job ${submitted.id}: ${submitted.stages.join(' → ')}`)
+    const { job, bytes } = await finish(ctx, client, submitted.id, stages, output).catch((err: unknown) => {
+      if (!ctx.signal.aborted) throw err
+      throw new FramemeshError(
+        'ERR_ABORTED',
+        `stopped following job ${submitted.id}; it goes on at the gateway: ${config.gateway}/v1/jobs/${submitted.id}`,
+        { cause: err },
+      )
+    })
+    const seconds = (performance.now() - started) / 1000
+    const summary = {
+      id: job.id,
+      output,
+      contentType: job.output?.contentType,
+      bytes,
+      peers: job.peers,
+      paidWei: job.paidWei,
+      seconds: Number(seconds.toFixed(3)),
+    }
+    if (config.json) ctx.stdout(JSON.stringify(summary))
+    else if (output !== '-') {
+      ctx.stdout(
+        `wrote ${config.output} (${summary.contentType}, ${bytes} bytes) in ${seconds.toFixed(1)} s; ` +
+          `${job.peers.length} peer(s), paid ${formatEther(BigInt(job.paidWei))} ETH in tickets (expected value)`,
+      )
+    }
+    return 0
+  },
+}
+
+/** Follows the job to its end, then fetches its result into `output`. */
+async function finish(
+  ctx: CliContext,
+  client: GatewayClient,
+  id: string,
+  label: string,
+  output: string,
+): Promise<{ job: GatewayJob; bytes: number }> {
+  const job = await follow(ctx, client, id, label)
+  if (job.status === 'failed') {
+    throw new JobFailedError(
+      job.errorCode ?? 'ERR_JOB_FAILED',
+      `job ${job.id} failed at the gateway: ${job.error ?? 'no reason given'}`,
+    )
+  }
+  if (output !== '-') return { job, bytes: await client.download(job.id, output, ctx.signal) }
+  const text = await client.outputText(job.id, ctx.signal)
+  ctx.stdout((JSON.parse(text) as { text: string }).text)
+  return { job, bytes: Buffer.byteLength(text) }
+}
+
+/** "upscale,ocr" → its pipeline names, refusing unknown ones before anything is uploaded. */
+function parseChain(text: string): string[] {
+  const stages = text.split(/[,>\s]+/).filter((s) => s !== '')
+  if (stages.length === 0)
+    throw new UsageError(`name a pipeline or chain, e.g. upscale or upscale,ocr; ${USAGE}`)
+  const names = stages.map((s) => s.split(':')[0]!)
+  for (const [i, name] of names.entries()) {
+    if (!PIPELINES.includes(name)) {
+      throw new UsageError(`unknown pipeline '${name}' at stage ${i + 1}; use ${PIPELINES.join(', ')}`)
+    }
+    if (name === 'ocr' && i !== names.length - 1) {
+      throw new UsageError('ocr gives text, so it can only be the last stage of a chain')
+    }
+  }
+  return names
+}
+
+async function mediaKind(path: string): Promise<'image' | 'video'> {
+  const head = new Uint8Array(16)
+  const file = await open(path, 'r').catch((err: Error) => {
+    throw new UsageError(`cannot read input '${path}' (${err.message}); check the path`)
+  })
+  try {
+    await file.read(head, 0, head.length, 0)
+  } finally {
+    await file.close()
+  }
+  return detectImageFormat(head) === undefined ? 'video' : 'image'
+}
+
+function checkOutput(output: string, wanted: '.png' | '.mp4' | '.json'): void {
+  if (output === '-') {
+    if (wanted !== '.json') throw new UsageError('-o - prints OCR text; images and videos need a file name')
+    return
+  }
+  if (extname(output).toLowerCase() !== wanted) {
+    throw new UsageError(
+      `this job's result is ${wanted.slice(1).toUpperCase()}: name the output <file>${wanted}`,
+    )
+  }
+}
+
+/** Follows the job's events to its end, drawing progress and reporting peers and payments. */
+async function follow(
+  ctx: CliContext,
+  client: GatewayClient,
+  id: string,
+  label: string,
+): Promise<GatewayJob> {
+  let progress: Progress | undefined
+  let framesDone = 0
+  const short = (peer: string) => `${peer.slice(0, 12)}…${peer.slice(-6)}`
+  for await (const ev of client.events(id, ctx.signal)) {
+    switch (ev.event) {
+      case 'progress':
+        progress ??= createProgress(ctx.stderr, { label, total: ev.data.framesTotal })
+        progress.tick(ev.data.framesDone - framesDone)
+        framesDone = ev.data.framesDone
+        break
+      case 'peer':
+        ctx.stderr(
+          ev.data.from === undefined
+            ? `stage ${ev.data.stage + 1}: running on ${short(ev.data.to)}`
+            : `stage ${ev.data.stage + 1}: moved from ${short(ev.data.from)} to ${short(ev.data.to)} (${ev.data.reason ?? 'failover'})`,
+        )
+        break
+      case 'payment':
+        ctx.stderr(
+          `paid ${short(ev.data.peerId)}: ${ev.data.tickets} ticket(s), ${formatEther(BigInt(ev.data.evWei))} ETH expected value`,
+        )
+        break
+      default:
+        progress?.done()
+        return ev.data
+    }
+  }
+  throw new FramemeshError('ERR_GATEWAY_STREAM', `the event stream of job ${id} ended without an outcome`)
+}

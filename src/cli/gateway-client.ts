@@ -1,0 +1,206 @@
+/**
+ * A client for a framemesh gateway's job routes: upload a file as a job, follow its events
+ * (reconnecting without repeats: the gateway replays a job's history to each subscriber), read
+ * its state and download its output. Errors carry the gateway's own message.
+ */
+import { once } from 'node:events'
+import { createWriteStream, openAsBlob } from 'node:fs'
+import { rename, rm } from 'node:fs/promises'
+import { basename } from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { FramemeshError } from '../errors.js'
+import { readSse } from './sse-reader.js'
+
+/** The parts of the gateway's job view this client reads. */
+export interface GatewayJob {
+  id: string
+  stages: string[]
+  status: 'running' | 'done' | 'failed'
+  framesDone: number
+  framesTotal?: number
+  peers: string[]
+  /** Decimal string (JSON has no bigint). */
+  paidWei: string
+  output?: { kind: 'image' | 'video' | 'text'; contentType: string }
+  text?: string
+  error?: string
+  errorCode?: string
+}
+
+export type GatewayJobEvent =
+  | { event: 'progress'; data: { framesDone: number; framesTotal?: number } }
+  | { event: 'peer'; data: { stage: number; from?: string; to: string; reason?: string } }
+  | { event: 'payment'; data: { peerId: string; tickets: number; evWei: string } }
+  | { event: 'done' | 'failed'; data: GatewayJob }
+
+export class GatewayError extends FramemeshError {}
+
+export interface GatewayClientOptions {
+  url: string
+  token?: string
+  /** Bound on each request (not on following a job's events). */
+  requestTimeoutMs?: number
+  /** Longest silence on the event stream before reconnecting (the gateway beats every 15 s). */
+  idleTimeoutMs?: number
+  /** Reconnects to the event stream before giving up. */
+  maxReconnects?: number
+}
+
+// The gateway's HTTP statuses, as codes a script can switch on.
+const CODES: Record<number, string> = {
+  400: 'ERR_BAD_REQUEST',
+  401: 'ERR_UNAUTHORIZED',
+  404: 'ERR_NOT_FOUND',
+  409: 'ERR_JOB_NOT_DONE',
+  413: 'ERR_UPLOAD_TOO_LARGE',
+  415: 'ERR_UNSUPPORTED_MEDIA',
+  422: 'ERR_VALIDATION',
+  429: 'ERR_TOO_MANY_REQUESTS',
+  503: 'ERR_NO_PEER',
+}
+
+export class GatewayClient {
+  readonly #url: string
+  readonly #headers: Record<string, string>
+  readonly #requestTimeoutMs: number
+  readonly #idleTimeoutMs: number
+  readonly #maxReconnects: number
+
+  constructor(options: GatewayClientOptions) {
+    this.#url = options.url.replace(/\/+$/, '')
+    this.#headers = options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000
+    this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000
+    this.#maxReconnects = options.maxReconnects ?? 5
+  }
+
+  /** Uploads `path` (streamed from disk) and starts a job over `stages` ("upscale,ocr"). */
+  async submit(stages: string, path: string, signal: AbortSignal): Promise<GatewayJob> {
+    const form = new FormData()
+    form.append('pipeline', stages)
+    form.append('file', await openAsBlob(path), basename(path))
+    // An upload takes as long as it takes: the gateway answers only once it has the whole file.
+    const res = await this.#fetch('/v1/jobs', { method: 'POST', body: form }, signal, false)
+    return (await res.json()) as GatewayJob
+  }
+
+  async job(id: string, signal: AbortSignal): Promise<GatewayJob> {
+    const res = await this.#fetch(`/v1/jobs/${id}`, {}, signal)
+    return (await res.json()) as GatewayJob
+  }
+
+  /**
+   * The job's events until `done` or `failed`. A dropped or silent stream is reopened (up to
+   * maxReconnects times); the events already seen are skipped, since the gateway replays them all.
+   */
+  async *events(id: string, signal: AbortSignal): AsyncGenerator<GatewayJobEvent> {
+    let seen = 0
+    for (let attempt = 0; ; attempt++) {
+      let index = 0
+      try {
+        const res = await this.#fetch(`/v1/jobs/${id}/events`, {}, signal)
+        for await (const msg of readSse(res.body!, { idleTimeoutMs: this.#idleTimeoutMs, signal })) {
+          if (index++ < seen) continue
+          seen++
+          const event = { event: msg.event, data: JSON.parse(msg.data) } as GatewayJobEvent
+          yield event
+          if (event.event === 'done' || event.event === 'failed') return
+        }
+      } catch (err) {
+        if (signal.aborted || err instanceof GatewayError || attempt >= this.#maxReconnects) throw err
+        continue
+      }
+      // The stream ended without an outcome: a restart or a proxy; the job's state says which.
+      const job = await this.job(id, signal)
+      if (job.status !== 'running') {
+        yield { event: job.status, data: job }
+        return
+      }
+      if (attempt >= this.#maxReconnects) {
+        throw new GatewayError(
+          'ERR_GATEWAY_STREAM',
+          `the gateway closed the event stream of job ${id} ${attempt + 1} times; follow it at ${this.#url}/v1/jobs/${id}`,
+        )
+      }
+    }
+  }
+
+  /** Streams the job's output to `path` (written beside it, then renamed: never half a file). */
+  async download(id: string, path: string, signal: AbortSignal): Promise<number> {
+    const res = await this.#fetch(`/v1/jobs/${id}/output`, {}, signal)
+    const part = `${path}.part-${process.pid}`
+    const file = createWriteStream(part)
+    try {
+      await pipeline(Readable.fromWeb(res.body! as import('node:stream/web').ReadableStream), file, {
+        signal,
+      })
+      await rename(part, path)
+      return file.bytesWritten
+    } catch (err) {
+      file.destroy()
+      await once(file, 'close').catch(() => {})
+      await rm(part, { force: true })
+      throw err
+    }
+  }
+
+  /** The output as text (OCR results). */
+  async outputText(id: string, signal: AbortSignal): Promise<string> {
+    return (await this.#fetch(`/v1/jobs/${id}/output`, {}, signal)).text()
+  }
+
+  /**
+   * One request. The timeout bounds the wait for the response headers only: a body (an event
+   * stream, a video) then flows for as long as the caller's signal allows.
+   */
+  async #fetch(path: string, init: RequestInit, signal: AbortSignal, timed = true): Promise<Response> {
+    const controller = new AbortController()
+    const onAbort = () => controller.abort(signal.reason)
+    signal.addEventListener('abort', onAbort, { once: true })
+    const timer = timed ? setTimeout(() => controller.abort(), this.#requestTimeoutMs) : undefined
+    let res: Response
+    try {
+      res = await fetch(`${this.#url}${path}`, { ...init, headers: this.#headers, signal: controller.signal })
+    } catch (cause) {
+      signal.removeEventListener('abort', onAbort)
+      signal.throwIfAborted()
+      const why = controller.signal.aborted
+        ? `no answer within ${this.#requestTimeoutMs} ms`
+        : (cause as Error).cause instanceof Error
+          ? ((cause as Error).cause as Error).message
+          : String(cause)
+      throw new GatewayError(
+        'ERR_GATEWAY_UNREACHABLE',
+        `no gateway answers at ${this.#url} (${why}); start one with \`framemesh gateway\` or fix --gateway`,
+        { cause },
+      )
+    } finally {
+      clearTimeout(timer)
+    }
+    // The listener stays: the caller's signal keeps governing the body.
+    if (res.ok) return res
+    throw new GatewayError(CODES[res.status] ?? 'ERR_GATEWAY_HTTP', refusal(res.status, await res.text()), {
+      details: { status: res.status },
+    })
+  }
+}
+
+/** The gateway's own words from a Livepeer-shaped error body, plus what to do for the common cases. */
+function refusal(status: number, body: string): string {
+  let detail = body.trim() || `HTTP ${status}`
+  try {
+    const parsed = JSON.parse(body) as {
+      detail?: { msg?: string } | Array<{ loc?: unknown[]; msg?: string }>
+    }
+    if (Array.isArray(parsed.detail)) {
+      detail = parsed.detail.map((i) => `${(i.loc ?? []).join('.')}: ${i.msg}`).join('; ')
+    } else if (typeof parsed.detail?.msg === 'string') {
+      detail = parsed.detail.msg
+    }
+  } catch {
+    // Not JSON (a proxy's page): keep the text.
+  }
+  const hint = status === 401 ? '; pass --token <token> or set FRAMEMESH_GATEWAY_TOKEN' : ''
+  return `the gateway answered HTTP ${status}: ${detail}${hint}`
+}

@@ -1,0 +1,138 @@
+// `framemesh submit` against a real gateway over a real local mesh (dev chain, bootstrap, seller).
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import anyTest, { type TestFn } from 'ava'
+import sharp from 'sharp'
+import { submitCommand } from '../../src/cli/commands/submit.js'
+import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
+import { createGateway, type Gateway } from '../../src/gateway/server.js'
+import { type LocalMesh, startLocalMesh } from '../../src/node/local-mesh.js'
+import { startCommand } from './node-harness.js'
+
+interface Ctx {
+  mesh: LocalMesh
+  gateway: Gateway
+  dir: string
+  image: string
+}
+
+const test = anyTest as TestFn<Ctx>
+const TOKEN = 'submit-test-token'
+
+test.before(async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'framemesh-cli-submit-'))
+  // One seller of the 2× upscaler only: enough for the round trip, and nobody sells OCR.
+  const mesh = await startLocalMesh(
+    {},
+    { orchestrators: [{ prices: { 'esrgan-slim-x2': 2_000_000_000_000n } }] },
+  )
+  const gateway = await createGateway(
+    { mesh: meshForGateway(mesh.broadcaster.mesh) },
+    { tokens: [TOKEN], dataDir: join(dir, 'gateway') },
+  )
+  const image = join(dir, 'in.png')
+  const pixels = Buffer.alloc(40 * 24 * 3)
+  for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 37) % 251
+  await writeFile(
+    image,
+    await sharp(pixels, { raw: { width: 40, height: 24, channels: 3 } })
+      .png()
+      .toBuffer(),
+  )
+  t.context = { mesh, gateway, dir, image }
+})
+
+test.after.always(async (t) => {
+  await t.context.gateway?.close()
+  await t.context.mesh?.stop()
+  if (t.context.dir !== undefined) await rm(t.context.dir, { recursive: true, force: true })
+})
+
+const submit = (t: { context: Ctx }, argv: string[], env: Record<string, string> = {}) =>
+  startCommand(submitCommand, [...argv, '--gateway', t.context.gateway.url], {
+    env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN, ...env },
+    cwd: t.context.dir,
+  })
+
+test.serial(
+  'submit uploads an image, follows the job on stderr and writes the 2× upscaled PNG',
+  async (t) => {
+    const started = performance.now()
+    const cmd = submit(t, ['upscale', 'in.png', '-o', 'out.png'])
+    t.is(await cmd.done, 0, cmd.err.join('\n'))
+    t.log(
+      `submit round trip (40×24 PNG, upload → events → download): ${Math.round(performance.now() - started)} ms`,
+    )
+    const meta = await sharp(join(t.context.dir, 'out.png')).metadata()
+    t.like(meta, { format: 'png', width: 80, height: 48 })
+
+    const seller = t.context.mesh.orchestrators[0]!.peer.peerId.toString()
+    const stderr = cmd.err.join('\n')
+    t.regex(stderr, /^job [\w-]+: upscale$/m)
+    t.regex(stderr, new RegExp(`stage 1: running on ${seller.slice(0, 12)}…${seller.slice(-6)}`))
+    t.regex(stderr, /upscale \[#{24}\] 100% 1\/1 frames/)
+    t.regex(
+      cmd.out[0]!,
+      /^wrote out\.png \(image\/png, \d+ bytes\) in [\d.]+ s; 1 peer\(s\), paid [\d.]+ ETH/,
+    )
+    // Nothing half-written is left beside the result.
+    t.deepEqual(
+      (await readdir(t.context.dir)).filter((f) => f.startsWith('out.png')),
+      ['out.png'],
+    )
+  },
+)
+
+test.serial('--json prints the finished job with its peers and payment', async (t) => {
+  const cmd = submit(t, ['upscale:esrgan-slim-x2', 'in.png', '--output', 'json.png', '--json'])
+  t.is(await cmd.done, 0)
+  const summary = JSON.parse(cmd.out[0]!)
+  t.like(summary, {
+    contentType: 'image/png',
+    peers: [t.context.mesh.orchestrators[0]!.peer.peerId.toString()],
+  })
+  t.true(BigInt(summary.paidWei) > 0n, `paid ${summary.paidWei}`)
+})
+
+test.serial('a job the mesh cannot run exits non-zero with the gateway’s error', async (t) => {
+  const cmd = submit(t, ['ocr', 'in.png', '-o', 'text.json'])
+  const err = await t.throwsAsync(cmd.done)
+  t.is((err as { code?: string }).code, 'ERR_NO_OFFERS')
+  t.regex(err!.message, /^job [\w-]+ failed at the gateway: /)
+})
+
+test('a wrong token exits with the gateway’s 401 message and says how to pass one', async (t) => {
+  const cmd = submit(t, ['upscale', 'in.png', '-o', 'x.png'], { FRAMEMESH_GATEWAY_TOKEN: 'wrong' })
+  await t.throwsAsync(cmd.done, { code: 'ERR_UNAUTHORIZED', message: /invalid bearer token; pass --token/ })
+})
+
+test('bad arguments are refused before anything is uploaded', async (t) => {
+  const cases: Array<[string[], RegExp]> = [
+    [['upscale', 'in.png'], /-o <output> is required/],
+    [['sharpen', 'in.png', '-o', 'x.png'], /unknown pipeline 'sharpen' at stage 1/],
+    [['ocr,upscale', 'in.png', '-o', 'x.png'], /ocr .* only be the last stage/],
+    [['upscale', 'in.png', '-o', 'x.jpg'], /result is PNG: name the output <file>\.png/],
+    [['upscale', 'missing.png', '-o', 'x.png'], /cannot read input/],
+    [['upscale', 'in.png', '-o', '-'], /-o - prints OCR text/],
+  ]
+  for (const [argv, message] of cases) {
+    await t.throwsAsync(submit(t, argv).done, { code: 'ERR_USAGE', message }, argv.join(' '))
+  }
+})
+
+test('a gateway URL where nothing listens is reported with how to fix it', async (t) => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  const cmd = startCommand(
+    submitCommand,
+    ['upscale', 'in.png', '-o', 'x.png', '--gateway', `http://127.0.0.1:${port}`],
+    {
+      cwd: t.context.dir,
+    },
+  )
+  await t.throwsAsync(cmd.done, { code: 'ERR_GATEWAY_UNREACHABLE', message: /framemesh gateway.*--gateway/ })
+})
