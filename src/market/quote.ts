@@ -17,6 +17,7 @@ import {
   type TicketParamsMessage,
   TicketParamsMessage as TicketParamsPb,
 } from './pb/quote.js'
+import { signDomain, verifyDomain } from './signing.js'
 
 /** The only frame encoding the job stream carries today: raw interleaved 8-bit RGB. */
 export const FRAME_FORMAT_RGB24 = 'rgb24'
@@ -47,7 +48,8 @@ export interface Quote {
 }
 
 const UNITS: readonly PricingUnit[] = ['output-megapixel', 'frame', 'input-megapixel']
-const QUOTE_SIGNING_PREFIX = new TextEncoder().encode('framemesh-quote:v1\n')
+/** Domain tag of quote signatures (see signing.ts): an advert signature never passes as a quote's. */
+const QUOTE_SIGNING_TAG = 'framemesh-quote:v1'
 /** Ample for any real frame; stops absurd sizes before any multiplication. */
 export const MAX_FRAME_SIDE = 16_384
 
@@ -161,13 +163,6 @@ export function decodeTicketParams(bytes: Uint8Array): TicketParams {
   }
 }
 
-function signedBytes(body: Uint8Array): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(QUOTE_SIGNING_PREFIX.byteLength + body.byteLength)
-  out.set(QUOTE_SIGNING_PREFIX, 0)
-  out.set(body, QUOTE_SIGNING_PREFIX.byteLength)
-  return out
-}
-
 /** Encodes and signs a quote with the orchestrator's libp2p key. */
 export async function signQuote(quote: Quote, privateKey: PrivateKey): Promise<SignedQuote> {
   const body = QuoteBody.encode({
@@ -180,7 +175,7 @@ export async function signQuote(quote: Quote, privateKey: PrivateKey): Promise<S
     expiresAt: quote.expiresAt,
     window: quote.window,
   })
-  return { body, signature: new Uint8Array(await privateKey.sign(signedBytes(body))) }
+  return { body, signature: await signDomain(privateKey, QUOTE_SIGNING_TAG, body) }
 }
 
 /**
@@ -208,12 +203,9 @@ export async function verifyQuote(signed: SignedQuote, expectedPeer: string): Pr
   } catch (err) {
     return invalid('peer id does not parse', err)
   }
-  let ok = false
-  try {
-    ok = (await peer.publicKey?.verify(signedBytes(signed.body), signed.signature)) === true
-  } catch {
-    ok = false
-  }
+  const ok =
+    peer.publicKey !== undefined &&
+    (await verifyDomain(peer.publicKey, QUOTE_SIGNING_TAG, signed.body, signed.signature))
   if (!ok) invalid('bad signature')
   if (!UNITS.includes(body.unit as PricingUnit)) invalid(`unknown unit ${body.unit.slice(0, 40)}`)
   try {
