@@ -4,7 +4,7 @@
  * event is kept so a dashboard that subscribes late still sees the whole story.
  */
 import { randomUUID } from 'node:crypto'
-import { readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeImage, encodeImage } from '../inference/media/image.js'
 import { probeVideo, readVideoFrames, writeVideo } from '../inference/media/video.js'
@@ -144,6 +144,7 @@ export class GatewayJobs {
     const { view } = record
     const signal = record.controller.signal
     try {
+      await mkdir(this.#options.dir, { recursive: true })
       const isVideo = view.input.kind === 'video'
       const info = isVideo ? await probeVideo(record.inputPath, { signal }) : undefined
       view.framesTotal = isVideo ? info?.frameCount : 1

@@ -2,10 +2,16 @@
  * Fits the market's Mesh to the gateway's small port: offers with their measured latency, and
  * `run` over a chain of stages with results streamed in input order.
  */
-import type { Frame } from '../inference/types.js'
+import type { Frame, PipelineId } from '../inference/types.js'
 import type { Mesh, MeshJob } from '../market/mesh.js'
 import { AsyncQueue } from './async-queue.js'
 import type { GatewayMesh, GatewayOffer, MeshJobEvent, MeshOutput, MeshRun, StageSpec } from './mesh-port.js'
+
+/**
+ * The model a stage gets when the caller names none (Livepeer clients send an empty model_id):
+ * a ×2 upscale is what people mean by "upscale"; other pipelines take any model on offer.
+ */
+export const DEFAULT_MODELS: Partial<Record<PipelineId, string>> = { upscale: 'esrgan-slim-x2' }
 
 export function meshForGateway(mesh: Mesh): GatewayMesh {
   return {
@@ -48,7 +54,13 @@ function runStages(
   const jobs: MeshJob[] = []
   for (const [index, stage] of stages.entries()) {
     const last = index === stages.length - 1
-    const job = mesh.submit({ pipeline: stage.pipeline, model: stage.modelId, input, signal })
+    const fallback = DEFAULT_MODELS[stage.pipeline]
+    const model =
+      stage.modelId ??
+      (fallback !== undefined && mesh.offers({ pipeline: stage.pipeline, modelId: fallback }).length > 0
+        ? fallback
+        : undefined)
+    const job = mesh.submit({ pipeline: stage.pipeline, model, input, signal })
     jobs.push(job)
     job.events.on('peer:selected', (e) => {
       peers.add(e.peerId)

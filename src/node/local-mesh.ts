@@ -118,6 +118,8 @@ export async function startLocalMesh(
           capacity: spec.capacity ?? 4,
           pin: spec.pin,
           orchestrator: { debounceMs: 50 },
+          // go-livepeer's default ticket EV: a ticket pays for several small frames, not a sliver of one.
+          recipient: { ticketEV: 1_000_000_000_000n },
         },
       )
       stops.push(() => node.stop())

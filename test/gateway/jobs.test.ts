@@ -1,0 +1,135 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { decodeImage } from '../../src/inference/media/image.js'
+import { generateTestClip } from '../../src/inference/media/test-clip.js'
+import { probeVideo } from '../../src/inference/media/video.js'
+import { form, type GatewayWorld, pngOf, readEvents, startGatewayWorld, testFrame } from './fixtures.js'
+
+let world: GatewayWorld
+let scratch: string
+
+test.before(async () => {
+  scratch = await mkdtemp(join(tmpdir(), 'fm-gateway-jobs-'))
+  world = await startGatewayWorld({ dataDir: join(scratch, 'gateway') })
+})
+test.after.always(async () => {
+  await world?.stop()
+})
+
+interface JobJson {
+  id: string
+  status: string
+  framesDone: number
+  peers: string[]
+  paidWei: string
+  error?: string
+  output?: { kind: string; contentType: string }
+}
+
+async function startJob(file: Blob, pipeline: string): Promise<Response> {
+  return fetch(`${world.gateway.url}/v1/jobs`, { method: 'POST', body: form({ file, pipeline }) })
+}
+
+test.serial(
+  'a video job streams progress, peer and payment events, then its output keeps size ×2, frame count, rate and audio',
+  async (t) => {
+    const clip = join(scratch, 'clip.mp4')
+    await generateTestClip(clip, { width: 48, height: 32, fps: { num: 10, den: 1 }, seconds: 1, audio: true })
+    const source = await probeVideo(clip, { countFrames: true })
+    const res = await startJob(new Blob([await readFileBytes(clip)], { type: 'video/mp4' }), 'upscale')
+    t.is(res.status, 202)
+    const job = (await res.json()) as JobJson
+    t.is(job.status, 'running', job.error)
+
+    const events = await readEvents(
+      `${world.gateway.url}/v1/jobs/${job.id}/events`,
+      (e) => e === 'done' || e === 'failed',
+      AbortSignal.timeout(60_000),
+    )
+    const names = events.map((e) => e.event)
+    t.is(names.at(-1), 'done', JSON.stringify(events.at(-1)))
+    t.true(names.includes('peer'))
+    t.true(names.includes('payment'))
+    const progress = events
+      .filter((e) => e.event === 'progress')
+      .map((e) => (e.data as { framesDone: number }).framesDone)
+    t.deepEqual(
+      progress,
+      [...progress].sort((a, b) => a - b),
+    )
+    t.is(progress.at(-1), source.frameCount)
+
+    const done = (await (await fetch(`${world.gateway.url}/v1/jobs/${job.id}`)).json()) as JobJson
+    t.is(done.status, 'done')
+    t.true(BigInt(done.paidWei) > 0n)
+    t.true(done.peers.length >= 1)
+    const output = await fetch(`${world.gateway.url}/v1/jobs/${job.id}/output`)
+    t.is(output.status, 200)
+    t.is(output.headers.get('content-type'), 'video/mp4')
+    const outPath = join(scratch, 'out.mp4')
+    await writeFile(outPath, Buffer.from(await output.arrayBuffer()))
+    const result = await probeVideo(outPath, { countFrames: true })
+    t.is(result.width, 96)
+    t.is(result.height, 64)
+    t.is(result.frameCount, source.frameCount)
+    t.deepEqual(result.fps, source.fps)
+    t.true(result.hasAudio)
+  },
+)
+
+test.serial('an image job gives a PNG twice the size and lists the jobs', async (t) => {
+  const res = await startJob(await pngOf(testFrame(20, 12, 5)), 'upscale')
+  t.is(res.status, 202)
+  const { id } = (await res.json()) as JobJson
+  const view = await world.gateway.jobs.settled(id)
+  t.is(view?.status, 'done', view?.error)
+  const output = await fetch(`${world.gateway.url}/v1/jobs/${id}/output`)
+  t.is(output.headers.get('content-type'), 'image/png')
+  const frame = await decodeImage(new Uint8Array(await output.arrayBuffer()))
+  t.is(frame.width, 40)
+  t.is(frame.height, 24)
+  const input = await fetch(`${world.gateway.url}/v1/jobs/${id}/input`)
+  t.is(input.headers.get('content-type'), 'image/png')
+  const { jobs } = (await (await fetch(`${world.gateway.url}/v1/jobs`)).json()) as { jobs: JobJson[] }
+  t.true(jobs.some((j) => j.id === id))
+})
+
+test.serial(
+  'a file that looks like MP4 but does not decode fails the job with a clear error; the gateway serves on',
+  async (t) => {
+    const fake = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypisom'), Buffer.alloc(2000, 7)])
+    const res = await startJob(new Blob([fake], { type: 'video/mp4' }), 'upscale')
+    t.is(res.status, 202)
+    const { id } = (await res.json()) as JobJson
+    const view = await world.gateway.jobs.settled(id)
+    t.is(view?.status, 'failed')
+    t.is(view?.errorCode, 'ERR_VIDEO_DECODE')
+    const output = await fetch(`${world.gateway.url}/v1/jobs/${id}/output`)
+    t.is(output.status, 409)
+    const next = await startJob(await pngOf(testFrame(8, 8)), 'upscale')
+    t.is(next.status, 202)
+  },
+)
+
+test.serial(
+  'a job without a pipeline is a 422, with an unknown pipeline a 400; an unknown job id is a 404',
+  async (t) => {
+    const none = await fetch(`${world.gateway.url}/v1/jobs`, {
+      method: 'POST',
+      body: form({ file: await pngOf(testFrame(8, 8)) }),
+    })
+    t.is(none.status, 422)
+    const unknown = await startJob(await pngOf(testFrame(8, 8)), 'colorize')
+    t.is(unknown.status, 400)
+    t.regex(((await unknown.json()) as { detail: { msg: string } }).detail.msg, /unknown pipeline 'colorize'/)
+    const missing = await fetch(`${world.gateway.url}/v1/jobs/00000000-0000-0000-0000-000000000000`)
+    t.is(missing.status, 404)
+  },
+)
+
+async function readFileBytes(path: string): Promise<Uint8Array> {
+  const { readFile } = await import('node:fs/promises')
+  return new Uint8Array(await readFile(path))
+}
