@@ -115,8 +115,10 @@ test('bad arguments are refused before anything is uploaded', async (t) => {
     [['ocr,upscale', 'in.png', '-o', 'x.png'], /ocr .* only be the last stage/],
     [['upscale', 'in.png', '-o', 'x.jpg'], /result is PNG: name the output <file>\.png/],
     [['upscale', 'missing.png', '-o', 'x.png'], /cannot read input/],
+    [['upscale', 'notes.txt', '-o', 'x.png'], /neither an image .* nor a video/],
     [['upscale', 'in.png', '-o', '-'], /-o - prints OCR text/],
   ]
+  await writeFile(join(t.context.dir, 'notes.txt'), 'not a picture at all')
   for (const [argv, message] of cases) {
     await t.throwsAsync(submit(t, argv).done, { code: 'ERR_USAGE', message }, argv.join(' '))
   }

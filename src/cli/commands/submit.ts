@@ -1,8 +1,8 @@
-import { open } from 'node:fs/promises'
+import { type FileHandle, open } from 'node:fs/promises'
 import { extname, resolve } from 'node:path'
 import { formatEther } from 'ethers'
 import { FramemeshError } from '../../errors.js'
-import { detectImageFormat } from '../../inference/media/image-header.js'
+import { type MediaKind, SNIFF_BYTES, sniffMedia } from '../../gateway/sniff.js'
 import type { CliCommand, CliContext } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
 import { GatewayClient, type GatewayJob } from '../gateway-client.js'
@@ -147,17 +147,26 @@ function parseChain(text: string): string[] {
   return names
 }
 
-async function mediaKind(path: string): Promise<'image' | 'video'> {
-  const head = new Uint8Array(16)
-  const file = await open(path, 'r').catch((err: Error) => {
-    throw new UsageError(`cannot read input '${path}' (${err.message}); check the path`)
-  })
+/** The input's kind, judged by its first bytes exactly as the gateway will judge them. */
+async function mediaKind(path: string): Promise<MediaKind['kind']> {
+  let handle: FileHandle
   try {
-    await file.read(head, 0, head.length, 0)
-  } finally {
-    await file.close()
+    handle = await open(path, 'r')
+  } catch (err) {
+    throw new UsageError(`cannot read input '${path}' (${(err as Error).message}); check the path`)
   }
-  return detectImageFormat(head) === undefined ? 'video' : 'image'
+  try {
+    const { buffer, bytesRead } = await handle.read({ buffer: new Uint8Array(SNIFF_BYTES) })
+    const media = sniffMedia(buffer.subarray(0, bytesRead))
+    if (media === undefined) {
+      throw new UsageError(
+        `'${path}' is neither an image (PNG, JPEG, WebP) nor a video the gateway takes (MP4, WebM, AVI)`,
+      )
+    }
+    return media.kind
+  } finally {
+    await handle.close()
+  }
 }
 
 function checkOutput(output: string, wanted: '.png' | '.mp4' | '.json'): void {
