@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
@@ -38,7 +38,7 @@ test.serial(
     const clip = join(scratch, 'clip.mp4')
     await generateTestClip(clip, { width: 48, height: 32, fps: { num: 10, den: 1 }, seconds: 1, audio: true })
     const source = await probeVideo(clip, { countFrames: true })
-    const res = await startJob(new Blob([await readFileBytes(clip)], { type: 'video/mp4' }), 'upscale')
+    const res = await startJob(new Blob([await readFile(clip)], { type: 'video/mp4' }), 'upscale')
     t.is(res.status, 202)
     const job = (await res.json()) as JobJson
     t.is(job.status, 'running', job.error)
@@ -128,8 +128,3 @@ test.serial(
     t.is(missing.status, 404)
   },
 )
-
-async function readFileBytes(path: string): Promise<Uint8Array> {
-  const { readFile } = await import('node:fs/promises')
-  return new Uint8Array(await readFile(path))
-}
