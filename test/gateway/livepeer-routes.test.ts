@@ -3,6 +3,8 @@ import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
+import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
+import { createGateway } from '../../src/gateway/server.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { form, type GatewayWorld, pngOf, startGatewayWorld, testFrame } from './fixtures.js'
 
@@ -189,5 +191,73 @@ test.serial(
     }
     t.is(new Set(offers.map((o) => o.peerId)).size, 3)
     t.is(typeof offers[0].pricePerUnit, 'string')
+  },
+)
+
+test.serial('with tokens configured: no or a wrong bearer token is a 401, the right one works', async (t) => {
+  const gated = await createGateway(
+    { mesh: meshForGateway(world.local.broadcaster.mesh) },
+    { tokens: ['s3cret'], dataDir: join(dataDir, 'gated') },
+  )
+  t.teardown(() => gated.close())
+  const body = async () => form({ image: await pngOf(testFrame(8, 8)), prompt: '' })
+  const none = await fetch(`${gated.url}/upscale`, { method: 'POST', body: await body() })
+  t.is(none.status, 401)
+  t.regex(((await none.json()) as { detail: { msg: string } }).detail.msg, /Authorization/)
+  const wrong = await fetch(`${gated.url}/upscale`, {
+    method: 'POST',
+    body: await body(),
+    headers: { authorization: 'Bearer nope' },
+  })
+  t.is(wrong.status, 401)
+  const right = await fetch(`${gated.url}/upscale`, {
+    method: 'POST',
+    body: await body(),
+    headers: { authorization: 'Bearer s3cret' },
+  })
+  t.is(right.status, 200)
+  const offers = await fetch(`${gated.url}/v1/offers`)
+  t.is(offers.status, 401)
+})
+
+test.serial(
+  'a token over its concurrency limit gets a 429 while its first request is still running',
+  async (t) => {
+    const gated = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { tokens: ['one'], maxConcurrentPerToken: 1, dataDir: join(dataDir, 'limited') },
+    )
+    t.teardown(() => gated.close())
+    const url = new URL(`${gated.url}/upscale`)
+    // The first request holds its slot: its upload never finishes.
+    const held = request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'POST',
+      headers: {
+        authorization: 'Bearer one',
+        'content-type': 'multipart/form-data; boundary=b',
+        'content-length': '100000',
+      },
+    })
+    held.on('error', () => {})
+    held.write('--b\r\nContent-Disposition: form-data; name="prompt"\r\n\r\nx\r\n')
+    t.teardown(() => held.destroy())
+    const deadline = Date.now() + 5000
+    let status = 0
+    while (Date.now() < deadline) {
+      const res = await fetch(`${gated.url}/upscale`, {
+        method: 'POST',
+        body: form({ image: await pngOf(testFrame(8, 8)), prompt: '' }),
+        headers: { authorization: 'Bearer one' },
+      })
+      status = res.status
+      if (status === 429) {
+        t.regex(((await res.json()) as { detail: { msg: string } }).detail.msg, /at most 1/)
+        break
+      }
+    }
+    t.is(status, 429)
   },
 )
