@@ -2,6 +2,7 @@ import type { CliCommand } from './command.js'
 import { bootstrapCommand } from './commands/bootstrap.js'
 import { demoCommand } from './commands/demo.js'
 import { depositCommand } from './commands/deposit.js'
+import { gatewayCommand } from './commands/gateway.js'
 import { idCommand } from './commands/id.js'
 import { modelsCommand } from './commands/models.js'
 import { orchestratorCommand } from './commands/orchestrator.js'
@@ -19,6 +20,7 @@ export const commands: CliCommand[] = [
   bootstrapCommand,
   peerCommand,
   orchestratorCommand,
+  gatewayCommand,
   idCommand,
   modelsCommand,
   runCommand,

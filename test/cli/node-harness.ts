@@ -8,6 +8,8 @@ export interface RunningCommand {
   done: Promise<number>
   /** Resolves with the first stdout line matching `pattern` (already written or still to come). */
   line(pattern: RegExp, timeoutMs?: number): Promise<string>
+  /** The same for stderr (log lines). */
+  errLine(pattern: RegExp, timeoutMs?: number): Promise<string>
   /** SIGINT. */
   stop(): void
 }
@@ -20,55 +22,59 @@ export function startCommand(
   const controller = new AbortController()
   const out: string[] = []
   const err: string[] = []
-  const waiters = new Set<{ pattern: RegExp; resolve: (line: string) => void }>()
+  type Waiter = { pattern: RegExp; resolve: (line: string) => void }
+  const waiters = { out: new Set<Waiter>(), err: new Set<Waiter>() }
+  const write = (stream: 'out' | 'err', line: string) => {
+    ;(stream === 'out' ? out : err).push(line)
+    for (const w of [...waiters[stream]]) {
+      if (w.pattern.test(line)) {
+        waiters[stream].delete(w)
+        w.resolve(line)
+      }
+    }
+  }
   const ctx: CliContext = {
     argv,
     env: options.env ?? {},
     cwd: options.cwd ?? process.cwd(),
-    stdout: (line) => {
-      out.push(line)
-      for (const w of [...waiters]) {
-        if (w.pattern.test(line)) {
-          waiters.delete(w)
-          w.resolve(line)
-        }
-      }
-    },
-    stderr: (line) => err.push(line),
+    stdout: (line) => write('out', line),
+    stderr: (line) => write('err', line),
     signal: controller.signal,
   }
   const done = command.run(ctx)
+  const wait = (stream: 'out' | 'err', pattern: RegExp, timeoutMs: number): Promise<string> => {
+    const seen = (stream === 'out' ? out : err).find((l) => pattern.test(l))
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        pattern,
+        resolve: (l: string) => {
+          clearTimeout(timer)
+          resolve(l)
+        },
+      }
+      const timer = setTimeout(() => {
+        waiters[stream].delete(waiter)
+        reject(
+          new Error(`no std${stream} line matched ${pattern} within ${timeoutMs} ms; stderr:\n${err.join('\n')}`),
+        )
+      }, timeoutMs)
+      waiters[stream].add(waiter)
+      // A command that ends (or throws) without the line fails the wait at once.
+      const give = (e: unknown) => {
+        if (!waiters[stream].delete(waiter)) return
+        clearTimeout(timer)
+        reject(e)
+      }
+      done.then((code) => give(new Error(`exited with ${code} before a line matched ${pattern}`)), give)
+    })
+  }
   return {
     out,
     err,
     done,
-    line(pattern, timeoutMs = 30_000) {
-      const seen = out.find((l) => pattern.test(l))
-      if (seen !== undefined) return Promise.resolve(seen)
-      return new Promise((resolve, reject) => {
-        const waiter = {
-          pattern,
-          resolve: (l: string) => {
-            clearTimeout(timer)
-            resolve(l)
-          },
-        }
-        const timer = setTimeout(() => {
-          waiters.delete(waiter)
-          reject(
-            new Error(`no stdout line matched ${pattern} within ${timeoutMs} ms; stderr:\n${err.join('\n')}`),
-          )
-        }, timeoutMs)
-        waiters.add(waiter)
-        // A command that ends (or throws) without the line fails the wait at once.
-        const give = (e: unknown) => {
-          if (!waiters.delete(waiter)) return
-          clearTimeout(timer)
-          reject(e)
-        }
-        done.then((code) => give(new Error(`exited with ${code} before a line matched ${pattern}`)), give)
-      })
-    },
+    line: (pattern, timeoutMs = 30_000) => wait('out', pattern, timeoutMs),
+    errLine: (pattern, timeoutMs = 30_000) => wait('err', pattern, timeoutMs),
     stop: () => controller.abort(),
   }
 }

@@ -1,0 +1,146 @@
+// The whole operator story through the CLI alone, on loopback: `framemesh orchestrator` sells,
+// `framemesh gateway` buys for HTTP callers, `framemesh submit` sends an image through both.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import anyTest, { type TestFn } from 'ava'
+import { Wallet } from 'ethers'
+import sharp from 'sharp'
+import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
+import { gatewayCommand } from '../../src/cli/commands/gateway.js'
+import { orchestratorCommand } from '../../src/cli/commands/orchestrator.js'
+import { submitCommand } from '../../src/cli/commands/submit.js'
+import { TicketBrokerClient } from '../../src/tickets/broker.js'
+import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
+import { startCommand } from './node-harness.js'
+
+interface Ctx {
+  chain: DevChain
+  bootstrap: BootstrapNode
+  dir: string
+}
+
+const test = anyTest as TestFn<Ctx>
+const ETH = 10n ** 18n
+
+test.before(async (t) => {
+  const chain = await startDevChain({ accounts: 3, roundLength: 1_000 })
+  // Account 1 pays for the gateway's tickets: fund its deposit and reserve first.
+  const client = new TicketBrokerClient(
+    { wallet: new Wallet(chain.accounts[1]!.privateKey) },
+    chain.clientOptions,
+  )
+  await client.fundDepositAndReserve(ETH, ETH)
+  client.close()
+  t.context = {
+    chain,
+    bootstrap: await createBootstrapNode({}),
+    dir: await mkdtemp(join(tmpdir(), 'framemesh-cli-gw-')),
+  }
+})
+
+test.after.always(async (t) => {
+  await t.context.bootstrap?.stop()
+  await t.context.chain?.stop()
+  if (t.context.dir !== undefined) await rm(t.context.dir, { recursive: true, force: true })
+})
+
+function nodeFlags(t: { context: Ctx }, account: number, name: string): string[] {
+  const { chain, bootstrap } = t.context
+  return [
+    '--data-dir',
+    join(t.context.dir, name),
+    '--bootstrap',
+    bootstrap.multiaddrs[0]!,
+    '--rpc',
+    chain.rpcUrl,
+    '--broker',
+    chain.contractAddress,
+    '--chain-poll-ms',
+    '200',
+    '--wallet-key',
+    chain.accounts[account]!.privateKey,
+  ]
+}
+
+test.serial(
+  'orchestrator, gateway and submit commands together upscale an image sent over HTTP',
+  async (t) => {
+    const seller = startCommand(orchestratorCommand, [
+      ...nodeFlags(t, 2, 'seller'),
+      '--price',
+      'esrgan-slim-x2=2000000000000',
+      '--log-level',
+      'warn',
+    ])
+    const sellerId = (await seller.line(/^orchestrator \w+ ready/)).split(' ')[1]!
+
+    const started = performance.now()
+    const gateway = startCommand(gatewayCommand, [
+      ...nodeFlags(t, 1, 'buyer'),
+      '--port',
+      '0',
+      '--token',
+      'secret-1',
+      '--log-level',
+      'info',
+    ])
+    const url = (await gateway.line(/^gateway http:\/\/127\.0\.0\.1:\d+ ready/)).split(' ')[1]!
+    await gateway.line(/^deposit: 1\.0 ETH, reserve: 1\.0 ETH$/)
+    t.log(`gateway start-up (flags to ready): ${Math.round(performance.now() - started)} ms`)
+    t.true(gateway.out.includes('access: 1 bearer token(s)'))
+    t.true(gateway.out.includes(`payment address: ${t.context.chain.accounts[1]!.address.toLowerCase()}`))
+    // The seller's advert reaches the gateway's order book (logged as it arrives).
+    await gateway.errLine(new RegExp(`offer .*${sellerId}`), 20_000)
+
+    const image = join(t.context.dir, 'photo.png')
+    await writeFile(
+      image,
+      await sharp({ create: { width: 30, height: 20, channels: 3, background: '#c84' } })
+        .png()
+        .toBuffer(),
+    )
+    const submitted = performance.now()
+    const submit = startCommand(
+      submitCommand,
+      ['upscale', 'photo.png', '-o', 'big.png', '--gateway', url, '--token', 'secret-1'],
+      {
+        cwd: t.context.dir,
+      },
+    )
+    t.is(await submit.done, 0, submit.err.join('\n'))
+    t.log(`submit round trip through the CLI gateway: ${Math.round(performance.now() - submitted)} ms`)
+    t.like(await sharp(join(t.context.dir, 'big.png')).metadata(), { width: 60, height: 40, format: 'png' })
+    t.regex(submit.err.join('\n'), new RegExp(`running on ${sellerId.slice(0, 12)}`))
+
+    gateway.stop()
+    seller.stop()
+    t.is(await gateway.done, 0)
+    t.is(await seller.done, 0)
+  },
+)
+
+test('a gateway on a public host without a token is refused, naming the token key', async (t) => {
+  const cmd = startCommand(gatewayCommand, [...nodeFlags(t, 1, 'open'), '--host', '0.0.0.0'])
+  const err = await t.throwsAsync(cmd.done)
+  t.like(err, { code: 'ERR_CONFIG_INVALID', details: { key: 'token' } })
+  t.regex(err!.message, /--token <secret>/)
+})
+
+test('a gateway port already in use is reported with the key to change', async (t) => {
+  const { createServer } = await import('node:net')
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const port = (server.address() as { port: number }).port
+  const cmd = startCommand(gatewayCommand, [
+    ...nodeFlags(t, 1, 'busy'),
+    '--port',
+    String(port),
+    '--log-level',
+    'silent',
+  ])
+  const err = await t.throwsAsync(cmd.done)
+  t.like(err, { code: 'ERR_CONFIG_INVALID', details: { key: 'port' } })
+  t.regex(err!.message, /EADDRINUSE.*--port/)
+})
