@@ -5,7 +5,7 @@ import { Stage, type StageResult } from '../../src/market/failover.js'
 import { JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from '../../src/market/job-protocol.js'
 import { JobSession } from '../../src/market/job-session.js'
 import type { WorkInput } from '../../src/market/job-work.js'
-import { FRAME_FORMAT_RGB24, type JobSpec } from '../../src/market/quote.js'
+import type { JobSpec } from '../../src/market/quote.js'
 import { requestQuote } from '../../src/market/quote-protocol.js'
 import { messageChannel } from '../../src/peer/framing.js'
 import type { Peer } from '../../src/peer/index.js'
@@ -21,6 +21,7 @@ import {
   startMarket,
   startOrchestrator,
   startPeer,
+  upscaleSpec,
 } from './mesh-fixtures.js'
 
 interface Ctx {
@@ -58,17 +59,7 @@ test.after.always(async (t) => {
 })
 
 function spec(ctx: Ctx, overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    pipeline: 'upscale',
-    modelId: 'esrgan-slim-x2',
-    width: 32,
-    height: 32,
-    format: FRAME_FORMAT_RGB24,
-    frameCount: 0,
-    maxPricePerUnit: PRICE,
-    sender: ctx.sender.address,
-    ...overrides,
-  }
+  return upscaleSpec(ctx.sender.address, { frameCount: 0, ...overrides })
 }
 
 async function* items(frames: ReturnType<typeof clip>): AsyncIterable<WorkInput> {

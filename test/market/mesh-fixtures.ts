@@ -19,14 +19,16 @@ import {
   type Orchestrator,
   type OrchestratorOptions,
 } from '../../src/market/orchestrator.js'
+import { FRAME_FORMAT_RGB24, type JobSpec } from '../../src/market/quote.js'
 import { createPeer, type Peer, type PeerOptions } from '../../src/peer/index.js'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
 import { ChainWatcher } from '../../src/tickets/broker-watcher.js'
-import type { Hex } from '../../src/tickets/bytes.js'
+import type { Address, Hex } from '../../src/tickets/bytes.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { MemoryRedemptionQueue } from '../../src/tickets/memory-queue.js'
 import { TicketRecipient, type TicketRecipientOptions } from '../../src/tickets/recipient.js'
 import { TicketSender } from '../../src/tickets/sender.js'
+import { testFrame } from '../inference/helpers/engine-fixture.js'
 
 export const ETH = 10n ** 18n
 /** Wei per output megapixel: 1 gwei. A 32x32 frame upscaled x2 (4096 output pixels) costs 4,096,000 wei. */
@@ -185,20 +187,24 @@ export async function startMesh(
   return mesh
 }
 
-/** A deterministic 32x32-ish test clip: every frame differs and has texture. */
+/** A deterministic test clip: every frame differs and has texture (frame n is the engine tests' frame with seed n). */
 export function clip(count: number, width = 32, height = 32): Frame[] {
-  return Array.from({ length: count }, (_, n) => {
-    const data = new Uint8Array(width * height * 3)
-    let i = 0
-    for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) {
-        data[i++] = (x * 7 + y * 3 + n * 11) & 255
-        data[i++] = (x * y + n * 5) & 255
-        data[i++] = ((x ^ y) * 13 + n) & 255
-      }
-    }
-    return { width, height, channels: 3 as const, data }
-  })
+  return Array.from({ length: count }, (_, n) => testFrame(width, height, n))
+}
+
+/** The job spec tests quote by default: 32x32 rgb24 frames upscaled x2 at PRICE, paid by `sender`. */
+export function upscaleSpec(sender: Address, overrides: Partial<JobSpec> = {}): JobSpec {
+  return {
+    pipeline: 'upscale',
+    modelId: 'esrgan-slim-x2',
+    width: 32,
+    height: 32,
+    format: FRAME_FORMAT_RGB24,
+    frameCount: 0,
+    maxPricePerUnit: PRICE,
+    sender,
+    ...overrides,
+  }
 }
 
 /**

@@ -3,7 +3,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import anyTest, { type TestFn } from 'ava'
 import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
 import { JobSession } from '../../src/market/job-session.js'
-import { FRAME_FORMAT_RGB24, type JobSpec, signQuote, verifyQuote } from '../../src/market/quote.js'
+import { type JobSpec, signQuote, verifyQuote } from '../../src/market/quote.js'
 import { requestQuote } from '../../src/market/quote-protocol.js'
 import type { Peer } from '../../src/peer/index.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
@@ -16,6 +16,7 @@ import {
   startMarket,
   startOrchestrator,
   startPeer,
+  upscaleSpec,
 } from './mesh-fixtures.js'
 
 interface Ctx {
@@ -49,17 +50,7 @@ test.after.always(async (t) => {
 })
 
 function spec(ctx: Ctx, overrides: Partial<JobSpec> = {}): JobSpec {
-  return {
-    pipeline: 'upscale',
-    modelId: 'esrgan-slim-x2',
-    width: 32,
-    height: 32,
-    format: FRAME_FORMAT_RGB24,
-    frameCount: 10,
-    maxPricePerUnit: PRICE,
-    sender: ctx.sender.address,
-    ...overrides,
-  }
+  return upscaleSpec(ctx.sender.address, { frameCount: 10, ...overrides })
 }
 
 const ask = (ctx: Ctx, s: JobSpec) =>
