@@ -29,7 +29,10 @@ export interface JobView {
   framesDone: number
   framesTotal?: number
   peers: string[]
+  /** Tickets' expected value sent (wei). */
   paidWei: bigint
+  /** The work at the agreed prices (wei). */
+  chargedWei: bigint
   input: { kind: MediaKind['kind']; format: string }
   output?: { kind: 'image' | 'video' | 'text'; contentType: string }
   /** OCR result: all text found, lines joined by newlines (frames separated by blank lines). */
@@ -105,6 +108,7 @@ export class GatewayJobs {
       framesDone: 0,
       peers: [],
       paidWei: 0n,
+      chargedWei: 0n,
       input: { kind: input.media.kind, format: input.media.format },
       startedAt,
       cost: this.#cost(0n, 0),
@@ -184,6 +188,7 @@ export class GatewayJobs {
       await eventsDone
       view.peers = report.peers
       view.paidWei = report.paidWei
+      view.chargedWei = report.chargedWei
       view.status = 'done'
     } catch (err) {
       view.status = 'failed'
@@ -192,7 +197,7 @@ export class GatewayJobs {
       this.#logger?.warn('gateway job failed', { id: view.id, error: view.error, code: view.errorCode })
     } finally {
       view.finishedAt = Date.now()
-      view.cost = this.#cost(view.paidWei, view.finishedAt - view.startedAt)
+      view.cost = this.#cost(view.chargedWei, view.finishedAt - view.startedAt)
       this.#emit(record, { event: view.status === 'done' ? 'done' : 'failed', data: view })
     }
   }
@@ -216,10 +221,10 @@ export class GatewayJobs {
     }
   }
 
-  #cost(paidWei: bigint, elapsedMs: number): CostEstimate {
+  #cost(chargedWei: bigint, elapsedMs: number): CostEstimate {
     const o = this.#options
     return {
-      meshUsd: (Number(paidWei) / 1e18) * o.ethUsd,
+      meshUsd: (Number(chargedWei) / 1e18) * o.ethUsd,
       cloudUsd: (elapsedMs / 3_600_000) * o.cloudGpuUsdPerHour,
       cloudBasis: `${o.cloudGpuName} at $${o.cloudGpuUsdPerHour}/h for the same wall time; ETH at $${o.ethUsd}`,
     }

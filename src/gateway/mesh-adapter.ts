@@ -90,10 +90,11 @@ function runStages(
     }
   }
   const done = Promise.all(jobs.map((j) => j.done)).then(
-    () => {
+    (results) => {
       outputs.end()
       events.end()
-      return { peers: [...peers], paidWei }
+      const chargedWei = results.reduce((sum, r) => sum + r.report.debited, 0n)
+      return { peers: [...peers], paidWei, chargedWei }
     },
     (err) => {
       outputs.fail(err)

@@ -34,8 +34,12 @@ export interface MeshRun {
   /** Output items in input order; consuming them slowly slows the job (back-pressure). */
   outputs: AsyncIterable<MeshOutput>
   events: AsyncIterable<MeshJobEvent>
-  /** Settles after the last output: the peers used and what was paid (tickets' expected value). */
-  done: Promise<{ peers: string[]; paidWei: bigint }>
+  /**
+   * Settles after the last output: the peers used, what the work cost at the agreed prices
+   * (`chargedWei`) and the expected value of the tickets sent for it (`paidWei`; a ticket is
+   * the smallest payment, so this can exceed the charge — the rest stays as credit).
+   */
+  done: Promise<{ peers: string[]; paidWei: bigint; chargedWei: bigint }>
 }
 
 export interface GatewayMesh {

@@ -24,7 +24,8 @@ export interface LocalOrchestratorSpec {
 
 /**
  * Default sellers: three orchestrators, the cheapest first. Upscale is priced per output
- * megapixel, OCR per input megapixel, blend per frame.
+ * megapixel, OCR per input megapixel, blend per frame. 2 gwei per output megapixel is about
+ * $0.000006 at $3000/ETH: the order of what an A10G at $1/h costs for ESRGAN-slim's output.
  */
 export const DEFAULT_ORCHESTRATORS: LocalOrchestratorSpec[] = [
   {
@@ -36,17 +37,17 @@ export const DEFAULT_ORCHESTRATORS: LocalOrchestratorSpec[] = [
   },
   {
     prices: {
-      'esrgan-slim-x2': 3_000_000_000_000n,
-      'ppocr-v4-det': 4_000_000_000_000n,
-      'ppocr-v4-rec': 4_000_000_000_000n,
+      'esrgan-slim-x2': 3_000_000_000n,
+      'ppocr-v4-det': 4_000_000_000n,
+      'ppocr-v4-rec': 4_000_000_000n,
     },
   },
   {
     prices: {
-      'esrgan-slim-x2': 5_000_000_000_000n,
-      'ppocr-v4-det': 6_000_000_000_000n,
-      'ppocr-v4-rec': 6_000_000_000_000n,
-      blend: 20_000_000_000n,
+      'esrgan-slim-x2': 5_000_000_000n,
+      'ppocr-v4-det': 6_000_000_000n,
+      'ppocr-v4-rec': 6_000_000_000n,
+      blend: 20_000_000n,
     },
   },
 ]
@@ -118,8 +119,9 @@ export async function startLocalMesh(
           capacity: spec.capacity ?? 4,
           pin: spec.pin,
           orchestrator: { debounceMs: 50 },
-          // go-livepeer's default ticket EV: a ticket pays for several small frames, not a sliver of one.
-          recipient: { ticketEV: 1_000_000_000_000n },
+          // A ticket carries 10 gwei of expected value: ~5 output megapixels at these prices, so a
+          // frame costs a ticket at most rather than hundreds of tickets a frame.
+          recipient: { ticketEV: 10_000_000_000n },
         },
       )
       stops.push(() => node.stop())

@@ -91,8 +91,15 @@ function showReport(job) {
   row('Frames', `${job.framesDone}`)
   row('Peers', job.peers.join(', ') || '–')
   row('Time', `${((job.finishedAt - job.startedAt) / 1000).toFixed(2)} s`)
-  row('Paid (tickets EV)', `${weiToEth(job.paidWei).toExponential(4)} ETH ≈ $${job.cost.meshUsd.toFixed(6)}`)
-  row('Same work on a cloud GPU', `$${job.cost.cloudUsd.toFixed(6)} (${job.cost.cloudBasis})`)
+  row(
+    'Charged at the agreed prices',
+    `${weiToEth(job.chargedWei).toExponential(4)} ETH ≈ $${job.cost.meshUsd.toFixed(8)}`,
+  )
+  row(
+    'Tickets sent (expected value)',
+    `${weiToEth(job.paidWei).toExponential(4)} ETH (unused credit stays with the peer)`,
+  )
+  row('Same work on a cloud GPU', `$${job.cost.cloudUsd.toFixed(8)} (${job.cost.cloudBasis})`)
   if (job.text !== undefined) row('Text found', job.text || '(none)')
 }
 

@@ -1,0 +1,79 @@
+/**
+ * The dashboard in a real browser (Debian's headless Chromium driven by playwright-core): the
+ * page loads, shows the mesh's peers, takes an upload and shows the upscaled result.
+ */
+import { existsSync } from 'node:fs'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import { type Browser, chromium } from 'playwright-core'
+import { encodeImage } from '../../src/inference/media/image.js'
+import { type GatewayWorld, startGatewayWorld, testFrame } from './fixtures.js'
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+let world: GatewayWorld
+let browser: Browser
+let scratch: string
+
+test.before(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`no Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`)
+  }
+  scratch = await mkdtemp(join(tmpdir(), 'fm-dashboard-'))
+  world = await startGatewayWorld({ dataDir: join(scratch, 'gateway') })
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    // Background networking reaches for hosts this sandbox cannot resolve; none is needed.
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  })
+})
+
+test.after.always(async () => {
+  await browser?.close()
+  await world?.stop()
+})
+
+test('the dashboard lists the mesh peers, runs an uploaded image through upscale and shows the result beside it', async (t) => {
+  const page = await browser.newPage()
+  const pageErrors: string[] = []
+  page.on('pageerror', (err) => pageErrors.push(err.message))
+  await page.goto(world.gateway.url)
+  t.is(await page.title(), 'framemesh dashboard')
+
+  await page.waitForSelector('#offers tbody tr[data-peer]', { timeout: 15_000 })
+  const peers = await page.$$eval(
+    '#offers tbody tr[data-peer]',
+    (rows) => new Set(rows.map((r) => r.getAttribute('data-peer'))).size,
+  )
+  t.is(peers, 3)
+  t.regex((await page.textContent('#mesh-count')) ?? '', /3 peers/)
+
+  const input = join(scratch, 'input.png')
+  await writeFile(input, await encodeImage(testFrame(40, 30, 2), 'png'))
+  await page.setInputFiles('#file', input)
+  await page.selectOption('#pipeline', 'upscale')
+  await page.click('#submit-button')
+
+  await page.waitForSelector('#result:not([hidden])', { timeout: 60_000 })
+  const size = await page.$eval('#output-view img', async (img) => {
+    const image = img as HTMLImageElement
+    await image.decode()
+    return [image.naturalWidth, image.naturalHeight]
+  })
+  t.deepEqual(size, [80, 60])
+  t.regex((await page.textContent('#report')) ?? '', /cloud GPU/)
+  t.regex((await page.textContent('#progress-text')) ?? '', /done/)
+  await page.waitForSelector('#jobs tbody tr .status-done')
+  await page.screenshot({ path: join(scratch, 'dashboard.png'), fullPage: true })
+  t.log(`screenshot: ${join(scratch, 'dashboard.png')}`)
+  t.deepEqual(pageErrors, [])
+})
