@@ -30,9 +30,9 @@ export interface LocalOrchestratorSpec {
 export const DEFAULT_ORCHESTRATORS: LocalOrchestratorSpec[] = [
   {
     prices: {
-      'esrgan-slim-x2': 2_000_000_000_000n,
-      'esrgan-slim-x4': 3_000_000_000_000n,
-      blend: 10_000_000_000n,
+      'esrgan-slim-x2': 2_000_000_000n,
+      'esrgan-slim-x4': 3_000_000_000n,
+      blend: 10_000_000n,
     },
   },
   {
