@@ -164,6 +164,16 @@ test.serial(
     t.false(await t.context.reader.isTicketUsed(ticketHashHex(wt.ticket)))
     t.is(svc.pendingFaceValue(wt.ticket.sender), 1000n)
     await svc.close()
+
+    // Once the recheck time has come and the margin allows it (here: a node willing to pay more
+    // gas than the ticket is worth), the same queued ticket is redeemed.
+    const later = new RedemptionService(
+      { broker: t.context.clients.get(recipient)!, now: () => Date.now() + 61_000 },
+      { dbPath: join(t.context.dir, 'gas.db'), gasMargin: 0.000_001 },
+    )
+    await later.runOnce()
+    t.like(later.get(ticketHashHex(wt.ticket)), { status: 'redeemed', paid: 1000n })
+    await later.close()
   },
 )
 
