@@ -11,7 +11,7 @@ import { TicketBrokerClient } from '../tickets/broker.js'
 import { loadWalletFile, WalletError } from '../tickets/wallet.js'
 import type { CliContext } from './command.js'
 import { passwordOf, WALLET_CONFIG, walletPathOf } from './commands/chain-options.js'
-import { type Config, ConfigError, type ConfigSpec, type PEER_CONFIG } from './config.js'
+import { type Config, ConfigError, type ConfigSpec, PEER_CONFIG } from './config.js'
 
 export const NODE_CHAIN_CONFIG = {
   rpc: { kind: 'string', help: 'JSON-RPC URL of the chain, e.g. http://127.0.0.1:8545' },
@@ -41,6 +41,13 @@ export const NODE_WALLET_CONFIG = {
     kind: 'string',
     help: 'raw 0x private key instead of the keystore (dev chains only: it shows in ps and env)',
   },
+} as const satisfies ConfigSpec
+
+/** Every key the node commands share; each adds its own. */
+export const NODE_CONFIG = {
+  ...PEER_CONFIG,
+  ...NODE_CHAIN_CONFIG,
+  ...NODE_WALLET_CONFIG,
 } as const satisfies ConfigSpec
 
 type ChainConfig = Config<typeof NODE_CHAIN_CONFIG>
@@ -165,8 +172,31 @@ export function peerOptionsOf(config: PeerConfig): Omit<PeerOptions, 'dataDir' |
   }
 }
 
+export interface NodeAccess {
+  chain: ChainOptions
+  walletKey: string
+}
+
+/**
+ * What every node command checks before it starts anything, cheapest first: no stray arguments,
+ * someone to find, the command's own settings (`check`), then the chain and the wallet.
+ */
+export async function prepareNode(
+  ctx: Pick<CliContext, 'signal'>,
+  loaded: { config: Config<typeof NODE_CONFIG> & { dataDir: string }; positionals: string[] },
+  check: () => unknown = () => {},
+): Promise<NodeAccess> {
+  if (loaded.positionals.length > 0) {
+    throw new FramemeshError('ERR_USAGE', `unexpected argument '${loaded.positionals[0]}'; see --help`)
+  }
+  requireBootstrap(loaded.config)
+  await check()
+  const chain = await checkChain(ctx, loaded.config)
+  return { chain, walletKey: await walletKeyOf(ctx, loaded.config) }
+}
+
 /** Refuses a node that could find nobody. */
-export function requireBootstrap(config: PeerConfig): void {
+function requireBootstrap(config: PeerConfig): void {
   if ((config.bootstrap ?? []).length === 0 && !config.mdns) {
     throw new ConfigError(
       'ERR_CONFIG_INVALID',

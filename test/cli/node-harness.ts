@@ -56,7 +56,9 @@ export function startCommand(
       const timer = setTimeout(() => {
         waiters[stream].delete(waiter)
         reject(
-          new Error(`no std${stream} line matched ${pattern} within ${timeoutMs} ms; stderr:\n${err.join('\n')}`),
+          new Error(
+            `no std${stream} line matched ${pattern} within ${timeoutMs} ms; stderr:\n${err.join('\n')}`,
+          ),
         )
       }, timeoutMs)
       waiters[stream].add(waiter)

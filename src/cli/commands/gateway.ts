@@ -1,26 +1,16 @@
 import { join } from 'node:path'
 import { formatEther } from 'ethers'
-import { FramemeshError } from '../../errors.js'
 import { meshForGateway } from '../../gateway/mesh-adapter.js'
 import { createGateway } from '../../gateway/server.js'
 import type { Logger } from '../../logger.js'
 import { type BroadcasterNode, startBroadcasterNode } from '../../node/broadcaster-node.js'
 import type { CliCommand, CliContext } from '../command.js'
-import { ConfigError, type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
-import {
-  checkChain,
-  NODE_CHAIN_CONFIG,
-  NODE_WALLET_CONFIG,
-  peerOptionsOf,
-  requireBootstrap,
-  walletKeyOf,
-} from '../node-config.js'
+import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.js'
+import { NODE_CONFIG, peerOptionsOf, prepareNode } from '../node-config.js'
 import { startObservability, untilAborted } from '../runtime.js'
 
 const spec = {
-  ...PEER_CONFIG,
-  ...NODE_CHAIN_CONFIG,
-  ...NODE_WALLET_CONFIG,
+  ...NODE_CONFIG,
   host: { kind: 'string', help: 'address the HTTP gateway binds to', default: '127.0.0.1' },
   port: { kind: 'int', help: 'HTTP port (0 picks a free one)', default: 8935, min: 0, max: 65535 },
   token: {
@@ -64,21 +54,18 @@ export const gatewayCommand: CliCommand = {
     configHelp(spec),
   ].join('\n'),
   async run(ctx) {
-    const { config, positionals } = await loadConfig(spec, ctx)
-    if (positionals.length > 0) {
-      throw new FramemeshError('ERR_USAGE', `unexpected argument '${positionals[0]}'; see --help`)
-    }
-    requireBootstrap(config)
+    const loaded = await loadConfig(spec, ctx)
+    const { config } = loaded
     const tokens = config.token ?? []
-    if (tokens.length === 0 && !LOOPBACK.test(config.host) && !config.allowOpen) {
-      throw new ConfigError(
-        'ERR_CONFIG_INVALID',
-        `'token' is empty but --host ${config.host} is reachable from other machines, and every caller would spend your deposit: pass --token <secret> (or FRAMEMESH_GATEWAY_TOKENS), bind 127.0.0.1, or --allow-open`,
-        { details: { key: 'token' } },
-      )
-    }
-    const chain = await checkChain(ctx, config)
-    const walletKey = await walletKeyOf(ctx, config)
+    const { chain, walletKey } = await prepareNode(ctx, loaded, () => {
+      if (tokens.length === 0 && !LOOPBACK.test(config.host) && !config.allowOpen) {
+        throw new ConfigError(
+          'ERR_CONFIG_INVALID',
+          `'token' is empty but --host ${config.host} is reachable from other machines, and every caller would spend your deposit: pass --token <secret> (or FRAMEMESH_GATEWAY_TOKENS), bind 127.0.0.1, or --allow-open`,
+          { details: { key: 'token' } },
+        )
+      }
+    })
 
     const obs = await startObservability(ctx, config, 'gateway')
     try {

@@ -1,27 +1,17 @@
 import { parseUnits } from 'ethers'
-import { FramemeshError } from '../../errors.js'
 import { builtinModelsDir } from '../../inference/builtins.js'
 import { createModelRegistry, type ModelRegistry } from '../../inference/registry.js'
 import type { Logger } from '../../logger.js'
 import { defaultUnitFor } from '../../market/advert.js'
 import { type OrchestratorNode, startOrchestratorNode } from '../../node/orchestrator-node.js'
 import type { CliCommand, CliContext } from '../command.js'
-import { ConfigError, type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
+import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.js'
 import { INFERENCE_CONFIG, modelsDirOf } from '../inference.js'
-import {
-  checkChain,
-  NODE_CHAIN_CONFIG,
-  NODE_WALLET_CONFIG,
-  peerOptionsOf,
-  requireBootstrap,
-  walletKeyOf,
-} from '../node-config.js'
+import { NODE_CONFIG, peerOptionsOf, prepareNode } from '../node-config.js'
 import { startObservability, untilAborted } from '../runtime.js'
 
 const spec = {
-  ...PEER_CONFIG,
-  ...NODE_CHAIN_CONFIG,
-  ...NODE_WALLET_CONFIG,
+  ...NODE_CONFIG,
   price: {
     kind: 'strings',
     help: 'a model for sale as <model-id>=<wei per unit> (repeatable; 2gwei and 0.001eth work too)',
@@ -56,19 +46,16 @@ export const orchestratorCommand: CliCommand = {
     configHelp(spec),
   ].join('\n'),
   async run(ctx) {
-    const { config, positionals } = await loadConfig(spec, ctx)
-    if (positionals.length > 0) {
-      throw new FramemeshError('ERR_USAGE', `unexpected argument '${positionals[0]}'; see --help`)
-    }
-    requireBootstrap(config)
+    const loaded = await loadConfig(spec, ctx)
+    const { config } = loaded
     const prices = parsePrices(config.price ?? [])
     const modelsDir = modelsDirOf(config)
     const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
-    await registry.scan()
-    checkModels(registry, Object.keys(prices), 'price')
-    checkModels(registry, config.pin ?? [], 'pin')
-    const chain = await checkChain(ctx, config)
-    const walletKey = await walletKeyOf(ctx, config)
+    const { chain, walletKey } = await prepareNode(ctx, loaded, async () => {
+      await registry.scan()
+      checkModels(registry, Object.keys(prices), 'price')
+      checkModels(registry, config.pin ?? [], 'pin')
+    })
 
     const obs = await startObservability(ctx, config, 'orchestrator')
     try {
