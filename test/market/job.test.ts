@@ -4,7 +4,7 @@ import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
 import { Stage, type StageResult } from '../../src/market/failover.js'
 import { JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from '../../src/market/job-protocol.js'
 import { JobSession } from '../../src/market/job-session.js'
-import type { WorkInput } from '../../src/market/job-work.js'
+import type { WorkEngine, WorkInput } from '../../src/market/job-work.js'
 import type { JobSpec } from '../../src/market/quote.js'
 import { requestQuote } from '../../src/market/quote-protocol.js'
 import { messageChannel } from '../../src/peer/framing.js'
@@ -383,4 +383,52 @@ test('an interpolate job returns the frame between each pair, identical to local
     )
   }
   t.is(report.debited, 5n * 4_000_000n)
+})
+
+test('back-pressure: a slow orchestrator slows the sender, which pulls at most a window ahead of the results', async (t) => {
+  const ctx = t.context
+  const frames = clip(16)
+  let pulled = 0
+  let delivered = 0
+  let maxAhead = 0
+  // The engine finishes a frame only once the sender has pulled as far ahead as the window lets it
+  // (4 in flight + 1 waiting for room), so if it could run further ahead it would, and the bound
+  // below would catch it.
+  const gates: Array<() => void> = []
+  const releaseReady = () => {
+    if (gates.length > 0 && pulled >= Math.min(delivered + 5, frames.length)) gates.shift()!()
+  }
+  const slow: WorkEngine = {
+    registry: ctx.market.engine.registry,
+    models: () => ctx.market.engine.models(),
+    model: (id) => ctx.market.engine.model(id),
+    interpolate: (...args) => ctx.market.engine.interpolate(...args),
+    upscale: async (id, frame, options) => {
+      await new Promise<void>((resolve) => {
+        gates.push(resolve)
+        releaseReady()
+      })
+      return ctx.market.engine.upscale(id, frame, options)
+    },
+  }
+  const slowNode = await startOrchestrator(ctx.market, 7, { advertise: false, engine: slow, window: 4 })
+  const stage = stageThrough(ctx, [slowNode])
+  stage.events.on('result', () => {
+    delivered++
+    releaseReady()
+  })
+  await stage.run(
+    (async function* () {
+      for (const [seq, frame] of frames.entries()) {
+        pulled++
+        maxAhead = Math.max(maxAhead, pulled - delivered)
+        releaseReady()
+        yield { seq, frames: [frame], t: 0 }
+      }
+    })(),
+  )
+  t.is(delivered, 16)
+  // Window 4 in flight, plus the one item pulled while waiting for room.
+  t.true(maxAhead <= 5, `the sender ran ${maxAhead} items ahead of the results`)
+  t.true(maxAhead >= 4, 'the window filled')
 })
