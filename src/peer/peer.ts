@@ -336,6 +336,11 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
             await handler(stream, { remotePeer, protocol, connection, signal: stopController.signal })
           } catch (err) {
             const error = err instanceof Error ? err : new Error(String(err))
+            // Streams cut by our own shutdown are not the remote's protocol errors.
+            if (stopController.signal.aborted) {
+              stream.abort(error)
+              return
+            }
             countProtocolError(metrics, protocol, error)
             log.debug('protocol handler failed; aborting its stream', { protocol, remotePeer, err: error })
             stream.abort(error)
