@@ -17,6 +17,7 @@ import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
+import type { Verdict } from './verifier.js'
 
 /** Where a stage may run next. */
 export interface StageCandidate {
@@ -39,6 +40,23 @@ export interface StageComponents {
    * window). Absent: results are emitted as fast as they come.
    */
   room?: (signal?: AbortSignal) => Promise<void>
+  /**
+   * Verification (see verifier.ts): results are held back until a check of the same
+   * orchestrator's output at or after them passes; a blamed orchestrator's held results are
+   * redone elsewhere and its session ends with ERR_VERIFICATION_FAILED.
+   */
+  verify?: StageVerify
+}
+
+/** What a stage needs of a verifier. */
+export interface StageVerify {
+  /** Whether to check the next result. */
+  sample(): boolean
+  /** Most results of one orchestrator held unchecked before the newest is checked anyway. */
+  readonly maxUnchecked: number
+  /** Orchestrators blamed so far; the stage leaves them out. */
+  readonly banned: ReadonlySet<string>
+  check(item: WorkInput, result: StageResult): Promise<Verdict>
 }
 
 export interface StageOptions {
@@ -116,16 +134,32 @@ class InputError extends Error {
   }
 }
 
+interface Held {
+  item: WorkInput
+  result: StageResult
+}
+
 export class Stage {
   readonly events = new TypedEmitter<StageEvents>()
   readonly #c: StageComponents
   readonly #o: StageOptions
   readonly #log: Logger
+  readonly #dropped = new Set<string>()
+  #current?: { peerId: string; session: JobSession }
 
   constructor(components: StageComponents, options: StageOptions) {
     this.#c = components
     this.#o = options
     this.#log = (components.logger ?? silentLogger).child('stage')
+  }
+
+  /**
+   * Leaves `peerId` out from now on; if it runs the stage now, its session ends with `error` and
+   * its unreturned items move to the next orchestrator (e.g. a verifier caught it cheating).
+   */
+  drop(peerId: string, error: FramemeshError): void {
+    this.#dropped.add(peerId)
+    if (this.#current?.peerId === peerId) this.#current.session.abort(error)
   }
 
   /** Runs every item of `input` (seq numbers in increasing order); resolves with the report. */
@@ -144,6 +178,12 @@ export class Stage {
     let lastError: FramemeshError | undefined
     let previous: string | undefined
     const maxAttempts = o.maxAttempts ?? 5
+    const v = this.#c.verify
+    /** Verifying: items by seq until delivered, results held per orchestrator until checked. */
+    const sent = new Map<number, WorkInput>()
+    const held = new Map<string, Held[]>()
+    const unchecked = new Map<string, number>()
+    const checks = new Set<Promise<void>>()
 
     const nextItem = async (): Promise<WorkInput | undefined> => {
       await this.#c.room?.(o.signal)
@@ -162,6 +202,7 @@ export class Stage {
         return undefined
       }
       expected.push(step.value.seq)
+      if (v !== undefined) sent.set(step.value.seq, step.value)
       return step.value
     }
     // Results leave in the order items entered; `expected` is that order, first undelivered first.
@@ -171,14 +212,84 @@ export class Stage {
       while (expected.length > 0 && pendingResults.has(expected[0]!)) {
         const next = pendingResults.get(expected.shift()!)!
         pendingResults.delete(next.seq)
+        sent.delete(next.seq)
         delivered++
         this.events.emit('result', next)
       }
     }
 
+    // Verification: a passed check releases the orchestrator's held results up to the checked one.
+    const release = (peerId: string, upTo: number) => {
+      const list = held.get(peerId) ?? []
+      while (list.length > 0 && list[0]!.result.seq <= upTo) deliver(list.shift()!.result)
+    }
+    const requeue = (items: WorkInput[]): number => {
+      const fresh = items.filter(
+        (w) => expected.includes(w.seq) && !pendingResults.has(w.seq) && !retry.some((r) => r.seq === w.seq),
+      )
+      retry.push(...fresh)
+      retry.sort((a, b) => a.seq - b.seq)
+      resent += fresh.length
+      return fresh.length
+    }
+    const blamed = (peerId: string) => {
+      const list = held.get(peerId) ?? []
+      held.delete(peerId)
+      unchecked.delete(peerId)
+      excluded.add(peerId)
+      requeue(list.map((h) => h.item))
+      if (this.#current?.peerId === peerId) {
+        this.#current.session.abort(
+          new JobError(
+            'ERR_VERIFICATION_FAILED',
+            `${peerId} returned output another orchestrator with the same model contradicted; its frames are redone elsewhere`,
+            { peerId },
+          ),
+        )
+      }
+    }
+    const startCheck = (peerId: string, h: Held) => {
+      unchecked.set(peerId, 0)
+      const check = v!
+        .check(h.item, h.result)
+        .then(
+          (verdict) => (verdict.kind === 'primary-wrong' ? blamed(peerId) : release(peerId, h.result.seq)),
+          () => release(peerId, h.result.seq),
+        )
+        .finally(() => checks.delete(check))
+      checks.add(check)
+    }
+    const accept = (result: StageResult) => {
+      const item = sent.get(result.seq)
+      if (v === undefined || item === undefined) return deliver(result)
+      if (v.banned.has(result.peerId)) return void requeue([item])
+      const list = held.get(result.peerId) ?? []
+      held.set(result.peerId, list)
+      const h = { item, result }
+      list.push(h)
+      const n = (unchecked.get(result.peerId) ?? 0) + 1
+      unchecked.set(result.peerId, n)
+      if (v.sample() || n >= v.maxUnchecked) startCheck(result.peerId, h)
+    }
+    /** Checks every orchestrator's newest unchecked result and waits for all checks. */
+    const settle = async () => {
+      for (const [peerId, list] of held) {
+        if (list.length > 0 && (unchecked.get(peerId) ?? 0) > 0) startCheck(peerId, list.at(-1)!)
+      }
+      while (checks.size > 0) await Promise.allSettled([...checks])
+    }
+    const exclusions = () =>
+      v === undefined && this.#dropped.size === 0
+        ? excluded
+        : new Set([...excluded, ...this.#dropped, ...(v?.banned ?? [])])
+
     while (true) {
       o.signal?.throwIfAborted()
-      if (retry.length === 0 && inputDone) break
+      if (retry.length === 0 && inputDone) {
+        if (v === undefined) break
+        await settle()
+        if (retry.length === 0) break
+      }
       if (attempts >= maxAttempts) {
         throw new JobError(
           lastError?.code ?? JOB_ERROR_CODES.noOffers,
@@ -186,7 +297,7 @@ export class Stage {
           { cause: lastError },
         )
       }
-      const candidate = this.#c.choose(excluded)
+      const candidate = this.#c.choose(exclusions())
       if (candidate === undefined) {
         throw new JobError(
           JOB_ERROR_CODES.noOffers,
@@ -242,7 +353,7 @@ export class Stage {
         firstResultMs ??= Date.now() - started
         use.items++
         use.debited += r.debited
-        deliver({
+        accept({
           seq: r.seq,
           frame: r.frame,
           ...(r.lines === undefined ? {} : { lines: r.lines }),
@@ -255,6 +366,7 @@ export class Stage {
       })
       session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', p))
       let current: WorkInput | undefined
+      this.#current = { peerId: candidate.peerId, session }
       try {
         await session.open()
         while (true) {
@@ -266,7 +378,8 @@ export class Stage {
         await session.end()
         await session.done
         this.#c.stats?.recordSuccess(candidate.peerId, firstResultMs)
-        break
+        // Verifying: the loop's top settles the checks and carries on if any of them blamed someone.
+        if (v === undefined) break
       } catch (err) {
         if (err instanceof InputError) {
           session.abort(err.error)
@@ -277,10 +390,7 @@ export class Stage {
           (err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err)))
         const lost = session.inFlight()
         if (current !== undefined && !lost.some((w) => w.seq === current!.seq)) lost.push(current)
-        const requeue = lost.filter((w) => expected.includes(w.seq) && !pendingResults.has(w.seq))
-        retry.unshift(...requeue)
-        retry.sort((a, b) => a.seq - b.seq)
-        resent += requeue.length
+        const requeued = requeue(lost)
         use.error = error.code
         lastError = error
         excluded.add(candidate.peerId)
@@ -288,13 +398,13 @@ export class Stage {
         this.#log.debug('orchestrator failed; moving on', {
           peer: candidate.peerId,
           code: error.code,
-          requeued: requeue.length,
+          requeued,
         })
         this.events.emit('peer:failed', {
           peerId: candidate.peerId,
           code: error.code,
           message: error.message,
-          requeued: requeue.length,
+          requeued,
         })
         const withheld = error.details?.paymentWithheld === true
         if (withheld || !isRetryableElsewhere(error.code) || o.signal?.aborted === true) throw error

@@ -16,7 +16,7 @@ import { MAX_UINT256 } from '../tickets/ticket.js'
 import { AdvertFeed } from './advert-gossip.js'
 import { AdvertValidator, type AdvertValidatorOptions } from './advert-validator.js'
 import { BudgetPayer } from './broadcaster-payer.js'
-import { type PeerUse, Stage, type StageEvents, type StageReport } from './failover.js'
+import { type PeerUse, Stage, type StageEvents, type StageReport, type StageResult } from './failover.js'
 import type { WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { Offer, OfferQuery } from './offer.js'
@@ -25,6 +25,7 @@ import { PeerStats, type PeerStatsOptions } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24 } from './quote.js'
 import { CollectedResults, ResultQueue } from './result-queue.js'
 import { type SelectionOptions, selectOffer } from './selection.js'
+import { type VerificationReport, Verifier, type VerifierEvents, type VerifyOptions } from './verifier.js'
 
 export interface MeshComponents {
   peer: Pick<Peer, 'dialProtocol' | 'gossip'>
@@ -48,10 +49,28 @@ export interface MeshOptions {
   advertValidator?: AdvertValidatorOptions
 }
 
-export interface SubmitOptions {
+/** One step of a workflow. */
+export interface StageSpec {
   pipeline: PipelineId
   /** A model id; any model of the pipeline when omitted. */
   model?: string
+  /** Highest wei per unit for this stage (default: the job's maxPrice). */
+  maxPrice?: bigint
+}
+
+export interface SubmitOptions {
+  /** The pipeline of a one-stage job (or give `stages`). */
+  pipeline?: PipelineId
+  /** A model id; any model of the pipeline when omitted. */
+  model?: string
+  /**
+   * A workflow: each stage's outputs are the next stage's inputs, each stage on an orchestrator
+   * chosen for it and paid by us. Today the frames between stages pass through this broadcaster
+   * (see docs/protocol.md, workflows). OCR can only be the last stage.
+   */
+  stages?: StageSpec[]
+  /** Check a share of each stage's outputs on a second orchestrator (see verifier.ts). */
+  verify?: VerifyOptions
   /** Highest wei per unit (default: no cap). */
   maxPrice?: bigint
   /** Frames in order; interpolate makes one frame between each neighbouring pair. */
@@ -87,7 +106,12 @@ export interface MeshResult {
 
 export interface JobReport extends StageReport {
   jobId: string
+  /** Every orchestrator used, all stages. */
   peers: PeerUse[]
+  /** Workflows: each stage's own report, in stage order (items of the job = the last stage's). */
+  stages?: StageReport[]
+  /** With `verify`: frames checked, mismatches, peers blamed (all stages). */
+  verification?: VerificationReport
 }
 
 export interface JobResult {
@@ -98,7 +122,7 @@ export interface JobResult {
   report: JobReport
 }
 
-export interface MeshJobEvents extends StageEvents {
+export interface MeshJobEvents extends StageEvents, VerifierEvents {
   progress: { done: number; total?: number; peerId: string }
   finished: JobReport
   failed: { error: FramemeshError }
@@ -245,85 +269,80 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     sink: ResultSink,
     signal: AbortSignal,
   ): Promise<JobReport> {
+    const specs = stageSpecs(s)
     const frames = s.input
     const source: AsyncIterator<Frame> | Iterator<Frame> =
       Symbol.asyncIterator in frames
         ? (frames as AsyncIterable<Frame>)[Symbol.asyncIterator]()
         : (frames as Iterable<Frame>)[Symbol.iterator]()
-    const first = await source.next()
-    if (first.done === true) throw new JobError('ERR_EMPTY_INPUT', 'the job has no frames; pass at least one')
-    const { width, height } = first.value
-    const total = Array.isArray(frames) ? frames.length : undefined
-    const pairs = s.pipeline === 'interpolate'
-    const items = workItems(first.value, source, pairs, signal)
-    const maxPrice = s.maxPrice ?? MAX_UINT256
-    const query: OfferQuery = {
-      pipeline: s.pipeline,
-      ...(s.model === undefined ? {} : { modelId: s.model }),
-      maxPricePerUnit: maxPrice,
-      frameFormat: FRAME_FORMAT_RGB24,
-      frameWidth: width,
-      frameHeight: height,
-    }
-    const allowed = s.peers === undefined ? undefined : new Set(s.peers)
+    const total = Array.isArray(frames) && specs.length === 1 ? frames.length : undefined
+    // One budget for the whole job, every stage paid from it.
     const payer = new BudgetPayer(components.sender, s.budget)
-    const stage = new Stage(
-      {
-        peer: components.peer,
-        payer,
-        stats,
-        logger,
-        ...(sink instanceof ResultQueue ? { room: (sig?: AbortSignal) => sink.room(sig) } : {}),
-        choose: (exclude) => {
-          const offers = orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId))
-          const pick = selectOffer(offers, query, (p) => stats.health(p), { ...options.selection, exclude })
-          return pick === undefined
-            ? undefined
-            : {
-                peerId: pick.offer.peerId,
-                modelId: pick.offer.modelId,
-                pricePerUnit: pick.offer.pricePerUnit,
-              }
-        },
-      },
-      {
-        pipeline: s.pipeline,
-        sender: components.sender.address,
-        width,
-        height,
-        itemCount: total === undefined ? 0 : pairs ? Math.max(0, total - 1) : total,
-        maxPricePerUnit: maxPrice,
-        signal,
-        ...pick(options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs', 'maxAttempts']),
-      },
-    )
+    // A stage that fails ends the others: upstream through this signal, downstream through its queue.
+    const stop = new AbortController()
+    const jobSignal = AbortSignal.any([signal, stop.signal])
+    const verifiers: Verifier[] = []
     let delivered = 0
-    const forward = <K extends keyof StageEvents>(name: K) =>
-      stage.events.on(name, (detail) => events.emit(name, detail as MeshJobEvents[K]))
-    for (const name of [
-      'peer:selected',
-      'peer:failed',
-      'peer:switch',
-      'quote:refused',
-      'payment',
-      'payment:withheld',
-      'result',
-    ] as const) {
-      forward(name)
+    let input: AsyncIterator<Frame> | Iterator<Frame> = source
+    const runs: Promise<StageReport>[] = []
+    for (const [index, spec] of specs.entries()) {
+      const last = index === specs.length - 1
+      // Between stages (chained through this broadcaster): a bounded queue, so a slow later stage slows the earlier.
+      const between = last ? undefined : new ResultQueue<StageResult>(STAGE_BUFFER)
+      const run = runStage({
+        index,
+        last,
+        spec,
+        submitted: s,
+        input,
+        payer,
+        signal: jobSignal,
+        events,
+        verifiers,
+        output: last
+          ? {
+              push: (r) => {
+                sink.push(r)
+                events.emit('progress', {
+                  done: ++delivered,
+                  ...(total === undefined ? {} : { total }),
+                  peerId: r.peerId,
+                })
+              },
+              ...(sink instanceof ResultQueue ? { room: (sig?: AbortSignal) => sink.room(sig) } : {}),
+            }
+          : { push: (r) => between!.push(r), room: (sig?: AbortSignal) => between!.room(sig) },
+      }).then(
+        (report) => {
+          between?.close()
+          return report
+        },
+        (err: unknown) => {
+          between?.fail(err as Error)
+          stop.abort(err)
+          throw err
+        },
+      )
+      run.catch(() => {})
+      runs.push(run)
+      if (between !== undefined) input = framesOf(between)[Symbol.asyncIterator]()
     }
-    stage.events.on('result', (r) => {
-      sink.push(r)
-      events.emit('progress', {
-        done: ++delivered,
-        ...(total === undefined ? {} : { total }),
-        peerId: r.peerId,
-      })
-    })
     try {
-      const report: JobReport = { ...(await stage.run(items)), jobId: id }
+      const reports = await Promise.all(runs)
+      const report: JobReport = {
+        jobId: id,
+        items: reports.at(-1)!.items,
+        peers: reports.flatMap((r) => r.peers),
+        debited: reports.reduce((n, r) => n + r.debited, 0n),
+        evSent: reports.reduce((n, r) => n + r.evSent, 0n),
+        resent: reports.reduce((n, r) => n + r.resent, 0),
+        ...(specs.length > 1 ? { stages: reports } : {}),
+        ...(verifiers.length === 0 ? {} : { verification: mergeVerification(verifiers) }),
+      }
       events.emit('finished', report)
       return report
     } catch (err) {
+      for (const v of verifiers) v.abort()
       const error =
         err instanceof FramemeshError
           ? err
@@ -332,6 +351,124 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
             : new JobError('ERR_JOB_FAILED', String(err), { cause: err })
       events.emit('failed', { error })
       throw error
+    }
+  }
+
+  interface StageRun {
+    index: number
+    /** The job's last stage: its results are the job's. */
+    last: boolean
+    spec: StageSpec
+    submitted: SubmitOptions
+    input: AsyncIterator<Frame> | Iterator<Frame>
+    payer: BudgetPayer
+    signal: AbortSignal
+    events: JobEvents
+    verifiers: Verifier[]
+    output: { push: (r: StageResult) => void; room?: (signal?: AbortSignal) => Promise<void> }
+  }
+
+  /** One stage of a job: waits for its first input frame (its size fixes the quote), then runs with failover. */
+  async function runStage(r: StageRun): Promise<StageReport> {
+    const { spec, submitted: s, signal } = r
+    const first = await r.input.next()
+    if (first.done === true) {
+      if (r.index === 0) throw new JobError('ERR_EMPTY_INPUT', 'the job has no frames; pass at least one')
+      return { items: 0, peers: [], debited: 0n, evSent: 0n, resent: 0 }
+    }
+    const { width, height } = first.value
+    const pairs = spec.pipeline === 'interpolate'
+    const items = workItems(first.value, r.input, pairs, signal)
+    const maxPrice = spec.maxPrice ?? s.maxPrice ?? MAX_UINT256
+    const query: OfferQuery = {
+      pipeline: spec.pipeline,
+      ...(spec.model === undefined ? {} : { modelId: spec.model }),
+      maxPricePerUnit: maxPrice,
+      frameFormat: FRAME_FORMAT_RGB24,
+      frameWidth: width,
+      frameHeight: height,
+    }
+    const allowed = s.peers === undefined ? undefined : new Set(s.peers)
+    const draw = (q: OfferQuery, exclude: ReadonlySet<string>) => {
+      const offers = orderBook.query(q).filter((o) => allowed === undefined || allowed.has(o.peerId))
+      return selectOffer(offers, q, (p) => stats.health(p), { ...options.selection, exclude })?.offer
+    }
+    const candidate = (offer: Offer | undefined) =>
+      offer === undefined
+        ? undefined
+        : { peerId: offer.peerId, modelId: offer.modelId, pricePerUnit: offer.pricePerUnit }
+    const stageOptions = {
+      pipeline: spec.pipeline,
+      sender: components.sender.address,
+      width,
+      height,
+      itemCount: r.index === 0 && Array.isArray(s.input) ? Math.max(0, s.input.length - (pairs ? 1 : 0)) : 0,
+      maxPricePerUnit: maxPrice,
+      signal,
+      ...pick(options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs', 'maxAttempts']),
+    }
+    let verifier: Verifier | undefined
+    if (s.verify !== undefined && s.verify.share > 0) {
+      verifier = new Verifier(
+        {
+          peer: components.peer,
+          payer: r.payer,
+          stats,
+          logger,
+          // Checks run on another peer with the very weights the job settled on.
+          choose: (exclude) => candidate(draw({ ...query }, exclude)),
+        },
+        stageOptions,
+        s.verify,
+      )
+      r.verifiers.push(verifier)
+    }
+    const stage = new Stage(
+      {
+        peer: components.peer,
+        payer: r.payer,
+        stats,
+        logger,
+        ...(r.output.room === undefined ? {} : { room: r.output.room }),
+        ...(verifier === undefined ? {} : { verify: verifier }),
+        choose: (exclude) => {
+          const checker = verifier?.checkerPeer
+          const avoid = checker === undefined ? exclude : new Set([...exclude, checker])
+          const offer = draw(query, avoid) ?? (avoid === exclude ? undefined : draw(query, exclude))
+          // Verifying compares like with like: the job keeps to the first pick's weights.
+          if (verifier !== undefined && offer !== undefined) query.sha256 = offer.sha256
+          return candidate(offer)
+        },
+      },
+      stageOptions,
+    )
+    const forward = <K extends keyof StageEvents>(name: K) =>
+      stage.events.on(name, (detail) => r.events.emit(name, detail as MeshJobEvents[K]))
+    for (const name of [
+      'peer:selected',
+      'peer:failed',
+      'peer:switch',
+      'quote:refused',
+      'payment',
+      'payment:withheld',
+    ] as const) {
+      forward(name)
+    }
+    if (verifier !== undefined) {
+      verifier.events.on('verify:checked', (e) => r.events.emit('verify:checked', e))
+      verifier.events.on('verify:blamed', (e) => r.events.emit('verify:blamed', e))
+    }
+    stage.events.on('result', (result) => {
+      if (r.last) r.events.emit('result', result)
+      r.output.push(result)
+    })
+    try {
+      const report = await stage.run(items)
+      await verifier?.close()
+      return report
+    } catch (err) {
+      verifier?.abort()
+      throw err
     }
   }
 
@@ -349,6 +486,47 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
 }
 
 type ResultSink = CollectedResults<MeshResult> | ResultQueue<MeshResult>
+
+/** Outputs held between two stages of a workflow before the earlier one waits. */
+const STAGE_BUFFER = 8
+const MAX_STAGES = 8
+
+/** The job's stages, checked: one pipeline or a list, OCR (text out) only last. */
+function stageSpecs(s: SubmitOptions): StageSpec[] {
+  const bad = (why: string): never => {
+    throw new JobError('ERR_BAD_JOB', why)
+  }
+  if ((s.pipeline === undefined) === (s.stages === undefined)) {
+    bad('give either `pipeline` (one stage) or `stages` (a workflow), not both or neither')
+  }
+  const specs = s.stages ?? [{ pipeline: s.pipeline!, ...(s.model === undefined ? {} : { model: s.model }) }]
+  if (specs.length === 0 || specs.length > MAX_STAGES)
+    bad(`a workflow has 1..${MAX_STAGES} stages, got ${specs.length}`)
+  for (const [i, spec] of specs.entries()) {
+    if (spec.pipeline === 'ocr' && i < specs.length - 1) {
+      bad(`stage ${i + 1} is ocr, whose output is text: ocr can only be the last stage`)
+    }
+  }
+  return specs
+}
+
+/** A stage's outputs as the next stage's input frames. */
+async function* framesOf(results: AsyncIterable<StageResult>): AsyncIterable<Frame> {
+  for await (const r of results) yield r.frame
+}
+
+function mergeVerification(verifiers: Verifier[]): VerificationReport {
+  const out: VerificationReport = { checked: 0, mismatches: 0, unverified: 0, blamed: [], checkers: [] }
+  for (const v of verifiers) {
+    const r = v.report()
+    out.checked += r.checked
+    out.mismatches += r.mismatches
+    out.unverified += r.unverified
+    out.blamed.push(...r.blamed)
+    out.checkers.push(...r.checkers)
+  }
+  return out
+}
 
 /** Frames → work items: one per frame, or one per neighbouring pair (interpolate, t = 0.5). */
 async function* workItems(

@@ -90,6 +90,18 @@ export class PeerStats {
     }
   }
 
+  /**
+   * The peer was caught returning wrong work (verification): success rate to 0 and suspended for
+   * the longest back-off at once, not after a streak: a cheater gets no second chance soon.
+   */
+  recordMisbehaviour(peerId: string): void {
+    const r = this.#touch(peerId)
+    r.failures++
+    r.successRate = 0
+    r.consecutiveFailures = Math.max(r.consecutiveFailures + 1, this.#failuresBeforeSuspend)
+    r.suspendedUntil = this.#now() + this.#maxSuspendMs
+  }
+
   /** How long the n-th consecutive failure suspends for (0 below the threshold). */
   suspensionMs(consecutiveFailures: number): number {
     const over = consecutiveFailures - this.#failuresBeforeSuspend

@@ -3,10 +3,13 @@
 // a dev chain. Streams results with back-pressure, reads text over the mesh, spreads jobs.
 import anyTest, { type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
+import type { InferenceEngine } from '../../src/inference/engine.js'
 import { openOcrPipeline } from '../../src/inference/pipelines/ocr-models.js'
 import type { Frame } from '../../src/inference/types.js'
+import type { WorkEngine } from '../../src/market/job-work.js'
 import type { Mesh } from '../../src/market/mesh.js'
 import { seededRng } from '../../src/market/rng.js'
+import type { Peer } from '../../src/peer/index.js'
 import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import { eventually } from '../helpers/peer.js'
@@ -30,6 +33,7 @@ interface Ctx {
   sender: TicketSender
   orchs: OrchestratorNode[]
   mesh: Mesh
+  buyer: Peer
   /** ms from the broadcaster's start until all three adverts were in its order book. */
   advertsMs: number
 }
@@ -46,11 +50,17 @@ test.before(async (t) => {
   ])
   const bootstrap = await startBootstrap(market)
   const orchs: OrchestratorNode[] = []
-  for (const [i, multiple] of [1n, 2n, 3n].entries()) {
+  // Prices 1x, 1.25x and 1.5x: close enough that the dearer ones still get drawn now and then.
+  for (const [i, tenths] of [10n, 12n, 15n].entries()) {
     orchs.push(
       await startOrchestrator(market, 2 + i, {
         bootstrap: bootstrap.multiaddrs,
-        prices: { [MODEL]: PRICE * multiple, blend: PRICE * multiple, 'ppocr-v4-det': PRICE * multiple },
+        // blend is priced per frame: about one 4,000,000 wei ticket a frame.
+        prices: {
+          [MODEL]: (PRICE * tenths) / 10n,
+          blend: (4_000_000n * tenths) / 10n,
+          'ppocr-v4-det': (PRICE * tenths) / 10n,
+        },
         paymentTimeoutMs: 2_000,
       }),
     )
@@ -67,7 +77,7 @@ test.before(async (t) => {
     selection: { rng: seededRng(7) },
   })
   await eventually(() => mesh.offers({ pipeline: 'upscale' }).length === 3, { timeoutMs: 30_000 })
-  t.context = { market, bootstrap, sender, orchs, mesh, advertsMs: Date.now() - started }
+  t.context = { market, bootstrap, sender, orchs, mesh, buyer, advertsMs: Date.now() - started }
 })
 
 test.after.always(async (t) => {
@@ -169,9 +179,144 @@ test('selection prefers the cheap orchestrator but spreads jobs over the others'
   }
   const count = (o: OrchestratorNode) => firsts.filter((p) => p === o.peer.peerId).length
   const [cheap, mid, dear] = orchs.map(count) as [number, number, number]
-  t.log(`jobs per orchestrator (1x, 2x, 3x price): ${cheap}, ${mid}, ${dear}`)
+  t.log(`jobs per orchestrator (1x, 1.25x, 1.5x price): ${cheap}, ${mid}, ${dear}`)
   t.true(cheap > mid && cheap > dear, 'the cheapest wins most')
   t.true(mid + dear > 0, 'but not every job')
+})
+
+/**
+ * The cheater: a real orchestrator whose engine flips a few bits of every upscaled frame, the
+ * way a peer skipping work or running another model would return plausible but wrong pixels.
+ */
+function cheatingEngine(engine: InferenceEngine): WorkEngine {
+  return {
+    registry: engine.registry,
+    models: () => engine.models(),
+    model: (id) => engine.model(id),
+    interpolate: (...args) => engine.interpolate(...args),
+    upscale: async (id, frame, options) => {
+      const honest = await engine.upscale(id, frame, options)
+      const data = Uint8Array.from(honest.data)
+      for (let i = 0; i < data.length; i += 97) data[i] = data[i]! ^ 0x10
+      return { ...honest, data }
+    },
+  }
+}
+
+test('verification catches an orchestrator that returns wrong frames: it is blamed by a third opinion, suspended, and the job completes with correct frames', async (t) => {
+  const { market, mesh, bootstrap, buyer } = t.context
+  // Far cheaper than the rest, so it is the job's first choice every time.
+  const cheater = await startOrchestrator(market, 5, {
+    bootstrap: bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE / 10n },
+    engine: cheatingEngine(market.engine),
+  })
+  const cheaterId = cheater.peer.peerId
+  // Its advert is in and the broadcaster has learnt its address (discovery), so it can be dialled.
+  await eventually(
+    () =>
+      mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === cheaterId) &&
+      buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === cheaterId),
+    { timeoutMs: 10_000 },
+  )
+  const frames = clip(24)
+  const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: frames, verify: { share: 0.1 } })
+  const blamedEvent = job.events.waitFor('verify:blamed', { timeoutMs: 60_000 })
+  const { results, report } = await job.done
+  t.is((await blamedEvent).peerId, cheaterId)
+  t.is(report.peers[0]!.peerId, cheaterId, 'the cheater took the job first')
+  t.true(report.peers[0]!.items > 0, 'and returned frames')
+  t.true(report.resent > 0, "the cheater's frames were redone")
+  t.is(results.length, 24)
+  for (const [i, r] of results.entries()) {
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
+    t.not(r.peerId, cheaterId, `frame ${i} came from the cheater`)
+  }
+  const v = report.verification!
+  t.log(
+    `verification: ${v.checked} checked, ${v.mismatches} mismatches, blamed ${v.blamed.map((b) => `${b.peerId.slice(-6)} (${b.reason})`).join(', ')}; ${report.resent} frames redone`,
+  )
+  t.log(
+    report.peers
+      .map((p) => `${p.peerId.slice(-6)}: ${p.items} items${p.error === undefined ? '' : ` (${p.error})`}`)
+      .join(', '),
+  )
+  t.true(v.checked >= 1 && v.mismatches >= 1)
+  t.deepEqual(
+    v.blamed.map((b) => [b.peerId, b.reason]),
+    [[cheaterId, 'third-opinion']],
+  )
+  t.true(mesh.stats.isSuspended(cheaterId))
+  await cheater.orchestrator.stop()
+})
+
+test('verification of honest orchestrators finds no mismatch and blames nobody', async (t) => {
+  const { market, mesh } = t.context
+  const frames = clip(12)
+  const { results, report } = await mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: frames,
+    verify: { share: 0.25 },
+  }).done
+  for (const [i, r] of results.entries())
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)))
+  const v = report.verification!
+  t.true(v.checked >= 1)
+  t.is(v.mismatches, 0)
+  t.deepEqual(v.blamed, [])
+  t.false(v.checkers.includes(report.peers[0]!.peerId), 'checks ran on another orchestrator')
+})
+
+test('a two-stage workflow (upscale, then interpolate) gives the same frames as running both stages locally', async (t) => {
+  const { market, mesh } = t.context
+  const frames = clip(6)
+  const job = mesh.submit({
+    stages: [
+      { pipeline: 'upscale', model: MODEL },
+      { pipeline: 'interpolate', model: 'blend' },
+    ],
+    input: frames,
+  })
+  const { results, report } = await job.done
+  const up = await Promise.all(frames.map((f) => market.engine.upscale(MODEL, f)))
+  t.is(results.length, 5)
+  for (const [i, r] of results.entries()) {
+    t.true(same(r.frame, await market.engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5)), `frame ${i}`)
+  }
+  t.deepEqual(
+    report.stages!.map((s) => s.items),
+    [6, 5],
+  )
+  t.is(report.debited, report.stages![0]!.debited + report.stages![1]!.debited)
+})
+
+test('a three-stage workflow ending in OCR reads the same text as the stages run locally', async (t) => {
+  const { market, mesh } = t.context
+  const frames = [
+    await renderFrame(textLine('MESH 42', 10, 40, 28), 200, 60),
+    await renderFrame(textLine('MESH 42', 12, 40, 28), 200, 60),
+  ]
+  const job = mesh.submit({
+    stages: [{ pipeline: 'upscale', model: MODEL }, { pipeline: 'interpolate' }, { pipeline: 'ocr' }],
+    input: frames,
+  })
+  const { results } = await job.done
+  const up = await Promise.all(frames.map((f) => market.engine.upscale(MODEL, f)))
+  const mid = await market.engine.interpolate('blend', up[0]!, up[1]!, 0.5)
+  const local = await (await openOcrPipeline(market.engine)).recognize(mid)
+  t.is(results.length, 1)
+  t.deepEqual(results[0]!.lines, local)
+  t.true(local.length > 0)
+})
+
+test('a workflow with OCR before the last stage is refused with ERR_BAD_JOB', async (t) => {
+  const job = t.context.mesh.submit({
+    stages: [{ pipeline: 'ocr' }, { pipeline: 'upscale' }],
+    input: clip(1),
+  })
+  const err = await t.throwsAsync(job.done)
+  t.is((err as { code?: string }).code, 'ERR_BAD_JOB')
 })
 
 test('a broadcaster whose budget runs out stops paying and is cut off with ERR_PAYMENT_REQUIRED', async (t) => {

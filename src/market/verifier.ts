@@ -1,0 +1,299 @@
+/**
+ * Verification: a share of a stage's items is also run on a second orchestrator (another peer
+ * serving the same model sha256) and the two outputs compared. The built-in models are
+ * deterministic on CPU (measured: identical bytes across orchestrators and thread counts), so
+ * the default tolerance is exact equality; `minPsnrDb` relaxes it for models that are not.
+ *
+ * Who is wrong on a mismatch: a third orchestrator (neither of the two) runs the item; whichever
+ * of the two it agrees with is right. Without a third opinion (none available, or it agrees with
+ * neither), the peer with less history with us (fewer successful jobs in PeerStats) is blamed,
+ * and on a tie the primary, whose frames are then redone elsewhere: a wrong frame delivered costs
+ * the buyer more than a frame computed twice. The blamed peer is suspended (PeerStats) and
+ * dropped from the job.
+ */
+import type { Frame, TextLine } from '../inference/types.js'
+import type { Logger } from '../logger.js'
+import { TypedEmitter } from '../peer/events.js'
+import type { StageCandidate, StageComponents, StageOptions, StageResult } from './failover.js'
+import { Stage } from './failover.js'
+import type { WorkInput } from './job-work.js'
+import { JobError } from './market-errors.js'
+import type { PeerStats } from './peer-stats.js'
+import { ResultQueue } from './result-queue.js'
+import type { Rng } from './rng.js'
+
+export interface VerifyOptions {
+  /** Share of items also run elsewhere and compared, 0..1 (e.g. 0.1). */
+  share: number
+  /** Frames compare equal at or above this PSNR (dB); default: identical bytes only. */
+  minPsnrDb?: number
+  /**
+   * Most results of one orchestrator held back unverified; past this the newest is checked at
+   * once (default ceil(2 / share)). Bounds memory and the wait for a check.
+   */
+  maxUnchecked?: number
+}
+
+export interface VerificationBlame {
+  peerId: string
+  seq: number
+  /** 'third-opinion': a third orchestrator sided with the other; 'less-history': no third opinion. */
+  reason: 'third-opinion' | 'less-history'
+  /** The peer it disagreed with. */
+  against: string
+}
+
+export interface VerificationReport {
+  /** Items compared with a second orchestrator. */
+  checked: number
+  mismatches: number
+  /** Items that could not be checked (no second orchestrator, or only the same peer). */
+  unverified: number
+  blamed: VerificationBlame[]
+  /** Orchestrators that produced the check outputs. */
+  checkers: string[]
+}
+
+export type Verdict =
+  | { kind: 'ok' }
+  | { kind: 'unverified' }
+  | { kind: 'primary-wrong'; blame: VerificationBlame }
+  | { kind: 'checker-wrong'; blame: VerificationBlame }
+
+export interface VerifierEvents {
+  'verify:checked': { seq: number; peerId: string; checker: string; match: boolean }
+  'verify:blamed': VerificationBlame
+}
+
+export interface VerifierComponents {
+  peer: StageComponents['peer']
+  payer: StageComponents['payer']
+  /** Candidates for checks: like the job's own choice, never a peer in `exclude`. */
+  choose: (exclude: ReadonlySet<string>) => StageCandidate | undefined
+  stats: Pick<PeerStats, 'get' | 'recordMisbehaviour' | 'recordSuccess' | 'recordFailure'>
+  rng?: Rng
+  logger?: Logger
+}
+
+/** PSNR between two same-size frames in dB (Infinity when identical). */
+export function psnr(a: Frame, b: Frame): number {
+  let se = 0
+  for (let i = 0; i < a.data.length; i++) {
+    const d = a.data[i]! - b.data[i]!
+    se += d * d
+  }
+  if (se === 0) return Number.POSITIVE_INFINITY
+  return 10 * Math.log10((255 * 255) / (se / a.data.length))
+}
+
+function sameLines(a: TextLine[] | undefined, b: TextLine[] | undefined): boolean {
+  return JSON.stringify(a ?? null) === JSON.stringify(b ?? null)
+}
+
+export class Verifier {
+  readonly events = new TypedEmitter<VerifierEvents>()
+  readonly #c: VerifierComponents
+  readonly #o: Required<VerifyOptions>
+  readonly #stageOptions: StageOptions
+  readonly #rng: Rng
+  readonly #waiting = new Map<number, (r: StageResult | undefined) => void>()
+  readonly #report: VerificationReport = {
+    checked: 0,
+    mismatches: 0,
+    unverified: 0,
+    blamed: [],
+    checkers: [],
+  }
+  /** Peers the job must not use any more (blamed), and the primary's current peer. */
+  readonly #banned = new Set<string>()
+  #primary?: string
+  #checker?: Stage
+  #checkerInput?: ResultQueue<WorkInput>
+  #checkerRun?: Promise<unknown>
+  #checkerPeer?: string
+  #checkerFailed = false
+  /** The check stage numbers its own items: checks may come in any order of the job's seqs. */
+  #checkSeq = 0
+
+  constructor(components: VerifierComponents, stageOptions: StageOptions, options: VerifyOptions) {
+    if (!(options.share >= 0 && options.share <= 1)) {
+      throw new JobError('ERR_BAD_VERIFY_OPTIONS', `verify.share must be 0..1, got ${options.share}`)
+    }
+    this.#c = components
+    this.#stageOptions = stageOptions
+    this.#o = {
+      share: options.share,
+      minPsnrDb: options.minPsnrDb ?? Number.POSITIVE_INFINITY,
+      maxUnchecked: Math.max(1, options.maxUnchecked ?? Math.ceil(2 / Math.max(options.share, 0.01))),
+    }
+    this.#rng = components.rng ?? Math.random
+  }
+
+  get maxUnchecked(): number {
+    return this.#o.maxUnchecked
+  }
+
+  /** Peers blamed so far: the job leaves them out. */
+  get banned(): ReadonlySet<string> {
+    return this.#banned
+  }
+
+  /** The orchestrator currently running the checks (the job avoids it as primary). */
+  get checkerPeer(): string | undefined {
+    return this.#checkerPeer
+  }
+
+  /** Draws whether an item is checked (share of items). */
+  sample(): boolean {
+    return this.#o.share > 0 && this.#rng() < this.#o.share
+  }
+
+  report(): VerificationReport {
+    return { ...this.#report, blamed: [...this.#report.blamed], checkers: [...this.#report.checkers] }
+  }
+
+  /** Runs `item` on a second orchestrator and compares with `result` from the primary. */
+  async check(item: WorkInput, result: StageResult): Promise<Verdict> {
+    this.#primary = result.peerId
+    const second = await this.#runOnChecker(item)
+    if (second === undefined || second.peerId === result.peerId) {
+      this.#report.unverified++
+      return { kind: 'unverified' }
+    }
+    this.#report.checked++
+    const match = this.#same(result, second)
+    this.events.emit('verify:checked', {
+      seq: item.seq,
+      peerId: result.peerId,
+      checker: second.peerId,
+      match,
+    })
+    if (match) return { kind: 'ok' }
+    this.#report.mismatches++
+    const third = await this.#thirdOpinion(item, [result.peerId, second.peerId])
+    let wrong: 'primary' | 'checker'
+    let reason: VerificationBlame['reason'] = 'third-opinion'
+    if (third !== undefined && this.#same(third, second)) wrong = 'primary'
+    else if (third !== undefined && this.#same(third, result)) wrong = 'checker'
+    else {
+      reason = 'less-history'
+      const history = (p: string) => this.#c.stats.get(p)?.successes ?? 0
+      wrong =
+        history(second.peerId) > history(result.peerId)
+          ? 'primary'
+          : history(result.peerId) > history(second.peerId)
+            ? 'checker'
+            : 'primary'
+    }
+    const [bad, good] = wrong === 'primary' ? [result.peerId, second.peerId] : [second.peerId, result.peerId]
+    const blame: VerificationBlame = { peerId: bad, seq: item.seq, reason, against: good }
+    const verdict: Verdict =
+      wrong === 'primary' ? { kind: 'primary-wrong', blame } : { kind: 'checker-wrong', blame }
+    // Checks already under way may catch the same peer again: it is blamed (and reported) once.
+    if (this.#banned.has(bad)) return verdict
+    this.#report.blamed.push(blame)
+    this.#banned.add(bad)
+    this.#c.stats.recordMisbehaviour(bad)
+    this.#c.logger?.warn('verification mismatch: peer blamed', { ...blame })
+    this.events.emit('verify:blamed', blame)
+    if (wrong === 'checker') this.#checker?.drop(bad, this.#blameError(bad))
+    return verdict
+  }
+
+  /** No more checks: ends the check stage and waits for it. */
+  async close(): Promise<void> {
+    this.#checkerInput?.close()
+    await this.#checkerRun
+  }
+
+  /** Stops the check stage at once (the job failed or was cancelled). */
+  abort(): void {
+    this.#checkerInput?.fail(new JobError('ERR_ABORTED', 'the job ended'))
+    for (const resolve of this.#waiting.values()) resolve(undefined)
+    this.#waiting.clear()
+  }
+
+  #blameError(peerId: string): JobError {
+    return new JobError(
+      'ERR_VERIFICATION_FAILED',
+      `${peerId} returned output that another orchestrator with the same model contradicted; its work moves elsewhere`,
+      { peerId },
+    )
+  }
+
+  #same(a: StageResult, b: StageResult): boolean {
+    if (a.lines !== undefined || b.lines !== undefined) return sameLines(a.lines, b.lines)
+    if (a.frame.width !== b.frame.width || a.frame.height !== b.frame.height) return false
+    if (Buffer.from(a.frame.data).equals(Buffer.from(b.frame.data))) return true
+    return psnr(a.frame, b.frame) >= this.#o.minPsnrDb
+  }
+
+  /** The long-lived check stage, started on the first check: one job stream to one checker at a time. */
+  #runOnChecker(item: WorkInput): Promise<StageResult | undefined> {
+    if (this.#checkerFailed) return Promise.resolve(undefined)
+    if (this.#checker === undefined) {
+      const input = new ResultQueue<WorkInput>(Number.MAX_SAFE_INTEGER)
+      const stage = new Stage(
+        {
+          peer: this.#c.peer,
+          payer: this.#c.payer,
+          stats: this.#c.stats,
+          ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
+          choose: (exclude) =>
+            this.#c.choose(
+              new Set([...exclude, ...this.#banned, ...(this.#primary === undefined ? [] : [this.#primary])]),
+            ),
+        },
+        { ...this.#stageOptions, itemCount: 0 },
+      )
+      stage.events.on('peer:selected', (e) => {
+        this.#checkerPeer = e.peerId
+        if (!this.#report.checkers.includes(e.peerId)) this.#report.checkers.push(e.peerId)
+      })
+      stage.events.on('result', (r) => {
+        this.#waiting.get(r.seq)?.(r)
+        this.#waiting.delete(r.seq)
+      })
+      this.#checker = stage
+      this.#checkerInput = input
+      this.#checkerRun = stage.run(input).catch((err: unknown) => {
+        // No checker left: what is waiting and what comes later stays unverified.
+        this.#checkerFailed = true
+        this.#c.logger?.warn('verification has no orchestrator left to check with', { err })
+        for (const resolve of this.#waiting.values()) resolve(undefined)
+        this.#waiting.clear()
+      })
+    }
+    const seq = this.#checkSeq++
+    return new Promise((resolve) => {
+      this.#waiting.set(seq, resolve)
+      this.#checkerInput!.push({ ...item, seq })
+    })
+  }
+
+  /** One item on an orchestrator that is neither of the two that disagree. */
+  async #thirdOpinion(item: WorkInput, exclude: string[]): Promise<StageResult | undefined> {
+    const stage = new Stage(
+      {
+        peer: this.#c.peer,
+        payer: this.#c.payer,
+        stats: this.#c.stats,
+        choose: (ex) => this.#c.choose(new Set([...ex, ...exclude, ...this.#banned])),
+      },
+      { ...this.#stageOptions, itemCount: 1, maxAttempts: 2 },
+    )
+    let out: StageResult | undefined
+    stage.events.on('result', (r) => {
+      out = r
+    })
+    async function* one(): AsyncIterable<WorkInput> {
+      yield item
+    }
+    try {
+      await stage.run(one())
+    } catch {
+      return undefined
+    }
+    return out
+  }
+}
