@@ -7,7 +7,7 @@
 import type { GossipSub, GossipsubOpts, Message } from '@libp2p/gossipsub'
 import { gossipsub } from '@libp2p/gossipsub'
 import type { PeerId } from '@libp2p/interface'
-import { AbortedError, TimeoutError } from '../errors.js'
+import { AbortedError, FramemeshError, TimeoutError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { MessageTooLargeError } from './errors.js'
 import type { PeerMetrics } from './metrics.js'
@@ -136,7 +136,16 @@ export function createGossip(
           { topic, bytes: data.byteLength, max: options.maxMessageBytes },
         )
       }
-      const result = await service.publish(topic, data)
+      let result: Awaited<ReturnType<GossipService['publish']>>
+      try {
+        result = await service.publish(topic, data)
+      } catch (err) {
+        throw new FramemeshError(
+          'ERR_PUBLISH_FAILED',
+          `publishing on ${topic} failed: ${(err as Error).message}; is the peer running and subscribed?`,
+          { cause: err },
+        )
+      }
       metrics?.gossipOut.inc({ topic })
       return { recipients: result.recipients.length }
     },

@@ -18,6 +18,7 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { isMultiaddr, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { FramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { type AddressDiscovery, parsePeerId, startAddressDiscovery } from './discovery.js'
 import { DialError, InvalidPeerOptionError, ProtocolNotSupportedError } from './errors.js'
@@ -328,6 +329,12 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
     events,
     gossip,
     async handle(protocol, handler, handleOptions = {}) {
+      if (libp2p.getProtocols().includes(protocol)) {
+        throw new FramemeshError(
+          'ERR_PROTOCOL_ALREADY_HANDLED',
+          `${protocol} already has a handler on this peer; unhandle it first`,
+        )
+      }
       await libp2p.handle(
         protocol,
         async (stream, connection) => {

@@ -13,6 +13,9 @@ export const ADVERT_TOPIC = '/framemesh/adverts/1.0.0'
  */
 export const DISCOVERY_TOPIC = '/framemesh/discovery/1.0.0'
 
+/** Topic of `framemesh demo`'s hello message; only the demo's own nodes use it. */
+export const DEMO_TOPIC = '/framemesh/demo/1.0.0'
+
 /** Every framemesh gossip topic; the bootstrap node subscribes to all of them so it relays them. */
 export const GOSSIP_TOPICS = [ADVERT_TOPIC, DISCOVERY_TOPIC] as const
 

@@ -113,3 +113,13 @@ test('a handler that throws ends the stream and the requester sees ERR_STREAM_EN
   t.true(isFramemeshError(err, 'ERR_STREAM_ENDED'), String(err))
   t.is((await failed).error.message, 'boom')
 })
+
+test('registering a second handler for the same protocol fails with ERR_PROTOCOL_ALREADY_HANDLED', async (t) => {
+  const server = await startPeer(t)
+  const p = proto('twice')
+  await handleRequests({ peer: server }, p, (req) => req)
+  const err = await t.throwsAsync(handleRequests({ peer: server }, p, (req) => req))
+  t.true(isFramemeshError(err, 'ERR_PROTOCOL_ALREADY_HANDLED'), String(err))
+  await server.unhandle(p.protocol)
+  await t.notThrowsAsync(handleRequests({ peer: server }, p, (req) => req))
+})

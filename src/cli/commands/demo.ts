@@ -1,101 +1,154 @@
-import { createBootstrapNode } from '../../../bootstrap/index.js'
-import { TimeoutError } from '../../errors.js'
-import { createPeer, type Peer } from '../../peer/index.js'
-import type { CliCommand } from '../command.js'
+/**
+ * `framemesh demo` (what `npm start` runs): the whole system on loopback with no configuration —
+ * a dev chain with the settlement contract and funded wallets, the bootstrap node, three
+ * orchestrators selling the built-in models at different prices, a broadcaster with the HTTP
+ * gateway and dashboard — then one sample job: a clip generated on the spot, upscaled ×2 across
+ * the mesh with progress, paid with tickets. It stays up for the dashboard until Ctrl-C.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { meshForGateway } from '../../gateway/mesh-adapter.js'
+import { createGateway, type Gateway } from '../../gateway/server.js'
+import { generateTestClip } from '../../inference/media/test-clip.js'
+import { type LocalMesh, startLocalMesh } from '../../node/local-mesh.js'
+import type { CliCommand, CliContext } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
+import { createProgress } from '../progress.js'
 import { startObservability, untilAborted } from '../runtime.js'
 
-const DEMO_TOPIC = '/framemesh/demo/1.0.0'
-
 const spec = {
-  stay: { kind: 'bool', help: 'keep the mesh running until Ctrl-C instead of stopping', default: false },
-  timeoutMs: { kind: 'int', help: 'give up on any step after this many ms', default: 20_000, min: 100 },
+  port: {
+    kind: 'int',
+    help: 'gateway and dashboard port on 127.0.0.1 (0 = any free port)',
+    default: 8080,
+    min: 0,
+    max: 65535,
+  },
+  once: { kind: 'bool', help: 'stop after the sample job instead of serving until Ctrl-C', default: false },
+  seconds: { kind: 'int', help: 'length of the sample clip in seconds', default: 2, min: 1, max: 60 },
   logLevel: { ...PEER_CONFIG.logLevel, default: 'warn' },
   logFormat: PEER_CONFIG.logFormat,
 } as const satisfies ConfigSpec
 
 export const demoCommand: CliCommand = {
   name: 'demo',
-  summary: 'start a local mesh (bootstrap + two peers) and pass a gossip message',
+  summary: 'run a whole local mesh on loopback with the dashboard and one sample job (npm start)',
   help: [
-    'usage: framemesh demo [--stay]',
+    'usage: framemesh demo [--port 8080] [--once] [--seconds 2]',
     '',
-    'Starts a bootstrap node and two peers on 127.0.0.1. The peers know only the bootstrap address,',
-    'find each other through it, and one sends the other a gossip message. Then everything stops,',
-    'or keeps running until Ctrl-C with --stay. `npm start` runs this.',
+    'Starts, on 127.0.0.1 and with no configuration: a dev chain with the TicketBroker and funded',
+    'test wallets, the bootstrap node, three orchestrators selling the built-in models at different',
+    'prices, and a broadcaster with the HTTP gateway and the dashboard. Then it generates a short',
+    'clip, upscales it ×2 across the mesh with progress, and prints what it cost. The mesh stays up',
+    'for the dashboard until Ctrl-C (or stops at once with --once).',
     '',
     configHelp(spec),
   ].join('\n'),
   async run(ctx) {
     const { config } = await loadConfig(spec, ctx)
     const obs = await startObservability(ctx, { ...config, metricsHost: '127.0.0.1' }, 'demo')
-    const step = { signal: ctx.signal, timeoutMs: config.timeoutMs }
-    const started: Array<{ stop(): Promise<void> }> = []
+    const scratch = await mkdtemp(join(tmpdir(), 'framemesh-demo-'))
+    const started = performance.now()
+    const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`
+    let local: LocalMesh | undefined
+    let gateway: Gateway | undefined
     try {
-      const boot = await createBootstrapNode(
-        { topics: [DEMO_TOPIC] },
-        { logger: obs.logger.child('bootstrap') },
+      ctx.stdout('framemesh demo: starting a local mesh on 127.0.0.1 …')
+      local = await startLocalMesh({ logger: obs.logger }, { signal: ctx.signal })
+      ctx.stdout(`  dev chain        ${local.chain.rpcUrl} (TicketBroker ${local.chain.contractAddress})`)
+      ctx.stdout(`  bootstrap node   ${local.bootstrap.multiaddrs[0]}`)
+      for (const [i, o] of local.orchestrators.entries()) {
+        const offers = local.broadcaster.mesh.offers().filter((x) => x.peerId === o.peer.peerId.toString())
+        const prices = offers.map((x) => `${x.modelId} ${x.pricePerUnit} wei/${x.unit}`).join(', ')
+        ctx.stdout(`  orchestrator ${i + 1}   ${short(o.peer.peerId.toString())}  ${prices}`)
+      }
+      ctx.stdout(
+        `  broadcaster      ${short(local.broadcaster.peer.peerId.toString())} paying from ${local.broadcaster.address}`,
       )
-      started.push(boot)
-      ctx.stdout(`bootstrap node ${short(boot.peer.peerId)} on ${boot.multiaddrs[0]}`)
-      const join = async (name: string): Promise<Peer> => {
-        const peer = await createPeer(
-          { bootstrap: [boot.multiaddrs[0]!], topics: [DEMO_TOPIC] },
-          { logger: obs.logger.child(name) },
-        )
-        started.push(peer)
-        ctx.stdout(`${name} ${short(peer.peerId)} joined, knowing only the bootstrap address`)
-        return peer
-      }
-      const alice = await join('alice')
-      const bob = await join('bob')
+      gateway = await openGateway(local, config.port, join(scratch, 'gateway'))
+      ctx.stdout(`mesh up in ${elapsed()}; dashboard: ${gateway.url}/dashboard/`)
 
-      // Alice learns Bob's address from his announcement relayed by the bootstrap node, and dials him.
-      if (!alice.connectedPeers().includes(bob.peerId)) {
-        await alice.events.waitFor('peer:connect', { ...step, filter: (e) => e.peerId === bob.peerId })
-      }
-      ctx.stdout(`alice and bob found each other through the bootstrap node and connected directly`)
-
-      await alice.gossip.waitForSubscribers(DEMO_TOPIC, { ...step, peerId: bob.peerId })
-      const received = new Promise<string>((resolve) => {
-        bob.gossip.onMessage(DEMO_TOPIC, (m) => {
-          if (m.from === alice.peerId) resolve(new TextDecoder().decode(m.data))
-        })
-      })
-      const text = `hello bob, this is alice (${new Date().toISOString()})`
-      const { recipients } = await alice.gossip.publish(DEMO_TOPIC, new TextEncoder().encode(text))
-      ctx.stdout(`alice published on ${DEMO_TOPIC} to ${recipients} peer(s)`)
-      const got = await withTimeout(received, step.timeoutMs, 'bob did not receive the gossip message')
-      ctx.stdout(`bob received from alice: "${got}"`)
-      ctx.stdout(`round trip alice -> bob ping: ${await alice.ping(bob.peerId, step)} ms`)
-
-      if (config.stay) {
-        ctx.stdout('mesh is up; Ctrl-C to stop')
+      await sampleJob(ctx, gateway, scratch, config.seconds, elapsed)
+      if (!config.once) {
+        ctx.stdout(`serving the dashboard at ${gateway.url}/dashboard/ — Ctrl-C to stop`)
         await untilAborted(ctx.signal)
       }
-      ctx.stdout('demo done')
       return 0
     } finally {
-      await Promise.allSettled(started.reverse().map((s) => s.stop()))
+      ctx.stdout('stopping …')
+      await gateway?.close()
+      await local?.stop()
       await obs.close()
+      await rm(scratch, { recursive: true, force: true })
+      ctx.stdout('stopped cleanly')
     }
   },
 }
 
-function short(peerId: string): string {
-  return `…${peerId.slice(-8)}`
+/** The configured port, or any free one when it is taken (a second demo must still start). */
+async function openGateway(local: LocalMesh, port: number, dataDir: string): Promise<Gateway> {
+  const mesh = meshForGateway(local.broadcaster.mesh)
+  try {
+    return await createGateway({ mesh }, { port, dataDir })
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err
+    return createGateway({ mesh }, { port: 0, dataDir })
+  }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new TimeoutError(`${message} within ${ms} ms`)), ms)
-      }),
-    ])
-  } finally {
-    clearTimeout(timer)
+async function sampleJob(
+  ctx: CliContext,
+  gateway: Gateway,
+  scratch: string,
+  seconds: number,
+  elapsed: () => string,
+): Promise<void> {
+  const clip = join(scratch, 'sample.mp4')
+  await generateTestClip(clip, {
+    width: 128,
+    height: 96,
+    fps: { num: 12, den: 1 },
+    seconds,
+    audio: true,
+    signal: ctx.signal,
+  })
+  ctx.stdout(`sample job: upscale ×2 of a ${seconds} s 128×96 clip at 12 fps (made on the spot)`)
+  const view = gateway.jobs.start([{ pipeline: 'upscale', modelId: 'esrgan-slim-x2' }], {
+    path: clip,
+    media: { kind: 'video', format: 'mp4' },
+  })
+  const record = gateway.jobs.get(view.id)
+  const progress = createProgress(ctx.stderr, { label: 'upscale', total: seconds * 12, intervalMs: 250 })
+  let firstResult: string | undefined
+  record?.emitter.on('event', (ev) => {
+    if (ev.event === 'progress') {
+      firstResult ??= elapsed()
+      progress.tick()
+    } else if (ev.event === 'peer') {
+      const p = ev.data as { to: string; from?: string; reason?: string }
+      ctx.stdout(
+        `  ${p.from === undefined ? 'chose' : `switched from ${short(p.from)} to`} ${short(p.to)}${p.reason ? ` (${p.reason})` : ''}`,
+      )
+    }
+  })
+  const done = await gateway.jobs.settled(view.id)
+  progress.done()
+  if (done?.status !== 'done') {
+    ctx.stderr(`sample job failed: ${done?.error ?? 'unknown error'}`)
+    return
   }
+  ctx.stdout(
+    `sample job done in ${((done.finishedAt! - done.startedAt) / 1000).toFixed(2)} s (first result at ${firstResult}):`,
+  )
+  ctx.stdout(`  frames ${done.framesDone}, peers ${done.peers.map(short).join(', ')}`)
+  ctx.stdout(
+    `  charged ${done.chargedWei} wei at the agreed price (≈ $${done.cost.meshUsd.toFixed(8)}); tickets sent with ${done.paidWei} wei expected value`,
+  )
+  ctx.stdout(`  same wall time on a cloud GPU: $${done.cost.cloudUsd.toFixed(8)} (${done.cost.cloudBasis})`)
+  ctx.stdout(`  output: ${gateway.url}/v1/jobs/${done.id}/output (also on the dashboard)`)
+}
+
+function short(id: string): string {
+  return id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id
 }
