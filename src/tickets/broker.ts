@@ -106,7 +106,18 @@ export interface CallOptions {
 export interface SendOptions extends CallOptions {
   /** Runs with the signed transaction before it is broadcast (e.g. to record its hash durably). */
   onPrepared?: (tx: PreparedTx) => void | Promise<void>
+  /**
+   * Replace this still-pending transaction: same nonce, fees raised by at least 12.5 %, so at most
+   * one of the two is ever mined (nodes refuse a replacement paying less than +10 %).
+   */
+  replace?: { raw: string }
 }
+
+/** What a node says about a transaction right now. */
+export type TxState =
+  | { state: 'mined'; receipt: TransactionReceipt }
+  | { state: 'pending' }
+  | { state: 'unknown' }
 
 /** The EVM's BLOCKHASH opcode sees only the last 256 blocks. */
 const BLOCKHASH_WINDOW = 256n
@@ -401,6 +412,20 @@ export class TicketBrokerClient implements SenderInfoSource {
     }
   }
 
+  /** Looks a transaction up without waiting: mined (with its receipt), pending, or unknown. */
+  async getTxState(hash: string, opts: CallOptions = {}): Promise<TxState> {
+    const receipt = await this.read(
+      () => this.provider.getTransactionReceipt(hash),
+      'reading a receipt',
+      opts,
+    )
+    if (receipt !== null) return { state: 'mined', receipt }
+    const known = await this.read(() => this.provider.getTransaction(hash), 'looking up a transaction', opts)
+    if (known !== null) return { state: 'pending' }
+    const late = await this.read(() => this.provider.getTransactionReceipt(hash), 'reading a receipt', opts)
+    return late === null ? { state: 'unknown' } : { state: 'mined', receipt: late }
+  }
+
   /**
    * Redeems one winning ticket and waits for it to be mined. `onPrepared` runs with the signed
    * transaction before it is broadcast, so a caller can record its hash first (crash safety).
@@ -561,7 +586,7 @@ export class TicketBrokerClient implements SenderInfoSource {
       const tx = await this.prepare(method, args, value, what, opts)
       await opts.onPrepared?.(tx)
       await this.broadcast(tx, opts)
-      this.nextNonce = tx.nonce + 1
+      this.nextNonce = Math.max(this.nextNonce, tx.nonce + 1)
       return tx
     })
     this.sendChain = run.catch(() => {})
@@ -573,7 +598,7 @@ export class TicketBrokerClient implements SenderInfoSource {
     args: unknown[],
     value: bigint,
     what: string,
-    opts: CallOptions,
+    opts: SendOptions,
   ): Promise<PreparedTx> {
     const wallet = this.requireWallet()
     const from = await wallet.getAddress()
@@ -592,12 +617,14 @@ export class TicketBrokerClient implements SenderInfoSource {
       'reading the nonce',
       opts,
     )
-    const nonce = Math.max(pending, this.nextNonce)
+    const old = opts.replace === undefined ? undefined : Transaction.from(opts.replace.raw)
+    const nonce = old?.nonce ?? Math.max(pending, this.nextNonce)
     const populated = await this.read(
       () => wallet.populateTransaction({ ...request, gasLimit, nonce }),
       `preparing ${what}`,
       opts,
     )
+    if (old !== undefined) bumpFees(populated, old)
     const raw = (await wallet.signTransaction(populated)) as Hex
     const signed = Transaction.from(raw)
     const perGas = signed.maxFeePerGas ?? signed.gasPrice ?? 0n
@@ -656,6 +683,21 @@ export class TicketBrokerClient implements SenderInfoSource {
       `${what} failed: ${inner ?? e.shortMessage ?? e.message ?? String(err)}; check the RPC endpoint (--rpc) and retry`,
       { cause: err, retryable: true },
     )
+  }
+}
+
+/** Raises a replacement's fees to at least 112.5 % of the transaction it replaces. */
+function bumpFees(tx: TransactionRequest, old: Transaction): void {
+  const bump = (v: bigint | null | undefined) => (v == null ? 0n : (v * 1125n + 999n) / 1000n)
+  const atLeast = (mine: unknown, floor: bigint) => {
+    const v = mine == null ? 0n : BigInt(mine as bigint)
+    return v > floor ? v : floor
+  }
+  if (old.maxFeePerGas !== null) {
+    tx.maxFeePerGas = atLeast(tx.maxFeePerGas, bump(old.maxFeePerGas))
+    tx.maxPriorityFeePerGas = atLeast(tx.maxPriorityFeePerGas, bump(old.maxPriorityFeePerGas))
+  } else {
+    tx.gasPrice = atLeast(tx.gasPrice, bump(old.gasPrice))
   }
 }
 

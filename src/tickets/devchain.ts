@@ -53,6 +53,8 @@ export interface DevChain {
   reserveRecipients: number
   /** Mines `blocks` empty blocks at once (moves rounds forward in tests). */
   mine(blocks?: number): Promise<void>
+  /** Stops or restarts mining: while stopped, sent transactions stay pending (tests of stuck sends). */
+  setMining(on: boolean): Promise<void>
   stop(): Promise<void>
 }
 
@@ -142,6 +144,9 @@ export async function startDevChain(
       reserveRecipients,
       async mine(blocks = 1) {
         await server.provider.request({ method: 'evm_mine', params: [{ blocks }] })
+      },
+      async setMining(on: boolean) {
+        await server.provider.request({ method: on ? 'miner_start' : 'miner_stop', params: [] })
       },
       async stop() {
         if (stopped) return

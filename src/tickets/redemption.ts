@@ -29,7 +29,7 @@ export type RedemptionBroker = Pick<
   | 'redeemWinningTicket'
   | 'batchRedeemWinningTickets'
   | 'isTicketUsed'
-  | 'waitForReceipt'
+  | 'getTxState'
   | 'batchOutcomes'
   | 'getSenderInfo'
   | 'claimableReserve'
@@ -241,12 +241,15 @@ export class RedemptionService implements RedemptionQueue {
     })
   }
 
-  /** For each ticket left 'redeeming': settle it from its recorded transactions, or queue it again. */
+  /**
+   * For each ticket left 'redeeming': settle it from its recorded transactions, or queue it
+   * again (one still pending is then replaced at the same nonce, so it cannot also be mined).
+   */
   private async recover(signal: AbortSignal): Promise<void> {
     for (const record of this.store.inFlight()) {
       if (signal.aborted) return
       try {
-        if (await this.settleFromHistory(record, signal)) continue
+        if ((await this.settleFromHistory(record, signal)) === 'settled') continue
         this.store.reschedule(record.ticketHash, this.now(), this.now())
         this.log.info('re-queued a ticket interrupted before its transaction was mined', {
           ticket: record.ticketHash,
@@ -262,18 +265,24 @@ export class RedemptionService implements RedemptionQueue {
   }
 
   /**
-   * Settles a ticket from the transactions recorded for it. Returns true when it is settled
-   * (redeemed by one of ours, or found used by someone else), false when it may be sent again.
+   * Settles a ticket from the transactions recorded for it, without waiting: 'settled' when one
+   * of ours redeemed it or the contract reports it used by someone else; 'pending' when one of
+   * ours may still be mined; 'free' when it may be sent again.
    */
-  private async settleFromHistory(record: RedemptionRecord, signal?: AbortSignal): Promise<boolean> {
+  private async settleFromHistory(
+    record: RedemptionRecord,
+    signal?: AbortSignal,
+  ): Promise<'settled' | 'pending' | 'free'> {
+    let pending = false
     for (const { txHash } of this.store.txsOf(record.ticketHash)) {
-      const receipt = await this.broker.waitForReceipt(txHash, { signal })
-      if (receipt === undefined || receipt.status !== 1) continue
-      const [outcome] = this.broker.batchOutcomes([record.ticket], receipt.logs)
+      const tx = await this.broker.getTxState(txHash, { signal })
+      if (tx.state === 'pending') pending = true
+      if (tx.state !== 'mined' || tx.receipt.status !== 1) continue
+      const [outcome] = this.broker.batchOutcomes([record.ticket], tx.receipt.logs)
       if (outcome.redeemed) {
-        const gasUsed = receipt.gasUsed
-        this.succeed(record, { txHash, paid: outcome.paid, gasUsed, fee: gasUsed * receipt.gasPrice })
-        return true
+        const gasUsed = tx.receipt.gasUsed
+        this.succeed(record, { txHash, paid: outcome.paid, gasUsed, fee: gasUsed * tx.receipt.gasPrice })
+        return 'settled'
       }
     }
     if (await this.broker.isTicketUsed(record.ticketHash, { signal })) {
@@ -282,47 +291,63 @@ export class RedemptionService implements RedemptionQueue {
         message:
           'the contract reports this ticket as redeemed by a transaction this node did not record; not sent again',
       })
-      return true
+      return 'settled'
     }
-    return false
+    return pending ? 'pending' : 'free'
+  }
+
+  /** The newest transaction sent for this ticket if the node still holds it unmined. */
+  private async pendingTx(
+    record: RedemptionRecord,
+    signal?: AbortSignal,
+  ): Promise<{ raw: string } | undefined> {
+    const [latest] = this.store.txsOf(record.ticketHash)
+    if (latest === undefined) return undefined
+    const tx = await this.broker.getTxState(latest.txHash, { signal })
+    return tx.state === 'pending' ? { raw: latest.raw } : undefined
   }
 
   private async redeem(due: RedemptionRecord[], signal?: AbortSignal): Promise<void> {
-    const ready: RedemptionRecord[] = []
+    const fresh: RedemptionRecord[] = []
     for (const record of due) {
-      if (await this.precheck(record, signal)) ready.push(record)
+      if (!(await this.precheck(record, signal))) continue
+      // A ticket sent before goes on its own, replacing its transaction if that is still pending.
+      if (this.store.txsOf(record.ticketHash).length === 0) fresh.push(record)
+      else await this.send([record], signal)
     }
-    if (ready.length === 0) return
-    const hashes = ready.map((r) => r.ticketHash)
-    this.store.markRedeeming(hashes, this.now())
+    if (fresh.length > 0) await this.send(fresh, signal)
+  }
+
+  private async send(records: RedemptionRecord[], signal?: AbortSignal): Promise<void> {
+    const hashes = records.map((r) => r.ticketHash)
     const onPrepared = (tx: PreparedTx) => this.store.recordTx(hashes, tx.hash, tx.raw, this.now())
     try {
-      if (ready.length === 1) {
-        const result = await this.broker.redeemWinningTicket(ready[0].ticket, { signal, onPrepared })
-        this.succeed(ready[0], {
-          txHash: result.hash,
-          paid: result.paid,
-          gasUsed: result.gasUsed,
-          fee: result.fee,
+      const replace = records.length === 1 ? await this.pendingTx(records[0], signal) : undefined
+      this.store.markRedeeming(hashes, this.now())
+      if (records.length === 1) {
+        const result = await this.broker.redeemWinningTicket(records[0].ticket, {
+          signal,
+          onPrepared,
+          replace,
         })
+        const { hash: txHash, paid, gasUsed, fee } = result
+        this.succeed(records[0], { txHash, paid, gasUsed, fee })
         return
       }
-      const result = await this.broker.batchRedeemWinningTickets(
-        ready.map((r) => r.ticket),
-        { signal, onPrepared },
-      )
-      const n = BigInt(ready.length)
+      const tickets = records.map((r) => r.ticket)
+      const result = await this.broker.batchRedeemWinningTickets(tickets, { signal, onPrepared })
+      const n = BigInt(records.length)
       for (const [i, outcome] of result.outcomes.entries()) {
         if (outcome.redeemed) {
           // The batch's gas is shared evenly for the books.
           const share = { gasUsed: result.gasUsed / n, fee: result.fee / n }
-          this.succeed(ready[i], { txHash: result.hash, paid: outcome.paid, ...share })
+          this.succeed(records[i], { txHash: result.hash, paid: outcome.paid, ...share })
         } else {
-          await this.afterFailure(ready[i], outcome.error!, signal)
+          await this.afterFailure(records[i], outcome.error!, signal)
         }
       }
     } catch (err) {
-      for (const record of ready) await this.afterFailure(record, err, signal)
+      for (const record of records) await this.afterFailure(record, err, signal)
     }
   }
 
@@ -365,17 +390,32 @@ export class RedemptionService implements RedemptionQueue {
     const e = err as Partial<BrokerError> & { message?: string }
     const code = e.code ?? 'ERR_UNKNOWN'
     const message = e.message ?? String(err)
+    let history: 'settled' | 'pending' | 'free' = 'free'
     try {
       // A used ticket, a revert after mining or a lost send may all hide a success of ours.
-      if (await this.settleFromHistory(record, signal)) return
+      history = await this.settleFromHistory(record, signal)
+      if (history === 'settled') return
     } catch (checkErr) {
       this.log.warn('could not check the chain after a failed redemption', {
         ticket: record.ticketHash,
         checkErr,
       })
     }
-    const retryable = e.retryable === true || RETRYABLE_CODES.has(code) || code === 'ERR_CONTRACT_REVERT'
     const attempts = record.attempts + 1
+    if (history === 'pending') {
+      // One of our transactions may still be mined: never give up on the ticket while it can;
+      // the next attempt replaces it at the same nonce with a higher fee.
+      const until = this.now() + Math.min(this.retryBaseMs * 2 ** (attempts - 1), this.retryMaxMs)
+      this.store.reschedule(record.ticketHash, until, this.now(), { code, message }, attempts)
+      this.emit({
+        type: 'deferred',
+        ticketHash: record.ticketHash,
+        reason: `transaction still pending: ${message}`,
+        until,
+      })
+      return
+    }
+    const retryable = e.retryable === true || RETRYABLE_CODES.has(code) || code === 'ERR_CONTRACT_REVERT'
     if (!retryable || attempts >= this.maxAttempts) {
       const final = retryable ? `gave up after ${attempts} attempts: ${message}` : message
       this.fail(record, { code, message: final }, attempts)

@@ -4,7 +4,7 @@ import { type AddressInfo, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import anyTest, { type TestFn } from 'ava'
-import { Wallet } from 'ethers'
+import { Transaction, Wallet } from 'ethers'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { RedemptionService } from '../../src/tickets/redemption.js'
@@ -25,7 +25,7 @@ const SENDER = 1
 const FACE = ETH / 100n
 
 test.before(async (t) => {
-  const chain = await startDevChain({ accounts: 11 })
+  const chain = await startDevChain({ accounts: 12 })
   const options = chain.clientOptions
   const reader = new TicketBrokerClient({}, options)
   const clients = new Map<number, TicketBrokerClient>()
@@ -298,5 +298,61 @@ test.serial(
     t.is(svc.get(ticketHashHex(wt.ticket))!.paid, FACE)
     await svc.close()
     await t.throwsAsync(svc.enqueue(wt), { code: 'ERR_REDEMPTION_CLOSED' } as never)
+  },
+)
+
+test.serial(
+  'a transaction stuck unmined is replaced at the same nonce with a higher fee; the ticket is paid once',
+  async (t) => {
+    const recipient = 10
+    const { chain, reader } = t.context
+    const client = new TicketBrokerClient(
+      { wallet: walletOf(chain, recipient) },
+      { ...chain.clientOptions, confirmTimeoutMs: 300 },
+    )
+    const dbPath = join(t.context.dir, 'stuck.db')
+    const svc = new RedemptionService({ broker: client }, { dbPath, retryBaseMs: 20 })
+    t.teardown(async () => {
+      await svc.close()
+      await chain.setMining(true)
+      client.close()
+    })
+    const wt = await ticketFor(t.context, recipient)
+    const hash = ticketHashHex(wt.ticket)
+    const before = await reader.getBalance(addressOf(chain, recipient))
+
+    await chain.setMining(false)
+    let pendingDeferrals = 0
+    const twoReplacements = svc.waitFor(
+      (e) =>
+        e.type === 'deferred' && e.reason.startsWith('transaction still pending') && ++pendingDeferrals === 2,
+    )
+    await svc.enqueue(wt)
+    await svc.start()
+    await twoReplacements
+    await svc.stop()
+
+    const store = new RedemptionStore(dbPath)
+    const recorded = store.txsOf(hash)
+    store.close()
+    const sent = recorded.map((tx) => Transaction.from(tx.raw))
+    t.true(sent.length >= 2)
+    t.is(new Set(sent.map((tx) => tx.nonce)).size, 1, 'every resend reuses the stuck nonce')
+    // Newest first: each resend pays at least 12.5 % more per gas than the one it replaces.
+    for (let i = 1; i < sent.length; i++)
+      t.true(sent[i - 1].maxFeePerGas! * 1000n >= sent[i].maxFeePerGas! * 1125n)
+
+    await chain.setMining(true)
+    const redeemed = svc.waitFor((e) => e.type === 'redeemed')
+    await svc.start()
+    await redeemed
+    t.is(svc.get(hash)!.paid, FACE)
+    // A real node mines one transaction per nonce; ganache mines each of them, so every other
+    // recorded transaction that got mined must have reverted on the used ticket, paying nothing.
+    const receipts = await Promise.all(recorded.map((tx) => reader.provider.getTransactionReceipt(tx.txHash)))
+    const mined = receipts.filter((r) => r !== null)
+    t.is(mined.filter((r) => r.status === 1).length, 1)
+    const fees = mined.reduce((sum, r) => sum + r.gasUsed * r.gasPrice, 0n)
+    t.is(await netReceived(t.context, recipient, before, fees), FACE)
   },
 )
