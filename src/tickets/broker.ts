@@ -9,6 +9,7 @@ import {
   Contract,
   FetchRequest,
   type Interface,
+  isAddress,
   JsonRpcProvider,
   type Log,
   type Signer,
@@ -144,6 +145,15 @@ export class TicketBrokerClient implements SenderInfoSource {
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 120_000
     this.gasMargin = BigInt(100 + (options.gasLimitMarginPercent ?? 20))
     this.pollingIntervalMs = options.pollingIntervalMs ?? 1000
+    if (!/^https?:\/\/\S+$/i.test(options.rpcUrl)) {
+      throw new BrokerError('ERR_BROKER_CONFIG', `the RPC URL must be http(s)://…; got "${options.rpcUrl}"`)
+    }
+    if (!isAddress(options.contractAddress)) {
+      throw new BrokerError(
+        'ERR_BROKER_CONFIG',
+        `the broker address must be 0x followed by 40 hex digits; got "${options.contractAddress}"`,
+      )
+    }
     const request = new FetchRequest(options.rpcUrl)
     request.timeout = this.requestTimeoutMs
     this.provider = new JsonRpcProvider(request, options.chainId, {

@@ -87,7 +87,15 @@ export async function startDevChain(
   const reserveRecipients = options.reserveRecipients ?? 1
   const wait = withTimeout(signal, options.timeoutMs ?? 30_000)
 
-  const ganache = await importGanacheQuietly()
+  let ganache: Awaited<ReturnType<typeof importGanacheQuietly>>
+  try {
+    ganache = await importGanacheQuietly()
+  } catch (cause) {
+    throw new DevChainError(
+      'ganache is not installed; the dev chain is for tests and the demo: run `npm install --save-dev ganache`',
+      { cause },
+    )
+  }
   const server = ganache.server({
     logging: { quiet: true },
     wallet: {

@@ -372,3 +372,16 @@ test.serial(
     watcher.stop()
   },
 )
+
+test.serial('a client with a malformed RPC URL or broker address is refused with ERR_BROKER_CONFIG', (t) => {
+  const { chain } = t.context
+  t.throws(
+    () => new TicketBrokerClient({}, { rpcUrl: 'localhost:8545', contractAddress: chain.contractAddress }),
+    {
+      code: 'ERR_BROKER_CONFIG',
+    } as never,
+  )
+  t.throws(() => new TicketBrokerClient({}, { rpcUrl: chain.rpcUrl, contractAddress: '0x1234' }), {
+    code: 'ERR_BROKER_CONFIG',
+  } as never)
+})
