@@ -47,7 +47,7 @@ export interface RedemptionTotals {
 
 /** Where a node keeps its redemption queue unless told otherwise. */
 export function redemptionDbPath(dataDir: string): string {
-  return join(dataDir, 'redemptions.db')
+  return join(dataDir, 'redemptions.sqlite')
 }
 
 export class RedemptionStoreError extends FramemeshError {

@@ -11,7 +11,7 @@ import { unlockCommand } from '../../src/cli/commands/unlock.js'
 import { walletCommand } from '../../src/cli/commands/wallet.js'
 import { withdrawCommand } from '../../src/cli/commands/withdraw.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
-import { RedemptionStore } from '../../src/tickets/redemption-store.js'
+import { RedemptionStore, redemptionDbPath } from '../../src/tickets/redemption-store.js'
 import { ETH, makeTicket, walletOf } from './chain-fixtures.js'
 
 interface Ctx {
@@ -135,7 +135,7 @@ test.serial('bad amounts and a missing --rpc are usage errors', async (t) => {
 })
 
 test.serial('tickets status totals the redemption database', async (t) => {
-  const store = new RedemptionStore(join(t.context.dir, 'redemptions.db'))
+  const store = new RedemptionStore(redemptionDbPath(t.context.dir))
   const spec = {
     senderKey: walletOf(t.context.chain, 1).privateKey,
     recipient: `0x${'11'.repeat(20)}` as const,
@@ -170,7 +170,7 @@ test.serial('tickets status totals the redemption database', async (t) => {
 })
 
 test.serial('tickets status on a node without a redemption database says so and creates none', async (t) => {
-  const missing = join(t.context.dir, 'none', 'redemptions.db')
+  const missing = redemptionDbPath(join(t.context.dir, 'none'))
   const result = await run(t.context, ticketsCommand, ['status', '--db', missing])
   t.is(result.code, 0)
   t.regex(result.out[0], /no redemption database/)

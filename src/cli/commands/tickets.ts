@@ -7,7 +7,11 @@ import { eth, print } from './chain-options.js'
 
 const spec = {
   dataDir: PEER_CONFIG.dataDir,
-  db: { kind: 'string', help: 'redemption database (default <data-dir>/redemptions.db)', path: true },
+  db: {
+    kind: 'string',
+    help: 'redemption database (default <data-dir>/redemptions.sqlite, where `framemesh orchestrator` keeps it)',
+    path: true,
+  },
   list: {
     kind: 'int',
     help: 'also list the N most recently updated tickets',
