@@ -2,7 +2,7 @@
 // Serial: tests mine blocks to move rounds, which would expire other tests' tickets mid-flight.
 import anyTest, { type TestFn } from 'ava'
 import { Contract, Wallet } from 'ethers'
-import { type BrokerErrorCode, TicketBrokerClient } from '../../src/tickets/broker.js'
+import { type BrokerErrorCode, TicketBrokerClient, ticketTuple } from '../../src/tickets/broker.js'
 import { ticketBrokerArtifact } from '../../src/tickets/broker-artifact.generated.js'
 import { ChainWatcher } from '../../src/tickets/broker-watcher.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
@@ -89,7 +89,6 @@ test.serial('the contract computes the same ticket hash as the ticket core', asy
   const { chain, reader } = t.context
   const wt = await ticketFrom(t.context, 1, RECIPIENT, 123n)
   const contract = new Contract(chain.contractAddress, ticketBrokerArtifact.abi, reader.provider)
-  const { ticketTuple } = await import('../../src/tickets/broker.js')
   t.is(
     ((await contract.getTicketHash(ticketTuple(wt.ticket))) as string).toLowerCase(),
     ticketHashHex(wt.ticket),
