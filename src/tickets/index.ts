@@ -52,6 +52,7 @@ export {
   type RedemptionTotals,
   redemptionDbPath,
 } from './redemption.js'
+export { createRedemptionMetrics, type RedemptionMetrics } from './redemption-metrics.js'
 export { RoundKeeper, type RoundKeeperComponents, type RoundKeeperOptions } from './round-keeper.js'
 export { defaultBackend as defaultSecp256k1Backend, type Secp256k1Backend } from './secp256k1.js'
 export {

@@ -240,6 +240,16 @@ export class RedemptionStore {
       .run(error.code, error.message, attempts ?? null, now, hash)
   }
 
+  /** Tickets not yet redeemed or failed. */
+  countPending(): number {
+    const row = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM tickets WHERE status IN ('queued', 'redeeming')`)
+      .get() as {
+      n: number
+    }
+    return row.n
+  }
+
   /** Face value not yet redeemed (queued or redeeming), per sender. */
   pendingBySender(): Map<Address, bigint> {
     const rows = this.db

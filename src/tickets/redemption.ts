@@ -12,6 +12,7 @@ import type { PreparedTx, TicketBrokerClient } from './broker.js'
 import type { BrokerError } from './broker-errors.js'
 import type { Address } from './bytes.js'
 import type { RedemptionQueue } from './chain.js'
+import { type RedemptionMetrics, weiToEth } from './redemption-metrics.js'
 import { type RedemptionRecord, RedemptionStore, type RedemptionTotals } from './redemption-store.js'
 import type { WinningTicket } from './ticket.js'
 
@@ -38,6 +39,7 @@ export type RedemptionBroker = Pick<
 export interface RedemptionServiceComponents {
   broker: RedemptionBroker
   logger?: Logger
+  metrics?: RedemptionMetrics
   /** Clock for scheduling (default Date.now). */
   now?: () => number
 }
@@ -54,7 +56,10 @@ export interface RedemptionServiceOptions {
   maxAttempts?: number
   /** How long to wait before re-checking a ticket not yet worth its gas (default 60 s). */
   gasRecheckMs?: number
-  /** Tickets redeemed per transaction (default 1; more uses batchRedeemWinningTickets). */
+  /**
+   * Most tickets per transaction (default 10): due tickets go out together through
+   * batchRedeemWinningTickets, about a third less gas each; 1 sends each on its own.
+   */
   maxBatch?: number
 }
 
@@ -79,6 +84,7 @@ export class RedemptionService implements RedemptionQueue {
   private readonly store: RedemptionStore
   private readonly broker: RedemptionBroker
   private readonly log: Logger
+  private readonly metrics: RedemptionMetrics | undefined
   private readonly now: () => number
   private readonly gasMargin: bigint
   private readonly retryBaseMs: number
@@ -96,13 +102,14 @@ export class RedemptionService implements RedemptionQueue {
   constructor(components: RedemptionServiceComponents, options: RedemptionServiceOptions) {
     this.broker = components.broker
     this.log = (components.logger ?? silentLogger).child('redemption')
+    this.metrics = components.metrics
     this.now = components.now ?? Date.now
     this.gasMargin = BigInt(Math.round((options.gasMargin ?? 3) * 1000))
     this.retryBaseMs = options.retryBaseMs ?? 2000
     this.retryMaxMs = options.retryMaxMs ?? 5 * 60_000
     this.maxAttempts = options.maxAttempts ?? 8
     this.gasRecheckMs = options.gasRecheckMs ?? 60_000
-    this.maxBatch = Math.max(1, options.maxBatch ?? 1)
+    this.maxBatch = Math.max(1, options.maxBatch ?? 10)
     this.store = new RedemptionStore(options.dbPath)
     this.pending = this.store.pendingBySender()
   }
@@ -336,11 +343,17 @@ export class RedemptionService implements RedemptionQueue {
       }
       const tickets = records.map((r) => r.ticket)
       const result = await this.broker.batchRedeemWinningTickets(tickets, { signal, onPrepared })
-      const n = BigInt(records.length)
+      // The batch's gas is charged to the tickets it redeemed, evenly; the first of them takes
+      // the remainder so the books add up to exactly what the transaction cost.
+      const n = BigInt(result.outcomes.filter((o) => o.redeemed).length)
+      const firstRedeemed = result.outcomes.findIndex((o) => o.redeemed)
       for (const [i, outcome] of result.outcomes.entries()) {
         if (outcome.redeemed) {
-          // The batch's gas is shared evenly for the books.
-          const share = { gasUsed: result.gasUsed / n, fee: result.fee / n }
+          const first = i === firstRedeemed
+          const share = {
+            gasUsed: result.gasUsed / n + (first ? result.gasUsed % n : 0n),
+            fee: result.fee / n + (first ? result.fee % n : 0n),
+          }
           this.succeed(records[i], { txHash: result.hash, paid: outcome.paid, ...share })
         } else {
           await this.afterFailure(records[i], outcome.error!, signal)
@@ -433,6 +446,7 @@ export class RedemptionService implements RedemptionQueue {
     result: { txHash: string; paid: bigint; gasUsed: bigint; fee: bigint },
   ): void {
     this.store.markRedeemed(record.ticketHash, result, this.now())
+    this.metrics?.gasEth.inc(weiToEth(result.fee))
     this.release(record)
     this.log.info('ticket redeemed', { ticket: record.ticketHash, tx: result.txHash, paid: result.paid })
     this.emit({ type: 'redeemed', ticketHash: record.ticketHash, txHash: result.txHash, paid: result.paid })
@@ -453,6 +467,12 @@ export class RedemptionService implements RedemptionQueue {
   }
 
   private emit(e: RedemptionEvent): void {
+    if (this.metrics !== undefined) {
+      const code = e.type === 'failed' ? e.code : ''
+      this.metrics.tickets.inc({ event: e.type, code })
+      if (e.type === 'redeemed') this.metrics.paidEth.inc(weiToEth(e.paid))
+      this.metrics.pending.set(this.store.countPending())
+    }
     for (const listener of [...this.listeners]) {
       try {
         listener(e)

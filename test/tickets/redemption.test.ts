@@ -8,6 +8,7 @@ import { Transaction, Wallet } from 'ethers'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { RedemptionService } from '../../src/tickets/redemption.js'
+import { createRedemptionMetrics } from '../../src/tickets/redemption-metrics.js'
 import { RedemptionStore } from '../../src/tickets/redemption-store.js'
 import { ticketHashHex, type WinningTicket } from '../../src/tickets/ticket.js'
 import { addressOf, currentTicket, ETH, walletOf } from './chain-fixtures.js'
@@ -68,7 +69,11 @@ test.serial(
   'an enqueued winning ticket is redeemed once, paying exactly faceValue, and counted in the totals',
   async (t) => {
     const recipient = 2
-    const svc = service(t.context, recipient, 'one.db')
+    const metrics = createRedemptionMetrics()
+    const svc = new RedemptionService(
+      { broker: t.context.clients.get(recipient)!, metrics },
+      { dbPath: join(t.context.dir, 'one.db') },
+    )
     const wt = await ticketFor(t.context, recipient)
     const before = await t.context.reader.getBalance(addressOf(t.context.chain, recipient))
     await svc.enqueue(wt)
@@ -84,6 +89,10 @@ test.serial(
     t.is(svc.pendingFaceValue(wt.ticket.sender), 0n)
     const totals = svc.totals()
     t.deepEqual([totals.redeemed.count, totals.redeemed.paid, totals.queued.count], [1, FACE, 0])
+    const exported = await metrics.registry.metrics()
+    t.regex(exported, /framemesh_redemption_tickets_total\{event="redeemed",code=""\} 1/)
+    t.regex(exported, /framemesh_redemption_paid_eth_total 0\.01/)
+    t.regex(exported, /framemesh_redemption_pending_tickets 0/)
     await svc.close()
   },
 )
