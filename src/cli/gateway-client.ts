@@ -20,8 +20,10 @@ export interface GatewayJob {
   framesDone: number
   framesTotal?: number
   peers: string[]
-  /** Decimal string (JSON has no bigint). */
+  /** Tickets' expected value sent, wei as a decimal string (JSON has no bigint). */
   paidWei: string
+  /** The work at the agreed prices, wei as a decimal string. */
+  chargedWei?: string
   output?: { kind: 'image' | 'video' | 'text'; contentType: string }
   text?: string
   error?: string

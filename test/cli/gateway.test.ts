@@ -63,8 +63,9 @@ function nodeFlags(t: { context: Ctx }, account: number, name: string): string[]
   ]
 }
 
+// 320×240 → 640×480: big enough that tickets sized per pixel would pass the sender's cap per params.
 test.serial(
-  'orchestrator, gateway and submit commands together upscale an image sent over HTTP',
+  'orchestrator, gateway and submit commands together upscale a 320×240 image sent over HTTP',
   async (t) => {
     const seller = startCommand(orchestratorCommand, [
       ...nodeFlags(t, 2, 'seller'),
@@ -73,6 +74,7 @@ test.serial(
       '--log-level',
       'warn',
     ])
+    t.teardown(() => seller.close())
     const sellerId = (await seller.line(/^orchestrator \w+ ready/)).split(' ')[1]!
 
     const started = performance.now()
@@ -85,6 +87,7 @@ test.serial(
       '--log-level',
       'info',
     ])
+    t.teardown(() => gateway.close())
     const url = (await gateway.line(/^gateway http:\/\/127\.0\.0\.1:\d+ ready/)).split(' ')[1]!
     await gateway.line(/^deposit: 1\.0 ETH, reserve: 1\.0 ETH$/)
     t.log(`gateway start-up (flags to ready): ${Math.round(performance.now() - started)} ms`)
@@ -96,7 +99,7 @@ test.serial(
     const image = join(t.context.dir, 'photo.png')
     await writeFile(
       image,
-      await sharp({ create: { width: 30, height: 20, channels: 3, background: '#c84' } })
+      await sharp({ create: { width: 320, height: 240, channels: 3, background: '#c84' } })
         .png()
         .toBuffer(),
     )
@@ -110,7 +113,7 @@ test.serial(
     )
     t.is(await submit.done, 0, submit.err.join('\n'))
     t.log(`submit round trip through the CLI gateway: ${Math.round(performance.now() - submitted)} ms`)
-    t.like(await sharp(join(t.context.dir, 'big.png')).metadata(), { width: 60, height: 40, format: 'png' })
+    t.like(await sharp(join(t.context.dir, 'big.png')).metadata(), { width: 640, height: 480, format: 'png' })
     t.regex(submit.err.join('\n'), new RegExp(`running on ${sellerId.slice(0, 12)}`))
 
     gateway.stop()

@@ -12,6 +12,8 @@ export interface RunningCommand {
   errLine(pattern: RegExp, timeoutMs?: number): Promise<string>
   /** SIGINT. */
   stop(): void
+  /** SIGINT and wait for the end, whatever it is: for teardowns after a failed test. */
+  close(): Promise<void>
 }
 
 export function startCommand(
@@ -78,5 +80,9 @@ export function startCommand(
     line: (pattern, timeoutMs = 30_000) => wait('out', pattern, timeoutMs),
     errLine: (pattern, timeoutMs = 30_000) => wait('err', pattern, timeoutMs),
     stop: () => controller.abort(),
+    close: async () => {
+      controller.abort()
+      await done.catch(() => {})
+    },
   }
 }

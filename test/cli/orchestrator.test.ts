@@ -93,6 +93,7 @@ test.serial(
       ],
       { env: { FRAMEMESH_WALLET_PASSWORD: PASSWORD } },
     )
+    t.teardown(() => cmd.close())
     const ready = await cmd.line(/^orchestrator 12D3KooW\w+ ready/)
     const peerId = ready.split(' ')[1]!
     await cmd.line(/^ {2}blend/)

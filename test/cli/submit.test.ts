@@ -72,10 +72,10 @@ test.serial(
     const stderr = cmd.err.join('\n')
     t.regex(stderr, /^job [\w-]+: upscale$/m)
     t.regex(stderr, new RegExp(`stage 1: running on ${seller.slice(0, 12)}…${seller.slice(-6)}`))
-    t.regex(stderr, /upscale \[#{24}\] 100% 1\/1 frames/)
+    t.is(cmd.err.filter((l) => /^upscale \[#{24}\] 100% 1\/1 frames/.test(l)).length, 1, stderr)
     t.regex(
       cmd.out[0]!,
-      /^wrote out\.png \(image\/png, \d+ bytes\) in [\d.]+ s; 1 peer\(s\), paid [\d.]+ ETH/,
+      /^wrote out\.png \(image\/png, \d+ bytes\) in [\d.]+ s; 1 peer\(s\), charged [\d.]+ ETH, sent [\d.]+ ETH in tickets/,
     )
     // Nothing half-written is left beside the result.
     t.deepEqual(
@@ -94,6 +94,7 @@ test.serial('--json prints the finished job with its peers and payment', async (
     peers: [t.context.mesh.orchestrators[0]!.peer.peerId.toString()],
   })
   t.true(BigInt(summary.paidWei) > 0n, `paid ${summary.paidWei}`)
+  t.true(BigInt(summary.chargedWei) > 0n, `charged ${summary.chargedWei}`)
 })
 
 test.serial('a job the mesh cannot run exits non-zero with the gateway’s error', async (t) => {

@@ -3,6 +3,7 @@ import { builtinModelsDir } from '../../inference/builtins.js'
 import { createModelRegistry, type ModelRegistry } from '../../inference/registry.js'
 import type { Logger } from '../../logger.js'
 import { defaultUnitFor } from '../../market/advert.js'
+import { MICRO_UNITS_PER_UNIT } from '../../market/units.js'
 import { type OrchestratorNode, startOrchestratorNode } from '../../node/orchestrator-node.js'
 import type { CliCommand, CliContext } from '../command.js'
 import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.js'
@@ -21,6 +22,11 @@ const spec = {
   budgetMb: INFERENCE_CONFIG.budgetMb,
   threads: { kind: 'int', help: 'onnxruntime threads per model session', default: 1, min: 1, max: 1024 },
   pin: { kind: 'strings', help: 'model id to load at start and keep warm (repeatable)' },
+  ticketWork: {
+    kind: 'string',
+    help: 'work one ticket pays for, in pricing units (output megapixels, frames or input megapixels)',
+    default: '1',
+  },
 } as const satisfies ConfigSpec
 
 export const orchestratorCommand: CliCommand = {
@@ -49,6 +55,7 @@ export const orchestratorCommand: CliCommand = {
     const loaded = await loadConfig(spec, ctx)
     const { config } = loaded
     const prices = parsePrices(config.price ?? [])
+    const unitsPerTicket = parseTicketWork(config.ticketWork)
     const modelsDir = modelsDirOf(config)
     const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
     const { chain, walletKey } = await prepareNode(ctx, loaded, async () => {
@@ -73,6 +80,7 @@ export const orchestratorCommand: CliCommand = {
           budgetBytes: config.budgetMb * 1024 * 1024,
           intraOpThreads: config.threads,
           ...(config.pin === undefined ? {} : { pin: config.pin }),
+          recipient: { unitsPerTicket },
         },
       )
       try {
@@ -122,6 +130,29 @@ export function parsePrices(entries: string[]): Record<string, bigint> {
   return prices
 }
 
+/**
+ * Pricing units per ticket into the market's micro-units. One unit a ticket keeps a 4K frame's
+ * upscale to a few dozen tickets, well under the per-params cap a sender may send.
+ */
+function parseTicketWork(text: string): bigint {
+  // The market counts work in millionths of a pricing unit.
+  const decimals = MICRO_UNITS_PER_UNIT.toString().length - 1
+  let micro = 0n
+  try {
+    micro = /^\d+(\.\d+)?$/.test(text.trim()) ? parseUnits(text.trim(), decimals) : 0n
+  } catch {
+    // More than six decimals: refused below.
+  }
+  if (micro <= 0n) {
+    throw new ConfigError(
+      'ERR_CONFIG_INVALID',
+      `'ticketWork' must be a positive number of pricing units with at most 6 decimals, e.g. 1 or 0.25; got ${JSON.stringify(text)}`,
+      { details: { key: 'ticketWork' } },
+    )
+  }
+  return micro
+}
+
 /** Every id must name a usable model before anything starts. */
 function checkModels(registry: ModelRegistry, ids: string[], key: string): void {
   for (const id of ids) {
@@ -157,11 +188,13 @@ function printNode(
   ctx.stdout('listening on:')
   for (const addr of node.peer.multiaddrs) ctx.stdout(`  ${addr}`)
   ctx.stdout(`selling (${node.orchestrator.capacity().total} jobs at once):`)
-  const width = Math.max(...Object.keys(prices).map((id) => id.length))
-  for (const [id, wei] of Object.entries(prices)) {
+  const rows = Object.entries(prices).map(([id, wei]) => {
     const pipeline = registry.get(id).manifest.pipeline
-    const unit = defaultUnitFor(pipeline)
-    ctx.stdout(`  ${id.padEnd(width)}  ${pipeline.padEnd(11)}  ${wei} wei per ${unit}`)
+    return [id, pipeline, `${wei} wei per ${defaultUnitFor(pipeline)}`]
+  })
+  const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)))
+  for (const [id, pipeline, price] of rows) {
+    ctx.stdout(`  ${id!.padEnd(widths[0]!)}  ${pipeline!.padEnd(widths[1]!)}  ${price}`)
   }
 }
 

@@ -95,6 +95,7 @@ export const submitCommand: CliCommand = {
       contentType: job.output?.contentType,
       bytes,
       peers: job.peers,
+      chargedWei: job.chargedWei,
       paidWei: job.paidWei,
       seconds: Number(seconds.toFixed(3)),
     }
@@ -102,7 +103,8 @@ export const submitCommand: CliCommand = {
     else if (output !== '-') {
       ctx.stdout(
         `wrote ${config.output} (${summary.contentType}, ${bytes} bytes) in ${seconds.toFixed(1)} s; ` +
-          `${job.peers.length} peer(s), paid ${formatEther(BigInt(job.paidWei))} ETH in tickets (expected value)`,
+          `${job.peers.length} peer(s), charged ${formatEther(BigInt(job.chargedWei ?? 0))} ETH, ` +
+          `sent ${formatEther(BigInt(job.paidWei))} ETH in tickets (expected value)`,
       )
     }
     return 0
@@ -190,14 +192,22 @@ async function follow(
 ): Promise<GatewayJob> {
   let progress: Progress | undefined
   let framesDone = 0
+  // The count the last progress line showed, so the closing line is not a repeat of it.
+  let shown = -1
   const short = (peer: string) => `${peer.slice(0, 12)}…${peer.slice(-6)}`
+  const write = (line: string) => {
+    shown = framesDone
+    ctx.stderr(line)
+  }
   for await (const ev of client.events(id, ctx.signal)) {
     switch (ev.event) {
-      case 'progress':
-        progress ??= createProgress(ctx.stderr, { label, total: ev.data.framesTotal })
-        progress.tick(ev.data.framesDone - framesDone)
+      case 'progress': {
+        progress ??= createProgress(write, { label, total: ev.data.framesTotal })
+        const delta = ev.data.framesDone - framesDone
         framesDone = ev.data.framesDone
+        progress.tick(delta)
         break
+      }
       case 'peer':
         ctx.stderr(
           ev.data.from === undefined
@@ -211,7 +221,7 @@ async function follow(
         )
         break
       default:
-        progress?.done()
+        if (shown !== framesDone) progress?.done()
         return ev.data
     }
   }
