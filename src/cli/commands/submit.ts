@@ -202,7 +202,11 @@ async function follow(
   for await (const ev of client.events(id, ctx.signal)) {
     switch (ev.event) {
       case 'progress': {
-        progress ??= createProgress(write, { label, total: ev.data.framesTotal })
+        if (progress === undefined) {
+          // A first line at 0 starts the clock here, so the rate is not one frame over no time.
+          progress = createProgress(write, { label, total: ev.data.framesTotal })
+          progress.tick(0)
+        }
         const delta = ev.data.framesDone - framesDone
         framesDone = ev.data.framesDone
         progress.tick(delta)
