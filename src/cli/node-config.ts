@@ -12,6 +12,7 @@ import { loadWalletFile, WalletError } from '../tickets/wallet.js'
 import type { CliContext } from './command.js'
 import { passwordOf, WALLET_CONFIG, walletPathOf } from './commands/chain-options.js'
 import { type Config, ConfigError, type ConfigSpec, PEER_CONFIG } from './config.js'
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js'
 
 export const NODE_CHAIN_CONFIG = {
   rpc: { kind: 'string', help: 'JSON-RPC URL of the chain, e.g. http://127.0.0.1:8545' },
@@ -175,13 +176,17 @@ export function peerOptionsOf(config: PeerConfig): Omit<PeerOptions, 'dataDir' |
 export interface NodeAccess {
   chain: ChainOptions
   walletKey: string
+  /** This process's hold on the data dir; release it once the node has stopped. */
+  lock: DataDirLock
 }
 
 /**
  * What every node command checks before it starts anything, cheapest first: no stray arguments,
- * someone to find, the command's own settings (`check`), then the chain and the wallet.
+ * someone to find, the command's own settings (`check`), the chain, the wallet, and that no other
+ * node runs on the data dir.
  */
 export async function prepareNode(
+  command: string,
   ctx: Pick<CliContext, 'signal'>,
   loaded: { config: Config<typeof NODE_CONFIG> & { dataDir: string }; positionals: string[] },
   check: () => unknown = () => {},
@@ -192,7 +197,8 @@ export async function prepareNode(
   requireBootstrap(loaded.config)
   await check()
   const chain = await checkChain(ctx, loaded.config)
-  return { chain, walletKey: await walletKeyOf(ctx, loaded.config) }
+  const walletKey = await walletKeyOf(ctx, loaded.config)
+  return { chain, walletKey, lock: await lockDataDir(loaded.config.dataDir, command) }
 }
 
 /** Refuses a node that could find nobody. */

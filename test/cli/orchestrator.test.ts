@@ -1,5 +1,7 @@
 // `framemesh orchestrator` against a real dev chain, bootstrap node and broadcaster on loopback.
-import { mkdtemp, rm } from 'node:fs/promises'
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -7,6 +9,7 @@ import anyTest, { type TestFn } from 'ava'
 import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
 import { idCommand } from '../../src/cli/commands/id.js'
 import { orchestratorCommand } from '../../src/cli/commands/orchestrator.js'
+import { LOCK_FILE_NAME, lockDataDir } from '../../src/cli/data-dir-lock.js'
 import { type BroadcasterNode, startBroadcasterNode } from '../../src/node/broadcaster-node.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { createWalletFile, walletFilePath } from '../../src/tickets/wallet.js'
@@ -74,25 +77,24 @@ test.serial(
     })
 
     const started = performance.now()
-    const cmd = startCommand(
-      orchestratorCommand,
-      [
-        '--data-dir',
-        dataDir,
-        '--bootstrap',
-        bootstrap.multiaddrs[0]!,
-        ...chainFlags(chain),
-        '--chain-poll-ms',
-        '200',
-        '--price',
-        'esrgan-slim-x2=2000000000000',
-        '--price',
-        'blend=10gwei',
-        '--log-level',
-        'warn',
-      ],
-      { env: { FRAMEMESH_WALLET_PASSWORD: PASSWORD } },
-    )
+    const argv = [
+      '--data-dir',
+      dataDir,
+      '--bootstrap',
+      bootstrap.multiaddrs[0]!,
+      ...chainFlags(chain),
+      '--chain-poll-ms',
+      '200',
+      '--price',
+      'esrgan-slim-x2=2000000000000',
+      '--price',
+      'blend=10gwei',
+      '--log-level',
+      'warn',
+    ]
+    const cmd = startCommand(orchestratorCommand, argv, {
+      env: { FRAMEMESH_WALLET_PASSWORD: PASSWORD },
+    })
     t.teardown(() => cmd.close())
     const ready = await cmd.line(/^orchestrator 12D3KooW\w+ ready/)
     const peerId = ready.split(' ')[1]!
@@ -119,6 +121,15 @@ test.serial(
     t.is(byModel.blend?.paymentAddress.toLowerCase(), account.address.toLowerCase())
     t.is(byModel.blend?.slotsTotal, 4)
 
+    // A second node on the same data dir would share the peer id: refused while this one runs.
+    const twin = startCommand(orchestratorCommand, argv, {
+      env: { FRAMEMESH_WALLET_PASSWORD: PASSWORD },
+    })
+    await t.throwsAsync(twin.done, {
+      code: 'ERR_DATA_DIR_IN_USE',
+      message: /another framemesh node \(orchestrator/,
+    })
+
     const left = bootstrap.peer.events.waitFor('peer:disconnect', {
       filter: (e) => e.peerId === peerId,
       timeoutMs: 20_000,
@@ -126,6 +137,7 @@ test.serial(
     cmd.stop()
     t.is(await cmd.done, 0)
     await left
+    t.false(existsSync(join(dataDir, LOCK_FILE_NAME)), 'the data dir lock is released')
 
     // The data dir keeps the identity; `framemesh id` shows it with the wallet's payment address.
     const id = startCommand(idCommand, ['--data-dir', dataDir, '--json'])
@@ -236,3 +248,17 @@ async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()))
   return port
 }
+
+test('a data dir lock left by a process that died is taken over', async (t) => {
+  const dir = join(t.context.dir, 'stale-lock')
+  await mkdir(dir, { recursive: true })
+  const dead = spawnSync(process.execPath, ['-e', '0']).pid
+  await writeFile(join(dir, LOCK_FILE_NAME), JSON.stringify({ pid: dead, command: 'gateway' }))
+  const lock = await lockDataDir(dir, 'orchestrator')
+  await t.throwsAsync(lockDataDir(dir, 'gateway'), {
+    code: 'ERR_DATA_DIR_IN_USE',
+    message: /\(orchestrator, pid/,
+  })
+  await lock.release()
+  await (await lockDataDir(dir, 'gateway')).release()
+})

@@ -57,7 +57,7 @@ export const gatewayCommand: CliCommand = {
     const loaded = await loadConfig(spec, ctx)
     const { config } = loaded
     const tokens = config.token ?? []
-    const { chain, walletKey } = await prepareNode(ctx, loaded, () => {
+    const { chain, walletKey, lock } = await prepareNode('gateway', ctx, loaded, () => {
       if (tokens.length === 0 && !LOOPBACK.test(config.host) && !config.allowOpen) {
         throw new ConfigError(
           'ERR_CONFIG_INVALID',
@@ -67,58 +67,62 @@ export const gatewayCommand: CliCommand = {
       }
     })
 
-    const obs = await startObservability(ctx, config, 'gateway')
     try {
-      const started = performance.now()
-      const node = await startBroadcasterNode(
-        { logger: obs.logger },
-        { dataDir: config.dataDir, peer: peerOptionsOf(config), chain, walletKey },
-      )
+      const obs = await startObservability(ctx, config, 'gateway')
       try {
-        const gateway = await createGateway(
-          { mesh: meshForGateway(node.mesh), logger: obs.logger.child('http') },
-          {
-            host: config.host,
-            port: config.port,
-            tokens,
-            maxConcurrentPerToken: config.maxConcurrent,
-            maxUploadBytes: config.maxUploadMb * 1024 * 1024,
-            dataDir: config.jobsDir ?? join(config.dataDir, 'gateway'),
-          },
-        ).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') throw err
-          throw new ConfigError(
-            'ERR_CONFIG_INVALID',
-            `cannot listen on ${config.host}:${config.port} (${err.code}); pick another --port or stop what holds it`,
-            { details: { key: 'port' }, cause: err },
-          )
-        })
+        const started = performance.now()
+        const node = await startBroadcasterNode(
+          { logger: obs.logger },
+          { dataDir: config.dataDir, peer: peerOptionsOf(config), chain, walletKey },
+        )
         try {
-          ctx.stdout(`gateway ${gateway.url} ready in ${Math.round(performance.now() - started)} ms`)
-          ctx.stdout(`dashboard: ${gateway.url}/dashboard/`)
-          ctx.stdout(
-            `access: ${tokens.length === 0 ? 'open (no token)' : `${tokens.length} bearer token(s)`}`,
-          )
-          await printNode(ctx, node, chain.chainId ?? 0, obs.logger)
-          const off = node.mesh.orderBook.events.on('offer:added', ({ offer: o }) =>
-            obs.logger.info('offer', {
-              peer: o.peerId,
-              model: o.modelId,
-              pricePerUnit: String(o.pricePerUnit),
-            }),
-          )
-          await untilAborted(ctx.signal)
-          off()
-          obs.logger.info('stopping: ending running jobs, closing the HTTP server and the peer')
+          const gateway = await createGateway(
+            { mesh: meshForGateway(node.mesh), logger: obs.logger.child('http') },
+            {
+              host: config.host,
+              port: config.port,
+              tokens,
+              maxConcurrentPerToken: config.maxConcurrent,
+              maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+              dataDir: config.jobsDir ?? join(config.dataDir, 'gateway'),
+            },
+          ).catch((err: NodeJS.ErrnoException) => {
+            if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') throw err
+            throw new ConfigError(
+              'ERR_CONFIG_INVALID',
+              `cannot listen on ${config.host}:${config.port} (${err.code}); pick another --port or stop what holds it`,
+              { details: { key: 'port' }, cause: err },
+            )
+          })
+          try {
+            ctx.stdout(`gateway ${gateway.url} ready in ${Math.round(performance.now() - started)} ms`)
+            ctx.stdout(`dashboard: ${gateway.url}/dashboard/`)
+            ctx.stdout(
+              `access: ${tokens.length === 0 ? 'open (no token)' : `${tokens.length} bearer token(s)`}`,
+            )
+            await printNode(ctx, node, chain.chainId ?? 0, obs.logger)
+            const off = node.mesh.orderBook.events.on('offer:added', ({ offer: o }) =>
+              obs.logger.info('offer', {
+                peer: o.peerId,
+                model: o.modelId,
+                pricePerUnit: String(o.pricePerUnit),
+              }),
+            )
+            await untilAborted(ctx.signal)
+            off()
+            obs.logger.info('stopping: ending running jobs, closing the HTTP server and the peer')
+          } finally {
+            await gateway.close()
+          }
         } finally {
-          await gateway.close()
+          await node.stop()
         }
+        return 0
       } finally {
-        await node.stop()
+        await obs.close()
       }
-      return 0
     } finally {
-      await obs.close()
+      await lock.release()
     }
   },
 }

@@ -58,43 +58,47 @@ export const orchestratorCommand: CliCommand = {
     const unitsPerTicket = parseTicketWork(config.ticketWork)
     const modelsDir = modelsDirOf(config)
     const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
-    const { chain, walletKey } = await prepareNode(ctx, loaded, async () => {
+    const { chain, walletKey, lock } = await prepareNode('orchestrator', ctx, loaded, async () => {
       await registry.scan()
       checkModels(registry, Object.keys(prices), 'price')
       checkModels(registry, config.pin ?? [], 'pin')
     })
 
-    const obs = await startObservability(ctx, config, 'orchestrator')
     try {
-      const started = performance.now()
-      const node = await startOrchestratorNode(
-        { logger: obs.logger },
-        {
-          dataDir: config.dataDir,
-          peer: peerOptionsOf(config),
-          chain,
-          walletKey,
-          modelsDir,
-          prices,
-          capacity: config.capacity,
-          budgetBytes: config.budgetMb * 1024 * 1024,
-          intraOpThreads: config.threads,
-          ...(config.pin === undefined ? {} : { pin: config.pin }),
-          recipient: { unitsPerTicket },
-        },
-      )
+      const obs = await startObservability(ctx, config, 'orchestrator')
       try {
-        printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
-        const off = logJobs(node, obs.logger)
-        await untilAborted(ctx.signal)
-        off()
-        obs.logger.info('stopping: ending running jobs, closing the redemption queue and the peer')
+        const started = performance.now()
+        const node = await startOrchestratorNode(
+          { logger: obs.logger },
+          {
+            dataDir: config.dataDir,
+            peer: peerOptionsOf(config),
+            chain,
+            walletKey,
+            modelsDir,
+            prices,
+            capacity: config.capacity,
+            budgetBytes: config.budgetMb * 1024 * 1024,
+            intraOpThreads: config.threads,
+            ...(config.pin === undefined ? {} : { pin: config.pin }),
+            recipient: { unitsPerTicket },
+          },
+        )
+        try {
+          printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
+          const off = logJobs(node, obs.logger)
+          await untilAborted(ctx.signal)
+          off()
+          obs.logger.info('stopping: ending running jobs, closing the redemption queue and the peer')
+        } finally {
+          await node.stop()
+        }
+        return 0
       } finally {
-        await node.stop()
+        await obs.close()
       }
-      return 0
     } finally {
-      await obs.close()
+      await lock.release()
     }
   },
 }
