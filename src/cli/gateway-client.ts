@@ -157,6 +157,7 @@ export class GatewayClient {
    * stream, a video) then flows for as long as the caller's signal allows.
    */
   async #fetch(path: string, init: RequestInit, signal: AbortSignal, timed = true): Promise<Response> {
+    signal.throwIfAborted()
     const controller = new AbortController()
     const onAbort = () => controller.abort(signal.reason)
     signal.addEventListener('abort', onAbort, { once: true })

@@ -104,6 +104,12 @@ test.serial('a job the mesh cannot run exits non-zero with the gateway’s error
   t.regex(err!.message, /^job [\w-]+ failed at the gateway: /)
 })
 
+test('Ctrl-C during the upload stops with ERR_ABORTED and says no job was started', async (t) => {
+  const cmd = submit(t, ['upscale', 'in.png', '-o', 'never.png'])
+  cmd.stop()
+  await t.throwsAsync(cmd.done, { code: 'ERR_ABORTED', message: /no job was started/ })
+})
+
 test('a wrong token exits with the gateway’s 401 message and says how to pass one', async (t) => {
   const cmd = submit(t, ['upscale', 'in.png', '-o', 'x.png'], { FRAMEMESH_GATEWAY_TOKEN: 'wrong' })
   await t.throwsAsync(cmd.done, { code: 'ERR_UNAUTHORIZED', message: /invalid bearer token; pass --token/ })

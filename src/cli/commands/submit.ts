@@ -78,7 +78,10 @@ export const submitCommand: CliCommand = {
     })
     const started = performance.now()
     ctx.stderr(`uploading ${input} to ${config.gateway}`)
-    const submitted = await client.submit(stages, inputPath, ctx.signal)
+    const submitted = await client.submit(stages, inputPath, ctx.signal).catch((err: unknown) => {
+      if (!ctx.signal.aborted) throw err
+      throw new FramemeshError('ERR_ABORTED', 'stopped during the upload; no job was started', { cause: err })
+    })
     ctx.stderr(`job ${submitted.id}: ${submitted.stages.join(' → ')}`)
     const { job, bytes } = await finish(ctx, client, submitted.id, stages, output).catch((err: unknown) => {
       if (!ctx.signal.aborted) throw err
