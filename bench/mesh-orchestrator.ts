@@ -14,7 +14,10 @@ interface Config {
   ticketEV: string
 }
 
-type Request = { id: number; cmd: 'local'; size: number; count: number } | { id: number; cmd: 'stop' }
+type Request =
+  | { id: number; cmd: 'local'; size: number; count: number }
+  | { id: number; cmd: 'cpu' }
+  | { id: number; cmd: 'stop' }
 
 const config = JSON.parse(process.env.MESH_BENCH ?? '{}') as Config
 // The parent polls the chain; blocks only move on its transactions, so a slow poll is enough here.
@@ -26,12 +29,19 @@ const node = await startOrchestrator(market, config.account, {
   ...(process.env.MESH_WINDOW === undefined ? {} : { window: Number(process.env.MESH_WINDOW) }),
 })
 
-async function local(size: number, count: number): Promise<number> {
+/** CPU time this process has used (ms): unlike wall time, other load on the machine does not inflate it. */
+function cpuMs(): number {
+  const { user, system } = process.cpuUsage()
+  return (user + system) / 1000
+}
+
+async function local(size: number, count: number): Promise<{ ms: number; cpuMs: number }> {
   const frames: Frame[] = clip(count, size, size)
   for (const f of frames.slice(0, 2)) await market.engine.upscale('esrgan-slim-x2', f)
   const start = performance.now()
+  const cpu = cpuMs()
   for (const f of frames) await market.engine.upscale('esrgan-slim-x2', f)
-  return performance.now() - start
+  return { ms: performance.now() - start, cpuMs: cpuMs() - cpu }
 }
 
 process.on('message', (raw) => {
@@ -40,6 +50,10 @@ process.on('message', (raw) => {
     void market.stop().then(() => process.send?.({ id: request.id }, () => process.exit(0)))
     return
   }
-  void local(request.size, request.count).then((ms) => process.send?.({ id: request.id, ms }))
+  if (request.cmd === 'cpu') {
+    process.send?.({ id: request.id, cpuMs: cpuMs() })
+    return
+  }
+  void local(request.size, request.count).then((r) => process.send?.({ id: request.id, ...r }))
 })
 process.send?.({ ready: node.peer.peerId })
