@@ -71,8 +71,10 @@ test.serial(
       ...nodeFlags(t, 2, 'seller'),
       '--price',
       'esrgan-slim-x2=2000000000000',
+      '--metrics-port',
+      '0',
       '--log-level',
-      'warn',
+      'info',
     ])
     t.teardown(() => seller.close())
     const sellerId = (await seller.line(/^orchestrator \w+ ready/)).split(' ')[1]!
@@ -84,6 +86,8 @@ test.serial(
       '0',
       '--token',
       'secret-1',
+      '--metrics-port',
+      '0',
       '--log-level',
       'info',
     ])
@@ -116,6 +120,16 @@ test.serial(
     t.like(await sharp(join(t.context.dir, 'big.png')).metadata(), { width: 640, height: 480, format: 'png' })
     t.regex(submit.err.join('\n'), new RegExp(`running on ${sellerId.slice(0, 12)}`))
 
+    // Both daemons count the job on their Prometheus endpoints.
+    await seller.errLine(/job ended/)
+    const sellerMetrics = await scrape(seller.err)
+    t.regex(sellerMetrics, /^framemesh_orchestrator_jobs_total\{outcome="ok"\} 1$/m)
+    t.regex(sellerMetrics, /^framemesh_orchestrator_slots\{state="total"\} 4$/m)
+    t.regex(sellerMetrics, /^framemesh_orchestrator_earned_wei_total [1-9]/m)
+    const gatewayMetrics = await scrape(gateway.err)
+    t.regex(gatewayMetrics, /^framemesh_gateway_jobs\{status="done"\} 1$/m)
+    t.regex(gatewayMetrics, /^framemesh_gateway_offers 1$/m)
+
     gateway.stop()
     seller.stop()
     t.is(await gateway.done, 0)
@@ -147,3 +161,11 @@ test('a gateway port already in use is reported with the key to change', async (
   t.like(err, { code: 'ERR_CONFIG_INVALID', details: { key: 'port' } })
   t.regex(err!.message, /EADDRINUSE.*--port/)
 })
+
+/** GET the metrics endpoint a command logged ("serving metrics {url}"). */
+async function scrape(stderr: string[]): Promise<string> {
+  const line = stderr.find((l) => l.includes('serving metrics'))
+  const url = /"url":"([^"]+)"/.exec(line ?? '')?.[1]
+  if (url === undefined) throw new Error(`no metrics url logged:\n${stderr.join('\n')}`)
+  return (await fetch(url)).text()
+}

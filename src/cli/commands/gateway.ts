@@ -7,6 +7,7 @@ import { type BroadcasterNode, startBroadcasterNode } from '../../node/broadcast
 import type { CliCommand, CliContext } from '../command.js'
 import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.js'
 import { NODE_CONFIG, peerOptionsOf, prepareNode } from '../node-config.js'
+import { registerGatewayMetrics } from '../node-metrics.js'
 import { startObservability, untilAborted } from '../runtime.js'
 
 const spec = {
@@ -100,6 +101,8 @@ export const gatewayCommand: CliCommand = {
             ctx.stdout(
               `access: ${tokens.length === 0 ? 'open (no token)' : `${tokens.length} bearer token(s)`}`,
             )
+            if (obs.metrics !== undefined)
+              registerGatewayMetrics(obs.metrics.registry, node.mesh, gateway.jobs)
             await printNode(ctx, node, chain.chainId ?? 0, obs.logger)
             const off = node.mesh.orderBook.events.on('offer:added', ({ offer: o }) =>
               obs.logger.info('offer', {

@@ -9,6 +9,7 @@ import type { CliCommand, CliContext } from '../command.js'
 import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.js'
 import { INFERENCE_CONFIG, modelsDirOf } from '../inference.js'
 import { NODE_CONFIG, peerOptionsOf, prepareNode } from '../node-config.js'
+import { registerOrchestratorMetrics } from '../node-metrics.js'
 import { startObservability, untilAborted } from '../runtime.js'
 
 const spec = {
@@ -86,9 +87,12 @@ export const orchestratorCommand: CliCommand = {
         )
         try {
           printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
-          const off = logJobs(node, obs.logger)
+          const offs = [
+            logJobs(node, obs.logger),
+            obs.metrics === undefined ? () => {} : registerOrchestratorMetrics(obs.metrics.registry, node),
+          ]
           await untilAborted(ctx.signal)
-          off()
+          for (const off of offs) off()
           obs.logger.info('stopping: ending running jobs, closing the redemption queue and the peer')
         } finally {
           await node.stop()
