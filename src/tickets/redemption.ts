@@ -98,6 +98,7 @@ export class RedemptionService implements RedemptionQueue {
   private controller: AbortController | undefined
   private wake: (() => void) | undefined
   private closed = false
+  private passes: Promise<void> = Promise.resolve()
 
   constructor(components: RedemptionServiceComponents, options: RedemptionServiceOptions) {
     this.broker = components.broker
@@ -205,8 +206,17 @@ export class RedemptionService implements RedemptionQueue {
     })
   }
 
-  /** Redeems every ticket that is due now, then returns (the background loop calls this too). */
-  async runOnce(signal?: AbortSignal): Promise<void> {
+  /**
+   * Redeems every ticket that is due now, then returns (the background loop calls this too).
+   * Passes run one at a time, so a ticket is never picked up by two at once.
+   */
+  runOnce(signal?: AbortSignal): Promise<void> {
+    const pass = this.passes.then(() => this.pass(signal))
+    this.passes = pass.catch(() => {})
+    return pass
+  }
+
+  private async pass(signal?: AbortSignal): Promise<void> {
     for (;;) {
       if (signal?.aborted) return
       const due = this.store.due(this.now(), this.maxBatch)
