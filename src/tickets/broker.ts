@@ -145,9 +145,7 @@ export class TicketBrokerClient implements SenderInfoSource {
     this.confirmTimeoutMs = options.confirmTimeoutMs ?? 120_000
     this.gasMargin = BigInt(100 + (options.gasLimitMarginPercent ?? 20))
     this.pollingIntervalMs = options.pollingIntervalMs ?? 1000
-    if (!/^https?:\/\/\S+$/i.test(options.rpcUrl)) {
-      throw new BrokerError('ERR_BROKER_CONFIG', `the RPC URL must be http(s)://…; got "${options.rpcUrl}"`)
-    }
+    checkRpcUrl(options.rpcUrl)
     if (!isAddress(options.contractAddress)) {
       throw new BrokerError(
         'ERR_BROKER_CONFIG',
@@ -178,6 +176,22 @@ export class TicketBrokerClient implements SenderInfoSource {
       this.wallet ?? this.provider,
     )
     this.iface = this.contract.interface
+  }
+
+  /**
+   * A client whose chain id is known before its first request: given, or read once with
+   * eth_chainId. Prefer it to the constructor when the chain id is not configured: without one,
+   * ethers probes the network in the background and logs every second while the RPC is down.
+   */
+  static async connect(
+    components: TicketBrokerClientComponents,
+    options: TicketBrokerClientOptions,
+    signal?: AbortSignal,
+  ): Promise<TicketBrokerClient> {
+    if (options.chainId !== undefined) return new TicketBrokerClient(components, options)
+    checkRpcUrl(options.rpcUrl)
+    const chainId = await readChainId(options.rpcUrl, withTimeout(signal, options.requestTimeoutMs ?? 15_000))
+    return new TicketBrokerClient(components, { ...options, chainId })
   }
 
   /** The wallet's address, or undefined for a read-only client. */
@@ -692,6 +706,35 @@ export class TicketBrokerClient implements SenderInfoSource {
       'ERR_CHAIN_UNAVAILABLE',
       `${what} failed: ${inner ?? e.shortMessage ?? e.message ?? String(err)}; check the RPC endpoint (--rpc) and retry`,
       { cause: err, retryable: true },
+    )
+  }
+}
+
+function checkRpcUrl(url: string): void {
+  if (!/^https?:\/\/\S+$/i.test(url)) {
+    throw new BrokerError('ERR_BROKER_CONFIG', `the RPC URL must be http(s)://…; got "${url}"`)
+  }
+}
+
+/** eth_chainId over plain fetch, bounded by `signal`. */
+async function readChainId(rpcUrl: string, signal: AbortSignal): Promise<number> {
+  try {
+    const response = await fetch(rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'eth_chainId', params: [] }),
+      signal,
+    })
+    const body = (await response.json()) as { result?: string }
+    const chainId = Number(body.result)
+    if (!Number.isSafeInteger(chainId) || chainId <= 0)
+      throw new Error(`eth_chainId answered ${JSON.stringify(body)}`)
+    return chainId
+  } catch (cause) {
+    throw new BrokerError(
+      'ERR_CHAIN_UNAVAILABLE',
+      `cannot read the chain id from ${rpcUrl}: ${(cause as Error).message}; check the RPC endpoint (--rpc) and retry`,
+      { cause, retryable: true },
     )
   }
 }

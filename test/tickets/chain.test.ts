@@ -384,3 +384,24 @@ test.serial('a client with a malformed RPC URL or broker address is refused with
     code: 'ERR_BROKER_CONFIG',
   } as never)
 })
+
+test.serial(
+  'connect() reads the chain id first; an unreachable RPC fails fast with ERR_CHAIN_UNAVAILABLE',
+  async (t) => {
+    const { chain } = t.context
+    const client = await TicketBrokerClient.connect(
+      {},
+      { rpcUrl: chain.rpcUrl, contractAddress: chain.contractAddress },
+    )
+    t.context.clients.push(client)
+    t.is((await client.provider.getNetwork()).chainId, BigInt(chain.chainId))
+    await client.assertDeployed()
+    await t.throwsAsync(
+      TicketBrokerClient.connect(
+        {},
+        { rpcUrl: 'http://127.0.0.1:1', contractAddress: chain.contractAddress },
+      ),
+      { code: 'ERR_CHAIN_UNAVAILABLE' } as never,
+    )
+  },
+)

@@ -86,7 +86,7 @@ export async function openBroker(
   const wallet = withWallet
     ? await loadWalletFile(walletPathOf(config), await passwordOf(config), { signal: ctx.signal })
     : undefined
-  const client = new TicketBrokerClient(
+  const client = await TicketBrokerClient.connect(
     { wallet },
     {
       rpcUrl: config.rpc,
@@ -95,6 +95,7 @@ export async function openBroker(
       confirmTimeoutMs: config.confirmTimeoutMs,
       pollingIntervalMs: 500,
     },
+    ctx.signal,
   )
   try {
     await client.assertDeployed({ signal: ctx.signal })
