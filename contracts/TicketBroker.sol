@@ -377,15 +377,21 @@ contract TicketBroker {
     function _addDeposit(address _sender, uint256 _amount) internal {
         Sender storage sender = senders[_sender];
         sender.deposit += _amount;
-        // Like Livepeer: adding funds shows intent to keep paying, so it cancels a pending unlock.
-        if (sender.withdrawRound != 0) _cancelUnlock(_sender);
+        _fundingCancelsUnlock(_sender);
         emit DepositFunded(_sender, _amount);
     }
 
     function _addReserve(address _holder, uint256 _amount) internal {
         _reserveOf(_holder).funds += _amount;
-        if (senders[_holder].withdrawRound != 0) _cancelUnlock(_holder);
+        _fundingCancelsUnlock(_holder);
         emit ReserveFunded(_holder, _amount);
+    }
+
+    /// @dev Like Livepeer, a sender funding itself shows intent to keep paying, so it cancels its
+    /// pending unlock. Unlike Livepeer, funding by someone else does not: otherwise anyone could
+    /// keep a sender from ever withdrawing by sending it 0 wei now and then.
+    function _fundingCancelsUnlock(address _sender) internal {
+        if (_sender == msg.sender && senders[_sender].withdrawRound != 0) _cancelUnlock(_sender);
     }
 
     function _cancelUnlock(address _sender) internal {

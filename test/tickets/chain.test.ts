@@ -26,7 +26,7 @@ const STRANGER = 8
 
 test.before(async (t) => {
   const chain = await startDevChain({
-    accounts: 9,
+    accounts: 10,
     roundLength: 20,
     unlockPeriod: 2,
     ticketValidityPeriod: 2,
@@ -405,3 +405,22 @@ test.serial(
     )
   },
 )
+
+test.serial("funding by someone else does not cancel a sender's unlock; funding itself does", async (t) => {
+  const { chain, reader } = t.context
+  const sender = t.context.clientOf(9)
+  await sender.fundDeposit(ETH)
+  await sender.unlock()
+  const { withdrawRound } = await reader.getSenderInfo(addressOf(chain, 9))
+  t.true(withdrawRound > 0n)
+  // A stranger tops the sender up (0 wei here): the unlock stands.
+  const stranger = new Contract(
+    chain.contractAddress,
+    ticketBrokerArtifact.abi,
+    walletOf(chain, STRANGER).connect(reader.provider),
+  )
+  await (await stranger.fundDepositAndReserveFor(addressOf(chain, 9), 0n, 0n, { value: 0n })).wait()
+  t.is((await reader.getSenderInfo(addressOf(chain, 9))).withdrawRound, withdrawRound)
+  await sender.fundReserve(1n)
+  t.is((await reader.getSenderInfo(addressOf(chain, 9))).withdrawRound, 0n)
+})
