@@ -31,6 +31,7 @@ export type RedemptionBroker = Pick<
   | 'batchRedeemWinningTickets'
   | 'isTicketUsed'
   | 'getTxState'
+  | 'address'
   | 'batchOutcomes'
   | 'getSenderInfo'
   | 'claimableReserve'
@@ -381,6 +382,13 @@ export class RedemptionService implements RedemptionQueue {
   private async precheck(record: RedemptionRecord, signal?: AbortSignal): Promise<boolean> {
     const t = record.ticket.ticket
     try {
+      // Redeeming someone else's ticket would spend our gas to pay them.
+      const self = (await this.broker.address())?.toLowerCase()
+      if (self !== undefined && t.recipient.toLowerCase() !== self) {
+        const message = `the ticket pays ${t.recipient}, not this node's wallet ${self}; it is not redeemed from here`
+        this.fail(record, { code: 'ERR_TICKET_RECIPIENT', message })
+        return false
+      }
       const [estimate, info, claimable] = await Promise.all([
         this.broker.estimateRedeem(record.ticket, { signal }),
         this.broker.getSenderInfo(t.sender, { signal }),

@@ -365,3 +365,18 @@ test.serial(
     t.is(await netReceived(t.context, recipient, before, fees), FACE)
   },
 )
+
+test.serial(
+  'a ticket paying another recipient fails with ERR_TICKET_RECIPIENT and costs no gas',
+  async (t) => {
+    const recipient = 4
+    const svc = service(t.context, recipient, 'other.db')
+    const before = await t.context.reader.getBalance(addressOf(t.context.chain, recipient))
+    const failed = svc.waitFor((e) => e.type === 'failed')
+    await svc.enqueue(await ticketFor(t.context, 5))
+    await svc.start()
+    t.like(await failed, { code: 'ERR_TICKET_RECIPIENT' })
+    t.is(await t.context.reader.getBalance(addressOf(t.context.chain, recipient)), before)
+    await svc.close()
+  },
+)
