@@ -1,9 +1,10 @@
 /**
  * Fits the market's Mesh to the gateway's small port: offers with their measured latency, and
- * `run` over a chain of stages with results streamed in input order.
+ * `run` as one mesh job over all the stages, its outputs read from `job.results` at the
+ * gateway's pace (so a long video is never held whole in memory).
  */
 import type { Frame, PipelineId } from '../inference/types.js'
-import type { Mesh, MeshJob } from '../market/mesh.js'
+import type { Mesh, StageSpec as MeshStageSpec } from '../market/mesh.js'
 import { AsyncQueue } from './async-queue.js'
 import type { GatewayMesh, GatewayOffer, MeshJobEvent, MeshOutput, MeshRun, StageSpec } from './mesh-port.js'
 
@@ -29,80 +30,61 @@ export function meshForGateway(mesh: Mesh): GatewayMesh {
       }))
     },
     run(stages, frames, { signal }) {
-      return runStages(mesh, stages, frames, signal)
+      return runJob(mesh, stages, frames, signal)
     },
   }
 }
 
-/**
- * Runs the stages one after another, each stage's output streaming into the next. Every stage is
- * its own mesh job, so each is priced, paid and failed over on its own.
- */
-function runStages(
-  mesh: Mesh,
-  stages: StageSpec[],
-  frames: AsyncIterable<Frame>,
-  signal: AbortSignal,
-): MeshRun {
+function withDefaultModel(mesh: Mesh, stage: StageSpec): MeshStageSpec {
+  if (stage.modelId !== undefined) return { pipeline: stage.pipeline, model: stage.modelId }
+  const fallback = DEFAULT_MODELS[stage.pipeline]
+  const offered =
+    fallback !== undefined && mesh.offers({ pipeline: stage.pipeline, modelId: fallback }).length > 0
+  return offered ? { pipeline: stage.pipeline, model: fallback } : { pipeline: stage.pipeline }
+}
+
+function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, signal: AbortSignal): MeshRun {
+  const job = mesh.submit({
+    stages: stages.map((s) => withDefaultModel(mesh, s)),
+    input: frames,
+    collect: false,
+    signal,
+  })
   const events = new AsyncQueue<MeshJobEvent>()
-  const outputs = new AsyncQueue<MeshOutput>({ highWaterMark: 8 })
   const peers = new Set<string>()
   let paidWei = 0n
   let framesDone = 0
+  const stageOf = (e: object) => (e as { stage?: number }).stage ?? 0
+  job.events.on('peer:selected', (e) => {
+    peers.add(e.peerId)
+    void events.push({ type: 'peer', stage: stageOf(e), to: e.peerId })
+  })
+  job.events.on('peer:switch', (e) => {
+    void events.push({ type: 'peer', stage: stageOf(e), from: e.from, to: e.to, reason: 'failover' })
+  })
+  job.events.on('payment', (e) => {
+    paidWei += e.ev
+    void events.push({ type: 'payment', peerId: e.peerId, tickets: e.tickets, evWei: e.ev })
+  })
 
-  let input: AsyncIterable<Frame> = frames
-  const jobs: MeshJob[] = []
-  for (const [index, stage] of stages.entries()) {
-    const last = index === stages.length - 1
-    const fallback = DEFAULT_MODELS[stage.pipeline]
-    const model =
-      stage.modelId ??
-      (fallback !== undefined && mesh.offers({ pipeline: stage.pipeline, modelId: fallback }).length > 0
-        ? fallback
-        : undefined)
-    const job = mesh.submit({ pipeline: stage.pipeline, model, input, signal })
-    jobs.push(job)
-    job.events.on('peer:selected', (e) => {
-      peers.add(e.peerId)
-      events.push({ type: 'peer', stage: index, to: e.peerId })
-    })
-    job.events.on('peer:switch', (e) =>
-      events.push({ type: 'peer', stage: index, from: e.from, to: e.to, reason: 'failover' }),
-    )
-    job.events.on('payment', (e) => {
-      paidWei += e.ev
-      events.push({ type: 'payment', peerId: e.peerId, tickets: e.tickets, evWei: e.ev })
-    })
-    if (last) {
-      job.events.on('result', (r) => {
-        void outputs.push({ kind: 'frame', frame: r.frame })
-        framesDone++
-        events.push({ type: 'progress', framesDone })
-      })
-    } else {
-      const next = new AsyncQueue<Frame>({ highWaterMark: 8 })
-      job.events.on('result', (r) => void next.push(r.frame))
-      job.done.then(
-        () => next.end(),
-        (err) => next.fail(err),
-      )
-      input = next
+  async function* outputs(): AsyncGenerator<MeshOutput> {
+    for await (const r of job.results) {
+      framesDone++
+      void events.push({ type: 'progress', framesDone })
+      yield r.lines === undefined ? { kind: 'frame', frame: r.frame } : { kind: 'text', lines: r.lines }
     }
   }
-  const done = Promise.all(jobs.map((j) => j.done)).then(
-    (results) => {
-      outputs.end()
+
+  const done = job.done.then(
+    (result) => {
       events.end()
-      const chargedWei = results.reduce((sum, r) => sum + r.report.debited, 0n)
-      return { peers: [...peers], paidWei, chargedWei }
+      return { peers: [...peers], paidWei, chargedWei: result.report.debited }
     },
     (err) => {
-      outputs.fail(err)
       events.end()
-      for (const j of jobs) j.cancel()
       throw err
     },
   )
   done.catch(() => {})
-  return { outputs, events, done }
+  return { outputs: outputs(), events, done }
 }

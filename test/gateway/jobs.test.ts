@@ -5,6 +5,7 @@ import test from 'ava'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo } from '../../src/inference/media/video.js'
+import { renderPng, textLine } from '../inference/ocr-fixtures.js'
 import { form, type GatewayWorld, pngOf, readEvents, startGatewayWorld, testFrame } from './fixtures.js'
 
 let world: GatewayWorld
@@ -94,6 +95,24 @@ test.serial('an image job gives a PNG twice the size and lists the jobs', async 
   t.is(input.headers.get('content-type'), 'image/png')
   const { jobs } = (await (await fetch(`${world.gateway.url}/v1/jobs`)).json()) as { jobs: JobJson[] }
   t.true(jobs.some((j) => j.id === id))
+})
+
+test.serial('a chain upscale,ocr runs both stages on mesh peers and gives the text as JSON', async (t) => {
+  const png = await renderPng(textLine('FRAMEMESH 2026', 10, 40, 24), 240, 64)
+  const res = await startJob(new Blob([png], { type: 'image/png' }), 'upscale,ocr')
+  t.is(res.status, 202)
+  const { id } = (await res.json()) as JobJson
+  const view = await world.gateway.jobs.settled(id)
+  t.is(view?.status, 'done', view?.error)
+  t.deepEqual(view?.stages, ['upscale', 'ocr'])
+  t.is(view?.text, 'FRAMEMESH 2026')
+  const output = await fetch(`${world.gateway.url}/v1/jobs/${id}/output`)
+  t.is(output.headers.get('content-type'), 'application/json')
+  const body = (await output.json()) as {
+    text: string
+    frames: Array<Array<{ text: string; box: number[][] }>>
+  }
+  t.is(body.frames[0][0].text, 'FRAMEMESH 2026')
 })
 
 test.serial(

@@ -6,6 +6,7 @@ import test from 'ava'
 import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
 import { createGateway } from '../../src/gateway/server.js'
 import { decodeImage } from '../../src/inference/media/image.js'
+import { renderPng, textLine } from '../inference/ocr-fixtures.js'
 import { form, type GatewayWorld, pngOf, startGatewayWorld, testFrame } from './fixtures.js'
 
 let world: GatewayWorld
@@ -45,6 +46,18 @@ test.serial(
     t.deepEqual(Buffer.from(out.data), Buffer.from(local.data))
   },
 )
+
+test.serial('POST /image-to-text answers 200 with {text} read by OCR on a mesh peer', async (t) => {
+  const png = await renderPng(textLine('FRAMEMESH 2026', 20, 60, 36), 360, 100)
+  const res = await post(
+    '/image-to-text',
+    form({ image: new Blob([png], { type: 'image/png' }), prompt: '' }),
+  )
+  t.is(res.status, 200)
+  const body = (await res.json()) as { text: string }
+  t.deepEqual(Object.keys(body), ['text'])
+  t.is(body.text, 'FRAMEMESH 2026')
+})
 
 test.serial('the task route works under any prefix the client server URL carries', async (t) => {
   const res = await post('/api/v1/upscale', form({ image: await pngOf(testFrame(16, 16)), prompt: 'x' }))
