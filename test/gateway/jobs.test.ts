@@ -99,7 +99,7 @@ test.serial('an image job gives a PNG twice the size and lists the jobs', async 
 
 test.serial('a chain upscale,ocr runs both stages on mesh peers and gives the text as JSON', async (t) => {
   const png = await renderPng(textLine('FRAMEMESH 2026', 10, 40, 24), 240, 64)
-  const res = await startJob(new Blob([png], { type: 'image/png' }), 'upscale,ocr')
+  const res = await startJob(new Blob([new Uint8Array(png)], { type: 'image/png' }), 'upscale,ocr')
   t.is(res.status, 202)
   const { id } = (await res.json()) as JobJson
   const view = await world.gateway.jobs.settled(id)

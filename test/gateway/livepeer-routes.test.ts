@@ -51,7 +51,7 @@ test.serial('POST /image-to-text answers 200 with {text} read by OCR on a mesh p
   const png = await renderPng(textLine('FRAMEMESH 2026', 20, 60, 36), 360, 100)
   const res = await post(
     '/image-to-text',
-    form({ image: new Blob([png], { type: 'image/png' }), prompt: '' }),
+    form({ image: new Blob([new Uint8Array(png)], { type: 'image/png' }), prompt: '' }),
   )
   t.is(res.status, 200)
   const body = (await res.json()) as { text: string }
