@@ -18,12 +18,14 @@ import {
   createOrchestrator,
   type Orchestrator,
   type OrchestratorOptions,
+  type RedemptionService,
 } from '../../src/market/orchestrator.js'
 import { FRAME_FORMAT_RGB24, type JobSpec } from '../../src/market/quote.js'
 import { createPeer, type Peer, type PeerOptions } from '../../src/peer/index.js'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
 import { ChainWatcher } from '../../src/tickets/broker-watcher.js'
 import type { Address, Hex } from '../../src/tickets/bytes.js'
+import type { RedemptionQueue } from '../../src/tickets/chain.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { MemoryRedemptionQueue } from '../../src/tickets/memory-queue.js'
 import { TicketRecipient, type TicketRecipientOptions } from '../../src/tickets/recipient.js'
@@ -141,6 +143,10 @@ export async function startOrchestrator(
     recipient?: Partial<TicketRecipientOptions>
     now?: () => number
     engine?: WorkEngine
+    /** The gas price the recipient prices redemption at (sets the tickets' face value; default 1 gwei). */
+    gasPrice?: bigint
+    /** Where winning tickets go (default an in-memory queue, returned as `queue`). */
+    redemption?: RedemptionQueue & RedemptionService
   } = {},
 ): Promise<OrchestratorNode> {
   const privateKey = await generateKeyPair('Ed25519')
@@ -155,8 +161,8 @@ export async function startOrchestrator(
     {
       clock: market.clock,
       senderInfo: market.broker,
-      gasPrice: { gasPrice: GAS_PRICE },
-      redemptionQueue: queue,
+      gasPrice: { gasPrice: options.gasPrice ?? GAS_PRICE },
+      redemptionQueue: options.redemption ?? queue,
     },
     // About one frame of 32x32 x2 per ticket.
     { address: wallet.address.toLowerCase() as Hex, ticketEV: 4_000_000n, ...options.recipient },
@@ -169,6 +175,7 @@ export async function startOrchestrator(
       recipient,
       wallet,
       ...(options.now === undefined ? {} : { now: options.now }),
+      ...(options.redemption === undefined ? {} : { redemption: options.redemption }),
     },
     { prices: { 'esrgan-slim-x2': PRICE }, capacity: 4, debounceMs: 20, ...options },
   )
