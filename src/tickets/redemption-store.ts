@@ -56,6 +56,9 @@ export class RedemptionStoreError extends FramemeshError {
   }
 }
 
+/** Bumped with every change to the tables below (and a migration from the previous one). */
+const SCHEMA_VERSION = 1
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS tickets (
   hash TEXT PRIMARY KEY,
@@ -111,8 +114,19 @@ export class RedemptionStore {
       this.db = new (loadSqlite().DatabaseSync)(path)
       // WAL + FULL sync: a committed change survives a crash or power loss.
       this.db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;')
+      const { user_version: version } = this.db.prepare('PRAGMA user_version').get() as {
+        user_version: number
+      }
+      if (version > SCHEMA_VERSION) {
+        this.db.close()
+        throw new RedemptionStoreError(
+          `the redemption database at ${path} was written by a newer framemesh (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade framemesh`,
+        )
+      }
       this.db.exec(SCHEMA)
+      this.db.exec(`PRAGMA user_version = ${SCHEMA_VERSION}`)
     } catch (cause) {
+      if (cause instanceof RedemptionStoreError) throw cause
       throw new RedemptionStoreError(
         `cannot open the redemption database at ${path}: ${(cause as Error).message}; check the path and its permissions`,
         { cause },

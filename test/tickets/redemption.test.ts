@@ -1,5 +1,6 @@
 // RedemptionService against a real local chain: durable queue, gas check, restart and crash recovery.
 import { mkdtempSync, rmSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { type AddressInfo, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -378,5 +379,20 @@ test.serial(
     t.like(await failed, { code: 'ERR_TICKET_RECIPIENT' })
     t.is(await t.context.reader.getBalance(addressOf(t.context.chain, recipient)), before)
     await svc.close()
+  },
+)
+
+test.serial(
+  'a redemption database from a newer schema is refused with ERR_REDEMPTION_STORE, not misread',
+  (t) => {
+    const path = join(t.context.dir, 'future.db')
+    const { DatabaseSync } = createRequire(import.meta.url)('node:sqlite') as typeof import('node:sqlite')
+    const db = new DatabaseSync(path)
+    db.exec('PRAGMA user_version = 99')
+    db.close()
+    t.throws(() => new RedemptionStore(path), {
+      code: 'ERR_REDEMPTION_STORE',
+      message: /newer framemesh/,
+    } as never)
   },
 )
