@@ -221,29 +221,17 @@ export class TicketBrokerClient implements SenderInfoSource {
   }
 
   async getSenderInfo(sender: Address | string, opts: CallOptions = {}): Promise<OnChainSenderInfo> {
-    const [s, r] = (await this.read(
-      () => this.contract.getSenderInfo(sender),
-      'reading sender info',
-      opts,
-    )) as [[bigint, bigint], [bigint, bigint]]
+    const [s, r] = await this.view<[[bigint, bigint], [bigint, bigint]]>('getSenderInfo', [sender], opts)
     return { deposit: s[0], withdrawRound: s[1], reserve: r[0], reserveClaimedInCurrentRound: r[1] }
   }
 
   /** How much `recipient` may still draw from `sender`'s reserve this round. */
   async claimableReserve(sender: string, recipient: string, opts: CallOptions = {}): Promise<bigint> {
-    return (await this.read(
-      () => this.contract.claimableReserve(sender, recipient),
-      'reading claimable reserve',
-      opts,
-    )) as bigint
+    return await this.view<bigint>('claimableReserve', [sender, recipient], opts)
   }
 
   async isTicketUsed(ticketHash: string, opts: CallOptions = {}): Promise<boolean> {
-    return (await this.read(
-      () => this.contract.usedTickets(ticketHash),
-      'reading usedTickets',
-      opts,
-    )) as boolean
+    return await this.view<boolean>('usedTickets', [ticketHash], opts)
   }
 
   async getBalance(address: string, opts: CallOptions = {}): Promise<bigint> {
@@ -257,25 +245,17 @@ export class TicketBrokerClient implements SenderInfoSource {
   async getRoundLength(opts: CallOptions = {}): Promise<bigint> {
     if (this.roundLength === undefined) {
       // immutable in the contract, so one read is enough
-      this.roundLength = (await this.read(
-        () => this.contract.roundLength(),
-        'reading roundLength',
-        opts,
-      )) as bigint
+      this.roundLength = await this.view<bigint>('roundLength', [], opts)
     }
     return this.roundLength
   }
 
   async getUnlockPeriod(opts: CallOptions = {}): Promise<bigint> {
-    return (await this.read(() => this.contract.unlockPeriod(), 'reading unlockPeriod', opts)) as bigint
+    return await this.view<bigint>('unlockPeriod', [], opts)
   }
 
   async getTicketValidityPeriod(opts: CallOptions = {}): Promise<bigint> {
-    return (await this.read(
-      () => this.contract.ticketValidityPeriod(),
-      'reading ticketValidityPeriod',
-      opts,
-    )) as bigint
+    return await this.view<bigint>('ticketValidityPeriod', [], opts)
   }
 
   async getCurrentRound(opts: CallOptions = {}): Promise<bigint> {
@@ -296,11 +276,7 @@ export class TicketBrokerClient implements SenderInfoSource {
       this.getRoundLength(opts),
     ])
     const round = blockNumber / roundLength
-    const stored = (await this.read(
-      () => this.contract.blockHashForRound(round),
-      'reading the round block hash',
-      opts,
-    )) as string
+    const stored = await this.view<string>('blockHashForRound', [round], opts)
     if (!/^0x0*$/.test(stored)) return { round, blockHash: stored.toLowerCase() as Hex, blockNumber }
     // The view reads zero in the genesis block (the EVM does not know the current block's hash);
     // the node does, and any later block will too.
@@ -355,11 +331,7 @@ export class TicketBrokerClient implements SenderInfoSource {
 
   /** Whether the current round's block hash is stored on chain (see initializeRound). */
   async isCurrentRoundInitialized(opts: CallOptions = {}): Promise<boolean> {
-    return (await this.read(
-      () => this.contract.currentRoundInitialized(),
-      'reading currentRoundInitialized',
-      opts,
-    )) as boolean
+    return await this.view<boolean>('currentRoundInitialized', [], opts)
   }
 
   /** Stores the current round's block hash on chain (needed only for rounds longer than 256 blocks). */
@@ -671,6 +643,15 @@ export class TicketBrokerClient implements SenderInfoSource {
   async getGasPrice(opts: CallOptions = {}): Promise<bigint> {
     const fee = await this.read(() => this.provider.getFeeData(), 'reading the gas price', opts)
     return fee.maxFeePerGas ?? fee.gasPrice ?? 0n
+  }
+
+  /** Calls a view function of the broker. */
+  private view<T>(method: string, args: unknown[], opts: CallOptions): Promise<T> {
+    return this.read(
+      () => this.contract.getFunction(method).staticCall(...args) as Promise<T>,
+      `reading ${method}`,
+      opts,
+    )
   }
 
   private async read<T>(fn: () => Promise<T>, what: string, opts: CallOptions): Promise<T> {
