@@ -6,14 +6,18 @@
 import { randomBytes } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import { FramemeshError } from '../errors.js'
+import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
 import { defaultUnitFor } from './advert.js'
 import type { ModelPrice } from './advertiser.js'
-import { modelScale, STREAMABLE_PIPELINES, type WorkEngine } from './job-work.js'
+import { framesPerItem, modelScale, STREAMABLE_PIPELINES, type WorkEngine } from './job-work.js'
 import { JOB_ERROR_CODES, QuoteRefusedError } from './market-errors.js'
 import type { SignedQuote } from './pb/quote.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote, signQuote } from './quote.js'
 import { microUnitsPerItem, ticketPrice } from './units.js'
+
+/** Room for a job message's fields around its image bytes. */
+const MESSAGE_OVERHEAD_BYTES = 1_024
 
 export interface QuoteBookComponents {
   peerId: string
@@ -179,6 +183,16 @@ export class QuoteBook {
       refuse(
         JOB_ERROR_CODES.frameTooLarge,
         `frames of ${spec.width}x${spec.height} exceed this orchestrator's ${maxFrameWidth}x${maxFrameHeight}; split or downscale them`,
+      )
+    }
+    // Every frame in and every result out must fit one job message, or the job would fail on its
+    // first frame: refuse it now.
+    const scale = status!.pipeline === 'upscale' ? modelScale(this.#c.engine, spec.modelId) : 1
+    const largest = spec.width * spec.height * 3 * Math.max(framesPerItem(spec.pipeline), scale * scale)
+    if (largest + MESSAGE_OVERHEAD_BYTES > MAX_MESSAGE_BYTES.jobMessage) {
+      refuse(
+        JOB_ERROR_CODES.frameTooLarge,
+        `a ${spec.width}x${spec.height} ${spec.pipeline} item needs a ${largest}-byte message, over the ${MAX_MESSAGE_BYTES.jobMessage}-byte job message limit; send smaller frames`,
       )
     }
     if (price!.pricePerUnit > spec.maxPricePerUnit) {

@@ -170,8 +170,12 @@ test('a broadcaster that stops paying is cut off with ERR_PAYMENT_REQUIRED after
   t.true(end.items >= 1 && BigInt(end.items) * perFrame <= 12_000_000n)
 })
 
-const quoteFor = (ctx: Ctx, from: Peer = ctx.buyer) =>
-  requestQuote({ peer: from }, { peerId: ctx.orch.peer.peerId, dial: ctx.orch.peer.multiaddrs[0] }, spec(ctx))
+const quoteFor = (ctx: Ctx, from: Peer = ctx.buyer, overrides: Partial<JobSpec> = {}) =>
+  requestQuote(
+    { peer: from },
+    { peerId: ctx.orch.peer.peerId, dial: ctx.orch.peer.multiaddrs[0] },
+    spec(ctx, overrides),
+  )
 
 test('a malformed message on one job stream ends only that stream; a job running beside it completes', async (t) => {
   const ctx = t.context
@@ -431,4 +435,11 @@ test('back-pressure: a slow orchestrator slows the sender, which pulls at most a
   // Window 4 in flight, plus the one item pulled while waiting for room.
   t.true(maxAhead <= 5, `the sender ran ${maxAhead} items ahead of the results`)
   t.true(maxAhead >= 4, 'the window filled')
+})
+
+test('a frame whose upscaled result could not fit one job message is refused at quote time with ERR_FRAME_TOO_LARGE', async (t) => {
+  // 4000x3000 in is 144 MB out at x2: over the 32 MiB job message limit, though the orchestrator sets no size cap.
+  const err = await t.throwsAsync(quoteFor(t.context, t.context.buyer, { width: 4000, height: 3000 }))
+  t.is((err as { code?: string }).code, 'ERR_FRAME_TOO_LARGE')
+  await t.notThrowsAsync(quoteFor(t.context, t.context.buyer, { width: 1920, height: 1080 }))
 })
