@@ -11,8 +11,9 @@ import type { Frame } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import { type MessageChannel, messageChannel } from '../peer/framing.js'
-import type { ProtocolHandler } from '../peer/peer.js'
+import type { Peer, ProtocolHandler } from '../peer/peer.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
+import { Forwarder } from './job-forward.js'
 import { Notifier } from './job-notify.js'
 import {
   frameToImage,
@@ -22,9 +23,16 @@ import {
   linesToPb,
   ticketBatchFromPb,
 } from './job-protocol.js'
-import { framesPerItem, runWork, type WorkEngine, type WorkInput, type WorkOutput } from './job-work.js'
+import {
+  framesPerItem,
+  isTextPipeline,
+  runWork,
+  type WorkEngine,
+  type WorkInput,
+  type WorkOutput,
+} from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
-import type { JobClientMessage, JobServerMessage } from './pb/job.js'
+import type { Forward, JobClientMessage, JobOpen, JobServerMessage } from './pb/job.js'
 import { encodeTicketParams } from './quote.js'
 import type { QuoteBook, QuoteRecord } from './quote-book.js'
 import { costOfItems, ticketPrice } from './units.js'
@@ -50,6 +58,8 @@ export interface JobHandlerComponents {
   engine: WorkEngine
   slots: JobSlots
   logger: Logger
+  /** Dials the next stage of a workflow (jobs opened with a Forward); without it they are refused. */
+  peer?: Pick<Peer, 'dialProtocol'>
   events?: TypedEmitter<JobHandlerEvents>
 }
 
@@ -97,6 +107,8 @@ export function createJobHandler(
   }
   const streamsPerPeer = new Map<string, number>()
   const running = new Set<(err: FramemeshError) => void>()
+  /** Workflow jobs waiting for their previous stage's feed stream, by job id. */
+  const feedWaiters = new Map<string, (feed: Channel, window: number) => Promise<void>>()
   let active = 0
 
   const handler: ProtocolHandler = async (stream, context) => {
@@ -126,6 +138,7 @@ export function createJobHandler(
           ),
         )
       }
+      if (first.open.feed === true) return await acceptFeed(channel, first.open, peerId, refuse)
       let record: QuoteRecord
       try {
         record = components.quotes.take(first.open.quoteId, peerId)
@@ -140,7 +153,7 @@ export function createJobHandler(
       }
       active++
       try {
-        await runJob(channel, record, peerId, first.open.window, context.signal)
+        await runJob(channel, record, peerId, first.open.window, context.signal, first.open.forward)
       } finally {
         active--
         components.slots.release()
@@ -153,12 +166,32 @@ export function createJobHandler(
     }
   }
 
+  /** A previous stage's feed stream: handed to the job it feeds, held open until that job ends. */
+  async function acceptFeed(
+    channel: Channel,
+    open: JobOpen,
+    peerId: string,
+    refuse: (err: FramemeshError) => Promise<void>,
+  ): Promise<void> {
+    const waiter = feedWaiters.get(open.quoteId)
+    try {
+      components.quotes.takeFeed(open.quoteId, peerId)
+      if (waiter === undefined)
+        throw new JobError(JOB_ERROR_CODES.quoteUnknown, `no job ${open.quoteId} waits for a feed`)
+    } catch (err) {
+      return refuse(err as FramemeshError)
+    }
+    feedWaiters.delete(open.quoteId)
+    await waiter(channel, open.window)
+  }
+
   async function runJob(
-    channel: MessageChannel<JobClientMessage, JobServerMessage>,
+    channel: Channel,
     record: QuoteRecord,
     peerId: string,
     askedWindow: number,
     stopSignal: AbortSignal,
+    forward?: Forward,
   ): Promise<void> {
     const { quote } = record
     const jobId = quote.quoteId
@@ -285,20 +318,61 @@ export function createJobHandler(
       wake.notify()
     }
 
+    // Workflows: with a feeder, work comes on the feed and this stream carries only tickets.
+    const feeder = quote.spec.feeder
+    let feed: Channel | undefined
+    let forwarder: Forwarder | undefined
+    let endJob!: () => void
+    const jobEnded = new Promise<void>((resolve) => {
+      endJob = resolve
+    })
+
     const reader = async () => {
       while (true) {
-        const message = await readWithin(channel, o.idleTimeoutMs, signal, 'the next job message')
+        // A later stage's broadcaster stream may rest while frames come from the feed.
+        const idle = feeder === undefined ? o.idleTimeoutMs : MAX_TIMER_MS
+        const message = await readWithin(channel, idle, signal, 'the next job message')
         if (message === undefined) {
+          if (feeder !== undefined) return
           inputEnded = true
           wake.notify()
           return
         }
-        if (message.work !== undefined) onWork(message.work)
-        else if (message.tickets !== undefined) await onTickets(message.tickets)
+        if (message.work !== undefined) {
+          if (feeder !== undefined) {
+            throw new JobError(
+              JOB_ERROR_CODES.protocolViolation,
+              `this job's frames come from ${feeder}; send only tickets on this stream`,
+            )
+          }
+          onWork(message.work)
+        } else if (message.end && feeder !== undefined) {
+          // The broadcaster sends nothing here: the feed's end ends the input.
+        } else if (message.tickets !== undefined) await onTickets(message.tickets)
         else if (message.end) {
           inputEnded = true
           wake.notify()
         } else throw new JobError(JOB_ERROR_CODES.protocolViolation, 'expected a work item or tickets')
+      }
+    }
+
+    const feedReader = async (from: Channel) => {
+      while (true) {
+        const message = await readWithin(
+          from,
+          o.idleTimeoutMs,
+          signal,
+          'the next frame from the previous stage',
+        )
+        if (message === undefined || message.end) {
+          inputEnded = true
+          wake.notify()
+          return
+        }
+        if (message.work === undefined) {
+          throw new JobError(JOB_ERROR_CODES.protocolViolation, 'a feed carries work items and its end only')
+        }
+        onWork(message.work)
       }
     }
 
@@ -329,16 +403,24 @@ export function createJobHandler(
         reserved -= itemCost
         debited += itemCost
         items++
+        // Forwarding: the output goes to the next stage; the broadcaster gets the seq and the cost.
+        if (forwarder !== undefined && output.frame !== undefined) await forwarder.push(output.frame)
+        const sendOutput = forwarder === undefined
         await channel.write(
           {
             result: {
               seq: head.seq,
-              ...(output.frame === undefined ? {} : { image: frameToImage(output.frame) }),
-              lines: output.lines === undefined ? [] : linesToPb(output.lines),
+              ...(sendOutput && output.frame !== undefined ? { image: frameToImage(output.frame) } : {}),
+              lines: sendOutput && output.lines !== undefined ? linesToPb(output.lines) : [],
               json: NO_BYTES,
               debitedWei: itemCost.toString(10),
             },
           },
+          { signal },
+        )
+        // The previous stage's window frees when we have passed the item on.
+        await feed?.write(
+          { result: { seq: head.seq, lines: [], json: NO_BYTES, debitedWei: '0' } },
           { signal },
         )
         events.emit('job:item', { jobId, seq: head.seq, debited: itemCost })
@@ -377,10 +459,58 @@ export function createJobHandler(
     events.emit('job:started', { jobId, peerId, quote })
     log.debug('job started', { peerId, window, itemCost })
     let error: FramemeshError | undefined
+    let feedDone: Promise<void> = Promise.resolve()
     try {
+      if (forward !== undefined) {
+        if (components.peer === undefined || isTextPipeline(quote.spec.pipeline)) {
+          throw new JobError(
+            JOB_ERROR_CODES.badSpec,
+            components.peer === undefined
+              ? 'this orchestrator cannot forward to a next stage; run the workflow through the broadcaster'
+              : `${quote.spec.pipeline} outputs text and cannot feed a next stage`,
+          )
+        }
+        forwarder = new Forwarder(components.peer, {
+          forward,
+          window,
+          openTimeoutMs: o.openTimeoutMs,
+          stallTimeoutMs: o.idleTimeoutMs,
+          signal,
+        })
+        await forwarder.open()
+      }
       await channel.write({ accepted: { jobId, window } }, { signal })
       const readerDone = reader().catch((err) => fail(asJobError(err)))
+      if (feeder !== undefined) {
+        const wait = AbortSignal.any([signal, AbortSignal.timeout(o.openTimeoutMs)])
+        feed = await new Promise<Channel>((resolve, reject) => {
+          feedWaiters.set(jobId, (ch) => {
+            resolve(ch)
+            return jobEnded
+          })
+          wait.addEventListener(
+            'abort',
+            () =>
+              reject(
+                signal.aborted
+                  ? (failure ?? signal.reason)
+                  : new JobError(
+                      'ERR_TIMEOUT',
+                      `the previous stage ${feeder} did not connect its feed within ${o.openTimeoutMs} ms`,
+                    ),
+              ),
+            { once: true },
+          )
+        }).finally(() => feedWaiters.delete(jobId))
+        const from = feed
+        await from.write({ accepted: { jobId, window } }, { signal })
+        feedDone = feedReader(from).catch((err) => fail(asJobError(err)))
+      }
       await worker().catch((err) => fail(asJobError(err)))
+      if (failure === undefined && forwarder !== undefined) await forwarder.finish().catch(fail)
+      if (failure === undefined && feed !== undefined) {
+        await feed.closeWrite({ signal: AbortSignal.timeout(o.openTimeoutMs) }).catch(() => {})
+      }
       if (failure === undefined) {
         await channel.closeWrite({ signal: AbortSignal.timeout(o.openTimeoutMs) })
         // Everything went out: the reader's wait for the broadcaster's close is no failure.
@@ -388,9 +518,17 @@ export function createJobHandler(
       }
       stop.abort()
       await readerDone
+      await feedDone
+    } catch (err) {
+      fail(asJobError(err))
     } finally {
       running.delete(fail)
       error = failure
+      if (error !== undefined) {
+        forwarder?.abort(error)
+        if (feed !== undefined) await sendError(feed, error)
+      }
+      endJob()
       components.recipient.closeSession(sender, jobId)
       if (error !== undefined) {
         log.debug('job failed', { code: error.code, message: error.message })
@@ -411,6 +549,10 @@ export function createJobHandler(
 }
 
 const NO_BYTES = new Uint8Array(0)
+/** The longest a timer may wait (about 24.8 days): "no idle limit" for a read. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+type Channel = MessageChannel<JobClientMessage, JobServerMessage>
 
 function asJobError(err: unknown): FramemeshError {
   if (err instanceof FramemeshError) return err

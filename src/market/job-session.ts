@@ -23,7 +23,7 @@ import {
 } from './job-protocol.js'
 import { isTextPipeline, type WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
-import type { JobClientMessage, JobServerMessage } from './pb/job.js'
+import type { Forward, JobClientMessage, JobServerMessage } from './pb/job.js'
 import { decodeTicketParams, type Quote } from './quote.js'
 
 /** Pays an orchestrator's credit requests; returning undefined withholds payment (e.g. the budget is spent). */
@@ -49,6 +49,8 @@ export interface SessionResult {
 
 export interface JobSessionEvents {
   result: SessionResult
+  /** Workflows: an item this orchestrator passed on to the next stage (no output comes back here). */
+  ack: { seq: number; debited: bigint }
   payment: { peerId: string; tickets: number; ev: bigint; gap: bigint }
   'payment:withheld': { peerId: string; gap: bigint }
   receipt: {
@@ -77,9 +79,21 @@ export interface JobSessionOptions {
   /** With items in flight, longest silence before ERR_PEER_STALLED (ms, default 30 s). */
   stallTimeoutMs?: number
   signal?: AbortSignal
+  /**
+   * Workflows: 'none' when the work comes from the previous stage's feed, not from us (we only
+   * pay and, for the last stage, receive the outputs). Default 'send'.
+   */
+  input?: 'send' | 'none'
+  /** Workflows: 'acks' when the orchestrator forwards its outputs to the next stage. Default 'results'. */
+  output?: 'results' | 'acks'
+  /** Workflows: where the orchestrator sends its outputs (the next stage and its quote). */
+  forward?: Forward
 }
 
 type Channel = MessageChannel<JobServerMessage, JobClientMessage>
+
+/** A direct workflow's text results stand without their frame (it never reached the broadcaster). */
+const NO_FRAME: Frame = { width: 0, height: 0, channels: 3, data: new Uint8Array(0) }
 
 export class JobSession {
   readonly events = new TypedEmitter<JobSessionEvents>()
@@ -97,6 +111,7 @@ export class JobSession {
   #lastActivity = Date.now()
   #withheld = false
   #ended = false
+  #lastSeq = -1
   #resolveDone!: () => void
   #rejectDone!: (err: FramemeshError) => void
 
@@ -144,7 +159,14 @@ export class JobSession {
       })
       this.#channel = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
       await this.#channel.write(
-        { open: { quoteId: quote.quoteId, window: this.#o.window ?? quote.window }, end: false },
+        {
+          open: {
+            quoteId: quote.quoteId,
+            window: this.#o.window ?? quote.window,
+            ...(this.#o.forward === undefined ? {} : { forward: this.#o.forward }),
+          },
+          end: false,
+        },
         { signal },
       )
       const first = await this.#channel.read({ signal })
@@ -237,7 +259,31 @@ export class JobSession {
   }
 
   #onResult(result: NonNullable<JobServerMessage['result']>): void {
-    const head = this.#inFlight[0]
+    const receiveOnly = this.#o.input === 'none'
+    const debited = /^[0-9]{1,78}$/.test(result.debitedWei) ? BigInt(result.debitedWei) : 0n
+    if (receiveOnly && result.seq <= this.#lastSeq) {
+      throw new JobError(
+        JOB_ERROR_CODES.protocolViolation,
+        `${this.peerId} returned item ${result.seq} after ${this.#lastSeq}, out of order`,
+        { peerId: this.peerId },
+      )
+    }
+    this.#lastSeq = result.seq
+    if (this.#o.output === 'acks') {
+      if (result.image !== undefined || result.lines.length > 0) {
+        throw new JobError(
+          JOB_ERROR_CODES.protocolViolation,
+          `${this.peerId} returned an output it should forward`,
+          {
+            peerId: this.peerId,
+          },
+        )
+      }
+      if (!receiveOnly) this.#ackHead(result.seq)
+      this.events.emit('ack', { seq: result.seq, debited })
+      return
+    }
+    const head = receiveOnly ? { seq: result.seq, frames: [NO_FRAME], t: 0 } : this.#inFlight[0]
     const text = isTextPipeline(this.#o.quote.spec.pipeline)
     if (head === undefined || head.seq !== result.seq || (result.image === undefined) !== text) {
       throw new JobError(
@@ -252,10 +298,21 @@ export class JobSession {
     const output = text
       ? { frame: head.frames[0]!, lines: linesFromPb(result.lines, what) }
       : { frame: imageToFrame(result.image!, what) }
+    if (!receiveOnly) this.#inFlight.shift()
+    this.#wake.notify()
+    this.events.emit('result', { seq: result.seq, ...output, debited })
+  }
+
+  #ackHead(seq: number): void {
+    if (this.#inFlight[0]?.seq !== seq) {
+      throw new JobError(
+        JOB_ERROR_CODES.protocolViolation,
+        `${this.peerId} acknowledged item ${seq} out of order (expected ${this.#inFlight[0]?.seq ?? 'none'})`,
+        { peerId: this.peerId },
+      )
+    }
     this.#inFlight.shift()
     this.#wake.notify()
-    const debited = /^[0-9]{1,78}$/.test(result.debitedWei) ? BigInt(result.debitedWei) : 0n
-    this.events.emit('result', { seq: result.seq, ...output, debited })
   }
 
   async #onCredit(credit: NonNullable<JobServerMessage['credit']>): Promise<void> {

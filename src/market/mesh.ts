@@ -6,6 +6,7 @@
  * reader's pace, and whose `done` holds the report (and every output, when collected).
  */
 import { randomBytes } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { AbortedError, FramemeshError } from '../errors.js'
 import type { Frame, PipelineId, TextLine } from '../inference/types.js'
 import { type Logger, silentLogger } from '../logger.js'
@@ -26,9 +27,11 @@ import { FRAME_FORMAT_RGB24 } from './quote.js'
 import { CollectedResults, ResultQueue } from './result-queue.js'
 import { type SelectionOptions, selectOffer } from './selection.js'
 import { type VerificationReport, Verifier, type VerifierEvents, type VerifyOptions } from './verifier.js'
+import { DirectWorkflow } from './workflow.js'
 
 export interface MeshComponents {
-  peer: Pick<Peer, 'dialProtocol' | 'gossip'>
+  /** With `libp2p`, a workflow tells each stage the addresses we know of the next one. */
+  peer: Pick<Peer, 'dialProtocol' | 'gossip'> & Partial<Pick<Peer, 'libp2p'>>
   /** Signs the tickets that pay for jobs. */
   sender: Pick<TicketSender, 'address' | 'ticketsForCredit'>
   logger?: Logger
@@ -65,10 +68,17 @@ export interface SubmitOptions {
   model?: string
   /**
    * A workflow: each stage's outputs are the next stage's inputs, each stage on an orchestrator
-   * chosen for it and paid by us. Today the frames between stages pass through this broadcaster
-   * (see docs/protocol.md, workflows). OCR can only be the last stage.
+   * chosen for it and paid by us (see `route` and docs/protocol.md). OCR can only be the last
+   * stage; with the direct route its results carry an empty frame (the frame never reaches us).
    */
   stages?: StageSpec[]
+  /**
+   * How a workflow's frames travel: 'direct' (default) from orchestrator to orchestrator, each
+   * stage paid by us on its own stream; 'broadcaster' through us between stages. A direct run that
+   * fails goes on through the broadcaster from the first output not yet delivered. Verified
+   * workflows always go through the broadcaster (it compares each stage's outputs).
+   */
+  route?: 'direct' | 'broadcaster'
   /** Check a share of each stage's outputs on a second orchestrator (see verifier.ts). */
   verify?: VerifyOptions
   /** Highest wei per unit (default: no cap). */
@@ -278,16 +288,179 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     const total = Array.isArray(frames) && specs.length === 1 ? frames.length : undefined
     // One budget for the whole job, every stage paid from it.
     const payer = new BudgetPayer(components.sender, s.budget)
+    const verifiers: Verifier[] = []
+    let delivered = 0
+    /** A fallback's outputs are numbered from 0 again: they continue the job's seqs from here. */
+    let seqOffset = 0
+    const replay = new ReplayInput(source)
+    const room = sink instanceof ResultQueue ? (sig?: AbortSignal) => sink.room(sig) : undefined
+    const push = (r: StageResult) => {
+      sink.push(seqOffset === 0 ? r : { ...r, seq: r.seq + seqOffset })
+      events.emit('progress', {
+        done: ++delivered,
+        ...(total === undefined ? {} : { total }),
+        peerId: r.peerId,
+      })
+      // Output m needs inputs m.. only: what came before can no longer be needed for a replay.
+      replay.release(delivered)
+    }
+    const finish = (reports: StageReport[]): JobReport => {
+      const report: JobReport = {
+        jobId: id,
+        items: delivered,
+        peers: reports.flatMap((r) => r.peers),
+        debited: reports.reduce((n, r) => n + r.debited, 0n),
+        evSent: reports.reduce((n, r) => n + r.evSent, 0n),
+        resent: reports.reduce((n, r) => n + r.resent, 0),
+        ...(specs.length > 1 ? { stages: reports } : {}),
+        ...(verifiers.length === 0 ? {} : { verification: mergeVerification(verifiers) }),
+      }
+      events.emit('finished', report)
+      return report
+    }
+    try {
+      const direct: StageReport[] = []
+      let input: AsyncIterator<Frame> = replay
+      if (specs.length > 1 && (s.route ?? 'direct') === 'direct' && s.verify === undefined) {
+        try {
+          return finish(await runDirect(s, specs, replay, payer, events, push, room, direct, signal))
+        } catch (err) {
+          const error = err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err))
+          if (signal.aborted || error.code === 'ERR_EMPTY_INPUT' || error.details?.paymentWithheld === true)
+            throw error
+          logger.info('direct workflow failed; going on through the broadcaster', {
+            code: error.code,
+            delivered,
+          })
+          events.emit('peer:failed', {
+            peerId: (error as JobError).peerId ?? '',
+            code: error.code,
+            message: error.message,
+            requeued: 0,
+          })
+          seqOffset = delivered
+          input = replay.from(delivered)
+        }
+      }
+      const chained = await runChained(s, specs, input, payer, events, verifiers, push, room, signal)
+      return finish(direct.length === 0 ? chained : chained.map((r, k) => mergeReports(direct[k], r)))
+    } catch (err) {
+      for (const v of verifiers) v.abort()
+      const error =
+        err instanceof FramemeshError
+          ? err
+          : signal.aborted
+            ? new AbortedError('the job was cancelled', { cause: err })
+            : new JobError('ERR_JOB_FAILED', String(err), { cause: err })
+      events.emit('failed', { error })
+      throw error
+    }
+  }
+
+  /** The workflow with frames passed stage to stage by the orchestrators (workflow.ts). */
+  async function runDirect(
+    s: SubmitOptions,
+    specs: StageSpec[],
+    input: AsyncIterator<Frame>,
+    payer: BudgetPayer,
+    events: JobEvents,
+    push: (r: StageResult) => void,
+    room: ((signal?: AbortSignal) => Promise<void>) | undefined,
+    /** Filled with the stages' reports when the run fails (who was used and paid). */
+    failedReports: StageReport[],
+    signal: AbortSignal,
+  ): Promise<StageReport[]> {
+    const first = await input.next()
+    if (first.done === true) throw new JobError('ERR_EMPTY_INPUT', 'the job has no frames; pass at least one')
+    const { width, height } = first.value
+    const allowed = s.peers === undefined ? undefined : new Set(s.peers)
+    const workflow = new DirectWorkflow(
+      {
+        peer: components.peer,
+        payer,
+        stats,
+        logger,
+        choose: (index, size, exclude) => {
+          const spec = specs[index]!
+          const query: OfferQuery = {
+            pipeline: spec.pipeline,
+            ...(spec.model === undefined ? {} : { modelId: spec.model }),
+            maxPricePerUnit: spec.maxPrice ?? s.maxPrice ?? MAX_UINT256,
+            frameFormat: FRAME_FORMAT_RGB24,
+            frameWidth: size.width,
+            frameHeight: size.height,
+          }
+          const offers = orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId))
+          const offer = selectOffer(offers, query, (p) => stats.health(p), {
+            ...options.selection,
+            exclude,
+          })?.offer
+          return offer === undefined
+            ? undefined
+            : { peerId: offer.peerId, modelId: offer.modelId, pricePerUnit: offer.pricePerUnit }
+        },
+        addressesOf: (peerId) => {
+          const libp2p = components.peer.libp2p
+          if (libp2p === undefined) return []
+          try {
+            return libp2p.getConnections(peerIdFromString(peerId)).map((c) => c.remoteAddr.bytes)
+          } catch {
+            return []
+          }
+        },
+      },
+      {
+        stages: specs,
+        sender: components.sender.address,
+        maxPricePerUnit: (i) => specs[i]!.maxPrice ?? s.maxPrice ?? MAX_UINT256,
+        signal,
+        ...pick(options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs']),
+      },
+    )
+    for (const name of ['peer:selected', 'quote:refused', 'payment', 'payment:withheld'] as const) {
+      workflow.events.on(name, (detail) => events.emit(name, detail as MeshJobEvents[typeof name]))
+    }
+    workflow.events.on('result', (r) => {
+      events.emit('result', r)
+      push(r)
+    })
+    const pairs = specs[0]!.pipeline === 'interpolate'
+    const items = workItems(first.value, input, pairs, signal)
+    // A slow reader holds back the input; what is already inside the chain is bounded by the windows.
+    async function* paced(): AsyncIterable<WorkInput> {
+      for await (const item of items) {
+        await room?.(signal)
+        yield item
+      }
+    }
+    try {
+      return await workflow.run({ width, height }, paced())
+    } catch (err) {
+      failedReports.push(...workflow.reports())
+      throw err
+    }
+  }
+
+  /** The workflow (or a one-stage job) with every stage's outputs passing through this broadcaster. */
+  async function runChained(
+    s: SubmitOptions,
+    specs: StageSpec[],
+    source: AsyncIterator<Frame>,
+    payer: BudgetPayer,
+    events: JobEvents,
+    verifiers: Verifier[],
+    push: (r: StageResult) => void,
+    room: ((signal?: AbortSignal) => Promise<void>) | undefined,
+    signal: AbortSignal,
+  ): Promise<StageReport[]> {
     // A stage that fails ends the others: upstream through this signal, downstream through its queue.
     const stop = new AbortController()
     const jobSignal = AbortSignal.any([signal, stop.signal])
-    const verifiers: Verifier[] = []
-    let delivered = 0
     let input: AsyncIterator<Frame> | Iterator<Frame> = source
     const runs: Promise<StageReport>[] = []
     for (const [index, spec] of specs.entries()) {
       const last = index === specs.length - 1
-      // Between stages (chained through this broadcaster): a bounded queue, so a slow later stage slows the earlier.
+      // Between stages: a bounded queue, so a slow later stage slows the earlier.
       const between = last ? undefined : new ResultQueue<StageResult>(STAGE_BUFFER)
       const run = runStage({
         index,
@@ -300,17 +473,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         events,
         verifiers,
         output: last
-          ? {
-              push: (r) => {
-                sink.push(r)
-                events.emit('progress', {
-                  done: ++delivered,
-                  ...(total === undefined ? {} : { total }),
-                  peerId: r.peerId,
-                })
-              },
-              ...(sink instanceof ResultQueue ? { room: (sig?: AbortSignal) => sink.room(sig) } : {}),
-            }
+          ? { push, ...(room === undefined ? {} : { room }) }
           : { push: (r) => between!.push(r), room: (sig?: AbortSignal) => between!.room(sig) },
       }).then(
         (report) => {
@@ -327,31 +490,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       runs.push(run)
       if (between !== undefined) input = framesOf(between)[Symbol.asyncIterator]()
     }
-    try {
-      const reports = await Promise.all(runs)
-      const report: JobReport = {
-        jobId: id,
-        items: reports.at(-1)!.items,
-        peers: reports.flatMap((r) => r.peers),
-        debited: reports.reduce((n, r) => n + r.debited, 0n),
-        evSent: reports.reduce((n, r) => n + r.evSent, 0n),
-        resent: reports.reduce((n, r) => n + r.resent, 0),
-        ...(specs.length > 1 ? { stages: reports } : {}),
-        ...(verifiers.length === 0 ? {} : { verification: mergeVerification(verifiers) }),
-      }
-      events.emit('finished', report)
-      return report
-    } catch (err) {
-      for (const v of verifiers) v.abort()
-      const error =
-        err instanceof FramemeshError
-          ? err
-          : signal.aborted
-            ? new AbortedError('the job was cancelled', { cause: err })
-            : new JobError('ERR_JOB_FAILED', String(err), { cause: err })
-      events.emit('failed', { error })
-      throw error
-    }
+    return Promise.all(runs)
   }
 
   interface StageRun {
@@ -510,9 +649,64 @@ function stageSpecs(s: SubmitOptions): StageSpec[] {
   return specs
 }
 
+/**
+ * The job's input, keeping the frames a fallback may have to send again: every frame from the
+ * first whose output is not delivered yet (`release` moves that point on).
+ */
+class ReplayInput implements AsyncIterator<Frame> {
+  readonly #source: AsyncIterator<Frame> | Iterator<Frame>
+  readonly #kept: Frame[] = []
+  #base = 0
+
+  constructor(source: AsyncIterator<Frame> | Iterator<Frame>) {
+    this.#source = source
+  }
+
+  async next(): Promise<IteratorResult<Frame>> {
+    const step = await this.#source.next()
+    if (step.done !== true) this.#kept.push(step.value)
+    return step
+  }
+
+  /** Frames before input index `index` are no longer needed. */
+  release(index: number): void {
+    while (this.#base < index && this.#kept.length > 0) {
+      this.#kept.shift()
+      this.#base++
+    }
+  }
+
+  /** The input again from index `index`: the frames kept, then the rest of the source (no longer kept). */
+  from(index: number): AsyncIterator<Frame> {
+    const again = this.#kept.slice(Math.max(0, index - this.#base))
+    this.#kept.length = 0
+    const source = this.#source
+    return (async function* () {
+      yield* again
+      while (true) {
+        const step = await source.next()
+        if (step.done === true) return
+        yield step.value
+      }
+    })()
+  }
+}
+
 /** A stage's outputs as the next stage's input frames. */
 async function* framesOf(results: AsyncIterable<StageResult>): AsyncIterable<Frame> {
   for await (const r of results) yield r.frame
+}
+
+/** One stage's report over a failed direct run and the chained run that went on from it. */
+function mergeReports(before: StageReport | undefined, after: StageReport): StageReport {
+  if (before === undefined) return after
+  return {
+    items: before.items + after.items,
+    peers: [...before.peers, ...after.peers],
+    debited: before.debited + after.debited,
+    evSent: before.evSent + after.evSent,
+    resent: before.resent + after.resent,
+  }
 }
 
 function mergeVerification(verifiers: Verifier[]): VerificationReport {

@@ -35,7 +35,9 @@ export interface RedemptionService {
 }
 
 export interface OrchestratorComponents {
-  peer: Pick<Peer, 'peerId' | 'handle' | 'unhandle' | 'gossip' | 'libp2p'>
+  /** With `dialProtocol`, it can also forward its outputs to a workflow's next stage. */
+  peer: Pick<Peer, 'peerId' | 'handle' | 'unhandle' | 'gossip' | 'libp2p'> &
+    Partial<Pick<Peer, 'dialProtocol'>>
   /** The peer's libp2p key: signs adverts and quotes. */
   privateKey: PrivateKey
   /** With `run`, the orchestrator also serves OCR (pipeline 'ocr', offered under each priced detector id). */
@@ -116,7 +118,11 @@ export async function createOrchestrator(
     { ...options, prices },
   )
   const events = new TypedEmitter<JobHandlerEvents>()
-  const jobs = createJobHandler({ quotes, recipient, engine, slots, logger, events }, options)
+  const dialer = peer.dialProtocol === undefined ? undefined : { dialProtocol: peer.dialProtocol.bind(peer) }
+  const jobs = createJobHandler(
+    { quotes, recipient, engine, slots, logger, events, ...(dialer === undefined ? {} : { peer: dialer }) },
+    options,
+  )
 
   const handleOptions: HandleOptions = {
     maxInboundStreams: options.maxInboundStreams ?? 32,

@@ -10,7 +10,13 @@ import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
 import { defaultUnitFor } from './advert.js'
 import type { ModelPrice } from './advertiser.js'
-import { framesPerItem, modelScale, STREAMABLE_PIPELINES, type WorkEngine } from './job-work.js'
+import {
+  framesPerItem,
+  isTextPipeline,
+  modelScale,
+  STREAMABLE_PIPELINES,
+  type WorkEngine,
+} from './job-work.js'
 import { JOB_ERROR_CODES, QuoteRefusedError } from './market-errors.js'
 import type { SignedQuote } from './pb/quote.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote, signQuote } from './quote.js'
@@ -49,6 +55,8 @@ export interface QuoteRecord {
   /** The peer that asked: only it may open a job with the quote. */
   requester?: string
   used: boolean
+  /** Workflows: the feeder (spec.feeder) has opened its feed stream. */
+  fed?: boolean
 }
 
 export class QuoteBook {
@@ -86,6 +94,7 @@ export class QuoteBook {
       const code = err instanceof FramemeshError ? err.code : 'ERR_TICKET_PARAMS'
       throw new QuoteRefusedError(code, `cannot issue ticket params: ${(err as Error).message}`)
     }
+    const scale = modelScale(this.#c.engine, spec.modelId)
     const quote: Quote = {
       quoteId: randomBytes(16).toString('hex'),
       peerId: this.#c.peerId,
@@ -95,8 +104,10 @@ export class QuoteBook {
       ticketParams,
       expiresAt: this.#now() + this.#o.ttlMs,
       window: this.#o.window,
+      ...(isTextPipeline(spec.pipeline)
+        ? {}
+        : { outputWidth: spec.width * scale, outputHeight: spec.height * scale }),
     }
-    const scale = modelScale(this.#c.engine, spec.modelId)
     this.#remember({
       quote,
       microUnits: microUnitsPerItem({ ...spec, scale }, unit),
@@ -132,6 +143,22 @@ export class QuoteBook {
       )
     }
     record.used = true
+    return record
+  }
+
+  /**
+   * Workflows: the quote's feeder (the previous stage) opens the feed stream of a job the
+   * quote's requester opened. Anyone else, a second feed, or a job not open yet: ERR_QUOTE_UNKNOWN.
+   */
+  takeFeed(quoteId: string, feeder: string): QuoteRecord {
+    const record = this.#quotes.get(quoteId)
+    if (record === undefined || record.quote.spec.feeder !== feeder || !record.used || record.fed === true) {
+      throw new QuoteRefusedError(
+        JOB_ERROR_CODES.quoteUnknown,
+        `no job ${quoteId.slice(0, 64)} waiting for a feed from ${feeder}; the broadcaster opens the job first, naming you as feeder`,
+      )
+    }
+    record.fed = true
     return record
   }
 

@@ -75,7 +75,8 @@ export async function requestQuote(
     echoed.width === spec.width &&
     echoed.height === spec.height &&
     echoed.format === spec.format &&
-    echoed.sender === spec.sender
+    echoed.sender === spec.sender &&
+    echoed.feeder === spec.feeder
   if (!same) {
     throw new QuoteRefusedError(
       'ERR_QUOTE_INVALID',

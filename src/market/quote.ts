@@ -33,6 +33,8 @@ export interface JobSpec {
   maxPricePerUnit: bigint
   /** Lower-case 0x address that signs the tickets. */
   sender: Address
+  /** Workflows: the previous stage's orchestrator, which sends the work items (a feed stream). */
+  feeder?: string
 }
 
 export interface Quote {
@@ -45,6 +47,9 @@ export interface Quote {
   /** Unix ms. */
   expiresAt: number
   window: number
+  /** Output frame size (absent for text results, or from an orchestrator that does not say). */
+  outputWidth?: number
+  outputHeight?: number
 }
 
 const UNITS: readonly PricingUnit[] = ['output-megapixel', 'frame', 'input-megapixel']
@@ -86,6 +91,7 @@ export function jobSpecToPb(spec: JobSpec): PbJobSpec {
     frameCount: spec.frameCount,
     maxPricePerUnitWei: spec.maxPricePerUnit.toString(10),
     sender: ownBytes(spec.sender),
+    ...(spec.feeder === undefined ? {} : { feeder: spec.feeder }),
   }
 }
 
@@ -115,6 +121,15 @@ export function jobSpecFromPb(pb: PbJobSpec | undefined): JobSpec {
     frameCount: pb.frameCount,
     maxPricePerUnit: wei(pb.maxPricePerUnitWei, 'max price'),
     sender: address(pb.sender, 'sender'),
+    ...(pb.feeder === undefined || pb.feeder === '' ? {} : { feeder: feederOf(pb.feeder) }),
+  }
+}
+
+function feederOf(text: string): string {
+  try {
+    return peerIdFromString(text).toString()
+  } catch {
+    return bad(`feeder "${text.slice(0, 60)}" is not a peer id`)
   }
 }
 
@@ -174,6 +189,8 @@ export async function signQuote(quote: Quote, privateKey: PrivateKey): Promise<S
     ticketParams: ticketParamsToPb(quote.ticketParams),
     expiresAt: quote.expiresAt,
     window: quote.window,
+    ...(quote.outputWidth === undefined ? {} : { outputWidth: quote.outputWidth }),
+    ...(quote.outputHeight === undefined ? {} : { outputHeight: quote.outputHeight }),
   })
   return { body, signature: await signDomain(privateKey, QUOTE_SIGNING_TAG, body) }
 }
@@ -218,6 +235,8 @@ export async function verifyQuote(signed: SignedQuote, expectedPeer: string): Pr
       ticketParams: ticketParamsFromPb(body.ticketParams),
       expiresAt: body.expiresAt,
       window: body.window,
+      ...(body.outputWidth ? { outputWidth: body.outputWidth } : {}),
+      ...(body.outputHeight ? { outputHeight: body.outputHeight } : {}),
     }
   } catch (err) {
     return invalid((err as Error).message, err)

@@ -7,7 +7,7 @@ import type { InferenceEngine } from '../../src/inference/engine.js'
 import { openOcrPipeline } from '../../src/inference/pipelines/ocr-models.js'
 import type { Frame } from '../../src/inference/types.js'
 import type { WorkEngine } from '../../src/market/job-work.js'
-import type { Mesh } from '../../src/market/mesh.js'
+import type { Mesh, MeshResult } from '../../src/market/mesh.js'
 import { seededRng } from '../../src/market/rng.js'
 import type { Peer } from '../../src/peer/index.js'
 import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
@@ -85,6 +85,28 @@ test.after.always(async (t) => {
 })
 
 const same = (a: Frame, b: Frame) => a.width === b.width && Buffer.from(a.data).equals(Buffer.from(b.data))
+
+const UP_THEN_BLEND = [
+  { pipeline: 'upscale' as const, model: MODEL },
+  { pipeline: 'interpolate' as const, model: 'blend' },
+]
+
+/** The workflow upscale → interpolate run locally: one frame between each upscaled pair. */
+async function upThenBlendLocally(engine: InferenceEngine, frames: Frame[]): Promise<Frame[]> {
+  const up = await Promise.all(frames.map((f) => engine.upscale(MODEL, f)))
+  const out: Frame[] = []
+  for (let i = 0; i + 1 < up.length; i++) out.push(await engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5))
+  return out
+}
+
+function sameAll(
+  t: { true: (v: boolean, m?: string) => void; is: (a: unknown, b: unknown) => void },
+  got: MeshResult[],
+  want: Frame[],
+) {
+  t.is(got.length, want.length)
+  for (const [i, r] of got.entries()) t.true(same(r.frame, want[i]!), `frame ${i}`)
+}
 
 test('all three adverts reach a newly started broadcaster within 2 s, with OCR priced per input megapixel', (t) => {
   const { mesh, advertsMs } = t.context
@@ -272,23 +294,34 @@ test('a two-stage workflow (upscale, then interpolate) gives the same frames as 
   const { market, mesh } = t.context
   const frames = clip(6)
   const job = mesh.submit({
-    stages: [
-      { pipeline: 'upscale', model: MODEL },
-      { pipeline: 'interpolate', model: 'blend' },
-    ],
+    stages: UP_THEN_BLEND,
     input: frames,
   })
   const { results, report } = await job.done
-  const up = await Promise.all(frames.map((f) => market.engine.upscale(MODEL, f)))
-  t.is(results.length, 5)
-  for (const [i, r] of results.entries()) {
-    t.true(same(r.frame, await market.engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5)), `frame ${i}`)
-  }
+  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
   t.deepEqual(
     report.stages!.map((s) => s.items),
     [6, 5],
   )
   t.is(report.debited, report.stages![0]!.debited + report.stages![1]!.debited)
+  // Direct: one orchestrator per stage, two different ones, no failure and nothing redone.
+  t.deepEqual(
+    report.peers.map((p) => p.error),
+    [undefined, undefined],
+  )
+  t.not(report.peers[0]!.peerId, report.peers[1]!.peerId)
+  t.is(report.resent, 0)
+})
+
+test('the same workflow routed through the broadcaster gives the same frames', async (t) => {
+  const { market, mesh } = t.context
+  const frames = clip(4)
+  const { results } = await mesh.submit({
+    stages: UP_THEN_BLEND,
+    input: frames,
+    route: 'broadcaster',
+  }).done
+  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
 })
 
 test('a three-stage workflow ending in OCR reads the same text as the stages run locally', async (t) => {
@@ -317,6 +350,41 @@ test('a workflow with OCR before the last stage is refused with ERR_BAD_JOB', as
   })
   const err = await t.throwsAsync(job.done)
   t.is((err as { code?: string }).code, 'ERR_BAD_JOB')
+})
+
+test('when the last stage of a direct workflow stops mid-job, the job goes on through the broadcaster: every frame once, in order, identical', async (t) => {
+  const { market, mesh, orchs } = t.context
+  const frames = clip(24)
+  const job = mesh.submit({
+    stages: UP_THEN_BLEND,
+    input: frames,
+  })
+  let stopped: string | undefined
+  let seen = 0
+  job.events.on('result', (r) => {
+    if (++seen !== 3 || stopped !== undefined) return
+    stopped = r.peerId
+    void orchs.find((o) => o.peer.peerId === r.peerId)!.orchestrator.stop()
+  })
+  const failed = job.events.waitFor('peer:failed', { timeoutMs: 60_000 })
+  const { results, report } = await job.done
+  await failed
+  t.deepEqual(
+    results.map((r) => r.seq),
+    [...Array(23).keys()],
+  )
+  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
+  // The stopped orchestrator's results (those it sent before its stop reached us) come first, then the rest elsewhere.
+  const firstElsewhere = results.findIndex((r) => r.peerId !== stopped)
+  t.true(firstElsewhere >= 3, 'results delivered before the stop are kept')
+  t.true(
+    results.slice(firstElsewhere).every((r) => r.peerId !== stopped),
+    'nothing from the stopped orchestrator after the switch',
+  )
+  t.truthy(report.peers.find((p) => p.peerId === stopped && p.error !== undefined))
+  t.log(
+    `after the stop: ${report.peers.map((p) => `${p.peerId.slice(-6)} ${p.modelId} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}`,
+  )
 })
 
 test('a broadcaster whose budget runs out stops paying and is cut off with ERR_PAYMENT_REQUIRED', async (t) => {

@@ -138,9 +138,188 @@ export namespace Image {
   }
 }
 
+export interface Forward {
+  peerId: string
+  quoteId: string
+  addrs: Uint8Array<ArrayBuffer>[]
+  pipeline: string
+}
+
+export namespace Forward {
+  let _codec: Codec<Forward, Partial<Forward>>
+
+  export const codec = (): Codec<Forward, Partial<Forward>> => {
+    if (_codec == null) {
+      _codec = message<Forward, Partial<Forward>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.peerId != null && obj.peerId !== '')) {
+          w.uint32(10)
+          w.string(obj.peerId)
+        }
+
+        if ((obj.quoteId != null && obj.quoteId !== '')) {
+          w.uint32(18)
+          w.string(obj.quoteId)
+        }
+
+        if (obj.addrs != null && obj.addrs.length > 0) {
+          for (const value of obj.addrs) {
+            w.uint32(26)
+            w.bytes(value)
+          }
+        }
+
+        if ((obj.pipeline != null && obj.pipeline !== '')) {
+          w.uint32(34)
+          w.string(obj.pipeline)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          peerId: '',
+          quoteId: '',
+          addrs: [],
+          pipeline: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.peerId = reader.string()
+              break
+            }
+            case 2: {
+              obj.quoteId = reader.string()
+              break
+            }
+            case 3: {
+              if (opts.limits?.addrs != null && obj.addrs.length === opts.limits.addrs) {
+                throw new MaxLengthError('Decode error - repeated field "addrs" had too many elements')
+              }
+
+              obj.addrs.push(reader.bytes())
+              break
+            }
+            case 4: {
+              obj.pipeline = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const obj = {
+          addrs: 0
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.quoteId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              if (opts.limits?.addrs != null && obj.addrs === opts.limits.addrs) {
+                throw new MaxLengthError('Streaming decode error - repeated field "addrs" had too many elements')
+              }
+
+              yield {
+                field: `${prefix}.addrs[]`,
+                index: obj.addrs,
+                value: reader.bytes()
+              }
+
+              obj.addrs++
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.pipeline`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ForwardPeerIdFieldEvent {
+    field: '$.peerId'
+    value: string
+  }
+
+  export interface ForwardQuoteIdFieldEvent {
+    field: '$.quoteId'
+    value: string
+  }
+
+  export interface ForwardAddrsFieldEvent {
+    field: '$.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface ForwardPipelineFieldEvent {
+    field: '$.pipeline'
+    value: string
+  }
+
+  export function encode (obj: Partial<Forward>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Forward.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Forward>): Forward {
+    return decodeMessage(buf, Forward.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Forward>): Generator<ForwardPeerIdFieldEvent | ForwardQuoteIdFieldEvent | ForwardAddrsFieldEvent | ForwardPipelineFieldEvent> {
+    return streamMessage(buf, Forward.codec(), opts)
+  }
+}
+
 export interface JobOpen {
   quoteId: string
   window: number
+  forward?: Forward
+  feed?: boolean
 }
 
 export namespace JobOpen {
@@ -161,6 +340,16 @@ export namespace JobOpen {
         if ((obj.window != null && obj.window !== 0)) {
           w.uint32(16)
           w.uint32(obj.window)
+        }
+
+        if (obj.forward != null) {
+          w.uint32(26)
+          Forward.codec().encode(obj.forward, w)
+        }
+
+        if (obj.feed != null) {
+          w.uint32(32)
+          w.bool(obj.feed)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -184,6 +373,16 @@ export namespace JobOpen {
             }
             case 2: {
               obj.window = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.forward = Forward.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.forward
+              })
+              break
+            }
+            case 4: {
+              obj.feed = reader.bool()
               break
             }
             default: {
@@ -215,6 +414,20 @@ export namespace JobOpen {
               }
               break
             }
+            case 3: {
+              yield * Forward.codec().stream(reader, reader.uint32(), `${prefix}.forward`, {
+                limits: opts.limits?.forward
+              })
+
+              break
+            }
+            case 4: {
+              yield {
+                field: `${prefix}.feed`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -237,6 +450,32 @@ export namespace JobOpen {
     value: number
   }
 
+  export interface JobOpenForwardPeerIdFieldEvent {
+    field: '$.forward.peerId'
+    value: string
+  }
+
+  export interface JobOpenForwardQuoteIdFieldEvent {
+    field: '$.forward.quoteId'
+    value: string
+  }
+
+  export interface JobOpenForwardAddrsFieldEvent {
+    field: '$.forward.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface JobOpenForwardPipelineFieldEvent {
+    field: '$.forward.pipeline'
+    value: string
+  }
+
+  export interface JobOpenFeedFieldEvent {
+    field: '$.feed'
+    value: boolean
+  }
+
   export function encode (obj: Partial<JobOpen>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, JobOpen.codec())
   }
@@ -245,7 +484,7 @@ export namespace JobOpen {
     return decodeMessage(buf, JobOpen.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobOpen>): Generator<JobOpenQuoteIdFieldEvent | JobOpenWindowFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobOpen>): Generator<JobOpenQuoteIdFieldEvent | JobOpenWindowFieldEvent | JobOpenForwardPeerIdFieldEvent | JobOpenForwardQuoteIdFieldEvent | JobOpenForwardAddrsFieldEvent | JobOpenForwardPipelineFieldEvent | JobOpenFeedFieldEvent> {
     return streamMessage(buf, JobOpen.codec(), opts)
   }
 }
@@ -836,6 +1075,32 @@ export namespace JobClientMessage {
     value: number
   }
 
+  export interface JobClientMessageOpenForwardPeerIdFieldEvent {
+    field: '$.open.forward.peerId'
+    value: string
+  }
+
+  export interface JobClientMessageOpenForwardQuoteIdFieldEvent {
+    field: '$.open.forward.quoteId'
+    value: string
+  }
+
+  export interface JobClientMessageOpenForwardAddrsFieldEvent {
+    field: '$.open.forward.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface JobClientMessageOpenForwardPipelineFieldEvent {
+    field: '$.open.forward.pipeline'
+    value: string
+  }
+
+  export interface JobClientMessageOpenFeedFieldEvent {
+    field: '$.open.feed'
+    value: boolean
+  }
+
   export interface JobClientMessageWorkSeqFieldEvent {
     field: '$.work.seq'
     value: number
@@ -899,7 +1164,7 @@ export namespace JobClientMessage {
     return decodeMessage(buf, JobClientMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobClientMessage>): Generator<JobClientMessageOpenQuoteIdFieldEvent | JobClientMessageOpenWindowFieldEvent | JobClientMessageWorkSeqFieldEvent | JobClientMessageWorkImagesWidthFieldEvent | JobClientMessageWorkImagesHeightFieldEvent | JobClientMessageWorkImagesDataFieldEvent | JobClientMessageWorkTFieldEvent | JobClientMessageTicketsSenderFieldEvent | JobClientMessageTicketsParamsFieldEvent | JobClientMessageTicketsTicketsSenderNonceFieldEvent | JobClientMessageTicketsTicketsSignatureFieldEvent | JobClientMessageEndFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobClientMessage>): Generator<JobClientMessageOpenQuoteIdFieldEvent | JobClientMessageOpenWindowFieldEvent | JobClientMessageOpenForwardPeerIdFieldEvent | JobClientMessageOpenForwardQuoteIdFieldEvent | JobClientMessageOpenForwardAddrsFieldEvent | JobClientMessageOpenForwardPipelineFieldEvent | JobClientMessageOpenFeedFieldEvent | JobClientMessageWorkSeqFieldEvent | JobClientMessageWorkImagesWidthFieldEvent | JobClientMessageWorkImagesHeightFieldEvent | JobClientMessageWorkImagesDataFieldEvent | JobClientMessageWorkTFieldEvent | JobClientMessageTicketsSenderFieldEvent | JobClientMessageTicketsParamsFieldEvent | JobClientMessageTicketsTicketsSenderNonceFieldEvent | JobClientMessageTicketsTicketsSignatureFieldEvent | JobClientMessageEndFieldEvent> {
     return streamMessage(buf, JobClientMessage.codec(), opts)
   }
 }

@@ -12,6 +12,7 @@ export interface JobSpec {
   frameCount: number
   maxPricePerUnitWei: string
   sender: Uint8Array<ArrayBuffer>
+  feeder?: string
 }
 
 export namespace JobSpec {
@@ -62,6 +63,11 @@ export namespace JobSpec {
         if ((obj.sender != null && obj.sender.byteLength > 0)) {
           w.uint32(66)
           w.bytes(obj.sender)
+        }
+
+        if (obj.feeder != null) {
+          w.uint32(74)
+          w.string(obj.feeder)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -115,6 +121,10 @@ export namespace JobSpec {
             }
             case 8: {
               obj.sender = reader.bytes()
+              break
+            }
+            case 9: {
+              obj.feeder = reader.string()
               break
             }
             default: {
@@ -188,6 +198,13 @@ export namespace JobSpec {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.feeder`,
+                value: reader.string()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -240,6 +257,11 @@ export namespace JobSpec {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface JobSpecFeederFieldEvent {
+    field: '$.feeder'
+    value: string
+  }
+
   export function encode (obj: Partial<JobSpec>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, JobSpec.codec())
   }
@@ -248,7 +270,7 @@ export namespace JobSpec {
     return decodeMessage(buf, JobSpec.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobSpec>): Generator<JobSpecPipelineFieldEvent | JobSpecModelIdFieldEvent | JobSpecWidthFieldEvent | JobSpecHeightFieldEvent | JobSpecFormatFieldEvent | JobSpecFrameCountFieldEvent | JobSpecMaxPricePerUnitWeiFieldEvent | JobSpecSenderFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobSpec>): Generator<JobSpecPipelineFieldEvent | JobSpecModelIdFieldEvent | JobSpecWidthFieldEvent | JobSpecHeightFieldEvent | JobSpecFormatFieldEvent | JobSpecFrameCountFieldEvent | JobSpecMaxPricePerUnitWeiFieldEvent | JobSpecSenderFieldEvent | JobSpecFeederFieldEvent> {
     return streamMessage(buf, JobSpec.codec(), opts)
   }
 }
@@ -364,6 +386,11 @@ export namespace QuoteRequest {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface QuoteRequestSpecFeederFieldEvent {
+    field: '$.spec.feeder'
+    value: string
+  }
+
   export function encode (obj: Partial<QuoteRequest>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, QuoteRequest.codec())
   }
@@ -372,7 +399,7 @@ export namespace QuoteRequest {
     return decodeMessage(buf, QuoteRequest.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteRequest>): Generator<QuoteRequestSpecPipelineFieldEvent | QuoteRequestSpecModelIdFieldEvent | QuoteRequestSpecWidthFieldEvent | QuoteRequestSpecHeightFieldEvent | QuoteRequestSpecFormatFieldEvent | QuoteRequestSpecFrameCountFieldEvent | QuoteRequestSpecMaxPricePerUnitWeiFieldEvent | QuoteRequestSpecSenderFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteRequest>): Generator<QuoteRequestSpecPipelineFieldEvent | QuoteRequestSpecModelIdFieldEvent | QuoteRequestSpecWidthFieldEvent | QuoteRequestSpecHeightFieldEvent | QuoteRequestSpecFormatFieldEvent | QuoteRequestSpecFrameCountFieldEvent | QuoteRequestSpecMaxPricePerUnitWeiFieldEvent | QuoteRequestSpecSenderFieldEvent | QuoteRequestSpecFeederFieldEvent> {
     return streamMessage(buf, QuoteRequest.codec(), opts)
   }
 }
@@ -682,6 +709,8 @@ export interface QuoteBody {
   ticketParams?: TicketParamsMessage
   expiresAt: number
   window: number
+  outputWidth?: number
+  outputHeight?: number
 }
 
 export namespace QuoteBody {
@@ -732,6 +761,16 @@ export namespace QuoteBody {
         if ((obj.window != null && obj.window !== 0)) {
           w.uint32(64)
           w.uint32(obj.window)
+        }
+
+        if (obj.outputWidth != null) {
+          w.uint32(72)
+          w.uint32(obj.outputWidth)
+        }
+
+        if (obj.outputHeight != null) {
+          w.uint32(80)
+          w.uint32(obj.outputHeight)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -787,6 +826,14 @@ export namespace QuoteBody {
             }
             case 8: {
               obj.window = reader.uint32()
+              break
+            }
+            case 9: {
+              obj.outputWidth = reader.uint32()
+              break
+            }
+            case 10: {
+              obj.outputHeight = reader.uint32()
               break
             }
             default: {
@@ -860,6 +907,20 @@ export namespace QuoteBody {
               }
               break
             }
+            case 9: {
+              yield {
+                field: `${prefix}.outputWidth`,
+                value: reader.uint32()
+              }
+              break
+            }
+            case 10: {
+              yield {
+                field: `${prefix}.outputHeight`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -920,6 +981,11 @@ export namespace QuoteBody {
   export interface QuoteBodySpecSenderFieldEvent {
     field: '$.spec.sender'
     value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface QuoteBodySpecFeederFieldEvent {
+    field: '$.spec.feeder'
+    value: string
   }
 
   export interface QuoteBodyPricePerUnitWeiFieldEvent {
@@ -992,6 +1058,16 @@ export namespace QuoteBody {
     value: number
   }
 
+  export interface QuoteBodyOutputWidthFieldEvent {
+    field: '$.outputWidth'
+    value: number
+  }
+
+  export interface QuoteBodyOutputHeightFieldEvent {
+    field: '$.outputHeight'
+    value: number
+  }
+
   export function encode (obj: Partial<QuoteBody>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, QuoteBody.codec())
   }
@@ -1000,7 +1076,7 @@ export namespace QuoteBody {
     return decodeMessage(buf, QuoteBody.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteBody>): Generator<QuoteBodyQuoteIdFieldEvent | QuoteBodyPeerIdFieldEvent | QuoteBodySpecPipelineFieldEvent | QuoteBodySpecModelIdFieldEvent | QuoteBodySpecWidthFieldEvent | QuoteBodySpecHeightFieldEvent | QuoteBodySpecFormatFieldEvent | QuoteBodySpecFrameCountFieldEvent | QuoteBodySpecMaxPricePerUnitWeiFieldEvent | QuoteBodySpecSenderFieldEvent | QuoteBodyPricePerUnitWeiFieldEvent | QuoteBodyUnitFieldEvent | QuoteBodyTicketParamsRecipientFieldEvent | QuoteBodyTicketParamsFaceValueFieldEvent | QuoteBodyTicketParamsWinProbFieldEvent | QuoteBodyTicketParamsRecipientRandHashFieldEvent | QuoteBodyTicketParamsSeedFieldEvent | QuoteBodyTicketParamsExpirationBlockFieldEvent | QuoteBodyTicketParamsCreationRoundFieldEvent | QuoteBodyTicketParamsCreationRoundBlockHashFieldEvent | QuoteBodyTicketParamsPriceWeiFieldEvent | QuoteBodyTicketParamsPriceUnitsFieldEvent | QuoteBodyExpiresAtFieldEvent | QuoteBodyWindowFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<QuoteBody>): Generator<QuoteBodyQuoteIdFieldEvent | QuoteBodyPeerIdFieldEvent | QuoteBodySpecPipelineFieldEvent | QuoteBodySpecModelIdFieldEvent | QuoteBodySpecWidthFieldEvent | QuoteBodySpecHeightFieldEvent | QuoteBodySpecFormatFieldEvent | QuoteBodySpecFrameCountFieldEvent | QuoteBodySpecMaxPricePerUnitWeiFieldEvent | QuoteBodySpecSenderFieldEvent | QuoteBodySpecFeederFieldEvent | QuoteBodyPricePerUnitWeiFieldEvent | QuoteBodyUnitFieldEvent | QuoteBodyTicketParamsRecipientFieldEvent | QuoteBodyTicketParamsFaceValueFieldEvent | QuoteBodyTicketParamsWinProbFieldEvent | QuoteBodyTicketParamsRecipientRandHashFieldEvent | QuoteBodyTicketParamsSeedFieldEvent | QuoteBodyTicketParamsExpirationBlockFieldEvent | QuoteBodyTicketParamsCreationRoundFieldEvent | QuoteBodyTicketParamsCreationRoundBlockHashFieldEvent | QuoteBodyTicketParamsPriceWeiFieldEvent | QuoteBodyTicketParamsPriceUnitsFieldEvent | QuoteBodyExpiresAtFieldEvent | QuoteBodyWindowFieldEvent | QuoteBodyOutputWidthFieldEvent | QuoteBodyOutputHeightFieldEvent> {
     return streamMessage(buf, QuoteBody.codec(), opts)
   }
 }

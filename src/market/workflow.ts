@@ -1,0 +1,259 @@
+/**
+ * Workflows with frames flowing directly from stage to stage. The broadcaster quotes every stage
+ * in order (each quote names the previous stage's orchestrator as its feeder and says its output
+ * size, which sizes the next stage), opens a job stream to every stage from the last to the
+ * first (each stage but the last is told to forward to the next one), sends the input to the
+ * first stage, pays every stage on its own stream, and reads the last stage's outputs. Frames
+ * never come back through the broadcaster between stages.
+ *
+ * Payment safety: each stage's tickets are made for that stage's own quote (its recipient, its
+ * ticket params) and travel only on the broadcaster's stream to that stage, so no orchestrator
+ * ever holds another stage's tickets to redirect or reuse; a feed stream carries frames only and
+ * a stage takes it only from the feeder named in the quote the broadcaster got from it.
+ *
+ * Failure: any stage failing fails the direct run with that stage's error; the mesh then carries
+ * on with the chained route (through the broadcaster, with per-stage failover) from the first
+ * output not yet delivered, replaying the inputs it still holds (see mesh.ts).
+ */
+import { FramemeshError } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { TypedEmitter } from '../peer/events.js'
+import type { Peer } from '../peer/peer.js'
+import type { Address } from '../tickets/ticket.js'
+import type { PeerUse, StageCandidate, StageReport, StageResult } from './failover.js'
+import { JobSession, type Payer } from './job-session.js'
+import { isTextPipeline, type WorkInput } from './job-work.js'
+import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import type { StageSpec } from './mesh.js'
+import type { PeerStats } from './peer-stats.js'
+import { FRAME_FORMAT_RGB24, type Quote } from './quote.js'
+import { requestQuote } from './quote-protocol.js'
+
+export interface DirectWorkflowComponents {
+  peer: Pick<Peer, 'dialProtocol'>
+  payer: Payer
+  /** An orchestrator for stage `index` taking frames of this size, never one in `exclude`. */
+  choose: (
+    index: number,
+    size: { width: number; height: number },
+    exclude: ReadonlySet<string>,
+  ) => StageCandidate | undefined
+  /** Binary multiaddrs we know for a peer, handed to the stage that must dial it. */
+  addressesOf?: (peerId: string) => Uint8Array[]
+  stats?: Pick<PeerStats, 'recordSuccess'>
+  logger?: Logger
+}
+
+export interface DirectWorkflowOptions {
+  stages: StageSpec[]
+  sender: Address
+  maxPricePerUnit: (index: number) => bigint
+  window?: number
+  quoteTimeoutMs?: number
+  openTimeoutMs?: number
+  stallTimeoutMs?: number
+  /** Orchestrators asked for a quote per stage before giving up (default 3). */
+  quoteAttempts?: number
+  signal: AbortSignal
+}
+
+export interface DirectWorkflowEvents {
+  'peer:selected': { peerId: string; modelId: string; pricePerUnit: bigint; attempt: number }
+  'quote:refused': { peerId: string; code: string; message: string }
+  payment: { peerId: string; tickets: number; ev: bigint }
+  'payment:withheld': { peerId: string; gap: bigint }
+  /** The first stage took input item `seq` off our hands. */
+  consumed: { seq: number }
+  result: StageResult
+}
+
+interface Planned {
+  candidate: StageCandidate
+  quote: Quote
+  use: PeerUse
+}
+
+export class DirectWorkflow {
+  readonly events = new TypedEmitter<DirectWorkflowEvents>()
+  readonly #c: DirectWorkflowComponents
+  readonly #o: DirectWorkflowOptions
+  #plan: Planned[] = []
+
+  constructor(components: DirectWorkflowComponents, options: DirectWorkflowOptions) {
+    this.#c = components
+    this.#o = options
+  }
+
+  /**
+   * Runs the workflow over `items` (the first stage's work items; `size` their frame size).
+   * Resolves with one report per stage; rejects with the first stage error.
+   */
+  async run(
+    size: { width: number; height: number },
+    items: AsyncIterable<WorkInput>,
+  ): Promise<StageReport[]> {
+    const plan = await this.#quoteAll(size)
+    this.#plan = plan
+    const sessions: JobSession[] = []
+    const stop = new AbortController()
+    const signal = AbortSignal.any([this.#o.signal, stop.signal])
+    const last = plan.length - 1
+    try {
+      for (let k = last; k >= 0; k--) {
+        const { quote, use } = plan[k]!
+        const next = plan[k + 1]
+        const session = new JobSession(
+          {
+            peer: this.#c.peer,
+            payer: this.#c.payer,
+            ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
+          },
+          {
+            quote,
+            signal,
+            input: k === 0 ? 'send' : 'none',
+            output: k < last ? 'acks' : 'results',
+            ...(next === undefined
+              ? {}
+              : {
+                  forward: {
+                    peerId: next.candidate.peerId,
+                    quoteId: next.quote.quoteId,
+                    addrs: (this.#c.addressesOf?.(next.candidate.peerId) ?? []).map((a) => new Uint8Array(a)),
+                    pipeline: this.#o.stages[k + 1]!.pipeline,
+                  },
+                }),
+            ...(this.#o.window === undefined ? {} : { window: this.#o.window }),
+            ...(this.#o.openTimeoutMs === undefined ? {} : { openTimeoutMs: this.#o.openTimeoutMs }),
+            ...(this.#o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: this.#o.stallTimeoutMs }),
+          },
+        )
+        session.events.on('ack', (a) => {
+          use.items++
+          use.debited += a.debited
+          if (k === 0) this.events.emit('consumed', { seq: a.seq })
+        })
+        session.events.on('result', (r) => {
+          use.items++
+          use.debited += r.debited
+          if (k === 0) this.events.emit('consumed', { seq: r.seq })
+          this.events.emit('result', {
+            seq: r.seq,
+            frame: r.frame,
+            ...(r.lines === undefined ? {} : { lines: r.lines }),
+            peerId: use.peerId,
+          })
+        })
+        session.events.on('payment', (p) => {
+          use.evSent += p.ev
+          this.events.emit('payment', { peerId: p.peerId, tickets: p.tickets, ev: p.ev })
+        })
+        session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', p))
+        sessions.unshift(session)
+        await session.open()
+        // Later stages get their frames from the feed: we send them nothing but tickets.
+        if (k > 0) await session.end()
+      }
+      const failed = Promise.race(sessions.map((s) => s.done.then(() => new Promise<never>(() => {}))))
+      failed.catch(() => {})
+      const feeding = (async () => {
+        const first = sessions[0]!
+        for await (const item of items) await first.send(item)
+        await first.end()
+      })()
+      await Promise.race([Promise.all([feeding, ...sessions.map((s) => s.done)]), failed])
+      for (const { candidate } of plan) this.#c.stats?.recordSuccess(candidate.peerId)
+      return this.reports()
+    } catch (err) {
+      const error =
+        sessions.map((s) => s.failure).find((f) => f !== undefined) ??
+        (err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err), { cause: err }))
+      for (const p of plan) p.use.error ??= error.code
+      stop.abort(error)
+      for (const s of sessions) s.abort(error)
+      throw error
+    }
+  }
+
+  /** Each stage's report so far (also after a failure: who was used and paid). */
+  reports(): StageReport[] {
+    return this.#plan.map(({ use }) => ({
+      items: use.items,
+      peers: [use],
+      debited: use.debited,
+      evSent: use.evSent,
+      resent: 0,
+    }))
+  }
+
+  /** Quotes each stage in order; a stage's quoted output size is the next stage's input size. */
+  async #quoteAll(size: { width: number; height: number }): Promise<Planned[]> {
+    const plan: Planned[] = []
+    let { width, height } = size
+    for (const [index, spec] of this.#o.stages.entries()) {
+      const excluded = new Set<string>()
+      let planned: Planned | undefined
+      let lastError: FramemeshError | undefined
+      for (let attempt = 1; attempt <= (this.#o.quoteAttempts ?? 3) && planned === undefined; attempt++) {
+        // A stage cannot feed itself (a peer does not dial itself): the next stage goes elsewhere.
+        const previous = plan[index - 1]?.candidate.peerId
+        const candidate = this.#c.choose(
+          index,
+          { width, height },
+          previous === undefined ? excluded : new Set([...excluded, previous]),
+        )
+        if (candidate === undefined) break
+        excluded.add(candidate.peerId)
+        this.events.emit('peer:selected', { ...candidate, attempt })
+        try {
+          const quote = await requestQuote(
+            { peer: this.#c.peer },
+            candidate,
+            {
+              pipeline: spec.pipeline,
+              modelId: candidate.modelId,
+              width,
+              height,
+              format: FRAME_FORMAT_RGB24,
+              frameCount: 0,
+              maxPricePerUnit: this.#o.maxPricePerUnit(index),
+              sender: this.#o.sender,
+              ...(index === 0 ? {} : { feeder: plan[index - 1]!.candidate.peerId }),
+            },
+            { signal: this.#o.signal, timeoutMs: this.#o.quoteTimeoutMs ?? 10_000 },
+          )
+          planned = { candidate, quote, use: { ...candidate, items: 0, debited: 0n, evSent: 0n } }
+        } catch (err) {
+          lastError = err instanceof FramemeshError ? err : new JobError('ERR_QUOTE_FAILED', String(err))
+          this.events.emit('quote:refused', {
+            peerId: candidate.peerId,
+            code: lastError.code,
+            message: lastError.message,
+          })
+          if (lastError.code === 'ERR_ABORTED') throw lastError
+        }
+      }
+      if (planned === undefined) {
+        throw new JobError(
+          lastError?.code ?? JOB_ERROR_CODES.noOffers,
+          `no orchestrator quoted stage ${index + 1} (${spec.pipeline}) of the workflow${lastError === undefined ? '' : `: ${lastError.message}`}`,
+          { cause: lastError },
+        )
+      }
+      const last = index === this.#o.stages.length - 1
+      if (!last && !isTextPipeline(spec.pipeline)) {
+        const { outputWidth, outputHeight } = planned.quote
+        if (outputWidth === undefined || outputHeight === undefined) {
+          throw new JobError(
+            'ERR_DIRECT_UNSUPPORTED',
+            `${planned.candidate.peerId} does not say its output size, so the next stage cannot be quoted ahead`,
+          )
+        }
+        width = outputWidth
+        height = outputHeight
+      }
+      plan.push(planned)
+    }
+    return plan
+  }
+}
