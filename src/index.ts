@@ -9,6 +9,7 @@ export {
   type StageCandidate,
   type StageEvents,
   type StageReport,
+  type StageResult,
 } from './market/failover.js'
 export { JOB_ERROR_CODES, JobError, type JobErrorCode, QuoteRefusedError } from './market/market-errors.js'
 export {
@@ -21,8 +22,11 @@ export {
   type MeshJobEvent,
   type MeshJobEvents,
   type MeshOptions,
+  type MeshResult,
+  type StageSpec,
   type SubmitOptions,
 } from './market/mesh.js'
+export { ocrPairSha256, withOcr } from './market/ocr-work.js'
 export {
   createOrchestrator,
   type Orchestrator,
@@ -32,5 +36,12 @@ export {
 } from './market/orchestrator.js'
 export type { JobSpec, Quote } from './market/quote.js'
 export { requestQuote } from './market/quote-protocol.js'
+export { ResultsTakenError } from './market/result-queue.js'
+export {
+  psnr,
+  type VerificationBlame,
+  type VerificationReport,
+  type VerifyOptions,
+} from './market/verifier.js'
 export * from './peer/index.js'
 export * from './tickets/index.js'
