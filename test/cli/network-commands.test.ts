@@ -4,7 +4,6 @@ import { join } from 'node:path'
 import test from 'ava'
 import type { CliCommand, CliContext } from '../../src/cli/command.js'
 import { bootstrapCommand } from '../../src/cli/commands/bootstrap.js'
-import { demoCommand } from '../../src/cli/commands/demo.js'
 import { peerCommand } from '../../src/cli/commands/peer.js'
 import { TypedEmitter } from '../../src/peer/events.js'
 
@@ -64,14 +63,4 @@ test('`bootstrap` prints its addresses, `peer` joins through it and logs the oth
     run.stop()
     t.is(await run.exit, 0)
   }
-})
-
-test('`demo` starts a bootstrap node and two peers, passes a gossip message and exits 0', async (t) => {
-  const demo = await launch(t, demoCommand, [], { dataDir: false })
-  t.is(await demo.exit, 0)
-  t.true(
-    demo.out.some((l) => /^bob received from alice: "hello bob/.test(l)),
-    demo.out.join('\n'),
-  )
-  t.is(demo.out.at(-1), 'demo done')
 })

@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { meshForGateway } from '../../gateway/mesh-adapter.js'
 import { createGateway, type Gateway } from '../../gateway/server.js'
 import { generateTestClip } from '../../inference/media/test-clip.js'
+import { probeVideo } from '../../inference/media/video.js'
 import { type LocalMesh, startLocalMesh } from '../../node/local-mesh.js'
 import type { CliCommand, CliContext } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
@@ -119,7 +120,8 @@ async function sampleJob(
     media: { kind: 'video', format: 'mp4' },
   })
   const record = gateway.jobs.get(view.id)
-  const progress = createProgress(ctx.stderr, { label: 'upscale', total: seconds * 12, intervalMs: 250 })
+  const { frameCount } = await probeVideo(clip, { countFrames: true, signal: ctx.signal })
+  const progress = createProgress(ctx.stderr, { label: 'upscale', total: frameCount, intervalMs: 250 })
   let firstResult: string | undefined
   record?.emitter.on('event', (ev) => {
     if (ev.event === 'progress') {
@@ -141,7 +143,9 @@ async function sampleJob(
   ctx.stdout(
     `sample job done in ${((done.finishedAt! - done.startedAt) / 1000).toFixed(2)} s (first result at ${firstResult}):`,
   )
-  ctx.stdout(`  frames ${done.framesDone}, peers ${done.peers.map(short).join(', ')}`)
+  ctx.stdout(
+    `  frames ${done.framesDone} of ${done.framesTotal ?? '?'}, peers ${done.peers.map(short).join(', ')}`,
+  )
   ctx.stdout(
     `  charged ${done.chargedWei} wei at the agreed price (≈ $${done.cost.meshUsd.toFixed(8)}); tickets sent with ${done.paidWei} wei expected value`,
   )

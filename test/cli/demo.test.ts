@@ -1,0 +1,33 @@
+/**
+ * `npm start` as a newcomer runs it: no configuration, the whole local mesh, one sample job.
+ * Spawned as a real child process (with --once so it stops by itself after the sample job).
+ */
+import { spawn } from 'node:child_process'
+import test from 'ava'
+
+test('`npm start -- --once` brings up the local mesh, upscales the sample clip across it and stops cleanly', async (t) => {
+  const child = spawn('npm', ['start', '--silent', '--', '--once', '--port', '0'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: { ...process.env, FRAMEMESH_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => {
+    out += d
+  })
+  child.stderr.on('data', (d) => {
+    err += d
+  })
+  const timer = setTimeout(() => child.kill('SIGTERM'), 100_000)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(timer)
+  t.is(code, 0, `${out}\n${err}`)
+  t.regex(out, /orchestrator 3 /)
+  t.regex(out, /dashboard: http:\/\/127\.0\.0\.1:\d+\/dashboard\//)
+  t.regex(out, /sample job done in [\d.]+ s/, `${out}\n${err}`)
+  const [, done, total] = /frames (\d+) of (\d+), peers /.exec(out) ?? []
+  t.true(Number(done) > 0)
+  t.is(done, total)
+  t.regex(out, /stopped cleanly\s*$/)
+})
