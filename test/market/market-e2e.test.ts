@@ -272,6 +272,40 @@ test('verification catches an orchestrator that returns wrong frames: it is blam
   await cheater.orchestrator.stop()
 })
 
+test('without a third orchestrator to ask, verification blames the peer with less history', async (t) => {
+  const { market, mesh, bootstrap, buyer, orchs } = t.context
+  const cheater = await startOrchestrator(market, 6, {
+    bootstrap: bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE / 10n },
+    engine: cheatingEngine(market.engine),
+  })
+  const cheaterId = cheater.peer.peerId
+  await eventually(
+    () =>
+      mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === cheaterId) &&
+      buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === cheaterId),
+    { timeoutMs: 10_000 },
+  )
+  const honest = orchs[0]!.peer.peerId
+  t.true((mesh.stats.get(honest)?.successes ?? 0) > 0, 'the honest peer has worked for us before')
+  const frames = clip(8)
+  // Only two orchestrators allowed: the check has a second opinion but no third.
+  const { results, report } = await mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: frames,
+    peers: [cheaterId, honest],
+    verify: { share: 0.5 },
+  }).done
+  for (const [i, r] of results.entries())
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
+  t.deepEqual(
+    report.verification!.blamed.map((b) => [b.peerId, b.reason]),
+    [[cheaterId, 'less-history']],
+  )
+  await cheater.orchestrator.stop()
+})
+
 test('verification of honest orchestrators finds no mismatch and blames nobody', async (t) => {
   const { market, mesh } = t.context
   const frames = clip(12)
