@@ -6,6 +6,7 @@ import type { BootstrapNode } from '../../bootstrap/index.js'
 import type { InferenceEngine } from '../../src/inference/engine.js'
 import { openOcrPipeline } from '../../src/inference/pipelines/ocr-models.js'
 import type { Frame } from '../../src/inference/types.js'
+import { signAdvert } from '../../src/market/advert.js'
 import type { WorkEngine } from '../../src/market/job-work.js'
 import type { Mesh, MeshResult } from '../../src/market/mesh.js'
 import { seededRng } from '../../src/market/rng.js'
@@ -14,6 +15,7 @@ import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import { eventually } from '../helpers/peer.js'
 import { renderFrame, textLine } from '../inference/ocr-fixtures.js'
+import { makeAdvert, makeSeller, model } from './fixtures.js'
 import {
   clip,
   fundedSender,
@@ -429,4 +431,50 @@ test('a broadcaster whose budget runs out stops paying and is cut off with ERR_P
   const err = await t.throwsAsync(job.done)
   t.is((err as { code?: string }).code, 'ERR_PAYMENT_REQUIRED')
   await withheld
+})
+
+test('forged and replayed adverts sent through the bootstrap node never reach the order book', async (t) => {
+  const { market, mesh, bootstrap, orchs } = t.context
+  const rogue = await makeSeller()
+  const roguePeer = await startPeer(market, { bootstrap: bootstrap.multiaddrs }, rogue.privateKey)
+  const price = (o: { pricePerUnit: bigint }) => o.pricePerUnit
+  const offerOf = (peerId: string) => mesh.offers().find((o) => o.peerId === peerId)
+  const victim = orchs[1]!.peer.peerId
+  const victimPrice = offerOf(victim)!.pricePerUnit
+  const publish = async (bytes: Uint8Array) => roguePeer.gossip.publish(ADVERT_TOPIC, bytes)
+  const now = Date.now()
+  const first = await signAdvert(
+    await makeAdvert(rogue, { sequence: now, models: [model({ pricePerUnit: 111n })] }),
+    rogue.privateKey,
+  )
+  const second = await signAdvert(
+    await makeAdvert(rogue, { sequence: now + 1, models: [model({ pricePerUnit: 222n })] }),
+    rogue.privateKey,
+  )
+  await roguePeer.gossip.waitForSubscribers(ADVERT_TOPIC, { count: 1, timeoutMs: 10_000 })
+  await publish(first)
+  await eventually(() => offerOf(rogue.peerId) !== undefined, { timeoutMs: 10_000 })
+  await publish(second)
+  await eventually(() => offerOf(rogue.peerId)?.pricePerUnit === 222n, { timeoutMs: 10_000 })
+  const prices: bigint[] = []
+  const off = mesh.orderBook.events.on('offer:updated', (e) => prices.push(price(e.offer)))
+  // A replay of the first advert (older sequence) and a forgery: the victim's peer id and a price
+  // of 1 wei, signed with the rogue's key.
+  await publish(first)
+  const forged = await makeAdvert(rogue, {
+    sequence: now + 2,
+    models: [model({ id: MODEL, pricePerUnit: 1n })],
+  })
+  await publish(await signAdvert({ ...forged, peerId: victim }, rogue.privateKey))
+  // A genuine advert sent after them: once it is in, the ones before it were judged.
+  await publish(
+    await signAdvert(
+      await makeAdvert(rogue, { sequence: now + 3, models: [model({ pricePerUnit: 333n })] }),
+      rogue.privateKey,
+    ),
+  )
+  await eventually(() => offerOf(rogue.peerId)?.pricePerUnit === 333n, { timeoutMs: 10_000 })
+  off()
+  t.deepEqual(prices, [333n], 'only the genuine newer advert changed anything')
+  t.is(offerOf(victim)?.pricePerUnit, victimPrice, "the victim's price is untouched")
 })
