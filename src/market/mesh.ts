@@ -132,6 +132,10 @@ export interface JobResult {
   report: JobReport
 }
 
+/**
+ * A job's events. Peer and payment events (peer:selected, peer:failed, peer:switch, quote:refused,
+ * payment, payment:withheld) also carry `stage`: the index of the workflow stage they concern.
+ */
 export interface MeshJobEvents extends StageEvents, VerifierEvents {
   progress: { done: number; total?: number; peerId: string }
   finished: JobReport
@@ -582,7 +586,9 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       stageOptions,
     )
     const forward = <K extends keyof StageEvents>(name: K) =>
-      stage.events.on(name, (detail) => r.events.emit(name, detail as MeshJobEvents[K]))
+      stage.events.on(name, (detail) =>
+        r.events.emit(name, { ...detail, stage: r.index } as MeshJobEvents[K]),
+      )
     for (const name of [
       'peer:selected',
       'peer:failed',

@@ -57,11 +57,12 @@ export interface DirectWorkflowOptions {
   signal: AbortSignal
 }
 
+/** `stage`: the index of the workflow stage an event concerns. */
 export interface DirectWorkflowEvents {
-  'peer:selected': { peerId: string; modelId: string; pricePerUnit: bigint; attempt: number }
-  'quote:refused': { peerId: string; code: string; message: string }
-  payment: { peerId: string; tickets: number; ev: bigint }
-  'payment:withheld': { peerId: string; gap: bigint }
+  'peer:selected': { peerId: string; modelId: string; pricePerUnit: bigint; attempt: number; stage: number }
+  'quote:refused': { peerId: string; code: string; message: string; stage: number }
+  payment: { peerId: string; tickets: number; ev: bigint; stage: number }
+  'payment:withheld': { peerId: string; gap: bigint; stage: number }
   /** The first stage took input item `seq` off our hands. */
   consumed: { seq: number }
   result: StageResult
@@ -146,9 +147,9 @@ export class DirectWorkflow {
         })
         session.events.on('payment', (p) => {
           use.evSent += p.ev
-          this.events.emit('payment', { peerId: p.peerId, tickets: p.tickets, ev: p.ev })
+          this.events.emit('payment', { peerId: p.peerId, tickets: p.tickets, ev: p.ev, stage: k })
         })
-        session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', p))
+        session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', { ...p, stage: k }))
         sessions.unshift(session)
         await session.open()
         // Later stages get their frames from the feed: we send them nothing but tickets.
@@ -204,7 +205,7 @@ export class DirectWorkflow {
         )
         if (candidate === undefined) break
         excluded.add(candidate.peerId)
-        this.events.emit('peer:selected', { ...candidate, attempt })
+        this.events.emit('peer:selected', { ...candidate, attempt, stage: index })
         try {
           const quote = await requestQuote(
             { peer: this.#c.peer },
@@ -229,6 +230,7 @@ export class DirectWorkflow {
             peerId: candidate.peerId,
             code: lastError.code,
             message: lastError.message,
+            stage: index,
           })
           if (lastError.code === 'ERR_ABORTED') throw lastError
         }
