@@ -50,6 +50,9 @@ export async function createBootstrapNode(
     ...(options.announce === undefined ? {} : { announce: options.announce }),
     ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
     maxConnections: options.maxConnections ?? 500,
+    // An entry node is dialled by every newcomer, often many from one NAT or one test host.
+    maxIncomingPendingConnections: 100,
+    inboundConnectionThreshold: 100,
     relay: { client: true, server: true, maxReservations: options.maxRelayReservations ?? 128 },
     // Peer exchange: when this node prunes its mesh it hands out other peers' records.
     gossip: { doPX: true },

@@ -75,7 +75,19 @@ export interface GossipServiceOptions {
   Dhi?: number
   /** Heartbeat interval in ms (gossipsub default 1000). */
   heartbeatIntervalMs?: number
+  /**
+   * IPs exempt from gossipsub's IP-colocation penalty, on top of loopback. Without the exemption,
+   * more than `ipColocationThreshold` peers on one IP drive each other's scores below the graylist
+   * line and their gossip is ignored: right against Sybils on one host, wrong for a mesh on one
+   * machine (tests, the demo) or a trusted NAT.
+   */
+  ipColocationWhitelist?: string[]
+  /** Peers allowed per IP before the colocation penalty starts (gossipsub default 10). */
+  ipColocationThreshold?: number
 }
+
+/** Loopback peers are all on this host: colocation says nothing about them. */
+export const LOOPBACK_IPS = ['127.0.0.1', '::1']
 
 /** The libp2p service factory, for `services.pubsub`. */
 export function gossipServiceFactory(options: GossipServiceOptions = {}) {
@@ -90,6 +102,12 @@ export function gossipServiceFactory(options: GossipServiceOptions = {}) {
     ...(options.Dlo === undefined ? {} : { Dlo: options.Dlo }),
     ...(options.Dhi === undefined ? {} : { Dhi: options.Dhi }),
     ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
+    scoreParams: {
+      IPColocationFactorWhitelist: new Set([...LOOPBACK_IPS, ...(options.ipColocationWhitelist ?? [])]),
+      ...(options.ipColocationThreshold === undefined
+        ? {}
+        : { IPColocationFactorThreshold: options.ipColocationThreshold }),
+    },
   }
   return gossipsub(init)
 }

@@ -20,6 +20,7 @@ import { isMultiaddr, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { FramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
+import { keepBootstrapConnected } from './bootstrap-keeper.js'
 import { type AddressDiscovery, parsePeerId, startAddressDiscovery } from './discovery.js'
 import { DialError, InvalidPeerOptionError, ProtocolNotSupportedError } from './errors.js'
 import { TypedEmitter } from './events.js'
@@ -59,6 +60,14 @@ export interface PeerOptions {
   /** Connection limits. */
   maxConnections?: number
   maxIncomingPendingConnections?: number
+  /**
+   * Inbound connections accepted per second from one IP before refusing (default 25; libp2p's own
+   * default of 5 refuses peers that share a NAT, or a whole mesh on one host, when they all dial
+   * a newcomer at once).
+   */
+  inboundConnectionThreshold?: number
+  /** Re-dial the bootstrap list while none of it is connected (default true when a list is given). */
+  keepBootstrapConnected?: boolean
   /** Default timeout for dial/dialProtocol/ping without their own (ms, default 10 s). */
   dialTimeoutMs?: number
   /** Gossipsub tuning (peer exchange, mesh degree, heartbeat). */
@@ -188,10 +197,10 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       peerDiscovery,
       connectionManager: {
         maxConnections,
-        ...(options.maxIncomingPendingConnections === undefined
-          ? {}
-          : { maxIncomingPendingConnections: options.maxIncomingPendingConnections }),
+        // libp2p's default of 10 refuses part of the burst of dials a newcomer's announcement causes.
+        maxIncomingPendingConnections: options.maxIncomingPendingConnections ?? 32,
         dialTimeout: dialTimeoutMs,
+        inboundConnectionThreshold: options.inboundConnectionThreshold ?? 25,
       },
       services,
       start: false,
@@ -242,12 +251,31 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
     if (now - (lastDialAttempt.get(key) ?? Number.NEGATIVE_INFINITY) < dialBackoffMs) return
     if (lastDialAttempt.size >= 10_000) lastDialAttempt.clear()
     lastDialAttempt.set(key, now)
+    dialWithRetry(id, 1)
+  }
+  // A newcomer is dialled by every peer that hears its announcement at once, so some dials are
+  // refused (pending-connection or rate limits): retry once after a random pause that spreads them.
+  const retryTimers = new Set<ReturnType<typeof setTimeout>>()
+  const dialWithRetry = (id: PeerId, retries: number) => {
     const d = deadline(dialTimeoutMs, stopController.signal)
     libp2p
       .dial(id, { signal: d.signal })
       .then(
         () => log.debug('dialled discovered peer', { peer: id.toString() }),
-        (err) => log.debug('could not dial discovered peer', { peer: id.toString(), err }),
+        (err) => {
+          log.debug('could not dial discovered peer', { peer: id.toString(), err, retries })
+          if (retries <= 0 || stopController.signal.aborted) return
+          const timer = setTimeout(
+            () => {
+              retryTimers.delete(timer)
+              if (!stopController.signal.aborted && libp2p.getConnections(id).length === 0) {
+                dialWithRetry(id, retries - 1)
+              }
+            },
+            1_000 + Math.random() * 2_000,
+          )
+          retryTimers.add(timer)
+        },
       )
       .finally(() => d.clear())
   }
@@ -294,6 +322,15 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       },
     )
   }
+
+  const bootstrapKeeper =
+    (options.bootstrap ?? []).length > 0 && (options.keepBootstrapConnected ?? true)
+      ? keepBootstrapConnected({ libp2p, logger: log.child('bootstrap') }, options.bootstrap!, {
+          initialDelayMs: 2_000,
+          maxDelayMs: 60_000,
+          dialTimeoutMs,
+        })
+      : undefined
 
   const withDeadline = async <T>(
     what: string,
@@ -399,6 +436,8 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       if (stopController.signal.aborted) return
       stopController.abort()
       discovery?.stop()
+      bootstrapKeeper?.stop()
+      for (const timer of retryTimers) clearTimeout(timer)
       await libp2p.stop()
       log.info('peer stopped')
     },
