@@ -45,8 +45,10 @@ export interface GatewayClientOptions {
   requestTimeoutMs?: number
   /** Longest silence on the event stream before reconnecting (the gateway beats every 15 s). */
   idleTimeoutMs?: number
-  /** Reconnects to the event stream before giving up. */
+  /** Reconnects to the event stream in a row, without a new event between them, before giving up. */
   maxReconnects?: number
+  /** Told each time the event stream is reopened, with why. */
+  onReconnect?: (why: string) => void
 }
 
 // The gateway's HTTP statuses, as codes a script can switch on.
@@ -68,6 +70,7 @@ export class GatewayClient {
   readonly #requestTimeoutMs: number
   readonly #idleTimeoutMs: number
   readonly #maxReconnects: number
+  readonly #onReconnect?: (why: string) => void
 
   constructor(options: GatewayClientOptions) {
     this.#url = options.url.replace(/\/+$/, '')
@@ -75,6 +78,7 @@ export class GatewayClient {
     this.#requestTimeoutMs = options.requestTimeoutMs ?? 30_000
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000
     this.#maxReconnects = options.maxReconnects ?? 5
+    this.#onReconnect = options.onReconnect
   }
 
   /** Uploads `path` (streamed from disk) and starts a job over `stages` ("upscale,ocr"). */
@@ -93,14 +97,17 @@ export class GatewayClient {
   }
 
   /**
-   * The job's events until `done` or `failed`. A dropped or silent stream is reopened (up to
-   * maxReconnects times); the events already seen are skipped, since the gateway replays them all.
+   * The job's events until `done` or `failed`. A dropped or silent stream is reopened, up to
+   * maxReconnects times in a row without news; the events already seen are skipped, since the
+   * gateway replays a job's whole history to each subscriber.
    */
   async *events(id: string, signal: AbortSignal): AsyncGenerator<GatewayJobEvent> {
     let seen = 0
-    for (let attempt = 0; ; attempt++) {
-      let index = 0
+    for (let failures = 0; ; ) {
+      const before = seen
+      let why: string
       try {
+        let index = 0
         const res = await this.#fetch(`/v1/jobs/${id}/events`, {}, signal)
         for await (const msg of readSse(res.body!, { idleTimeoutMs: this.#idleTimeoutMs, signal })) {
           if (index++ < seen) continue
@@ -109,22 +116,25 @@ export class GatewayClient {
           yield event
           if (event.event === 'done' || event.event === 'failed') return
         }
+        // Ended without an outcome (a restart, a proxy): the job's state says what happened.
+        const job = await this.job(id, signal)
+        if (job.status !== 'running') {
+          yield { event: job.status, data: job }
+          return
+        }
+        why = 'closed'
       } catch (err) {
-        if (signal.aborted || err instanceof GatewayError || attempt >= this.#maxReconnects) throw err
-        continue
+        if (signal.aborted || err instanceof GatewayError) throw err
+        why = err instanceof Error ? err.message : String(err)
       }
-      // The stream ended without an outcome: a restart or a proxy; the job's state says which.
-      const job = await this.job(id, signal)
-      if (job.status !== 'running') {
-        yield { event: job.status, data: job }
-        return
-      }
-      if (attempt >= this.#maxReconnects) {
+      failures = seen > before ? 1 : failures + 1
+      if (failures > this.#maxReconnects) {
         throw new GatewayError(
           'ERR_GATEWAY_STREAM',
-          `the gateway closed the event stream of job ${id} ${attempt + 1} times; follow it at ${this.#url}/v1/jobs/${id}`,
+          `the event stream of job ${id} failed ${failures} times in a row (${why}); follow it at ${this.#url}/v1/jobs/${id}`,
         )
       }
+      this.#onReconnect?.(why)
     }
   }
 

@@ -8,6 +8,8 @@ import sharp from 'sharp'
 import { submitCommand } from '../../src/cli/commands/submit.js'
 import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
 import { createGateway, type Gateway } from '../../src/gateway/server.js'
+import { probeVideo, writeVideo } from '../../src/inference/media/video.js'
+import type { Frame } from '../../src/inference/types.js'
 import { type LocalMesh, startLocalMesh } from '../../src/node/local-mesh.js'
 import { startCommand } from './node-harness.js'
 
@@ -109,6 +111,34 @@ test('Ctrl-C during the upload stops with ERR_ABORTED and says no job was starte
   cmd.stop()
   await t.throwsAsync(cmd.done, { code: 'ERR_ABORTED', message: /no job was started/ })
 })
+
+test.serial(
+  'a video job outlives a silent event stream: submit reconnects, skips the replayed events and writes the 2× video',
+  async (t) => {
+    // Three 320×240 frames: each takes the seller longer than the 100 ms idle timeout below.
+    const clip = join(t.context.dir, 'clip.mp4')
+    const frames: Frame[] = [0, 1, 2].map((i) => ({
+      width: 320,
+      height: 240,
+      channels: 3,
+      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 3)) % 251),
+    }))
+    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    const cmd = submit(t, ['upscale', 'clip.mp4', '-o', 'clip-x2.mp4', '--idle-timeout-ms', '100'])
+    t.is(await cmd.done, 0, cmd.err.join('\n'))
+    const info = await probeVideo(join(t.context.dir, 'clip-x2.mp4'))
+    t.like(info, { width: 640, height: 480, frameCount: 3 })
+    const lines = (pattern: RegExp) => cmd.err.filter((l) => pattern.test(l)).length
+    t.true(lines(/^event stream lost \(the gateway sent nothing for 100 ms/) > 0, cmd.err.join('\n'))
+    // Every event the gateway recorded is shown once, though reconnecting replays them all.
+    const id = /^job ([\w-]+):/.exec(cmd.err.find((l) => l.startsWith('job '))!)![1]!
+    const history = t.context.gateway.jobs.get(id)!.history
+    const count = (event: string) => history.filter((e) => e.event === event).length
+    t.is(lines(/^stage 1: running on /), count('peer'), cmd.err.join('\n'))
+    t.is(lines(/^paid /), count('payment'), cmd.err.join('\n'))
+    t.true(count('payment') > 0)
+  },
+)
 
 test('a wrong token exits with the gateway’s 401 message and says how to pass one', async (t) => {
   const cmd = submit(t, ['upscale', 'in.png', '-o', 'x.png'], { FRAMEMESH_GATEWAY_TOKEN: 'wrong' })

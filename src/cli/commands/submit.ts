@@ -75,6 +75,7 @@ export const submitCommand: CliCommand = {
       token: config.token,
       requestTimeoutMs: config.requestTimeoutMs,
       idleTimeoutMs: config.idleTimeoutMs,
+      onReconnect: (why) => ctx.stderr(`event stream lost (${why}); reconnecting`),
     })
     const started = performance.now()
     ctx.stderr(`uploading ${input} to ${config.gateway}`)
