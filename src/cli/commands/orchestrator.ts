@@ -87,6 +87,11 @@ export const orchestratorCommand: CliCommand = {
         )
         try {
           printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
+          if (config.announce === undefined && config.listen.every((a) => a.startsWith('/ip4/127.'))) {
+            obs.logger.warn(
+              'listening on loopback only: broadcasters on other machines cannot dial this orchestrator; pass --listen /ip4/0.0.0.0/tcp/4010 (and --announce <public multiaddr> behind NAT)',
+            )
+          }
           const offs = [
             logJobs(node, obs.logger),
             obs.metrics === undefined ? () => {} : registerOrchestratorMetrics(obs.metrics.registry, node),
