@@ -31,3 +31,21 @@ export async function eventually(
     await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 25))
   }
 }
+
+/** Rejects with a message naming `what` if `promise` has not settled within `timeoutMs`. */
+export async function within<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what} did not happen within ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
+}

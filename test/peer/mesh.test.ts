@@ -1,7 +1,7 @@
 import test from 'ava'
 import { createBootstrapNode } from '../../bootstrap/index.js'
 import type { GossipMessage } from '../../src/peer/index.js'
-import { eventually, startPeer } from '../helpers/peer.js'
+import { eventually, startPeer, within } from '../helpers/peer.js'
 
 const TOPIC = '/framemesh-test/mesh/1.0.0'
 
@@ -33,7 +33,7 @@ test('four peers that know only the bootstrap address find each other and get ea
     }
   })
   for (const p of peers) await p.gossip.publish(TOPIC, new TextEncoder().encode(`hello from ${p.peerId}`))
-  await allIn
+  await within(allIn, 20_000, 'every peer receiving the 3 others’ messages')
   for (const p of peers) {
     const expected = ids.filter((id) => id !== p.peerId).map((id) => `${id}:hello from ${id}`)
     t.deepEqual([...received.get(p.peerId)!].sort(), expected.sort())
@@ -65,7 +65,7 @@ test('a message its topic validator rejects never reaches the message handlers',
   )
   await a.gossip.publish(TOPIC, new TextEncoder().encode('spam 1'))
   await a.gossip.publish(TOPIC, new TextEncoder().encode('good'))
-  await Promise.all([good, spamJudged])
+  await within(Promise.all([good, spamJudged]), 20_000, 'the good message and the spam verdict')
   t.deepEqual(delivered, ['good'])
 })
 
