@@ -104,7 +104,9 @@ export async function startOrchestratorNode(
         gasPrice: chain.watcher,
         redemptionQueue: redemption,
       },
-      { address, ...options.recipient },
+      // One ticket pays for one pricing unit (a megapixel or a frame) unless told otherwise: the
+      // recipient's own default counts micro-units, which would need hundreds of tickets a frame.
+      { address, unitsPerTicket: 1_000_000n, ...options.recipient },
     )
     const peer = await createPeer({ ...options.peer, privateKey }, { logger })
     stops.push(() => peer.stop())
