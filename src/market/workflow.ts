@@ -129,13 +129,30 @@ export class DirectWorkflow {
             ...(this.#o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: this.#o.stallTimeoutMs }),
           },
         )
-        session.events.on('ack', (a) => {
+        // A stage only works on what the previous one made: more items than that (plus what may be
+        // in flight on the feed) means its feeder invented work for us to pay for.
+        const count = () => {
           use.items++
+          const feeder = plan[k - 1]
+          if (feeder === undefined) return
+          const pairs = this.#o.stages[k]!.pipeline === 'interpolate' ? 1 : 0
+          if (use.items > Math.max(0, feeder.use.items - pairs) + quote.window) {
+            session.abort(
+              new JobError(
+                JOB_ERROR_CODES.protocolViolation,
+                `stage ${k + 1} (${use.peerId}) worked on ${use.items} items but stage ${k} made ${feeder.use.items}: ${feeder.use.peerId} fed work it did not make`,
+                { peerId: feeder.use.peerId },
+              ),
+            )
+          }
+        }
+        session.events.on('ack', (a) => {
+          count()
           use.debited += a.debited
           if (k === 0) this.events.emit('consumed', { seq: a.seq })
         })
         session.events.on('result', (r) => {
-          use.items++
+          count()
           use.debited += r.debited
           if (k === 0) this.events.emit('consumed', { seq: r.seq })
           this.events.emit('result', {

@@ -36,6 +36,8 @@ interface Ctx {
   orchs: OrchestratorNode[]
   mesh: Mesh
   buyer: Peer
+  /** Orchestrators a test stopped: later tests leave them out. */
+  stopped: Set<string>
   /** ms from the broadcaster's start until all three adverts were in its order book. */
   advertsMs: number
 }
@@ -79,7 +81,16 @@ test.before(async (t) => {
     selection: { rng: seededRng(7) },
   })
   await eventually(() => mesh.offers({ pipeline: 'upscale' }).length === 3, { timeoutMs: 30_000 })
-  t.context = { market, bootstrap, sender, orchs, mesh, buyer, advertsMs: Date.now() - started }
+  t.context = {
+    market,
+    bootstrap,
+    sender,
+    orchs,
+    mesh,
+    buyer,
+    stopped: new Set(),
+    advertsMs: Date.now() - started,
+  }
 })
 
 test.after.always(async (t) => {
@@ -400,6 +411,7 @@ test('when the last stage of a direct workflow stops mid-job, the job goes on th
   job.events.on('result', (r) => {
     if (++seen !== 3 || stopped !== undefined) return
     stopped = r.peerId
+    t.context.stopped.add(r.peerId)
     void orchs.find((o) => o.peer.peerId === r.peerId)!.orchestrator.stop()
   })
   const failed = job.events.waitFor('peer:failed', { timeoutMs: 60_000 })
@@ -418,6 +430,40 @@ test('when the last stage of a direct workflow stops mid-job, the job goes on th
     'nothing from the stopped orchestrator after the switch',
   )
   t.truthy(report.peers.find((p) => p.peerId === stopped && p.error !== undefined))
+  t.log(
+    `after the stop: ${report.peers.map((p) => `${p.peerId.slice(-6)} ${p.modelId} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}`,
+  )
+})
+
+test('when the first stage of a direct workflow stops mid-job, the job goes on through the broadcaster: every frame once, in order, identical', async (t) => {
+  const { market, mesh, bootstrap, buyer, orchs } = t.context
+  // A cheap extra orchestrator: always the first stage's pick, so the test knows whom to stop.
+  const first = await startOrchestrator(market, 7, {
+    bootstrap: bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE / 10n },
+  })
+  const firstId = first.peer.peerId
+  await eventually(
+    () =>
+      mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === firstId) &&
+      buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === firstId),
+    { timeoutMs: 10_000 },
+  )
+  const frames = clip(24)
+  const running = orchs.map((o) => o.peer.peerId).filter((p) => !t.context.stopped.has(p))
+  const job = mesh.submit({ stages: UP_THEN_BLEND, input: frames, peers: [firstId, ...running] })
+  let seen = 0
+  job.events.on('result', () => {
+    if (++seen === 3) void first.orchestrator.stop()
+  })
+  const { results, report } = await job.done
+  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
+  t.deepEqual(
+    results.map((r) => r.seq),
+    [...Array(23).keys()],
+  )
+  const stopped = report.peers.find((p) => p.peerId === firstId && p.error !== undefined)
+  t.truthy(stopped, 'the first stage ran on the stopped orchestrator and failed')
   t.log(
     `after the stop: ${report.peers.map((p) => `${p.peerId.slice(-6)} ${p.modelId} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}`,
   )
