@@ -1,6 +1,11 @@
 #!/usr/bin/env node
-// Entry for the installed package: runs the compiled CLI.
-import('../dist/src/cli/main.js').catch((err) => {
-  console.error(err?.message ?? err)
-  process.exit(1)
-})
+// Entry for the installed package: runs the compiled CLI (`npm run build` makes dist/).
+import('../dist/src/cli/main.js').then(
+  async ({ main }) => {
+    process.exitCode = await main(process.argv.slice(2))
+  },
+  (err) => {
+    console.error(`framemesh: ${err?.message ?? err} (run \`npm run build\` first in a checkout)`)
+    process.exitCode = 1
+  },
+)
