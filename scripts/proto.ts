@@ -1,20 +1,23 @@
 /**
  * `npm run proto`: compiles every proto/<area>/<name>.proto to src/<area>/pb/<name>.ts with protons.
- * The generated files are committed, so building and running never needs this step.
+ * The generated files are committed, so building and running never needs this step; a test checks
+ * they match what this script would write.
  */
 import { spawnSync } from 'node:child_process'
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { dirname, join, relative } from 'node:path'
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+export const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const protoRoot = join(root, 'proto')
 
-function protoFiles(dir: string): string[] {
+/** Every .proto file under proto/, with the src/<area>/pb directory its code belongs in. */
+export function protoFiles(dir = protoRoot): Array<{ proto: string; outDir: string }> {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name)
     if (statSync(path).isDirectory()) return protoFiles(path)
-    return name.endsWith('.proto') ? [path] : []
+    if (!name.endsWith('.proto')) return []
+    return [{ proto: path, outDir: join(root, 'src', relative(protoRoot, dir), 'pb') }]
   })
 }
 
@@ -32,27 +35,39 @@ export function adaptToRuntime8(source: string): string {
     .replace(/message<([\w.]+)>\(/g, (_, t: string) => `message<${t}, Partial<${t}>>(`)
 }
 
-function generatedPath(outDir: string, file: string): string {
-  return join(outDir, file.slice(dirname(file).length + 1).replace(/\.proto$/, '.ts'))
+/** Generates `<outDir>/<name>.ts` from one .proto file; returns its path. */
+export function generate(proto: string, outDir: string): string {
+  mkdirSync(outDir, { recursive: true })
+  const result = spawnSync(
+    join(root, 'node_modules', '.bin', 'protons'),
+    ['--strict', '--output', outDir, proto],
+    {
+      cwd: root,
+      encoding: 'utf8',
+    },
+  )
+  if (result.status !== 0) {
+    throw new Error(`protons failed on ${relative(root, proto)}: ${result.stderr || result.error?.message}`)
+  }
+  const out = join(outDir, basename(proto).replace(/\.proto$/, '.ts'))
+  writeFileSync(out, adaptToRuntime8(readFileSync(out, 'utf8')))
+  return out
 }
 
-const files = protoFiles(protoRoot)
-let failed = 0
-for (const file of files) {
-  const area = relative(protoRoot, dirname(file))
-  const outDir = join(root, 'src', area, 'pb')
-  const result = spawnSync('npx', ['protons', '--strict', '--output', outDir, file], {
-    cwd: root,
-    stdio: ['ignore', 'inherit', 'inherit'],
-  })
-  if (result.status !== 0) {
-    failed++
-    console.error(`proto: failed to compile ${relative(root, file)}`)
-  } else {
-    const out = generatedPath(outDir, file)
-    writeFileSync(out, adaptToRuntime8(readFileSync(out, 'utf8')))
-    console.log(`proto: ${relative(root, file)} -> ${relative(root, outDir)}/`)
+function main(): number {
+  const files = protoFiles()
+  if (files.length === 0) console.error('proto: no .proto files under proto/')
+  let failed = 0
+  for (const { proto, outDir } of files) {
+    try {
+      console.log(`proto: ${relative(root, proto)} -> ${relative(root, generate(proto, outDir))}`)
+    } catch (err) {
+      failed++
+      console.error(`proto: ${(err as Error).message}`)
+    }
   }
+  return failed === 0 ? 0 : 1
 }
-if (files.length === 0) console.error('proto: no .proto files under proto/')
-process.exitCode = failed === 0 ? 0 : 1
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1])
+  process.exitCode = main()
