@@ -238,22 +238,35 @@ function cheatingEngine(engine: InferenceEngine): WorkEngine {
   }
 }
 
-test('verification catches an orchestrator that returns wrong frames: it is blamed by a third opinion, suspended, and the job completes with correct frames', async (t) => {
-  const { market, mesh, bootstrap, buyer } = t.context
-  // Far cheaper than the rest, so it is the job's first choice every time.
-  const cheater = await startOrchestrator(market, 5, {
-    bootstrap: bootstrap.multiaddrs,
+/**
+ * One more orchestrator at a tenth of the price, so it is every job's first pick, once its advert
+ * is in and the broadcaster has learnt its address (discovery), so it can be dialled.
+ */
+async function startCheapOrchestrator(
+  ctx: Ctx,
+  account: number,
+  engine?: WorkEngine,
+): Promise<OrchestratorNode> {
+  const node = await startOrchestrator(ctx.market, account, {
+    bootstrap: ctx.bootstrap.multiaddrs,
     prices: { [MODEL]: PRICE / 10n },
-    engine: cheatingEngine(market.engine),
+    ...(engine === undefined ? {} : { engine }),
   })
-  const cheaterId = cheater.peer.peerId
-  // Its advert is in and the broadcaster has learnt its address (discovery), so it can be dialled.
+  const id = node.peer.peerId
   await eventually(
     () =>
-      mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === cheaterId) &&
-      buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === cheaterId),
+      ctx.mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === id) &&
+      ctx.buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === id),
     { timeoutMs: 10_000 },
   )
+  return node
+}
+
+test('verification catches an orchestrator that returns wrong frames: it is blamed by a third opinion, suspended, and the job completes with correct frames', async (t) => {
+  const { market, mesh } = t.context
+  // Far cheaper than the rest, so it is the job's first choice every time.
+  const cheater = await startCheapOrchestrator(t.context, 5, cheatingEngine(market.engine))
+  const cheaterId = cheater.peer.peerId
   const frames = clip(24)
   const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: frames, verify: { share: 0.1 } })
   const blamedEvent = job.events.waitFor('verify:blamed', { timeoutMs: 60_000 })
@@ -286,19 +299,9 @@ test('verification catches an orchestrator that returns wrong frames: it is blam
 })
 
 test('without a third orchestrator to ask, verification blames the peer with less history', async (t) => {
-  const { market, mesh, bootstrap, buyer, orchs } = t.context
-  const cheater = await startOrchestrator(market, 6, {
-    bootstrap: bootstrap.multiaddrs,
-    prices: { [MODEL]: PRICE / 10n },
-    engine: cheatingEngine(market.engine),
-  })
+  const { market, mesh, orchs } = t.context
+  const cheater = await startCheapOrchestrator(t.context, 6, cheatingEngine(market.engine))
   const cheaterId = cheater.peer.peerId
-  await eventually(
-    () =>
-      mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === cheaterId) &&
-      buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === cheaterId),
-    { timeoutMs: 10_000 },
-  )
   const honest = orchs[0]!.peer.peerId
   t.true((mesh.stats.get(honest)?.successes ?? 0) > 0, 'the honest peer has worked for us before')
   const frames = clip(8)
@@ -436,19 +439,10 @@ test('when the last stage of a direct workflow stops mid-job, the job goes on th
 })
 
 test('when the first stage of a direct workflow stops mid-job, the job goes on through the broadcaster: every frame once, in order, identical', async (t) => {
-  const { market, mesh, bootstrap, buyer, orchs } = t.context
+  const { market, mesh, orchs } = t.context
   // A cheap extra orchestrator: always the first stage's pick, so the test knows whom to stop.
-  const first = await startOrchestrator(market, 7, {
-    bootstrap: bootstrap.multiaddrs,
-    prices: { [MODEL]: PRICE / 10n },
-  })
+  const first = await startCheapOrchestrator(t.context, 7)
   const firstId = first.peer.peerId
-  await eventually(
-    () =>
-      mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === firstId) &&
-      buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === firstId),
-    { timeoutMs: 10_000 },
-  )
   const frames = clip(24)
   const running = orchs.map((o) => o.peer.peerId).filter((p) => !t.context.stopped.has(p))
   const job = mesh.submit({ stages: UP_THEN_BLEND, input: frames, peers: [firstId, ...running] })
