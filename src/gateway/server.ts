@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 import type { PipelineId } from '../inference/types.js'
 import type { Logger } from '../logger.js'
@@ -84,7 +85,8 @@ export async function createGateway(
   const sendFile = async (res: ServerResponse, path: string, type: string) => {
     const info = await stat(path)
     res.writeHead(200, { 'content-type': type, 'content-length': info.size })
-    createReadStream(path).pipe(res)
+    // pipeline (not pipe) closes the file when the client goes away mid-download.
+    await pipeline(createReadStream(path), res).catch(() => {})
   }
 
   // Work-taking routes hold one of the caller's slots while they run.

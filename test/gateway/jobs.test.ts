@@ -133,6 +133,27 @@ test.serial(
 )
 
 test.serial(
+  'a client that disconnects mid-download does not disturb the gateway or the stored output',
+  async (t) => {
+    const res = await startJob(await pngOf(testFrame(300, 200, 9)), 'upscale')
+    const { id } = (await res.json()) as JobJson
+    t.is((await world.gateway.jobs.settled(id))?.status, 'done')
+    const url = `${world.gateway.url}/v1/jobs/${id}/output`
+    const full = new Uint8Array(await (await fetch(url)).arrayBuffer())
+    t.true(full.length > 64 * 1024, 'the output is large enough to be cut mid-way')
+    const controller = new AbortController()
+    const partial = await fetch(url, { signal: controller.signal })
+    const reader = partial.body!.getReader()
+    await reader.read()
+    controller.abort()
+    await reader.read().catch(() => {})
+    const again = new Uint8Array(await (await fetch(url)).arrayBuffer())
+    t.deepEqual(Buffer.from(again), Buffer.from(full))
+    t.is((await fetch(`${world.gateway.url}/healthz`)).status, 200)
+  },
+)
+
+test.serial(
   'a job without a pipeline is a 422, with an unknown pipeline a 400; an unknown job id is a 404',
   async (t) => {
     const none = await fetch(`${world.gateway.url}/v1/jobs`, {
