@@ -22,6 +22,7 @@ import { FramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { keepBootstrapConnected } from './bootstrap-keeper.js'
 import { type AddressDiscovery, parsePeerId, startAddressDiscovery } from './discovery.js'
+import { createDiscoveryDialer } from './discovery-dialer.js'
 import { DialError, InvalidPeerOptionError, ProtocolNotSupportedError } from './errors.js'
 import { TypedEmitter } from './events.js'
 import {
@@ -231,56 +232,16 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
     metrics?.connections.dec({ direction: evt.detail.direction })
   })
 
-  // Last addresses reported per peer: 'peer:discovery' fires for news, not for every re-announcement.
-  const discovered = new Map<string, string>()
-  const lastDialAttempt = new Map<string, number>()
-  const dialBackoffMs = options.discoveryDialBackoffMs ?? 10_000
-  const dialDiscovered = (id: PeerId, addrs: Multiaddr[]) => {
-    if (stopController.signal.aborted || id.equals(libp2p.peerId)) return
-    const multiaddrs = addrs.map(String)
-    const key = id.toString()
-    if (discovered.get(key) !== multiaddrs.join(' ')) {
-      if (discovered.size >= 10_000) discovered.clear()
-      discovered.set(key, multiaddrs.join(' '))
-      events.emit('peer:discovery', { peerId: key, multiaddrs })
-    }
-    if (libp2p.getConnections(id).length > 0 || libp2p.getConnections().length >= maxConnections) return
-    // One attempt per peer per backoff period: re-announcements must not turn us into a dialler
-    // that hammers whatever addresses someone announces.
-    const now = Date.now()
-    if (now - (lastDialAttempt.get(key) ?? Number.NEGATIVE_INFINITY) < dialBackoffMs) return
-    if (lastDialAttempt.size >= 10_000) lastDialAttempt.clear()
-    lastDialAttempt.set(key, now)
-    dialWithRetry(id, 1)
-  }
-  // A newcomer is dialled by every peer that hears its announcement at once, so some dials are
-  // refused (pending-connection or rate limits): retry once after a random pause that spreads them.
-  const retryTimers = new Set<ReturnType<typeof setTimeout>>()
-  const dialWithRetry = (id: PeerId, retries: number) => {
-    const d = deadline(dialTimeoutMs, stopController.signal)
-    libp2p
-      .dial(id, { signal: d.signal })
-      .then(
-        () => log.debug('dialled discovered peer', { peer: id.toString() }),
-        (err) => {
-          log.debug('could not dial discovered peer', { peer: id.toString(), err, retries })
-          if (retries <= 0 || stopController.signal.aborted) return
-          const timer = setTimeout(
-            () => {
-              retryTimers.delete(timer)
-              if (!stopController.signal.aborted && libp2p.getConnections(id).length === 0) {
-                dialWithRetry(id, retries - 1)
-              }
-            },
-            1_000 + Math.random() * 2_000,
-          )
-          retryTimers.add(timer)
-        },
-      )
-      .finally(() => d.clear())
-  }
+  const dialer = createDiscoveryDialer(
+    {
+      libp2p,
+      logger: log.child('dialer'),
+      onNews: (id, multiaddrs) => events.emit('peer:discovery', { peerId: id, multiaddrs }),
+    },
+    { maxConnections, dialTimeoutMs, backoffMs: options.discoveryDialBackoffMs ?? 10_000 },
+  )
   // libp2p 3 does not dial what discovery finds (apart from the bootstrap list): we do, up to the limit.
-  libp2p.addEventListener('peer:discovery', (evt) => dialDiscovered(evt.detail.id, evt.detail.multiaddrs))
+  libp2p.addEventListener('peer:discovery', (evt) => dialer.discovered(evt.detail.id, evt.detail.multiaddrs))
 
   const gossip = createGossip(
     { service: libp2p.services.pubsub, logger: log.child('gossip'), metrics },
@@ -310,7 +271,7 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
           const remote = parsePeerId(id)
           if (remote === undefined) return
           libp2p.peerStore.merge(remote, { multiaddrs: addrs }).then(
-            () => dialDiscovered(remote, addrs),
+            () => dialer.discovered(remote, addrs),
             (err) => log.debug('cannot store announced addresses', { err }),
           )
         },
@@ -437,7 +398,7 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       stopController.abort()
       discovery?.stop()
       bootstrapKeeper?.stop()
-      for (const timer of retryTimers) clearTimeout(timer)
+      dialer.stop()
       await libp2p.stop()
       log.info('peer stopped')
     },
