@@ -110,3 +110,13 @@ test('a peer that listens through the relay is reachable by others over circuit 
   t.is(connection.remotePeer.toString(), hidden.peerId)
   t.true(connection.remoteAddr.toString().includes('/p2p-circuit'))
 })
+
+test('a peer at its connection limit refuses further inbound connections', async (t) => {
+  const server = await startPeer(t, { maxConnections: 2, addressDiscovery: false })
+  const clients = await Promise.all([0, 1, 2].map(() => startPeer(t, { addressDiscovery: false })))
+  await clients[0].dial(server.multiaddrs[0])
+  await clients[1].dial(server.multiaddrs[0])
+  const err = await t.throwsAsync(clients[2].dial(server.multiaddrs[0], { timeoutMs: 5_000 }))
+  t.is((err as { code?: string }).code, 'ERR_DIAL_FAILED')
+  t.is(server.connectedPeers().length, 2)
+})
