@@ -23,6 +23,8 @@ export interface BootstrapNodeOptions {
   /** Other bootstrap nodes to peer with, so several entry nodes form one mesh. */
   bootstrap?: string[]
   maxConnections?: number
+  /** Also find peers on the local network by multicast DNS. */
+  mdns?: boolean
   /** Circuit relay v2 reservations this node grants at once. */
   maxRelayReservations?: number
   /** Extra gossip topics to relay besides the framemesh ones. */
@@ -50,6 +52,7 @@ export async function createBootstrapNode(
     ...(options.announce === undefined ? {} : { announce: options.announce }),
     ...(options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap }),
     maxConnections: options.maxConnections ?? 500,
+    mdns: options.mdns ?? false,
     // An entry node is dialled by every newcomer, often many from one NAT or one test host.
     maxIncomingPendingConnections: 100,
     inboundConnectionThreshold: 100,

@@ -43,6 +43,7 @@ export const bootstrapCommand: CliCommand = {
           ...(config.announce === undefined ? {} : { announce: config.announce }),
           ...(config.bootstrap === undefined ? {} : { bootstrap: config.bootstrap }),
           maxConnections: config.maxConnections,
+          mdns: config.mdns,
           maxRelayReservations: config.maxRelayReservations,
         },
         { logger: obs.logger, ...(obs.metrics === undefined ? {} : { metrics: obs.metrics }) },
