@@ -8,18 +8,13 @@ import { peerCommand } from '../../src/cli/commands/peer.js'
 import { TypedEmitter } from '../../src/peer/events.js'
 
 /** Runs a long-lived command with captured output; `lines.waitFor` awaits a matching stdout line. */
-async function launch(
-  t: import('ava').ExecutionContext,
-  command: CliCommand,
-  argv: string[],
-  options: { dataDir?: boolean } = {},
-) {
+async function launch(t: import('ava').ExecutionContext, command: CliCommand, argv: string[]) {
   const dataDir = await mkdtemp(join(tmpdir(), `framemesh-${command.name}-`))
   const controller = new AbortController()
   const lines = new TypedEmitter<{ line: string }>()
   const out: string[] = []
   const ctx: CliContext = {
-    argv: [...(options.dataDir === false ? [] : ['--data-dir', dataDir]), '--log-level', 'silent', ...argv],
+    argv: ['--data-dir', dataDir, '--log-level', 'silent', ...argv],
     env: {},
     cwd: tmpdir(),
     stdout: (line) => {
