@@ -5,11 +5,21 @@
  *     addresses up front (direct dials, same gossip check).
  *  2. Stream throughput: framed messages (varint + protobuf, typed channel) against raw
  *     `stream.send` of the same bytes on the same kind of connection.
+ *  3. Request/response round trip (new stream, one framed request, one framed response) against
+ *     a libp2p ping on the same connection.
  * Everything runs on 127.0.0.1. Numbers vary with the machine; the ratios are what to compare.
  */
 import type { Stream } from '@libp2p/interface'
 import { createBootstrapNode } from '../bootstrap/index.js'
-import { createPeer, messageChannel, messageType, type Peer } from '../src/peer/index.js'
+import {
+  createPeer,
+  handleRequests,
+  messageChannel,
+  messageType,
+  type Peer,
+  type RequestProtocol,
+  sendRequest,
+} from '../src/peer/index.js'
 import { PeerAnnouncement } from '../src/peer/pb/discovery.js'
 
 const TOPIC = '/framemesh-bench/1.0.0'
@@ -105,6 +115,35 @@ async function throughput(mode: 'framed' | 'raw'): Promise<number> {
   return TOTAL_BYTES / (1024 * 1024) / seconds
 }
 
+const ROUND_TRIPS = 200
+const Small = messageType('PeerAnnouncement', PeerAnnouncement, 1024)
+const ECHO: RequestProtocol<PeerAnnouncement, PeerAnnouncement> = {
+  protocol: '/framemesh-bench/echo/1.0.0',
+  request: Small,
+  response: Small,
+}
+
+/** Mean ms per round trip: request/response and ping, interleaved on one connection. */
+async function roundTrips(): Promise<{ request: number; ping: number }> {
+  const server = await createPeer({ addressDiscovery: false })
+  const client = await createPeer({ addressDiscovery: false })
+  await handleRequests({ peer: server }, ECHO, (req) => req)
+  await client.dial(server.multiaddrs[0]!)
+  const message = { addrs: [new Uint8Array(100)], timestamp: 1n }
+  let requestMs = 0
+  let pingMs = 0
+  for (let i = 0; i < ROUND_TRIPS; i++) {
+    let start = performance.now()
+    await sendRequest({ peer: client }, ECHO, server.peerId, message)
+    requestMs += performance.now() - start
+    start = performance.now()
+    await client.ping(server.peerId)
+    pingMs += performance.now() - start
+  }
+  await Promise.all([client.stop(), server.stop()])
+  return { request: requestMs / ROUND_TRIPS, ping: pingMs / ROUND_TRIPS }
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.floor(sorted.length / 2)]!
@@ -115,12 +154,17 @@ async function main(): Promise<void> {
   const direct: number[] = []
   const framed: number[] = []
   const raw: number[] = []
+  const request: number[] = []
+  const pings: number[] = []
   // Interleave the runs so machine load hits both sides of each ratio alike.
   for (let i = 0; i < RUNS; i++) {
     direct.push(await meshDirect())
     viaBootstrap.push(await meshViaBootstrap())
     raw.push(await throughput('raw'))
     framed.push(await throughput('framed'))
+    const rt = await roundTrips()
+    request.push(rt.request)
+    pings.push(rt.ping)
   }
   const fmt = (n: number) => n.toFixed(1)
   console.log(`peer bench: ${RUNS} runs each, medians, 127.0.0.1`)
@@ -129,6 +173,9 @@ async function main(): Promise<void> {
   )
   console.log(
     `stream throughput (${TOTAL_BYTES / 1024 / 1024} MiB in ${MESSAGE_BYTES / 1024} KiB messages): framed ${fmt(median(framed))} MB/s | raw ${fmt(median(raw))} MB/s | ratio ${(median(framed) / median(raw)).toFixed(2)}`,
+  )
+  console.log(
+    `round trip (mean of ${ROUND_TRIPS}, open connection): request/response ${median(request).toFixed(2)} ms | ping ${median(pings).toFixed(2)} ms | ratio ${(median(request) / median(pings)).toFixed(2)}x`,
   )
 }
 
