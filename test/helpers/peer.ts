@@ -20,7 +20,7 @@ export async function eventually(
   condition: () => boolean,
   options: { timeoutMs?: number; intervalMs?: number; describe?: () => string } = {},
 ): Promise<void> {
-  const timeoutMs = options.timeoutMs ?? 15_000
+  const timeoutMs = options.timeoutMs ?? 30_000
   const until = Date.now() + timeoutMs
   while (!condition()) {
     if (Date.now() > until) {
