@@ -185,11 +185,9 @@ export class Stage {
     const unchecked = new Map<string, number>()
     const checks = new Set<Promise<void>>()
 
-    const nextItem = async (): Promise<WorkInput | undefined> => {
-      await this.#c.room?.(o.signal)
-      const again = retry.shift()
-      if (again !== undefined) return again
-      if (inputDone) return undefined
+    /** The input's next item, being read; kept across sessions so an item read late is not lost. */
+    let pulling: Promise<WorkInput | undefined> | undefined
+    const pull = async (): Promise<WorkInput | undefined> => {
       let step: IteratorResult<WorkInput>
       try {
         step = await iterator.next()
@@ -204,6 +202,24 @@ export class Stage {
       expected.push(step.value.seq)
       if (v !== undefined) sent.set(step.value.seq, step.value)
       return step.value
+    }
+    /**
+     * The next item: one to send again first, else the input's next. While the input is idle the
+     * wait also ends when the session fails (`failed` rejects), so a session dropped from outside
+     * (verification) moves on even if no more input comes.
+     */
+    const nextItem = async (failed: Promise<never>): Promise<WorkInput | undefined> => {
+      await this.#c.room?.(o.signal)
+      const again = retry.shift()
+      if (again !== undefined) return again
+      if (inputDone && pulling === undefined) return undefined
+      if (pulling === undefined) {
+        pulling = pull()
+        pulling.catch(() => {})
+      }
+      const item = await Promise.race([pulling, failed])
+      pulling = undefined
+      return item
     }
     // Results leave in the order items entered; `expected` is that order, first undelivered first.
     const deliver = (result: StageResult) => {
@@ -367,10 +383,13 @@ export class Stage {
       session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', p))
       let current: WorkInput | undefined
       this.#current = { peerId: candidate.peerId, session }
+      // Rejects with the session's failure; never resolves (a finished session is waited for below).
+      const failed = session.done.then(() => new Promise<never>(() => {}))
+      failed.catch(() => {})
       try {
         await session.open()
         while (true) {
-          current = await nextItem()
+          current = await nextItem(failed)
           if (current === undefined) break
           await session.send(current)
           current = undefined

@@ -246,10 +246,11 @@ async function startCheapOrchestrator(
   ctx: Ctx,
   account: number,
   engine?: WorkEngine,
+  price = PRICE / 10n,
 ): Promise<OrchestratorNode> {
   const node = await startOrchestrator(ctx.market, account, {
     bootstrap: ctx.bootstrap.multiaddrs,
-    prices: { [MODEL]: PRICE / 10n },
+    prices: { [MODEL]: price },
     ...(engine === undefined ? {} : { engine }),
   })
   const id = node.peer.peerId
@@ -319,6 +320,35 @@ test('without a third orchestrator to ask, verification blames the peer with les
     report.verification!.blamed.map((b) => [b.peerId, b.reason]),
     [[cheaterId, 'less-history']],
   )
+  await cheater.orchestrator.stop()
+})
+
+test('a checker that returns wrong frames is the one blamed, and the job keeps its correct frames', async (t) => {
+  const { market, mesh, orchs } = t.context
+  // Dear enough never to be the job's pick, so with two peers allowed it can only be the checker.
+  const cheater = await startCheapOrchestrator(t.context, 0, cheatingEngine(market.engine), PRICE * 4n)
+  const cheaterId = cheater.peer.peerId
+  const honest = orchs[0]!.peer.peerId
+  const frames = clip(8)
+  const job = mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: frames,
+    peers: [honest, cheaterId],
+    verify: { share: 0.5 },
+  })
+  const { results, report } = await job.done
+  for (const [i, r] of results.entries()) {
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
+    t.is(r.peerId, honest)
+  }
+  const v = report.verification!
+  t.deepEqual(
+    v.blamed.map((b) => [b.peerId, b.against]),
+    [[cheaterId, honest]],
+  )
+  t.true(mesh.stats.isSuspended(cheaterId))
+  t.is(report.resent, 0, 'nothing the primary made was redone')
   await cheater.orchestrator.stop()
 })
 
