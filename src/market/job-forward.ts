@@ -179,19 +179,20 @@ export class Forwarder {
     )
   }
 
+  /**
+   * Every failure of the feed leaves as ERR_NEXT_STAGE_FAILED (the next stage's own code in the
+   * message and details), so the broadcaster blames the next stage, not us.
+   */
   #fail(err: unknown, what: string): FramemeshError {
     if (this.#failure === undefined) {
-      this.#failure =
-        err instanceof FramemeshError
-          ? err
-          : new JobError(
-              'ERR_STREAM_ENDED',
-              `${what} to ${this.peerId} failed: ${(err as Error)?.message ?? err}`,
-              {
-                cause: err,
-                peerId: this.peerId,
-              },
-            )
+      const code = err instanceof FramemeshError ? err.code : 'ERR_STREAM_ENDED'
+      const message =
+        err instanceof FramemeshError ? err.message : `${what} failed: ${(err as Error)?.message ?? err}`
+      this.#failure = new JobError(
+        JOB_ERROR_CODES.nextStageFailed,
+        `the next stage ${this.peerId} failed (${code}): ${message}`,
+        { cause: err, peerId: this.peerId, details: { nextStage: this.peerId, nextStageCode: code } },
+      )
       this.#channel?.abort(this.#failure)
       this.#wake.notify()
     }

@@ -504,7 +504,17 @@ export function createJobHandler(
         }).finally(() => feedWaiters.delete(jobId))
         const from = feed
         await from.write({ accepted: { jobId, window } }, { signal })
-        feedDone = feedReader(from).catch((err) => fail(asJobError(err)))
+        // What goes wrong on the feed is the previous stage's doing: say so, so it is blamed, not us.
+        feedDone = feedReader(from).catch((err) => {
+          const cause = asJobError(err)
+          fail(
+            new JobError(
+              JOB_ERROR_CODES.previousStageFailed,
+              `the previous stage ${feeder} failed (${cause.code}): ${cause.message}`,
+              { cause, details: { previousStage: feeder, previousStageCode: cause.code } },
+            ),
+          )
+        })
       }
       await worker().catch((err) => fail(asJobError(err)))
       if (failure === undefined && forwarder !== undefined) await forwarder.finish().catch(fail)

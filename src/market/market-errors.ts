@@ -30,6 +30,12 @@ export const JOB_ERROR_CODES = {
   noOffers: 'ERR_NO_OFFERS',
   budgetExhausted: 'ERR_BUDGET_EXHAUSTED',
   shuttingDown: 'ERR_SHUTTING_DOWN',
+  /** Workflows: the next stage this orchestrator forwards to failed (the next stage is to blame). */
+  nextStageFailed: 'ERR_NEXT_STAGE_FAILED',
+  /** Workflows: the previous stage feeding this orchestrator failed or fed bad items (it is to blame). */
+  previousStageFailed: 'ERR_PREVIOUS_STAGE_FAILED',
+  /** Verification: another orchestrator with the same model contradicted this one's output. */
+  verificationFailed: 'ERR_VERIFICATION_FAILED',
 } as const
 
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[keyof typeof JOB_ERROR_CODES]

@@ -324,10 +324,11 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     }
     try {
       const direct: StageReport[] = []
+      const avoid = new Set<string>()
       let input: AsyncIterator<Frame> = replay
       if (specs.length > 1 && (s.route ?? 'direct') === 'direct' && s.verify === undefined) {
         try {
-          return finish(await runDirect(s, specs, replay, payer, events, push, room, direct, signal))
+          return finish(await runDirect(s, specs, replay, payer, events, push, room, direct, avoid, signal))
         } catch (err) {
           const error = err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err))
           if (signal.aborted || error.code === 'ERR_EMPTY_INPUT' || error.details?.paymentWithheld === true)
@@ -346,7 +347,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
           input = replay.from(delivered)
         }
       }
-      const chained = await runChained(s, specs, input, payer, events, verifiers, push, room, signal)
+      const chained = await runChained(s, specs, input, payer, events, verifiers, push, room, avoid, signal)
       return finish(direct.length === 0 ? chained : chained.map((r, k) => mergeReports(direct[k], r)))
     } catch (err) {
       for (const v of verifiers) v.abort()
@@ -372,6 +373,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     room: ((signal?: AbortSignal) => Promise<void>) | undefined,
     /** Filled with the stages' reports when the run fails (who was used and paid). */
     failedReports: StageReport[],
+    /** Filled with the orchestrators to blame when the run fails: the fallback leaves them out. */
+    avoid: Set<string>,
     signal: AbortSignal,
   ): Promise<StageReport[]> {
     const first = await input.next()
@@ -441,6 +444,10 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       return await workflow.run({ width, height }, paced())
     } catch (err) {
       failedReports.push(...workflow.reports())
+      for (const peerId of workflow.culprits()) {
+        stats.recordFailure(peerId)
+        avoid.add(peerId)
+      }
       throw err
     }
   }
@@ -455,6 +462,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     verifiers: Verifier[],
     push: (r: StageResult) => void,
     room: ((signal?: AbortSignal) => Promise<void>) | undefined,
+    avoid: ReadonlySet<string>,
     signal: AbortSignal,
   ): Promise<StageReport[]> {
     // A stage that fails ends the others: upstream through this signal, downstream through its queue.
@@ -476,6 +484,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         signal: jobSignal,
         events,
         verifiers,
+        avoid,
         output: last
           ? { push, ...(room === undefined ? {} : { room }) }
           : { push: (r) => between!.push(r), room: (sig?: AbortSignal) => between!.room(sig) },
@@ -508,6 +517,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     signal: AbortSignal
     events: JobEvents
     verifiers: Verifier[]
+    /** Orchestrators to leave out from the start (they failed a direct run of this job). */
+    avoid: ReadonlySet<string>
     output: { push: (r: StageResult) => void; room?: (signal?: AbortSignal) => Promise<void> }
   }
 
@@ -585,6 +596,9 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       },
       stageOptions,
     )
+    for (const peerId of r.avoid) {
+      stage.drop(peerId, new JobError('ERR_PEER_EXCLUDED', `${peerId} already failed this job`))
+    }
     const forward = <K extends keyof StageEvents>(name: K) =>
       stage.events.on(name, (detail) =>
         r.events.emit(name, { ...detail, stage: r.index } as MeshJobEvents[K]),

@@ -29,6 +29,15 @@ import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
 
+/** Failure codes that say another stage (or we) ended a stage's job. */
+const NOT_THEIR_FAULT: ReadonlySet<string> = new Set([
+  JOB_ERROR_CODES.nextStageFailed,
+  JOB_ERROR_CODES.previousStageFailed,
+  'ERR_ABORTED',
+])
+/** How long the other stages get to report their own failure after the first one (ms). */
+const SETTLE_MS = 1_000
+
 export interface DirectWorkflowComponents {
   peer: Pick<Peer, 'dialProtocol'>
   payer: Payer
@@ -79,6 +88,7 @@ export class DirectWorkflow {
   readonly #c: DirectWorkflowComponents
   readonly #o: DirectWorkflowOptions
   #plan: Planned[] = []
+  readonly #culprits = new Set<string>()
 
   constructor(components: DirectWorkflowComponents, options: DirectWorkflowOptions) {
     this.#c = components
@@ -183,14 +193,33 @@ export class DirectWorkflow {
       for (const { candidate } of plan) this.#c.stats?.recordSuccess(candidate.peerId)
       return this.reports()
     } catch (err) {
+      // One stage's failure ends the others a moment later: wait (briefly) for them to say why.
+      await Promise.race([
+        Promise.allSettled(sessions.map((s) => s.done)),
+        new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref()),
+      ])
+      // The stage to blame failed on its own; its neighbours only lost their next or previous stage.
+      const failures = sessions.map((s) => s.failure)
+      const own = failures.find((f) => f !== undefined && !NOT_THEIR_FAULT.has(f.code))
       const error =
-        sessions.map((s) => s.failure).find((f) => f !== undefined) ??
+        own ??
+        failures.find((f) => f !== undefined) ??
         (err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err), { cause: err }))
-      for (const p of plan) p.use.error ??= error.code
+      for (const [k, f] of failures.entries()) {
+        if (f !== undefined && !NOT_THEIR_FAULT.has(f.code)) {
+          this.#culprits.add(plan[k]!.candidate.peerId)
+        }
+      }
+      for (const [k, p] of plan.entries()) p.use.error ??= failures[k]?.code ?? error.code
       stop.abort(error)
       for (const s of sessions) s.abort(error)
       throw error
     }
+  }
+
+  /** Orchestrators whose own failure ended the run (not those that only lost their next stage). */
+  culprits(): ReadonlySet<string> {
+    return this.#culprits
   }
 
   /** Each stage's report so far (also after a failure: who was used and paid). */
