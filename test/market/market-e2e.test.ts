@@ -7,11 +7,18 @@ import type { InferenceEngine } from '../../src/inference/engine.js'
 import { openOcrPipeline } from '../../src/inference/pipelines/ocr-models.js'
 import type { Frame } from '../../src/inference/types.js'
 import { signAdvert } from '../../src/market/advert.js'
+import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
+import { JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from '../../src/market/job-protocol.js'
+import { JobSession } from '../../src/market/job-session.js'
 import type { WorkEngine } from '../../src/market/job-work.js'
+import { JobError } from '../../src/market/market-errors.js'
 import type { Mesh, MeshResult } from '../../src/market/mesh.js'
+import { FRAME_FORMAT_RGB24 } from '../../src/market/quote.js'
+import { requestQuote } from '../../src/market/quote-protocol.js'
 import { seededRng } from '../../src/market/rng.js'
+import { messageChannel } from '../../src/peer/framing.js'
 import type { Peer } from '../../src/peer/index.js'
-import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
+import { ADVERT_TOPIC, PROTOCOLS } from '../../src/peer/protocols.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import { eventually } from '../helpers/peer.js'
 import { renderFrame, textLine } from '../inference/ocr-fixtures.js'
@@ -547,4 +554,43 @@ test('forged and replayed adverts sent through the bootstrap node never reach th
   off()
   t.deepEqual(prices, [333n], 'only the genuine newer advert changed anything')
   t.is(offerOf(victim)?.pricePerUnit, victimPrice, "the victim's price is untouched")
+})
+
+test('a workflow stage takes its feed only from the feeder named in its quote: anyone else gets ERR_QUOTE_UNKNOWN', async (t) => {
+  const { market, sender, buyer, orchs } = t.context
+  const [stage, feeder] = orchs.filter((o) => !t.context.stopped.has(o.peer.peerId)) as [
+    OrchestratorNode,
+    OrchestratorNode,
+  ]
+  const quote = await requestQuote(
+    { peer: buyer },
+    { peerId: stage.peer.peerId },
+    {
+      pipeline: 'upscale',
+      modelId: MODEL,
+      width: 32,
+      height: 32,
+      format: FRAME_FORMAT_RGB24,
+      frameCount: 0,
+      maxPricePerUnit: PRICE * 2n,
+      sender: sender.address,
+      feeder: feeder.peer.peerId,
+    },
+  )
+  t.is(quote.spec.feeder, feeder.peer.peerId, 'the signed quote names the feeder')
+  // The broadcaster opens the job (it pays there) and sends no work of its own.
+  const control = new JobSession({ peer: buyer, payer: new BudgetPayer(sender) }, { quote, input: 'none' })
+  await control.open()
+  const intruder = await startPeer(market)
+  for (const peer of [intruder, buyer]) {
+    const stream = await peer.dialProtocol(stage.peer.multiaddrs[0]!, PROTOCOLS.job)
+    const channel = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
+    await channel.write({ open: { quoteId: quote.quoteId, window: 4, feed: true }, end: false })
+    t.is(
+      (await channel.read())?.error?.code,
+      'ERR_QUOTE_UNKNOWN',
+      `a feed from ${peer === buyer ? 'the broadcaster' : 'another peer'}`,
+    )
+  }
+  control.abort(new JobError('ERR_ABORTED', 'test over'))
 })
