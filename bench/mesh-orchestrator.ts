@@ -21,13 +21,21 @@ type Request =
 
 const config = JSON.parse(process.env.MESH_BENCH ?? '{}') as Config
 // The parent polls the chain; blocks only move on its transactions, so a slow poll is enough here.
-const market = await attachMarket(config.chain, 5_000)
+const market = await attachMarket(config.chain, 5_000, runOn())
 await market.engine.warm('esrgan-slim-x2')
 const node = await startOrchestrator(market, config.account, {
   bootstrap: config.bootstrap,
   recipient: { ticketEV: BigInt(config.ticketEV) },
   ...(process.env.MESH_WINDOW === undefined ? {} : { window: Number(process.env.MESH_WINDOW) }),
 })
+
+/** MESH_RUN_ON=main|worker: where the orchestrator's engine runs inference (default: the engine's). */
+function runOn(): 'main' | 'worker' | undefined {
+  const v = process.env.MESH_RUN_ON
+  if (v === undefined || v === '') return undefined
+  if (v !== 'main' && v !== 'worker') throw new Error(`MESH_RUN_ON must be main or worker, not ${v}`)
+  return v
+}
 
 /** CPU time this process has used (ms): unlike wall time, other load on the machine does not inflate it. */
 function cpuMs(): number {

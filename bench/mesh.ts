@@ -113,7 +113,7 @@ async function main(): Promise<void> {
 
     console.log('mesh vs local inference, one orchestrator (own process); ratio = mesh / local')
     console.log(
-      `median of ${ROUNDS} rounds, each round local / mesh / local; load average now ${loadavg()[0]!.toFixed(1)}`,
+      `median of ${ROUNDS} rounds, each round local / mesh / local; inference on the ${process.env.MESH_RUN_ON || 'engine default (worker)'} thread; load average now ${loadavg()[0]!.toFixed(1)}`,
     )
     console.log(
       '  wall: frames/s by the clock (what a user sees; other load on a shared machine disturbs it)',
@@ -161,6 +161,9 @@ async function main(): Promise<void> {
       )
     }
 
+    console.log(`load average at the end ${loadavg()[0]!.toFixed(1)}`)
+    // A profiled run keeps its one orchestrator alive: a killed process writes no profile.
+    if (process.env.MESH_BENCH_PROF !== undefined) return
     // Recovery: a second orchestrator joins; the job's orchestrator process is killed at its 10th result.
     children.push(await spawnOrchestrator(config(3)))
     await until(() => mesh.offers({ pipeline: 'upscale' }).length >= 2, 'the second advert')

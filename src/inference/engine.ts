@@ -148,7 +148,8 @@ export function createInferenceEngine(
         await session.release()
         log.info('model unloaded', { id })
       },
-      sizeOf: (id) => registry.get(id).estimatedBytes,
+      // Each session of a model (one per worker thread) holds its own copy of the model's memory.
+      sizeOf: (id) => registry.get(id).estimatedBytes * (sessions.sessionsPerModel ?? 1),
       logger: log,
     },
     {
@@ -192,9 +193,9 @@ export function createInferenceEngine(
       try {
         return await fn({
           manifest: record.manifest,
-          run: async (feeds) => {
+          run: async (feeds, runOptions) => {
             try {
-              return await lease.value.run(feeds)
+              return await lease.value.run(feeds, runOptions)
             } catch (err) {
               throw new InferenceFailedError(id, (err as Error).message, { cause: err })
             }

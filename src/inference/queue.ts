@@ -7,7 +7,10 @@ import { AbortedError, TimeoutError } from '../errors.js'
 import { QueueFullError } from './errors.js'
 
 export interface RunQueueOptions {
-  /** Runs at once. onnxruntime-node runs a session on the JS thread, so >1 only helps with GPU providers. */
+  /**
+   * Runs at once. A session runs one inference at a time, so >1 helps only with GPU providers or
+   * with worker sessions holding more than one thread per model (session.threadsPerModel).
+   */
   concurrency?: number
   /** Callers allowed to wait for a slot; one more is refused with ERR_QUEUE_FULL. */
   maxQueued?: number

@@ -2,9 +2,12 @@
  * onnxruntime-node sessions: one InferenceSession per warm model, created once, reused for every
  * run, released on unload. Execution providers and thread counts come from options so an operator
  * with the CUDA provider installed can use it; 'cpu' is always appended as the fallback.
+ * By default the session lives in a worker thread (worker-session.ts), because a run holds the
+ * thread it is called on until the inference is done.
  */
 import * as ort from 'onnxruntime-node'
 import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
+import { DEFAULT_OPEN_TIMEOUT_MS, openWorkerSession } from './worker-session.js'
 
 export type OrtTensor = ort.Tensor
 export type Feeds = Record<string, ort.Tensor>
@@ -23,12 +26,33 @@ export interface SessionFactoryOptions {
    * pool, and spinning pools of idle models steal CPU from the one that is running.
    */
   allowSpinning?: boolean
+  /**
+   * Where runs execute. 'worker' (default): in worker threads, so the main thread keeps serving
+   * the network while a model runs; costs a V8 isolate (~10 MB) per thread and a copy of each
+   * input tensor. 'main': on the calling thread (no extra memory; a run blocks the event loop).
+   */
+  runOn?: 'worker' | 'main'
+  /**
+   * With runOn 'worker': threads (each holding its own session, i.e. its own copy of the model's
+   * memory) per warm model. Default 1; more only helps with `queue.concurrency` above 1.
+   */
+  threadsPerModel?: number
+  /** With runOn 'worker': longest a session thread may take to start and open its model. */
+  openTimeoutMs?: number
+}
+
+export interface RunSessionOptions {
+  /**
+   * The caller will not touch the input tensors again, so a worker session may move their
+   * buffers to its thread instead of copying them (they are detached afterwards).
+   */
+  transferInputs?: boolean
 }
 
 export interface ModelSession {
   readonly inputNames: readonly string[]
   readonly outputNames: readonly string[]
-  run(feeds: Feeds): Promise<Feeds>
+  run(feeds: Feeds, options?: RunSessionOptions): Promise<Feeds>
   release(): Promise<void>
 }
 
@@ -36,6 +60,8 @@ export interface SessionFactory {
   /** Create a session from a file path or from the bytes already read (and hash-checked) by the caller. */
   open(modelId: string, model: string | Uint8Array): Promise<ModelSession>
   readonly sessionOptions: ort.InferenceSession.SessionOptions
+  /** Sessions one warm model holds (its memory counts this many times). Default 1. */
+  readonly sessionsPerModel?: number
 }
 
 /** Throws ExecutionProviderUnavailableError for a provider this onnxruntime build does not know. */
@@ -53,6 +79,15 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     extra: spinning(options.allowSpinning ?? false),
     ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
     ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
+  }
+  if ((options.runOn ?? 'worker') === 'worker') {
+    const threads = Math.max(1, Math.floor(options.threadsPerModel ?? 1))
+    const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS
+    return {
+      sessionOptions,
+      sessionsPerModel: threads,
+      open: (modelId, model) => openWorkerSession(modelId, model, sessionOptions, { threads, openTimeoutMs }),
+    }
   }
   return {
     sessionOptions,

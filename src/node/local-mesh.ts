@@ -20,6 +20,8 @@ export interface LocalOrchestratorSpec {
   prices: Record<string, bigint>
   capacity?: number
   pin?: string[]
+  /** Where the seller runs inference (orchestrator-node's inferenceThread). */
+  inferenceThread?: 'worker' | 'main'
 }
 
 /**
@@ -118,6 +120,7 @@ export async function startLocalMesh(
           prices: spec.prices,
           capacity: spec.capacity ?? 4,
           pin: spec.pin,
+          ...(spec.inferenceThread === undefined ? {} : { inferenceThread: spec.inferenceThread }),
           orchestrator: { debounceMs: 50 },
           // A ticket carries 10 gwei of expected value: ~5 output megapixels at these prices, so a
           // frame costs a ticket at most rather than hundreds of tickets a frame.

@@ -35,6 +35,11 @@ export interface OrchestratorNodeOptions {
   budgetBytes?: number
   /** onnxruntime threads per session. */
   intraOpThreads?: number
+  /**
+   * Where inference runs: 'worker' (default) keeps the network served while a model runs, at
+   * ~10 MB per warm model; 'main' runs it on the event loop (see SessionFactoryOptions.runOn).
+   */
+  inferenceThread?: 'worker' | 'main'
   /** Models to keep warm from the start (pinned). */
   pin?: string[]
   recipient?: Partial<TicketRecipientOptions>
@@ -84,7 +89,10 @@ export async function startOrchestratorNode(
       {
         modelsDir,
         budgetBytes: options.budgetBytes,
-        session: { intraOpNumThreads: options.intraOpThreads ?? 1 },
+        session: {
+          intraOpNumThreads: options.intraOpThreads ?? 1,
+          ...(options.inferenceThread === undefined ? {} : { runOn: options.inferenceThread }),
+        },
       },
     )
     stops.push(() => engine.close())

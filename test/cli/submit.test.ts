@@ -25,10 +25,12 @@ const TOKEN = 'submit-test-token'
 
 test.before(async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'framemesh-cli-submit-'))
-  // One seller of the 2× upscaler only: enough for the round trip, and nobody sells OCR.
+  // One seller of the 2× upscaler only: enough for the round trip, and nobody sells OCR. It runs
+  // inference on the event loop this test shares with the gateway and the client: the video test
+  // below relies on each frame holding the loop (slow reconnects), not on a free-running 100 ms timer.
   const mesh = await startLocalMesh(
     {},
-    { orchestrators: [{ prices: { 'esrgan-slim-x2': 2_000_000_000_000n } }] },
+    { orchestrators: [{ prices: { 'esrgan-slim-x2': 2_000_000_000_000n }, inferenceThread: 'main' }] },
   )
   const gateway = await createGateway(
     { mesh: meshForGateway(mesh.broadcaster.mesh) },

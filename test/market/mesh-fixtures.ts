@@ -58,7 +58,12 @@ export type ChainInfo = Pick<DevChain, 'rpcUrl' | 'chainId' | 'contractAddress' 
  * A Market over an already running chain: `stop` stops the chain only when it is a DevChain of
  * this process (another process's chain is left alone).
  */
-export async function attachMarket(chain: DevChain | ChainInfo, clockIntervalMs = 500): Promise<Market> {
+export async function attachMarket(
+  chain: DevChain | ChainInfo,
+  clockIntervalMs = 500,
+  // Where inference runs (bench:mesh compares both); the engine's default otherwise.
+  runOn?: 'worker' | 'main',
+): Promise<Market> {
   const options = {
     rpcUrl: chain.rpcUrl,
     contractAddress: chain.contractAddress,
@@ -69,7 +74,10 @@ export async function attachMarket(chain: DevChain | ChainInfo, clockIntervalMs 
   const clock = new ChainWatcher({ broker }, { pollIntervalMs: clockIntervalMs })
   await clock.start()
   const modelsDir = await mkdtemp(join(tmpdir(), 'fm-market-'))
-  const engine = await openInferenceEngine({}, { modelsDir, session: { intraOpNumThreads: 1 } })
+  const engine = await openInferenceEngine(
+    {},
+    { modelsDir, session: { intraOpNumThreads: 1, ...(runOn === undefined ? {} : { runOn }) } },
+  )
   const cleanup: Market['cleanup'] = []
   return {
     chain: chain as DevChain,

@@ -33,11 +33,15 @@ export async function interpolateFrames(model: RunnableModel, a: Frame, b: Frame
   const output = manifest.outputs[0]
   // t's declared shape with free dims as 1: [1], [1,1,1,1] or [] all carry one value.
   const tDims = inT.shape.map(() => 1)
-  const result = await model.run({
-    [in0.name]: frameToTensor(a, in0),
-    [in1.name]: frameToTensor(b, in1),
-    [inT.name]: new ort.Tensor('float32', new Float32Array([t]), tDims),
-  })
+  // Fresh tensors nobody else holds: a worker session may take their buffers instead of copying.
+  const result = await model.run(
+    {
+      [in0.name]: frameToTensor(a, in0),
+      [in1.name]: frameToTensor(b, in1),
+      [inT.name]: new ort.Tensor('float32', new Float32Array([t]), tDims),
+    },
+    { transferInputs: true },
+  )
   const tensor = result[output.name]
   if (tensor === undefined)
     throw new InferenceFailedError(manifest.id, `the model returned no "${output.name}"`)

@@ -4,14 +4,14 @@
  */
 import { InferenceFailedError } from '../errors.js'
 import { frameToTensor, tensorToFrame } from '../frame-tensor.js'
-import type { Feeds } from '../session.js'
+import type { Feeds, RunSessionOptions } from '../session.js'
 import { DEFAULT_TILING, runTiled, type TilingOptions } from '../tiling.js'
 import type { Frame, ModelManifest } from '../types.js'
 
 /** A warm model as pipelines see it: its manifest and a way to run it. */
 export interface RunnableModel {
   manifest: ModelManifest
-  run(feeds: Feeds): Promise<Feeds>
+  run(feeds: Feeds, options?: RunSessionOptions): Promise<Feeds>
 }
 
 export interface UpscaleOptions extends Partial<TilingOptions> {
@@ -37,7 +37,11 @@ export async function upscaleFrame(
     scale,
     tiling,
     async (region) => {
-      const result = await model.run({ [input.name]: frameToTensor(frame, input, region) })
+      // The tile's tensor is ours alone: a worker session may take its buffer instead of copying it.
+      const result = await model.run(
+        { [input.name]: frameToTensor(frame, input, region) },
+        { transferInputs: true },
+      )
       const tensor = result[output.name]
       if (tensor === undefined)
         throw new InferenceFailedError(manifest.id, `the model returned no "${output.name}"`)

@@ -1,0 +1,192 @@
+/**
+ * Model sessions that run in worker threads. onnxruntime-node's `run` occupies the calling thread
+ * for the whole inference (measured: the event loop does not turn during a run), so on the main
+ * thread every socket write, decode and ticket check of the market waits for the model and adds to
+ * it. In a worker the model runs while the main thread does that work.
+ *
+ * Each warm model gets `threads` workers, each with its own session (so its own copy of the
+ * weights and working memory, plus a V8 isolate of roughly 10 MB). A run goes to the worker with
+ * the fewest runs in flight; the engine's per-model queue still decides how many run at once.
+ */
+import { Worker } from 'node:worker_threads'
+import * as ort from 'onnxruntime-node'
+import { ModelLoadError } from './errors.js'
+import type { Feeds, ModelSession, RunSessionOptions } from './session.js'
+import {
+  ownBuffer,
+  type ThreadInit,
+  type ThreadReply,
+  type ThreadRequest,
+  type WireTensor,
+} from './session-thread.js'
+
+export interface WorkerSessionOptions {
+  /** Workers (each with its own session) per warm model. */
+  threads: number
+  /** Longest a worker may take to start and open the model. */
+  openTimeoutMs: number
+}
+
+export const DEFAULT_OPEN_TIMEOUT_MS = 120_000
+
+/** The worker's entry: the .ts source when running under a TypeScript loader, the build's .js otherwise. */
+function threadEntry(): URL {
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js'
+  return new URL(`./session-thread.${ext}`, import.meta.url)
+}
+
+const LOADER_FLAGS = new Set(['--import', '--require', '-r', '--loader', '--experimental-loader'])
+
+/**
+ * The parent's module-loader flags only (e.g. tsx's `--import`), so a .ts entry loads as it does in
+ * the parent. Everything else stays out: a worker refuses flags like `--input-type` or `--cpu-prof-dir`.
+ */
+export function loaderArgv(execArgv: readonly string[]): string[] {
+  const kept: string[] = []
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i]!
+    const eq = arg.indexOf('=')
+    const flag = eq === -1 ? arg : arg.slice(0, eq)
+    if (!LOADER_FLAGS.has(flag)) continue
+    kept.push(arg)
+    if (eq === -1 && i + 1 < execArgv.length) kept.push(execArgv[++i]!)
+  }
+  return kept
+}
+
+interface Pending {
+  resolve: (outputs: Feeds) => void
+  reject: (err: Error) => void
+}
+
+interface Thread {
+  worker: Worker
+  pending: Map<number, Pending>
+  /** Why the worker is gone, once it is. */
+  gone?: Error
+}
+
+function toWire(feeds: Feeds, transfer: ArrayBuffer[] | undefined): Record<string, WireTensor> {
+  const wire: Record<string, WireTensor> = {}
+  for (const [name, t] of Object.entries(feeds)) {
+    wire[name] = { type: t.type, dims: t.dims, data: t.data }
+    const buffer = transfer === undefined ? undefined : ownBuffer(t.data)
+    if (buffer !== undefined && transfer !== undefined && !transfer.includes(buffer)) transfer.push(buffer)
+  }
+  return wire
+}
+
+function fromWire(wire: Record<string, WireTensor>): Feeds {
+  const feeds: Feeds = {}
+  for (const [name, t] of Object.entries(wire)) feeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
+  return feeds
+}
+
+/** Start one worker and wait until its session is open; ModelLoadError if it cannot be. */
+async function startThread(
+  modelId: string,
+  init: ThreadInit,
+  openTimeoutMs: number,
+): Promise<{ thread: Thread; inputNames: readonly string[]; outputNames: readonly string[] }> {
+  const worker = new Worker(threadEntry(), { workerData: init, execArgv: loaderArgv(process.execArgv) })
+  const thread: Thread = { worker, pending: new Map() }
+  const ready = await new Promise<{ inputNames: readonly string[]; outputNames: readonly string[] }>(
+    (resolve, reject) => {
+      const timer = setTimeout(() => {
+        void worker.terminate()
+        reject(new ModelLoadError(modelId, `its session thread did not open within ${openTimeoutMs} ms`))
+      }, openTimeoutMs)
+      const fail = (message: string, cause?: unknown) => {
+        clearTimeout(timer)
+        reject(new ModelLoadError(modelId, message, { cause }))
+      }
+      worker.once('error', (err) => fail(`its session thread failed to start (${err.message})`, err))
+      worker.once('exit', (code) => fail(`its session thread exited while opening (code ${code})`))
+      worker.once('message', (m: ThreadReply) => {
+        clearTimeout(timer)
+        worker.removeAllListeners('error').removeAllListeners('exit')
+        if (m.op === 'ready') resolve({ inputNames: m.inputNames, outputNames: m.outputNames })
+        else if (m.op === 'open-failed') fail(`onnxruntime refused the file (${m.message})`)
+        else fail(`its session thread answered ${m.op} before opening`)
+      })
+    },
+  )
+  // From here on: answers settle their run; a dying worker fails its runs (and every later one).
+  const die = (err: Error) => {
+    thread.gone ??= err
+    for (const p of thread.pending.values()) p.reject(thread.gone)
+    thread.pending.clear()
+  }
+  worker.on('message', (m: ThreadReply) => {
+    if (m.op !== 'result' && m.op !== 'failed') return
+    const p = thread.pending.get(m.id)
+    if (p === undefined) return
+    thread.pending.delete(m.id)
+    if (thread.pending.size === 0) worker.unref()
+    if (m.op === 'result') p.resolve(fromWire(m.outputs))
+    else p.reject(new Error(m.message))
+  })
+  worker.on('error', (err) => die(new Error(`the session thread failed: ${err.message}`, { cause: err })))
+  worker.on('exit', (code) =>
+    die(new Error(`the session thread exited (code ${code}); unload and warm the model again`)),
+  )
+  // An idle session thread does not keep the process alive; one with runs in flight does.
+  worker.unref()
+  return { thread, ...ready }
+}
+
+/** Open `options.threads` worker sessions on one model, behind the ModelSession interface. */
+export async function openWorkerSession(
+  modelId: string,
+  model: string | Uint8Array,
+  sessionOptions: ort.InferenceSession.SessionOptions,
+  options: WorkerSessionOptions,
+): Promise<ModelSession> {
+  const started = await Promise.allSettled(
+    Array.from({ length: Math.max(1, options.threads) }, () =>
+      startThread(modelId, { model, sessionOptions }, options.openTimeoutMs),
+    ),
+  )
+  const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []))
+  const failed = started.find((s) => s.status === 'rejected')
+  if (failed !== undefined) {
+    await Promise.all(threads.map((t) => t.worker.terminate()))
+    throw (failed as PromiseRejectedResult).reason
+  }
+  const first = (started[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof startThread>>>).value
+  let nextId = 0
+  let released = false
+  return {
+    inputNames: first.inputNames,
+    outputNames: first.outputNames,
+    run(feeds: Feeds, runOptions?: RunSessionOptions): Promise<Feeds> {
+      const live = threads.filter((t) => t.gone === undefined)
+      if (released) return Promise.reject(new Error('the session was released; warm the model again'))
+      if (live.length === 0) return Promise.reject(threads[0]!.gone)
+      const thread = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a))
+      const id = nextId++
+      const transfer = runOptions?.transferInputs === true ? [] : undefined
+      const request: ThreadRequest = { op: 'run', id, feeds: toWire(feeds, transfer) }
+      return new Promise<Feeds>((resolve, reject) => {
+        thread.pending.set(id, { resolve, reject })
+        thread.worker.ref()
+        thread.worker.postMessage(request, transfer ?? [])
+      })
+    },
+    async release() {
+      if (released) return
+      released = true
+      await Promise.all(
+        threads.map(async (t) => {
+          if (t.gone !== undefined) return
+          const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()))
+          t.worker.postMessage({ op: 'release' } satisfies ThreadRequest)
+          // A thread that does not wind down by itself is stopped.
+          const timer = setTimeout(() => void t.worker.terminate(), 5_000)
+          await exited
+          clearTimeout(timer)
+        }),
+      )
+    },
+  }
+}

@@ -1,0 +1,167 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import test from 'ava'
+import * as ort from 'onnxruntime-node'
+import { openInferenceEngine } from '../../src/inference/engine.js'
+import { createSessionFactory, type Feeds } from '../../src/inference/session.js'
+import type { Frame } from '../../src/inference/types.js'
+import { loaderArgv } from '../../src/inference/worker-session.js'
+
+const MODEL = 'esrgan-slim-x2'
+
+function frame(size: number, seed: number): Frame {
+  const data = new Uint8Array(size * size * 3)
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31 + seed * 17) % 251
+  return { width: size, height: size, channels: 3, data }
+}
+
+async function modelBytes(): Promise<Uint8Array> {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  const engine = await openInferenceEngine({}, { modelsDir: dir })
+  const path = engine.registry.get(MODEL).modelPath
+  await engine.close()
+  await rm(dir, { recursive: true, force: true })
+  return readFile(path)
+}
+
+function input(size: number): Feeds {
+  const data = new Float32Array(size * size * 3).map((_, i) => i % 255)
+  return { input: new ort.Tensor('float32', data, [1, size, size, 3]) }
+}
+
+/** True when a setImmediate queued right after starting the run fires before the run settles. */
+async function loopTurnsDuringRun(run: () => Promise<unknown>): Promise<boolean> {
+  let settled = false
+  const p = run().finally(() => {
+    settled = true
+  })
+  const turned = await new Promise<boolean>((resolve) => setImmediate(() => resolve(!settled)))
+  await p
+  return turned
+}
+
+test('a worker session leaves the event loop turning while a run is in flight; a main-thread one holds it', async (t) => {
+  const bytes = await modelBytes()
+  const worker = await createSessionFactory({ intraOpNumThreads: 1 }).open(MODEL, bytes)
+  const main = await createSessionFactory({ intraOpNumThreads: 1, runOn: 'main' }).open(MODEL, bytes)
+  t.teardown(() => Promise.all([worker.release(), main.release()]))
+  // A 256² run takes tens of milliseconds: long enough that only a held loop misses the immediate.
+  t.true(await loopTurnsDuringRun(() => worker.run(input(256))))
+  t.false(await loopTurnsDuringRun(() => main.run(input(256))))
+})
+
+test('worker and main-thread sessions give the same output bytes for the same frame', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  const inWorker = await openInferenceEngine({}, { modelsDir: dir, session: { intraOpNumThreads: 1 } })
+  const inMain = await openInferenceEngine(
+    {},
+    { modelsDir: dir, session: { intraOpNumThreads: 1, runOn: 'main' } },
+  )
+  t.teardown(async () => {
+    await Promise.all([inWorker.close(), inMain.close()])
+    await rm(dir, { recursive: true, force: true })
+  })
+  for (const size of [16, 48]) {
+    const f = frame(size, size)
+    const [a, b] = await Promise.all([inWorker.upscale(MODEL, f), inMain.upscale(MODEL, f)])
+    t.is(a.width, size * 2)
+    t.deepEqual(a.data, b.data)
+  }
+})
+
+test('feeds passed to engine.run stay usable afterwards (only pipeline-made tensors are moved to the thread)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  const engine = await openInferenceEngine({}, { modelsDir: dir, session: { intraOpNumThreads: 1 } })
+  t.teardown(async () => {
+    await engine.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const feeds = input(8)
+  const first = await engine.run(MODEL, feeds)
+  t.is((feeds.input!.data as Float32Array).length, 8 * 8 * 3)
+  const second = await engine.run(MODEL, feeds)
+  t.deepEqual(first.output!.data, second.output!.data)
+})
+
+test('a session with transferInputs takes the input buffer (detached for the caller) and still answers', async (t) => {
+  const session = await createSessionFactory({ intraOpNumThreads: 1 }).open(MODEL, await modelBytes())
+  t.teardown(() => session.release())
+  const feeds = input(8)
+  const out = await session.run(feeds, { transferInputs: true })
+  t.deepEqual(out.output!.dims, [1, 16, 16, 3])
+  t.is((feeds.input!.data as Float32Array).byteLength, 0)
+})
+
+test('with two threads per model the model counts twice in the budget and concurrent runs all succeed', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  const one = await openInferenceEngine({}, { modelsDir: dir, session: { intraOpNumThreads: 1 } })
+  const two = await openInferenceEngine(
+    {},
+    { modelsDir: dir, queue: { concurrency: 2 }, session: { intraOpNumThreads: 1, threadsPerModel: 2 } },
+  )
+  t.teardown(async () => {
+    await Promise.all([one.close(), two.close()])
+    await rm(dir, { recursive: true, force: true })
+  })
+  await Promise.all([one.warm(MODEL), two.warm(MODEL)])
+  t.is(two.warmReport().usedBytes, 2 * one.warmReport().usedBytes)
+  const outs = await Promise.all([0, 1, 2, 3].map((n) => two.upscale(MODEL, frame(24, n))))
+  const alone = await one.upscale(MODEL, frame(24, 3))
+  t.deepEqual(outs[3]!.data, alone.data)
+})
+
+test('a released worker session refuses further runs with an error', async (t) => {
+  const session = await createSessionFactory({ intraOpNumThreads: 1 }).open(MODEL, await modelBytes())
+  await session.release()
+  await t.throwsAsync(session.run(input(8)), { message: /released/ })
+})
+
+test('bytes onnxruntime cannot read are refused in the thread with ERR_MODEL_LOAD_FAILED', async (t) => {
+  const factory = createSessionFactory({ intraOpNumThreads: 1 })
+  await t.throwsAsync(factory.open('junk', new Uint8Array([1, 2, 3, 4])), {
+    code: 'ERR_MODEL_LOAD_FAILED',
+    message: /onnxruntime refused the file/,
+  })
+})
+
+test('a process with a warm worker session that never closes its engine still exits on its own', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const engineUrl = new URL('../../src/inference/engine.ts', import.meta.url).href
+  const script = `
+    const { openInferenceEngine } = await import(${JSON.stringify(engineUrl)})
+    const engine = await openInferenceEngine({}, { modelsDir: ${JSON.stringify(dir)} })
+    const out = await engine.upscale('${MODEL}', { width: 4, height: 4, channels: 3, data: new Uint8Array(48) })
+    console.log('done', out.width)
+  `
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  clearTimeout(timer)
+  t.is(out.trim(), 'done 8')
+  t.is(code, 0)
+})
+
+test('session threads get only the parent module-loader flags, in both spellings', (t) => {
+  t.deepEqual(
+    loaderArgv([
+      '--require',
+      '/x/preflight.cjs',
+      '--input-type=module',
+      '--import',
+      'file:///x/loader.mjs',
+      '--cpu-prof',
+      '--import=tsx',
+      '--max-old-space-size=512',
+    ]),
+    ['--require', '/x/preflight.cjs', '--import', 'file:///x/loader.mjs', '--import=tsx'],
+  )
+})
