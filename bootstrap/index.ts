@@ -2,15 +2,19 @@
  * The well-known entry node of a framemesh mesh. It is an ordinary peer with three extra jobs:
  * listening on TCP and WebSockets at stable ports, relaying connections for peers behind NAT
  * (circuit relay v2 server), and relaying every framemesh gossip topic with peer exchange on, so
- * a newcomer that knows only this node's address learns the others. It holds no market state.
+ * a newcomer that knows only this node's address learns the others. It holds no market state:
+ * whoever starts it hands in the checks (`topicValidators`) and score parameters (`gossip`) for
+ * the topics it relays, so it never forwards what every receiver would reject.
  */
 import type { Logger } from '../src/logger.js'
 import {
   createPeer,
   GOSSIP_TOPICS,
+  type GossipServiceOptions,
   type Peer,
   type PeerMetrics,
   type PeerOptions,
+  type TopicValidator,
 } from '../src/peer/index.js'
 
 export interface BootstrapNodeOptions {
@@ -31,6 +35,21 @@ export interface BootstrapNodeOptions {
   topics?: string[]
   /** Re-announce interval for the address-exchange topic (ms). */
   announceIntervalMs?: number
+  /**
+   * Gossip tuning, notably `topicScoreParams` for the relayed topics: without them a forwarder of
+   * rejected messages loses no score here. Peer exchange stays on unless `doPX: false`.
+   */
+  gossip?: GossipServiceOptions
+}
+
+export interface BootstrapNodeComponents {
+  logger?: Logger
+  metrics?: PeerMetrics
+  /**
+   * Checks for relayed topics, in place before the node listens. A topic without one is relayed
+   * unchecked: its forgeries reach every peer, and every peer's gossipsub blames this node.
+   */
+  topicValidators?: Record<string, TopicValidator>
 }
 
 export interface BootstrapNode {
@@ -44,7 +63,7 @@ export const DEFAULT_BOOTSTRAP_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1
 
 export async function createBootstrapNode(
   options: BootstrapNodeOptions = {},
-  components: { logger?: Logger; metrics?: PeerMetrics } = {},
+  components: BootstrapNodeComponents = {},
 ): Promise<BootstrapNode> {
   const peerOptions: PeerOptions = {
     ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
@@ -58,7 +77,7 @@ export async function createBootstrapNode(
     inboundConnectionThreshold: 100,
     relay: { client: true, server: true, maxReservations: options.maxRelayReservations ?? 128 },
     // Peer exchange: when this node prunes its mesh it hands out other peers' records.
-    gossip: { doPX: true },
+    gossip: { doPX: true, ...options.gossip },
     // Subscribing is what makes a gossipsub node forward a topic.
     topics: [...GOSSIP_TOPICS, ...(options.topics ?? [])],
     ...(options.announceIntervalMs === undefined ? {} : { announceIntervalMs: options.announceIntervalMs }),

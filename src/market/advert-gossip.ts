@@ -1,18 +1,25 @@
 /**
  * Adverts on the wire: the feed hooks the advert validator into gossip (so bad adverts are
  * rejected before they are delivered or forwarded) and puts accepted ones in the order book;
- * `watchAdvertSubscribers` tells an advertiser when a newcomer joins the topic; and the advert
- * topic's peer-score parameters make a 'reject' cost the forwarding peer.
+ * `watchAdvertSubscribers` tells an advertiser when a newcomer joins the topic; the advert
+ * topic's peer-score parameters (given to every market peer through `marketGossipOptions`) make a
+ * 'reject' cost the forwarding peer; and `marketRelayValidators` lets a node that only relays
+ * (the bootstrap node) check adverts without knowing the market.
  */
-import { createTopicScoreParams, type TopicScoreParams } from '@libp2p/gossipsub/score'
-import { FramemeshError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
-import type { Gossip, GossipMessage, ValidationResult } from '../peer/gossip.js'
+import type {
+  Gossip,
+  GossipMessage,
+  GossipServiceOptions,
+  TopicScoreParams,
+  TopicValidator,
+  ValidationResult,
+} from '../peer/gossip.js'
 import type { Peer } from '../peer/peer.js'
 import { ADVERT_TOPIC } from '../peer/protocols.js'
 import type { Advert, AdvertRejectCode } from './advert.js'
-import { type AdvertValidator, gossipVerdict } from './advert-validator.js'
+import { AdvertValidator, type AdvertValidatorOptions, gossipVerdict } from './advert-validator.js'
 import type { OrderBook } from './order-book.js'
 
 export interface AdvertFeedEvents {
@@ -41,7 +48,7 @@ export class AdvertFeed {
   }
 
   start(): void {
-    this.#c.gossip.setValidator(ADVERT_TOPIC, (message) => this.#validate(message))
+    this.#c.gossip.setValidator(ADVERT_TOPIC, advertTopicValidator({ ...this.#c, events: this.events }))
     this.#c.gossip.subscribe(ADVERT_TOPIC)
   }
 
@@ -49,12 +56,24 @@ export class AdvertFeed {
     this.#c.gossip.unsubscribe(ADVERT_TOPIC)
     this.#c.gossip.removeValidator(ADVERT_TOPIC)
   }
+}
 
-  async #validate(message: GossipMessage): Promise<ValidationResult> {
-    const result = await this.#c.validator.validate(message.data, message.from)
+/**
+ * The gossip validator for ADVERT_TOPIC: checks each advert once, applies accepted ones to the
+ * order book (if any) and reports both outcomes on `events`.
+ */
+export function advertTopicValidator(components: {
+  validator: AdvertValidator
+  orderBook?: OrderBook
+  events?: TypedEmitter<AdvertFeedEvents>
+  logger?: Logger
+}): TopicValidator {
+  const { validator, orderBook, events, logger } = components
+  return async (message: GossipMessage): Promise<ValidationResult> => {
+    const result = await validator.validate(message.data, message.from)
     if (!result.ok) {
-      this.#c.logger?.debug('advert rejected', { code: result.code, from: message.from, via: message.via })
-      this.events.emit('advert:rejected', {
+      logger?.debug('advert rejected', { code: result.code, from: message.from, via: message.via })
+      events?.emit('advert:rejected', {
         code: result.code,
         message: result.message,
         from: message.from,
@@ -63,15 +82,27 @@ export class AdvertFeed {
       return gossipVerdict(result.code)
     }
     // Applied here rather than on delivery so the advert is decoded and checked exactly once.
-    const applied = this.#c.orderBook?.apply(result.advert) ?? false
-    this.events.emit('advert:accepted', {
-      advert: result.advert,
-      from: message.from,
-      via: message.via,
-      applied,
-    })
+    const applied = orderBook?.apply(result.advert) ?? false
+    events?.emit('advert:accepted', { advert: result.advert, from: message.from, via: message.via, applied })
     return 'accept'
   }
+}
+
+/**
+ * Validators for every market topic, for a node that relays them without taking part (the
+ * bootstrap node, which may import only src/peer and so takes them as plain functions). Without
+ * them such a node forwards forged adverts, and every buyer's gossipsub penalises it for that
+ * until it is graylisted and the mesh loses its hub.
+ */
+export function marketRelayValidators(
+  components: { logger?: Logger; events?: TypedEmitter<AdvertFeedEvents> } = {},
+  options: AdvertValidatorOptions = {},
+): Record<string, TopicValidator> {
+  const validator = new AdvertValidator(
+    { ...(components.logger ? { logger: components.logger } : {}) },
+    options,
+  )
+  return { [ADVERT_TOPIC]: advertTopicValidator({ ...components, validator }) }
 }
 
 /**
@@ -118,36 +149,16 @@ export const ADVERT_TOPIC_SCORE_PARAMS: Partial<TopicScoreParams> = {
   invalidMessageDeliveriesDecay: 0.99,
 }
 
-/** The part of gossipsub's implementation (not its public interface) that holds live score parameters. */
-interface ScoreInternals {
-  score?: { params?: { topics?: Record<string, TopicScoreParams> }; score?: (peerId: string) => number }
-}
-
-function scoreInternals(peer: Pick<Peer, 'libp2p'>): NonNullable<ScoreInternals['score']> {
-  const score = (peer.libp2p.services.pubsub as unknown as ScoreInternals).score
-  if (score?.params?.topics === undefined) {
-    throw new FramemeshError(
-      'ERR_SCORING_UNAVAILABLE',
-      'this gossipsub build exposes no score parameters; pass ADVERT_TOPIC_SCORE_PARAMS through the peer gossip options instead',
-    )
-  }
-  return score
-}
-
 /**
- * Installs ADVERT_TOPIC_SCORE_PARAMS on a running peer's gossipsub. A stopgap: src/peer's
- * GossipServiceOptions takes no score parameters yet, and without topic parameters gossipsub
- * counts no P4 penalty at all, so a 'reject' would cost a spammer nothing. Call before traffic.
- * Throws ERR_SCORING_UNAVAILABLE if the gossipsub internals it reaches into have moved.
+ * Gossip options every market peer needs, merged over `base`: peer-score parameters for the
+ * market's topics, without which gossipsub counts no penalty for a rejected advert and a spammer
+ * is never pruned. Peer options are fixed when the peer is created, so pass this to createPeer
+ * (`gossip: marketGossipOptions(...)`) on broadcasters, orchestrators and the bootstrap node alike.
+ * Parameters `base` gives for a market topic win over ours.
  */
-export function installAdvertScoring(peer: Pick<Peer, 'libp2p'>): void {
-  scoreInternals(peer).params!.topics![ADVERT_TOPIC] = createTopicScoreParams(ADVERT_TOPIC_SCORE_PARAMS)
-}
-
-/** A remote peer's current gossip score as our gossipsub sees it (for logs, dashboards, tests). */
-export function gossipScore(peer: Pick<Peer, 'libp2p'>, peerId: string): number {
-  const score = scoreInternals(peer)
-  if (score.score === undefined)
-    throw new FramemeshError('ERR_SCORING_UNAVAILABLE', 'this gossipsub build cannot report scores')
-  return score.score(peerId)
+export function marketGossipOptions(base: GossipServiceOptions = {}): GossipServiceOptions {
+  return {
+    ...base,
+    topicScoreParams: { [ADVERT_TOPIC]: ADVERT_TOPIC_SCORE_PARAMS, ...base.topicScoreParams },
+  }
 }

@@ -7,6 +7,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { Wallet } from 'ethers'
 import { type Logger, silentLogger } from '../logger.js'
+import { marketGossipOptions } from '../market/advert-gossip.js'
 import { LatencyProber, type LatencyProberOptions } from '../market/latency-prober.js'
 import { createMesh, type Mesh, type MeshOptions } from '../market/mesh.js'
 import { loadOrCreatePrivateKey } from '../peer/identity.js'
@@ -67,7 +68,11 @@ export async function startBroadcasterNode(
       // Defaults: a ticket may carry up to 0.001 ETH of expected value, a batch up to 0.1 ETH.
       { maxTicketEV: 10n ** 15n, maxBatchEV: 10n ** 17n, ...options.sender },
     )
-    const peer = await createPeer({ ...options.peer, privateKey }, { logger })
+    // Advert score parameters must be in place from the start: they cannot be added to a running peer.
+    const peer = await createPeer(
+      { ...options.peer, gossip: marketGossipOptions(options.peer?.gossip), privateKey },
+      { logger },
+    )
     stops.push(() => peer.stop())
     const mesh = createMesh({ peer, sender, logger }, options.mesh)
     stops.push(() => mesh.stop())

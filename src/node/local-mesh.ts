@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
 import { type Logger, silentLogger } from '../logger.js'
+import { marketGossipOptions, marketRelayValidators } from '../market/advert-gossip.js'
 import type { MeshOptions } from '../market/mesh.js'
 import { type DevChain, startDevChain } from '../tickets/devchain.js'
 import { type BroadcasterNode, startBroadcasterNode } from './broadcaster-node.js'
@@ -103,7 +104,12 @@ export async function startLocalMesh(
       chainId: chain.chainId,
       pollIntervalMs: 200,
     }
-    const bootstrap = await createBootstrapNode({}, { logger: logger.child('bootstrap') })
+    // The hub checks and scores adverts like any buyer, so it never relays a forged one.
+    const bootstrapLogger = logger.child('bootstrap')
+    const bootstrap = await createBootstrapNode(
+      { gossip: marketGossipOptions() },
+      { logger: bootstrapLogger, topicValidators: marketRelayValidators({ logger: bootstrapLogger }) },
+    )
     stops.push(() => bootstrap.stop())
     const modelsDir = await mkdtemp(join(tmpdir(), 'framemesh-local-models-'))
     stops.push(() => rm(modelsDir, { recursive: true, force: true }))

@@ -10,6 +10,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { Wallet } from 'ethers'
 import { type InferenceEngine, openInferenceEngine } from '../inference/engine.js'
 import { type Logger, silentLogger } from '../logger.js'
+import { marketGossipOptions } from '../market/advert-gossip.js'
 import { createOrchestrator, type Orchestrator, type OrchestratorOptions } from '../market/orchestrator.js'
 import { loadOrCreatePrivateKey } from '../peer/identity.js'
 import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
@@ -116,7 +117,10 @@ export async function startOrchestratorNode(
       // recipient's own default counts micro-units, which would need hundreds of tickets a frame.
       { address, unitsPerTicket: 1_000_000n, ...options.recipient },
     )
-    const peer = await createPeer({ ...options.peer, privateKey }, { logger })
+    const peer = await createPeer(
+      { ...options.peer, gossip: marketGossipOptions(options.peer?.gossip), privateKey },
+      { logger },
+    )
     stops.push(() => peer.stop())
 
     const orchestrator = await createOrchestrator(

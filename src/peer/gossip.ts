@@ -6,14 +6,28 @@
 
 import type { GossipSub, GossipsubOpts, Message } from '@libp2p/gossipsub'
 import { gossipsub } from '@libp2p/gossipsub'
+import {
+  createPeerScoreThresholds,
+  createTopicScoreParams,
+  type PeerScoreThresholds,
+  type TopicScoreParams,
+  validatePeerScoreThresholds,
+  validateTopicScoreParams,
+} from '@libp2p/gossipsub/score'
 import type { PeerId } from '@libp2p/interface'
 import { AbortedError, FramemeshError, TimeoutError } from '../errors.js'
 import type { Logger } from '../logger.js'
-import { MessageTooLargeError } from './errors.js'
+import { InvalidPeerOptionError, MessageTooLargeError } from './errors.js'
 import type { PeerMetrics } from './metrics.js'
 import { deadline } from './signals.js'
 
 export type ValidationResult = 'accept' | 'reject' | 'ignore'
+
+/** gossipsub's per-topic peer-score parameters (P1-P4), re-exported so callers need no gossipsub import. */
+export type { TopicScoreParams }
+
+/** Score lines: below `gossipThreshold` a peer's gossip is ignored, below `graylistThreshold` all of its RPCs. */
+export type GossipScoreThresholds = PeerScoreThresholds
 
 export interface GossipMessage {
   topic: string
@@ -52,6 +66,12 @@ export interface Gossip {
    * them; rejects with ERR_TIMEOUT / ERR_ABORTED. Publishing before anyone subscribed reaches nobody.
    */
   waitForSubscribers(topic: string, options?: WaitForSubscribersOptions): Promise<string[]>
+  /**
+   * A neighbour's gossip score as we see it (0 for one we know nothing of). It only moves on
+   * topics given `topicScoreParams`; below the graylist threshold we ignore the peer's gossip.
+   * Refreshed once a heartbeat, so a penalty shows a heartbeat after the message that earned it.
+   */
+  score(peerId: string): number
 }
 
 export interface WaitForSubscribersOptions {
@@ -84,6 +104,14 @@ export interface GossipServiceOptions {
   ipColocationWhitelist?: string[]
   /** Peers allowed per IP before the colocation penalty starts (gossipsub default 10). */
   ipColocationThreshold?: number
+  /**
+   * Peer-score parameters by topic; unset fields take gossipsub's defaults. Without parameters for
+   * a topic gossipsub scores nothing on it: a validator's 'reject' then costs the forwarding peer
+   * nothing, and a spammer is never pruned or graylisted.
+   */
+  topicScoreParams?: Record<string, Partial<TopicScoreParams>>
+  /** Score thresholds (gossipsub defaults: gossip -10, publish -50, graylist -80, accept PX 10). */
+  scoreThresholds?: Partial<GossipScoreThresholds>
 }
 
 /** Loopback peers are all on this host: colocation says nothing about them. */
@@ -103,13 +131,53 @@ export function gossipServiceFactory(options: GossipServiceOptions = {}) {
     ...(options.Dhi === undefined ? {} : { Dhi: options.Dhi }),
     ...(options.heartbeatIntervalMs === undefined ? {} : { heartbeatInterval: options.heartbeatIntervalMs }),
     scoreParams: {
+      topics: topicScoreParams(options.topicScoreParams ?? {}),
       IPColocationFactorWhitelist: new Set([...LOOPBACK_IPS, ...(options.ipColocationWhitelist ?? [])]),
       ...(options.ipColocationThreshold === undefined
         ? {}
         : { IPColocationFactorThreshold: options.ipColocationThreshold }),
     },
+    ...(options.scoreThresholds === undefined
+      ? {}
+      : { scoreThresholds: scoreThresholds(options.scoreThresholds) }),
   }
   return gossipsub(init)
+}
+
+/**
+ * Completes and checks each topic's parameters now: gossipsub itself never validates them, and a
+ * bad value (a positive penalty weight, a decay of 1) would silently score the wrong way.
+ */
+function topicScoreParams(
+  partial: Record<string, Partial<TopicScoreParams>>,
+): Record<string, TopicScoreParams> {
+  const topics: Record<string, TopicScoreParams> = {}
+  for (const [topic, params] of Object.entries(partial)) {
+    const full = createTopicScoreParams(params)
+    try {
+      validateTopicScoreParams(full)
+    } catch (err) {
+      throw new InvalidPeerOptionError(
+        `gossip score parameters for topic ${topic} are invalid: ${(err as Error).message}; fix gossip.topicScoreParams`,
+        { cause: err },
+      )
+    }
+    topics[topic] = full
+  }
+  return topics
+}
+
+function scoreThresholds(partial: Partial<GossipScoreThresholds>): GossipScoreThresholds {
+  const full = createPeerScoreThresholds(partial)
+  try {
+    validatePeerScoreThresholds(full)
+  } catch (err) {
+    throw new InvalidPeerOptionError(
+      `gossip score thresholds are invalid: ${(err as Error).message}; fix gossip.scoreThresholds`,
+      { cause: err },
+    )
+  }
+  return full
 }
 
 export type GossipService = GossipSub
@@ -204,6 +272,7 @@ export function createGossip(
     topics: () => service.getTopics(),
     subscribers: (topic) => reachableSubscribers(service, topic),
     peers: () => service.getPeers().map(String),
+    score: (peerId) => peerScore(service, peerId),
     waitForSubscribers(topic, waitOptions = {}) {
       const subscribers = () => reachableSubscribers(service, topic)
       const satisfied = (ids: string[]) =>
@@ -243,6 +312,21 @@ export function createGossip(
       })
     },
   }
+}
+
+/**
+ * gossipsub's implementation has a public `getScore` that its exported interface leaves out; read
+ * it through a narrow view and say so plainly if a future version drops it.
+ */
+function peerScore(service: GossipService, peerId: string): number {
+  const getScore = (service as unknown as { getScore?: (id: string) => number }).getScore
+  if (typeof getScore !== 'function') {
+    throw new FramemeshError(
+      'ERR_SCORING_UNAVAILABLE',
+      'this gossipsub build cannot report peer scores; pin @libp2p/gossipsub to a version with getScore',
+    )
+  }
+  return getScore.call(service, peerId)
 }
 
 /**

@@ -5,7 +5,9 @@ export * from './framing.js'
 export type {
   Gossip,
   GossipMessage,
+  GossipScoreThresholds,
   GossipServiceOptions,
+  TopicScoreParams,
   TopicValidator,
   ValidationResult,
 } from './gossip.js'

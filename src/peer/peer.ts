@@ -31,6 +31,7 @@ import {
   type GossipService,
   type GossipServiceOptions,
   gossipServiceFactory,
+  type TopicValidator,
 } from './gossip.js'
 import { loadOrCreatePrivateKey } from './identity.js'
 import { countProtocolError, type PeerMetrics } from './metrics.js'
@@ -88,6 +89,11 @@ export interface PeerServices extends Record<string, unknown> {
 export interface PeerComponents {
   logger?: Logger
   metrics?: PeerMetrics
+  /**
+   * Gossip validators by topic, in place before the peer starts listening, so not one message on
+   * those topics is delivered or forwarded unchecked (setting them after createPeer leaves a gap).
+   */
+  topicValidators?: Record<string, TopicValidator>
 }
 
 export interface PeerEvents {
@@ -247,6 +253,8 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
     { service: libp2p.services.pubsub, logger: log.child('gossip'), metrics },
     { maxMessageBytes: MAX_MESSAGE_BYTES.gossipRpc },
   )
+  for (const [topic, validator] of Object.entries(components.topicValidators ?? {}))
+    gossip.setValidator(topic, validator)
 
   try {
     await libp2p.start()

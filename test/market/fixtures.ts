@@ -3,7 +3,20 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { Wallet } from 'ethers'
+import type { ModelStatus } from '../../src/inference/types.js'
 import { type Advert, createPaymentBinding, type ModelOffer } from '../../src/market/advert.js'
+
+/** What a seller's engine reports for the adverts of gossip tests: one warm upscaler. */
+export const SERVED_MODELS: ModelStatus[] = [
+  {
+    id: 'esrgan-slim-x4',
+    pipeline: 'upscale',
+    state: 'warm',
+    pinned: false,
+    sha256: 'ab'.repeat(32),
+    bytes: 1,
+  },
+]
 
 export interface Seller {
   privateKey: PrivateKey

@@ -1,4 +1,5 @@
 import { createBootstrapNode } from '../../../bootstrap/index.js'
+import { marketGossipOptions, marketRelayValidators } from '../../market/advert-gossip.js'
 import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
 import { startObservability, untilAborted } from '../runtime.js'
@@ -45,8 +46,14 @@ export const bootstrapCommand: CliCommand = {
           maxConnections: config.maxConnections,
           mdns: config.mdns,
           maxRelayReservations: config.maxRelayReservations,
+          gossip: marketGossipOptions(),
         },
-        { logger: obs.logger, ...(obs.metrics === undefined ? {} : { metrics: obs.metrics }) },
+        {
+          logger: obs.logger,
+          ...(obs.metrics === undefined ? {} : { metrics: obs.metrics }),
+          // Adverts are checked here before they are relayed: a forged one stops at the hub.
+          topicValidators: marketRelayValidators({ logger: obs.logger }),
+        },
       )
       ctx.stdout(`bootstrap node ${node.peer.peerId} listening on:`)
       for (const addr of node.multiaddrs) ctx.stdout(`  ${addr}`)

@@ -1,3 +1,4 @@
+import { marketGossipOptions } from '../../market/advert-gossip.js'
 import { createPeer } from '../../peer/index.js'
 import type { CliCommand } from '../command.js'
 import { ConfigError, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
@@ -36,6 +37,7 @@ export const peerCommand: CliCommand = {
           bootstrap: config.bootstrap ?? [],
           mdns: config.mdns,
           maxConnections: config.maxConnections,
+          gossip: marketGossipOptions(),
         },
         { logger: obs.logger, ...(obs.metrics === undefined ? {} : { metrics: obs.metrics }) },
       )
