@@ -10,7 +10,6 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { AbortedError, FramemeshError } from '../errors.js'
 import type { Frame, PipelineId, TextLine } from '../inference/types.js'
 import { type Logger, silentLogger } from '../logger.js'
-import { TypedEmitter } from '../peer/events.js'
 import type { Peer } from '../peer/peer.js'
 import type { TicketSender } from '../tickets/sender.js'
 import { MAX_UINT256 } from '../tickets/ticket.js'
@@ -18,8 +17,10 @@ import { AdvertFeed } from './advert-gossip.js'
 import { AdvertValidator, type AdvertValidatorOptions } from './advert-validator.js'
 import { BudgetPayer } from './broadcaster-payer.js'
 import { type PeerUse, Stage, type StageEvents, type StageReport, type StageResult } from './failover.js'
+import { JobEvents } from './job-events.js'
+import { framesOf, ReplayInput, STAGE_BUFFER, stageSpecs, workItems } from './job-input.js'
 import type { WorkInput } from './job-work.js'
-import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { JobError } from './market-errors.js'
 import type { Offer, OfferQuery } from './offer.js'
 import { OrderBook, type OrderBookOptions } from './order-book.js'
 import { PeerStats, type PeerStatsOptions } from './peer-stats.js'
@@ -146,60 +147,7 @@ export type MeshJobEvent = {
   [K in keyof MeshJobEvents]: { type: K; detail: MeshJobEvents[K] }
 }[keyof MeshJobEvents]
 
-/** Events the async iterable leaves out: outputs carry frames and have their own stream (`results`). */
-const NOT_ITERATED: ReadonlySet<keyof MeshJobEvents> = new Set(['result'])
-/** Events kept for an iterator that starts late; older ones are dropped so a long job stays bounded. */
-const EVENT_BACKLOG = 1_000
-
-/**
- * A typed emitter that can also be read as an async iterable of the job's events until it ends
- * (every event but 'result': read outputs from `job.results`). An iterator sees the events from
- * its start, plus the last 1,000 before it.
- */
-export class JobEvents extends TypedEmitter<MeshJobEvents> implements AsyncIterable<MeshJobEvent> {
-  readonly #backlog: MeshJobEvent[] = []
-  readonly #readers = new Set<{ queue: MeshJobEvent[]; wake?: () => void }>()
-  #closed = false
-
-  override emit<K extends keyof MeshJobEvents>(name: K, detail: MeshJobEvents[K]): void {
-    if (!this.#closed && !NOT_ITERATED.has(name)) {
-      const event = { type: name, detail } as MeshJobEvent
-      this.#backlog.push(event)
-      if (this.#backlog.length > EVENT_BACKLOG) this.#backlog.shift()
-      for (const reader of this.#readers) {
-        reader.queue.push(event)
-        reader.wake?.()
-      }
-    }
-    super.emit(name, detail)
-  }
-
-  close(): void {
-    this.#closed = true
-    for (const reader of this.#readers) reader.wake?.()
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<MeshJobEvent> {
-    const reader: { queue: MeshJobEvent[]; wake?: () => void } = { queue: [...this.#backlog] }
-    this.#readers.add(reader)
-    try {
-      while (true) {
-        const next = reader.queue.shift()
-        if (next !== undefined) {
-          yield next
-          continue
-        }
-        if (this.#closed) return
-        await new Promise<void>((resolve) => {
-          reader.wake = resolve
-        })
-        reader.wake = undefined
-      }
-    } finally {
-      this.#readers.delete(reader)
-    }
-  }
-}
+export { JobEvents } from './job-events.js'
 
 export interface MeshJob {
   readonly id: string
@@ -646,77 +594,6 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
 
 type ResultSink = CollectedResults<MeshResult> | ResultQueue<MeshResult>
 
-/** Outputs held between two stages of a workflow before the earlier one waits. */
-const STAGE_BUFFER = 8
-const MAX_STAGES = 8
-
-/** The job's stages, checked: one pipeline or a list, OCR (text out) only last. */
-function stageSpecs(s: SubmitOptions): StageSpec[] {
-  const bad = (why: string): never => {
-    throw new JobError('ERR_BAD_JOB', why)
-  }
-  if ((s.pipeline === undefined) === (s.stages === undefined)) {
-    bad('give either `pipeline` (one stage) or `stages` (a workflow), not both or neither')
-  }
-  const specs = s.stages ?? [{ pipeline: s.pipeline!, ...(s.model === undefined ? {} : { model: s.model }) }]
-  if (specs.length === 0 || specs.length > MAX_STAGES)
-    bad(`a workflow has 1..${MAX_STAGES} stages, got ${specs.length}`)
-  for (const [i, spec] of specs.entries()) {
-    if (spec.pipeline === 'ocr' && i < specs.length - 1) {
-      bad(`stage ${i + 1} is ocr, whose output is text: ocr can only be the last stage`)
-    }
-  }
-  return specs
-}
-
-/**
- * The job's input, keeping the frames a fallback may have to send again: every frame from the
- * first whose output is not delivered yet (`release` moves that point on).
- */
-class ReplayInput implements AsyncIterator<Frame> {
-  readonly #source: AsyncIterator<Frame> | Iterator<Frame>
-  readonly #kept: Frame[] = []
-  #base = 0
-
-  constructor(source: AsyncIterator<Frame> | Iterator<Frame>) {
-    this.#source = source
-  }
-
-  async next(): Promise<IteratorResult<Frame>> {
-    const step = await this.#source.next()
-    if (step.done !== true) this.#kept.push(step.value)
-    return step
-  }
-
-  /** Frames before input index `index` are no longer needed. */
-  release(index: number): void {
-    while (this.#base < index && this.#kept.length > 0) {
-      this.#kept.shift()
-      this.#base++
-    }
-  }
-
-  /** The input again from index `index`: the frames kept, then the rest of the source (no longer kept). */
-  from(index: number): AsyncIterator<Frame> {
-    const again = this.#kept.slice(Math.max(0, index - this.#base))
-    this.#kept.length = 0
-    const source = this.#source
-    return (async function* () {
-      yield* again
-      while (true) {
-        const step = await source.next()
-        if (step.done === true) return
-        yield step.value
-      }
-    })()
-  }
-}
-
-/** A stage's outputs as the next stage's input frames. */
-async function* framesOf(results: AsyncIterable<StageResult>): AsyncIterable<Frame> {
-  for await (const r of results) yield r.frame
-}
-
 /** One stage's report over a failed direct run and the chained run that went on from it. */
 function mergeReports(before: StageReport | undefined, after: StageReport): StageReport {
   if (before === undefined) return after
@@ -740,32 +617,6 @@ function mergeVerification(verifiers: Verifier[]): VerificationReport {
     out.checkers.push(...r.checkers)
   }
   return out
-}
-
-/** Frames → work items: one per frame, or one per neighbouring pair (interpolate, t = 0.5). */
-async function* workItems(
-  first: Frame,
-  rest: AsyncIterator<Frame> | Iterator<Frame>,
-  pairs: boolean,
-  signal: AbortSignal,
-): AsyncIterable<WorkInput> {
-  let seq = 0
-  let previous = first
-  if (!pairs) yield { seq: seq++, frames: [first], t: 0 }
-  while (true) {
-    signal.throwIfAborted()
-    const next = await rest.next()
-    if (next.done === true) return
-    const frame = next.value
-    if (frame.width !== first.width || frame.height !== first.height) {
-      throw new JobError(
-        JOB_ERROR_CODES.frameSizeMismatch,
-        `frame ${seq} is ${frame.width}x${frame.height}, the job's first frame ${first.width}x${first.height}; submit one job per frame size`,
-      )
-    }
-    yield pairs ? { seq: seq++, frames: [previous, frame], t: 0.5 } : { seq: seq++, frames: [frame], t: 0 }
-    previous = frame
-  }
 }
 
 function pick<T extends object, K extends keyof T>(obj: T, keys: readonly K[]): Partial<Pick<T, K>> {
