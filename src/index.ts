@@ -7,6 +7,8 @@ export { createGateway, type Gateway, type GatewayOptions } from './gateway/serv
 export * from './inference/index.js'
 export * from './logger.js'
 // Market: negotiation, jobs, the orchestrator service and the mesh API apps embed.
+// A peer made for createMesh/createOrchestrator takes `gossip: marketGossipOptions()` (advert scoring).
+export { marketGossipOptions, marketRelayValidators } from './market/advert-gossip.js'
 export {
   type PeerUse,
   Stage,
