@@ -12,6 +12,7 @@ import { Wallet } from 'ethers'
 import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
 import { type InferenceEngine, openInferenceEngine } from '../../src/inference/engine.js'
 import type { Frame } from '../../src/inference/types.js'
+import { marketGossipOptions, marketRelayValidators } from '../../src/market/advert-gossip.js'
 import type { WorkEngine } from '../../src/market/job-work.js'
 import { createMesh, type Mesh, type MeshOptions } from '../../src/market/mesh.js'
 import {
@@ -117,8 +118,12 @@ export async function fundedSender(market: Market, index: number): Promise<Ticke
   )
 }
 
+/** A bootstrap node built as `framemesh bootstrap` builds it: it checks and scores adverts it relays. */
 export async function startBootstrap(market: Market): Promise<BootstrapNode> {
-  const node = await createBootstrapNode()
+  const node = await createBootstrapNode(
+    { gossip: marketGossipOptions() },
+    { topicValidators: marketRelayValidators() },
+  )
   market.cleanup.push(() => node.stop())
   return node
 }
@@ -128,7 +133,12 @@ export async function startPeer(
   options: PeerOptions = {},
   privateKey?: PrivateKey,
 ): Promise<Peer> {
-  const peer = await createPeer({ ...options, privateKey: privateKey ?? (await generateKeyPair('Ed25519')) })
+  // Market peers score adverts as the ready-made nodes do (options.gossip on top).
+  const peer = await createPeer({
+    ...options,
+    gossip: marketGossipOptions(options.gossip),
+    privateKey: privateKey ?? (await generateKeyPair('Ed25519')),
+  })
   market.cleanup.push(() => peer.stop())
   return peer
 }
