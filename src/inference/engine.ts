@@ -162,7 +162,10 @@ export function createInferenceEngine(
   const queueOf = (id: string): RunQueue => {
     let q = queues.get(id)
     if (q === undefined) {
-      q = createRunQueue(id, options.queue)
+      q = createRunQueue(id, {
+        ...options.queue,
+        concurrency: options.queue?.concurrency ?? sessions.defaultConcurrency,
+      })
       queues.set(id, q)
     }
     return q

@@ -8,8 +8,8 @@ import { QueueFullError } from './errors.js'
 
 export interface RunQueueOptions {
   /**
-   * Runs at once. A session runs one inference at a time, so >1 helps only with GPU providers or
-   * with worker sessions holding more than one thread per model (session.threadsPerModel).
+   * Runs admitted at once. A session computes one inference at a time; worker sessions default to
+   * threads + 1 (one handed over and waiting in a thread), main-thread ones to 1.
    */
   concurrency?: number
   /** Callers allowed to wait for a slot; one more is refused with ERR_QUEUE_FULL. */

@@ -62,6 +62,12 @@ export interface SessionFactory {
   readonly sessionOptions: ort.InferenceSession.SessionOptions
   /** Sessions one warm model holds (its memory counts this many times). Default 1. */
   readonly sessionsPerModel?: number
+  /**
+   * Runs per model the engine admits at once unless its `queue.concurrency` says otherwise.
+   * Worker sessions take one more than their threads: the next input then already waits in a
+   * thread when a run ends, instead of the thread idling while the main thread hands it over.
+   */
+  readonly defaultConcurrency?: number
 }
 
 /** Throws ExecutionProviderUnavailableError for a provider this onnxruntime build does not know. */
@@ -86,6 +92,7 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     return {
       sessionOptions,
       sessionsPerModel: threads,
+      defaultConcurrency: threads + 1,
       open: (modelId, model) => openWorkerSession(modelId, model, sessionOptions, { threads, openTimeoutMs }),
     }
   }

@@ -165,3 +165,26 @@ test('session threads get only the parent module-loader flags, in both spellings
     ['--require', '/x/preflight.cjs', '--import', 'file:///x/loader.mjs', '--import=tsx'],
   )
 })
+
+test('with worker sessions an engine admits threads + 1 runs per model by default; on the main thread one', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  const inWorker = await openInferenceEngine(
+    {},
+    { modelsDir: dir, queue: { maxQueued: 0 }, session: { intraOpNumThreads: 1 } },
+  )
+  const inMain = await openInferenceEngine(
+    {},
+    { modelsDir: dir, queue: { maxQueued: 0 }, session: { intraOpNumThreads: 1, runOn: 'main' } },
+  )
+  t.teardown(async () => {
+    await Promise.all([inWorker.close(), inMain.close()])
+    await rm(dir, { recursive: true, force: true })
+  })
+  await Promise.all([inWorker.warm(MODEL), inMain.warm(MODEL)])
+  const three = (engine: typeof inWorker) =>
+    Promise.allSettled([0, 1, 2].map((n) => engine.upscale(MODEL, frame(16, n))))
+  const codes = (settled: PromiseSettledResult<unknown>[]) =>
+    settled.map((s) => (s.status === 'fulfilled' ? 'ok' : (s.reason as { code: string }).code))
+  t.deepEqual(codes(await three(inWorker)), ['ok', 'ok', 'ERR_QUEUE_FULL'])
+  t.deepEqual(codes(await three(inMain)), ['ok', 'ERR_QUEUE_FULL', 'ERR_QUEUE_FULL'])
+})
