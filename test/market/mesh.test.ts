@@ -4,6 +4,7 @@ import anyTest, { type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
 import type { Frame } from '../../src/inference/types.js'
 import type { Mesh, MeshJobEvent } from '../../src/market/mesh.js'
+import type { Peer } from '../../src/peer/index.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import { eventually } from '../helpers/peer.js'
 import {
@@ -24,6 +25,7 @@ interface Ctx {
   bootstrap: BootstrapNode
   sender: TicketSender
   orchs: OrchestratorNode[]
+  buyer: Peer
   mesh: Mesh
 }
 const test = anyTest.serial as TestFn<Ctx>
@@ -44,12 +46,26 @@ test.before(async (t) => {
   }
   const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
   const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 10_000 })
-  t.context = { market, bootstrap, sender, orchs, mesh }
+  t.context = { market, bootstrap, sender, orchs, buyer, mesh }
 })
 
 test.after.always(async (t) => {
   await t.context.market?.stop()
 })
+
+/**
+ * Waits for every offer and for a connection to every orchestrator. The bootstrap node can hand a
+ * newcomer the adverts it holds (gossip IHAVE/IWANT) before the orchestrators, told of the newcomer
+ * by its address announcement, have dialled it: until then their offers cannot be dialled.
+ */
+async function settled(ctx: Ctx): Promise<void> {
+  const offers = () => ctx.mesh.offers({ pipeline: 'upscale' })
+  await eventually(() => offers().length === 3, { timeoutMs: 30_000 })
+  await eventually(() => offers().every((o) => ctx.buyer.connectedPeers().includes(o.peerId)), {
+    timeoutMs: 30_000,
+    describe: () => `buyer connected to ${ctx.buyer.connectedPeers().length} peers`,
+  })
+}
 
 async function localUpscale(ctx: Ctx, frames: Frame[]): Promise<Frame[]> {
   const out: Frame[] = []
@@ -88,7 +104,7 @@ test("every orchestrator's advert reaches the broadcaster through the bootstrap 
 
 test('a 24-frame clip is upscaled through the mesh identical to local inference, and the report adds up', async (t) => {
   const ctx = t.context
-  await eventually(() => ctx.mesh.offers({ pipeline: 'upscale' }).length === 3, { timeoutMs: 30_000 })
+  await settled(ctx)
   const frames = clip(24)
   const job = ctx.mesh.submit({
     pipeline: 'upscale',
@@ -116,7 +132,7 @@ test('a 24-frame clip is upscaled through the mesh identical to local inference,
 
 test('when the chosen orchestrator stops mid-job the rest moves on: every frame exactly once, in order', async (t) => {
   const ctx = t.context
-  await eventually(() => ctx.mesh.offers({ pipeline: 'upscale' }).length === 3, { timeoutMs: 30_000 })
+  await settled(ctx)
   const frames = clip(48)
   const job = ctx.mesh.submit({ pipeline: 'upscale', input: frames })
   let victim: string | undefined
