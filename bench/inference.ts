@@ -13,7 +13,7 @@
  *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9)
  */
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import * as ort from 'onnxruntime-node'
 import { builtinModelsDir } from '../src/inference/builtins.js'
@@ -26,7 +26,9 @@ import type { Frame } from '../src/inference/types.js'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const SIZES = [128, 256]
 const MIN_RUNS = Number(process.env.BENCH_MIN_RUNS ?? 9)
-const SESSION = { intraOpNumThreads: 2 } as const
+// BENCH_RUN_ON=main|worker: where the engine runs sessions (the direct baseline is always on this thread).
+const RUN_ON = process.env.BENCH_RUN_ON === 'main' ? 'main' : 'worker'
+const SESSION = { intraOpNumThreads: 2, runOn: RUN_ON } as const
 
 interface Case {
   modelId: string
@@ -212,6 +214,7 @@ async function main(): Promise<void> {
           'cold→first ms (engine)': engineCold.toFixed(0),
           'cold→first ms (direct)': directCold.toFixed(0),
           'peak RSS MiB': (process.resourceUsage().maxRSS / 1024).toFixed(0),
+          load: loadavg()[0]!.toFixed(1),
         })
         process.stderr.write(`done: ${c.label} ${size}\n`)
       }
@@ -220,7 +223,7 @@ async function main(): Promise<void> {
     await rm(modelsDir, { recursive: true, force: true })
   }
   console.log(
-    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, ${SECONDS}s per row, medians; ` +
+    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, engine sessions on the ${RUN_ON} thread, ${SECONDS}s per row, medians; ` +
       'engine / direct = median of paired ratios)',
   )
   console.table(rows)

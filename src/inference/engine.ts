@@ -148,8 +148,11 @@ export function createInferenceEngine(
         await session.release()
         log.info('model unloaded', { id })
       },
-      // Each session of a model (one per worker thread) holds its own copy of the model's memory.
-      sizeOf: (id) => registry.get(id).estimatedBytes * (sessions.sessionsPerModel ?? 1),
+      // Each session of a model (one per worker thread) holds its own copy of the model's memory,
+      // plus what its thread costs.
+      sizeOf: (id) =>
+        (registry.get(id).estimatedBytes + (sessions.sessionOverheadBytes ?? 0)) *
+        (sessions.sessionsPerModel ?? 1),
       logger: log,
     },
     {

@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
-import { DEFAULT_OPEN_TIMEOUT_MS, openWorkerSession } from './worker-session.js'
+import { DEFAULT_OPEN_TIMEOUT_MS, openWorkerSession, WORKER_THREAD_BYTES } from './worker-session.js'
 
 export type OrtTensor = ort.Tensor
 export type Feeds = Record<string, ort.Tensor>
@@ -28,8 +28,8 @@ export interface SessionFactoryOptions {
   allowSpinning?: boolean
   /**
    * Where runs execute. 'worker' (default): in worker threads, so the main thread keeps serving
-   * the network while a model runs; costs a V8 isolate (~10 MB) per thread and a copy of each
-   * input tensor. 'main': on the calling thread (no extra memory; a run blocks the event loop).
+   * the network while a model runs; costs a thread with its own V8 isolate (~20–30 MiB, counted
+   * in the budget) per warm model. 'main': on the calling thread (no extra memory; a run blocks the event loop).
    */
   runOn?: 'worker' | 'main'
   /**
@@ -68,6 +68,8 @@ export interface SessionFactory {
    * thread when a run ends, instead of the thread idling while the main thread hands it over.
    */
   readonly defaultConcurrency?: number
+  /** Memory each session costs beyond the model's own estimate (a worker thread's isolate). */
+  readonly sessionOverheadBytes?: number
 }
 
 /** Throws ExecutionProviderUnavailableError for a provider this onnxruntime build does not know. */
@@ -93,6 +95,7 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
       sessionOptions,
       sessionsPerModel: threads,
       defaultConcurrency: threads + 1,
+      sessionOverheadBytes: WORKER_THREAD_BYTES,
       open: (modelId, model) => openWorkerSession(modelId, model, sessionOptions, { threads, openTimeoutMs }),
     }
   }

@@ -38,7 +38,7 @@ export interface OrchestratorNodeOptions {
   intraOpThreads?: number
   /**
    * Where inference runs: 'worker' (default) keeps the network served while a model runs, at
-   * ~10 MB per warm model; 'main' runs it on the event loop (see SessionFactoryOptions.runOn).
+   * ~25 MiB more per warm model; 'main' runs it on the event loop (see SessionFactoryOptions.runOn).
    */
   inferenceThread?: 'worker' | 'main'
   /** Models to keep warm from the start (pinned). */
