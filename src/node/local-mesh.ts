@@ -162,34 +162,49 @@ export async function startLocalMesh(
   }
 }
 
-/** Resolves once the broadcaster's order book holds an offer from each orchestrator. */
+/**
+ * Resolves once the broadcaster's order book holds an offer from each orchestrator and it is
+ * connected to each: an advert can arrive (relayed by the bootstrap node) before the seller's
+ * address does, and a job started in that gap could not dial the seller it picked.
+ */
 async function waitForSellers(
   broadcaster: BroadcasterNode,
   orchestrators: OrchestratorNode[],
   timeoutMs: number,
   signal?: AbortSignal,
 ): Promise<void> {
-  const want = new Set(orchestrators.map((o) => o.peer.peerId.toString()))
-  const seen = () => new Set(broadcaster.mesh.offers().map((o) => o.peerId))
-  const complete = () => [...want].every((id) => seen().has(id))
-  if (complete()) return
+  const want = orchestrators.map((o) => o.peer.peerId.toString())
+  const missing = () => {
+    const offered = new Set(broadcaster.mesh.offers().map((o) => o.peerId))
+    const connected = new Set(broadcaster.peer.connectedPeers().map(String))
+    return want.filter((id) => !offered.has(id) || !connected.has(id))
+  }
+  if (missing().length === 0) return
   const book = broadcaster.mesh.orderBook
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
       off()
-      reject(new Error(`only ${seen().size} of ${want.size} orchestrators advertised within ${timeoutMs} ms`))
+      reject(
+        new Error(
+          `${missing().length} of ${want.length} orchestrators not advertised and connected within ${timeoutMs} ms`,
+        ),
+      )
     }, timeoutMs)
     const onAbort = () => {
       off()
       reject(signal?.reason)
     }
     const check = () => {
-      if (complete()) {
+      if (missing().length === 0) {
         off()
         resolve()
       }
     }
-    const unsubscribe = [book.events.on('offer:added', check), book.events.on('offer:updated', check)]
+    const unsubscribe = [
+      book.events.on('offer:added', check),
+      book.events.on('offer:updated', check),
+      broadcaster.peer.events.on('peer:connect', check),
+    ]
     const off = () => {
       clearTimeout(timer)
       for (const u of unsubscribe) u()
