@@ -5,6 +5,7 @@
  * the engine goes on serving the others.
  */
 import { readFile } from 'node:fs/promises'
+import { AbortedError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { builtinModelsDir } from './builtins.js'
 import {
@@ -201,8 +202,9 @@ export function createInferenceEngine(
           manifest: record.manifest,
           run: async (feeds, runOptions) => {
             try {
-              return await lease.value.run(feeds, runOptions)
+              return await lease.value.run(feeds, { ...runOptions, signal })
             } catch (err) {
+              if (err instanceof AbortedError) throw err
               throw new InferenceFailedError(id, (err as Error).message, { cause: err })
             }
           },

@@ -20,7 +20,10 @@ export interface ThreadInit {
 }
 
 /** Main → thread. */
-export type ThreadRequest = { op: 'run'; id: number; feeds: Record<string, WireTensor> } | { op: 'release' }
+export type ThreadRequest =
+  | { op: 'run'; id: number; feeds: Record<string, WireTensor> }
+  | { op: 'cancel'; id: number }
+  | { op: 'release' }
 
 /** Thread → main. */
 export type ThreadReply =
@@ -60,13 +63,20 @@ async function serve(): Promise<void> {
   } satisfies ThreadReply)
   // One request at a time, in arrival order (onnxruntime would serialise them on this thread anyway).
   let chain = Promise.resolve()
+  // Runs the caller gave up on before they started: skipped (their caller has had its answer).
+  const cancelled = new Set<number>()
   port.on('message', (request: ThreadRequest) => {
+    if (request.op === 'cancel') {
+      cancelled.add(request.id)
+      return
+    }
     chain = chain.then(async () => {
       if (request.op === 'release') {
         await session.release()
         port.close()
         return
       }
+      if (cancelled.delete(request.id)) return
       try {
         const feeds: Record<string, ort.Tensor> = {}
         for (const [name, t] of Object.entries(request.feeds))

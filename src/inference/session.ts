@@ -47,6 +47,11 @@ export interface RunSessionOptions {
    * buffers to its thread instead of copying them (they are detached afterwards).
    */
   transferInputs?: boolean
+  /**
+   * Aborts a run that has not started computing (one waiting behind another in a worker thread)
+   * with ERR_ABORTED. A run that is computing cannot be stopped; main-thread sessions ignore it.
+   */
+  signal?: AbortSignal
 }
 
 export interface ModelSession {

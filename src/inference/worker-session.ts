@@ -10,6 +10,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
+import { AbortedError } from '../errors.js'
 import { ModelLoadError } from './errors.js'
 import type { Feeds, ModelSession, RunSessionOptions } from './session.js'
 import {
@@ -169,12 +170,36 @@ export async function openWorkerSession(
       const live = threads.filter((t) => t.gone === undefined)
       if (released) return Promise.reject(new Error('the session was released; warm the model again'))
       if (live.length === 0) return Promise.reject(threads[0]!.gone)
+      const signal = runOptions?.signal
+      if (signal?.aborted === true) {
+        return Promise.reject(new AbortedError('the model run was aborted', { cause: signal.reason }))
+      }
       const thread = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a))
       const id = nextId++
       const transfer = runOptions?.transferInputs === true ? [] : undefined
       const request: ThreadRequest = { op: 'run', id, feeds: toWire(feeds, transfer) }
       return new Promise<Feeds>((resolve, reject) => {
-        thread.pending.set(id, { resolve, reject })
+        // A thread works through its runs in order, so only the first pending one is computing;
+        // one behind it is still waiting and leaves at once, as it would have left the queue.
+        const onAbort = () => {
+          if (thread.pending.keys().next().value === id) return
+          thread.pending.delete(id)
+          if (thread.pending.size === 0) thread.worker.unref()
+          thread.worker.postMessage({ op: 'cancel', id } satisfies ThreadRequest)
+          reject(new AbortedError('the model run was aborted before it started', { cause: signal?.reason }))
+        }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        const done = () => signal?.removeEventListener('abort', onAbort)
+        thread.pending.set(id, {
+          resolve: (out) => {
+            done()
+            resolve(out)
+          },
+          reject: (err) => {
+            done()
+            reject(err)
+          },
+        })
         thread.worker.ref()
         thread.worker.postMessage(request, transfer ?? [])
       })

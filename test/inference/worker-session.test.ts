@@ -188,3 +188,27 @@ test('with worker sessions an engine admits threads + 1 runs per model by defaul
   t.deepEqual(codes(await three(inWorker)), ['ok', 'ok', 'ERR_QUEUE_FULL'])
   t.deepEqual(codes(await three(inMain)), ['ok', 'ERR_QUEUE_FULL', 'ERR_QUEUE_FULL'])
 })
+
+test('aborting a run that waits behind another in its thread ends it at once with ERR_ABORTED; the computing one finishes', async (t) => {
+  const session = await createSessionFactory({ intraOpNumThreads: 1 }).open(MODEL, await modelBytes())
+  t.teardown(() => session.release())
+  const order: string[] = []
+  const firstOwn = new AbortController()
+  const first = session.run(input(256), { signal: firstOwn.signal }).then((out) => {
+    order.push('first')
+    return out
+  })
+  const controller = new AbortController()
+  const second = session.run(input(256), { signal: controller.signal }).catch((err) => {
+    order.push('second')
+    throw err
+  })
+  // The computing run ignores an abort (onnxruntime cannot stop a run): only the waiting one leaves.
+  controller.abort()
+  firstOwn.abort()
+  await t.throwsAsync(second, { code: 'ERR_ABORTED' })
+  t.deepEqual((await first).output!.dims, [1, 512, 512, 3])
+  t.deepEqual(order, ['second', 'first'])
+  // The thread skipped the cancelled run and still serves the next one.
+  t.deepEqual((await session.run(input(8))).output!.dims, [1, 16, 16, 3])
+})
