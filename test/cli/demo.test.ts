@@ -31,3 +31,33 @@ test('`npm start -- --once` brings up the local mesh, upscales the sample clip a
   t.is(done, total)
   t.regex(out, /stopped cleanly\s*$/)
 })
+
+test('the demo keeps serving the dashboard until SIGINT, then stops everything and exits 0', async (t) => {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--port', '0', '--seconds', '1'],
+    {
+      cwd: new URL('../..', import.meta.url).pathname,
+      env: { ...process.env, FRAMEMESH_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let out = ''
+  const serving = new Promise<string>((resolve) => {
+    child.stdout.on('data', (d) => {
+      out += d
+      const url = /serving the dashboard at (\S+)/.exec(out)?.[1]
+      if (url !== undefined) resolve(url)
+    })
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000)
+  const dashboard = await serving
+  const page = await fetch(dashboard)
+  t.is(page.status, 200)
+  t.regex(await page.text(), /framemesh dashboard/)
+  child.kill('SIGINT')
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(timer)
+  t.is(code, 0, out)
+  t.regex(out, /stopped cleanly\s*$/)
+})
