@@ -2,19 +2,16 @@
  * A broadcaster node: what an app runs to buy work — a libp2p peer, a chain connection for its
  * own deposit, the ticket sender, and the market's mesh (order book, selection, jobs).
  */
-import { mkdir } from 'node:fs/promises'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
 import { Wallet } from 'ethers'
 import { type Logger, silentLogger } from '../logger.js'
 import { marketGossipOptions } from '../market/advert-gossip.js'
 import { LatencyProber, type LatencyProberOptions } from '../market/latency-prober.js'
 import { createMesh, type Mesh, type MeshOptions } from '../market/mesh.js'
-import { loadOrCreatePrivateKey } from '../peer/identity.js'
 import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
 import type { Hex } from '../tickets/bytes.js'
 import { TicketSender, type TicketSenderOptions } from '../tickets/sender.js'
 import { type ChainAccess, type ChainOptions, connectChain } from './chain.js'
+import { nodeIdentity, Teardown } from './lifecycle.js'
 
 export interface BroadcasterNodeOptions {
   /** Holds the peer key; without it the identity is ephemeral. */
@@ -44,25 +41,13 @@ export async function startBroadcasterNode(
   options: BroadcasterNodeOptions,
 ): Promise<BroadcasterNode> {
   const logger = (components.logger ?? silentLogger).child('broadcaster-node')
-  const stops: Array<() => unknown> = []
-  const stop = async () => {
-    for (const fn of stops.reverse()) {
-      try {
-        await fn()
-      } catch (err) {
-        logger.warn('error while stopping', { error: err })
-      }
-    }
-  }
+  const teardown = new Teardown(logger)
+  const stop = () => teardown.run()
   try {
-    if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true, mode: 0o700 })
-    const privateKey: PrivateKey =
-      options.dataDir === undefined
-        ? await generateKeyPair('Ed25519')
-        : await loadOrCreatePrivateKey(options.dataDir)
+    const privateKey = await nodeIdentity(options.dataDir)
     const wallet = new Wallet(options.walletKey)
     const chain = await connectChain({ logger, wallet }, options.chain)
-    stops.push(() => chain.close())
+    teardown.add(() => chain.close())
     const sender = new TicketSender(
       { key: options.walletKey as Hex, senderInfo: chain.broker, clock: chain.watcher, logger },
       // Defaults: a ticket may carry up to 0.001 ETH of expected value, a batch up to 0.1 ETH.
@@ -73,9 +58,9 @@ export async function startBroadcasterNode(
       { ...options.peer, gossip: marketGossipOptions(options.peer?.gossip), privateKey },
       { logger },
     )
-    stops.push(() => peer.stop())
+    teardown.add(() => peer.stop())
     const mesh = createMesh({ peer, sender, logger }, options.mesh)
-    stops.push(() => mesh.stop())
+    teardown.add(() => mesh.stop())
     const prober = new LatencyProber(
       {
         ping: (peerId, opts) => peer.ping(peerId, opts),
@@ -86,7 +71,7 @@ export async function startBroadcasterNode(
       options.latency,
     )
     prober.start()
-    stops.push(() => prober.stop())
+    teardown.add(() => prober.stop())
     return { peer, mesh, sender, chain, address: wallet.address.toLowerCase(), stop }
   } catch (err) {
     await stop()

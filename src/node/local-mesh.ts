@@ -12,6 +12,7 @@ import { marketGossipOptions, marketRelayValidators } from '../market/advert-gos
 import type { MeshOptions } from '../market/mesh.js'
 import { type DevChain, startDevChain } from '../tickets/devchain.js'
 import { type BroadcasterNode, startBroadcasterNode } from './broadcaster-node.js'
+import { Teardown } from './lifecycle.js'
 import { type OrchestratorNode, startOrchestratorNode } from './orchestrator-node.js'
 
 export const ETH = 10n ** 18n
@@ -80,16 +81,8 @@ export async function startLocalMesh(
 ): Promise<LocalMesh> {
   const logger = components.logger ?? silentLogger
   const specs = options.orchestrators ?? DEFAULT_ORCHESTRATORS
-  const stops: Array<() => unknown> = []
-  const stop = async () => {
-    for (const fn of stops.reverse()) {
-      try {
-        await fn()
-      } catch (err) {
-        logger.warn('error while stopping the local mesh', { error: err })
-      }
-    }
-  }
+  const teardown = new Teardown(logger)
+  const stop = () => teardown.run()
   try {
     // Account 0 deploys the broker, 1 is the broadcaster, the rest are orchestrators.
     const chain = await startDevChain(
@@ -97,7 +90,7 @@ export async function startLocalMesh(
       { logger },
       options.signal,
     )
-    stops.push(() => chain.stop())
+    teardown.add(() => chain.stop())
     const chainOptions = {
       rpcUrl: chain.rpcUrl,
       contractAddress: chain.contractAddress,
@@ -110,9 +103,9 @@ export async function startLocalMesh(
       { gossip: marketGossipOptions() },
       { logger: bootstrapLogger, topicValidators: marketRelayValidators({ logger: bootstrapLogger }) },
     )
-    stops.push(() => bootstrap.stop())
+    teardown.add(() => bootstrap.stop())
     const modelsDir = await mkdtemp(join(tmpdir(), 'framemesh-local-models-'))
-    stops.push(() => rm(modelsDir, { recursive: true, force: true }))
+    teardown.add(() => rm(modelsDir, { recursive: true, force: true }))
 
     const orchestrators: OrchestratorNode[] = []
     for (const [i, spec] of specs.entries()) {
@@ -133,7 +126,7 @@ export async function startLocalMesh(
           recipient: { ticketEV: 10_000_000_000n },
         },
       )
-      stops.push(() => node.stop())
+      teardown.add(() => node.stop())
       orchestrators.push(node)
     }
 
@@ -146,7 +139,7 @@ export async function startLocalMesh(
         mesh: options.mesh,
       },
     )
-    stops.push(() => broadcaster.stop())
+    teardown.add(() => broadcaster.stop())
     await broadcaster.chain.broker.fundDepositAndReserve(
       options.deposit ?? 2n * ETH,
       options.reserve ?? 2n * ETH,

@@ -3,21 +3,18 @@
  * a libp2p peer, the inference engine over its models, a chain connection, the ticket recipient,
  * the durable redemption queue, and the market's orchestrator (quotes, jobs, adverts).
  */
-import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
-import { generateKeyPair } from '@libp2p/crypto/keys'
-import type { PrivateKey } from '@libp2p/interface'
 import { Wallet } from 'ethers'
 import { type InferenceEngine, openInferenceEngine } from '../inference/engine.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { marketGossipOptions } from '../market/advert-gossip.js'
 import { createOrchestrator, type Orchestrator, type OrchestratorOptions } from '../market/orchestrator.js'
-import { loadOrCreatePrivateKey } from '../peer/identity.js'
 import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
 import type { Hex } from '../tickets/bytes.js'
 import { TicketRecipient, type TicketRecipientOptions } from '../tickets/recipient.js'
 import { RedemptionService } from '../tickets/redemption.js'
 import { type ChainAccess, type ChainOptions, connectChain } from './chain.js'
+import { nodeIdentity, Teardown } from './lifecycle.js'
 
 export interface OrchestratorNodeOptions {
   /** Holds the peer key and the redemption queue; without it both are ephemeral (tests, demos). */
@@ -63,26 +60,16 @@ export async function startOrchestratorNode(
   options: OrchestratorNodeOptions,
 ): Promise<OrchestratorNode> {
   const logger = (components.logger ?? silentLogger).child('orchestrator-node')
-  const stops: Array<() => unknown> = []
-  const stop = async () => {
-    for (const fn of stops.reverse()) {
-      try {
-        await fn()
-      } catch (err) {
-        logger.warn('error while stopping', { error: err })
-      }
-    }
-  }
+  const teardown = new Teardown(logger)
+  const stop = () => teardown.run()
   try {
     const dataDir = options.dataDir
-    if (dataDir !== undefined) await mkdir(dataDir, { recursive: true, mode: 0o700 })
-    const privateKey: PrivateKey =
-      dataDir === undefined ? await generateKeyPair('Ed25519') : await loadOrCreatePrivateKey(dataDir)
+    const privateKey = await nodeIdentity(dataDir)
     const wallet = new Wallet(options.walletKey)
     const address = wallet.address.toLowerCase() as Hex
 
     const chain = await connectChain({ logger, wallet }, options.chain)
-    stops.push(() => chain.close())
+    teardown.add(() => chain.close())
 
     const modelsDir = options.modelsDir ?? join(dataDir ?? '.framemesh', 'models')
     const engine = await openInferenceEngine(
@@ -96,7 +83,7 @@ export async function startOrchestratorNode(
         },
       },
     )
-    stops.push(() => engine.close())
+    teardown.add(() => engine.close())
     for (const id of options.pin ?? []) await engine.pin(id)
 
     const redemption = new RedemptionService(
@@ -104,7 +91,7 @@ export async function startOrchestratorNode(
       { dbPath: dataDir === undefined ? ':memory:' : join(dataDir, 'redemptions.sqlite') },
     )
     await redemption.start()
-    stops.push(() => redemption.close())
+    teardown.add(() => redemption.close())
 
     const recipient = new TicketRecipient(
       {
@@ -121,13 +108,13 @@ export async function startOrchestratorNode(
       { ...options.peer, gossip: marketGossipOptions(options.peer?.gossip), privateKey },
       { logger },
     )
-    stops.push(() => peer.stop())
+    teardown.add(() => peer.stop())
 
     const orchestrator = await createOrchestrator(
       { peer, privateKey, engine, recipient, wallet, logger },
       { prices: options.prices, capacity: options.capacity, ...options.orchestrator },
     )
-    stops.push(() => orchestrator.stop())
+    teardown.add(() => orchestrator.stop())
     logger.info('orchestrator ready', {
       peerId: peer.peerId.toString(),
       address,
