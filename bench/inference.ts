@@ -26,8 +26,8 @@ import type { Frame } from '../src/inference/types.js'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const SIZES = [128, 256]
 const MIN_RUNS = Number(process.env.BENCH_MIN_RUNS ?? 9)
-// BENCH_RUN_ON=main|worker: where the engine runs sessions (the direct baseline is always on this thread).
-const RUN_ON = process.env.BENCH_RUN_ON === 'main' ? 'main' : 'worker'
+// BENCH_RUN_ON=main|worker|auto: where the engine runs sessions (the direct baseline is always on this thread).
+const RUN_ON = (['main', 'auto'] as const).find((v) => v === process.env.BENCH_RUN_ON) ?? 'worker'
 const SESSION = { intraOpNumThreads: 2, runOn: RUN_ON } as const
 
 interface Case {
@@ -129,11 +129,16 @@ async function main(): Promise<void> {
   // onnxruntime's run: engine time ÷ that time is the engine's overhead measured on the very same
   // calls, which other processes' load cannot skew the way it skews two separate timings.
   let insideOrtMs = 0
+  let runsOn = '?' // the thread the last opened session runs on (what 'auto' picked)
   const real = createSessionFactory(SESSION)
   const sessions: SessionFactory = {
     sessionOptions: real.sessionOptions,
-    async open(id, model) {
-      const s = await real.open(id, model)
+    sessionsPerModel: real.sessionsPerModel,
+    defaultConcurrency: real.defaultConcurrency,
+    sessionOverheadBytes: real.sessionOverheadBytes,
+    async open(id, model, warmUpFeeds) {
+      const s = await real.open(id, model, warmUpFeeds)
+      runsOn = s.runsOn ?? '?'
       return {
         ...s,
         run: async (feeds) => {
@@ -204,6 +209,7 @@ async function main(): Promise<void> {
           'engine ms/frame': e.toFixed(2),
           'direct ms/frame': d.toFixed(2),
           'engine frames/s': (1000 / e).toFixed(1),
+          'runs on': runsOn,
           'engine / direct': ratio.toFixed(3),
           'engine / its ORT run': median(inside).toFixed(3),
           'frame⇄tensor ms': convertMs.toFixed(2),

@@ -129,10 +129,12 @@ export function createInferenceEngine(
       record.error = err
       throw err
     }
-    const session = await sessions.open(id, bytes)
-    if (warmUp) {
+    const warmUpFeeds = warmUp ? dummyFeeds(record.manifest) : undefined
+    // The warm-up feeds let a runOn 'auto' factory time the model to pick its thread.
+    const session = await sessions.open(id, bytes, warmUpFeeds)
+    if (warmUpFeeds !== undefined) {
       try {
-        await session.run(dummyFeeds(record.manifest))
+        await session.run(warmUpFeeds)
       } catch (err) {
         await session.release()
         throw new ModelLoadError(id, `the warm-up run failed (${(err as Error).message})`, { cause: err })

@@ -30,8 +30,17 @@ export interface SessionFactoryOptions {
    * Where runs execute. 'worker' (default): in worker threads, so the main thread keeps serving
    * the network while a model runs; costs a thread with its own V8 isolate (~20–30 MiB, counted
    * in the budget) per warm model. 'main': on the calling thread (no extra memory; a run blocks the event loop).
+   * 'auto': times the model's warm-up run on the main thread; a model that runs in under
+   * `autoMainMs` stays there (a run that short needs no other thread, and handing it to one costs
+   * more than the run), any other moves to a worker. Without warm-up feeds it picks 'worker'.
    */
-  runOn?: 'worker' | 'main'
+  runOn?: 'worker' | 'main' | 'auto'
+  /**
+   * With runOn 'auto': a model whose warm-up run (best of three, on the engine's small 32×32
+   * warm-up inputs) takes less than this stays on the main thread. Default 0.2 ms, i.e. roughly
+   * ≤ 3 ms on a 128×128 frame (16× the pixels): blend stays, ESRGAN and the OCR models move.
+   */
+  autoMainMs?: number
   /**
    * With runOn 'worker': threads (each holding its own session, i.e. its own copy of the model's
    * memory) per warm model. Default 1; more only helps with `queue.concurrency` above 1.
@@ -55,6 +64,8 @@ export interface RunSessionOptions {
 }
 
 export interface ModelSession {
+  /** The thread its runs execute on (what runOn 'auto' picked). */
+  readonly runsOn?: 'main' | 'worker'
   readonly inputNames: readonly string[]
   readonly outputNames: readonly string[]
   run(feeds: Feeds, options?: RunSessionOptions): Promise<Feeds>
@@ -62,8 +73,11 @@ export interface ModelSession {
 }
 
 export interface SessionFactory {
-  /** Create a session from a file path or from the bytes already read (and hash-checked) by the caller. */
-  open(modelId: string, model: string | Uint8Array): Promise<ModelSession>
+  /**
+   * Create a session from a file path or from the bytes already read (and hash-checked) by the
+   * caller. `warmUpFeeds` (small inputs the model accepts) let a runOn 'auto' factory time the model.
+   */
+  open(modelId: string, model: string | Uint8Array, warmUpFeeds?: Feeds): Promise<ModelSession>
   readonly sessionOptions: ort.InferenceSession.SessionOptions
   /** Sessions one warm model holds (its memory counts this many times). Default 1. */
   readonly sessionsPerModel?: number
@@ -93,42 +107,78 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
     ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
   }
-  if ((options.runOn ?? 'worker') === 'worker') {
-    const threads = Math.max(1, Math.floor(options.threadsPerModel ?? 1))
-    const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS
+  const runOn = options.runOn ?? 'worker'
+  const threads = Math.max(1, Math.floor(options.threadsPerModel ?? 1))
+  const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS
+  const openWorker = (modelId: string, model: string | Uint8Array) =>
+    openWorkerSession(modelId, model, sessionOptions, { threads, openTimeoutMs })
+  // Memory and concurrency of 'auto' are those of a worker: the larger of the two, known before load.
+  const workerShape = {
+    sessionOptions,
+    sessionsPerModel: threads,
+    defaultConcurrency: threads + 1,
+    sessionOverheadBytes: WORKER_THREAD_BYTES,
+  }
+  if (runOn === 'worker') return { ...workerShape, open: openWorker }
+  if (runOn === 'auto') {
+    const autoMainMs = options.autoMainMs ?? DEFAULT_AUTO_MAIN_MS
     return {
-      sessionOptions,
-      sessionsPerModel: threads,
-      defaultConcurrency: threads + 1,
-      sessionOverheadBytes: WORKER_THREAD_BYTES,
-      open: (modelId, model) => openWorkerSession(modelId, model, sessionOptions, { threads, openTimeoutMs }),
+      ...workerShape,
+      async open(modelId, model, warmUpFeeds) {
+        if (warmUpFeeds === undefined) return openWorker(modelId, model)
+        const main = await openMainSession(modelId, model, sessionOptions)
+        let best = Number.POSITIVE_INFINITY
+        try {
+          // Best of three: the first run also pays onnxruntime's one-time allocations.
+          for (let i = 0; i < 3; i++) {
+            const t0 = performance.now()
+            await main.run(warmUpFeeds)
+            best = Math.min(best, performance.now() - t0)
+          }
+        } catch (err) {
+          await main.release()
+          throw new ModelLoadError(modelId, `the warm-up run failed (${(err as Error).message})`, {
+            cause: err,
+          })
+        }
+        if (best < autoMainMs) return main
+        await main.release()
+        return openWorker(modelId, model)
+      },
     }
   }
+  return { sessionOptions, open: (modelId, model) => openMainSession(modelId, model, sessionOptions) }
+}
+
+/** Default runOn 'auto' threshold: a warm-up run faster than this stays on the main thread. */
+export const DEFAULT_AUTO_MAIN_MS = 0.2
+
+async function openMainSession(
+  modelId: string,
+  model: string | Uint8Array,
+  sessionOptions: ort.InferenceSession.SessionOptions,
+): Promise<ModelSession> {
+  let session: ort.InferenceSession
+  try {
+    session =
+      typeof model === 'string'
+        ? await ort.InferenceSession.create(model, sessionOptions)
+        : await ort.InferenceSession.create(model, sessionOptions)
+  } catch (err) {
+    throw new ModelLoadError(modelId, `onnxruntime refused the file (${(err as Error).message})`, {
+      cause: err,
+    })
+  }
+  let released = false
   return {
-    sessionOptions,
-    async open(modelId, model) {
-      let session: ort.InferenceSession
-      try {
-        session =
-          typeof model === 'string'
-            ? await ort.InferenceSession.create(model, sessionOptions)
-            : await ort.InferenceSession.create(model, sessionOptions)
-      } catch (err) {
-        throw new ModelLoadError(modelId, `onnxruntime refused the file (${(err as Error).message})`, {
-          cause: err,
-        })
-      }
-      let released = false
-      return {
-        inputNames: session.inputNames,
-        outputNames: session.outputNames,
-        run: (feeds) => session.run(feeds),
-        async release() {
-          if (released) return
-          released = true
-          await session.release()
-        },
-      }
+    runsOn: 'main',
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    run: (feeds) => session.run(feeds),
+    async release() {
+      if (released) return
+      released = true
+      await session.release()
     },
   }
 }

@@ -164,6 +164,7 @@ export async function openWorkerSession(
   let nextId = 0
   let released = false
   return {
+    runsOn: 'worker',
     inputNames: first.inputNames,
     outputNames: first.outputNames,
     run(feeds: Feeds, runOptions?: RunSessionOptions): Promise<Feeds> {
