@@ -2,8 +2,9 @@
  * onnxruntime-node sessions: one InferenceSession per warm model, created once, reused for every
  * run, released on unload. Execution providers and thread counts come from options so an operator
  * with the CUDA provider installed can use it; 'cpu' is always appended as the fallback.
- * By default the session lives in a worker thread (worker-session.ts), because a run holds the
- * thread it is called on until the inference is done.
+ * By default (runOn 'auto') a model's session lives in a worker thread (worker-session.ts),
+ * because a run holds the thread it is called on until the inference is done; only a model whose
+ * warm-up run is too short to be worth the hand-off (blend: ~0.04 ms) stays on the main thread.
  */
 import * as ort from 'onnxruntime-node'
 import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
@@ -27,10 +28,10 @@ export interface SessionFactoryOptions {
    */
   allowSpinning?: boolean
   /**
-   * Where runs execute. 'worker' (default): in worker threads, so the main thread keeps serving
+   * Where runs execute. 'worker': in worker threads, so the main thread keeps serving
    * the network while a model runs; costs a thread with its own V8 isolate (~20–30 MiB, counted
    * in the budget) per warm model. 'main': on the calling thread (no extra memory; a run blocks the event loop).
-   * 'auto': times the model's warm-up run on the main thread; a model that runs in under
+   * 'auto' (default): times the model's warm-up run on the main thread; a model that runs in under
    * `autoMainMs` stays there (a run that short needs no other thread, and handing it to one costs
    * more than the run), any other moves to a worker. Without warm-up feeds it picks 'worker'.
    */
@@ -42,11 +43,11 @@ export interface SessionFactoryOptions {
    */
   autoMainMs?: number
   /**
-   * With runOn 'worker': threads (each holding its own session, i.e. its own copy of the model's
+   * With runOn 'worker' (and models 'auto' sends to a worker): threads (each holding its own session, i.e. its own copy of the model's
    * memory) per warm model. Default 1; more only helps with `queue.concurrency` above 1.
    */
   threadsPerModel?: number
-  /** With runOn 'worker': longest a session thread may take to start and open its model. */
+  /** With runOn 'worker' or 'auto': longest a session thread may take to start and open its model. */
   openTimeoutMs?: number
 }
 
@@ -107,7 +108,7 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     ...(options.intraOpNumThreads === undefined ? {} : { intraOpNumThreads: options.intraOpNumThreads }),
     ...(options.interOpNumThreads === undefined ? {} : { interOpNumThreads: options.interOpNumThreads }),
   }
-  const runOn = options.runOn ?? 'worker'
+  const runOn = options.runOn ?? 'auto'
   const threads = Math.max(1, Math.floor(options.threadsPerModel ?? 1))
   const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS
   const openWorker = (modelId: string, model: string | Uint8Array) =>
