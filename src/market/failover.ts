@@ -30,8 +30,11 @@ export interface StageCandidate {
 export interface StageComponents {
   peer: Pick<Peer, 'dialProtocol'>
   payer: Payer
-  /** The next orchestrator to try, leaving out `exclude`; undefined when none is left. */
-  choose: (exclude: ReadonlySet<string>) => StageCandidate | undefined
+  /**
+   * The next orchestrator to try, leaving out `exclude`; undefined when none is left. May wait
+   * (e.g. for an address of the only seller that matches) before answering.
+   */
+  choose: (exclude: ReadonlySet<string>) => StageCandidate | undefined | Promise<StageCandidate | undefined>
   stats?: Pick<PeerStats, 'recordSuccess' | 'recordFailure'>
   logger?: Logger
   /**
@@ -313,7 +316,7 @@ export class Stage {
           { cause: lastError },
         )
       }
-      const candidate = this.#c.choose(exclusions())
+      const candidate = await this.#c.choose(exclusions())
       if (candidate === undefined) {
         throw new JobError(
           JOB_ERROR_CODES.noOffers,

@@ -25,6 +25,7 @@ import type { Offer, OfferQuery } from './offer.js'
 import { OrderBook, type OrderBookOptions } from './order-book.js'
 import { PeerStats, type PeerStatsOptions } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24 } from './quote.js'
+import { Reachability } from './reachability.js'
 import { CollectedResults, ResultQueue } from './result-queue.js'
 import { type SelectionOptions, selectOffer } from './selection.js'
 import { type VerificationReport, Verifier, type VerifierEvents, type VerifyOptions } from './verifier.js'
@@ -47,6 +48,11 @@ export interface MeshOptions {
   stallTimeoutMs?: number
   /** Orchestrators tried per job before giving up (default 5). */
   maxAttempts?: number
+  /**
+   * Picking an orchestrator, longest wait for one we can dial (connected, or with an address in the
+   * peer store) when only sellers we have no address for match yet (ms, default 5 s).
+   */
+  reachWaitMs?: number
   selection?: Omit<SelectionOptions, 'exclude'>
   orderBook?: OrderBookOptions
   peerStats?: PeerStatsOptions
@@ -175,6 +181,10 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
   const logger = (components.logger ?? silentLogger).child('mesh')
   const orderBook = new OrderBook({ logger }, options.orderBook)
   const stats = new PeerStats({}, options.peerStats)
+  const reach = new Reachability(
+    { ...(components.peer.libp2p === undefined ? {} : { libp2p: components.peer.libp2p }), logger },
+    options.reachWaitMs === undefined ? {} : { waitMs: options.reachWaitMs },
+  )
   const feed = new AdvertFeed({
     gossip: components.peer.gossip,
     validator: new AdvertValidator({ logger }, options.advertValidator),
@@ -335,7 +345,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         payer,
         stats,
         logger,
-        choose: (index, size, exclude) => {
+        choose: async (index, size, exclude) => {
           const spec = specs[index]!
           const query: OfferQuery = {
             pipeline: spec.pipeline,
@@ -345,11 +355,14 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
             frameWidth: size.width,
             frameHeight: size.height,
           }
-          const offers = orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId))
-          const offer = selectOffer(offers, query, (p) => stats.health(p), {
-            ...options.selection,
-            exclude,
-          })?.offer
+          const offers = () =>
+            orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId))
+          const offer = await reach.pick(
+            offers,
+            (list) =>
+              selectOffer(list, query, (p) => stats.health(p), { ...options.selection, exclude })?.offer,
+            signal,
+          )
           return offer === undefined
             ? undefined
             : { peerId: offer.peerId, modelId: offer.modelId, pricePerUnit: offer.pricePerUnit }
@@ -491,10 +504,13 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       frameHeight: height,
     }
     const allowed = s.peers === undefined ? undefined : new Set(s.peers)
-    const draw = (q: OfferQuery, exclude: ReadonlySet<string>) => {
-      const offers = orderBook.query(q).filter((o) => allowed === undefined || allowed.has(o.peerId))
-      return selectOffer(offers, q, (p) => stats.health(p), { ...options.selection, exclude })?.offer
-    }
+    // Only sellers we can dial: one we have no address for yet is waited for, not tried and blamed.
+    const draw = (q: OfferQuery, exclude: ReadonlySet<string>) =>
+      reach.pick(
+        () => orderBook.query(q).filter((o) => allowed === undefined || allowed.has(o.peerId)),
+        (list) => selectOffer(list, q, (p) => stats.health(p), { ...options.selection, exclude })?.offer,
+        signal,
+      )
     const candidate = (offer: Offer | undefined) =>
       offer === undefined
         ? undefined
@@ -518,7 +534,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
           stats,
           logger,
           // Checks run on another peer with the very weights the job settled on.
-          choose: (exclude) => candidate(draw({ ...query }, exclude)),
+          choose: async (exclude) => candidate(await draw({ ...query }, exclude)),
         },
         stageOptions,
         s.verify,
@@ -533,10 +549,11 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         logger,
         ...(r.output.room === undefined ? {} : { room: r.output.room }),
         ...(verifier === undefined ? {} : { verify: verifier }),
-        choose: (exclude) => {
+        choose: async (exclude) => {
           const checker = verifier?.checkerPeer
           const avoid = checker === undefined ? exclude : new Set([...exclude, checker])
-          const offer = draw(query, avoid) ?? (avoid === exclude ? undefined : draw(query, exclude))
+          const offer =
+            (await draw(query, avoid)) ?? (avoid === exclude ? undefined : await draw(query, exclude))
           // Verifying compares like with like: the job keeps to the first pick's weights.
           if (verifier !== undefined && offer !== undefined) query.sha256 = offer.sha256
           return candidate(offer)

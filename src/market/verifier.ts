@@ -69,7 +69,7 @@ export interface VerifierComponents {
   peer: StageComponents['peer']
   payer: StageComponents['payer']
   /** Candidates for checks: like the job's own choice, never a peer in `exclude`. */
-  choose: (exclude: ReadonlySet<string>) => StageCandidate | undefined
+  choose: (exclude: ReadonlySet<string>) => StageCandidate | undefined | Promise<StageCandidate | undefined>
   stats: Pick<PeerStats, 'get' | 'recordMisbehaviour' | 'recordSuccess' | 'recordFailure'>
   rng?: Rng
   logger?: Logger

@@ -46,7 +46,7 @@ export interface DirectWorkflowComponents {
     index: number,
     size: { width: number; height: number },
     exclude: ReadonlySet<string>,
-  ) => StageCandidate | undefined
+  ) => StageCandidate | undefined | Promise<StageCandidate | undefined>
   /** Binary multiaddrs we know for a peer, handed to the stage that must dial it. */
   addressesOf?: (peerId: string) => Uint8Array[]
   stats?: Pick<PeerStats, 'recordSuccess'>
@@ -244,7 +244,7 @@ export class DirectWorkflow {
       for (let attempt = 1; attempt <= (this.#o.quoteAttempts ?? 3) && planned === undefined; attempt++) {
         // A stage cannot feed itself (a peer does not dial itself): the next stage goes elsewhere.
         const previous = plan[index - 1]?.candidate.peerId
-        const candidate = this.#c.choose(
+        const candidate = await this.#c.choose(
           index,
           { width, height },
           previous === undefined ? excluded : new Set([...excluded, previous]),
