@@ -26,8 +26,9 @@ import type { Frame } from '../src/inference/types.js'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const SIZES = [128, 256]
 const MIN_RUNS = Number(process.env.BENCH_MIN_RUNS ?? 9)
-// BENCH_RUN_ON=main|worker|auto: where the engine runs sessions (the direct baseline is always on this thread).
-const RUN_ON = (['main', 'auto'] as const).find((v) => v === process.env.BENCH_RUN_ON) ?? 'worker'
+// BENCH_RUN_ON=auto|main|worker: where the engine runs sessions (default auto, the engine's own
+// default; the direct baseline is always on this thread).
+const RUN_ON = (['main', 'worker'] as const).find((v) => v === process.env.BENCH_RUN_ON) ?? 'auto'
 const SESSION = { intraOpNumThreads: 2, runOn: RUN_ON } as const
 
 interface Case {
@@ -229,7 +230,7 @@ async function main(): Promise<void> {
     await rm(modelsDir, { recursive: true, force: true })
   }
   console.log(
-    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, engine sessions on the ${RUN_ON} thread, ${SECONDS}s per row, medians; ` +
+    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, engine sessions: runOn ${RUN_ON}, ${SECONDS}s per row, medians; ` +
       'engine / direct = median of paired ratios)',
   )
   console.table(rows)

@@ -64,6 +64,12 @@ export function frameToTensor(frame: Frame, spec: TensorSpec, region?: Region): 
     writePixels(src, rowBytes, r, nchw, out, (v) => v)
     return new ort.Tensor('uint8', out, dims)
   }
+  if (lo === 0 && hi === 255 && !nchw && r.x === 0 && r.width === frame.width) {
+    // Whole rows, so one contiguous span: constructing from it converts natively in one pass,
+    // about twice as fast as allocating then set() (measured at 128²: ~25 vs ~55 µs).
+    const s = r.y * rowBytes
+    return new ort.Tensor('float32', new Float32Array(src.subarray(s, s + n)), dims)
+  }
   const out = new Float32Array(n)
   if (lo === 0 && hi === 255 && !nchw) {
     // The common case (NHWC, 0–255): native bulk conversion, one call per row of the region.
