@@ -116,6 +116,9 @@ test('winning tickets go to the redemption service, which redeems them on chain 
     gasPrice: 4_000_000n,
     recipient: { redeemGas: 1n, faceValueMultiplier: 2n },
   })
+  // Stop taking tickets before the redemption service closes (teardowns run last-added first):
+  // a win queued into a closed service would surface as an unhandled rejection after the test.
+  t.teardown(() => node.orchestrator.stop())
   const balanceBefore = await broker.getBalance(account.address)
   const quote = await requestQuote(
     { peer: buyer },
