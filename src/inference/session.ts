@@ -40,6 +40,8 @@ export interface SessionFactoryOptions {
    * With runOn 'auto': a model whose warm-up run (best of up to five, on the engine's small 32×32
    * warm-up inputs) takes less than this stays on the main thread. Default 0.2 ms, i.e. roughly
    * ≤ 3 ms on a 128×128 frame (16× the pixels): blend stays, ESRGAN and the OCR models move.
+   * Runs are timed to their promise's settling, so a loop kept busy by other work during the load
+   * can send a cheap model to a worker (slower per call, never wrong).
    */
   autoMainMs?: number
   /**

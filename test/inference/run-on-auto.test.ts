@@ -23,18 +23,23 @@ async function builtin(id: string) {
   return { path: record.modelPath, feeds: dummyFeeds(record.manifest) }
 }
 
-test("runOn 'auto' keeps blend (a sub-millisecond model) on the main thread and moves esrgan-slim-x2 to a worker", async (t) => {
-  const factory = createSessionFactory({ intraOpNumThreads: 1, runOn: 'auto' })
-  const blend = await builtin('blend')
-  const esrgan = await builtin('esrgan-slim-x2')
-  const cheap = await factory.open('blend', blend.path, blend.feeds)
-  const heavy = await factory.open('esrgan-slim-x2', esrgan.path, esrgan.feeds)
-  t.teardown(() => Promise.all([cheap.release(), heavy.release()]))
-  t.is(cheap.runsOn, 'main')
-  t.is(heavy.runsOn, 'worker')
-  // Either way the session runs: the picked thread serves the model.
-  t.truthy((await heavy.run(esrgan.feeds))[heavy.outputNames[0]])
-})
+// Serial: the choice times runs across an await, so another test's main-thread run landing in
+// that window (this file's engines upscale on the main thread) would be counted as blend's.
+test.serial(
+  "runOn 'auto' keeps blend (a sub-millisecond model) on the main thread and moves esrgan-slim-x2 to a worker",
+  async (t) => {
+    const factory = createSessionFactory({ intraOpNumThreads: 1, runOn: 'auto' })
+    const blend = await builtin('blend')
+    const esrgan = await builtin('esrgan-slim-x2')
+    const cheap = await factory.open('blend', blend.path, blend.feeds)
+    const heavy = await factory.open('esrgan-slim-x2', esrgan.path, esrgan.feeds)
+    t.teardown(() => Promise.all([cheap.release(), heavy.release()]))
+    t.is(cheap.runsOn, 'main')
+    t.is(heavy.runsOn, 'worker')
+    // Either way the session runs: the picked thread serves the model.
+    t.truthy((await heavy.run(esrgan.feeds))[heavy.outputNames[0]])
+  },
+)
 
 test("runOn 'auto' picks a worker when it has no warm-up feeds to time the model with, or when autoMainMs is 0", async (t) => {
   const blend = await builtin('blend')
