@@ -23,7 +23,7 @@ export interface LocalOrchestratorSpec {
   capacity?: number
   pin?: string[]
   /** Where the seller runs inference (orchestrator-node's inferenceThread). */
-  inferenceThread?: 'worker' | 'main'
+  inferenceThread?: 'auto' | 'worker' | 'main'
 }
 
 /**

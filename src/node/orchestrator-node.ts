@@ -37,7 +37,7 @@ export interface OrchestratorNodeOptions {
    * Where inference runs: 'worker' (default) keeps the network served while a model runs, at
    * ~25 MiB more per warm model; 'main' runs it on the event loop (see SessionFactoryOptions.runOn).
    */
-  inferenceThread?: 'worker' | 'main'
+  inferenceThread?: 'auto' | 'worker' | 'main'
   /** Models to keep warm from the start (pinned). */
   pin?: string[]
   recipient?: Partial<TicketRecipientOptions>
