@@ -34,8 +34,9 @@ export interface OrchestratorNodeOptions {
   /** onnxruntime threads per session. */
   intraOpThreads?: number
   /**
-   * Where inference runs: 'worker' (default) keeps the network served while a model runs, at
-   * ~25 MiB more per warm model; 'main' runs it on the event loop (see SessionFactoryOptions.runOn).
+   * Where inference runs: 'auto' (the engine's default) keeps cheap models on the event loop and
+   * puts the others in a worker, which keeps the network served while a model runs at ~25 MiB more
+   * per warm model; 'worker' and 'main' force one or the other (see SessionFactoryOptions.runOn).
    */
   inferenceThread?: 'auto' | 'worker' | 'main'
   /** Models to keep warm from the start (pinned). */
