@@ -113,7 +113,7 @@ async function main(): Promise<void> {
 
     console.log('mesh vs local inference, one orchestrator (own process); ratio = mesh / local')
     console.log(
-      `median of ${ROUNDS} rounds, each round local / mesh / local; inference on the ${process.env.MESH_RUN_ON || 'engine default (worker)'} thread; load average now ${loadavg()[0]!.toFixed(1)}`,
+      `median of ${ROUNDS} rounds, each round local / mesh / local; inference on the ${process.env.MESH_RUN_ON || "engine's default ('auto': a worker for esrgan)"} thread; load average now ${loadavg()[0]!.toFixed(1)}`,
     )
     console.log(
       '  wall: frames/s by the clock (what a user sees; other load on a shared machine disturbs it)',
