@@ -5,7 +5,6 @@
  */
 import type { Frame, PipelineId } from '../inference/types.js'
 import type { Mesh, StageSpec as MeshStageSpec } from '../market/mesh.js'
-import { AsyncQueue } from './async-queue.js'
 import type { GatewayMesh, GatewayOffer, MeshJobEvent, MeshOutput, MeshRun, StageSpec } from './mesh-port.js'
 
 /**
@@ -50,41 +49,31 @@ function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, s
     collect: false,
     signal,
   })
-  const events = new AsyncQueue<MeshJobEvent>()
-  const peers = new Set<string>()
-  let paidWei = 0n
-  let framesDone = 0
-  const stageOf = (e: object) => (e as { stage?: number }).stage ?? 0
-  job.events.on('peer:selected', (e) => {
-    peers.add(e.peerId)
-    void events.push({ type: 'peer', stage: stageOf(e), to: e.peerId })
-  })
-  job.events.on('peer:switch', (e) => {
-    void events.push({ type: 'peer', stage: stageOf(e), from: e.from, to: e.to, reason: 'failover' })
-  })
-  job.events.on('payment', (e) => {
-    paidWei += e.ev
-    void events.push({ type: 'payment', peerId: e.peerId, tickets: e.tickets, evWei: e.ev })
-  })
+
+  // The job's own event stream, in the port's words; it ends when the job does.
+  async function* events(): AsyncGenerator<MeshJobEvent> {
+    for await (const e of job.events) {
+      const stage = (e.detail as { stage?: number }).stage ?? 0
+      if (e.type === 'progress') yield { type: 'progress', framesDone: e.detail.done }
+      else if (e.type === 'peer:selected') yield { type: 'peer', stage, to: e.detail.peerId }
+      else if (e.type === 'peer:switch')
+        yield { type: 'peer', stage, from: e.detail.from, to: e.detail.to, reason: 'failover' }
+      else if (e.type === 'payment')
+        yield { type: 'payment', peerId: e.detail.peerId, tickets: e.detail.tickets, evWei: e.detail.ev }
+    }
+  }
 
   async function* outputs(): AsyncGenerator<MeshOutput> {
     for await (const r of job.results) {
-      framesDone++
-      void events.push({ type: 'progress', framesDone })
       yield r.lines === undefined ? { kind: 'frame', frame: r.frame } : { kind: 'text', lines: r.lines }
     }
   }
 
-  const done = job.done.then(
-    (result) => {
-      events.end()
-      return { peers: [...peers], paidWei, chargedWei: result.report.debited }
-    },
-    (err) => {
-      events.end()
-      throw err
-    },
-  )
+  const done = job.done.then(({ report }) => ({
+    peers: [...new Set(report.peers.map((p) => p.peerId))],
+    paidWei: report.evSent,
+    chargedWei: report.debited,
+  }))
   done.catch(() => {})
-  return { outputs: outputs(), events, done }
+  return { outputs: outputs(), events: events(), done }
 }
