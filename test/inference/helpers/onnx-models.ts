@@ -7,6 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import onnxProto from 'onnx-proto'
 import type { ModelManifest, TensorSpec } from '../../../src/inference/types.js'
+import { seededRng } from '../../../src/market/rng.js'
 
 const { onnx } = onnxProto
 const FLOAT = 1
@@ -45,17 +46,8 @@ function encodeModel(graph: onnxProto.onnx.IGraphProto): Uint8Array {
   ).finish()
 }
 
-/** Deterministic pseudo-random numbers (mulberry32) so fixtures are identical run to run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** Deterministic pseudo-random numbers so fixtures are identical run to run (the market's mulberry32). */
+export const seeded = seededRng
 
 export interface UpscaleModelOptions {
   scale?: number
