@@ -116,15 +116,9 @@ async function runOne(
   signal: AbortSignal,
 ): Promise<MeshOutput> {
   const run = mesh.run([{ pipeline, modelId: req.modelId }], single(req.image), { signal })
-  const drained = (async () => {
-    for await (const _ of run.events) {
-      // Events matter to job watchers, not to a one-shot request; drained so the run is not held up.
-    }
-  })()
   let result: MeshOutput | undefined
   for await (const out of run.outputs) result = out
   await run.done
-  await drained
   if (result === undefined) throw new Error('the mesh returned no result')
   return result
 }

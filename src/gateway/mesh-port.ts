@@ -33,6 +33,7 @@ export type MeshOutput = { kind: 'frame'; frame: Frame } | { kind: 'text'; lines
 export interface MeshRun {
   /** Output items in input order; consuming them slowly slows the job (back-pressure). */
   outputs: AsyncIterable<MeshOutput>
+  /** Progress, peer and payment events until the run ends; reading them is optional. */
   events: AsyncIterable<MeshJobEvent>
   /**
    * Settles after the last output: the peers used, what the work cost at the agreed prices
