@@ -157,8 +157,8 @@ export async function startLocalMesh(
 
 /**
  * Resolves once the broadcaster's order book holds an offer from each orchestrator and it is
- * connected to each: an advert can arrive (relayed by the bootstrap node) before the seller's
- * address does, and a job started in that gap could not dial the seller it picked.
+ * connected to each, so "started" means every seller can be picked at once (an advert relayed by
+ * the bootstrap node can arrive before the seller's address; the mesh would wait for it).
  */
 async function waitForSellers(
   broadcaster: BroadcasterNode,
