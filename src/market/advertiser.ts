@@ -10,7 +10,7 @@ import type { ModelStatus } from '../inference/types.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import { ADVERT_TOPIC } from '../peer/protocols.js'
-import { abortable, withTimeout } from '../tickets/abortable.js'
+import { abortable, withDeadline } from '../tickets/abortable.js'
 import {
   type Advert,
   createPaymentBinding,
@@ -126,11 +126,11 @@ export class Advertiser {
    */
   async start(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<void> {
     if (this.#running) return
-    this.#binding = await abortable(
-      createPaymentBinding(this.#c.payment, this.#c.peerId),
-      withTimeout(options.signal, options.timeoutMs ?? 30_000),
-      'signing the payment binding',
-    )
+    this.#binding = await withDeadline(() => createPaymentBinding(this.#c.payment, this.#c.peerId), {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? 30_000,
+      what: 'signing the payment binding',
+    })
     this.#running = true
     await this.publishNow()
   }

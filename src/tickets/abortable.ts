@@ -38,3 +38,27 @@ export function withTimeout(signal: AbortSignal | undefined, timeoutMs: number):
   const timeout = AbortSignal.timeout(timeoutMs)
   return signal === undefined ? timeout : AbortSignal.any([signal, timeout])
 }
+
+/**
+ * Runs `work` with a signal that fires on the caller's signal or after `timeoutMs`, and waits for
+ * it no longer than that. Unlike AbortSignal.timeout, whose timer does not keep Node running, the
+ * deadline here holds the process open while the wait lasts: a stuck remote signer or RPC call
+ * ends in ERR_TIMEOUT instead of a process that silently exits mid-await.
+ */
+export async function withDeadline<T>(
+  work: (signal: AbortSignal) => Promise<T>,
+  options: { signal?: AbortSignal; timeoutMs: number; what: string },
+): Promise<T> {
+  const deadline = new AbortController()
+  const timer = setTimeout(
+    () => deadline.abort(new DOMException(`${options.what} timed out`, 'TimeoutError')),
+    options.timeoutMs,
+  )
+  const signal =
+    options.signal === undefined ? deadline.signal : AbortSignal.any([options.signal, deadline.signal])
+  try {
+    return await abortable(work(signal), signal, options.what)
+  } finally {
+    clearTimeout(timer)
+  }
+}

@@ -19,7 +19,7 @@ import {
 } from 'ethers'
 import { FramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
-import { abortable, withTimeout } from './abortable.js'
+import { abortable, withDeadline, withTimeout } from './abortable.js'
 import { ticketBrokerArtifact } from './broker-artifact.generated.js'
 import { BrokerError, contractRevertError } from './broker-errors.js'
 import { type Address, bytesToHex, type Hex } from './bytes.js'
@@ -361,11 +361,11 @@ export class TicketBrokerClient implements SenderInfoSource {
   /** Broadcasts a prepared transaction. Re-broadcasting one the node already has is not an error. */
   async broadcast(tx: PreparedTx, opts: CallOptions = {}): Promise<void> {
     try {
-      await abortable(
-        this.provider.broadcastTransaction(tx.raw),
-        withTimeout(opts.signal, this.requestTimeoutMs),
-        'broadcasting a transaction',
-      )
+      await withDeadline(() => this.provider.broadcastTransaction(tx.raw), {
+        signal: opts.signal,
+        timeoutMs: this.requestTimeoutMs,
+        what: 'broadcasting a transaction',
+      })
     } catch (err) {
       const msg = String((err as Error).message ?? '')
       if (/already known|already imported|known transaction/i.test(msg)) return
@@ -656,7 +656,7 @@ export class TicketBrokerClient implements SenderInfoSource {
 
   private async read<T>(fn: () => Promise<T>, what: string, opts: CallOptions): Promise<T> {
     try {
-      return await abortable(fn(), withTimeout(opts.signal, this.requestTimeoutMs), what)
+      return await withDeadline(fn, { signal: opts.signal, timeoutMs: this.requestTimeoutMs, what })
     } catch (err) {
       throw this.mapError(err, what)
     }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type Logger, silentLogger } from '../logger.js'
-import { abortable, withTimeout } from './abortable.js'
+import { abortable, withDeadline } from './abortable.js'
 import { type Address, asBuffer, bytesToHex, toAddress, ZERO_ADDRESS, ZERO_BYTES32 } from './bytes.js'
 import type { ChainClock, GasPriceSource, RedemptionQueue, SenderInfo, SenderInfoSource } from './chain.js'
 import { TicketError } from './errors.js'
@@ -474,14 +474,12 @@ export class TicketRecipient {
   }
 
   private async fetchSenderInfo(sender: Address): Promise<SenderInfo> {
-    const signal = withTimeout(undefined, this.opts.senderInfoTimeoutMs)
     let info: SenderInfo
     try {
-      info = await abortable(
-        this.senderInfoSource.getSenderInfo(sender, { signal }),
-        signal,
-        'reading the sender funds',
-      )
+      info = await withDeadline((signal) => this.senderInfoSource.getSenderInfo(sender, { signal }), {
+        timeoutMs: this.opts.senderInfoTimeoutMs,
+        what: 'reading the sender funds',
+      })
     } catch (cause) {
       throw new TicketError(
         'ERR_SENDER_INFO',

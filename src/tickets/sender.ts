@@ -1,5 +1,5 @@
 import { type Logger, silentLogger } from '../logger.js'
-import { abortable, withTimeout } from './abortable.js'
+import { abortable, withDeadline } from './abortable.js'
 import type { Address, Hex } from './bytes.js'
 import { bytesToHex, ZERO_ADDRESS } from './bytes.js'
 import type { ChainClock, SenderInfo, SenderInfoSource } from './chain.js'
@@ -231,11 +231,13 @@ export class TicketSender {
     }
     let info: SenderInfo
     try {
-      const bounded = withTimeout(signal, this.opts.senderInfoTimeoutMs)
-      info = await abortable(
-        this.senderInfoSource.getSenderInfo(this.address, { signal: bounded }),
-        bounded,
-        'reading own funds',
+      info = await withDeadline(
+        (bounded) => this.senderInfoSource.getSenderInfo(this.address, { signal: bounded }),
+        {
+          signal,
+          timeoutMs: this.opts.senderInfoTimeoutMs,
+          what: 'reading own funds',
+        },
       )
     } catch (cause) {
       throw new TicketError(
