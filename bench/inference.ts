@@ -10,7 +10,8 @@
  * in ways load cannot skew: `engine / its ORT run` times onnxruntime's run inside the engine's own
  * call (engine total ÷ that), and `frame⇄tensor` times the engine's conversions alone.
  *
- *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9)
+ *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9;
+ *                              BENCH_ONLY=<model id part>, e.g. blend)
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -26,6 +27,8 @@ import type { Frame } from '../src/inference/types.js'
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const SIZES = [128, 256]
 const MIN_RUNS = Number(process.env.BENCH_MIN_RUNS ?? 9)
+// BENCH_ONLY=blend: only the cases whose model id contains it.
+const ONLY = process.env.BENCH_ONLY
 // BENCH_RUN_ON=auto|main|worker: where the engine runs sessions (default auto, the engine's own
 // default; the direct baseline is always on this thread).
 const RUN_ON = (['main', 'worker'] as const).find((v) => v === process.env.BENCH_RUN_ON) ?? 'auto'
@@ -160,7 +163,7 @@ async function main(): Promise<void> {
   }
   const rows: Array<Record<string, string | number>> = []
   try {
-    for (const c of CASES) {
+    for (const c of CASES.filter((k) => ONLY === undefined || k.modelId.includes(ONLY))) {
       for (const size of SIZES) {
         const a = frame(size, 1)
         const b = frame(size, 2)
@@ -207,13 +210,13 @@ async function main(): Promise<void> {
           pipeline: c.label,
           size: `${size}x${size}`,
           runs: eTimes.length,
-          'engine ms/frame': e.toFixed(2),
-          'direct ms/frame': d.toFixed(2),
+          'engine ms/frame': e.toFixed(3),
+          'direct ms/frame': d.toFixed(3),
           'engine frames/s': (1000 / e).toFixed(1),
           'runs on': runsOn,
           'engine / direct': ratio.toFixed(3),
           'engine / its ORT run': median(inside).toFixed(3),
-          'frame⇄tensor ms': convertMs.toFixed(2),
+          'frame⇄tensor ms': convertMs.toFixed(3),
           'frame⇄tensor / direct': (convertMs / d).toFixed(3),
           // A caller holding frames, not tensors, pays the conversion too: this is the engine
           // against the same direct call plus that conversion.

@@ -50,8 +50,24 @@ export function validateFrame(frame: Frame, maxPixels = DEFAULT_MAX_PIXELS, labe
   }
 }
 
-/** Build the model's image tensor from a region of a frame (whole frame by default). */
-export function frameToTensor(frame: Frame, spec: TensorSpec, region?: Region): ort.Tensor {
+/** Whether a model input or output is exactly a frame's bytes: uint8, NHWC, values 0–255. */
+export function isFrameBytes(spec: TensorSpec): boolean {
+  const [lo, hi] = spec.range ?? [0, 255]
+  return spec.dtype === 'uint8' && spec.layout === 'NHWC' && lo === 0 && hi === 255
+}
+
+/**
+ * Build the model's image tensor from a region of a frame (whole frame by default). With
+ * `share`, a whole frame a model takes as its bytes (isFrameBytes) is handed over as it is,
+ * without a copy: the tensor then views the caller's buffer, so it must not be transferred to
+ * another thread or outlive the frame's contents.
+ */
+export function frameToTensor(
+  frame: Frame,
+  spec: TensorSpec,
+  region?: Region,
+  options: { share?: boolean } = {},
+): ort.Tensor {
   const r = region ?? { x: 0, y: 0, width: frame.width, height: frame.height }
   const [lo, hi] = spec.range ?? [0, 255]
   const n = r.width * r.height * 3
@@ -59,6 +75,8 @@ export function frameToTensor(frame: Frame, spec: TensorSpec, region?: Region): 
   const rowBytes = frame.width * 3
   const nchw = spec.layout === 'NCHW'
   const dims = nchw ? [1, 3, r.height, r.width] : [1, r.height, r.width, 3]
+  const whole = r.x === 0 && r.y === 0 && r.width === frame.width && r.height === frame.height
+  if (options.share === true && whole && isFrameBytes(spec)) return new ort.Tensor('uint8', src, dims)
   if (spec.dtype === 'uint8') {
     const out = new Uint8Array(n)
     writePixels(src, rowBytes, r, nchw, out, (v) => v)
@@ -128,6 +146,10 @@ export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorS
   const [lo, hi] = spec.range ?? [0, 255]
   const k = 255 / (hi - lo)
   const src = tensor.data as Float32Array | Uint8Array
+  if (!nchw && src instanceof Uint8Array && lo === 0 && hi === 255 && src.length === width * height * 3) {
+    // Already the frame's bytes and the output tensor's buffer is ours alone: keep it, no copy.
+    return { width, height, channels: 3, data: src }
+  }
   const out = new Uint8Array(width * height * 3)
   const toByte = (v: number) => {
     const b = Math.round((v - lo) * k)
@@ -135,7 +157,7 @@ export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorS
     return Math.min(b, 255)
   }
   if (!nchw) {
-    if (src instanceof Uint8Array && lo === 0 && hi === 255) out.set(src)
+    if (src instanceof Uint8Array && lo === 0 && hi === 255) out.set(src.subarray(0, out.length))
     else if (lo === 0 && hi === 255) {
       // The hot path of every upscale (millions of values): one tight loop, no closure call. A
       // clamped view clamps to 0–255 and turns NaN into 0 by itself; floor(v + 0.5) is exactly

@@ -21,6 +21,8 @@ export interface RunQueueOptions {
 export interface RunQueue {
   /** Wait for a slot; call the returned function exactly once when done. */
   acquire(options?: { signal?: AbortSignal }): Promise<() => void>
+  /** A free slot now, without waiting (and without a promise), or undefined when none is free. */
+  tryAcquire(): (() => void) | undefined
   /** Refuse every waiting caller with `err` (used when the engine closes). */
   rejectWaiting(err: Error): void
   readonly running: number
@@ -62,6 +64,11 @@ export function createRunQueue(name: string, options: RunQueueOptions = {}): Run
     },
     rejectWaiting(err) {
       for (const w of [...waiters]) w.fail(err)
+    },
+    tryAcquire() {
+      if (running >= concurrency) return undefined
+      running++
+      return makeRelease()
     },
     acquire({ signal } = {}) {
       if (signal?.aborted === true) {

@@ -77,6 +77,8 @@ export interface PoolModelStatus {
 
 export interface WarmPool<T> extends TypedEvents<WarmPoolEvents> {
   acquire(id: string, options?: { signal?: AbortSignal }): Promise<Lease<T>>
+  /** A lease on a model that is warm now, without waiting; undefined when it is not warm. */
+  tryAcquire(id: string): Lease<T> | undefined
   /** Load a model without using it (e.g. before advertising it). */
   warm(id: string, options?: { signal?: AbortSignal }): Promise<void>
   /** Never evict this model. Throws BudgetExhaustedError when pinned models would exceed the budget. */
@@ -324,6 +326,10 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     on: (name, listener) => events.on(name, listener),
     off: (name, listener) => events.off(name, listener),
     acquire: (id, opts) => acquire(id, opts?.signal),
+    tryAcquire(id) {
+      const entry = entries.get(id)
+      return !closed && entry?.state === 'warm' ? leaseOf(entry) : undefined
+    },
     async warm(id, opts) {
       const lease = await acquire(id, opts?.signal)
       lease.release()

@@ -119,23 +119,31 @@ test('convolutions with stride 2, even kernels, dilation and valid padding conve
   }
 })
 
-test('blend outputs (1 - t)·frame0 + t·frame1 for every pixel', async (t) => {
+test('blend takes and returns frame bytes: round(frame0 + t·(frame1 − frame0)) for every pixel, t clamped to [0, 1]', async (t) => {
   const session = await ort.InferenceSession.create(buildBlendModel())
   t.deepEqual([...session.inputNames].sort(), ['frame0', 'frame1', 't'])
   const width = 7
   const height = 5
-  const frame0 = await photoCrop(width, height, 0, 0)
-  const frame1 = await photoCrop(width, height, 60, 70)
-  for (const tv of [0, 0.25, 0.5, 1]) {
+  const frame0 = Uint8Array.from(await photoCrop(width, height, 0, 0))
+  const frame1 = Uint8Array.from(await photoCrop(width, height, 60, 70))
+  for (const [tv, effective] of [
+    [0, 0],
+    [0.25, 0.25],
+    [0.5, 0.5],
+    [1, 1],
+    [-3, 0],
+    [7, 1],
+  ]) {
     const result = await session.run({
-      frame0: new ort.Tensor('float32', frame0, [1, height, width, 3]),
-      frame1: new ort.Tensor('float32', frame1, [1, height, width, 3]),
+      frame0: new ort.Tensor('uint8', frame0, [1, height, width, 3]),
+      frame1: new ort.Tensor('uint8', frame1, [1, height, width, 3]),
       t: new ort.Tensor('float32', Float32Array.of(tv), [1]),
     })
     const output = result.output as ort.Tensor
+    t.is(output.type, 'uint8')
     t.deepEqual(output.dims, [1, height, width, 3])
-    const expected = frame0.map((a, i) => (1 - tv) * a + tv * (frame1[i] as number))
-    t.true(maxAbsDiff(expected, output.data as Float32Array) < 1e-4, `t = ${tv}`)
+    const expected = frame0.map((a, i) => Math.round(a + effective * ((frame1[i] as number) - a)))
+    t.deepEqual(output.data, expected, `t = ${tv}`)
   }
   await session.release()
 })

@@ -30,6 +30,9 @@ const rgb = (name: string): TensorSpec => ({
   range: [0, 255],
 })
 
+/** An RGB frame's own bytes, for graphs that convert inside (no conversion on the way in or out). */
+const rgbBytes = (name: string): TensorSpec => ({ ...rgb(name), dtype: 'uint8' })
+
 function esrgan(size: 'slim' | 'medium' | 'thick', scale: 2 | 4): BuiltinDefinition {
   const architecture = size === 'thick' ? 'RRDN' : 'RDN'
   return {
@@ -70,15 +73,15 @@ export const BUILTIN_MODELS: readonly BuiltinDefinition[] = [
       id: 'blend',
       pipeline: 'interpolate',
       inputs: [
-        rgb(INTERPOLATE_CONTRACT.frame0),
-        rgb(INTERPOLATE_CONTRACT.frame1),
+        rgbBytes(INTERPOLATE_CONTRACT.frame0),
+        rgbBytes(INTERPOLATE_CONTRACT.frame1),
         { name: INTERPOLATE_CONTRACT.t, dtype: 'float32', shape: [1], range: [0, 1] },
       ],
-      outputs: [rgb(INTERPOLATE_CONTRACT.output)],
+      outputs: [rgbBytes(INTERPOLATE_CONTRACT.output)],
       scale: 1,
       licence: 'MIT',
       description:
-        'Linear cross-fade baseline, (1 - t)·frame0 + t·frame1. Not a learned model: it estimates no motion. ' +
+        'Linear cross-fade baseline, round(frame0 + t·(frame1 − frame0)) on uint8 RGB. Not a learned model: it estimates no motion. ' +
         'It has the interface a RIFE-style model must offer (docs/models.md).',
     },
   },

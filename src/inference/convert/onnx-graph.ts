@@ -39,14 +39,14 @@ export class OnnxGraph {
     return name
   }
 
-  addInput(name: string, shape: Dim[]): string {
+  addInput(name: string, shape: Dim[], dtype: GraphDtype = 'float32'): string {
     this.used.add(name)
-    this.inputs.push(valueInfo(name, shape))
+    this.inputs.push(valueInfo(name, shape, dtype))
     return name
   }
 
-  addOutput(name: string, shape: Dim[]): void {
-    this.outputs.push(valueInfo(name, shape))
+  addOutput(name: string, shape: Dim[], dtype: GraphDtype = 'float32'): void {
+    this.outputs.push(valueInfo(name, shape, dtype))
   }
 
   /** Adds a float32 constant; data is copied into the protobuf as little-endian raw bytes. */
@@ -123,12 +123,21 @@ export class OnnxGraph {
   }
 }
 
-function valueInfo(name: string, shape: Dim[]): InstanceType<typeof onnx.ValueInfoProto> {
+/** The element types graph inputs and outputs may have. */
+export type GraphDtype = 'float32' | 'uint8'
+
+/** ONNX TensorProto element type numbers, for valueInfo and Cast's `to` attribute. */
+export const ONNX_DTYPE: Record<GraphDtype, number> = {
+  float32: onnx.TensorProto.DataType.FLOAT,
+  uint8: onnx.TensorProto.DataType.UINT8,
+}
+
+function valueInfo(name: string, shape: Dim[], dtype: GraphDtype): InstanceType<typeof onnx.ValueInfoProto> {
   return onnx.ValueInfoProto.create({
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: ONNX_DTYPE[dtype],
         shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },

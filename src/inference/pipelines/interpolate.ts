@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { FrameInvalidError, InferenceFailedError, InputInvalidError } from '../errors.js'
-import { frameToTensor, tensorToFrame } from '../frame-tensor.js'
+import { frameToTensor, isFrameBytes, tensorToFrame } from '../frame-tensor.js'
 import type { Frame } from '../types.js'
 import type { RunnableModel } from './upscale.js'
 
@@ -33,14 +33,16 @@ export async function interpolateFrames(model: RunnableModel, a: Frame, b: Frame
   const output = manifest.outputs[0]
   // t's declared shape with free dims as 1: [1], [1,1,1,1] or [] all carry one value.
   const tDims = inT.shape.map(() => 1)
-  // Fresh tensors nobody else holds: a worker session may take their buffers instead of copying.
+  // A model that takes frame bytes gets the caller's frames as they are (no copy); converted
+  // tensors are fresh and nobody else holds them, so a worker session may take their buffers.
+  const shared = isFrameBytes(in0) || isFrameBytes(in1)
   const result = await model.run(
     {
-      [in0.name]: frameToTensor(a, in0),
-      [in1.name]: frameToTensor(b, in1),
+      [in0.name]: frameToTensor(a, in0, undefined, { share: true }),
+      [in1.name]: frameToTensor(b, in1, undefined, { share: true }),
       [inT.name]: new ort.Tensor('float32', new Float32Array([t]), tDims),
     },
-    { transferInputs: true },
+    { transferInputs: !shared },
   )
   const tensor = result[output.name]
   if (tensor === undefined)
