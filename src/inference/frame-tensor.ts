@@ -79,7 +79,8 @@ export function frameToTensor(
   if (options.share === true && whole && isFrameBytes(spec)) return new ort.Tensor('uint8', src, dims)
   if (spec.dtype === 'uint8') {
     const out = new Uint8Array(n)
-    writePixels(src, rowBytes, r, nchw, out, (v) => v)
+    if (isFrameBytes(spec)) copyRows(src, rowBytes, r, out)
+    else writePixels(src, rowBytes, r, nchw, out, (v) => v)
     return new ort.Tensor('uint8', out, dims)
   }
   if (lo === 0 && hi === 255 && !nchw && r.x === 0 && r.width === frame.width) {
@@ -89,19 +90,23 @@ export function frameToTensor(
     return new ort.Tensor('float32', new Float32Array(src.subarray(s, s + n)), dims)
   }
   const out = new Float32Array(n)
-  if (lo === 0 && hi === 255 && !nchw) {
-    // The common case (NHWC, 0–255): native bulk conversion, one call per row of the region.
-    const rowLen = r.width * 3
-    for (let y = 0; y < r.height; y++) {
-      const s = (r.y + y) * rowBytes + r.x * 3
-      out.set(src.subarray(s, s + rowLen), y * rowLen)
-    }
-  } else if (lo === 0 && hi === 255) writePixels(src, rowBytes, r, nchw, out, (v) => v)
+  // The common case (NHWC, 0–255): native bulk conversion, one call per row of the region.
+  if (lo === 0 && hi === 255 && !nchw) copyRows(src, rowBytes, r, out)
+  else if (lo === 0 && hi === 255) writePixels(src, rowBytes, r, nchw, out, (v) => v)
   else {
     const k = (hi - lo) / 255
     writePixels(src, rowBytes, r, nchw, out, (v) => lo + v * k)
   }
   return new ort.Tensor('float32', out, dims)
+}
+
+/** An NHWC region row by row; set() copies (or converts to float) natively. */
+function copyRows(src: Uint8Array, rowBytes: number, r: Region, out: Float32Array | Uint8Array): void {
+  const rowLen = r.width * 3
+  for (let y = 0; y < r.height; y++) {
+    const s = (r.y + y) * rowBytes + r.x * 3
+    out.set(src.subarray(s, s + rowLen), y * rowLen)
+  }
 }
 
 function writePixels(

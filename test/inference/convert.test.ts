@@ -119,6 +119,34 @@ test('convolutions with stride 2, even kernels, dilation and valid padding conve
   }
 })
 
+for (const c of [cases[0], cases[cases.length - 1]]) {
+  test(`${c.pkg} x${c.scale} with frameBytes takes and returns bytes: its float core clamped and rounded half up`, async (t) => {
+    const model = await readTfjsLayersModel(upscalerModelJson(c.pkg, c.scale))
+    const floats = convertTfjsLayersToOnnx(model, { name: 'floats', sourceMax: c.sourceMax })
+    const bytes = convertTfjsLayersToOnnx(model, { name: 'bytes', sourceMax: c.sourceMax, frameBytes: true })
+    const image = await photoCrop(c.width, c.height)
+    const dims = [1, c.height, c.width, 3]
+    const floatSession = await ort.InferenceSession.create(floats.onnx)
+    const byteSession = await ort.InferenceSession.create(bytes.onnx)
+    t.teardown(async () => {
+      await floatSession.release()
+      await byteSession.release()
+    })
+    const core = (await floatSession.run({ input: new ort.Tensor('float32', image, dims) }))
+      .output as ort.Tensor
+    const out = (await byteSession.run({ input: new ort.Tensor('uint8', Uint8Array.from(image), dims) }))
+      .output as ort.Tensor
+    t.is(out.type, 'uint8')
+    t.deepEqual(out.dims, core.dims)
+    const expected = Uint8Array.from(core.data as Float32Array, (v) =>
+      Math.min(255, Math.max(0, Math.round(v))),
+    )
+    t.deepEqual(out.data, expected)
+    // The float core overshoots 0–255 on a real photo, so the clamp is exercised, not assumed.
+    t.true((core.data as Float32Array).some((v) => v < 0 || v > 255))
+  })
+}
+
 test('blend takes and returns frame bytes: round(frame0 + t·(frame1 − frame0)) for every pixel, t clamped to [0, 1]', async (t) => {
   const session = await ort.InferenceSession.create(buildBlendModel())
   t.deepEqual([...session.inputNames].sort(), ['frame0', 'frame1', 't'])

@@ -18,17 +18,28 @@ function maxDiff(a: Frame, b: Frame): number {
   return max
 }
 
-/** The reference: build the NHWC float tensor by hand, call onnxruntime directly, clamp and round by hand. */
-async function directUpscale(modelPath: string, frame: Frame): Promise<Frame> {
+/**
+ * The reference: build the NHWC tensor by hand (float32, or the frame's bytes for a model that
+ * takes them), call onnxruntime directly, clamp and round a float output by hand.
+ */
+async function directUpscale(
+  modelPath: string,
+  frame: Frame,
+  dtype: 'float32' | 'uint8' = 'float32',
+): Promise<Frame> {
   const session = await ort.InferenceSession.create(modelPath, { logSeverityLevel: 3 })
   try {
-    const input = new Float32Array(frame.data.length)
-    for (let i = 0; i < input.length; i++) input[i] = frame.data[i]
-    const result = await session.run({
-      [session.inputNames[0]]: new ort.Tensor('float32', input, [1, frame.height, frame.width, 3]),
-    })
+    const dims = [1, frame.height, frame.width, 3]
+    const input =
+      dtype === 'uint8'
+        ? new ort.Tensor('uint8', Uint8Array.from(frame.data), dims)
+        : new ort.Tensor('float32', Float32Array.from(frame.data), dims)
+    const result = await session.run({ [session.inputNames[0]]: input })
     const out = result[session.outputNames[0]]
-    const data = Uint8Array.from(out.data as Float32Array, (v) => Math.min(255, Math.max(0, Math.round(v))))
+    const data =
+      out.type === 'uint8'
+        ? (out.data as Uint8Array)
+        : Uint8Array.from(out.data as Float32Array, (v) => Math.min(255, Math.max(0, Math.round(v))))
     return { width: out.dims[2], height: out.dims[1], channels: 3, data }
   } finally {
     await session.release()
@@ -180,7 +191,7 @@ test('the built-in esrgan-slim-x2 upscales ×2, equals a direct onnxruntime call
   const frame = testFrame(96, 80, 3)
   const whole = await engine.upscale('esrgan-slim-x2', frame, { tileSize: 128 })
   t.deepEqual([whole.width, whole.height], [192, 160])
-  const direct = await directUpscale(engine.registry.get('esrgan-slim-x2').modelPath, frame)
+  const direct = await directUpscale(engine.registry.get('esrgan-slim-x2').modelPath, frame, 'uint8')
   t.deepEqual(whole.data, direct.data)
   // Measured: with overlap 16 the tiled output equals the whole-frame one (max difference 0);
   // with overlap 4 it differs by up to ~6 levels, with none by ~120.

@@ -27,8 +27,8 @@ async function modelBytes(): Promise<Uint8Array> {
 }
 
 function input(size: number): Feeds {
-  const data = new Float32Array(size * size * 3).map((_, i) => i % 255)
-  return { input: new ort.Tensor('float32', data, [1, size, size, 3]) }
+  const data = new Uint8Array(size * size * 3).map((_, i) => i % 255)
+  return { input: new ort.Tensor('uint8', data, [1, size, size, 3]) }
 }
 
 /** True when a setImmediate queued right after starting the run fires before the run settles. */
@@ -80,7 +80,7 @@ test('feeds passed to engine.run stay usable afterwards (only pipeline-made tens
   })
   const feeds = input(8)
   const first = await engine.run(MODEL, feeds)
-  t.is((feeds.input!.data as Float32Array).length, 8 * 8 * 3)
+  t.is((feeds.input!.data as Uint8Array).length, 8 * 8 * 3)
   const second = await engine.run(MODEL, feeds)
   t.deepEqual(first.output!.data, second.output!.data)
 })
@@ -91,7 +91,7 @@ test('a session with transferInputs takes the input buffer (detached for the cal
   const feeds = input(8)
   const out = await session.run(feeds, { transferInputs: true })
   t.deepEqual(out.output!.dims, [1, 16, 16, 3])
-  t.is((feeds.input!.data as Float32Array).byteLength, 0)
+  t.is((feeds.input!.data as Uint8Array).byteLength, 0)
 })
 
 test('with two threads per model the model counts twice in the budget and concurrent runs all succeed', async (t) => {

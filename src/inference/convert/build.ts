@@ -90,6 +90,7 @@ async function buildOne(def: BuiltinDefinition, dir: string, rootDir: string): P
     const result = convertTfjsLayersToOnnx(model, {
       name: def.manifest.id,
       sourceMax: source.sourceMax,
+      frameBytes: def.manifest.inputs[0]?.dtype === 'uint8',
       docString: def.manifest.description,
       metadata: { source: `${source.package}/${source.modelDir}` },
     })

@@ -22,16 +22,17 @@ export interface BuiltinDefinition {
   assets?: Record<string, { package: string; file: string }>
 }
 
-const rgb = (name: string): TensorSpec => ({
+/**
+ * An RGB frame's own bytes (uint8 NHWC). The built-in graphs convert inside, so frames go in and
+ * come out without conversion in JavaScript (see ConvertOptions.frameBytes).
+ */
+const rgbBytes = (name: string): TensorSpec => ({
   name,
   layout: 'NHWC',
-  dtype: 'float32',
+  dtype: 'uint8',
   shape: [1, -1, -1, 3],
   range: [0, 255],
 })
-
-/** An RGB frame's own bytes, for graphs that convert inside (no conversion on the way in or out). */
-const rgbBytes = (name: string): TensorSpec => ({ ...rgb(name), dtype: 'uint8' })
 
 function esrgan(size: 'slim' | 'medium' | 'thick', scale: 2 | 4): BuiltinDefinition {
   const architecture = size === 'thick' ? 'RRDN' : 'RDN'
@@ -46,14 +47,14 @@ function esrgan(size: 'slim' | 'medium' | 'thick', scale: 2 | 4): BuiltinDefinit
     manifest: {
       id: `esrgan-${size}-x${scale}`,
       pipeline: 'upscale',
-      inputs: [rgb('input')],
-      outputs: [rgb('output')],
+      inputs: [rgbBytes('input')],
+      outputs: [rgbBytes('output')],
       scale,
       licence: 'MIT',
       description:
         `ESRGAN ${size} ×${scale} from @upscalerjs/esrgan-${size} (${architecture} network in the layout of idealo's ISR, ` +
         'trained on DIV2K by UpscalerJS), ' +
-        'converted from TF.js to ONNX. Output is not clamped: clamp to 0–255 before converting to 8-bit.',
+        'converted from TF.js to ONNX. Takes and returns 8-bit RGB; the graph clamps and rounds its float output.',
     },
   }
 }

@@ -5,7 +5,7 @@
  * each end, none in between.
  */
 import { UnsupportedLayerError } from './errors.js'
-import { type AttributeValue, type Dim, OnnxGraph } from './onnx-graph.js'
+import { type AttributeValue, type Dim, ONNX_DTYPE, OnnxGraph } from './onnx-graph.js'
 import type { KerasLayer, TfjsLayersModel, WeightTensor } from './tfjs-model.js'
 
 export interface ConvertOptions {
@@ -16,6 +16,12 @@ export interface ConvertOptions {
    * The ONNX model always takes and returns 0–255; for 1 a scale is folded in at each end.
    */
   sourceMax: 1 | 255
+  /**
+   * Take and return frame bytes (uint8 NHWC) instead of float32 0–255: the graph casts its input
+   * and clamps, rounds half up and casts its output itself, so a caller holding frames converts
+   * nothing and a worker thread moves a quarter of the bytes. The float core is unchanged.
+   */
+  frameBytes?: boolean
   docString?: string
   metadata?: Record<string, string>
 }
@@ -67,7 +73,7 @@ export function convertTfjsLayersToOnnx(model: TfjsLayersModel, options: Convert
 
   for (const layer of topology.layers) {
     if (layer.class_name === 'InputLayer') {
-      values.set(layer.name, inputLayer(graph, layer, options.sourceMax))
+      values.set(layer.name, inputLayer(graph, layer, options.sourceMax, options.frameBytes === true))
       continue
     }
     const convert = converterFor(layer)
@@ -114,9 +120,15 @@ export function convertTfjsLayersToOnnx(model: TfjsLayersModel, options: Convert
     options.sourceMax === 255
       ? last.name
       : graph.addNode('Mul', [last.name, graph.addFloat('to_255', [], [255])], 'output_0_255')
-  const out = graph.addNode('Transpose', [scaled], 'output_nhwc', { perm: [0, 2, 3, 1] })
+  // Bytes are rounded before the transpose, so it moves a quarter of the data.
+  const image = options.frameBytes === true ? toBytes(graph, scaled) : scaled
+  const out = graph.addNode('Transpose', [image], 'output_nhwc', { perm: [0, 2, 3, 1] })
   graph.renameOutput(out, OUTPUT_NAME)
-  graph.addOutput(OUTPUT_NAME, [1, 'out_height', 'out_width', last.channels])
+  graph.addOutput(
+    OUTPUT_NAME,
+    [1, 'out_height', 'out_width', last.channels],
+    options.frameBytes === true ? 'uint8' : 'float32',
+  )
 
   const onnx = graph.encode({
     producer: 'framemesh tfjs-to-onnx',
@@ -126,7 +138,19 @@ export function convertTfjsLayersToOnnx(model: TfjsLayersModel, options: Convert
   return { onnx, scale, parameters: graph.parameters, nodes: graph.nodeCount }
 }
 
-function inputLayer(graph: OnnxGraph, layer: KerasLayer, sourceMax: 1 | 255): Value {
+/** float32 on the 0–255 scale → uint8: clamp, round half up (as Math.round does), cast. */
+function toBytes(graph: OnnxGraph, value: string): string {
+  const clamped = graph.addNode(
+    'Clip',
+    [value, graph.addFloat('byte_min', [], [0]), graph.addFloat('byte_max', [], [255])],
+    'output_clamped',
+  )
+  const lifted = graph.addNode('Add', [clamped, graph.addFloat('half', [], [0.5])], 'output_plus_half')
+  const rounded = graph.addNode('Floor', [lifted], 'output_rounded')
+  return graph.addNode('Cast', [rounded], 'output_bytes', { to: ONNX_DTYPE.uint8 })
+}
+
+function inputLayer(graph: OnnxGraph, layer: KerasLayer, sourceMax: 1 | 255, frameBytes: boolean): Value {
   const shape = layer.config.batch_input_shape
   const channels = Array.isArray(shape) ? shape[3] : undefined
   if (!Array.isArray(shape) || shape.length !== 4 || typeof channels !== 'number') {
@@ -137,8 +161,12 @@ function inputLayer(graph: OnnxGraph, layer: KerasLayer, sourceMax: 1 | 255): Va
     )
   }
   const dims: Dim[] = [1, 'height', 'width', channels]
-  graph.addInput(INPUT_NAME, dims)
-  const nchw = graph.addNode('Transpose', [INPUT_NAME], `${layer.name}_nchw`, { perm: [0, 3, 1, 2] })
+  graph.addInput(INPUT_NAME, dims, frameBytes ? 'uint8' : 'float32')
+  // Bytes are transposed before the cast, so the transpose moves a quarter of the data.
+  const transposed = graph.addNode('Transpose', [INPUT_NAME], `${layer.name}_nchw`, { perm: [0, 3, 1, 2] })
+  const nchw = frameBytes
+    ? graph.addNode('Cast', [transposed], `${layer.name}_float`, { to: ONNX_DTYPE.float32 })
+    : transposed
   const name =
     sourceMax === 255
       ? nchw
