@@ -13,9 +13,11 @@ import { TypedEmitter } from '../peer/events.js'
 import { type MessageChannel, messageChannel } from '../peer/framing.js'
 import type { Peer, ProtocolHandler } from '../peer/peer.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
+import { FeedGate } from './feed-gate.js'
 import { Forwarder } from './job-forward.js'
 import { Notifier } from './job-notify.js'
 import {
+  frameDigest,
   frameToImage,
   imageToFrame,
   JOB_CLIENT_MESSAGE,
@@ -32,7 +34,7 @@ import {
   type WorkOutput,
 } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
-import type { Forward, JobClientMessage, JobOpen, JobServerMessage } from './pb/job.js'
+import type { JobClientMessage, JobOpen, JobServerMessage } from './pb/job.js'
 import { encodeTicketParams } from './quote.js'
 import type { QuoteBook, QuoteRecord } from './quote-book.js'
 import { costOfItems, ticketPrice } from './units.js'
@@ -153,7 +155,7 @@ export function createJobHandler(
       }
       active++
       try {
-        await runJob(channel, record, peerId, first.open.window, context.signal, first.open.forward)
+        await runJob(channel, record, peerId, first.open, context.signal)
       } finally {
         active--
         components.slots.release()
@@ -189,10 +191,10 @@ export function createJobHandler(
     channel: Channel,
     record: QuoteRecord,
     peerId: string,
-    askedWindow: number,
+    open: JobOpen,
     stopSignal: AbortSignal,
-    forward?: Forward,
   ): Promise<void> {
+    const { forward, window: askedWindow } = open
     const { quote } = record
     const jobId = quote.quoteId
     const sender = quote.spec.sender
@@ -320,6 +322,11 @@ export function createJobHandler(
 
     // Workflows: with a feeder, work comes on the feed and this stream carries only tickets.
     const feeder = quote.spec.feeder
+    // Confirmed feeds: feed items wait for the broadcaster's word that the feeder committed them.
+    const gate =
+      open.digests === true && feeder !== undefined
+        ? new FeedGate({ feeder, timeoutMs: o.idleTimeoutMs })
+        : undefined
     let feed: Channel | undefined
     let forwarder: Forwarder | undefined
     let endJob!: () => void
@@ -349,7 +356,9 @@ export function createJobHandler(
         } else if (message.end && feeder !== undefined) {
           // The broadcaster sends nothing here: the feed's end ends the input.
         } else if (message.tickets !== undefined) await onTickets(message.tickets)
-        else if (message.end) {
+        else if (message.confirm !== undefined && gate !== undefined) {
+          gate.confirm(message.confirm.seq, message.confirm.digest)
+        } else if (message.end) {
           inputEnded = true
           wake.notify()
         } else throw new JobError(JOB_ERROR_CODES.protocolViolation, 'expected a work item or tickets')
@@ -414,6 +423,9 @@ export function createJobHandler(
               lines: sendOutput && output.lines !== undefined ? linesToPb(output.lines) : [],
               json: NO_BYTES,
               debitedWei: itemCost.toString(10),
+              ...(open.digests === true && !sendOutput && output.frame !== undefined
+                ? { digest: frameDigest(output.frame) }
+                : {}),
             },
           },
           { signal },
@@ -442,6 +454,7 @@ export function createJobHandler(
           })
           continue
         }
+        await gate?.pass(item, signal)
         await awaitCredit()
         reserved += itemCost
         const output = runWork(components.engine, quote.spec.pipeline, quote.spec.modelId, item, signal)

@@ -3,6 +3,7 @@
  * frames as raw rgb24 images, ticket batches with their params. Checks happen here, where bytes
  * enter; the handler and the session work with typed values.
  */
+import { createHash } from 'node:crypto'
 import type { Frame, TextLine } from '../inference/types.js'
 import { messageType } from '../peer/framing.js'
 import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
@@ -48,6 +49,18 @@ export function imageToFrame(image: Image, what: string): Frame {
     )
   }
   return { width: image.width, height: image.height, channels: 3, data: image.data }
+}
+
+/**
+ * Confirmed feeds and direct-workflow verification: sha256 over width and height (4 bytes each,
+ * big-endian) and the rgb24 bytes. Two frames have the same digest only if they are identical.
+ */
+export function frameDigest(frame: Pick<Frame, 'width' | 'height' | 'data'>): Uint8Array<ArrayBuffer> {
+  const dims = new Uint8Array(8)
+  const view = new DataView(dims.buffer)
+  view.setUint32(0, frame.width)
+  view.setUint32(4, frame.height)
+  return new Uint8Array(createHash('sha256').update(dims).update(frame.data).digest())
 }
 
 /** Most text lines one ocr result may carry, and the longest line: far above any real frame's text. */

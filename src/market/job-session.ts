@@ -50,7 +50,7 @@ export interface SessionResult {
 export interface JobSessionEvents {
   result: SessionResult
   /** Workflows: an item this orchestrator passed on to the next stage (no output comes back here). */
-  ack: { seq: number; debited: bigint }
+  ack: { seq: number; debited: bigint; digest?: Uint8Array }
   payment: { peerId: string; tickets: number; ev: bigint; gap: bigint }
   'payment:withheld': { peerId: string; gap: bigint }
   receipt: {
@@ -88,6 +88,8 @@ export interface JobSessionOptions {
   output?: 'results' | 'acks'
   /** Workflows: where the orchestrator sends its outputs (the next stage and its quote). */
   forward?: Forward
+  /** Workflows, confirmed feeds: acks carry output digests; feed items wait for `confirm` (job.proto). */
+  digests?: boolean
 }
 
 type Channel = MessageChannel<JobServerMessage, JobClientMessage>
@@ -164,6 +166,7 @@ export class JobSession {
             quoteId: quote.quoteId,
             window: this.#o.window ?? quote.window,
             ...(this.#o.forward === undefined ? {} : { forward: this.#o.forward }),
+            ...(this.#o.digests === true ? { digests: true } : {}),
           },
           end: false,
         },
@@ -226,6 +229,21 @@ export class JobSession {
     this.#fail(error)
   }
 
+  /** Confirmed feeds: vouches that the previous stage's output `seq` has `digest`. */
+  async confirm(seq: number, digest: Uint8Array): Promise<void> {
+    if (this.#failure !== undefined) throw this.#failure
+    try {
+      await this.#channel!.write(
+        { confirm: { seq, digest: digest as Uint8Array<ArrayBuffer> }, end: false },
+        { signal: this.#stop.signal },
+      )
+    } catch (err) {
+      const error = this.#asError(err, this.#stop.signal, 'confirming a feed item')
+      this.#fail(error)
+      throw error
+    }
+  }
+
   async #readLoop(): Promise<void> {
     const channel = this.#channel!
     try {
@@ -280,7 +298,11 @@ export class JobSession {
         )
       }
       if (!receiveOnly) this.#ackHead(result.seq)
-      this.events.emit('ack', { seq: result.seq, debited })
+      this.events.emit('ack', {
+        seq: result.seq,
+        debited,
+        ...(result.digest === undefined ? {} : { digest: result.digest }),
+      })
       return
     }
     const head = receiveOnly ? { seq: result.seq, frames: [NO_FRAME], t: 0 } : this.#inFlight[0]

@@ -36,6 +36,11 @@ export const JOB_ERROR_CODES = {
   previousStageFailed: 'ERR_PREVIOUS_STAGE_FAILED',
   /** Verification: another orchestrator with the same model contradicted this one's output. */
   verificationFailed: 'ERR_VERIFICATION_FAILED',
+  /**
+   * Workflows with confirmed feeds: a feed item differs from the output its feeder committed to the
+   * broadcaster (the feeder is to blame).
+   */
+  feedMismatch: 'ERR_FEED_MISMATCH',
 } as const
 
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[keyof typeof JOB_ERROR_CODES]

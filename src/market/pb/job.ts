@@ -320,6 +320,7 @@ export interface JobOpen {
   window: number
   forward?: Forward
   feed?: boolean
+  digests?: boolean
 }
 
 export namespace JobOpen {
@@ -350,6 +351,11 @@ export namespace JobOpen {
         if (obj.feed != null) {
           w.uint32(32)
           w.bool(obj.feed)
+        }
+
+        if (obj.digests != null) {
+          w.uint32(40)
+          w.bool(obj.digests)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -383,6 +389,10 @@ export namespace JobOpen {
             }
             case 4: {
               obj.feed = reader.bool()
+              break
+            }
+            case 5: {
+              obj.digests = reader.bool()
               break
             }
             default: {
@@ -424,6 +434,13 @@ export namespace JobOpen {
             case 4: {
               yield {
                 field: `${prefix}.feed`,
+                value: reader.bool()
+              }
+              break
+            }
+            case 5: {
+              yield {
+                field: `${prefix}.digests`,
                 value: reader.bool()
               }
               break
@@ -476,6 +493,11 @@ export namespace JobOpen {
     value: boolean
   }
 
+  export interface JobOpenDigestsFieldEvent {
+    field: '$.digests'
+    value: boolean
+  }
+
   export function encode (obj: Partial<JobOpen>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, JobOpen.codec())
   }
@@ -484,7 +506,7 @@ export namespace JobOpen {
     return decodeMessage(buf, JobOpen.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobOpen>): Generator<JobOpenQuoteIdFieldEvent | JobOpenWindowFieldEvent | JobOpenForwardPeerIdFieldEvent | JobOpenForwardQuoteIdFieldEvent | JobOpenForwardAddrsFieldEvent | JobOpenForwardPipelineFieldEvent | JobOpenFeedFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobOpen>): Generator<JobOpenQuoteIdFieldEvent | JobOpenWindowFieldEvent | JobOpenForwardPeerIdFieldEvent | JobOpenForwardQuoteIdFieldEvent | JobOpenForwardAddrsFieldEvent | JobOpenForwardPipelineFieldEvent | JobOpenFeedFieldEvent | JobOpenDigestsFieldEvent> {
     return streamMessage(buf, JobOpen.codec(), opts)
   }
 }
@@ -937,11 +959,124 @@ export namespace TicketBatchMessage {
   }
 }
 
+export interface Confirm {
+  seq: number
+  digest: Uint8Array<ArrayBuffer>
+}
+
+export namespace Confirm {
+  let _codec: Codec<Confirm, Partial<Confirm>>
+
+  export const codec = (): Codec<Confirm, Partial<Confirm>> => {
+    if (_codec == null) {
+      _codec = message<Confirm, Partial<Confirm>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.seq != null && obj.seq !== 0)) {
+          w.uint32(8)
+          w.uint64Number(obj.seq)
+        }
+
+        if ((obj.digest != null && obj.digest.byteLength > 0)) {
+          w.uint32(18)
+          w.bytes(obj.digest)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          seq: 0,
+          digest: uint8ArrayAlloc(0)
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.seq = reader.uint64Number()
+              break
+            }
+            case 2: {
+              obj.digest = reader.bytes()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.seq`,
+                value: reader.uint64Number()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface ConfirmSeqFieldEvent {
+    field: '$.seq'
+    value: number
+  }
+
+  export interface ConfirmDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export function encode (obj: Partial<Confirm>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Confirm.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Confirm>): Confirm {
+    return decodeMessage(buf, Confirm.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Confirm>): Generator<ConfirmSeqFieldEvent | ConfirmDigestFieldEvent> {
+    return streamMessage(buf, Confirm.codec(), opts)
+  }
+}
+
 export interface JobClientMessage {
   open?: JobOpen
   work?: WorkItem
   tickets?: TicketBatchMessage
   end: boolean
+  confirm?: Confirm
 }
 
 export namespace JobClientMessage {
@@ -972,6 +1107,11 @@ export namespace JobClientMessage {
         if ((obj.end != null && obj.end !== false)) {
           w.uint32(32)
           w.bool(obj.end)
+        }
+
+        if (obj.confirm != null) {
+          w.uint32(42)
+          Confirm.codec().encode(obj.confirm, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1008,6 +1148,12 @@ export namespace JobClientMessage {
             }
             case 4: {
               obj.end = reader.bool()
+              break
+            }
+            case 5: {
+              obj.confirm = Confirm.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.confirm
+              })
               break
             }
             default: {
@@ -1051,6 +1197,13 @@ export namespace JobClientMessage {
                 field: `${prefix}.end`,
                 value: reader.bool()
               }
+              break
+            }
+            case 5: {
+              yield * Confirm.codec().stream(reader, reader.uint32(), `${prefix}.confirm`, {
+                limits: opts.limits?.confirm
+              })
+
               break
             }
             default: {
@@ -1098,6 +1251,11 @@ export namespace JobClientMessage {
 
   export interface JobClientMessageOpenFeedFieldEvent {
     field: '$.open.feed'
+    value: boolean
+  }
+
+  export interface JobClientMessageOpenDigestsFieldEvent {
+    field: '$.open.digests'
     value: boolean
   }
 
@@ -1156,6 +1314,16 @@ export namespace JobClientMessage {
     value: boolean
   }
 
+  export interface JobClientMessageConfirmSeqFieldEvent {
+    field: '$.confirm.seq'
+    value: number
+  }
+
+  export interface JobClientMessageConfirmDigestFieldEvent {
+    field: '$.confirm.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<JobClientMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, JobClientMessage.codec())
   }
@@ -1164,7 +1332,7 @@ export namespace JobClientMessage {
     return decodeMessage(buf, JobClientMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobClientMessage>): Generator<JobClientMessageOpenQuoteIdFieldEvent | JobClientMessageOpenWindowFieldEvent | JobClientMessageOpenForwardPeerIdFieldEvent | JobClientMessageOpenForwardQuoteIdFieldEvent | JobClientMessageOpenForwardAddrsFieldEvent | JobClientMessageOpenForwardPipelineFieldEvent | JobClientMessageOpenFeedFieldEvent | JobClientMessageWorkSeqFieldEvent | JobClientMessageWorkImagesWidthFieldEvent | JobClientMessageWorkImagesHeightFieldEvent | JobClientMessageWorkImagesDataFieldEvent | JobClientMessageWorkTFieldEvent | JobClientMessageTicketsSenderFieldEvent | JobClientMessageTicketsParamsFieldEvent | JobClientMessageTicketsTicketsSenderNonceFieldEvent | JobClientMessageTicketsTicketsSignatureFieldEvent | JobClientMessageEndFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobClientMessage>): Generator<JobClientMessageOpenQuoteIdFieldEvent | JobClientMessageOpenWindowFieldEvent | JobClientMessageOpenForwardPeerIdFieldEvent | JobClientMessageOpenForwardQuoteIdFieldEvent | JobClientMessageOpenForwardAddrsFieldEvent | JobClientMessageOpenForwardPipelineFieldEvent | JobClientMessageOpenFeedFieldEvent | JobClientMessageOpenDigestsFieldEvent | JobClientMessageWorkSeqFieldEvent | JobClientMessageWorkImagesWidthFieldEvent | JobClientMessageWorkImagesHeightFieldEvent | JobClientMessageWorkImagesDataFieldEvent | JobClientMessageWorkTFieldEvent | JobClientMessageTicketsSenderFieldEvent | JobClientMessageTicketsParamsFieldEvent | JobClientMessageTicketsTicketsSenderNonceFieldEvent | JobClientMessageTicketsTicketsSignatureFieldEvent | JobClientMessageEndFieldEvent | JobClientMessageConfirmSeqFieldEvent | JobClientMessageConfirmDigestFieldEvent> {
     return streamMessage(buf, JobClientMessage.codec(), opts)
   }
 }
@@ -1553,6 +1721,7 @@ export interface Result {
   json: Uint8Array<ArrayBuffer>
   debitedWei: string
   lines: TextLine[]
+  digest?: Uint8Array<ArrayBuffer>
 }
 
 export namespace Result {
@@ -1590,6 +1759,11 @@ export namespace Result {
             w.uint32(42)
             TextLine.codec().encode(value, w)
           }
+        }
+
+        if (obj.digest != null) {
+          w.uint32(50)
+          w.bytes(obj.digest)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1635,6 +1809,10 @@ export namespace Result {
               obj.lines.push(TextLine.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.lines$
               }))
+              break
+            }
+            case 6: {
+              obj.digest = reader.bytes()
               break
             }
             default: {
@@ -1702,6 +1880,13 @@ export namespace Result {
 
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.digest`,
+                value: reader.bytes()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1762,6 +1947,11 @@ export namespace Result {
     value: number
   }
 
+  export interface ResultDigestFieldEvent {
+    field: '$.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export function encode (obj: Partial<Result>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Result.codec())
   }
@@ -1770,7 +1960,7 @@ export namespace Result {
     return decodeMessage(buf, Result.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Result>): Generator<ResultSeqFieldEvent | ResultImageWidthFieldEvent | ResultImageHeightFieldEvent | ResultImageDataFieldEvent | ResultJsonFieldEvent | ResultDebitedWeiFieldEvent | ResultLinesTextFieldEvent | ResultLinesConfidenceFieldEvent | ResultLinesBoxFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Result>): Generator<ResultSeqFieldEvent | ResultImageWidthFieldEvent | ResultImageHeightFieldEvent | ResultImageDataFieldEvent | ResultJsonFieldEvent | ResultDebitedWeiFieldEvent | ResultLinesTextFieldEvent | ResultLinesConfidenceFieldEvent | ResultLinesBoxFieldEvent | ResultDigestFieldEvent> {
     return streamMessage(buf, Result.codec(), opts)
   }
 }
@@ -2273,6 +2463,11 @@ export namespace JobServerMessage {
     value: number
   }
 
+  export interface JobServerMessageResultDigestFieldEvent {
+    field: '$.result.digest'
+    value: Uint8Array<ArrayBuffer>
+  }
+
   export interface JobServerMessageCreditGapWeiFieldEvent {
     field: '$.credit.gapWei'
     value: string
@@ -2326,7 +2521,7 @@ export namespace JobServerMessage {
     return decodeMessage(buf, JobServerMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobServerMessage>): Generator<JobServerMessageAcceptedJobIdFieldEvent | JobServerMessageAcceptedWindowFieldEvent | JobServerMessageResultSeqFieldEvent | JobServerMessageResultImageWidthFieldEvent | JobServerMessageResultImageHeightFieldEvent | JobServerMessageResultImageDataFieldEvent | JobServerMessageResultJsonFieldEvent | JobServerMessageResultDebitedWeiFieldEvent | JobServerMessageResultLinesTextFieldEvent | JobServerMessageResultLinesConfidenceFieldEvent | JobServerMessageResultLinesBoxFieldEvent | JobServerMessageCreditGapWeiFieldEvent | JobServerMessageCreditParamsFieldEvent | JobServerMessageReceiptAcceptedFieldEvent | JobServerMessageReceiptRejectedFieldEvent | JobServerMessageReceiptCreditedWeiFieldEvent | JobServerMessageReceiptBalanceWeiFieldEvent | JobServerMessageReceiptRejectCodeFieldEvent | JobServerMessageErrorCodeFieldEvent | JobServerMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobServerMessage>): Generator<JobServerMessageAcceptedJobIdFieldEvent | JobServerMessageAcceptedWindowFieldEvent | JobServerMessageResultSeqFieldEvent | JobServerMessageResultImageWidthFieldEvent | JobServerMessageResultImageHeightFieldEvent | JobServerMessageResultImageDataFieldEvent | JobServerMessageResultJsonFieldEvent | JobServerMessageResultDebitedWeiFieldEvent | JobServerMessageResultLinesTextFieldEvent | JobServerMessageResultLinesConfidenceFieldEvent | JobServerMessageResultLinesBoxFieldEvent | JobServerMessageResultDigestFieldEvent | JobServerMessageCreditGapWeiFieldEvent | JobServerMessageCreditParamsFieldEvent | JobServerMessageReceiptAcceptedFieldEvent | JobServerMessageReceiptRejectedFieldEvent | JobServerMessageReceiptCreditedWeiFieldEvent | JobServerMessageReceiptBalanceWeiFieldEvent | JobServerMessageReceiptRejectCodeFieldEvent | JobServerMessageErrorCodeFieldEvent | JobServerMessageErrorMessageFieldEvent> {
     return streamMessage(buf, JobServerMessage.codec(), opts)
   }
 }
