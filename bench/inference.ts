@@ -43,8 +43,9 @@ interface Case {
   feeds: (registry: ModelRegistry, a: Frame, b: Frame) => Record<string, ort.Tensor>
 }
 
-const imageFeed = (registry: ModelRegistry, id: string, index: number, frame: Frame) =>
-  frameToTensor(frame, registry.get(id).manifest.inputs[index])
+/** `share` as the engine's interpolate does: a model that takes frame bytes gets them uncopied. */
+const imageFeed = (registry: ModelRegistry, id: string, index: number, frame: Frame, share = false) =>
+  frameToTensor(frame, registry.get(id).manifest.inputs[index], undefined, { share })
 
 const CASES: Case[] = [
   ...['esrgan-slim-x2', 'esrgan-slim-x4'].map(
@@ -62,8 +63,8 @@ const CASES: Case[] = [
     feeds: (r, a, b) => {
       const [i0, i1, it] = r.get('blend').manifest.inputs
       return {
-        [i0.name]: imageFeed(r, 'blend', 0, a),
-        [i1.name]: imageFeed(r, 'blend', 1, b),
+        [i0.name]: imageFeed(r, 'blend', 0, a, true),
+        [i1.name]: imageFeed(r, 'blend', 1, b, true),
         [it.name]: new ort.Tensor(
           'float32',
           new Float32Array([0.5]),

@@ -5,7 +5,7 @@
  * the engine goes on serving the others.
  */
 import { readFile } from 'node:fs/promises'
-import { AbortedError } from '../errors.js'
+import { isFramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { builtinModelsDir } from './builtins.js'
 import {
@@ -18,7 +18,7 @@ import {
 } from './errors.js'
 import type { TypedEvents } from './events.js'
 import { checkFeeds, dummyFeeds } from './feeds.js'
-import { DEFAULT_MAX_PIXELS, validateFrame } from './frame-tensor.js'
+import { DEFAULT_MAX_PIXELS, validateFrame } from './frame.js'
 import { sha256Hex } from './onnx-inspect.js'
 import { checkInterpolateInputs, interpolateFrames } from './pipelines/interpolate.js'
 import { type RunnableModel, upscaleFrame } from './pipelines/upscale.js'
@@ -33,7 +33,13 @@ import {
 } from './session.js'
 import { checkTilingOptions, DEFAULT_TILING, type TilingOptions } from './tiling.js'
 import type { Frame, ModelStatus, PipelineId } from './types.js'
-import { createWarmPool, type WarmPool, type WarmPoolEvents, type WarmPoolReport } from './warm-pool.js'
+import {
+  createWarmPool,
+  type Lease,
+  type WarmPool,
+  type WarmPoolEvents,
+  type WarmPoolReport,
+} from './warm-pool.js'
 
 export interface InferenceEngineComponents {
   registry: ModelRegistry
@@ -189,39 +195,81 @@ export function createInferenceEngine(
     return record
   }
 
+  /** onnxruntime and session-thread failures become ERR_INFERENCE_FAILED; typed errors pass. */
+  const runError = (id: string, err: unknown): unknown =>
+    isFramemeshError(err) ? err : new InferenceFailedError(id, (err as Error).message, { cause: err })
+
+  /** The pipeline's view of a leased session: runs carry the caller's abort signal. */
+  const runnable = (id: string, session: ModelSession, signal: AbortSignal | undefined): RunnableModel => ({
+    manifest: registry.get(id).manifest,
+    run: (feeds, runOptions) =>
+      session.run(feeds, runOptions?.transferInputs === true ? { transferInputs: true, signal } : { signal }),
+  })
+
+  /** Runs `fn` on a leased session and gives lease and queue slot back when it settles. */
+  const runLeased = <R>(
+    id: string,
+    lease: Lease<ModelSession>,
+    releaseSlot: () => void,
+    signal: AbortSignal | undefined,
+    fn: (model: RunnableModel) => Promise<R>,
+  ): Promise<R> => {
+    const done = () => {
+      lease.release()
+      releaseSlot()
+    }
+    let pending: Promise<R>
+    try {
+      pending = fn(runnable(id, lease.value, signal))
+    } catch (err) {
+      done()
+      return Promise.reject(runError(id, err))
+    }
+    return pending.then(
+      (value) => {
+        done()
+        return value
+      },
+      (err: unknown) => {
+        done()
+        throw runError(id, err)
+      },
+    )
+  }
+
   /**
    * Queue slot first, then the warm model: waiting callers do not keep a model in memory. A free
-   * slot on a warm model is taken synchronously: for a sub-millisecond model (blend) each extra
-   * promise hop here is a measurable share of the run.
+   * slot on a warm model is taken synchronously and the run chained without async wrappers: for
+   * a sub-millisecond model (blend) every promise hop here is a measurable share of the run.
    */
-  const withModel = async <R>(
+  const withModel = <R>(
     id: string,
     signal: AbortSignal | undefined,
     fn: (model: RunnableModel) => Promise<R>,
   ): Promise<R> => {
-    const record = registry.get(id)
     const queue = queueOf(id)
-    const releaseSlot = (signal?.aborted !== true && queue.tryAcquire()) || (await queue.acquire({ signal }))
+    const slot = signal?.aborted === true ? undefined : queue.tryAcquire()
+    const lease = slot === undefined ? undefined : pool.tryAcquire(id)
+    if (slot !== undefined && lease !== undefined) return runLeased(id, lease, slot, signal, fn)
+    return withModelWhenReady(id, signal, fn, slot)
+  }
+
+  /** The slow path: wait for a queue slot (unless one is held already) and for the model to load. */
+  const withModelWhenReady = async <R>(
+    id: string,
+    signal: AbortSignal | undefined,
+    fn: (model: RunnableModel) => Promise<R>,
+    heldSlot: (() => void) | undefined,
+  ): Promise<R> => {
+    const releaseSlot = heldSlot ?? (await queueOf(id).acquire({ signal }))
+    let lease: Lease<ModelSession>
     try {
-      const lease = (signal?.aborted !== true && pool.tryAcquire(id)) || (await pool.acquire(id, { signal }))
-      try {
-        const session = lease.value
-        return await fn({
-          manifest: record.manifest,
-          run: (feeds, runOptions) =>
-            session
-              .run(feeds, runOptions?.transferInputs === true ? { transferInputs: true, signal } : { signal })
-              .catch((err: unknown) => {
-                if (err instanceof AbortedError) throw err
-                throw new InferenceFailedError(id, (err as Error).message, { cause: err })
-              }),
-        })
-      } finally {
-        lease.release()
-      }
-    } finally {
+      lease = await pool.acquire(id, { signal })
+    } catch (err) {
       releaseSlot()
+      throw err
     }
+    return runLeased(id, lease, releaseSlot, signal, fn)
   }
 
   const statusOf = (base: ModelStatus): ModelStatus => {
@@ -266,10 +314,11 @@ export function createInferenceEngine(
     },
     unload: (id) => pool.unload(id),
 
-    async run(modelId, feeds, opts = {}) {
-      const record = usable(modelId)
-      checkFeeds(record.manifest, feeds, maxPixels * 3 * 4)
-      return withModel(modelId, opts.signal, (model) => model.run(feeds))
+    run(modelId, feeds, opts = {}) {
+      return checkedThen(
+        () => checkFeeds(usable(modelId).manifest, feeds, maxPixels * 3 * 4),
+        () => withModel(modelId, opts.signal, (model) => model.run(feeds)),
+      )
     },
 
     async upscale(modelId, frame, opts = {}) {
@@ -285,12 +334,16 @@ export function createInferenceEngine(
       )
     },
 
-    async interpolate(modelId, a, b, t, opts = {}) {
-      usable(modelId, 'interpolate')
-      validateFrame(a, maxPixels, 'first frame')
-      validateFrame(b, maxPixels, 'second frame')
-      checkInterpolateInputs(modelId, a, b, t)
-      return withModel(modelId, opts.signal, (model) => interpolateFrames(model, a, b, t))
+    interpolate(modelId, a, b, t, opts = {}) {
+      return checkedThen(
+        () => {
+          usable(modelId, 'interpolate')
+          validateFrame(a, maxPixels, 'first frame')
+          validateFrame(b, maxPixels, 'second frame')
+          checkInterpolateInputs(modelId, a, b, t)
+        },
+        () => withModel(modelId, opts.signal, (model) => interpolateFrames(model, a, b, t)),
+      )
     },
 
     async close() {
@@ -314,4 +367,17 @@ export async function openInferenceEngine(
   const registry = createModelRegistry({ logger: components.logger }, { ...options, builtinDirs })
   await registry.scan()
   return createInferenceEngine({ ...components, registry }, options)
+}
+
+/**
+ * Runs synchronous checks, then the work; a failed check becomes a rejection, as from an async
+ * function, without the extra promise an async wrapper would add to every run.
+ */
+function checkedThen<R>(check: () => void, work: () => Promise<R>): Promise<R> {
+  try {
+    check()
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  return work()
 }

@@ -13,13 +13,8 @@ export {
   type UpscaleRequestOptions,
 } from './engine.js'
 export * from './errors.js'
-export {
-  DEFAULT_MAX_PIXELS,
-  frameToTensor,
-  type Region,
-  tensorToFrame,
-  validateFrame,
-} from './frame-tensor.js'
+export { DEFAULT_MAX_PIXELS, validateFrame } from './frame.js'
+export { frameToTensor, type Region, tensorToFrame } from './frame-tensor.js'
 export { loadManifestFile, PIPELINES, parseManifest } from './manifest.js'
 export { type GraphInterface, type GraphTensor, inspectOnnx, validateModelFile } from './onnx-inspect.js'
 export { createRunQueue, type RunQueue, type RunQueueOptions } from './queue.js'

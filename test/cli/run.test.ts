@@ -104,10 +104,10 @@ test('ocr on a video writes one JSON entry per sampled frame', async (t) => {
   t.true(Array.isArray(json.frames[0].lines))
 })
 
-test('a raw RGB input of the wrong length is refused with ERR_BAD_FRAME', async (t) => {
+test('a raw RGB input of the wrong length is refused with ERR_FRAME_INVALID', async (t) => {
   const input = join(dir, 'frame.rgb')
   await writeFile(input, new Uint8Array(10 * 10 * 3 - 1))
-  await fails(t, 'ERR_BAD_FRAME', 'upscale', input, join(dir, 'out.png'), '--input-size', '10x10')
+  await fails(t, 'ERR_FRAME_INVALID', 'upscale', input, join(dir, 'out.png'), '--input-size', '10x10')
 })
 
 test('a text file as input is refused with ERR_VIDEO_DECODE', async (t) => {

@@ -134,23 +134,23 @@ test('an image declaring more pixels than the limit is refused with ERR_IMAGE_TO
   t.is((raw as { code?: string }).code, 'ERR_IMAGE_TOO_LARGE')
 })
 
-test('raw RGB of exactly width × height × 3 bytes becomes a frame; any other length is ERR_BAD_FRAME', (t) => {
+test('raw RGB of exactly width × height × 3 bytes becomes a frame; any other length is ERR_FRAME_INVALID', (t) => {
   const bytes = new Uint8Array(4 * 2 * 3).fill(7)
   const frame = decodeRawFrame(bytes, 4, 2)
   t.is(frame.data, bytes)
   for (const length of [4 * 2 * 3 - 1, 4 * 2 * 3 + 1, 4 * 2 * 4]) {
     const err = t.throws(() => decodeRawFrame(new Uint8Array(length), 4, 2))
-    t.is((err as { code?: string }).code, 'ERR_BAD_FRAME')
+    t.is((err as { code?: string }).code, 'ERR_FRAME_INVALID')
     t.regex(err.message, /width × height × 3/)
   }
 })
 
-test('encoding a malformed frame is refused with ERR_BAD_FRAME', async (t) => {
+test('encoding a malformed frame is refused with ERR_FRAME_INVALID', async (t) => {
   const bad: Frame = { width: 4, height: 4, channels: 3, data: new Uint8Array(10) }
   const err = await t.throwsAsync(encodeImage(bad, 'png'))
-  t.is((err as { code?: string }).code, 'ERR_BAD_FRAME')
+  t.is((err as { code?: string }).code, 'ERR_FRAME_INVALID')
   const fractional = t.throws(() =>
     assertFrame({ width: 1.5, height: 2, channels: 3, data: new Uint8Array(9) }),
   )
-  t.is((fractional as { code?: string }).code, 'ERR_BAD_FRAME')
+  t.is((fractional as { code?: string }).code, 'ERR_FRAME_INVALID')
 })

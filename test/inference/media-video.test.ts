@@ -184,14 +184,14 @@ test('a truncated video fails with ERR_VIDEO_DECODE or yields fewer frames, neve
   }
 })
 
-test('frames of differing sizes are refused with ERR_BAD_FRAME and no file is left', async (t) => {
+test('frames of differing sizes are refused with ERR_FRAME_INVALID and no file is left', async (t) => {
   const out = join(dir, 'mixed.mp4')
   const frames: Frame[] = [
     { width: 16, height: 16, channels: 3, data: new Uint8Array(16 * 16 * 3) },
     { width: 8, height: 8, channels: 3, data: new Uint8Array(8 * 8 * 3) },
   ]
   const err = await t.throwsAsync(writeVideo(out, frames, { fps: { num: 10, den: 1 } }))
-  t.is((err as { code?: string }).code, 'ERR_BAD_FRAME')
+  t.is((err as { code?: string }).code, 'ERR_FRAME_INVALID')
   await t.throwsAsync(stat(out))
 })
 

@@ -80,11 +80,11 @@ test('frames without text give no lines: flat grey, noise and a 1×1 frame', asy
   for (const frame of [grey, noise, tiny]) t.deepEqual(await ocr.recognize(frame), [])
 })
 
-test('a malformed frame is refused with ERR_BAD_FRAME', async (t) => {
+test('a malformed frame is refused with ERR_FRAME_INVALID', async (t) => {
   const err = await t.throwsAsync(
     ocr.recognize({ width: 10, height: 10, channels: 3, data: new Uint8Array(7) }),
   )
-  t.is((err as { code?: string }).code, 'ERR_BAD_FRAME')
+  t.is((err as { code?: string }).code, 'ERR_FRAME_INVALID')
 })
 
 test('an aborted signal stops OCR with ERR_ABORTED', async (t) => {

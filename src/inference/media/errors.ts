@@ -26,13 +26,6 @@ export class ImageEmptyError extends FramemeshError {
   }
 }
 
-/** A frame whose data does not match its declared shape (length ≠ width × height × 3, sizes differ...). */
-export class BadFrameError extends FramemeshError {
-  constructor(message: string, options?: { details?: Record<string, unknown> }) {
-    super('ERR_BAD_FRAME', message, options)
-  }
-}
-
 /** The file is not a video ffmpeg can decode, or decoding failed part way. */
 export class VideoDecodeError extends FramemeshError {
   constructor(message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {

@@ -1,6 +1,8 @@
 import sharp, { type OutputInfo } from 'sharp'
+import { FrameInvalidError } from '../errors.js'
+import { validateFrame } from '../frame.js'
 import type { Frame } from '../types.js'
-import { BadFrameError, ImageDecodeError, ImageEmptyError, ImageTooLargeError } from './errors.js'
+import { ImageDecodeError, ImageEmptyError, ImageTooLargeError } from './errors.js'
 import { type ImageFormat, readImageHeader } from './image-header.js'
 
 /**
@@ -86,27 +88,10 @@ export function decodeRawFrame(
   return frame
 }
 
-/** Throws ERR_BAD_FRAME unless the frame is a well-formed RGB frame (what every pipeline assumes). */
+/** Throws ERR_FRAME_INVALID unless the frame is a well-formed RGB frame (what every pipeline assumes). */
 export function assertFrame(frame: Frame): void {
-  const { width, height, data } = frame
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new BadFrameError(`the frame size ${width}×${height} is not a positive whole number of pixels`, {
-      details: { width, height },
-    })
-  }
-  if (frame.channels !== 3) {
-    throw new BadFrameError(`the frame has ${frame.channels} channels; frames must be RGB (3 channels)`)
-  }
-  if (!(data instanceof Uint8Array)) {
-    throw new BadFrameError('the frame data must be a Uint8Array of interleaved RGB bytes')
-  }
-  const expected = width * height * 3
-  if (data.length !== expected) {
-    throw new BadFrameError(
-      `the frame data is ${data.length} bytes but ${width}×${height} RGB needs ${expected} (width × height × 3); check the declared size`,
-      { details: { width, height, bytes: data.length, expected } },
-    )
-  }
+  // Any size: decoding and encoding have their own pixel limits.
+  validateFrame(frame, Number.POSITIVE_INFINITY)
 }
 
 /** Encodes a frame as PNG, JPEG or raw RGB bytes. */
@@ -147,7 +132,7 @@ function checkSize(width: number, height: number, maxPixels: number, format: Ima
     )
   }
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 0 || height < 0) {
-    throw new BadFrameError(`the image size ${width}×${height} is not a positive whole number of pixels`)
+    throw new FrameInvalidError(`the image size ${width}×${height} is not a positive whole number of pixels`)
   }
   if (width * height > maxPixels) {
     throw new ImageTooLargeError(

@@ -1,7 +1,6 @@
 // Frames in and out of files: still images (sharp) and videos (the bundled ffmpeg).
 export { type ContainerSpec, containerFor, VIDEO_EXTENSIONS } from './containers.js'
 export {
-  BadFrameError,
   FfmpegUnavailableError,
   ImageDecodeError,
   ImageEmptyError,

@@ -1,8 +1,9 @@
 import { rename, rm } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
+import { FrameInvalidError } from '../errors.js'
 import type { Frame } from '../types.js'
 import { containerFor } from './containers.js'
-import { BadFrameError, ImageTooLargeError, VideoDecodeError, VideoEncodeError } from './errors.js'
+import { ImageTooLargeError, VideoDecodeError, VideoEncodeError } from './errors.js'
 import { type FfmpegProcess, spawnFfmpeg, type Watchdog, watchdog } from './ffmpeg.js'
 import { assertFrame, DEFAULT_MAX_PIXELS } from './image.js'
 import { probeVideo, type Rational, type VideoInfo } from './video-probe.js'
@@ -200,7 +201,7 @@ export async function writeVideo(
       const frame = current.value
       assertFrame(frame)
       if (frame.width !== width || frame.height !== height) {
-        throw new BadFrameError(
+        throw new FrameInvalidError(
           `frame ${count} is ${frame.width}×${frame.height} but the video is ${width}×${height}; all frames must share one size`,
         )
       }

@@ -26,8 +26,11 @@ export function checkInterpolateInputs(modelId: string, a: Frame, b: Frame, t: n
   }
 }
 
-/** Interpolate between two validated, same-sized frames. */
-export async function interpolateFrames(model: RunnableModel, a: Frame, b: Frame, t: number): Promise<Frame> {
+/**
+ * Interpolate between two validated, same-sized frames. Chained with then() rather than async:
+ * blend runs in ~0.05 ms, and an async wrapper's extra promise is a visible share of that.
+ */
+export function interpolateFrames(model: RunnableModel, a: Frame, b: Frame, t: number): Promise<Frame> {
   const { manifest } = model
   const [in0, in1, inT] = manifest.inputs
   const output = manifest.outputs[0]
@@ -36,7 +39,7 @@ export async function interpolateFrames(model: RunnableModel, a: Frame, b: Frame
   // A model that takes frame bytes gets the caller's frames as they are (no copy); converted
   // tensors are fresh and nobody else holds them, so a worker session may take their buffers.
   const shared = isFrameBytes(in0) || isFrameBytes(in1)
-  const result = await model.run(
+  const run = model.run(
     {
       [in0.name]: frameToTensor(a, in0, undefined, { share: true }),
       [in1.name]: frameToTensor(b, in1, undefined, { share: true }),
@@ -44,15 +47,17 @@ export async function interpolateFrames(model: RunnableModel, a: Frame, b: Frame
     },
     { transferInputs: !shared },
   )
-  const tensor = result[output.name]
-  if (tensor === undefined)
-    throw new InferenceFailedError(manifest.id, `the model returned no "${output.name}"`)
-  const out = tensorToFrame(manifest.id, tensor, output)
-  if (out.width !== a.width || out.height !== a.height) {
-    throw new InferenceFailedError(
-      manifest.id,
-      `${a.width}x${a.height} inputs gave a ${out.width}x${out.height} frame`,
-    )
-  }
-  return out
+  return run.then((result) => {
+    const tensor = result[output.name]
+    if (tensor === undefined)
+      throw new InferenceFailedError(manifest.id, `the model returned no "${output.name}"`)
+    const out = tensorToFrame(manifest.id, tensor, output)
+    if (out.width !== a.width || out.height !== a.height) {
+      throw new InferenceFailedError(
+        manifest.id,
+        `${a.width}x${a.height} inputs gave a ${out.width}x${out.height} frame`,
+      )
+    }
+    return out
+  })
 }
