@@ -17,7 +17,7 @@ import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
-import type { Verdict } from './verifier.js'
+import type { Verdict, VerificationReport } from './verifier.js'
 
 /** Where a stage may run next. */
 export interface StageCandidate {
@@ -107,6 +107,8 @@ export interface StageReport {
   evSent: bigint
   /** Items sent again after their first orchestrator failed. */
   resent: number
+  /** With verification: this stage's checks, mismatches and blame. */
+  verification?: VerificationReport
 }
 
 export interface StageEvents {

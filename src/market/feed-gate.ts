@@ -44,6 +44,11 @@ export class FeedGate {
     this.#wake.notify()
   }
 
+  /** Whether every image of `item` is confirmed already (`pass` would not wait). */
+  ready(item: WorkInput): boolean {
+    return item.frames.every((_, i) => this.#confirmed.has(item.seq + i))
+  }
+
   /**
    * Waits until every image of feed item `item` is confirmed (image i of item j is the feeder's
    * output j + i) and checks it; throws ERR_FEED_MISMATCH when an image differs.

@@ -454,7 +454,11 @@ export function createJobHandler(
           })
           continue
         }
-        await gate?.pass(item, signal)
+        if (gate !== undefined) {
+          // Hand on what is done while the broadcaster's confirmation of this item is on its way.
+          while (running.length > 0 && !gate.ready(item)) await flush()
+          await gate.pass(item, signal)
+        }
         await awaitCredit()
         reserved += itemCost
         const output = runWork(components.engine, quote.spec.pipeline, quote.spec.modelId, item, signal)

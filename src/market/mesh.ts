@@ -16,7 +16,14 @@ import { MAX_UINT256 } from '../tickets/ticket.js'
 import { AdvertFeed } from './advert-gossip.js'
 import { AdvertValidator, type AdvertValidatorOptions } from './advert-validator.js'
 import { BudgetPayer } from './broadcaster-payer.js'
-import { type PeerUse, Stage, type StageEvents, type StageReport, type StageResult } from './failover.js'
+import {
+  type PeerUse,
+  Stage,
+  type StageCandidate,
+  type StageEvents,
+  type StageReport,
+  type StageResult,
+} from './failover.js'
 import { JobEvents } from './job-events.js'
 import { framesOf, ReplayInput, STAGE_BUFFER, stageSpecs, workItems } from './job-input.js'
 import type { WorkInput } from './job-work.js'
@@ -29,7 +36,7 @@ import { Reachability } from './reachability.js'
 import { CollectedResults, ResultQueue } from './result-queue.js'
 import { type SelectionOptions, selectOffer } from './selection.js'
 import { type VerificationReport, Verifier, type VerifierEvents, type VerifyOptions } from './verifier.js'
-import { DirectWorkflow } from './workflow.js'
+import { DirectWorkflow, type StagePrimary } from './workflow.js'
 
 export interface MeshComponents {
   /** With `libp2p`, a workflow tells each stage the addresses we know of the next one. */
@@ -82,8 +89,9 @@ export interface SubmitOptions {
   /**
    * How a workflow's frames travel: 'direct' (default) from orchestrator to orchestrator, each
    * stage paid by us on its own stream; 'broadcaster' through us between stages. A direct run that
-   * fails goes on through the broadcaster from the first output not yet delivered. Verified
-   * workflows always go through the broadcaster (it compares each stage's outputs).
+   * fails goes on through the broadcaster from the first output not yet delivered. A verified
+   * direct workflow confirms every feed and checks a share of each stage's items (workflow-verify.ts);
+   * with `verify.minPsnrDb` (outputs compared by PSNR, not bytes) it goes through the broadcaster.
    */
   route?: 'direct' | 'broadcaster'
   /** Check a share of each stage's outputs on a second orchestrator (see verifier.ts). */
@@ -127,7 +135,7 @@ export interface JobReport extends StageReport {
   peers: PeerUse[]
   /** Workflows: each stage's own report, in stage order (items of the job = the last stage's). */
   stages?: StageReport[]
-  /** With `verify`: frames checked, mismatches, peers blamed (all stages). */
+  /** With `verify`: frames checked, mismatches, peers blamed (all stages; per stage in `stages`). */
   verification?: VerificationReport
 }
 
@@ -195,6 +203,19 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
   orderBook.start()
   const running = new Set<AbortController>()
 
+  /** An offer for `query` among `allowed` (all when undefined), waiting (bounded) for one we can dial. */
+  const draw = (
+    query: OfferQuery,
+    exclude: ReadonlySet<string>,
+    allowed: ReadonlySet<string> | undefined,
+    signal: AbortSignal,
+  ) =>
+    reach.pick(
+      () => orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId)),
+      (list) => selectOffer(list, query, (p) => stats.health(p), { ...options.selection, exclude })?.offer,
+      signal,
+    )
+
   const submit = (submitted: SubmitOptions): MeshJob => {
     const id = randomBytes(8).toString('hex')
     const events = new JobEvents()
@@ -251,6 +272,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     // One budget for the whole job, every stage paid from it.
     const payer = new BudgetPayer(components.sender, s.budget)
     const verifiers: Verifier[] = []
+    /** A direct run's verification, per stage (the chained run's are in `verifiers`). */
+    const directChecks: VerificationReport[] = []
     let delivered = 0
     /** A fallback's outputs are numbered from 0 again: they continue the job's seqs from here. */
     let seqOffset = 0
@@ -275,7 +298,9 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         evSent: reports.reduce((n, r) => n + r.evSent, 0n),
         resent: reports.reduce((n, r) => n + r.resent, 0),
         ...(specs.length > 1 ? { stages: reports } : {}),
-        ...(verifiers.length === 0 ? {} : { verification: mergeVerification(verifiers) }),
+        ...(verifiers.length === 0 && directChecks.length === 0
+          ? {}
+          : { verification: mergeVerification([...directChecks, ...verifiers.map((v) => v.report())]) }),
       }
       events.emit('finished', report)
       return report
@@ -284,9 +309,11 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       const direct: StageReport[] = []
       const avoid = new Set<string>()
       let input: AsyncIterator<Frame> = replay
-      if (specs.length > 1 && (s.route ?? 'direct') === 'direct' && s.verify === undefined) {
+      if (specs.length > 1 && (s.route ?? 'direct') === 'direct' && s.verify?.minPsnrDb === undefined) {
         try {
-          return finish(await runDirect(s, specs, replay, payer, events, push, room, direct, avoid, signal))
+          return finish(
+            await runDirect(s, specs, replay, payer, events, push, room, direct, directChecks, avoid, signal),
+          )
         } catch (err) {
           const error = err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err))
           if (signal.aborted || error.code === 'ERR_EMPTY_INPUT' || error.details?.paymentWithheld === true)
@@ -331,6 +358,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     room: ((signal?: AbortSignal) => Promise<void>) | undefined,
     /** Filled with the stages' reports when the run fails (who was used and paid). */
     failedReports: StageReport[],
+    /** Filled with each stage's verification (when verifying), whether the run succeeds or fails. */
+    checks: VerificationReport[],
     /** Filled with the orchestrators to blame when the run fails: the fallback leaves them out. */
     avoid: Set<string>,
     signal: AbortSignal,
@@ -339,6 +368,18 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     if (first.done === true) throw new JobError('ERR_EMPTY_INPUT', 'the job has no frames; pass at least one')
     const { width, height } = first.value
     const allowed = s.peers === undefined ? undefined : new Set(s.peers)
+    const maxPrice = (index: number) => specs[index]!.maxPrice ?? s.maxPrice ?? MAX_UINT256
+    const query = (index: number, size: { width: number; height: number }): OfferQuery => ({
+      pipeline: specs[index]!.pipeline,
+      ...(specs[index]!.model === undefined ? {} : { modelId: specs[index]!.model }),
+      maxPricePerUnit: maxPrice(index),
+      frameFormat: FRAME_FORMAT_RGB24,
+      frameWidth: size.width,
+      frameHeight: size.height,
+    })
+    /** The weights each stage's pick serves (`index:peerId` → sha256): checks must use the same. */
+    const weights = new Map<string, string>()
+    const verify = s.verify !== undefined && s.verify.share > 0 ? s.verify : undefined
     const workflow = new DirectWorkflow(
       {
         peer: components.peer,
@@ -346,27 +387,53 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         stats,
         logger,
         choose: async (index, size, exclude) => {
-          const spec = specs[index]!
-          const query: OfferQuery = {
-            pipeline: spec.pipeline,
-            ...(spec.model === undefined ? {} : { modelId: spec.model }),
-            maxPricePerUnit: spec.maxPrice ?? s.maxPrice ?? MAX_UINT256,
-            frameFormat: FRAME_FORMAT_RGB24,
-            frameWidth: size.width,
-            frameHeight: size.height,
-          }
-          const offers = () =>
-            orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId))
-          const offer = await reach.pick(
-            offers,
-            (list) =>
-              selectOffer(list, query, (p) => stats.health(p), { ...options.selection, exclude })?.offer,
-            signal,
-          )
-          return offer === undefined
-            ? undefined
-            : { peerId: offer.peerId, modelId: offer.modelId, pricePerUnit: offer.pricePerUnit }
+          const offer = await draw(query(index, size), exclude, allowed, signal)
+          if (offer !== undefined) weights.set(`${index}:${offer.peerId}`, offer.sha256)
+          return toCandidate(offer)
         },
+        ...(verify === undefined
+          ? {}
+          : {
+              verifier: (index: number, primary: StagePrimary) => {
+                const q: OfferQuery = {
+                  ...query(index, primary),
+                  modelId: primary.modelId,
+                  ...sha256Of(weights.get(`${index}:${primary.peerId}`)),
+                }
+                const verifier = new Verifier(
+                  {
+                    peer: components.peer,
+                    payer,
+                    stats,
+                    logger,
+                    choose: async (exclude) => toCandidate(await draw(q, exclude, allowed, signal)),
+                  },
+                  {
+                    pipeline: specs[index]!.pipeline,
+                    sender: components.sender.address,
+                    width: primary.width,
+                    height: primary.height,
+                    maxPricePerUnit: maxPrice(index),
+                    signal,
+                    ...pick(options, [
+                      'window',
+                      'quoteTimeoutMs',
+                      'openTimeoutMs',
+                      'stallTimeoutMs',
+                      'maxAttempts',
+                    ]),
+                  },
+                  verify,
+                )
+                verifier.events.on('verify:checked', (e) =>
+                  events.emit('verify:checked', { ...e, stage: index }),
+                )
+                verifier.events.on('verify:blamed', (e) =>
+                  events.emit('verify:blamed', { ...e, stage: index }),
+                )
+                return verifier
+              },
+            }),
         addressesOf: (peerId) => {
           const libp2p = components.peer.libp2p
           if (libp2p === undefined) return []
@@ -380,7 +447,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       {
         stages: specs,
         sender: components.sender.address,
-        maxPricePerUnit: (i) => specs[i]!.maxPrice ?? s.maxPrice ?? MAX_UINT256,
+        maxPricePerUnit: maxPrice,
         signal,
         ...pick(options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs']),
       },
@@ -402,9 +469,12 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       }
     }
     try {
-      return await workflow.run({ width, height }, paced())
+      const reports = await workflow.run({ width, height }, paced())
+      checks.push(...reports.flatMap((r) => (r.verification === undefined ? [] : [r.verification])))
+      return reports
     } catch (err) {
       failedReports.push(...workflow.reports())
+      checks.push(...failedReports.flatMap((r) => (r.verification === undefined ? [] : [r.verification])))
       for (const peerId of workflow.culprits()) {
         stats.recordFailure(peerId)
         avoid.add(peerId)
@@ -505,16 +575,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     }
     const allowed = s.peers === undefined ? undefined : new Set(s.peers)
     // Only sellers we can dial: one we have no address for yet is waited for, not tried and blamed.
-    const draw = (q: OfferQuery, exclude: ReadonlySet<string>) =>
-      reach.pick(
-        () => orderBook.query(q).filter((o) => allowed === undefined || allowed.has(o.peerId)),
-        (list) => selectOffer(list, q, (p) => stats.health(p), { ...options.selection, exclude })?.offer,
-        signal,
-      )
-    const candidate = (offer: Offer | undefined) =>
-      offer === undefined
-        ? undefined
-        : { peerId: offer.peerId, modelId: offer.modelId, pricePerUnit: offer.pricePerUnit }
+    const pickOffer = (q: OfferQuery, exclude: ReadonlySet<string>) => draw(q, exclude, allowed, signal)
+    const candidate = toCandidate
     const stageOptions = {
       pipeline: spec.pipeline,
       sender: components.sender.address,
@@ -534,7 +596,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
           stats,
           logger,
           // Checks run on another peer with the very weights the job settled on.
-          choose: async (exclude) => candidate(await draw({ ...query }, exclude)),
+          choose: async (exclude) => candidate(await pickOffer({ ...query }, exclude)),
         },
         stageOptions,
         s.verify,
@@ -553,7 +615,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
           const checker = verifier?.checkerPeer
           const avoid = checker === undefined ? exclude : new Set([...exclude, checker])
           const offer =
-            (await draw(query, avoid)) ?? (avoid === exclude ? undefined : await draw(query, exclude))
+            (await pickOffer(query, avoid)) ??
+            (avoid === exclude ? undefined : await pickOffer(query, exclude))
           // Verifying compares like with like: the job keeps to the first pick's weights.
           if (verifier !== undefined && offer !== undefined) query.sha256 = offer.sha256
           return candidate(offer)
@@ -579,8 +642,8 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       forward(name)
     }
     if (verifier !== undefined) {
-      verifier.events.on('verify:checked', (e) => r.events.emit('verify:checked', e))
-      verifier.events.on('verify:blamed', (e) => r.events.emit('verify:blamed', e))
+      verifier.events.on('verify:checked', (e) => r.events.emit('verify:checked', { ...e, stage: r.index }))
+      verifier.events.on('verify:blamed', (e) => r.events.emit('verify:blamed', { ...e, stage: r.index }))
     }
     stage.events.on('result', (result) => {
       if (r.last) r.events.emit('result', result)
@@ -589,7 +652,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     try {
       const report = await stage.run(items)
       await verifier?.close()
-      return report
+      return verifier === undefined ? report : { ...report, verification: verifier.report() }
     } catch (err) {
       verifier?.abort()
       throw err
@@ -614,19 +677,30 @@ type ResultSink = CollectedResults<MeshResult> | ResultQueue<MeshResult>
 /** One stage's report over a failed direct run and the chained run that went on from it. */
 function mergeReports(before: StageReport | undefined, after: StageReport): StageReport {
   if (before === undefined) return after
+  const checks = [before.verification, after.verification].filter((v) => v !== undefined)
   return {
     items: before.items + after.items,
     peers: [...before.peers, ...after.peers],
     debited: before.debited + after.debited,
     evSent: before.evSent + after.evSent,
     resent: before.resent + after.resent,
+    ...(checks.length === 0 ? {} : { verification: mergeVerification(checks) }),
   }
 }
 
-function mergeVerification(verifiers: Verifier[]): VerificationReport {
+function toCandidate(offer: Offer | undefined): StageCandidate | undefined {
+  return offer === undefined
+    ? undefined
+    : { peerId: offer.peerId, modelId: offer.modelId, pricePerUnit: offer.pricePerUnit }
+}
+
+function sha256Of(sha256: string | undefined): { sha256?: string } {
+  return sha256 === undefined ? {} : { sha256 }
+}
+
+function mergeVerification(reports: VerificationReport[]): VerificationReport {
   const out: VerificationReport = { checked: 0, mismatches: 0, unverified: 0, blamed: [], checkers: [] }
-  for (const v of verifiers) {
-    const r = v.report()
+  for (const r of reports) {
     out.checked += r.checked
     out.mismatches += r.mismatches
     out.unverified += r.unverified

@@ -16,6 +16,7 @@ import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import type { StageCandidate, StageComponents, StageOptions, StageResult } from './failover.js'
 import { Stage } from './failover.js'
+import { frameDigest } from './job-protocol.js'
 import type { WorkInput } from './job-work.js'
 import { JobError } from './market-errors.js'
 import type { PeerStats } from './peer-stats.js'
@@ -54,15 +55,23 @@ export interface VerificationReport {
   checkers: string[]
 }
 
-export type Verdict =
-  | { kind: 'ok' }
-  | { kind: 'unverified' }
-  | { kind: 'primary-wrong'; blame: VerificationBlame }
-  | { kind: 'checker-wrong'; blame: VerificationBlame }
+/**
+ * What a primary claims for an item: its output (a StageResult), or, for a direct workflow's
+ * middle stage whose output went on to the next stage, only the output's digest (frameDigest).
+ */
+export type Claim = StageResult | { seq: number; peerId: string; digest: Uint8Array }
 
+/** `correct`: an output known to be right for the item (the checker's, when it agreed), if any. */
+export type Verdict =
+  | { kind: 'ok'; correct?: StageResult }
+  | { kind: 'unverified' }
+  | { kind: 'primary-wrong'; blame: VerificationBlame; correct?: StageResult }
+  | { kind: 'checker-wrong'; blame: VerificationBlame; correct?: StageResult }
+
+/** `stage`: the workflow stage (index) a check concerns, set by the job. */
 export interface VerifierEvents {
-  'verify:checked': { seq: number; peerId: string; checker: string; match: boolean }
-  'verify:blamed': VerificationBlame
+  'verify:checked': { seq: number; peerId: string; checker: string; match: boolean; stage?: number }
+  'verify:blamed': VerificationBlame & { stage?: number }
 }
 
 export interface VerifierComponents {
@@ -153,7 +162,7 @@ export class Verifier {
   }
 
   /** Runs `item` on a second orchestrator and compares with `result` from the primary. */
-  async check(item: WorkInput, result: StageResult): Promise<Verdict> {
+  async check(item: WorkInput, result: Claim): Promise<Verdict> {
     this.#primary = result.peerId
     const second = await this.#runOnChecker(item)
     if (second === undefined || second.peerId === result.peerId) {
@@ -168,7 +177,7 @@ export class Verifier {
       checker: second.peerId,
       match,
     })
-    if (match) return { kind: 'ok' }
+    if (match) return { kind: 'ok', correct: second }
     this.#report.mismatches++
     const third = await this.#thirdOpinion(item, [result.peerId, second.peerId])
     let wrong: 'primary' | 'checker'
@@ -187,8 +196,12 @@ export class Verifier {
     }
     const [bad, good] = wrong === 'primary' ? [result.peerId, second.peerId] : [second.peerId, result.peerId]
     const blame: VerificationBlame = { peerId: bad, seq: item.seq, reason, against: good }
-    const verdict: Verdict =
-      wrong === 'primary' ? { kind: 'primary-wrong', blame } : { kind: 'checker-wrong', blame }
+    const right = wrong === 'primary' ? second : 'frame' in result ? result : third
+    const verdict: Verdict = {
+      kind: wrong === 'primary' ? 'primary-wrong' : 'checker-wrong',
+      blame,
+      ...(right === undefined ? {} : { correct: right }),
+    }
     // Checks already under way may catch the same peer again: it is blamed (and reported) once.
     if (this.#banned.has(bad)) return verdict
     this.#report.blamed.push(blame)
@@ -221,7 +234,12 @@ export class Verifier {
     )
   }
 
-  #same(a: StageResult, b: StageResult): boolean {
+  #same(a: Claim, b: Claim): boolean {
+    // A digest claim (a middle stage's forwarded output) compares exactly: byte-identical or not.
+    if (!('frame' in a) || !('frame' in b)) {
+      const digest = (c: Claim) => ('frame' in c ? frameDigest(c.frame) : c.digest)
+      return Buffer.from(digest(a)).equals(digest(b))
+    }
     if (a.lines !== undefined || b.lines !== undefined) return sameLines(a.lines, b.lines)
     if (a.frame.width !== b.frame.width || a.frame.height !== b.frame.height) return false
     if (Buffer.from(a.frame.data).equals(Buffer.from(b.frame.data))) return true

@@ -11,6 +11,11 @@
  * ever holds another stage's tickets to redirect or reuse; a feed stream carries frames only and
  * a stage takes it only from the feeder named in the quote the broadcaster got from it.
  *
+ * Verification (components.verifier): every feed is confirmed (feed-gate.ts: each stage's acks
+ * carry its outputs' digests, which we pass on to the next stage, which runs only what we
+ * confirmed), so a stage bills nothing its feeder did not commit to us, and a share of the items is
+ * checked through every stage (workflow-verify.ts); a primary found wrong fails the run.
+ *
  * Failure: any stage failing fails the direct run with that stage's error; the mesh then carries
  * on with the chained route (through the broadcaster, with per-stage failover) from the first
  * output not yet delivered, replaying the inputs it still holds (see mesh.ts).
@@ -28,6 +33,8 @@ import type { StageSpec } from './mesh.js'
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
+import type { Verifier } from './verifier.js'
+import { WorkflowVerifier } from './workflow-verify.js'
 
 /** Failure codes that say another stage (or we) ended a stage's job. */
 const NOT_THEIR_FAULT: ReadonlySet<string> = new Set([
@@ -51,6 +58,18 @@ export interface DirectWorkflowComponents {
   addressesOf?: (peerId: string) => Uint8Array[]
   stats?: Pick<PeerStats, 'recordSuccess'>
   logger?: Logger
+  /**
+   * Verifies the run when given: the checker for stage `index`, whose primary (the orchestrator
+   * running it, its model and input size) is given; checks must use the same model weights.
+   */
+  verifier?: (index: number, primary: StagePrimary) => Verifier
+}
+
+export interface StagePrimary {
+  peerId: string
+  modelId: string
+  width: number
+  height: number
 }
 
 export interface DirectWorkflowOptions {
@@ -89,6 +108,7 @@ export class DirectWorkflow {
   readonly #o: DirectWorkflowOptions
   #plan: Planned[] = []
   readonly #culprits = new Set<string>()
+  #verify?: WorkflowVerifier
 
   constructor(components: DirectWorkflowComponents, options: DirectWorkflowOptions) {
     this.#c = components
@@ -109,6 +129,27 @@ export class DirectWorkflow {
     const stop = new AbortController()
     const signal = AbortSignal.any([this.#o.signal, stop.signal])
     const last = plan.length - 1
+    const verifier = this.#c.verifier
+    const verify =
+      verifier === undefined
+        ? undefined
+        : new WorkflowVerifier(
+            {
+              verifiers: plan.map(({ candidate, quote }, k) =>
+                verifier(k, {
+                  peerId: candidate.peerId,
+                  modelId: candidate.modelId,
+                  width: quote.spec.width,
+                  height: quote.spec.height,
+                }),
+              ),
+              release: (r) => this.events.emit('result', r),
+            },
+            { pipelines: this.#o.stages.map((s) => s.pipeline) },
+          )
+    this.#verify = verify
+    /** Sessions by stage index (opened from the last stage down). */
+    const byStage: JobSession[] = []
     try {
       for (let k = last; k >= 0; k--) {
         const { quote, use } = plan[k]!
@@ -137,21 +178,29 @@ export class DirectWorkflow {
             ...(this.#o.window === undefined ? {} : { window: this.#o.window }),
             ...(this.#o.openTimeoutMs === undefined ? {} : { openTimeoutMs: this.#o.openTimeoutMs }),
             ...(this.#o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: this.#o.stallTimeoutMs }),
+            ...(verify === undefined ? {} : { digests: true }),
           },
         )
-        // A stage only works on what the previous one made: more items than that (plus what may be
-        // in flight on the feed) means its feeder invented work for us to pay for.
+        byStage[k] = session
+        // A stage only works on what the previous one made. Unconfirmed feeds: more items than
+        // that plus what may be in flight on the feed (its window) means its feeder invented work
+        // for us to pay for. Confirmed feeds: a stage runs only what we confirmed after its
+        // feeder's ack, so any item beyond the feeder's is the stage's own invention.
         const count = () => {
           use.items++
           const feeder = plan[k - 1]
           if (feeder === undefined) return
           const pairs = this.#o.stages[k]!.pipeline === 'interpolate' ? 1 : 0
-          if (use.items > Math.max(0, feeder.use.items - pairs) + quote.window) {
+          const slack = verify === undefined ? quote.window : 0
+          if (use.items > Math.max(0, feeder.use.items - pairs) + slack) {
+            const culprit = verify === undefined ? feeder.use.peerId : use.peerId
             session.abort(
               new JobError(
                 JOB_ERROR_CODES.protocolViolation,
-                `stage ${k + 1} (${use.peerId}) worked on ${use.items} items but stage ${k} made ${feeder.use.items}: ${feeder.use.peerId} fed work it did not make`,
-                { peerId: feeder.use.peerId },
+                verify === undefined
+                  ? `stage ${k + 1} (${use.peerId}) worked on ${use.items} items but stage ${k} made ${feeder.use.items}: ${feeder.use.peerId} fed work it did not make`
+                  : `stage ${k + 1} (${use.peerId}) billed ${use.items} items but stage ${k} committed ${feeder.use.items}: it billed work it was never confirmed`,
+                { peerId: culprit },
               ),
             )
           }
@@ -160,18 +209,22 @@ export class DirectWorkflow {
           count()
           use.debited += a.debited
           if (k === 0) this.events.emit('consumed', { seq: a.seq })
+          if (verify !== undefined) this.#commit(k, a, use.peerId, session, byStage[k + 1], verify)
         })
         session.events.on('result', (r) => {
           count()
           use.debited += r.debited
           if (k === 0) this.events.emit('consumed', { seq: r.seq })
-          this.events.emit('result', {
+          const result: StageResult = {
             seq: r.seq,
             frame: r.frame,
             ...(r.lines === undefined ? {} : { lines: r.lines }),
             peerId: use.peerId,
-          })
+          }
+          if (verify === undefined) this.events.emit('result', result)
+          else verify.result(result)
         })
+        if (verify !== undefined) void session.done.finally(() => verify.closed(k)).catch(() => {})
         session.events.on('payment', (p) => {
           use.evSent += p.ev
           this.events.emit('payment', { peerId: p.peerId, tickets: p.tickets, ev: p.ev, stage: k })
@@ -186,13 +239,28 @@ export class DirectWorkflow {
       failed.catch(() => {})
       const feeding = (async () => {
         const first = sessions[0]!
-        for await (const item of items) await first.send(item)
+        for await (const item of items) {
+          verify?.input(item)
+          await first.send(item)
+        }
         await first.end()
       })()
-      await Promise.race([Promise.all([feeding, ...sessions.map((s) => s.done)]), failed])
+      const blamed = verify?.failed ?? new Promise<never>(() => {})
+      await Promise.race([Promise.all([feeding, ...sessions.map((s) => s.done)]), failed, blamed])
+      await Promise.race([verify?.finish(), blamed])
       for (const { candidate } of plan) this.#c.stats?.recordSuccess(candidate.peerId)
       return this.reports()
     } catch (err) {
+      verify?.abort()
+      if (verify?.failure !== undefined) {
+        // Found wrong by a check: that stage alone is to blame; the rest is ended at once.
+        const error = verify.failure
+        if (error.peerId !== undefined) this.#culprits.add(error.peerId)
+        for (const p of plan) p.use.error ??= p.use.peerId === error.peerId ? error.code : 'ERR_ABORTED'
+        stop.abort(error)
+        for (const s of sessions) s.abort(error)
+        throw error
+      }
       // One stage's failure ends the others a moment later: wait (briefly) for them to say why.
       await Promise.race([
         Promise.allSettled(sessions.map((s) => s.done)),
@@ -206,7 +274,10 @@ export class DirectWorkflow {
         failures.find((f) => f !== undefined) ??
         (err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err), { cause: err }))
       for (const [k, f] of failures.entries()) {
-        if (f !== undefined && !NOT_THEIR_FAULT.has(f.code)) {
+        // A feed item that is not what its feeder committed: the feeder is to blame.
+        if (f?.code === JOB_ERROR_CODES.feedMismatch && k > 0)
+          this.#culprits.add(plan[k - 1]!.candidate.peerId)
+        else if (f !== undefined && !NOT_THEIR_FAULT.has(f.code)) {
           this.#culprits.add(plan[k]!.candidate.peerId)
         }
       }
@@ -222,15 +293,44 @@ export class DirectWorkflow {
     return this.#culprits
   }
 
-  /** Each stage's report so far (also after a failure: who was used and paid). */
+  /** Each stage's report so far (also after a failure: who was used and paid, what was checked). */
   reports(): StageReport[] {
-    return this.#plan.map(({ use }) => ({
+    const verification = this.#verify?.reports()
+    return this.#plan.map(({ use }, k) => ({
       items: use.items,
       peers: [use],
       debited: use.debited,
       evSent: use.evSent,
       resent: 0,
+      ...(verification === undefined ? {} : { verification: verification[k]! }),
     }))
+  }
+
+  /**
+   * Confirmed feeds: stage k's ack commits the digest of the output it forwarded; we vouch for it
+   * to the next stage (which runs nothing we did not confirm) and keep it for the checks.
+   */
+  #commit(
+    k: number,
+    ack: { seq: number; digest?: Uint8Array },
+    peerId: string,
+    session: JobSession,
+    next: JobSession | undefined,
+    verify: WorkflowVerifier,
+  ): void {
+    if (ack.digest === undefined || ack.digest.byteLength !== 32) {
+      session.abort(
+        new JobError(
+          JOB_ERROR_CODES.protocolViolation,
+          `${peerId} acknowledged item ${ack.seq} without the digest of the output it forwarded`,
+          { peerId },
+        ),
+      )
+      return
+    }
+    verify.committed(k, { seq: ack.seq, peerId, digest: ack.digest })
+    // A failed write fails the next stage's session, which the run is waiting on.
+    next?.confirm(ack.seq, ack.digest).catch(() => {})
   }
 
   /** Quotes each stage in order; a stage's quoted output size is the next stage's input size. */

@@ -3,7 +3,6 @@
 // a dev chain. Streams results with back-pressure, reads text over the mesh, spreads jobs.
 import anyTest, { type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
-import type { InferenceEngine } from '../../src/inference/engine.js'
 import { openOcrPipeline } from '../../src/inference/pipelines/ocr-models.js'
 import type { Frame } from '../../src/inference/types.js'
 import { signAdvert } from '../../src/market/advert.js'
@@ -24,6 +23,7 @@ import { eventually } from '../helpers/peer.js'
 import { renderFrame, textLine } from '../inference/ocr-fixtures.js'
 import { makeAdvert, makeSeller, model } from './fixtures.js'
 import {
+  cheatingEngine,
   clip,
   fundedSender,
   type Market,
@@ -34,6 +34,7 @@ import {
   startMesh,
   startOrchestrator,
   startPeer,
+  upscaleThenBlend,
 } from './mesh-fixtures.js'
 
 interface Ctx {
@@ -110,14 +111,6 @@ const UP_THEN_BLEND = [
   { pipeline: 'upscale' as const, model: MODEL },
   { pipeline: 'interpolate' as const, model: 'blend' },
 ]
-
-/** The workflow upscale → interpolate run locally: one frame between each upscaled pair. */
-async function upThenBlendLocally(engine: InferenceEngine, frames: Frame[]): Promise<Frame[]> {
-  const up = await Promise.all(frames.map((f) => engine.upscale(MODEL, f)))
-  const out: Frame[] = []
-  for (let i = 0; i + 1 < up.length; i++) out.push(await engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5))
-  return out
-}
 
 function sameAll(
   t: { true: (v: boolean, m?: string) => void; is: (a: unknown, b: unknown) => void },
@@ -225,25 +218,6 @@ test('selection prefers the cheap orchestrator but spreads jobs over the others'
   t.true(cheap > mid && cheap > dear, 'the cheapest wins most')
   t.true(mid + dear > 0, 'but not every job')
 })
-
-/**
- * The cheater: a real orchestrator whose engine flips a few bits of every upscaled frame, the
- * way a peer skipping work or running another model would return plausible but wrong pixels.
- */
-function cheatingEngine(engine: InferenceEngine): WorkEngine {
-  return {
-    registry: engine.registry,
-    models: () => engine.models(),
-    model: (id) => engine.model(id),
-    interpolate: (...args) => engine.interpolate(...args),
-    upscale: async (id, frame, options) => {
-      const honest = await engine.upscale(id, frame, options)
-      const data = Uint8Array.from(honest.data)
-      for (let i = 0; i < data.length; i += 97) data[i] = data[i]! ^ 0x10
-      return { ...honest, data }
-    },
-  }
-}
 
 /**
  * One more orchestrator at a tenth of the price, so it is every job's first pick, once its advert
@@ -385,7 +359,7 @@ test('a two-stage workflow (upscale, then interpolate) gives the same frames as 
     input: frames,
   })
   const { results, report } = await job.done
-  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
   t.deepEqual(
     report.stages!.map((s) => s.items),
     [6, 5],
@@ -408,7 +382,7 @@ test('the same workflow routed through the broadcaster gives the same frames', a
     input: frames,
     route: 'broadcaster',
   }).done
-  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
 })
 
 test('a three-stage workflow ending in OCR reads the same text as the stages run locally', async (t) => {
@@ -461,7 +435,7 @@ test('when the last stage of a direct workflow stops mid-job, the job goes on th
     results.map((r) => r.seq),
     [...Array(23).keys()],
   )
-  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
   // The stopped orchestrator's results (those it sent before its stop reached us) come first, then the rest elsewhere.
   const firstElsewhere = results.findIndex((r) => r.peerId !== stopped)
   t.true(firstElsewhere >= 3, 'results delivered before the stop are kept')
@@ -488,7 +462,7 @@ test('when the first stage of a direct workflow stops mid-job, the job goes on t
     if (++seen === 3) void first.orchestrator.stop()
   })
   const { results, report } = await job.done
-  sameAll(t, results, await upThenBlendLocally(market.engine, frames))
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
   t.deepEqual(
     results.map((r) => r.seq),
     [...Array(23).keys()],

@@ -251,3 +251,30 @@ export function stallingEngine(engine: InferenceEngine, after: number): WorkEngi
     },
   }
 }
+
+/**
+ * The cheater: the real engine, except that it flips a few bits of every upscaled frame, the way a
+ * peer skipping work or running another model would return plausible but wrong pixels.
+ */
+export function cheatingEngine(engine: InferenceEngine): WorkEngine {
+  return {
+    registry: engine.registry,
+    models: () => engine.models(),
+    model: (id) => engine.model(id),
+    interpolate: (...args) => engine.interpolate(...args),
+    upscale: async (id, frame, options) => {
+      const honest = await engine.upscale(id, frame, options)
+      const data = Uint8Array.from(honest.data)
+      for (let i = 0; i < data.length; i += 97) data[i] = data[i]! ^ 0x10
+      return { ...honest, data }
+    },
+  }
+}
+
+/** The workflow upscale (esrgan-slim-x2) → interpolate (blend) run locally: one frame between each upscaled pair. */
+export async function upscaleThenBlend(engine: InferenceEngine, frames: Frame[]): Promise<Frame[]> {
+  const up = await Promise.all(frames.map((f) => engine.upscale('esrgan-slim-x2', f)))
+  const out: Frame[] = []
+  for (let i = 0; i + 1 < up.length; i++) out.push(await engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5))
+  return out
+}

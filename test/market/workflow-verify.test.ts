@@ -1,0 +1,219 @@
+// Verified direct workflows on loopback: a bootstrap node, honest orchestrators serving upscale and
+// blend, and a cheap cheater serving upscale only (so it is every workflow's first stage), with
+// real models and real tickets on a dev chain. Frames flow stage to stage; the broadcaster sees a
+// middle stage's output only as the digest in its acks, confirms each to the next stage, and checks
+// a share of the items through every stage.
+import anyTest, { type TestFn } from 'ava'
+import type { BootstrapNode } from '../../bootstrap/index.js'
+import type { Frame } from '../../src/inference/types.js'
+import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
+import {
+  frameDigest,
+  frameToImage,
+  JOB_CLIENT_MESSAGE,
+  JOB_SERVER_MESSAGE,
+} from '../../src/market/job-protocol.js'
+import { JobSession, type SessionResult } from '../../src/market/job-session.js'
+import { JobError } from '../../src/market/market-errors.js'
+import type { Mesh, MeshResult } from '../../src/market/mesh.js'
+import { requestQuote } from '../../src/market/quote-protocol.js'
+import { messageChannel } from '../../src/peer/framing.js'
+import type { Peer } from '../../src/peer/index.js'
+import { PROTOCOLS } from '../../src/peer/protocols.js'
+import type { TicketSender } from '../../src/tickets/sender.js'
+import { eventually } from '../helpers/peer.js'
+import {
+  cheatingEngine,
+  clip,
+  fundedSender,
+  type Market,
+  type OrchestratorNode,
+  PRICE,
+  startBootstrap,
+  startMarket,
+  startMesh,
+  startOrchestrator,
+  startPeer,
+  upscaleSpec,
+  upscaleThenBlend,
+} from './mesh-fixtures.js'
+
+interface Ctx {
+  market: Market
+  bootstrap: BootstrapNode
+  sender: TicketSender
+  honest: OrchestratorNode[]
+  buyer: Peer
+  mesh: Mesh
+}
+const test = anyTest.serial as TestFn<Ctx>
+const MODEL = 'esrgan-slim-x2'
+const UP_THEN_BLEND = [
+  { pipeline: 'upscale' as const, model: MODEL },
+  { pipeline: 'interpolate' as const, model: 'blend' },
+]
+
+test.before(async (t) => {
+  const market = await startMarket()
+  const sender = await fundedSender(market, 1)
+  await Promise.all([market.engine.warm(MODEL), market.engine.warm('blend')])
+  const bootstrap = await startBootstrap(market)
+  const honest: OrchestratorNode[] = []
+  for (const account of [2, 3, 4]) {
+    honest.push(
+      await startOrchestrator(market, account, {
+        bootstrap: bootstrap.multiaddrs,
+        prices: { [MODEL]: PRICE, blend: 4_000_000n },
+      }),
+    )
+  }
+  const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
+  const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 10_000 })
+  await reachable(mesh, buyer, honest)
+  t.context = { market, bootstrap, sender, honest, buyer, mesh }
+})
+
+test.after.always(async (t) => {
+  await t.context.market?.stop()
+})
+
+/** Waits until every orchestrator's offers are in the book and the buyer is connected to each. */
+async function reachable(mesh: Mesh, buyer: Peer, nodes: OrchestratorNode[]): Promise<void> {
+  await eventually(
+    () =>
+      nodes.every(
+        (n) =>
+          mesh.offers().some((o) => o.peerId === n.peer.peerId) &&
+          buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === n.peer.peerId),
+      ),
+    { timeoutMs: 30_000, describe: () => `${mesh.offers().length} offers` },
+  )
+}
+
+function sameAll(
+  t: { true: (v: boolean, m?: string) => void; is: (a: unknown, b: unknown, m?: string) => void },
+  got: MeshResult[],
+  want: Frame[],
+) {
+  t.is(got.length, want.length, 'result count')
+  for (const [i, r] of got.entries()) {
+    t.is(r.seq, i, 'in order')
+    t.true(Buffer.from(r.frame.data).equals(Buffer.from(want[i]!.data)), `frame ${i} differs from local`)
+  }
+}
+
+test('a verified direct workflow of honest orchestrators stays direct, checks every stage and matches local inference', async (t) => {
+  const { market, mesh } = t.context
+  const frames = clip(12)
+  const job = mesh.submit({ stages: UP_THEN_BLEND, input: frames, verify: { share: 0.25 } })
+  let fellBack = false
+  job.events.on('peer:failed', () => {
+    fellBack = true
+  })
+  const { results, report } = await job.done
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
+  t.false(fellBack, 'no stage failed')
+  // Direct: one orchestrator per stage, each used once, none failed.
+  t.deepEqual(
+    report.stages!.map((s) => s.peers.map((p) => p.error)),
+    [[undefined], [undefined]],
+  )
+  t.deepEqual(
+    report.stages!.map((s) => s.items),
+    [12, 11],
+  )
+  for (const [k, stage] of report.stages!.entries()) {
+    const v = stage.verification!
+    t.log(`stage ${k + 1}: ${v.checked} checked, ${v.mismatches} mismatches, checkers ${v.checkers.length}`)
+    t.true(v.checked >= 1, `stage ${k + 1} was checked`)
+    t.is(v.mismatches, 0)
+    t.false(v.checkers.includes(stage.peers[0]!.peerId), `stage ${k + 1} was checked on another orchestrator`)
+  }
+  t.is(
+    report.verification!.checked,
+    report.stages![0]!.verification!.checked + report.stages![1]!.verification!.checked,
+  )
+  t.deepEqual(report.verification!.blamed, [])
+})
+
+test('a verified direct workflow catches a cheating middle stage: blamed, suspended, nothing of it delivered, and the output equals local inference', async (t) => {
+  const { market, mesh, bootstrap, honest } = t.context
+  // Upscale only, at a tenth of the price: the workflow's first stage, whose frames go on to stage 2.
+  const cheater = await startOrchestrator(market, 5, {
+    bootstrap: bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE / 10n },
+    engine: cheatingEngine(market.engine),
+  })
+  const cheaterId = cheater.peer.peerId
+  await reachable(mesh, t.context.buyer, [cheater])
+  const frames = clip(16)
+  const job = mesh.submit({ stages: UP_THEN_BLEND, input: frames, verify: { share: 0.2 } })
+  const blamed = job.events.waitFor('verify:blamed', { timeoutMs: 60_000 })
+  const { results, report } = await job.done
+  const blame = await blamed
+  t.is(blame.peerId, cheaterId)
+  t.is(blame.stage, 0, 'blamed as the first stage')
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
+  const first = report.stages![0]!
+  t.is(first.peers[0]!.peerId, cheaterId, 'the cheater ran the first stage of the direct run')
+  t.is(first.peers[0]!.error, 'ERR_VERIFICATION_FAILED')
+  t.false(
+    report.peers.slice(1).some((p) => p.peerId === cheaterId),
+    'the cheater was not used again',
+  )
+  t.deepEqual(
+    first.verification!.blamed.map((b) => [b.peerId, b.reason]),
+    [[cheaterId, 'third-opinion']],
+  )
+  t.true(first.verification!.mismatches >= 1)
+  t.true(mesh.stats.isSuspended(cheaterId))
+  t.true(
+    honest.some((h) => h.peer.peerId === blame.against),
+    'an honest orchestrator disagreed',
+  )
+  t.log(
+    `stage 1: ${first.peers.map((p) => `${p.peerId.slice(-6)} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}; checks ${first.verification!.checked}`,
+  )
+  await cheater.orchestrator.stop()
+})
+
+test('a confirmed feed: the stage runs (and bills) a feed item only once the broadcaster confirms it, and an item that is not what was confirmed ends the job with ERR_FEED_MISMATCH', async (t) => {
+  const { market, sender, buyer, honest } = t.context
+  const stage = honest[0]!
+  const feeder = await startPeer(market)
+  const quote = await requestQuote(
+    { peer: buyer },
+    { peerId: stage.peer.peerId },
+    upscaleSpec(sender.address, { feeder: feeder.peerId, maxPricePerUnit: PRICE * 2n }),
+  )
+  const control = new JobSession(
+    { peer: buyer, payer: new BudgetPayer(sender) },
+    { quote, input: 'none', digests: true },
+  )
+  const results: SessionResult[] = []
+  control.events.on('result', (r) => results.push(r))
+  await control.open()
+  await control.end()
+  const stream = await feeder.dialProtocol(stage.peer.multiaddrs[0]!, PROTOCOLS.job)
+  const feed = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
+  await feed.write({ open: { quoteId: quote.quoteId, window: 4, feed: true }, end: false })
+  t.truthy((await feed.read())?.accepted)
+  const [a, b, c] = clip(3)
+  await feed.write({ work: { seq: 0, images: [frameToImage(a!)], t: 0 }, end: false })
+  await feed.write({ work: { seq: 1, images: [frameToImage(b!)], t: 0 }, end: false })
+  // Item 0 confirmed: it runs and is acknowledged on the feed; item 1 waits for its confirmation.
+  await control.confirm(0, frameDigest(a!))
+  const ack = await feed.read()
+  t.is(ack?.result?.seq, 0, JSON.stringify(ack?.error))
+  await eventually(() => results.length === 1, { timeoutMs: 10_000 })
+  t.true(
+    Buffer.from(results[0]!.frame.data).equals(Buffer.from((await market.engine.upscale(MODEL, a!)).data)),
+  )
+  // Item 1 is confirmed as another frame than the feeder sent: the stage refuses it unrun.
+  await control.confirm(1, frameDigest(c!))
+  const error = await t.throwsAsync(control.done)
+  t.is((error as JobError).code, 'ERR_FEED_MISMATCH')
+  t.is(results.length, 1, 'only the confirmed item was run and billed')
+  t.is(results[0]!.debited, (PRICE * 64n * 64n) / 1_000_000n)
+  control.abort(new JobError('ERR_ABORTED', 'test over'))
+})
