@@ -28,11 +28,12 @@ import {
   createSessionFactory,
   type Feeds,
   type ModelSession,
+  type RunSessionOptions,
   type SessionFactory,
   type SessionFactoryOptions,
 } from './session.js'
 import { checkTilingOptions, DEFAULT_TILING, type TilingOptions } from './tiling.js'
-import type { Frame, ModelStatus, PipelineId } from './types.js'
+import type { Frame, ModelManifest, ModelStatus, PipelineId } from './types.js'
 import {
   createWarmPool,
   type Lease,
@@ -199,13 +200,6 @@ export function createInferenceEngine(
   const runError = (id: string, err: unknown): unknown =>
     isFramemeshError(err) ? err : new InferenceFailedError(id, (err as Error).message, { cause: err })
 
-  /** The pipeline's view of a leased session: runs carry the caller's abort signal. */
-  const runnable = (id: string, session: ModelSession, signal: AbortSignal | undefined): RunnableModel => ({
-    manifest: registry.get(id).manifest,
-    run: (feeds, runOptions) =>
-      session.run(feeds, runOptions?.transferInputs === true ? { transferInputs: true, signal } : { signal }),
-  })
-
   /** Runs `fn` on a leased session and gives lease and queue slot back when it settles. */
   const runLeased = <R>(
     id: string,
@@ -214,24 +208,23 @@ export function createInferenceEngine(
     signal: AbortSignal | undefined,
     fn: (model: RunnableModel) => Promise<R>,
   ): Promise<R> => {
-    const done = () => {
-      lease.release()
-      releaseSlot()
-    }
     let pending: Promise<R>
     try {
-      pending = fn(runnable(id, lease.value, signal))
+      pending = fn(new LeasedModel(registry.get(id).manifest, lease.value, signal))
     } catch (err) {
-      done()
+      lease.release()
+      releaseSlot()
       return Promise.reject(runError(id, err))
     }
     return pending.then(
       (value) => {
-        done()
+        lease.release()
+        releaseSlot()
         return value
       },
       (err: unknown) => {
-        done()
+        lease.release()
+        releaseSlot()
         throw runError(id, err)
       },
     )
@@ -380,4 +373,21 @@ function checkedThen<R>(check: () => void, work: () => Promise<R>): Promise<R> {
     return Promise.reject(err)
   }
   return work()
+}
+
+/** The pipeline's view of a leased session: its runs carry the caller's abort signal. */
+class LeasedModel implements RunnableModel {
+  constructor(
+    readonly manifest: ModelManifest,
+    private readonly session: ModelSession,
+    private readonly signal: AbortSignal | undefined,
+  ) {}
+
+  run(feeds: Feeds, options?: RunSessionOptions): Promise<Feeds> {
+    const signal = this.signal
+    return this.session.run(
+      feeds,
+      options?.transferInputs === true ? { transferInputs: true, signal } : { signal },
+    )
+  }
 }

@@ -107,6 +107,25 @@ interface Entry<T> {
   error?: Error
 }
 
+/** A class rather than a closure per lease: one is made for every run, and must stay cheap. */
+class PoolLease<T> implements Lease<T> {
+  #released = false
+  readonly value: T
+
+  constructor(
+    private readonly entry: Entry<T>,
+    private readonly giveBack: (entry: Entry<T>) => void,
+  ) {
+    this.value = entry.value as T
+  }
+
+  release(): void {
+    if (this.#released) return
+    this.#released = true
+    this.giveBack(this.entry)
+  }
+}
+
 export function createWarmPool<T>(components: WarmPoolComponents<T>, options: WarmPoolOptions): WarmPool<T> {
   const log = (components.logger ?? silentLogger).child('warm-pool')
   const now = components.now ?? Date.now
@@ -257,25 +276,21 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     return entry
   }
 
+  const giveBack = (entry: Entry<T>) => {
+    entry.inUse--
+    entry.lastUsed = now()
+    entry.useSeq = ++seq
+    if (closed && entry.inUse === 0) void unloadEntry(entry)
+    else if (entry.inUse === 0) armIdle(entry)
+    wakeRoomWaiters()
+  }
+
   const leaseOf = (entry: Entry<T>): Lease<T> => {
     clearTimeout(entry.idleTimer)
     entry.inUse++
     entry.lastUsed = now()
     entry.useSeq = ++seq
-    let released = false
-    return {
-      value: entry.value as T,
-      release: () => {
-        if (released) return
-        released = true
-        entry.inUse--
-        entry.lastUsed = now()
-        entry.useSeq = ++seq
-        if (closed && entry.inUse === 0) void unloadEntry(entry)
-        else if (entry.inUse === 0) armIdle(entry)
-        wakeRoomWaiters()
-      },
-    }
+    return new PoolLease(entry, giveBack)
   }
 
   /**
