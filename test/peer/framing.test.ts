@@ -3,6 +3,7 @@ import test from 'ava'
 import { isFramemeshError } from '../../src/errors.js'
 import {
   encodeVarint,
+  frameMessage,
   type MessageChannel,
   messageChannel,
   messageType,
@@ -47,6 +48,21 @@ test('messages round-trip in order and a clean close ends the iteration', async 
   const sizes: number[] = []
   for await (const message of channel) sizes.push(message.addrs[0]?.byteLength ?? 0)
   t.deepEqual(sizes, [0, 1, 300, 1000])
+})
+
+test('a message is framed as one buffer: its varint length then its protobuf body, with or without the field codec', (t) => {
+  const plain = { encode: PeerAnnouncement.encode, decode: PeerAnnouncement.decode }
+  // 0, 1- and 2-byte addrs fields around the 1- to 3-byte varint boundaries of the body length.
+  for (const size of [0, 100, 200, 20_000]) {
+    const message = announcement(size)
+    const body = PeerAnnouncement.encode(message)
+    const expected = new Uint8Array([...encodeVarint(body.byteLength), ...body])
+    for (const codec of [PeerAnnouncement, plain]) {
+      const { frame, bodyBytes } = frameMessage(codec, message)
+      t.is(bodyBytes, body.byteLength)
+      t.deepEqual(frame, expected)
+    }
+  }
 })
 
 test('writing a message above its type limit fails with ERR_MESSAGE_TOO_LARGE and sends nothing', async (t) => {
