@@ -1,3 +1,4 @@
+import './quiet-warnings.js'
 import type { CliContext } from './command.js'
 import { commands } from './commands.js'
 

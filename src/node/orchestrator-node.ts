@@ -13,6 +13,7 @@ import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
 import type { Hex } from '../tickets/bytes.js'
 import { TicketRecipient, type TicketRecipientOptions } from '../tickets/recipient.js'
 import { RedemptionService } from '../tickets/redemption.js'
+import { RoundKeeper } from '../tickets/round-keeper.js'
 import { type ChainAccess, type ChainOptions, connectChain } from './chain.js'
 import { nodeIdentity, Teardown } from './lifecycle.js'
 
@@ -93,6 +94,12 @@ export async function startOrchestratorNode(
     )
     await redemption.start()
     teardown.add(() => redemption.close())
+
+    // Keeps this node's tickets redeemable on chains whose rounds outlast the EVM's 256-block
+    // memory of block hashes; on short rounds (the dev chain's) it only reads the round length.
+    const rounds = new RoundKeeper({ broker: chain.broker, watcher: chain.watcher, logger })
+    await rounds.start()
+    teardown.add(() => rounds.stop())
 
     const recipient = new TicketRecipient(
       {

@@ -107,8 +107,10 @@ export class ChainWatcher implements ChainClock, GasPriceSource {
     try {
       await this.refresh(AbortSignal.timeout(Math.max(this.pollIntervalMs * 5, 5000)))
     } catch (err) {
-      // Keep the last snapshot: a stale clock for a few seconds beats none. Retry next tick.
-      if (!(err instanceof AbortedError)) this.log.warn('chain poll failed', { err })
+      // Keep the last snapshot: a stale clock for a few seconds beats none. Retry next tick. A
+      // poll cut off by stop() (the provider closes right after) is not a failure worth a warning.
+      const stopped = this.timer === undefined
+      if (!(err instanceof AbortedError) && !stopped) this.log.warn('chain poll failed', { err })
     } finally {
       this.polling = false
       if (this.timer !== undefined) this.schedule()
