@@ -212,3 +212,30 @@ test('aborting a run that waits behind another in its thread ends it at once wit
   // The thread skipped the cancelled run and still serves the next one.
   t.deepEqual((await session.run(input(8))).output!.dims, [1, 16, 16, 3])
 })
+
+test('blend in a worker gets copies of the caller’s frames: both stay intact and the answer matches the main thread', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  const inWorker = await openInferenceEngine(
+    {},
+    { modelsDir: dir, session: { intraOpNumThreads: 1, runOn: 'worker' } },
+  )
+  const inMain = await openInferenceEngine(
+    {},
+    { modelsDir: dir, session: { intraOpNumThreads: 1, runOn: 'main' } },
+  )
+  t.teardown(async () => {
+    await Promise.all([inWorker.close(), inMain.close()])
+    await rm(dir, { recursive: true, force: true })
+  })
+  const a = frame(16, 1)
+  const b = frame(16, 2)
+  const before = [a.data.slice(), b.data.slice()]
+  const out = await inWorker.interpolate('blend', a, b, 0.5)
+  // Handing the frames' own buffers to the thread would have detached them (byteLength 0).
+  t.deepEqual([a.data, b.data], before)
+  t.deepEqual(out.data, (await inMain.interpolate('blend', a, b, 0.5)).data)
+  t.deepEqual(
+    out.data,
+    a.data.map((v, i) => Math.round((v + b.data[i]!) / 2)),
+  )
+})
