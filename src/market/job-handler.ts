@@ -6,7 +6,7 @@
  * not pay within the payment timeout is cut off with ERR_PAYMENT_REQUIRED. Any bad input ends
  * this stream with a JobError code; other jobs never notice.
  */
-import { FramemeshError } from '../errors.js'
+import { FramemeshError, TimeoutError } from '../errors.js'
 import type { Frame } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
@@ -497,6 +497,9 @@ export function createJobHandler(
         await forwarder.open()
       }
       await channel.write({ accepted: { jobId, window } }, { signal })
+      // The first credit is asked for now, not once the first item is here: the tickets then
+      // arrive with the first items instead of a round trip after them.
+      void requestCredit(creditAhead).catch(fail)
       const readerDone = reader().catch((err) => fail(asJobError(err)))
       if (feeder !== undefined) {
         const wait = AbortSignal.any([signal, AbortSignal.timeout(o.openTimeoutMs)])
@@ -611,11 +614,11 @@ async function readWithin(
   signal: AbortSignal,
   what: string,
 ): Promise<JobClientMessage | undefined> {
-  const timeout = AbortSignal.timeout(timeoutMs)
   try {
-    return await channel.read({ signal: AbortSignal.any([signal, timeout]) })
+    // The channel's own read timeout: no timeout signal to build and combine per message.
+    return await channel.read({ signal, timeoutMs })
   } catch (err) {
-    if (timeout.aborted && !signal.aborted) {
+    if (err instanceof TimeoutError && !signal.aborted) {
       throw new JobError('ERR_TIMEOUT', `waited ${timeoutMs} ms for ${what}; the job stream was closed`)
     }
     throw err

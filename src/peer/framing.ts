@@ -13,7 +13,7 @@
 import type { AbortOptions, Stream } from '@libp2p/interface'
 import { type EncodeOptions, writer as protobufWriter, type Writer } from 'protons-runtime'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { AbortedError, FramemeshError } from '../errors.js'
+import { AbortedError, FramemeshError, TimeoutError } from '../errors.js'
 import { MalformedMessageError, MessageTooLargeError, StreamEndedError } from './errors.js'
 import { countProtocolError, type PeerMetrics } from './metrics.js'
 
@@ -55,14 +55,23 @@ export function messageType<T>(
 
 export interface MessageChannel<In, Out> extends AsyncIterable<In> {
   readonly stream: Stream
-  /** The next message, or undefined when the remote closed its side cleanly between messages. */
-  read(options?: AbortOptions): Promise<In | undefined>
+  /**
+   * The next message, or undefined when the remote closed its side cleanly between messages. With
+   * `timeoutMs`, a read that gets no whole message by then fails with ERR_TIMEOUT (TimeoutError);
+   * cheaper per message than a timeout signal, and no timer at all when a message is buffered.
+   */
+  read(options?: ReadOptions): Promise<In | undefined>
   /** Sends one message, waiting for the stream to drain when its send buffer is full. */
   write(message: Out, options?: AbortOptions): Promise<void>
   /** Closes our writing side (the remote sees the end); reading goes on. */
   closeWrite(options?: AbortOptions): Promise<void>
   /** Ends the stream in both directions at once, with `error` as the reason. */
   abort(error: Error): void
+}
+
+export interface ReadOptions extends AbortOptions {
+  /** Longest wait for the next message (ms). */
+  timeoutMs?: number
 }
 
 export interface MessageChannelComponents {
@@ -223,7 +232,7 @@ export function messageChannel<In, Out>(
   }
 
   let reading = false
-  const read = async (options?: AbortOptions): Promise<In | undefined> => {
+  const read = async (options?: ReadOptions): Promise<In | undefined> => {
     // One reader at a time: two would race for the same bytes.
     if (reading) {
       throw new FramemeshError(
@@ -239,7 +248,8 @@ export function messageChannel<In, Out>(
     }
   }
 
-  const readNext = async (options?: AbortOptions): Promise<In | undefined> => {
+  const readNext = async (options?: ReadOptions): Promise<In | undefined> => {
+    const deadline = options?.timeoutMs === undefined ? undefined : performance.now() + options.timeoutMs
     while (true) {
       if (failure !== undefined && buffer.byteLength === 0) throw asFramemeshError(failure)
       const message = tryTake()
@@ -253,22 +263,38 @@ export function messageChannel<In, Out>(
         )
       }
       if (stream.readStatus === 'paused') stream.resume()
-      await waitForData(options?.signal)
+      await waitForData(options?.signal, deadline, options?.timeoutMs)
     }
   }
 
-  const waitForData = (signal?: AbortSignal) =>
+  const waitForData = (signal: AbortSignal | undefined, deadline?: number, timeoutMs?: number) =>
     new Promise<void>((resolve, reject) => {
       if (signal?.aborted === true) {
         reject(new AbortedError(`reading ${inType.name} was aborted`))
         return
       }
+      let timer: ReturnType<typeof setTimeout> | undefined
       const onAbort = () => {
+        clearTimeout(timer)
         wake = undefined
         reject(new AbortedError(`reading ${inType.name} was aborted`))
       }
+      if (deadline !== undefined) {
+        const onTimeout = () => {
+          signal?.removeEventListener('abort', onAbort)
+          wake = undefined
+          reject(new TimeoutError(`no ${inType.name} arrived within ${timeoutMs} ms`))
+        }
+        const left = deadline - performance.now()
+        if (left <= 0) {
+          onTimeout()
+          return
+        }
+        timer = setTimeout(onTimeout, Math.ceil(left))
+      }
       signal?.addEventListener('abort', onAbort, { once: true })
       wake = () => {
+        clearTimeout(timer)
         signal?.removeEventListener('abort', onAbort)
         resolve()
       }

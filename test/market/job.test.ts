@@ -202,6 +202,8 @@ test('a malformed message on one job stream ends only that stream; a job running
   t.is(broken.error?.code, 'ERR_MALFORMED_MESSAGE')
   t.is(report.items, 12)
   t.deepEqual(frames, [...Array(12).keys()])
+  // The orchestrator asked for its first credit as it accepted the job; after that the stream is gone.
+  t.truthy((await channel.read())?.credit)
   await t.throwsAsync(channel.read(), undefined, 'the broken stream is gone')
 })
 

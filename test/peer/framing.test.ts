@@ -184,3 +184,12 @@ test('a second read while one is waiting fails with ERR_CONCURRENT_READ; an abor
   await channel.write(announcement(4))
   t.is((await channel.read())?.addrs[0]?.byteLength, 4)
 })
+
+test('a read given timeoutMs that gets no message fails with ERR_TIMEOUT; the channel stays usable', async (t) => {
+  const server = await echoServer(t)
+  const channel = await open(t, server)
+  const err = await t.throwsAsync(channel.read({ timeoutMs: 50 }))
+  t.true(isFramemeshError(err, 'ERR_TIMEOUT'), String(err))
+  await channel.write(announcement(4))
+  t.is((await channel.read({ timeoutMs: 10_000 }))?.addrs[0]?.byteLength, 4)
+})
