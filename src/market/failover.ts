@@ -11,7 +11,7 @@ import { type Logger, silentLogger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import type { DialTarget, Peer } from '../peer/peer.js'
 import type { Address } from '../tickets/ticket.js'
-import { JobSession, type Payer } from './job-session.js'
+import { JobSession, openJobStream, type Payer } from './job-session.js'
 import type { WorkInput } from './job-work.js'
 import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { PeerStats } from './peer-stats.js'
@@ -334,6 +334,14 @@ export class Stage {
       previous = candidate.peerId
       const use: PeerUse = { ...candidate, items: 0, debited: 0n, evSent: 0n }
       uses.push(use)
+      // The job stream opens while the quote is asked for: negotiating its protocol is a round trip
+      // of its own, which then overlaps the quote's instead of following it.
+      const stream = openJobStream(this.#c.peer, candidate.dial ?? candidate.peerId, {
+        ...(o.signal === undefined ? {} : { signal: o.signal }),
+        timeoutMs: o.openTimeoutMs ?? 10_000,
+      })
+      // A failed dial is the session's to report, when it opens.
+      stream.catch(() => {})
       let quote: Quote
       try {
         quote = await requestQuote({ peer: this.#c.peer }, candidate, this.#spec(candidate), {
@@ -342,6 +350,11 @@ export class Stage {
         })
       } catch (err) {
         const error = err instanceof FramemeshError ? err : new JobError('ERR_QUOTE_FAILED', String(err))
+        // Closed cleanly: the orchestrator takes an unused job stream for what it is, not a fault.
+        void stream.then(
+          (s) => s.close({ signal: AbortSignal.timeout(2_000) }).catch((e: Error) => s.abort(e)),
+          () => {},
+        )
         use.error = error.code
         lastError = error
         excluded.add(candidate.peerId)
@@ -363,6 +376,7 @@ export class Stage {
         },
         {
           quote,
+          stream,
           ...(candidate.dial === undefined ? {} : { dial: candidate.dial }),
           ...(o.window === undefined ? {} : { window: o.window }),
           ...(o.openTimeoutMs === undefined ? {} : { openTimeoutMs: o.openTimeoutMs }),

@@ -132,7 +132,10 @@ export function createJobHandler(
     streamsPerPeer.set(peerId, open)
     try {
       const first = await readWithin(channel, o.openTimeoutMs, context.signal, 'the opening JobOpen')
-      if (first?.open === undefined) {
+      // Closed unused: a broadcaster opens the stream alongside its quote request, and closes it
+      // when the quote is refused. Nothing to refuse, just close our side too.
+      if (first === undefined) return await channel.closeWrite({ signal: AbortSignal.timeout(2_000) })
+      if (first.open === undefined) {
         return await refuse(
           new JobError(
             JOB_ERROR_CODES.protocolViolation,

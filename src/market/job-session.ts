@@ -4,6 +4,7 @@
  * credit requests with ticket batches, and hands back results in order. A session is the unit a
  * failover runner re-points: when it fails, `inFlight()` lists the items that never came back.
  */
+import type { Stream } from '@libp2p/interface'
 import { FramemeshError } from '../errors.js'
 import type { Frame, TextLine } from '../inference/types.js'
 import type { Logger } from '../logger.js'
@@ -72,6 +73,11 @@ export interface JobSessionComponents {
 export interface JobSessionOptions {
   quote: Quote
   dial?: DialTarget
+  /**
+   * The job stream, already being opened (see `openJobStream`): dialled while the quote was asked
+   * for, its protocol negotiation overlaps the quote's round trip. Without it `open` dials.
+   */
+  stream?: Promise<Stream>
   /** Items in flight wanted; the orchestrator may grant fewer (default: the quote's window). */
   window?: number
   /** Dial + JobOpen → Accepted (ms, default 10 s). */
@@ -93,6 +99,15 @@ export interface JobSessionOptions {
 }
 
 type Channel = MessageChannel<JobServerMessage, JobClientMessage>
+
+/** Opens a job stream to `target` (to hand to a JobSession as `stream`). */
+export function openJobStream(
+  peer: Pick<Peer, 'dialProtocol'>,
+  target: DialTarget,
+  options: { signal?: AbortSignal; timeoutMs: number },
+): Promise<Stream> {
+  return peer.dialProtocol(target, PROTOCOLS.job, options)
+}
 
 /** A direct workflow's text results stand without their frame (it never reached the broadcaster). */
 const NO_FRAME: Frame = { width: 0, height: 0, channels: 3, data: new Uint8Array(0) }
@@ -155,10 +170,13 @@ export class JobSession {
     const timeoutMs = this.#o.openTimeoutMs ?? 10_000
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(timeoutMs)])
     try {
-      const stream = await this.#c.peer.dialProtocol(this.#o.dial ?? this.peerId, PROTOCOLS.job, {
-        signal,
-        timeoutMs,
-      })
+      const stream = await (this.#o.stream ??
+        openJobStream(this.#c.peer, this.#o.dial ?? this.peerId, { signal, timeoutMs }))
+      // Failed (aborted) while a stream opened for us was still on its way.
+      if (this.#failure !== undefined) {
+        stream.abort(this.#failure)
+        throw this.#failure
+      }
       this.#channel = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
       await this.#channel.write(
         {
