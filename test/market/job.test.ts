@@ -445,3 +445,18 @@ test('a frame whose upscaled result could not fit one job message is refused at 
   t.is((err as { code?: string }).code, 'ERR_FRAME_TOO_LARGE')
   await t.notThrowsAsync(quoteFor(t.context, t.context.buyer, { width: 1920, height: 1080 }))
 })
+
+test('a job stream closed before its JobOpen (the quote was refused) is closed quietly: no refusal, no protocol error', async (t) => {
+  const { buyer, orch } = t.context
+  const refused: string[] = []
+  const errors: string[] = []
+  orch.orchestrator.events.on('job:refused', (e) => refused.push(e.code))
+  orch.peer.events.on('protocol:error', (e) => errors.push(e.protocol))
+  const stream = await buyer.dialProtocol(orch.peer.multiaddrs[0]!, PROTOCOLS.job)
+  const channel = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
+  await channel.closeWrite()
+  // The orchestrator closes its side in turn, with no error message first.
+  t.is(await channel.read(), undefined)
+  t.deepEqual(refused, [])
+  t.deepEqual(errors, [])
+})
