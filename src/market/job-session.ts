@@ -129,6 +129,7 @@ export class JobSession {
   #withheld = false
   #ended = false
   #lastSeq = -1
+  #queued: JobClientMessage[] = []
   #resolveDone!: () => void
   #rejectDone!: (err: FramemeshError) => void
 
@@ -210,23 +211,38 @@ export class JobSession {
 
   /** Sends one item once the window has room; rejects with the session's failure. */
   async send(item: WorkInput): Promise<void> {
-    while (this.#inFlight.length >= this.#window) {
+    // With a window of 4 or more, a new batch waits for two free places: items then go out in
+    // pairs, each pair one stream message (one encryption, one write, one window update back)
+    // while the other two in flight keep the orchestrator busy.
+    while (this.#window - this.#inFlight.length < this.#placesWanted()) {
       if (this.#failure !== undefined) throw this.#failure
       await this.#wake.wait({ signal: this.#stop.signal }).catch(() => {})
     }
     if (this.#failure !== undefined) throw this.#failure
     this.#inFlight.push(item)
     if (this.#inFlight.length === 1) this.#lastActivity = Date.now()
-    try {
-      await this.#channel!.write(
-        { work: { seq: item.seq, images: item.frames.map(frameToImage), t: item.t }, end: false },
-        { signal: this.#stop.signal },
-      )
-    } catch (err) {
-      const error = this.#asError(err, this.#stop.signal, 'sending work')
-      this.#fail(error)
-      throw error
-    }
+    this.#queue({ work: { seq: item.seq, images: item.frames.map(frameToImage), t: item.t }, end: false })
+  }
+
+  #placesWanted(): number {
+    return this.#queued.length === 0 && this.#window >= 4 ? 2 : 1
+  }
+
+  /**
+   * Work goes out on the next turn of the event loop, with whatever else was sent before it: a
+   * failed write fails the session (the items stay in `inFlight` for the next orchestrator).
+   */
+  #queue(message: JobClientMessage): void {
+    this.#queued.push(message)
+    if (this.#queued.length > 1) return
+    setImmediate(() => {
+      const batch = this.#queued
+      this.#queued = []
+      if (this.#failure !== undefined) return
+      this.#channel!.writeMany(batch, { signal: this.#stop.signal }).catch((err: unknown) => {
+        this.#fail(this.#asError(err, this.#stop.signal, 'sending work'))
+      })
+    })
   }
 
   /**
@@ -236,6 +252,8 @@ export class JobSession {
   async end(): Promise<void> {
     if (this.#ended || this.#failure !== undefined) return
     this.#ended = true
+    // Behind work still waiting to go out, in the same message.
+    if (this.#queued.length > 0) return this.#queue({ end: true })
     try {
       await this.#channel?.write({ end: true }, { signal: this.#stop.signal })
     } catch (err) {

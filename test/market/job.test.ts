@@ -460,3 +460,35 @@ test('a job stream closed before its JobOpen (the quote was refused) is closed q
   t.deepEqual(refused, [])
   t.deepEqual(errors, [])
 })
+
+test('with a window of 4 the broadcaster sends work in batches of two or more, each one stream chunk, and gets every result in order', async (t) => {
+  const { buyer, orch } = t.context
+  const quote = await requestQuote(
+    { peer: buyer },
+    { peerId: orch.peer.peerId, dial: orch.peer.multiaddrs[0] },
+    spec(t.context),
+  )
+  const stream = await buyer.dialProtocol(orch.peer.multiaddrs[0]!, PROTOCOLS.job)
+  const frameBytes = 32 * 32 * 3
+  const workChunks: number[] = []
+  const send = stream.send.bind(stream)
+  stream.send = (data) => {
+    if (data.byteLength >= frameBytes) workChunks.push(Math.floor(data.byteLength / frameBytes))
+    return send(data)
+  }
+  const session = new JobSession(
+    { peer: buyer, payer: new BudgetPayer(t.context.sender) },
+    { quote, window: 4, stream: Promise.resolve(stream) },
+  )
+  const results: number[] = []
+  session.events.on('result', (r) => results.push(r.seq))
+  await session.open()
+  for (const [seq, frame] of clip(10).entries()) await session.send({ seq, frames: [frame], t: 0 })
+  await session.end()
+  await session.done
+  t.deepEqual(results, [...Array(10).keys()])
+  t.true(
+    workChunks.every((items) => items >= 2),
+    `items per chunk: ${workChunks.join(', ')}`,
+  )
+})

@@ -193,3 +193,23 @@ test('a read given timeoutMs that gets no message fails with ERR_TIMEOUT; the ch
   await channel.write(announcement(4))
   t.is((await channel.read({ timeoutMs: 10_000 }))?.addrs[0]?.byteLength, 4)
 })
+
+test('messages written together go to the stream as one chunk and are read back one by one, in order', async (t) => {
+  const server = await echoServer(t)
+  const channel = await open(t, server)
+  const chunks: number[] = []
+  const send = channel.stream.send.bind(channel.stream)
+  channel.stream.send = (data) => {
+    chunks.push(data.byteLength)
+    return send(data)
+  }
+  await channel.writeMany([announcement(1), announcement(300), announcement(2)])
+  t.is(chunks.length, 1)
+  const sizes: number[] = []
+  for (let i = 0; i < 3; i++) sizes.push((await channel.read())?.addrs[0]?.byteLength ?? -1)
+  t.deepEqual(sizes, [1, 300, 2])
+  // One oversized message in the batch: nothing of it is sent.
+  const err = await t.throwsAsync(channel.writeMany([announcement(3), announcement(2000)]))
+  t.true(isFramemeshError(err, 'ERR_MESSAGE_TOO_LARGE'))
+  t.is(chunks.length, 1)
+})
