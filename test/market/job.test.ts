@@ -463,11 +463,7 @@ test('a job stream closed before its JobOpen (the quote was refused) is closed q
 
 test('with a window of 4 the broadcaster sends work in batches of two or more, each one stream chunk, and gets every result in order', async (t) => {
   const { buyer, orch } = t.context
-  const quote = await requestQuote(
-    { peer: buyer },
-    { peerId: orch.peer.peerId, dial: orch.peer.multiaddrs[0] },
-    spec(t.context),
-  )
+  const quote = await quoteFor(t.context)
   const stream = await buyer.dialProtocol(orch.peer.multiaddrs[0]!, PROTOCOLS.job)
   const frameBytes = 32 * 32 * 3
   const workChunks: number[] = []
