@@ -14,6 +14,7 @@ import { type MessageChannel, messageChannel } from '../peer/framing.js'
 import type { Peer, ProtocolHandler } from '../peer/peer.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
 import { FeedGate } from './feed-gate.js'
+import { FeedIn } from './feed-in.js'
 import { Forwarder } from './job-forward.js'
 import { Notifier } from './job-notify.js'
 import {
@@ -330,8 +331,17 @@ export function createJobHandler(
       open.digests === true && feeder !== undefined
         ? new FeedGate({ feeder, timeoutMs: o.idleTimeoutMs })
         : undefined
-    let feed: Channel | undefined
+    let feed: FeedIn | undefined
     let forwarder: Forwarder | undefined
+    const replaceable = open.replaceable === true
+    // Replaceable: a neighbour stage failed; the broadcaster hears it at once and replaces it.
+    const lost = (neighbour: string, err: FramemeshError) =>
+      void channel
+        .write(
+          { lost: { peerId: neighbour, code: err.code, message: err.message.slice(0, 1_000) } },
+          { signal },
+        )
+        .catch(() => {})
     let endJob!: () => void
     const jobEnded = new Promise<void>((resolve) => {
       endJob = resolve
@@ -361,30 +371,17 @@ export function createJobHandler(
         } else if (message.tickets !== undefined) await onTickets(message.tickets)
         else if (message.confirm !== undefined && gate !== undefined) {
           gate.confirm(message.confirm.seq, message.confirm.digest)
+        } else if (message.reforward !== undefined && forwarder !== undefined && replaceable) {
+          // The next stage was replaced: what it had not passed on goes to the new one.
+          void forwarder.repoint(message.reforward).catch((err) => fail(asJobError(err)))
+        } else if (message.refeed !== undefined && feed !== undefined && replaceable) {
+          components.quotes.refeed(jobId, message.refeed.feeder)
+          feed.refeed(message.refeed.feeder)
+          await channel.write({ accepted: { jobId, window, nextSeq: lastSeq + 1 } }, { signal })
         } else if (message.end) {
           inputEnded = true
           wake.notify()
         } else throw new JobError(JOB_ERROR_CODES.protocolViolation, 'expected a work item or tickets')
-      }
-    }
-
-    const feedReader = async (from: Channel) => {
-      while (true) {
-        const message = await readWithin(
-          from,
-          o.idleTimeoutMs,
-          signal,
-          'the next frame from the previous stage',
-        )
-        if (message === undefined || message.end) {
-          inputEnded = true
-          wake.notify()
-          return
-        }
-        if (message.work === undefined) {
-          throw new JobError(JOB_ERROR_CODES.protocolViolation, 'a feed carries work items and its end only')
-        }
-        onWork(message.work)
       }
     }
 
@@ -434,10 +431,7 @@ export function createJobHandler(
           { signal },
         )
         // The previous stage's window frees when we have passed the item on.
-        await feed?.write(
-          { result: { seq: head.seq, lines: [], json: NO_BYTES, debitedWei: '0' } },
-          { signal },
-        )
+        await feed?.ack(head.seq)
         events.emit('job:item', { jobId, seq: head.seq, debited: itemCost })
       }
       while (true) {
@@ -495,6 +489,9 @@ export function createJobHandler(
           window,
           openTimeoutMs: o.openTimeoutMs,
           stallTimeoutMs: o.idleTimeoutMs,
+          replaceable,
+          lostTimeoutMs: o.openTimeoutMs * 2,
+          onLost: (err) => lost(forwarder?.peerId ?? forward.peerId, err),
           signal,
         })
         await forwarder.open()
@@ -505,45 +502,42 @@ export function createJobHandler(
       void requestCredit(creditAhead).catch(fail)
       const readerDone = reader().catch((err) => fail(asJobError(err)))
       if (feeder !== undefined) {
-        const wait = AbortSignal.any([signal, AbortSignal.timeout(o.openTimeoutMs)])
-        feed = await new Promise<Channel>((resolve, reject) => {
-          feedWaiters.set(jobId, (ch) => {
-            resolve(ch)
-            return jobEnded
-          })
-          wait.addEventListener(
-            'abort',
-            () =>
-              reject(
-                signal.aborted
-                  ? (failure ?? signal.reason)
-                  : new JobError(
-                      'ERR_TIMEOUT',
-                      `the previous stage ${feeder} did not connect its feed within ${o.openTimeoutMs} ms`,
-                    ),
-              ),
-            { once: true },
-          )
-        }).finally(() => feedWaiters.delete(jobId))
-        const from = feed
-        await from.write({ accepted: { jobId, window } }, { signal })
-        // What goes wrong on the feed is the previous stage's doing: say so, so it is blamed, not us.
-        feedDone = feedReader(from).catch((err) => {
-          const cause = asJobError(err)
-          fail(
-            new JobError(
-              JOB_ERROR_CODES.previousStageFailed,
-              `the previous stage ${feeder} failed (${cause.code}): ${cause.message}`,
-              { cause, details: { previousStage: feeder, previousStageCode: cause.code } },
-            ),
-          )
-        })
+        feed = new FeedIn(
+          {
+            expect: (accept) => {
+              feedWaiters.set(jobId, (ch) => {
+                accept(ch)
+                return jobEnded
+              })
+              return () => feedWaiters.delete(jobId)
+            },
+            onWork,
+            onEnd: () => {
+              inputEnded = true
+              wake.notify()
+            },
+            fail,
+            lastSeq: () => lastSeq,
+            onLost: (err) => lost(feed?.feeder ?? feeder, err),
+          },
+          {
+            jobId,
+            window,
+            feeder,
+            replaceable,
+            openTimeoutMs: o.openTimeoutMs,
+            idleTimeoutMs: o.idleTimeoutMs,
+            lostTimeoutMs: o.openTimeoutMs * 2,
+            signal,
+            read: readWithin,
+          },
+        )
+        await feed.start()
+        feedDone = feed.done
       }
       await worker().catch((err) => fail(asJobError(err)))
       if (failure === undefined && forwarder !== undefined) await forwarder.finish().catch(fail)
-      if (failure === undefined && feed !== undefined) {
-        await feed.closeWrite({ signal: AbortSignal.timeout(o.openTimeoutMs) }).catch(() => {})
-      }
+      if (failure === undefined) await feed?.close()
       if (failure === undefined) {
         await channel.closeWrite({ signal: AbortSignal.timeout(o.openTimeoutMs) })
         // Everything went out: the reader's wait for the broadcaster's close is no failure.
@@ -559,7 +553,7 @@ export function createJobHandler(
       error = failure
       if (error !== undefined) {
         forwarder?.abort(error)
-        if (feed !== undefined) await sendError(feed, error)
+        if (feed?.channel !== undefined) await sendError(feed.channel, error)
       }
       endJob()
       components.recipient.closeSession(sender, jobId)

@@ -54,6 +54,8 @@ export interface JobSessionEvents {
   ack: { seq: number; debited: bigint; digest?: Uint8Array }
   payment: { peerId: string; tickets: number; ev: bigint; gap: bigint }
   'payment:withheld': { peerId: string; gap: bigint }
+  /** Workflows (replaceable): the orchestrator says its neighbour stage `peerId` failed. */
+  lost: { peerId: string; code: string; message: string }
   receipt: {
     peerId: string
     accepted: number
@@ -96,6 +98,8 @@ export interface JobSessionOptions {
   forward?: Forward
   /** Workflows, confirmed feeds: acks carry output digests; feed items wait for `confirm` (job.proto). */
   digests?: boolean
+  /** Workflows: a failed neighbour stage may be replaced (`reforward`, `refeed`; job.proto). */
+  replaceable?: boolean
 }
 
 type Channel = MessageChannel<JobServerMessage, JobClientMessage>
@@ -130,6 +134,7 @@ export class JobSession {
   #ended = false
   #lastSeq = -1
   #queued: JobClientMessage[] = []
+  #refed?: (nextSeq: number | undefined) => void
   #resolveDone!: () => void
   #rejectDone!: (err: FramemeshError) => void
 
@@ -186,6 +191,7 @@ export class JobSession {
             window: this.#o.window ?? quote.window,
             ...(this.#o.forward === undefined ? {} : { forward: this.#o.forward }),
             ...(this.#o.digests === true ? { digests: true } : {}),
+            ...(this.#o.replaceable === true ? { replaceable: true } : {}),
           },
           end: false,
         },
@@ -267,14 +273,55 @@ export class JobSession {
 
   /** Confirmed feeds: vouches that the previous stage's output `seq` has `digest`. */
   async confirm(seq: number, digest: Uint8Array): Promise<void> {
+    await this.#control(
+      { confirm: { seq, digest: digest as Uint8Array<ArrayBuffer> } },
+      'confirming a feed item',
+    )
+  }
+
+  /** Replacing the next stage: the orchestrator forwards to `forward` from now on (job.proto). */
+  async reforward(forward: Forward): Promise<void> {
+    await this.#control({ reforward: forward }, 'pointing the feed at a replacement')
+  }
+
+  /**
+   * Replacing the previous stage: the orchestrator takes its feed from `feeder` from now on;
+   * resolves once it said so (within `timeoutMs`), with the first feed item it still needs.
+   */
+  async refeed(feeder: string, timeoutMs: number): Promise<number | undefined> {
+    const ready = new Promise<number | undefined>((resolve) => {
+      this.#refed = resolve
+    })
+    await this.#control({ refeed: { feeder } }, 'naming a new feeder')
+    const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(timeoutMs)])
+    return await Promise.race([
+      ready,
+      new Promise<never>((_, reject) =>
+        signal.addEventListener(
+          'abort',
+          () =>
+            reject(
+              this.#failure ??
+                new JobError(
+                  JOB_ERROR_CODES.peerStalled,
+                  `${this.peerId} did not take a new feeder within ${timeoutMs} ms`,
+                  {
+                    peerId: this.peerId,
+                  },
+                ),
+            ),
+          { once: true },
+        ),
+      ),
+    ])
+  }
+
+  async #control(message: Partial<JobClientMessage>, what: string): Promise<void> {
     if (this.#failure !== undefined) throw this.#failure
     try {
-      await this.#channel!.write(
-        { confirm: { seq, digest: digest as Uint8Array<ArrayBuffer> }, end: false },
-        { signal: this.#stop.signal },
-      )
+      await this.#channel!.write({ ...message, end: false }, { signal: this.#stop.signal })
     } catch (err) {
-      const error = this.#asError(err, this.#stop.signal, 'confirming a feed item')
+      const error = this.#asError(err, this.#stop.signal, what)
       this.#fail(error)
       throw error
     }
@@ -304,7 +351,14 @@ export class JobSession {
         if (message.result !== undefined) this.#onResult(message.result)
         else if (message.credit !== undefined) await this.#onCredit(message.credit)
         else if (message.receipt !== undefined) this.#onReceipt(message.receipt)
-        else if (message.error !== undefined) throw this.#remoteError(message.error)
+        else if (message.lost !== undefined) {
+          const { peerId, code, message: why } = message.lost
+          this.events.emit('lost', { peerId, code, message: why.slice(0, 1_000) })
+        } else if (message.accepted !== undefined && this.#refed !== undefined) {
+          // The answer to `refeed`.
+          this.#refed(message.accepted.nextSeq)
+          this.#refed = undefined
+        } else if (message.error !== undefined) throw this.#remoteError(message.error)
         else throw new JobError(JOB_ERROR_CODES.protocolViolation, `${this.peerId} sent an empty job message`)
       }
     } catch (err) {

@@ -137,6 +137,12 @@ export interface JobReport extends StageReport {
   stages?: StageReport[]
   /** With `verify`: frames checked, mismatches, peers blamed (all stages; per stage in `stages`). */
   verification?: VerificationReport
+  /**
+   * Workflows: how the frames went. 'direct': stage to stage all the way (a failed stage replaced
+   * in place); 'direct, then broadcaster': a direct run failed and the rest went through us;
+   * 'broadcaster': through us from the start.
+   */
+  route?: 'direct' | 'direct, then broadcaster' | 'broadcaster'
 }
 
 export interface JobResult {
@@ -289,6 +295,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       // Output m needs inputs m.. only: what came before can no longer be needed for a replay.
       replay.release(delivered)
     }
+    let route: JobReport['route'] = specs.length > 1 ? 'broadcaster' : undefined
     const finish = (reports: StageReport[]): JobReport => {
       const report: JobReport = {
         jobId: id,
@@ -298,6 +305,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         evSent: reports.reduce((n, r) => n + r.evSent, 0n),
         resent: reports.reduce((n, r) => n + r.resent, 0),
         ...(specs.length > 1 ? { stages: reports } : {}),
+        ...(route === undefined ? {} : { route }),
         ...(verifiers.length === 0 && directChecks.length === 0
           ? {}
           : { verification: mergeVerification([...directChecks, ...verifiers.map((v) => v.report())]) }),
@@ -311,10 +319,23 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
       let input: AsyncIterator<Frame> = replay
       if (specs.length > 1 && (s.route ?? 'direct') === 'direct' && s.verify?.minPsnrDb === undefined) {
         try {
-          return finish(
-            await runDirect(s, specs, replay, payer, events, push, room, direct, directChecks, avoid, signal),
+          const reports = await runDirect(
+            s,
+            specs,
+            replay,
+            payer,
+            events,
+            push,
+            room,
+            direct,
+            directChecks,
+            avoid,
+            signal,
           )
+          route = 'direct'
+          return finish(reports)
         } catch (err) {
+          route = 'direct, then broadcaster'
           const error = err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err))
           if (signal.aborted || error.code === 'ERR_EMPTY_INPUT' || error.details?.paymentWithheld === true)
             throw error
@@ -452,7 +473,14 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         ...pick(options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs']),
       },
     )
-    for (const name of ['peer:selected', 'quote:refused', 'payment', 'payment:withheld'] as const) {
+    for (const name of [
+      'peer:selected',
+      'quote:refused',
+      'peer:failed',
+      'peer:switch',
+      'payment',
+      'payment:withheld',
+    ] as const) {
       workflow.events.on(name, (detail) => events.emit(name, detail as MeshJobEvents[typeof name]))
     }
     workflow.events.on('result', (r) => {

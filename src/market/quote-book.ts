@@ -57,6 +57,8 @@ export interface QuoteRecord {
   used: boolean
   /** Workflows: the feeder (spec.feeder) has opened its feed stream. */
   fed?: boolean
+  /** Workflows: the feeder the broadcaster named instead of spec.feeder (it replaced that stage). */
+  feeder?: string
 }
 
 export class QuoteBook {
@@ -152,7 +154,8 @@ export class QuoteBook {
    */
   takeFeed(quoteId: string, feeder: string): QuoteRecord {
     const record = this.#quotes.get(quoteId)
-    if (record === undefined || record.quote.spec.feeder !== feeder || !record.used || record.fed === true) {
+    const expected = record?.feeder ?? record?.quote.spec.feeder
+    if (record === undefined || expected !== feeder || !record.used || record.fed === true) {
       throw new QuoteRefusedError(
         JOB_ERROR_CODES.quoteUnknown,
         `no job ${quoteId.slice(0, 64)} waiting for a feed from ${feeder}; the broadcaster opens the job first, naming you as feeder`,
@@ -160,6 +163,22 @@ export class QuoteBook {
     }
     record.fed = true
     return record
+  }
+
+  /**
+   * Workflows: the job's requester replaced the previous stage; from now on only `feeder` may open
+   * the job's feed (once).
+   */
+  refeed(quoteId: string, feeder: string): void {
+    const record = this.#quotes.get(quoteId)
+    if (record === undefined || !record.used || record.quote.spec.feeder === undefined) {
+      throw new QuoteRefusedError(
+        JOB_ERROR_CODES.quoteUnknown,
+        `no workflow job ${quoteId.slice(0, 64)} here`,
+      )
+    }
+    record.feeder = feeder
+    record.fed = false
   }
 
   /** Drops a used quote once its job ended. */

@@ -113,6 +113,11 @@ export class WorkflowVerifier {
     this.#waiters[stage]!.clear()
   }
 
+  /** Stage k runs on a replacement: its commitments come again. */
+  reopened(stage: number): void {
+    this.#closed[stage] = false
+  }
+
   /** A final result: held until the checks cover it. */
   result(result: StageResult): void {
     if (this.#failure !== undefined) return

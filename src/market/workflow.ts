@@ -16,9 +16,16 @@
  * confirmed), so a stage bills nothing its feeder did not commit to us, and a share of the items is
  * checked through every stage (workflow-verify.ts); a primary found wrong fails the run.
  *
- * Failure: any stage failing fails the direct run with that stage's error; the mesh then carries
- * on with the chained route (through the broadcaster, with per-stage failover) from the first
- * output not yet delivered, replaying the inputs it still holds (see mesh.ts).
+ * Failure of one stage (it dies, stalls or fails on its own): the stage is replaced in place
+ * (#replace): another orchestrator is quoted for it (naming the same feeder), the next stage is
+ * told to take its feed from the replacement (Refeed), the replacement is opened forwarding to
+ * the next stage, and the previous stage (Reforward) or, for the first stage, we send it again
+ * the items the failed one had not passed on. The other stages keep running; each frame reaches
+ * the end once, in order. When that is not possible (no replacement, a neighbour failed too, a
+ * verification blame: the stages after a cheater already worked on its frames), the run fails
+ * with the stage's error and the mesh carries on with the chained route (through the
+ * broadcaster, with per-stage failover) from the first output not yet delivered, replaying the
+ * inputs it still holds (see mesh.ts).
  */
 import { FramemeshError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -26,10 +33,12 @@ import { TypedEmitter } from '../peer/events.js'
 import type { Peer } from '../peer/peer.js'
 import type { Address } from '../tickets/ticket.js'
 import type { PeerUse, StageCandidate, StageReport, StageResult } from './failover.js'
+import { Notifier } from './job-notify.js'
 import { JobSession, type Payer } from './job-session.js'
 import { isTextPipeline, type WorkInput } from './job-work.js'
-import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { StageSpec } from './mesh.js'
+import type { Forward } from './pb/job.js'
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
@@ -44,6 +53,12 @@ const NOT_THEIR_FAULT: ReadonlySet<string> = new Set([
 ])
 /** How long the other stages get to report their own failure after the first one (ms). */
 const SETTLE_MS = 1_000
+/** How long a neighbour's report that a stage failed waits for the reporter's own fate (ms). */
+const HEARSAY_MS = 300
+/** Finished first-stage inputs kept for a replacement (covers a window in transit at the next stage). */
+const KEPT_INPUTS = 16
+/** Stages replaced in place in one run before the run gives up (and the mesh falls back). */
+const MAX_REPLACEMENTS = 3
 
 export interface DirectWorkflowComponents {
   peer: Pick<Peer, 'dialProtocol'>
@@ -56,7 +71,7 @@ export interface DirectWorkflowComponents {
   ) => StageCandidate | undefined | Promise<StageCandidate | undefined>
   /** Binary multiaddrs we know for a peer, handed to the stage that must dial it. */
   addressesOf?: (peerId: string) => Uint8Array[]
-  stats?: Pick<PeerStats, 'recordSuccess'>
+  stats?: Pick<PeerStats, 'recordSuccess' | 'recordFailure'>
   logger?: Logger
   /**
    * Verifies the run when given: the checker for stage `index`, whose primary (the orchestrator
@@ -82,6 +97,8 @@ export interface DirectWorkflowOptions {
   stallTimeoutMs?: number
   /** Orchestrators asked for a quote per stage before giving up (default 3). */
   quoteAttempts?: number
+  /** Replace a failed stage in place (default true); false: the run fails with the stage's error. */
+  replace?: boolean
   signal: AbortSignal
 }
 
@@ -89,6 +106,10 @@ export interface DirectWorkflowOptions {
 export interface DirectWorkflowEvents {
   'peer:selected': { peerId: string; modelId: string; pricePerUnit: bigint; attempt: number; stage: number }
   'quote:refused': { peerId: string; code: string; message: string; stage: number }
+  /** A stage's orchestrator failed; `requeued`: items its replacement is given again. */
+  'peer:failed': { peerId: string; code: string; message: string; requeued: number; stage: number }
+  /** A failed stage was replaced in place: the rest of the workflow kept running. */
+  'peer:switch': { from: string; to: string; requeued: number; stage: number }
   payment: { peerId: string; tickets: number; ev: bigint; stage: number }
   'payment:withheld': { peerId: string; gap: bigint; stage: number }
   /** The first stage took input item `seq` off our hands. */
@@ -102,12 +123,50 @@ interface Planned {
   use: PeerUse
 }
 
+/** One stage of the run: its orchestrator now, and every one it had. */
+interface StageState {
+  k: number
+  planned: Planned
+  uses: PeerUse[]
+  session: JobSession
+  /** The next output seq the stage owes: every one before came to us (ack or result), in order. */
+  next: number
+  /** Items a replacement was given again. */
+  resent: number
+  /** Being replaced: the first stage's input waits. */
+  replacing: boolean
+}
+
+/** Run-wide state the sessions' events reach. */
+interface Run {
+  states: StageState[]
+  verify?: WorkflowVerifier
+  signal: AbortSignal
+  /** The first stage's items not yet acknowledged, and the last KEPT_INPUTS that were. */
+  inputs: Map<number, WorkInput>
+  /** Sessions that closed normally. */
+  ended: Set<JobSession>
+  /**
+   * Stage failures the run has yet to handle (replace, or fail). `reporter`: the neighbour's
+   * session that said so (Lost), `at` when.
+   */
+  failures: Array<{
+    k: number
+    session: JobSession
+    error: FramemeshError
+    reporter?: JobSession
+    at?: number
+  }>
+  wake: Notifier
+}
+
 export class DirectWorkflow {
   readonly events = new TypedEmitter<DirectWorkflowEvents>()
   readonly #c: DirectWorkflowComponents
   readonly #o: DirectWorkflowOptions
-  #plan: Planned[] = []
+  #states: StageState[] = []
   readonly #culprits = new Set<string>()
+  readonly #changed = new Notifier()
   #verify?: WorkflowVerifier
 
   constructor(components: DirectWorkflowComponents, options: DirectWorkflowOptions) {
@@ -117,15 +176,14 @@ export class DirectWorkflow {
 
   /**
    * Runs the workflow over `items` (the first stage's work items; `size` their frame size).
-   * Resolves with one report per stage; rejects with the first stage error.
+   * Resolves with one report per stage; rejects with the error of a stage that failed and could
+   * not be replaced.
    */
   async run(
     size: { width: number; height: number },
     items: AsyncIterable<WorkInput>,
   ): Promise<StageReport[]> {
     const plan = await this.#quoteAll(size)
-    this.#plan = plan
-    const sessions: JobSession[] = []
     const stop = new AbortController()
     const signal = AbortSignal.any([this.#o.signal, stop.signal])
     const last = plan.length - 1
@@ -148,115 +206,91 @@ export class DirectWorkflow {
             { pipelines: this.#o.stages.map((s) => s.pipeline) },
           )
     this.#verify = verify
-    /** Sessions by stage index (opened from the last stage down). */
-    const byStage: JobSession[] = []
+    const states: StageState[] = plan.map((planned, k) => ({
+      k,
+      planned,
+      uses: [planned.use],
+      // Set when opened, below.
+      session: undefined as unknown as JobSession,
+      next: 0,
+      resent: 0,
+      replacing: false,
+    }))
+    this.#states = states
+    const run: Run = {
+      states,
+      signal,
+      inputs: new Map(),
+      ended: new Set(),
+      failures: [],
+      wake: new Notifier(),
+      ...(verify === undefined ? {} : { verify }),
+    }
+    let replacements = 0
     try {
-      for (let k = last; k >= 0; k--) {
-        const { quote, use } = plan[k]!
-        const next = plan[k + 1]
-        const session = new JobSession(
-          {
-            peer: this.#c.peer,
-            payer: this.#c.payer,
-            ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
-          },
-          {
-            quote,
-            signal,
-            input: k === 0 ? 'send' : 'none',
-            output: k < last ? 'acks' : 'results',
-            ...(next === undefined
-              ? {}
-              : {
-                  forward: {
-                    peerId: next.candidate.peerId,
-                    quoteId: next.quote.quoteId,
-                    addrs: (this.#c.addressesOf?.(next.candidate.peerId) ?? []).map((a) => new Uint8Array(a)),
-                    pipeline: this.#o.stages[k + 1]!.pipeline,
-                  },
-                }),
-            ...(this.#o.window === undefined ? {} : { window: this.#o.window }),
-            ...(this.#o.openTimeoutMs === undefined ? {} : { openTimeoutMs: this.#o.openTimeoutMs }),
-            ...(this.#o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: this.#o.stallTimeoutMs }),
-            ...(verify === undefined ? {} : { digests: true }),
-          },
-        )
-        byStage[k] = session
-        // A stage only works on what the previous one made. Unconfirmed feeds: more items than
-        // that plus what may be in flight on the feed (its window) means its feeder invented work
-        // for us to pay for. Confirmed feeds: a stage runs only what we confirmed after its
-        // feeder's ack, so any item beyond the feeder's is the stage's own invention.
-        const count = () => {
-          use.items++
-          const feeder = plan[k - 1]
-          if (feeder === undefined) return
-          const pairs = this.#o.stages[k]!.pipeline === 'interpolate' ? 1 : 0
-          const slack = verify === undefined ? quote.window : 0
-          if (use.items > Math.max(0, feeder.use.items - pairs) + slack) {
-            const culprit = verify === undefined ? feeder.use.peerId : use.peerId
-            session.abort(
-              new JobError(
-                JOB_ERROR_CODES.protocolViolation,
-                verify === undefined
-                  ? `stage ${k + 1} (${use.peerId}) worked on ${use.items} items but stage ${k} made ${feeder.use.items}: ${feeder.use.peerId} fed work it did not make`
-                  : `stage ${k + 1} (${use.peerId}) billed ${use.items} items but stage ${k} committed ${feeder.use.items}: it billed work it was never confirmed`,
-                { peerId: culprit },
-              ),
-            )
-          }
-        }
-        session.events.on('ack', (a) => {
-          count()
-          use.debited += a.debited
-          if (k === 0) this.events.emit('consumed', { seq: a.seq })
-          if (verify !== undefined) this.#commit(k, a, use.peerId, session, byStage[k + 1], verify)
-        })
-        session.events.on('result', (r) => {
-          count()
-          use.debited += r.debited
-          if (k === 0) this.events.emit('consumed', { seq: r.seq })
-          const result: StageResult = {
-            seq: r.seq,
-            frame: r.frame,
-            ...(r.lines === undefined ? {} : { lines: r.lines }),
-            peerId: use.peerId,
-          }
-          if (verify === undefined) this.events.emit('result', result)
-          else verify.result(result)
-        })
-        if (verify !== undefined) void session.done.finally(() => verify.closed(k)).catch(() => {})
-        session.events.on('payment', (p) => {
-          use.evSent += p.ev
-          this.events.emit('payment', { peerId: p.peerId, tickets: p.tickets, ev: p.ev, stage: k })
-        })
-        session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', { ...p, stage: k }))
-        sessions.unshift(session)
-        await session.open()
-        // Later stages get their frames from the feed: we send them nothing but tickets.
-        if (k > 0) await session.end()
-      }
-      const failed = Promise.race(sessions.map((s) => s.done.then(() => new Promise<never>(() => {}))))
-      failed.catch(() => {})
-      const feeding = (async () => {
-        const first = sessions[0]!
-        for await (const item of items) {
-          verify?.input(item)
-          await first.send(item)
-        }
-        await first.end()
-      })()
+      // From the last stage down: each stage's feed target is open before it dials it.
+      for (let k = last; k >= 0; k--) states[k]!.session = await this.#open(run, states[k]!)
+      let fed = false
+      let feedError: unknown
+      this.#feed(run, items).then(
+        () => {
+          fed = true
+          run.wake.notify()
+        },
+        (err) => {
+          feedError = err
+          run.wake.notify()
+        },
+      )
       const blamed = verify?.failed ?? new Promise<never>(() => {})
-      await Promise.race([Promise.all([feeding, ...sessions.map((s) => s.done)]), failed, blamed])
+      blamed.catch(() => run.wake.notify())
+      while (true) {
+        if (feedError !== undefined) throw feedError
+        if (verify?.failure !== undefined) throw verify.failure
+        // What a stage's own session shows comes first; a neighbour's word only after a moment.
+        run.failures.sort((a, b) => Number(a.reporter !== undefined) - Number(b.reporter !== undefined))
+        const failure = run.failures.shift()
+        if (failure !== undefined) {
+          // Already replaced: an old session's late news.
+          if (states[failure.k]!.session !== failure.session) continue
+          const { reporter } = failure
+          if (reporter !== undefined) {
+            // A dying orchestrator may blame its neighbour on the way out: heard only if it lives on.
+            if (reporter.failure !== undefined || run.ended.has(reporter)) continue
+            const wait = (failure.at ?? 0) + HEARSAY_MS - Date.now()
+            if (wait > 0) {
+              run.failures.push(failure)
+              await run.wake.wait({ signal, timeoutMs: wait }).catch(() => signal.throwIfAborted())
+              continue
+            }
+          }
+          if (!this.#replaceable(failure.error) || replacements >= MAX_REPLACEMENTS) throw failure.error
+          replacements++
+          await this.#replace(run, states[failure.k]!, failure.error)
+          continue
+        }
+        if (fed && states.every((st) => run.ended.has(st.session))) {
+          // Every stage closed: each must have made an output for every item its feeder passed on.
+          for (const st of states) this.#checkOwed(run, st)
+          if (run.failures.length === 0) break
+          continue
+        }
+        await run.wake.wait({ signal })
+      }
       await Promise.race([verify?.finish(), blamed])
-      for (const { candidate } of plan) this.#c.stats?.recordSuccess(candidate.peerId)
+      for (const st of states) this.#c.stats?.recordSuccess(st.planned.candidate.peerId)
       return this.reports()
     } catch (err) {
+      this.#changed.notify()
       verify?.abort()
+      const sessions = states.flatMap((st) => (st.session === undefined ? [] : [st.session]))
       if (verify?.failure !== undefined) {
         // Found wrong by a check: that stage alone is to blame; the rest is ended at once.
         const error = verify.failure
         if (error.peerId !== undefined) this.#culprits.add(error.peerId)
-        for (const p of plan) p.use.error ??= p.use.peerId === error.peerId ? error.code : 'ERR_ABORTED'
+        for (const st of states) {
+          st.planned.use.error ??= st.planned.use.peerId === error.peerId ? error.code : 'ERR_ABORTED'
+        }
         stop.abort(error)
         for (const s of sessions) s.abort(error)
         throw error
@@ -267,21 +301,18 @@ export class DirectWorkflow {
         new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref()),
       ])
       // The stage to blame failed on its own; its neighbours only lost their next or previous stage.
-      const failures = sessions.map((s) => s.failure)
+      const failures = states.map((st) => st.session?.failure)
       const own = failures.find((f) => f !== undefined && !NOT_THEIR_FAULT.has(f.code))
-      const error =
-        own ??
-        failures.find((f) => f !== undefined) ??
-        (err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err), { cause: err }))
+      const error = own ?? failures.find((f) => f !== undefined) ?? asError(err)
       for (const [k, f] of failures.entries()) {
         // A feed item that is not what its feeder committed: the feeder is to blame.
-        if (f?.code === JOB_ERROR_CODES.feedMismatch && k > 0)
-          this.#culprits.add(plan[k - 1]!.candidate.peerId)
-        else if (f !== undefined && !NOT_THEIR_FAULT.has(f.code)) {
-          this.#culprits.add(plan[k]!.candidate.peerId)
+        if (f?.code === JOB_ERROR_CODES.feedMismatch && k > 0) {
+          this.#culprits.add(states[k - 1]!.planned.candidate.peerId)
+        } else if (f !== undefined && !NOT_THEIR_FAULT.has(f.code)) {
+          this.#culprits.add(states[k]!.planned.candidate.peerId)
         }
       }
-      for (const [k, p] of plan.entries()) p.use.error ??= failures[k]?.code ?? error.code
+      for (const [k, st] of states.entries()) st.planned.use.error ??= failures[k]?.code ?? error.code
       stop.abort(error)
       for (const s of sessions) s.abort(error)
       throw error
@@ -296,28 +327,328 @@ export class DirectWorkflow {
   /** Each stage's report so far (also after a failure: who was used and paid, what was checked). */
   reports(): StageReport[] {
     const verification = this.#verify?.reports()
-    return this.#plan.map(({ use }, k) => ({
-      items: use.items,
-      peers: [use],
-      debited: use.debited,
-      evSent: use.evSent,
-      resent: 0,
+    return this.#states.map((st, k) => ({
+      items: st.next,
+      peers: [...st.uses],
+      debited: st.uses.reduce((n, u) => n + u.debited, 0n),
+      evSent: st.uses.reduce((n, u) => n + u.evSent, 0n),
+      resent: st.resent,
       ...(verification === undefined ? {} : { verification: verification[k]! }),
     }))
+  }
+
+  /** Whether a stage failing with `error` may be replaced in place. */
+  #replaceable(error: FramemeshError): boolean {
+    return (
+      this.#o.replace !== false &&
+      !NOT_THEIR_FAULT.has(error.code) &&
+      error.code !== JOB_ERROR_CODES.feedMismatch &&
+      isRetryableElsewhere(error.code) &&
+      error.details?.paymentWithheld !== true &&
+      !this.#o.signal.aborted
+    )
+  }
+
+  /** Sends the input to the first stage; while it is being replaced, waits (the replacement gets what is unacknowledged). */
+  async #feed(run: Run, items: AsyncIterable<WorkInput>): Promise<void> {
+    const first = run.states[0]!
+    for await (const item of items) {
+      await this.#settled(run, first)
+      run.inputs.set(item.seq, item)
+      run.verify?.input(item)
+      const session = first.session
+      try {
+        await session.send(item)
+      } catch (err) {
+        // The replacement is sent every unacknowledged item again, this one too.
+        await this.#replacedSince(run, first, session, err)
+      }
+    }
+    while (true) {
+      await this.#settled(run, first)
+      const session = first.session
+      await session.end()
+      if (session.failure === undefined) return
+      await this.#replacedSince(run, first, session, session.failure)
+    }
+  }
+
+  /** Waits while `st` is being replaced. */
+  async #settled(run: Run, st: StageState): Promise<void> {
+    while (st.replacing) await this.#changed.wait({ signal: run.signal })
+  }
+
+  /** Waits until `st` runs on another session than `session`; rethrows `err` if the run ends first. */
+  async #replacedSince(run: Run, st: StageState, session: JobSession, err: unknown): Promise<void> {
+    while (st.session === session || st.replacing) {
+      if (run.signal.aborted) throw err
+      await this.#changed.wait({ signal: run.signal }).catch(() => {
+        throw err
+      })
+    }
+  }
+
+  /** Opens stage `st`'s session (forwarding to the next stage's current orchestrator from `firstSeq`). */
+  async #open(run: Run, st: StageState, firstSeq?: number): Promise<JobSession> {
+    const { k } = st
+    const { quote, use } = st.planned
+    const last = run.states.length - 1
+    const next = run.states[k + 1]
+    const session = new JobSession(
+      {
+        peer: this.#c.peer,
+        payer: this.#c.payer,
+        ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
+      },
+      {
+        quote,
+        signal: run.signal,
+        input: k === 0 ? 'send' : 'none',
+        output: k < last ? 'acks' : 'results',
+        ...(next === undefined ? {} : { forward: this.#forwardTo(next, firstSeq) }),
+        ...(this.#o.window === undefined ? {} : { window: this.#o.window }),
+        ...(this.#o.openTimeoutMs === undefined ? {} : { openTimeoutMs: this.#o.openTimeoutMs }),
+        ...(this.#o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: this.#o.stallTimeoutMs }),
+        ...(run.verify === undefined ? {} : { digests: true }),
+        replaceable: this.#o.replace !== false,
+      },
+    )
+    // A stage only works on what the previous one made. Unconfirmed feeds: outputs past that plus
+    // what may be in flight on the feed (its window) mean its feeder invented work for us to pay
+    // for. Confirmed feeds: a stage runs only what we confirmed after its feeder's ack, so any
+    // output beyond the feeder's is the stage's own invention.
+    const progress = (seq: number) => {
+      use.items++
+      st.next = Math.max(st.next, seq + 1)
+      const fed = run.states[k + 1]
+      if (fed !== undefined) this.#checkOwed(run, fed)
+      const feeder = run.states[k - 1]
+      if (feeder === undefined) return
+      const pairs = this.#o.stages[k]!.pipeline === 'interpolate' ? 1 : 0
+      const slack = run.verify === undefined ? quote.window : 0
+      if (seq + 1 > Math.max(0, feeder.next - pairs) + slack) {
+        const culprit = run.verify === undefined ? feeder.planned.use.peerId : use.peerId
+        session.abort(
+          new JobError(
+            JOB_ERROR_CODES.protocolViolation,
+            run.verify === undefined
+              ? `stage ${k + 1} (${use.peerId}) worked on item ${seq} but stage ${k} made ${feeder.next}: ${feeder.planned.use.peerId} fed work it did not make`
+              : `stage ${k + 1} (${use.peerId}) billed item ${seq} but stage ${k} committed ${feeder.next}: it billed work it was never confirmed`,
+            { peerId: culprit },
+          ),
+        )
+      }
+    }
+    session.events.on('ack', (a) => {
+      progress(a.seq)
+      use.debited += a.debited
+      if (k === 0) this.#consumed(run, a.seq)
+      if (run.verify !== undefined) this.#commit(run, st, session, a)
+    })
+    session.events.on('result', (r) => {
+      // A replacement may make again what its predecessor delivered: delivered once only.
+      const fresh = r.seq >= st.next
+      progress(r.seq)
+      use.debited += r.debited
+      if (k === 0) this.#consumed(run, r.seq)
+      if (!fresh) return
+      const result: StageResult = {
+        seq: r.seq,
+        frame: r.frame,
+        ...(r.lines === undefined ? {} : { lines: r.lines }),
+        peerId: use.peerId,
+      }
+      if (run.verify === undefined) this.events.emit('result', result)
+      else run.verify.result(result)
+    })
+    session.done.then(
+      () => {
+        run.ended.add(session)
+        this.#checkOwed(run, st)
+        run.wake.notify()
+      },
+      (err) => this.#failed(run, st, asError(err), session),
+    )
+    if (run.verify !== undefined) {
+      const verify = run.verify
+      void session.done
+        .finally(() => {
+          if (st.session === session || st.session === undefined) verify.closed(k)
+        })
+        .catch(() => {})
+    }
+    session.events.on('payment', (p) => {
+      use.evSent += p.ev
+      this.events.emit('payment', { peerId: p.peerId, tickets: p.tickets, ev: p.ev, stage: k })
+    })
+    session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', { ...p, stage: k }))
+    // A neighbour says the stage next to it failed: its stream to us may not show it (yet).
+    session.events.on('lost', (l) => {
+      // Its forwarder lost the next stage, or its feed lost the previous one.
+      const j = l.code === JOB_ERROR_CODES.nextStageFailed ? k + 1 : k - 1
+      const other = run.states[j]
+      if (other?.planned.candidate.peerId !== l.peerId || other.session === undefined) return
+      if (run.failures.some((f) => f.session === other.session)) return
+      run.failures.push({
+        k: j,
+        session: other.session,
+        error: new JobError(
+          'ERR_STREAM_ENDED',
+          `${use.peerId} lost stage ${j + 1} (${l.code}): ${l.message}`,
+          {
+            peerId: l.peerId,
+          },
+        ),
+        reporter: session,
+        at: Date.now(),
+      })
+      run.wake.notify()
+    })
+    await session.open()
+    // Later stages get their frames from the feed: we send them nothing but tickets.
+    if (k > 0) await session.end()
+    return session
+  }
+
+  #forwardTo(next: StageState, firstSeq?: number): Forward {
+    const { candidate, quote } = next.planned
+    return {
+      peerId: candidate.peerId,
+      quoteId: quote.quoteId,
+      addrs: (this.#c.addressesOf?.(candidate.peerId) ?? []).map((a) => new Uint8Array(a)),
+      pipeline: this.#o.stages[next.k]!.pipeline,
+      ...(firstSeq === undefined ? {} : { firstSeq }),
+    }
+  }
+
+  /**
+   * The first stage finished item `seq`. The last few finished inputs are kept: if the stage dies,
+   * the next stage may not have got their outputs, and its replacement makes them again.
+   */
+  #consumed(run: Run, seq: number): void {
+    for (const s of run.inputs.keys()) if (s < seq - KEPT_INPUTS) run.inputs.delete(s)
+    this.events.emit('consumed', { seq })
+  }
+
+  /**
+   * Replaces stage `st` (its orchestrator failed with `error`) with another one, in place: the
+   * next stage takes its feed from the replacement, which starts at the first output still owed
+   * (one earlier when the next stage takes pairs: it needs that output again), and the previous
+   * stage (or we, for the first) sends it the items from there again. Throws `error` (after
+   * recording the failure) when no replacement could be set up.
+   */
+  async #replace(run: Run, st: StageState, error: FramemeshError): Promise<void> {
+    const { k } = st
+    const dead = st.planned
+    st.replacing = true
+    // Whatever the old orchestrator still does for this run, it is out.
+    st.session.abort(error)
+    dead.use.error ??= error.code
+    this.#c.stats?.recordFailure(dead.candidate.peerId)
+    const nextState = run.states[k + 1]
+    const pairsNext = nextState !== undefined && this.#o.stages[k + 1]!.pipeline === 'interpolate'
+    let from = Math.max(0, st.next - (pairsNext ? 1 : 0))
+    const prev = run.states[k - 1]
+    const pending = () => Math.max(0, (prev?.next ?? run.inputs.size) - (this.#pairs(k) ? 1 : 0) - from)
+    this.events.emit('peer:failed', {
+      peerId: dead.candidate.peerId,
+      code: error.code,
+      message: error.message,
+      requeued: pending(),
+      stage: k,
+    })
+    this.#c.logger?.info('workflow stage failed; replacing it in place', {
+      stage: k,
+      peer: dead.candidate.peerId,
+      code: error.code,
+      from,
+    })
+    try {
+      const exclude = new Set([
+        ...st.uses.map((u) => u.peerId),
+        ...this.#culprits,
+        ...(prev === undefined ? [] : [prev.planned.candidate.peerId]),
+        ...(nextState === undefined ? [] : [nextState.planned.candidate.peerId]),
+      ])
+      const { width, height } = dead.quote.spec
+      const planned = await this.#quoteStage(k, { width, height }, exclude, prev?.planned.candidate.peerId)
+      // Downstream first: the next stage expects the replacement's feed before it dials. It may
+      // have less than we heard the failed stage made (what was in transit died with it).
+      if (nextState !== undefined) {
+        const needed = await nextState.session.refeed(
+          planned.candidate.peerId,
+          this.#o.openTimeoutMs ?? 10_000,
+        )
+        if (needed !== undefined) from = Math.min(from, needed)
+      }
+      const resend = [...run.inputs.values()].filter((i) => i.seq >= from).sort((a, b) => a.seq - b.seq)
+      if (k === 0 && (resend[0]?.seq ?? from) !== from) {
+        throw new JobError('ERR_STREAM_ENDED', `input ${from} is no longer kept; the run cannot resume there`)
+      }
+      const requeued = k === 0 ? resend.length : pending()
+      st.planned = planned
+      st.uses.push(planned.use)
+      const session = await this.#open(run, st, nextState === undefined ? undefined : from)
+      run.verify?.reopened(k)
+      // Upstream: the items the failed stage had not passed on, again.
+      if (prev !== undefined) await prev.session.reforward(this.#forwardTo(st, from))
+      else for (const item of resend) await session.send(item)
+      st.resent += requeued
+      st.session = session
+      this.events.emit('peer:switch', {
+        from: dead.candidate.peerId,
+        to: planned.candidate.peerId,
+        requeued,
+        stage: k,
+      })
+    } catch (err) {
+      this.#culprits.add(dead.candidate.peerId)
+      this.#c.logger?.info('could not replace the workflow stage', { stage: k, err: asError(err).message })
+      throw error
+    } finally {
+      st.replacing = false
+      this.#changed.notify()
+    }
+  }
+
+  /**
+   * A later stage's session that closed (normally, as far as the stream says) with fewer outputs
+   * than its feeder passed on to it has failed: its orchestrator went away. Queued as its failure.
+   */
+  #checkOwed(run: Run, st: StageState): void {
+    const prev = run.states[st.k - 1]
+    if (prev === undefined || !run.ended.has(st.session)) return
+    const owed = Math.max(0, prev.next - (this.#pairs(st.k) ? 1 : 0))
+    if (st.next >= owed) return
+    const { peerId } = st.planned.candidate
+    this.#failed(
+      run,
+      st,
+      new JobError(
+        'ERR_STREAM_ENDED',
+        `${peerId} closed stage ${st.k + 1} after ${st.next} outputs; its feeder passed on ${owed}`,
+        { peerId },
+      ),
+    )
+  }
+
+  /** Queues the failure of `st`'s session (its current one unless given) for the run to handle, once. */
+  #failed(run: Run, st: StageState, error: FramemeshError, session = st.session): void {
+    if (run.failures.some((f) => f.session === session)) return
+    run.failures.push({ k: st.k, session, error })
+    run.wake.notify()
+  }
+
+  #pairs(k: number): boolean {
+    return this.#o.stages[k]!.pipeline === 'interpolate'
   }
 
   /**
    * Confirmed feeds: stage k's ack commits the digest of the output it forwarded; we vouch for it
    * to the next stage (which runs nothing we did not confirm) and keep it for the checks.
    */
-  #commit(
-    k: number,
-    ack: { seq: number; digest?: Uint8Array },
-    peerId: string,
-    session: JobSession,
-    next: JobSession | undefined,
-    verify: WorkflowVerifier,
-  ): void {
+  #commit(run: Run, st: StageState, session: JobSession, ack: { seq: number; digest?: Uint8Array }): void {
+    const { peerId } = st.planned.candidate
     if (ack.digest === undefined || ack.digest.byteLength !== 32) {
       session.abort(
         new JobError(
@@ -328,9 +659,9 @@ export class DirectWorkflow {
       )
       return
     }
-    verify.committed(k, { seq: ack.seq, peerId, digest: ack.digest })
+    run.verify?.committed(st.k, { seq: ack.seq, peerId, digest: ack.digest })
     // A failed write fails the next stage's session, which the run is waiting on.
-    next?.confirm(ack.seq, ack.digest).catch(() => {})
+    run.states[st.k + 1]?.session.confirm(ack.seq, ack.digest).catch(() => {})
   }
 
   /** Quotes each stage in order; a stage's quoted output size is the next stage's input size. */
@@ -338,56 +669,14 @@ export class DirectWorkflow {
     const plan: Planned[] = []
     let { width, height } = size
     for (const [index, spec] of this.#o.stages.entries()) {
-      const excluded = new Set<string>()
-      let planned: Planned | undefined
-      let lastError: FramemeshError | undefined
-      for (let attempt = 1; attempt <= (this.#o.quoteAttempts ?? 3) && planned === undefined; attempt++) {
-        // A stage cannot feed itself (a peer does not dial itself): the next stage goes elsewhere.
-        const previous = plan[index - 1]?.candidate.peerId
-        const candidate = await this.#c.choose(
-          index,
-          { width, height },
-          previous === undefined ? excluded : new Set([...excluded, previous]),
-        )
-        if (candidate === undefined) break
-        excluded.add(candidate.peerId)
-        this.events.emit('peer:selected', { ...candidate, attempt, stage: index })
-        try {
-          const quote = await requestQuote(
-            { peer: this.#c.peer },
-            candidate,
-            {
-              pipeline: spec.pipeline,
-              modelId: candidate.modelId,
-              width,
-              height,
-              format: FRAME_FORMAT_RGB24,
-              frameCount: 0,
-              maxPricePerUnit: this.#o.maxPricePerUnit(index),
-              sender: this.#o.sender,
-              ...(index === 0 ? {} : { feeder: plan[index - 1]!.candidate.peerId }),
-            },
-            { signal: this.#o.signal, timeoutMs: this.#o.quoteTimeoutMs ?? 10_000 },
-          )
-          planned = { candidate, quote, use: { ...candidate, items: 0, debited: 0n, evSent: 0n } }
-        } catch (err) {
-          lastError = err instanceof FramemeshError ? err : new JobError('ERR_QUOTE_FAILED', String(err))
-          this.events.emit('quote:refused', {
-            peerId: candidate.peerId,
-            code: lastError.code,
-            message: lastError.message,
-            stage: index,
-          })
-          if (lastError.code === 'ERR_ABORTED') throw lastError
-        }
-      }
-      if (planned === undefined) {
-        throw new JobError(
-          lastError?.code ?? JOB_ERROR_CODES.noOffers,
-          `no orchestrator quoted stage ${index + 1} (${spec.pipeline}) of the workflow${lastError === undefined ? '' : `: ${lastError.message}`}`,
-          { cause: lastError },
-        )
-      }
+      // A stage cannot feed itself (a peer does not dial itself): the next stage goes elsewhere.
+      const previous = plan[index - 1]?.candidate.peerId
+      const planned = await this.#quoteStage(
+        index,
+        { width, height },
+        new Set(previous === undefined ? [] : [previous]),
+        previous,
+      )
       const last = index === this.#o.stages.length - 1
       if (!last && !isTextPipeline(spec.pipeline)) {
         const { outputWidth, outputHeight } = planned.quote
@@ -404,4 +693,59 @@ export class DirectWorkflow {
     }
     return plan
   }
+
+  /** An orchestrator quoted for stage `index` (frames of `size`, fed by `feeder`), none in `exclude`. */
+  async #quoteStage(
+    index: number,
+    size: { width: number; height: number },
+    exclude: ReadonlySet<string>,
+    feeder: string | undefined,
+  ): Promise<Planned> {
+    const spec = this.#o.stages[index]!
+    const excluded = new Set(exclude)
+    let lastError: FramemeshError | undefined
+    for (let attempt = 1; attempt <= (this.#o.quoteAttempts ?? 3); attempt++) {
+      const candidate = await this.#c.choose(index, size, excluded)
+      if (candidate === undefined) break
+      excluded.add(candidate.peerId)
+      this.events.emit('peer:selected', { ...candidate, attempt, stage: index })
+      try {
+        const quote = await requestQuote(
+          { peer: this.#c.peer },
+          candidate,
+          {
+            pipeline: spec.pipeline,
+            modelId: candidate.modelId,
+            width: size.width,
+            height: size.height,
+            format: FRAME_FORMAT_RGB24,
+            frameCount: 0,
+            maxPricePerUnit: this.#o.maxPricePerUnit(index),
+            sender: this.#o.sender,
+            ...(feeder === undefined ? {} : { feeder }),
+          },
+          { signal: this.#o.signal, timeoutMs: this.#o.quoteTimeoutMs ?? 10_000 },
+        )
+        return { candidate, quote, use: { ...candidate, items: 0, debited: 0n, evSent: 0n } }
+      } catch (err) {
+        lastError = asError(err, 'ERR_QUOTE_FAILED')
+        this.events.emit('quote:refused', {
+          peerId: candidate.peerId,
+          code: lastError.code,
+          message: lastError.message,
+          stage: index,
+        })
+        if (lastError.code === 'ERR_ABORTED') throw lastError
+      }
+    }
+    throw new JobError(
+      lastError?.code ?? JOB_ERROR_CODES.noOffers,
+      `no orchestrator quoted stage ${index + 1} (${spec.pipeline}) of the workflow${lastError === undefined ? '' : `: ${lastError.message}`}`,
+      { cause: lastError },
+    )
+  }
+}
+
+function asError(err: unknown, code = 'ERR_JOB_FAILED'): FramemeshError {
+  return err instanceof FramemeshError ? err : new JobError(code, String(err), { cause: err })
 }

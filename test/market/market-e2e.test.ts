@@ -29,6 +29,7 @@ import {
   type Market,
   type OrchestratorNode,
   PRICE,
+  paidForDelivered,
   startBootstrap,
   startMarket,
   startMesh,
@@ -413,7 +414,7 @@ test('a workflow with OCR before the last stage is refused with ERR_BAD_JOB', as
   t.is((err as { code?: string }).code, 'ERR_BAD_JOB')
 })
 
-test('when the last stage of a direct workflow stops mid-job, the job goes on through the broadcaster: every frame once, in order, identical', async (t) => {
+test('when the last stage of a direct workflow stops mid-job, only that stage is replaced and the frames keep flowing directly: every frame once, in order, identical', async (t) => {
   const { market, mesh, orchs } = t.context
   const frames = clip(24)
   const job = mesh.submit({
@@ -429,8 +430,17 @@ test('when the last stage of a direct workflow stops mid-job, the job goes on th
     void orchs.find((o) => o.peer.peerId === r.peerId)!.orchestrator.stop()
   })
   const failed = job.events.waitFor('peer:failed', { timeoutMs: 60_000 })
+  const switched = job.events.waitFor('peer:switch', { timeoutMs: 60_000 })
   const { results, report } = await job.done
   await failed
+  t.like(await switched, { from: stopped, stage: 1 })
+  t.is(report.route, 'direct', 'no fallback through the broadcaster')
+  t.is(report.stages![0]!.peers.length, 1, 'the first stage kept its orchestrator')
+  t.deepEqual(
+    report.stages![1]!.peers.map((p) => p.peerId === stopped),
+    [true, false],
+  )
+  paidForDelivered(t, report.peers)
   t.deepEqual(
     results.map((r) => r.seq),
     [...Array(23).keys()],
@@ -449,7 +459,7 @@ test('when the last stage of a direct workflow stops mid-job, the job goes on th
   )
 })
 
-test('when the first stage of a direct workflow stops mid-job, the job goes on through the broadcaster: every frame once, in order, identical', async (t) => {
+test('when the first stage of a direct workflow stops mid-job, only that stage is replaced and the frames keep flowing directly: every frame once, in order, identical', async (t) => {
   const { market, mesh, orchs } = t.context
   // A cheap extra orchestrator: always the first stage's pick, so the test knows whom to stop.
   const first = await startCheapOrchestrator(t.context, 7)
@@ -469,6 +479,12 @@ test('when the first stage of a direct workflow stops mid-job, the job goes on t
   )
   const stopped = report.peers.find((p) => p.peerId === firstId && p.error !== undefined)
   t.truthy(stopped, 'the first stage ran on the stopped orchestrator and failed')
+  t.is(report.route, 'direct', 'no fallback through the broadcaster')
+  t.is(report.stages![1]!.peers.length, 1, 'the second stage kept its orchestrator')
+  t.is(report.stages![0]!.peers.length, 2)
+  // The replacement got what the stopped one had not passed on, and (the next stage takes pairs) the one before.
+  t.true(report.stages![0]!.resent >= 1)
+  paidForDelivered(t, report.peers)
   t.log(
     `after the stop: ${report.peers.map((p) => `${p.peerId.slice(-6)} ${p.modelId} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}`,
   )

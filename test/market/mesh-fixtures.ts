@@ -13,6 +13,7 @@ import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.j
 import { type InferenceEngine, openInferenceEngine } from '../../src/inference/engine.js'
 import type { Frame } from '../../src/inference/types.js'
 import { marketGossipOptions, marketRelayValidators } from '../../src/market/advert-gossip.js'
+import type { PeerUse } from '../../src/market/failover.js'
 import type { WorkEngine } from '../../src/market/job-work.js'
 import { createMesh, type Mesh, type MeshOptions } from '../../src/market/mesh.js'
 import {
@@ -277,4 +278,20 @@ export async function upscaleThenBlend(engine: InferenceEngine, frames: Frame[])
   const out: Frame[] = []
   for (let i = 0; i + 1 < up.length; i++) out.push(await engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5))
   return out
+}
+
+/**
+ * Each orchestrator was debited for exactly the items it delivered, at its price (upscale of 32²
+ * frames per output megapixel, blend per frame), and sent tickets worth at most one credit window
+ * (4 items ahead + 2 in progress) and one ticket more.
+ */
+export function paidForDelivered(
+  t: { is: (a: unknown, b: unknown, m?: string) => void; true: (v: boolean, m?: string) => void },
+  uses: PeerUse[],
+) {
+  for (const use of uses) {
+    const perItem = use.modelId === 'blend' ? use.pricePerUnit : (use.pricePerUnit * 64n * 64n) / 1_000_000n
+    t.is(use.debited, perItem * BigInt(use.items), `${use.peerId} debited for its ${use.items} items`)
+    t.true(use.evSent - use.debited <= perItem * 6n + 4_000_000n, `${use.peerId} was overpaid`)
+  }
 }

@@ -1,8 +1,9 @@
-// Verified direct workflows on loopback: a bootstrap node, honest orchestrators serving upscale and
-// blend, and a cheap cheater serving upscale only (so it is every workflow's first stage), with
-// real models and real tickets on a dev chain. Frames flow stage to stage; the broadcaster sees a
-// middle stage's output only as the digest in its acks, confirms each to the next stage, and checks
-// a share of the items through every stage.
+// Direct workflows on loopback (frames flow stage to stage, never through the broadcaster between
+// stages): a bootstrap node, honest orchestrators serving upscale and blend, a cheap cheater serving
+// upscale only (so it is every workflow's first stage), with real models and real tickets on a dev
+// chain. Verification: the broadcaster sees a middle stage's output only as the digest in its acks,
+// confirms each to the next stage, and checks a share of the items through every stage. Failure:
+// a stage killed mid-job is replaced in place while the others keep running.
 import anyTest, { type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
 import type { Frame } from '../../src/inference/types.js'
@@ -29,6 +30,7 @@ import {
   type Market,
   type OrchestratorNode,
   PRICE,
+  paidForDelivered,
   startBootstrap,
   startMarket,
   startMesh,
@@ -216,4 +218,67 @@ test('a confirmed feed: the stage runs (and bills) a feed item only once the bro
   t.is(results.length, 1, 'only the confirmed item was run and billed')
   t.is(results[0]!.debited, (PRICE * 64n * 64n) / 1_000_000n)
   control.abort(new JobError('ERR_ABORTED', 'test over'))
+})
+
+test('when the middle stage of a three-stage direct workflow is killed mid-job, only it is replaced: the frames keep flowing directly, every frame once, in order, identical to local inference', async (t) => {
+  const { market, mesh, bootstrap, buyer } = t.context
+  // A fourth orchestrator, so a replacement exists besides the stages around the middle one.
+  const spare = await startOrchestrator(market, 6, {
+    bootstrap: bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE, blend: 4_000_000n },
+  })
+  await reachable(mesh, buyer, [spare])
+  const nodes = [...t.context.honest, spare]
+  const frames = clip(20)
+  const job = mesh.submit({
+    stages: [...UP_THEN_BLEND, { pipeline: 'interpolate', model: 'blend' }],
+    input: frames,
+  })
+  let middle: string | undefined
+  // Stage events carry the stage's index (MeshJobEvents).
+  const stageOf = (e: object) => (e as { stage?: number }).stage
+  job.events.on('peer:selected', (e) => {
+    if (stageOf(e) === 1) middle ??= e.peerId
+  })
+  let seen = 0
+  job.events.on('result', () => {
+    // Killed outright (its libp2p node stops: every stream resets) with frames in flight in every stage.
+    if (++seen === 3) void nodes.find((n) => n.peer.peerId === middle)?.peer.stop()
+  })
+  const switched = job.events.waitFor('peer:switch', { filter: (e) => stageOf(e) === 1, timeoutMs: 60_000 })
+  const { results, report } = await job.done
+  const up = await Promise.all(frames.map((f) => market.engine.upscale(MODEL, f)))
+  const blend = async (xs: Frame[]) => {
+    const out: Frame[] = []
+    for (let i = 0; i + 1 < xs.length; i++)
+      out.push(await market.engine.interpolate('blend', xs[i]!, xs[i + 1]!, 0.5))
+    return out
+  }
+  sameAll(t, results, await blend(await blend(up)))
+  t.is<string | undefined, string | undefined>((await switched).from, middle)
+  t.is(report.route, 'direct', 'no fallback through the broadcaster')
+  const [first, second, third] = report.stages!
+  t.is(first!.peers.length, 1, 'the first stage kept its orchestrator')
+  t.is(third!.peers.length, 1, 'the last stage kept its orchestrator')
+  t.deepEqual(
+    second!.peers.map((p) => [p.peerId === middle, p.error === undefined]),
+    [
+      [true, false],
+      [false, true],
+    ],
+  )
+  t.deepEqual(
+    report.stages!.map((s) => s.items),
+    [20, 19, 18],
+  )
+  // Paid per delivered item: the killed one for what it passed on, the replacement for what it made
+  // (the items the killed one had not passed on, and one before: the next stage takes pairs).
+  paidForDelivered(t, report.peers)
+  t.true(
+    second!.peers[0]!.items + second!.peers[1]!.items <= 19 + 1 + 8,
+    'redone: at most the window and one',
+  )
+  t.log(
+    `stage 2: ${second!.peers.map((p) => `${p.peerId.slice(-6)} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}; resent ${second!.resent}`,
+  )
 })

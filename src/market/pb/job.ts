@@ -143,6 +143,7 @@ export interface Forward {
   quoteId: string
   addrs: Uint8Array<ArrayBuffer>[]
   pipeline: string
+  firstSeq?: number
 }
 
 export namespace Forward {
@@ -175,6 +176,11 @@ export namespace Forward {
         if ((obj.pipeline != null && obj.pipeline !== '')) {
           w.uint32(34)
           w.string(obj.pipeline)
+        }
+
+        if (obj.firstSeq != null) {
+          w.uint32(40)
+          w.uint64Number(obj.firstSeq)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -212,6 +218,10 @@ export namespace Forward {
             }
             case 4: {
               obj.pipeline = reader.string()
+              break
+            }
+            case 5: {
+              obj.firstSeq = reader.uint64Number()
               break
             }
             default: {
@@ -269,6 +279,13 @@ export namespace Forward {
               }
               break
             }
+            case 5: {
+              yield {
+                field: `${prefix}.firstSeq`,
+                value: reader.uint64Number()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -302,6 +319,11 @@ export namespace Forward {
     value: string
   }
 
+  export interface ForwardFirstSeqFieldEvent {
+    field: '$.firstSeq'
+    value: number
+  }
+
   export function encode (obj: Partial<Forward>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Forward.codec())
   }
@@ -310,7 +332,7 @@ export namespace Forward {
     return decodeMessage(buf, Forward.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Forward>): Generator<ForwardPeerIdFieldEvent | ForwardQuoteIdFieldEvent | ForwardAddrsFieldEvent | ForwardPipelineFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Forward>): Generator<ForwardPeerIdFieldEvent | ForwardQuoteIdFieldEvent | ForwardAddrsFieldEvent | ForwardPipelineFieldEvent | ForwardFirstSeqFieldEvent> {
     return streamMessage(buf, Forward.codec(), opts)
   }
 }
@@ -321,6 +343,7 @@ export interface JobOpen {
   forward?: Forward
   feed?: boolean
   digests?: boolean
+  replaceable?: boolean
 }
 
 export namespace JobOpen {
@@ -358,6 +381,11 @@ export namespace JobOpen {
           w.bool(obj.digests)
         }
 
+        if (obj.replaceable != null) {
+          w.uint32(48)
+          w.bool(obj.replaceable)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -393,6 +421,10 @@ export namespace JobOpen {
             }
             case 5: {
               obj.digests = reader.bool()
+              break
+            }
+            case 6: {
+              obj.replaceable = reader.bool()
               break
             }
             default: {
@@ -445,6 +477,13 @@ export namespace JobOpen {
               }
               break
             }
+            case 6: {
+              yield {
+                field: `${prefix}.replaceable`,
+                value: reader.bool()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -488,6 +527,11 @@ export namespace JobOpen {
     value: string
   }
 
+  export interface JobOpenForwardFirstSeqFieldEvent {
+    field: '$.forward.firstSeq'
+    value: number
+  }
+
   export interface JobOpenFeedFieldEvent {
     field: '$.feed'
     value: boolean
@@ -495,6 +539,11 @@ export namespace JobOpen {
 
   export interface JobOpenDigestsFieldEvent {
     field: '$.digests'
+    value: boolean
+  }
+
+  export interface JobOpenReplaceableFieldEvent {
+    field: '$.replaceable'
     value: boolean
   }
 
@@ -506,8 +555,97 @@ export namespace JobOpen {
     return decodeMessage(buf, JobOpen.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobOpen>): Generator<JobOpenQuoteIdFieldEvent | JobOpenWindowFieldEvent | JobOpenForwardPeerIdFieldEvent | JobOpenForwardQuoteIdFieldEvent | JobOpenForwardAddrsFieldEvent | JobOpenForwardPipelineFieldEvent | JobOpenFeedFieldEvent | JobOpenDigestsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobOpen>): Generator<JobOpenQuoteIdFieldEvent | JobOpenWindowFieldEvent | JobOpenForwardPeerIdFieldEvent | JobOpenForwardQuoteIdFieldEvent | JobOpenForwardAddrsFieldEvent | JobOpenForwardPipelineFieldEvent | JobOpenForwardFirstSeqFieldEvent | JobOpenFeedFieldEvent | JobOpenDigestsFieldEvent | JobOpenReplaceableFieldEvent> {
     return streamMessage(buf, JobOpen.codec(), opts)
+  }
+}
+
+export interface Refeed {
+  feeder: string
+}
+
+export namespace Refeed {
+  let _codec: Codec<Refeed, Partial<Refeed>>
+
+  export const codec = (): Codec<Refeed, Partial<Refeed>> => {
+    if (_codec == null) {
+      _codec = message<Refeed, Partial<Refeed>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.feeder != null && obj.feeder !== '')) {
+          w.uint32(10)
+          w.string(obj.feeder)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          feeder: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.feeder = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.feeder`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface RefeedFeederFieldEvent {
+    field: '$.feeder'
+    value: string
+  }
+
+  export function encode (obj: Partial<Refeed>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Refeed.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Refeed>): Refeed {
+    return decodeMessage(buf, Refeed.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Refeed>): Generator<RefeedFeederFieldEvent> {
+    return streamMessage(buf, Refeed.codec(), opts)
   }
 }
 
@@ -1077,6 +1215,8 @@ export interface JobClientMessage {
   tickets?: TicketBatchMessage
   end: boolean
   confirm?: Confirm
+  reforward?: Forward
+  refeed?: Refeed
 }
 
 export namespace JobClientMessage {
@@ -1112,6 +1252,16 @@ export namespace JobClientMessage {
         if (obj.confirm != null) {
           w.uint32(42)
           Confirm.codec().encode(obj.confirm, w)
+        }
+
+        if (obj.reforward != null) {
+          w.uint32(50)
+          Forward.codec().encode(obj.reforward, w)
+        }
+
+        if (obj.refeed != null) {
+          w.uint32(58)
+          Refeed.codec().encode(obj.refeed, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1153,6 +1303,18 @@ export namespace JobClientMessage {
             case 5: {
               obj.confirm = Confirm.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.confirm
+              })
+              break
+            }
+            case 6: {
+              obj.reforward = Forward.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.reforward
+              })
+              break
+            }
+            case 7: {
+              obj.refeed = Refeed.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.refeed
               })
               break
             }
@@ -1206,6 +1368,20 @@ export namespace JobClientMessage {
 
               break
             }
+            case 6: {
+              yield * Forward.codec().stream(reader, reader.uint32(), `${prefix}.reforward`, {
+                limits: opts.limits?.reforward
+              })
+
+              break
+            }
+            case 7: {
+              yield * Refeed.codec().stream(reader, reader.uint32(), `${prefix}.refeed`, {
+                limits: opts.limits?.refeed
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1249,6 +1425,11 @@ export namespace JobClientMessage {
     value: string
   }
 
+  export interface JobClientMessageOpenForwardFirstSeqFieldEvent {
+    field: '$.open.forward.firstSeq'
+    value: number
+  }
+
   export interface JobClientMessageOpenFeedFieldEvent {
     field: '$.open.feed'
     value: boolean
@@ -1256,6 +1437,11 @@ export namespace JobClientMessage {
 
   export interface JobClientMessageOpenDigestsFieldEvent {
     field: '$.open.digests'
+    value: boolean
+  }
+
+  export interface JobClientMessageOpenReplaceableFieldEvent {
+    field: '$.open.replaceable'
     value: boolean
   }
 
@@ -1324,6 +1510,37 @@ export namespace JobClientMessage {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface JobClientMessageReforwardPeerIdFieldEvent {
+    field: '$.reforward.peerId'
+    value: string
+  }
+
+  export interface JobClientMessageReforwardQuoteIdFieldEvent {
+    field: '$.reforward.quoteId'
+    value: string
+  }
+
+  export interface JobClientMessageReforwardAddrsFieldEvent {
+    field: '$.reforward.addrs[]'
+    index: number
+    value: Uint8Array<ArrayBuffer>
+  }
+
+  export interface JobClientMessageReforwardPipelineFieldEvent {
+    field: '$.reforward.pipeline'
+    value: string
+  }
+
+  export interface JobClientMessageReforwardFirstSeqFieldEvent {
+    field: '$.reforward.firstSeq'
+    value: number
+  }
+
+  export interface JobClientMessageRefeedFeederFieldEvent {
+    field: '$.refeed.feeder'
+    value: string
+  }
+
   export function encode (obj: Partial<JobClientMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, JobClientMessage.codec())
   }
@@ -1332,7 +1549,7 @@ export namespace JobClientMessage {
     return decodeMessage(buf, JobClientMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobClientMessage>): Generator<JobClientMessageOpenQuoteIdFieldEvent | JobClientMessageOpenWindowFieldEvent | JobClientMessageOpenForwardPeerIdFieldEvent | JobClientMessageOpenForwardQuoteIdFieldEvent | JobClientMessageOpenForwardAddrsFieldEvent | JobClientMessageOpenForwardPipelineFieldEvent | JobClientMessageOpenFeedFieldEvent | JobClientMessageOpenDigestsFieldEvent | JobClientMessageWorkSeqFieldEvent | JobClientMessageWorkImagesWidthFieldEvent | JobClientMessageWorkImagesHeightFieldEvent | JobClientMessageWorkImagesDataFieldEvent | JobClientMessageWorkTFieldEvent | JobClientMessageTicketsSenderFieldEvent | JobClientMessageTicketsParamsFieldEvent | JobClientMessageTicketsTicketsSenderNonceFieldEvent | JobClientMessageTicketsTicketsSignatureFieldEvent | JobClientMessageEndFieldEvent | JobClientMessageConfirmSeqFieldEvent | JobClientMessageConfirmDigestFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobClientMessage>): Generator<JobClientMessageOpenQuoteIdFieldEvent | JobClientMessageOpenWindowFieldEvent | JobClientMessageOpenForwardPeerIdFieldEvent | JobClientMessageOpenForwardQuoteIdFieldEvent | JobClientMessageOpenForwardAddrsFieldEvent | JobClientMessageOpenForwardPipelineFieldEvent | JobClientMessageOpenForwardFirstSeqFieldEvent | JobClientMessageOpenFeedFieldEvent | JobClientMessageOpenDigestsFieldEvent | JobClientMessageOpenReplaceableFieldEvent | JobClientMessageWorkSeqFieldEvent | JobClientMessageWorkImagesWidthFieldEvent | JobClientMessageWorkImagesHeightFieldEvent | JobClientMessageWorkImagesDataFieldEvent | JobClientMessageWorkTFieldEvent | JobClientMessageTicketsSenderFieldEvent | JobClientMessageTicketsParamsFieldEvent | JobClientMessageTicketsTicketsSenderNonceFieldEvent | JobClientMessageTicketsTicketsSignatureFieldEvent | JobClientMessageEndFieldEvent | JobClientMessageConfirmSeqFieldEvent | JobClientMessageConfirmDigestFieldEvent | JobClientMessageReforwardPeerIdFieldEvent | JobClientMessageReforwardQuoteIdFieldEvent | JobClientMessageReforwardAddrsFieldEvent | JobClientMessageReforwardPipelineFieldEvent | JobClientMessageReforwardFirstSeqFieldEvent | JobClientMessageRefeedFeederFieldEvent> {
     return streamMessage(buf, JobClientMessage.codec(), opts)
   }
 }
@@ -1340,6 +1557,7 @@ export namespace JobClientMessage {
 export interface Accepted {
   jobId: string
   window: number
+  nextSeq?: number
 }
 
 export namespace Accepted {
@@ -1360,6 +1578,11 @@ export namespace Accepted {
         if ((obj.window != null && obj.window !== 0)) {
           w.uint32(16)
           w.uint32(obj.window)
+        }
+
+        if (obj.nextSeq != null) {
+          w.uint32(24)
+          w.uint64Number(obj.nextSeq)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -1383,6 +1606,10 @@ export namespace Accepted {
             }
             case 2: {
               obj.window = reader.uint32()
+              break
+            }
+            case 3: {
+              obj.nextSeq = reader.uint64Number()
               break
             }
             default: {
@@ -1414,6 +1641,13 @@ export namespace Accepted {
               }
               break
             }
+            case 3: {
+              yield {
+                field: `${prefix}.nextSeq`,
+                value: reader.uint64Number()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -1436,6 +1670,11 @@ export namespace Accepted {
     value: number
   }
 
+  export interface AcceptedNextSeqFieldEvent {
+    field: '$.nextSeq'
+    value: number
+  }
+
   export function encode (obj: Partial<Accepted>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, Accepted.codec())
   }
@@ -1444,7 +1683,7 @@ export namespace Accepted {
     return decodeMessage(buf, Accepted.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Accepted>): Generator<AcceptedJobIdFieldEvent | AcceptedWindowFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Accepted>): Generator<AcceptedJobIdFieldEvent | AcceptedWindowFieldEvent | AcceptedNextSeqFieldEvent> {
     return streamMessage(buf, Accepted.codec(), opts)
   }
 }
@@ -2258,12 +2497,148 @@ export namespace JobError {
   }
 }
 
+export interface Lost {
+  peerId: string
+  code: string
+  message: string
+}
+
+export namespace Lost {
+  let _codec: Codec<Lost, Partial<Lost>>
+
+  export const codec = (): Codec<Lost, Partial<Lost>> => {
+    if (_codec == null) {
+      _codec = message<Lost, Partial<Lost>>((obj, w, opts = {}) => {
+        if (opts.lengthDelimited !== false) {
+          w.fork()
+        }
+
+        if ((obj.peerId != null && obj.peerId !== '')) {
+          w.uint32(10)
+          w.string(obj.peerId)
+        }
+
+        if ((obj.code != null && obj.code !== '')) {
+          w.uint32(18)
+          w.string(obj.code)
+        }
+
+        if ((obj.message != null && obj.message !== '')) {
+          w.uint32(26)
+          w.string(obj.message)
+        }
+
+        if (opts.lengthDelimited !== false) {
+          w.ldelim()
+        }
+      }, (reader, length, opts = {}) => {
+        const obj: any = {
+          peerId: '',
+          code: '',
+          message: ''
+        }
+
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              obj.peerId = reader.string()
+              break
+            }
+            case 2: {
+              obj.code = reader.string()
+              break
+            }
+            case 3: {
+              obj.message = reader.string()
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+
+        return obj
+      }, function * (reader, length, prefix, opts = {}) {
+        const end = length == null ? reader.len : reader.pos + length
+
+        while (reader.pos < end) {
+          const tag = reader.uint32()
+
+          switch (tag >>> 3) {
+            case 1: {
+              yield {
+                field: `${prefix}.peerId`,
+                value: reader.string()
+              }
+              break
+            }
+            case 2: {
+              yield {
+                field: `${prefix}.code`,
+                value: reader.string()
+              }
+              break
+            }
+            case 3: {
+              yield {
+                field: `${prefix}.message`,
+                value: reader.string()
+              }
+              break
+            }
+            default: {
+              reader.skipType(tag & 7)
+              break
+            }
+          }
+        }
+      })
+    }
+
+    return _codec
+  }
+
+  export interface LostPeerIdFieldEvent {
+    field: '$.peerId'
+    value: string
+  }
+
+  export interface LostCodeFieldEvent {
+    field: '$.code'
+    value: string
+  }
+
+  export interface LostMessageFieldEvent {
+    field: '$.message'
+    value: string
+  }
+
+  export function encode (obj: Partial<Lost>): Uint8Array<ArrayBuffer> {
+    return encodeMessage(obj, Lost.codec())
+  }
+
+  export function decode (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Lost>): Lost {
+    return decodeMessage(buf, Lost.codec(), opts)
+  }
+
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<Lost>): Generator<LostPeerIdFieldEvent | LostCodeFieldEvent | LostMessageFieldEvent> {
+    return streamMessage(buf, Lost.codec(), opts)
+  }
+}
+
 export interface JobServerMessage {
   accepted?: Accepted
   result?: Result
   credit?: CreditRequest
   receipt?: TicketReceipt
   error?: JobError
+  lost?: Lost
 }
 
 export namespace JobServerMessage {
@@ -2299,6 +2674,11 @@ export namespace JobServerMessage {
         if (obj.error != null) {
           w.uint32(42)
           JobError.codec().encode(obj.error, w)
+        }
+
+        if (obj.lost != null) {
+          w.uint32(50)
+          Lost.codec().encode(obj.lost, w)
         }
 
         if (opts.lengthDelimited !== false) {
@@ -2340,6 +2720,12 @@ export namespace JobServerMessage {
             case 5: {
               obj.error = JobError.codec().decode(reader, reader.uint32(), {
                 limits: opts.limits?.error
+              })
+              break
+            }
+            case 6: {
+              obj.lost = Lost.codec().decode(reader, reader.uint32(), {
+                limits: opts.limits?.lost
               })
               break
             }
@@ -2393,6 +2779,13 @@ export namespace JobServerMessage {
 
               break
             }
+            case 6: {
+              yield * Lost.codec().stream(reader, reader.uint32(), `${prefix}.lost`, {
+                limits: opts.limits?.lost
+              })
+
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -2412,6 +2805,11 @@ export namespace JobServerMessage {
 
   export interface JobServerMessageAcceptedWindowFieldEvent {
     field: '$.accepted.window'
+    value: number
+  }
+
+  export interface JobServerMessageAcceptedNextSeqFieldEvent {
+    field: '$.accepted.nextSeq'
     value: number
   }
 
@@ -2513,6 +2911,21 @@ export namespace JobServerMessage {
     value: string
   }
 
+  export interface JobServerMessageLostPeerIdFieldEvent {
+    field: '$.lost.peerId'
+    value: string
+  }
+
+  export interface JobServerMessageLostCodeFieldEvent {
+    field: '$.lost.code'
+    value: string
+  }
+
+  export interface JobServerMessageLostMessageFieldEvent {
+    field: '$.lost.message'
+    value: string
+  }
+
   export function encode (obj: Partial<JobServerMessage>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, JobServerMessage.codec())
   }
@@ -2521,7 +2934,7 @@ export namespace JobServerMessage {
     return decodeMessage(buf, JobServerMessage.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobServerMessage>): Generator<JobServerMessageAcceptedJobIdFieldEvent | JobServerMessageAcceptedWindowFieldEvent | JobServerMessageResultSeqFieldEvent | JobServerMessageResultImageWidthFieldEvent | JobServerMessageResultImageHeightFieldEvent | JobServerMessageResultImageDataFieldEvent | JobServerMessageResultJsonFieldEvent | JobServerMessageResultDebitedWeiFieldEvent | JobServerMessageResultLinesTextFieldEvent | JobServerMessageResultLinesConfidenceFieldEvent | JobServerMessageResultLinesBoxFieldEvent | JobServerMessageResultDigestFieldEvent | JobServerMessageCreditGapWeiFieldEvent | JobServerMessageCreditParamsFieldEvent | JobServerMessageReceiptAcceptedFieldEvent | JobServerMessageReceiptRejectedFieldEvent | JobServerMessageReceiptCreditedWeiFieldEvent | JobServerMessageReceiptBalanceWeiFieldEvent | JobServerMessageReceiptRejectCodeFieldEvent | JobServerMessageErrorCodeFieldEvent | JobServerMessageErrorMessageFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<JobServerMessage>): Generator<JobServerMessageAcceptedJobIdFieldEvent | JobServerMessageAcceptedWindowFieldEvent | JobServerMessageAcceptedNextSeqFieldEvent | JobServerMessageResultSeqFieldEvent | JobServerMessageResultImageWidthFieldEvent | JobServerMessageResultImageHeightFieldEvent | JobServerMessageResultImageDataFieldEvent | JobServerMessageResultJsonFieldEvent | JobServerMessageResultDebitedWeiFieldEvent | JobServerMessageResultLinesTextFieldEvent | JobServerMessageResultLinesConfidenceFieldEvent | JobServerMessageResultLinesBoxFieldEvent | JobServerMessageResultDigestFieldEvent | JobServerMessageCreditGapWeiFieldEvent | JobServerMessageCreditParamsFieldEvent | JobServerMessageReceiptAcceptedFieldEvent | JobServerMessageReceiptRejectedFieldEvent | JobServerMessageReceiptCreditedWeiFieldEvent | JobServerMessageReceiptBalanceWeiFieldEvent | JobServerMessageReceiptRejectCodeFieldEvent | JobServerMessageErrorCodeFieldEvent | JobServerMessageErrorMessageFieldEvent | JobServerMessageLostPeerIdFieldEvent | JobServerMessageLostCodeFieldEvent | JobServerMessageLostMessageFieldEvent> {
     return streamMessage(buf, JobServerMessage.codec(), opts)
   }
 }
