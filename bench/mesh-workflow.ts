@@ -5,7 +5,9 @@
  *  - a two-stage workflow (esrgan-slim-x2, then blend) routed directly from orchestrator to
  *    orchestrator vs routed through the broadcaster (baseline); ratio = direct / broadcaster;
  *  - an upscale job with verification of 10% of the frames vs the same job unverified (baseline);
- *    ratio = verified / unverified.
+ *    ratio = verified / unverified;
+ *  - the direct two-stage workflow verified (10%: confirmed feeds, checks through both stages) vs
+ *    the same direct workflow unverified (baseline); ratio = verified / unverified.
  * Each pair alternates the two variants over 3 rounds; medians.
  */
 import {
@@ -50,20 +52,23 @@ try {
   }
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
-  const workflow = (route: 'direct' | 'broadcaster', size: number, count: number) => async () => {
-    const { report } = await mesh.submit({
-      stages: [
-        { pipeline: 'upscale', model: MODEL },
-        { pipeline: 'interpolate', model: 'blend' },
-      ],
-      input: clip(count, size, size),
-      route,
-    }).done
-    if (route === 'direct' && report.peers.some((p) => p.error !== undefined)) {
-      throw new Error(`the direct run failed over: ${report.peers.map((p) => p.error).join(', ')}`)
+  const workflow =
+    (route: 'direct' | 'broadcaster', size: number, count: number, verify = false) =>
+    async () => {
+      const { report } = await mesh.submit({
+        stages: [
+          { pipeline: 'upscale', model: MODEL },
+          { pipeline: 'interpolate', model: 'blend' },
+        ],
+        input: clip(count, size, size),
+        route,
+        ...(verify ? { verify: { share: 0.1 } } : {}),
+      }).done
+      if (route === 'direct' && report.route !== 'direct') {
+        throw new Error(`the direct run failed over: ${report.peers.map((p) => p.error).join(', ')}`)
+      }
+      return report.items
     }
-    return report.items
-  }
   const upscale = (verify: boolean, count: number) => async () => {
     const { report } = await mesh.submit({
       pipeline: 'upscale',
@@ -94,12 +99,19 @@ try {
     verified.push(await fps(upscale(true, 60)))
   }
   rows.push(['upscale 60x32², verify 10%', median(plain), median(verified)])
+  const directPlain: number[] = []
+  const directVerified: number[] = []
+  for (let r = 0; r < ROUNDS; r++) {
+    directPlain.push(await fps(workflow('direct', 32, 60)))
+    directVerified.push(await fps(workflow('direct', 32, 60, true)))
+  }
+  rows.push(['direct x2+blend 60x32², verify 10%', median(directPlain), median(directVerified)])
 
   console.log('frames/s (median of 3); baseline = through the broadcaster / unverified')
-  console.log(`${''.padEnd(30)} ${'baseline'.padStart(9)} ${'variant'.padStart(9)}  ratio`)
+  console.log(`${''.padEnd(36)} ${'baseline'.padStart(9)} ${'variant'.padStart(9)}  ratio`)
   for (const [what, base, variant] of rows) {
     console.log(
-      `${what.padEnd(30)} ${base.toFixed(1).padStart(9)} ${variant.toFixed(1).padStart(9)}  ${(variant / base).toFixed(2)}`,
+      `${what.padEnd(36)} ${base.toFixed(1).padStart(9)} ${variant.toFixed(1).padStart(9)}  ${(variant / base).toFixed(2)}`,
     )
   }
 } finally {

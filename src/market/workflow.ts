@@ -557,6 +557,7 @@ export class DirectWorkflow {
       requeued: pending(),
       stage: k,
     })
+    let opening: Promise<JobSession> | undefined
     this.#c.logger?.info('workflow stage failed; replacing it in place', {
       stage: k,
       peer: dead.candidate.peerId,
@@ -588,7 +589,8 @@ export class DirectWorkflow {
       const requeued = k === 0 ? resend.length : pending()
       st.planned = planned
       st.uses.push(planned.use)
-      const session = await this.#open(run, st, nextState === undefined ? undefined : from)
+      opening = this.#open(run, st, nextState === undefined ? undefined : from)
+      const session = await opening
       run.verify?.reopened(k)
       // Upstream: the items the failed stage had not passed on, again.
       if (prev !== undefined) await prev.session.reforward(this.#forwardTo(st, from))
@@ -602,6 +604,8 @@ export class DirectWorkflow {
         stage: k,
       })
     } catch (err) {
+      // A replacement half set up is let go too.
+      void opening?.then((s) => s.abort(error)).catch(() => {})
       this.#culprits.add(dead.candidate.peerId)
       this.#c.logger?.info('could not replace the workflow stage', { stage: k, err: asError(err).message })
       throw error

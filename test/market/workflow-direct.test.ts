@@ -159,6 +159,7 @@ test('a verified direct workflow catches a cheating middle stage: blamed, suspen
   const first = report.stages![0]!
   t.is(first.peers[0]!.peerId, cheaterId, 'the cheater ran the first stage of the direct run')
   t.is(first.peers[0]!.error, 'ERR_VERIFICATION_FAILED')
+  t.is(report.route, 'direct, then broadcaster', 'the job went on elsewhere, without the cheater')
   t.false(
     report.peers.slice(1).some((p) => p.peerId === cheaterId),
     'the cheater was not used again',
