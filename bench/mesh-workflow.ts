@@ -7,7 +7,9 @@
  *  - an upscale job with verification of 10% of the frames vs the same job unverified (baseline);
  *    ratio = verified / unverified;
  *  - the direct two-stage workflow verified (10%: confirmed feeds, checks through both stages) vs
- *    the same direct workflow unverified (baseline); ratio = verified / unverified.
+ *    the same direct workflow unverified (baseline); ratio = verified / unverified;
+ *  - the same direct workflow with confirmed feeds alone (no checks) vs without; ratio =
+ *    confirmed / not.
  * Each pair alternates the two variants over 3 rounds; medians.
  */
 import {
@@ -53,7 +55,7 @@ try {
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 
   const workflow =
-    (route: 'direct' | 'broadcaster', size: number, count: number, verify = false) =>
+    (route: 'direct' | 'broadcaster', size: number, count: number, verify = false, confirmFeeds = false) =>
     async () => {
       const { report } = await mesh.submit({
         stages: [
@@ -63,6 +65,7 @@ try {
         input: clip(count, size, size),
         route,
         ...(verify ? { verify: { share: 0.1 } } : {}),
+        ...(confirmFeeds ? { confirmFeeds } : {}),
       }).done
       if (route === 'direct' && report.route !== 'direct') {
         throw new Error(`the direct run failed over: ${report.peers.map((p) => p.error).join(', ')}`)
@@ -106,6 +109,13 @@ try {
     directVerified.push(await fps(workflow('direct', 32, 60, true)))
   }
   rows.push(['direct x2+blend 60x32², verify 10%', median(directPlain), median(directVerified)])
+  const unconfirmed: number[] = []
+  const confirmed: number[] = []
+  for (let r = 0; r < ROUNDS; r++) {
+    unconfirmed.push(await fps(workflow('direct', 32, 60)))
+    confirmed.push(await fps(workflow('direct', 32, 60, false, true)))
+  }
+  rows.push(['direct x2+blend 60x32², confirmed feeds', median(unconfirmed), median(confirmed)])
 
   console.log('frames/s (median of 3); baseline = through the broadcaster / unverified')
   console.log(`${''.padEnd(36)} ${'baseline'.padStart(9)} ${'variant'.padStart(9)}  ratio`)

@@ -24,15 +24,25 @@ export class FeedGate {
   readonly #o: FeedGateOptions
   readonly #confirmed = new Map<number, Uint8Array>()
   readonly #wake = new Notifier()
+  /** The feeder's output count once the broadcaster says it made no more. */
+  #total?: number
 
   constructor(options: FeedGateOptions) {
     this.#o = options
   }
 
-  /** The broadcaster vouches that the feeder's output `seq` has `digest`. */
+  /**
+   * The broadcaster vouches that the feeder's output `seq` has `digest`; an empty digest says the
+   * feeder made `seq` outputs in all (anything beyond was never committed).
+   */
   confirm(seq: number, digest: Uint8Array): void {
-    if (!Number.isSafeInteger(seq) || seq < 0 || digest.byteLength !== 32) {
+    if (!Number.isSafeInteger(seq) || seq < 0 || (digest.byteLength !== 32 && digest.byteLength !== 0)) {
       throw new JobError(JOB_ERROR_CODES.protocolViolation, 'a confirmation needs a seq and a 32-byte digest')
+    }
+    if (digest.byteLength === 0) {
+      this.#total = seq
+      this.#wake.notify()
+      return
     }
     if (this.#confirmed.size >= MAX_CONFIRMED) {
       throw new JobError(
@@ -62,6 +72,13 @@ export class FeedGate {
   async #check(index: number, frame: Frame, seq: number, signal: AbortSignal): Promise<void> {
     let want = this.#confirmed.get(index)
     while (want === undefined) {
+      if (this.#total !== undefined && index >= this.#total) {
+        throw new JobError(
+          JOB_ERROR_CODES.feedMismatch,
+          `feed item ${seq} needs output ${index} of ${this.#o.feeder}, which made ${this.#total}: it fed work it never committed`,
+          { details: { previousStage: this.#o.feeder } },
+        )
+      }
       await this.#wake.wait({
         signal,
         timeoutMs: this.#o.timeoutMs,

@@ -96,6 +96,12 @@ export interface SubmitOptions {
   route?: 'direct' | 'broadcaster'
   /** Check a share of each stage's outputs on a second orchestrator (see verifier.ts). */
   verify?: VerifyOptions
+  /**
+   * Direct workflows: confirm every feed through us (each stage runs only outputs its feeder
+   * committed to us, so none bills invented work; docs/market-workflows.md). Always on with
+   * `verify`; default off otherwise (a stage may then bill up to one window of invented work).
+   */
+  confirmFeeds?: boolean
   /** Highest wei per unit (default: no cap). */
   maxPrice?: bigint
   /** Frames in order; interpolate makes one frame between each neighbouring pair. */
@@ -469,6 +475,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         stages: specs,
         sender: components.sender.address,
         maxPricePerUnit: maxPrice,
+        ...(s.confirmFeeds === true ? { confirmFeeds: true } : {}),
         signal,
         ...pick(options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs']),
       },

@@ -99,6 +99,8 @@ export interface DirectWorkflowOptions {
   quoteAttempts?: number
   /** Replace a failed stage in place (default true); false: the run fails with the stage's error. */
   replace?: boolean
+  /** Confirmed feeds without verification (always on with a verifier; see feed-gate.ts). */
+  confirmFeeds?: boolean
   signal: AbortSignal
 }
 
@@ -142,6 +144,8 @@ interface Run {
   states: StageState[]
   verify?: WorkflowVerifier
   signal: AbortSignal
+  /** Confirmed feeds (with verification, or asked for): see feed-gate.ts. */
+  confirmed: boolean
   /** The first stage's items not yet acknowledged, and the last KEPT_INPUTS that were. */
   inputs: Map<number, WorkInput>
   /** Sessions that closed normally. */
@@ -220,6 +224,7 @@ export class DirectWorkflow {
     const run: Run = {
       states,
       signal,
+      confirmed: verify !== undefined || this.#o.confirmFeeds === true,
       inputs: new Map(),
       ended: new Set(),
       failures: [],
@@ -409,7 +414,7 @@ export class DirectWorkflow {
         ...(this.#o.window === undefined ? {} : { window: this.#o.window }),
         ...(this.#o.openTimeoutMs === undefined ? {} : { openTimeoutMs: this.#o.openTimeoutMs }),
         ...(this.#o.stallTimeoutMs === undefined ? {} : { stallTimeoutMs: this.#o.stallTimeoutMs }),
-        ...(run.verify === undefined ? {} : { digests: true }),
+        ...(run.confirmed ? { digests: true } : {}),
         replaceable: this.#o.replace !== false,
       },
     )
@@ -425,13 +430,13 @@ export class DirectWorkflow {
       const feeder = run.states[k - 1]
       if (feeder === undefined) return
       const pairs = this.#o.stages[k]!.pipeline === 'interpolate' ? 1 : 0
-      const slack = run.verify === undefined ? quote.window : 0
+      const slack = run.confirmed ? 0 : quote.window
       if (seq + 1 > Math.max(0, feeder.next - pairs) + slack) {
-        const culprit = run.verify === undefined ? feeder.planned.use.peerId : use.peerId
+        const culprit = run.confirmed ? use.peerId : feeder.planned.use.peerId
         session.abort(
           new JobError(
             JOB_ERROR_CODES.protocolViolation,
-            run.verify === undefined
+            !run.confirmed
               ? `stage ${k + 1} (${use.peerId}) worked on item ${seq} but stage ${k} made ${feeder.next}: ${feeder.planned.use.peerId} fed work it did not make`
               : `stage ${k + 1} (${use.peerId}) billed item ${seq} but stage ${k} committed ${feeder.next}: it billed work it was never confirmed`,
             { peerId: culprit },
@@ -443,7 +448,7 @@ export class DirectWorkflow {
       progress(a.seq)
       use.debited += a.debited
       if (k === 0) this.#consumed(run, a.seq)
-      if (run.verify !== undefined) this.#commit(run, st, session, a)
+      if (run.confirmed) this.#commit(run, st, session, a)
     })
     session.events.on('result', (r) => {
       // A replacement may make again what its predecessor delivered: delivered once only.
@@ -464,6 +469,10 @@ export class DirectWorkflow {
     session.done.then(
       () => {
         run.ended.add(session)
+        // Confirmed feeds: the next stage learns nothing more will be confirmed (an item beyond is invented).
+        if (run.confirmed && st.session === session) {
+          run.states[k + 1]?.session.confirm(st.next, new Uint8Array(0)).catch(() => {})
+        }
         this.#checkOwed(run, st)
         run.wake.notify()
       },

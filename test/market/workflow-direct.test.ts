@@ -138,6 +138,16 @@ test('a verified direct workflow of honest orchestrators stays direct, checks ev
   t.deepEqual(report.verification!.blamed, [])
 })
 
+test('a direct workflow with confirmed feeds and no checks stays direct and matches local inference', async (t) => {
+  const { market, mesh } = t.context
+  const frames = clip(8)
+  const { results, report } = await mesh.submit({ stages: UP_THEN_BLEND, input: frames, confirmFeeds: true })
+    .done
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
+  t.is(report.route, 'direct')
+  t.is(report.verification, undefined)
+})
+
 test('a verified direct workflow catches a cheating middle stage: blamed, suspended, nothing of it delivered, and the output equals local inference', async (t) => {
   const { market, mesh, bootstrap, honest } = t.context
   // Upscale only, at a tenth of the price: the workflow's first stage, whose frames go on to stage 2.
@@ -180,8 +190,12 @@ test('a verified direct workflow catches a cheating middle stage: blamed, suspen
   await cheater.orchestrator.stop()
 })
 
-test('a confirmed feed: the stage runs (and bills) a feed item only once the broadcaster confirms it, and an item that is not what was confirmed ends the job with ERR_FEED_MISMATCH', async (t) => {
-  const { market, sender, buyer, honest } = t.context
+/**
+ * A stage quoted with a feeder we play ourselves (a bare peer writing feed messages), its job opened
+ * by the broadcaster with confirmed feeds; `send` feeds it item `seq`.
+ */
+async function confirmedFeed(ctx: Ctx) {
+  const { market, sender, buyer, honest } = ctx
   const stage = honest[0]!
   const feeder = await startPeer(market)
   const quote = await requestQuote(
@@ -200,10 +214,19 @@ test('a confirmed feed: the stage runs (and bills) a feed item only once the bro
   const stream = await feeder.dialProtocol(stage.peer.multiaddrs[0]!, PROTOCOLS.job)
   const feed = messageChannel(stream, { in: JOB_SERVER_MESSAGE, out: JOB_CLIENT_MESSAGE })
   await feed.write({ open: { quoteId: quote.quoteId, window: 4, feed: true }, end: false })
-  t.truthy((await feed.read())?.accepted)
+  const accepted = await feed.read()
+  const send = (seq: number, frame: Frame) =>
+    feed.write({ work: { seq, images: [frameToImage(frame)], t: 0 }, end: false })
+  return { control, feed, accepted, results, send }
+}
+
+test('a confirmed feed: the stage runs (and bills) a feed item only once the broadcaster confirms it, and an item that is not what was confirmed ends the job with ERR_FEED_MISMATCH', async (t) => {
+  const { market } = t.context
+  const { control, feed, accepted, results, send } = await confirmedFeed(t.context)
+  t.truthy(accepted?.accepted)
   const [a, b, c] = clip(3)
-  await feed.write({ work: { seq: 0, images: [frameToImage(a!)], t: 0 }, end: false })
-  await feed.write({ work: { seq: 1, images: [frameToImage(b!)], t: 0 }, end: false })
+  await send(0, a!)
+  await send(1, b!)
   // Item 0 confirmed: it runs and is acknowledged on the feed; item 1 waits for its confirmation.
   await control.confirm(0, frameDigest(a!))
   const ack = await feed.read()
@@ -218,6 +241,21 @@ test('a confirmed feed: the stage runs (and bills) a feed item only once the bro
   t.is((error as JobError).code, 'ERR_FEED_MISMATCH')
   t.is(results.length, 1, 'only the confirmed item was run and billed')
   t.is(results[0]!.debited, (PRICE * 64n * 64n) / 1_000_000n)
+  control.abort(new JobError('ERR_ABORTED', 'test over'))
+})
+
+test('a confirmed feed: an item its feeder invented (beyond the outputs the broadcaster says it made) is refused unrun with ERR_FEED_MISMATCH', async (t) => {
+  const { control, results, send } = await confirmedFeed(t.context)
+  const [a, b] = clip(2)
+  await send(0, a!)
+  await send(1, b!)
+  await control.confirm(0, frameDigest(a!))
+  await eventually(() => results.length === 1, { timeoutMs: 10_000 })
+  // The feeder's session ended after one output: nothing beyond it will ever be confirmed.
+  await control.confirm(1, new Uint8Array(0))
+  const error = await t.throwsAsync(control.done)
+  t.is((error as JobError).code, 'ERR_FEED_MISMATCH')
+  t.is(results.length, 1, 'the invented item was neither run nor billed')
   control.abort(new JobError('ERR_ABORTED', 'test over'))
 })
 
