@@ -79,6 +79,11 @@ export interface JobHandlerOptions {
   creditAheadItems?: number
   /** Items of one job handed to the engine at once, so its queue never runs dry (default 2). */
   parallel?: number
+  /**
+   * Results of items done within this many ms of the previous result are sent in pairs, one held
+   * for the next (default 10; 0 sends each at once).
+   */
+  pairResultsBelowMs?: number
 }
 
 /** Credit states a job moves between; only `outstanding` requests are in flight. */
@@ -106,6 +111,7 @@ export function createJobHandler(
     idleTimeoutMs: 60_000,
     paymentTimeoutMs: 10_000,
     parallel: 2,
+    pairResultsBelowMs: 10,
     ...options,
   }
   const streamsPerPeer = new Map<string, number>()
@@ -220,6 +226,19 @@ export function createJobHandler(
     let lastSeq = -1
     /** Cost of items started but not yet debited (they are debited when their result goes out). */
     let reserved = 0n
+    /**
+     * Results of quick items go out in pairs: one is held until the next is done (at most one
+     * item's time), then both go as one stream chunk. Where inference is short, each message's
+     * encryption, socket writes and window update are a large share of the cost of a frame.
+     */
+    let heldResults: JobServerMessage[] = []
+    let lastResultAt: number | undefined
+    const sendHeld = async () => {
+      if (heldResults.length === 0) return
+      const batch = heldResults
+      heldResults = []
+      await channel.writeMany(batch, { signal })
+    }
 
     let finished = false
     const fail = (err: FramemeshError) => {
@@ -389,6 +408,8 @@ export function createJobHandler(
     const awaitCredit = async () => {
       const deadline = Date.now() + o.paymentTimeoutMs
       while (balance() < reserved + itemCost) {
+        // Nothing done is kept back while we wait to be paid.
+        await sendHeld()
         await requestCredit(creditAhead)
         const left = deadline - Date.now()
         await wake.wait({
@@ -407,7 +428,14 @@ export function createJobHandler(
       const running: Array<{ seq: number; output: Promise<WorkOutput> }> = []
       const flush = async () => {
         const head = running.shift()!
-        const output = await head.output
+        let output: WorkOutput
+        try {
+          output = await head.output
+        } catch (err) {
+          // What is done still goes out before this item's failure ends the job.
+          await sendHeld().catch(() => {})
+          throw err
+        }
         components.recipient.debit({ sender, sessionId: jobId, units: record.microUnits, price })
         reserved -= itemCost
         debited += itemCost
@@ -415,21 +443,30 @@ export function createJobHandler(
         // Forwarding: the output goes to the next stage; the broadcaster gets the seq and the cost.
         if (forwarder !== undefined && output.frame !== undefined) await forwarder.push(output.frame)
         const sendOutput = forwarder === undefined
-        await channel.write(
-          {
-            result: {
-              seq: head.seq,
-              ...(sendOutput && output.frame !== undefined ? { image: frameToImage(output.frame) } : {}),
-              lines: sendOutput && output.lines !== undefined ? linesToPb(output.lines) : [],
-              json: NO_BYTES,
-              debitedWei: itemCost.toString(10),
-              ...(open.digests === true && !sendOutput && output.frame !== undefined
-                ? { digest: frameDigest(output.frame) }
-                : {}),
-            },
+        heldResults.push({
+          result: {
+            seq: head.seq,
+            ...(sendOutput && output.frame !== undefined ? { image: frameToImage(output.frame) } : {}),
+            lines: sendOutput && output.lines !== undefined ? linesToPb(output.lines) : [],
+            json: NO_BYTES,
+            debitedWei: itemCost.toString(10),
+            ...(open.digests === true && !sendOutput && output.frame !== undefined
+              ? { digest: frameDigest(output.frame) }
+              : {}),
           },
-          { signal },
-        )
+        })
+        // Held only as the first of a pair, with the next item under way, when items come quickly
+        // and outputs come back here; a job's first result always goes at once.
+        const now = performance.now()
+        const hold =
+          heldResults.length === 1 &&
+          running.length > 0 &&
+          sendOutput &&
+          feed === undefined &&
+          lastResultAt !== undefined &&
+          now - lastResultAt < o.pairResultsBelowMs
+        lastResultAt = now
+        if (!hold) await sendHeld()
         // The previous stage's window frees when we have passed the item on.
         await feed?.ack(head.seq)
         events.emit('job:item', { jobId, seq: head.seq, debited: itemCost })
@@ -536,6 +573,7 @@ export function createJobHandler(
         feedDone = feed.done
       }
       await worker().catch((err) => fail(asJobError(err)))
+      if (failure === undefined) await sendHeld().catch(fail)
       if (failure === undefined && forwarder !== undefined) await forwarder.finish().catch(fail)
       if (failure === undefined) await feed?.close()
       if (failure === undefined) {
@@ -559,6 +597,10 @@ export function createJobHandler(
       components.recipient.closeSession(sender, jobId)
       if (error !== undefined) {
         log.debug('job failed', { code: error.code, message: error.message })
+        // Results held for pairing still go out ahead of the error.
+        if (heldResults.length > 0 && channel.stream.writeStatus === 'writable') {
+          await channel.writeMany(heldResults, { signal: AbortSignal.timeout(2_000) }).catch(() => {})
+        }
         await sendError(channel, error)
       }
       events.emit('job:ended', { jobId, peerId, items, debited, ...(error === undefined ? {} : { error }) })

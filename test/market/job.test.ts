@@ -170,12 +170,13 @@ test('a broadcaster that stops paying is cut off with ERR_PAYMENT_REQUIRED after
   t.true(end.items >= 1 && BigInt(end.items) * perFrame <= 12_000_000n)
 })
 
-const quoteFor = (ctx: Ctx, from: Peer = ctx.buyer, overrides: Partial<JobSpec> = {}) =>
-  requestQuote(
-    { peer: from },
-    { peerId: ctx.orch.peer.peerId, dial: ctx.orch.peer.multiaddrs[0] },
-    spec(ctx, overrides),
-  )
+const quoteFor = (
+  ctx: Ctx,
+  from: Peer = ctx.buyer,
+  overrides: Partial<JobSpec> = {},
+  to: OrchestratorNode = ctx.orch,
+) =>
+  requestQuote({ peer: from }, { peerId: to.peer.peerId, dial: to.peer.multiaddrs[0] }, spec(ctx, overrides))
 
 test('a malformed message on one job stream ends only that stream; a job running beside it completes', async (t) => {
   const ctx = t.context
@@ -486,5 +487,43 @@ test('with a window of 4 the broadcaster sends work in batches of two or more, e
   t.true(
     workChunks.every((items) => items >= 2),
     `items per chunk: ${workChunks.join(', ')}`,
+  )
+})
+
+test('results of quick items come back in pairs, each pair one stream chunk from the orchestrator, every result in order', async (t) => {
+  const { market, buyer } = t.context
+  // Pairing at any speed of this machine: which results pair up then depends only on the order of events.
+  const pairing = await startOrchestrator(market, 5, {
+    advertise: false,
+    window: 4,
+    pairResultsBelowMs: 60_000,
+  })
+  const quote = await quoteFor(t.context, buyer, {}, pairing)
+  const session = new JobSession({ peer: buyer, payer: new BudgetPayer(t.context.sender) }, { quote })
+  const results: number[] = []
+  session.events.on('result', (r) => results.push(r.seq))
+  await session.open()
+  const outBytes = 64 * 64 * 3
+  const resultChunks: number[] = []
+  const stream = pairing.peer.libp2p
+    .getConnections()
+    .flatMap((c) => c.streams)
+    .find((s) => s.protocol === PROTOCOLS.job && s.direction === 'inbound')!
+  const send = stream.send.bind(stream)
+  stream.send = (data) => {
+    if (data.byteLength >= outBytes) resultChunks.push(Math.floor(data.byteLength / outBytes))
+    return send(data)
+  }
+  for (const [seq, frame] of clip(10).entries()) await session.send({ seq, frames: [frame], t: 0 })
+  await session.end()
+  await session.done
+  t.deepEqual(results, [...Array(10).keys()])
+  t.is(
+    resultChunks.reduce((n, c) => n + c, 0),
+    10,
+  )
+  t.true(
+    resultChunks.every((c) => c <= 2) && resultChunks.includes(2),
+    `results per chunk: ${resultChunks.join(', ')}`,
   )
 })
