@@ -137,6 +137,8 @@ interface StageState {
   resent: number
   /** Being replaced: the first stage's input waits. */
   replacing: boolean
+  /** Since when (ms) the stage owes outputs for items its feeder passed on, without progress. */
+  owedSince?: number
 }
 
 /** Run-wide state the sessions' events reach. */
@@ -235,6 +237,8 @@ export class DirectWorkflow {
     try {
       // From the last stage down: each stage's feed target is open before it dials it.
       for (let k = last; k >= 0; k--) states[k]!.session = await this.#open(run, states[k]!)
+      const watchdog = this.#watchStalls(run)
+      signal.addEventListener('abort', () => clearInterval(watchdog), { once: true })
       let fed = false
       let feedError: unknown
       this.#feed(run, items).then(
@@ -282,6 +286,7 @@ export class DirectWorkflow {
         }
         await run.wake.wait({ signal })
       }
+      clearInterval(watchdog)
       await Promise.race([verify?.finish(), blamed])
       for (const st of states) this.#c.stats?.recordSuccess(st.planned.candidate.peerId)
       return this.reports()
@@ -425,8 +430,12 @@ export class DirectWorkflow {
     const progress = (seq: number) => {
       use.items++
       st.next = Math.max(st.next, seq + 1)
+      this.#owing(run, st)
       const fed = run.states[k + 1]
-      if (fed !== undefined) this.#checkOwed(run, fed)
+      if (fed !== undefined) {
+        fed.owedSince ??= this.#owes(run, fed) > 0 ? Date.now() : undefined
+        this.#checkOwed(run, fed)
+      }
       const feeder = run.states[k - 1]
       if (feeder === undefined) return
       const pairs = this.#o.stages[k]!.pipeline === 'interpolate' ? 1 : 0
@@ -606,6 +615,7 @@ export class DirectWorkflow {
       else for (const item of resend) await session.send(item)
       st.resent += requeued
       st.session = session
+      this.#owing(run, st)
       this.events.emit('peer:switch', {
         from: dead.candidate.peerId,
         to: planned.candidate.peerId,
@@ -622,6 +632,46 @@ export class DirectWorkflow {
       st.replacing = false
       this.#changed.notify()
     }
+  }
+
+  /** Outputs stage `st` owes: items its feeder passed on that it has not answered for. */
+  #owes(run: Run, st: StageState): number {
+    const prev = run.states[st.k - 1]
+    return prev === undefined ? 0 : Math.max(0, prev.next - (this.#pairs(st.k) ? 1 : 0) - st.next)
+  }
+
+  /** Stage `st` made progress: it owes since now, or nothing. */
+  #owing(run: Run, st: StageState): void {
+    st.owedSince = this.#owes(run, st) > 0 ? Date.now() : undefined
+  }
+
+  /**
+   * A feed-fed stage's session shows no stall (we send it nothing): it stalls when it owes outputs
+   * and makes none for the stall timeout. The first stage's own session watches itself.
+   */
+  #watchStalls(run: Run): ReturnType<typeof setInterval> {
+    const stallMs = this.#o.stallTimeoutMs ?? 30_000
+    const timer = setInterval(
+      () => {
+        for (const st of run.states) {
+          if (st.k === 0 || st.replacing || st.owedSince === undefined) continue
+          if (Date.now() - st.owedSince <= stallMs || run.ended.has(st.session)) continue
+          const { peerId } = st.planned.candidate
+          this.#failed(
+            run,
+            st,
+            new JobError(
+              JOB_ERROR_CODES.peerStalled,
+              `${peerId} made no output of stage ${st.k + 1} for ${stallMs} ms while owing ${this.#owes(run, st)}`,
+              { peerId },
+            ),
+          )
+        }
+      },
+      Math.max(10, Math.min(1_000, stallMs / 4)),
+    )
+    timer.unref()
+    return timer
   }
 
   /**

@@ -31,6 +31,7 @@ import {
   type OrchestratorNode,
   PRICE,
   paidForDelivered,
+  stallingEngine,
   startBootstrap,
   startMarket,
   startMesh,
@@ -50,6 +51,7 @@ interface Ctx {
 }
 const test = anyTest.serial as TestFn<Ctx>
 const MODEL = 'esrgan-slim-x2'
+const MEDIUM = 'esrgan-medium-x2'
 const UP_THEN_BLEND = [
   { pipeline: 'upscale' as const, model: MODEL },
   { pipeline: 'interpolate' as const, model: 'blend' },
@@ -58,19 +60,20 @@ const UP_THEN_BLEND = [
 test.before(async (t) => {
   const market = await startMarket()
   const sender = await fundedSender(market, 1)
-  await Promise.all([market.engine.warm(MODEL), market.engine.warm('blend')])
+  await Promise.all([market.engine.warm(MODEL), market.engine.warm('blend'), market.engine.warm(MEDIUM)])
   const bootstrap = await startBootstrap(market)
   const honest: OrchestratorNode[] = []
   for (const account of [2, 3, 4]) {
     honest.push(
       await startOrchestrator(market, account, {
         bootstrap: bootstrap.multiaddrs,
-        prices: { [MODEL]: PRICE, blend: 4_000_000n },
+        prices: { [MODEL]: PRICE, blend: 4_000_000n, [MEDIUM]: PRICE },
       }),
     )
   }
   const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
-  const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 10_000 })
+  // A stage that owes outputs and makes none for 3 s is taken as stalled.
+  const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 3_000 })
   await reachable(mesh, buyer, honest)
   t.context = { market, bootstrap, sender, honest, buyer, mesh }
 })
@@ -320,4 +323,40 @@ test('when the middle stage of a three-stage direct workflow is killed mid-job, 
   t.log(
     `stage 2: ${second!.peers.map((p) => `${p.peerId.slice(-6)} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}; resent ${second!.resent}`,
   )
+})
+
+test('when the last stage of a direct workflow hangs mid-job (its engine stops answering), it is replaced in place once it owes outputs past the stall timeout', async (t) => {
+  const { market, mesh, bootstrap, buyer } = t.context
+  // Serves the second stage's model at a tenth of the price (so it is picked), and hangs after 3 frames.
+  const staller = await startOrchestrator(market, 7, {
+    bootstrap: bootstrap.multiaddrs,
+    prices: { [MEDIUM]: PRICE / 10n },
+    engine: stallingEngine(market.engine, 3),
+  })
+  await reachable(mesh, buyer, [staller])
+  const frames = clip(10)
+  const job = mesh.submit({
+    stages: [
+      { pipeline: 'upscale', model: MODEL },
+      { pipeline: 'upscale', model: MEDIUM },
+    ],
+    input: frames,
+  })
+  const failed = job.events.waitFor('peer:failed', { timeoutMs: 60_000 })
+  const { results, report } = await job.done
+  const want = await Promise.all(
+    frames.map(async (f) => market.engine.upscale(MEDIUM, await market.engine.upscale(MODEL, f))),
+  )
+  sameAll(t, results, want)
+  t.like(await failed, { peerId: staller.peer.peerId, code: 'ERR_PEER_STALLED' })
+  t.is(report.route, 'direct', 'no fallback through the broadcaster')
+  t.is(report.stages![0]!.peers.length, 1, 'the first stage kept its orchestrator')
+  t.deepEqual(
+    report.stages![1]!.peers.map((p) => [p.peerId === staller.peer.peerId, p.items]),
+    [
+      [true, 3],
+      [false, 7],
+    ],
+  )
+  await staller.orchestrator.stop()
 })
