@@ -274,7 +274,9 @@ export function cheatingEngine(engine: InferenceEngine): WorkEngine {
 
 /** The workflow upscale (esrgan-slim-x2) → interpolate (blend) run locally: one frame between each upscaled pair. */
 export async function upscaleThenBlend(engine: InferenceEngine, frames: Frame[]): Promise<Frame[]> {
-  const up = await Promise.all(frames.map((f) => engine.upscale('esrgan-slim-x2', f)))
+  // One at a time: the engine queues at most 32 requests per model.
+  const up: Frame[] = []
+  for (const f of frames) up.push(await engine.upscale('esrgan-slim-x2', f))
   const out: Frame[] = []
   for (let i = 0; i + 1 < up.length; i++) out.push(await engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5))
   return out

@@ -46,6 +46,8 @@ interface Ctx {
   bootstrap: BootstrapNode
   sender: TicketSender
   honest: OrchestratorNode[]
+  /** Every orchestrator started, the honest ones and those tests add. */
+  nodes: OrchestratorNode[]
   buyer: Peer
   mesh: Mesh
 }
@@ -75,7 +77,7 @@ test.before(async (t) => {
   // A stage that owes outputs and makes none for 3 s is taken as stalled.
   const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 3_000 })
   await reachable(mesh, buyer, honest)
-  t.context = { market, bootstrap, sender, honest, buyer, mesh }
+  t.context = { market, bootstrap, sender, honest, nodes: [...honest], buyer, mesh }
 })
 
 test.after.always(async (t) => {
@@ -270,7 +272,8 @@ test('when the middle stage of a three-stage direct workflow is killed mid-job, 
     prices: { [MODEL]: PRICE, blend: 4_000_000n },
   })
   await reachable(mesh, buyer, [spare])
-  const nodes = [...t.context.honest, spare]
+  t.context.nodes.push(spare)
+  const { nodes } = t.context
   const frames = clip(20)
   const job = mesh.submit({
     stages: [...UP_THEN_BLEND, { pipeline: 'interpolate', model: 'blend' }],
@@ -359,4 +362,33 @@ test('when the last stage of a direct workflow hangs mid-job (its engine stops a
     ],
   )
   await staller.orchestrator.stop()
+})
+
+test('a verified direct workflow whose first stage is killed mid-job replaces it in place and goes on checking: every frame once, in order, identical to local inference', async (t) => {
+  const { market, mesh } = t.context
+  const frames = clip(40)
+  const job = mesh.submit({ stages: UP_THEN_BLEND, input: frames, verify: { share: 0.25 } })
+  let first: string | undefined
+  job.events.on('peer:selected', (e) => {
+    if ((e as { stage?: number }).stage === 0) first ??= e.peerId
+  })
+  // Killed outright once checks are under way (results are held until checks pass).
+  let killed = false
+  job.events.on('verify:checked', () => {
+    if (killed) return
+    killed = true
+    void t.context.nodes.find((n) => n.peer.peerId === first)?.peer.stop()
+  })
+  const { results, report } = await job.done
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
+  t.is(report.route, 'direct', 'no fallback through the broadcaster')
+  t.deepEqual(
+    report.stages![0]!.peers.map((p) => p.peerId === first),
+    [true, false],
+  )
+  t.is(report.stages![1]!.peers.length, 1)
+  for (const stage of report.stages!) {
+    t.true(stage.verification!.checked >= 1)
+    t.is(stage.verification!.mismatches, 0)
+  }
 })
