@@ -233,10 +233,15 @@ export function createJobHandler(
      */
     let heldResults: JobServerMessage[] = []
     let lastResultAt: number | undefined
+    /** A held result goes out after pairResultsBelowMs even if the next item is slow or hangs. */
+    let holdTimer: NodeJS.Timeout | undefined
     const sendHeld = async () => {
+      clearTimeout(holdTimer)
+      holdTimer = undefined
       if (heldResults.length === 0) return
       const batch = heldResults
       heldResults = []
+      // stream.send() queues synchronously, so a timer's flush cannot reorder results.
       await channel.writeMany(batch, { signal })
     }
 
@@ -467,6 +472,11 @@ export function createJobHandler(
           now - lastResultAt < o.pairResultsBelowMs
         lastResultAt = now
         if (!hold) await sendHeld()
+        else {
+          holdTimer = setTimeout(() => {
+            void sendHeld().catch((err) => fail(asJobError(err)))
+          }, o.pairResultsBelowMs)
+        }
         // The previous stage's window frees when we have passed the item on.
         await feed?.ack(head.seq)
         events.emit('job:item', { jobId, seq: head.seq, debited: itemCost })
@@ -587,6 +597,7 @@ export function createJobHandler(
     } catch (err) {
       fail(asJobError(err))
     } finally {
+      clearTimeout(holdTimer)
       running.delete(fail)
       error = failure
       if (error !== undefined) {
