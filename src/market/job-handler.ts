@@ -244,6 +244,11 @@ export function createJobHandler(
       // stream.send() queues synchronously, so a timer's flush cannot reorder results.
       await channel.writeMany(batch, { signal })
     }
+    /** Credit requests and receipts join a held result (one chunk for both), else go at once. */
+    const sendWithResults = async (message: JobServerMessage) => {
+      if (heldResults.length > 0) heldResults.push(message)
+      else await channel.write(message, { signal })
+    }
 
     let finished = false
     const fail = (err: FramemeshError) => {
@@ -260,10 +265,9 @@ export function createJobHandler(
       if (gap <= 0n) return
       credit.outstanding = true
       events.emit('job:credit-requested', { jobId, gap })
-      await channel.write(
-        { credit: { gapWei: gap.toString(10), params: encodeTicketParams(credit.params) } },
-        { signal },
-      )
+      await sendWithResults({
+        credit: { gapWei: gap.toString(10), params: encodeTicketParams(credit.params) },
+      })
     }
 
     const onTickets = async (message: NonNullable<JobClientMessage['tickets']>) => {
@@ -299,18 +303,15 @@ export function createJobHandler(
       credit.outstanding = false
       const now = balance()
       events.emit('job:payment', { jobId, accepted, rejected, credited, balance: now })
-      await channel.write(
-        {
-          receipt: {
-            accepted,
-            rejected,
-            creditedWei: credited.toString(10),
-            balanceWei: now.toString(10),
-            rejectCode,
-          },
+      await sendWithResults({
+        receipt: {
+          accepted,
+          rejected,
+          creditedWei: credited.toString(10),
+          balanceWei: now.toString(10),
+          rejectCode,
         },
-        { signal },
-      )
+      })
       wake.notify()
     }
 
