@@ -295,7 +295,9 @@ export function messageChannel<In, Out>(
           onTimeout()
           return
         }
+        // Like the AbortSignal.timeout it replaces, the timer alone does not keep Node running.
         timer = setTimeout(onTimeout, Math.ceil(left))
+        timer.unref()
       }
       signal?.addEventListener('abort', onAbort, { once: true })
       wake = () => {
