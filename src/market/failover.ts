@@ -377,6 +377,9 @@ export class Stage {
         {
           quote,
           stream,
+          // Pipelined opening: tickets and the first items follow JobOpen at once. Four items is
+          // what an orchestrator asks for ahead by default (creditAheadItems), so no more is risked.
+          prepayItems: 4,
           ...(candidate.dial === undefined ? {} : { dial: candidate.dial }),
           ...(o.window === undefined ? {} : { window: o.window }),
           ...(o.openTimeoutMs === undefined ? {} : { openTimeoutMs: o.openTimeoutMs }),

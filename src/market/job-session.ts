@@ -26,6 +26,7 @@ import { isTextPipeline, type WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { Forward, JobClientMessage, JobServerMessage } from './pb/job.js'
 import { decodeTicketParams, type Quote } from './quote.js'
+import { costOfItems, microUnitsPerItem } from './units.js'
 
 /** Pays an orchestrator's credit requests; returning undefined withholds payment (e.g. the budget is spent). */
 export interface Payer {
@@ -82,6 +83,14 @@ export interface JobSessionOptions {
   stream?: Promise<Stream>
   /** Items in flight wanted; the orchestrator may grant fewer (default: the quote's window). */
   window?: number
+  /**
+   * Pipelined opening, for a plain job: tickets for this many items go right behind JobOpen and
+   * `open` returns without waiting for Accepted, so the first items follow at once and the
+   * orchestrator starts on them as soon as the tickets are checked. The window is then the one the
+   * orchestrator grants by its rule (the smaller of ours and the quote's); a refusal fails the
+   * session (its items stay in `inFlight`) instead of `open`.
+   */
+  prepayItems?: number
   /** Dial + JobOpen → Accepted (ms, default 10 s). */
   openTimeoutMs?: number
   /** With items in flight, longest silence before ERR_PEER_STALLED (ms, default 30 s). */
@@ -134,6 +143,10 @@ export class JobSession {
   #ended = false
   #lastSeq = -1
   #queued: JobClientMessage[] = []
+  /** Pipelined opening: the first message read must still be the answer to JobOpen. */
+  #awaitingAccept = false
+  /** Expected value of each ticket batch sent and not yet receipted, oldest first. */
+  readonly #unreceipted: bigint[] = []
   #refed?: (nextSeq: number | undefined) => void
   #resolveDone!: () => void
   #rejectDone!: (err: FramemeshError) => void
@@ -197,14 +210,13 @@ export class JobSession {
         },
         { signal },
       )
-      const first = await this.#channel.read({ signal })
-      if (first?.error !== undefined) throw this.#remoteError(first.error)
-      if (first?.accepted === undefined) {
-        throw new JobError(JOB_ERROR_CODES.protocolViolation, `${this.peerId} did not accept the job`, {
-          peerId: this.peerId,
-        })
+      if (this.#o.prepayItems === undefined) this.#accepted(await this.#channel.read({ signal }))
+      else {
+        const asked = this.#o.window ?? quote.window
+        this.#window = Math.max(1, Math.min(asked > 0 ? asked : quote.window, quote.window))
+        this.#awaitingAccept = true
+        await this.#prepay(this.#o.prepayItems, signal)
       }
-      this.#window = Math.max(1, first.accepted.window)
     } catch (err) {
       const error = this.#asError(err, signal, 'opening the job')
       this.#fail(error)
@@ -228,6 +240,36 @@ export class JobSession {
     this.#inFlight.push(item)
     if (this.#inFlight.length === 1) this.#lastActivity = Date.now()
     this.#queue({ work: { seq: item.seq, images: item.frames.map(frameToImage), t: item.t }, end: false })
+  }
+
+  /** The answer to JobOpen: Accepted sets the window; anything else fails the session. */
+  #accepted(first: JobServerMessage | undefined): void {
+    if (first?.error !== undefined) throw this.#remoteError(first.error)
+    if (first?.accepted === undefined) {
+      throw new JobError(JOB_ERROR_CODES.protocolViolation, `${this.peerId} did not accept the job`, {
+        peerId: this.peerId,
+      })
+    }
+    this.#window = Math.max(1, first.accepted.window)
+  }
+
+  /** Pipelined opening: pays for `items` items before the orchestrator asks (see prepayItems). */
+  async #prepay(items: number, signal: AbortSignal): Promise<void> {
+    const { quote } = this.#o
+    const { spec } = quote
+    const scale = quote.outputWidth === undefined ? 1 : quote.outputWidth / spec.width
+    if (!Number.isSafeInteger(scale) || scale < 1 || items < 1) return
+    const gap =
+      costOfItems(quote.pricePerUnit, microUnitsPerItem({ ...spec, scale }, quote.unit)) * BigInt(items)
+    // Nothing paid now (a spent budget) is asked for again by the orchestrator, and answered then.
+    const paid = await this.#c.payer.pay(quote.ticketParams, gap, { signal })
+    if (paid !== undefined) await this.#sendTickets(paid, gap, signal)
+  }
+
+  async #sendTickets(paid: PaidBatch, gap: bigint, signal: AbortSignal): Promise<void> {
+    await this.#channel!.write({ tickets: ticketBatchToPb(paid.batch), end: false }, { signal })
+    this.#unreceipted.push(paid.ev)
+    this.events.emit('payment', { peerId: this.peerId, tickets: paid.batch.tickets.length, ev: paid.ev, gap })
   }
 
   #placesWanted(): number {
@@ -348,6 +390,11 @@ export class JobSession {
           this.#stop.abort()
           return
         }
+        if (this.#awaitingAccept) {
+          this.#awaitingAccept = false
+          this.#accepted(message)
+          continue
+        }
         if (message.result !== undefined) this.#onResult(message.result)
         else if (message.credit !== undefined) await this.#onCredit(message.credit)
         else if (message.receipt !== undefined) this.#onReceipt(message.receipt)
@@ -436,7 +483,9 @@ export class JobSession {
         { peerId: this.peerId },
       )
     }
-    const gap = /^[0-9]{1,78}$/.test(credit.gapWei) ? BigInt(credit.gapWei) : 0n
+    const asked = /^[0-9]{1,78}$/.test(credit.gapWei) ? BigInt(credit.gapWei) : 0n
+    // Tickets on their way (sent, not yet receipted: a prepayment the request crossed) count.
+    const gap = this.#unreceipted.reduce((left, ev) => left - ev, asked)
     if (gap <= 0n) return
     const paid = await this.#c.payer.pay(params, gap, { signal: this.#stop.signal })
     if (paid === undefined) {
@@ -444,14 +493,12 @@ export class JobSession {
       this.events.emit('payment:withheld', { peerId: this.peerId, gap })
       return
     }
-    await this.#channel!.write(
-      { tickets: ticketBatchToPb(paid.batch), end: false },
-      { signal: this.#stop.signal },
-    )
-    this.events.emit('payment', { peerId: this.peerId, tickets: paid.batch.tickets.length, ev: paid.ev, gap })
+    await this.#sendTickets(paid, gap, this.#stop.signal)
   }
 
   #onReceipt(r: NonNullable<JobServerMessage['receipt']>): void {
+    // Every ticket batch gets one receipt, in order.
+    this.#unreceipted.shift()
     const big = (s: string) => (/^[0-9]{1,78}$/.test(s) ? BigInt(s) : 0n)
     this.events.emit('receipt', {
       peerId: this.peerId,

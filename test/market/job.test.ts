@@ -528,3 +528,26 @@ test('results of quick items come back in pairs, each pair one stream chunk from
     `results per chunk: ${resultChunks.join(', ')}`,
   )
 })
+
+test('a pipelined opening pays for four items right behind JobOpen, and the credit request it crosses is not paid twice', async (t) => {
+  const { buyer } = t.context
+  const quote = await quoteFor(t.context)
+  const session = new JobSession(
+    { peer: buyer, payer: new BudgetPayer(t.context.sender) },
+    { quote, prepayItems: 4 },
+  )
+  const gaps: bigint[] = []
+  const results: number[] = []
+  session.events.on('payment', (p) => gaps.push(p.gap))
+  session.events.on('result', (r) => results.push(r.seq))
+  await session.open()
+  for (const [seq, frame] of clip(6).entries()) await session.send({ seq, frames: [frame], t: 0 })
+  await session.end()
+  await session.done
+  t.deepEqual(results, [...Array(6).keys()])
+  // The orchestrator asks for four items as it accepts, before it has read the prepayment: paying
+  // that as well would be a second payment of exactly four items. Top-ups ask for less.
+  const fourItems = ((PRICE * 64n * 64n + 999_999n) / 1_000_000n) * 4n
+  t.is(gaps[0], fourItems)
+  t.is(gaps.filter((g) => g === fourItems).length, 1, `gaps paid: ${gaps.join(', ')}`)
+})
