@@ -50,7 +50,7 @@ export interface Market {
 
 /** Dev chain, a read client, a clock and one shared engine over the built-in models. */
 export async function startMarket(clockIntervalMs = 500): Promise<Market> {
-  return attachMarket(await startDevChain({ accounts: 8, roundLength: 1_000 }), clockIntervalMs)
+  return attachMarket(await startDevChain({ accounts: 10, roundLength: 1_000 }), clockIntervalMs)
 }
 
 /** What another process needs to join a running dev chain (see bench/mesh.ts). */

@@ -84,6 +84,9 @@ test.after.always(async (t) => {
   await t.context.market?.stop()
 })
 
+// Tests that stop an orchestrator each bring a spare: the ones stopped by earlier tests stay in
+// the order book until their adverts expire, and must not be all a replacement can find.
+
 /** Waits until every orchestrator's offers are in the book and the buyer is connected to each. */
 async function reachable(mesh: Mesh, buyer: Peer, nodes: OrchestratorNode[]): Promise<void> {
   await eventually(
@@ -365,7 +368,14 @@ test('when the last stage of a direct workflow hangs mid-job (its engine stops a
 })
 
 test('a verified direct workflow whose first stage is killed mid-job replaces it in place and goes on checking: every frame once, in order, identical to local inference', async (t) => {
-  const { market, mesh } = t.context
+  const { market, mesh, bootstrap, buyer } = t.context
+  // A spare, so the killed stage has a replacement whatever the other tests have stopped.
+  const spare = await startOrchestrator(market, 8, {
+    bootstrap: bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE, blend: 4_000_000n },
+  })
+  await reachable(mesh, buyer, [spare])
+  t.context.nodes.push(spare)
   const frames = clip(40)
   const job = mesh.submit({ stages: UP_THEN_BLEND, input: frames, verify: { share: 0.25 } })
   let first: string | undefined
