@@ -81,13 +81,19 @@ function parse(
     const fields: Record<string, string> = {}
     const files: UploadedFile[] = []
     const pending: Promise<void>[] = []
+    /** File streams still being written: a failure ends them, so their files close. */
+    const receiving = new Set<NodeJS.ReadableStream & { destroy(error?: Error): void }>()
     let failed = false
     const fail = (err: unknown) => {
       if (failed) return
       failed = true
       req.unpipe(parser)
       req.resume()
-      reject(err)
+      // Once unpiped, an open file stream would wait for data for ever (and its file would stay
+      // open, or be created after the clean-up removed it). End them, and answer only when every
+      // file is closed, so the clean-up that follows finds and removes each one.
+      for (const stream of receiving) stream.destroy(err instanceof Error ? err : new Error(String(err)))
+      void Promise.allSettled(pending).then(() => reject(err))
     }
 
     parser.on('field', (name, value) => {
@@ -96,12 +102,15 @@ function parse(
     parser.on('file', (field, stream, info) => {
       const path = join(options.dir, `${randomUUID()}.upload`)
       written.push(path)
+      receiving.add(stream)
       pending.push(
         saveFile(stream, path, options).then(
           ({ bytes, media }) => {
+            receiving.delete(stream)
             files.push({ field, filename: info.filename ?? '', path, bytes, media })
           },
           (err) => {
+            receiving.delete(stream)
             stream.resume()
             fail(err)
           },
