@@ -114,7 +114,7 @@ export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorS
   const [lo, hi] = spec.range ?? [0, 255]
   const k = 255 / (hi - lo)
   const src = tensor.data as Float32Array | Uint8Array
-  if (!nchw && src instanceof Uint8Array && lo === 0 && hi === 255 && src.length === width * height * 3) {
+  if (!nchw && src instanceof Uint8Array && lo === 0 && hi === 255) {
     // Already the frame's bytes and the output tensor's buffer is ours alone: keep it, no copy.
     return { width, height, channels: 3, data: src }
   }
@@ -125,8 +125,7 @@ export function tensorToFrame(modelId: string, tensor: ort.Tensor, spec: TensorS
     return Math.min(b, 255)
   }
   if (!nchw) {
-    if (src instanceof Uint8Array && lo === 0 && hi === 255) out.set(src.subarray(0, out.length))
-    else if (lo === 0 && hi === 255) {
+    if (lo === 0 && hi === 255) {
       // The hot path of every upscale (millions of values): one tight loop, no closure call. A
       // clamped view clamps to 0–255 and turns NaN into 0 by itself; floor(v + 0.5) is exactly
       // Math.round for float32 values (the sum is exact in a double). ~30% faster than min/max.

@@ -87,6 +87,17 @@ test.after.always(async (t) => {
 // Tests that stop an orchestrator each bring a spare: the ones stopped by earlier tests stay in
 // the order book until their adverts expire, and must not be all a replacement can find.
 
+/** An honest orchestrator (upscale and blend at the usual prices), reachable and in `nodes`. */
+async function startSpare(ctx: Ctx, account: number): Promise<OrchestratorNode> {
+  const spare = await startOrchestrator(ctx.market, account, {
+    bootstrap: ctx.bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE, blend: 4_000_000n },
+  })
+  await reachable(ctx.mesh, ctx.buyer, [spare])
+  ctx.nodes.push(spare)
+  return spare
+}
+
 /** Waits until every orchestrator's offers are in the book and the buyer is connected to each. */
 async function reachable(mesh: Mesh, buyer: Peer, nodes: OrchestratorNode[]): Promise<void> {
   await eventually(
@@ -268,15 +279,9 @@ test('a confirmed feed: an item its feeder invented (beyond the outputs the broa
 })
 
 test('when the middle stage of a three-stage direct workflow is killed mid-job, only it is replaced: the frames keep flowing directly, every frame once, in order, identical to local inference', async (t) => {
-  const { market, mesh, bootstrap, buyer } = t.context
+  const { market, mesh, nodes } = t.context
   // A fourth orchestrator, so a replacement exists besides the stages around the middle one.
-  const spare = await startOrchestrator(market, 6, {
-    bootstrap: bootstrap.multiaddrs,
-    prices: { [MODEL]: PRICE, blend: 4_000_000n },
-  })
-  await reachable(mesh, buyer, [spare])
-  t.context.nodes.push(spare)
-  const { nodes } = t.context
+  await startSpare(t.context, 6)
   const frames = clip(20)
   const job = mesh.submit({
     stages: [...UP_THEN_BLEND, { pipeline: 'interpolate', model: 'blend' }],
@@ -368,14 +373,9 @@ test('when the last stage of a direct workflow hangs mid-job (its engine stops a
 })
 
 test('a verified direct workflow whose first stage is killed mid-job replaces it in place and goes on checking: every frame once, in order, identical to local inference', async (t) => {
-  const { market, mesh, bootstrap, buyer } = t.context
+  const { market, mesh } = t.context
   // A spare, so the killed stage has a replacement whatever the other tests have stopped.
-  const spare = await startOrchestrator(market, 8, {
-    bootstrap: bootstrap.multiaddrs,
-    prices: { [MODEL]: PRICE, blend: 4_000_000n },
-  })
-  await reachable(mesh, buyer, [spare])
-  t.context.nodes.push(spare)
+  await startSpare(t.context, 8)
   const frames = clip(40)
   const job = mesh.submit({ stages: UP_THEN_BLEND, input: frames, verify: { share: 0.25 } })
   let first: string | undefined

@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { FrameInvalidError, InferenceFailedError, InputInvalidError } from '../errors.js'
-import { frameToTensor, isFrameBytes, tensorToFrame } from '../frame-tensor.js'
+import { frameToTensor, tensorToFrame } from '../frame-tensor.js'
 import type { Frame } from '../types.js'
 import type { RunnableModel } from './upscale.js'
 
@@ -38,11 +38,13 @@ export function interpolateFrames(model: RunnableModel, a: Frame, b: Frame, t: n
   const tDims = inT.shape.map(() => 1)
   // A model that takes frame bytes gets the caller's frames as they are (no copy); converted
   // tensors are fresh and nobody else holds them, so a worker session may take their buffers.
-  const shared = isFrameBytes(in0) || isFrameBytes(in1)
+  const first = frameToTensor(a, in0, undefined, { share: true })
+  const second = frameToTensor(b, in1, undefined, { share: true })
+  const shared = first.data === a.data || second.data === b.data
   const run = model.run(
     {
-      [in0.name]: frameToTensor(a, in0, undefined, { share: true }),
-      [in1.name]: frameToTensor(b, in1, undefined, { share: true }),
+      [in0.name]: first,
+      [in1.name]: second,
       [inT.name]: new ort.Tensor('float32', new Float32Array([t]), tDims),
     },
     { transferInputs: !shared },
