@@ -14,7 +14,7 @@ export interface Region {
 }
 
 /** Whether a model input or output is exactly a frame's bytes: uint8, NHWC, values 0–255. */
-export function isFrameBytes(spec: TensorSpec): boolean {
+function isFrameBytes(spec: TensorSpec): boolean {
   const [lo, hi] = spec.range ?? [0, 255]
   return spec.dtype === 'uint8' && spec.layout === 'NHWC' && lo === 0 && hi === 255
 }

@@ -1,5 +1,5 @@
 import { type Logger, silentLogger } from '../logger.js'
-import { abortable, withDeadline } from './abortable.js'
+import { withDeadline } from './abortable.js'
 import type { Address, Hex } from './bytes.js'
 import { bytesToHex, ZERO_ADDRESS } from './bytes.js'
 import type { ChainClock, SenderInfo, SenderInfoSource } from './chain.js'
