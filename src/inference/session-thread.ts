@@ -2,16 +2,28 @@
  * The body of one session worker thread (see worker-session.ts): it opens one onnxruntime session
  * and runs it on request. onnxruntime-node's run holds the thread it is called on for the whole
  * inference, so running it here leaves the main thread free for network and payment work.
- * Tensors travel as plain {type, dims, data}; output buffers are transferred, never copied.
+ * Inputs arrive in a shared staging slot (read in place, see staging.ts) or, when they were
+ * transferred or are not stageable, inside the message; output buffers are transferred, never copied.
  */
 import { parentPort, workerData } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
+import { STAGED_ARRAYS, type StagedType } from './staging.js'
 
-/** A tensor as it crosses the thread boundary (structured-clone friendly). */
+/** An output as it crosses the thread boundary (structured-clone friendly). */
 export interface WireTensor {
   type: ort.Tensor.Type
   dims: readonly number[]
   data: ort.Tensor.DataType
+}
+
+/** An input: its own `data` (moved or copied by postMessage), or `length` elements at `offset` in the run's slot. */
+export interface WireInput {
+  name: string
+  type: ort.Tensor.Type
+  dims: readonly number[]
+  data?: ort.Tensor.DataType
+  offset?: number
+  length?: number
 }
 
 export interface ThreadInit {
@@ -19,18 +31,25 @@ export interface ThreadInit {
   sessionOptions: ort.InferenceSession.SessionOptions
 }
 
-/** Main → thread. */
-export type ThreadRequest =
-  | { op: 'run'; id: number; feeds: Record<string, WireTensor> }
-  | { op: 'cancel'; id: number }
-  | { op: 'release' }
+/** A run; `buffer` comes along only when the thread has not seen this slot's current buffer yet. */
+export interface RunRequest {
+  op: 'run'
+  id: number
+  inputs: WireInput[]
+  slot?: number
+  buffer?: SharedArrayBuffer
+}
 
-/** Thread → main. */
+/** Main → thread. */
+export type ThreadRequest = RunRequest | { op: 'cancel'; id: number } | { op: 'release' }
+
+/** Thread → main. 'result', 'failed' and 'skipped' (a cancelled run) each end a run: its slot is free again. */
 export type ThreadReply =
   | { op: 'ready'; inputNames: readonly string[]; outputNames: readonly string[] }
   | { op: 'open-failed'; message: string }
   | { op: 'result'; id: number; outputs: Record<string, WireTensor> }
   | { op: 'failed'; id: number; message: string }
+  | { op: 'skipped'; id: number }
 
 /** The buffer of a typed array, when handing it over detaches nothing but that array's own bytes. */
 export function ownBuffer(data: ort.Tensor.DataType): ArrayBuffer | undefined {
@@ -39,6 +58,21 @@ export function ownBuffer(data: ort.Tensor.DataType): ArrayBuffer | undefined {
   const buffer = view.buffer
   if (!(buffer instanceof ArrayBuffer)) return undefined
   return view.byteOffset === 0 && view.byteLength === buffer.byteLength ? buffer : undefined
+}
+
+/** The run's feeds: staged inputs become views over the slot's buffer (no copy). */
+function feedsOf(request: RunRequest, buffer: SharedArrayBuffer | undefined): Record<string, ort.Tensor> {
+  const feeds: Record<string, ort.Tensor> = {}
+  for (const input of request.inputs) {
+    let data: unknown = input.data
+    if (data === undefined) {
+      if (buffer === undefined)
+        throw new Error(`input ${input.name} is staged but the thread has no buffer for it`)
+      data = new STAGED_ARRAYS[input.type as StagedType](buffer, input.offset, input.length)
+    }
+    feeds[input.name] = new ort.Tensor(input.type, data as never, input.dims)
+  }
+  return feeds
 }
 
 async function serve(): Promise<void> {
@@ -61,43 +95,67 @@ async function serve(): Promise<void> {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
   } satisfies ThreadReply)
-  // One request at a time, in arrival order (onnxruntime would serialise them on this thread anyway).
-  let chain = Promise.resolve()
-  // Runs the caller gave up on before they started: skipped (their caller has had its answer).
-  const cancelled = new Set<number>()
-  port.on('message', (request: ThreadRequest) => {
-    if (request.op === 'cancel') {
-      cancelled.add(request.id)
+  // The buffer each staging slot has now (a slot's buffer is replaced when it grows).
+  const buffers: SharedArrayBuffer[] = []
+  // One request at a time, in arrival order (onnxruntime would serialise them on this thread
+  // anyway); each waiting run keeps the buffer its slot had when it arrived.
+  const waiting: Array<{ request: RunRequest; buffer: SharedArrayBuffer | undefined } | 'release'> = []
+  let busy = false
+
+  const answer = (reply: ThreadReply, transfer: ArrayBuffer[] = []) => {
+    port.postMessage(reply, transfer)
+    busy = false
+    next()
+  }
+  const next = (): void => {
+    if (busy) return
+    const item = waiting.shift()
+    if (item === undefined) return
+    busy = true
+    if (item === 'release') {
+      void session.release().finally(() => port.close())
       return
     }
-    chain = chain.then(async () => {
-      if (request.op === 'release') {
-        await session.release()
-        port.close()
-        return
-      }
-      if (cancelled.delete(request.id)) return
-      try {
-        const feeds: Record<string, ort.Tensor> = {}
-        for (const [name, t] of Object.entries(request.feeds))
-          feeds[name] = new ort.Tensor(t.type, t.data as never, t.dims)
-        const results = await session.run(feeds)
+    const { request, buffer } = item
+    let feeds: Record<string, ort.Tensor>
+    try {
+      feeds = feedsOf(request, buffer)
+    } catch (err) {
+      answer({ op: 'failed', id: request.id, message: (err as Error).message })
+      return
+    }
+    session.run(feeds).then(
+      (results) => {
         const outputs: Record<string, WireTensor> = {}
         const transfer: ArrayBuffer[] = []
         for (const [name, t] of Object.entries(results)) {
           outputs[name] = { type: t.type, dims: t.dims, data: t.data }
-          const buffer = ownBuffer(t.data)
-          if (buffer !== undefined && !transfer.includes(buffer)) transfer.push(buffer)
+          const own = ownBuffer(t.data)
+          if (own !== undefined && !transfer.includes(own)) transfer.push(own)
         }
-        port.postMessage({ op: 'result', id: request.id, outputs } satisfies ThreadReply, transfer)
-      } catch (err) {
-        port.postMessage({
-          op: 'failed',
-          id: request.id,
-          message: (err as Error).message,
-        } satisfies ThreadReply)
+        answer({ op: 'result', id: request.id, outputs }, transfer)
+      },
+      (err: unknown) => answer({ op: 'failed', id: request.id, message: (err as Error).message }),
+    )
+  }
+
+  port.on('message', (request: ThreadRequest) => {
+    if (request.op === 'cancel') {
+      // A run the caller gave up on before it started leaves at once; one already running (or
+      // done) cannot be stopped and answers as usual.
+      const i = waiting.findIndex((w) => w !== 'release' && w.request.id === request.id)
+      if (i !== -1) {
+        waiting.splice(i, 1)
+        port.postMessage({ op: 'skipped', id: request.id } satisfies ThreadReply)
       }
-    })
+      return
+    }
+    if (request.op === 'release') waiting.push('release')
+    else {
+      if (request.slot !== undefined && request.buffer !== undefined) buffers[request.slot] = request.buffer
+      waiting.push({ request, buffer: request.slot === undefined ? undefined : buffers[request.slot] })
+    }
+    next()
   })
 }
 

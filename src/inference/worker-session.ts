@@ -15,17 +15,29 @@ import { ModelLoadError } from './errors.js'
 import type { Feeds, ModelSession, RunSessionOptions } from './session.js'
 import {
   ownBuffer,
+  type RunRequest,
   type ThreadInit,
   type ThreadReply,
   type ThreadRequest,
+  type WireInput,
   type WireTensor,
 } from './session-thread.js'
+import {
+  DEFAULT_MAX_SLOT_BYTES,
+  nextOffset,
+  StagingArea,
+  type StagingSlot,
+  stageable,
+  stageInto,
+} from './staging.js'
 
 export interface WorkerSessionOptions {
   /** Workers (each with its own session) per warm model. */
   threads: number
   /** Longest a worker may take to start and open the model. */
   openTimeoutMs: number
+  /** Largest input set copied into a shared staging slot (staging.ts); default 4 MiB. */
+  maxSlotBytes?: number
 }
 
 export const DEFAULT_OPEN_TIMEOUT_MS = 120_000
@@ -69,18 +81,62 @@ interface Pending {
 interface Thread {
   worker: Worker
   pending: Map<number, Pending>
+  /** Staging slots held by runs this thread has not reported on yet, by run id. */
+  held: Map<number, StagingSlot>
+  /** The buffer this thread has for each slot (a slot's buffer is sent along when it changed). */
+  known: Array<SharedArrayBuffer | undefined>
   /** Why the worker is gone, once it is. */
   gone?: Error
 }
 
-function toWire(feeds: Feeds, transfer: ArrayBuffer[] | undefined): Record<string, WireTensor> {
-  const wire: Record<string, WireTensor> = {}
+/**
+ * The run's message: inputs the caller hands over (`transferInputs`, a buffer of their own) are
+ * moved, typed arrays are copied into a staging slot held until the thread reports on the run,
+ * anything else (strings, shared or oversized inputs) rides in the message as postMessage copies it.
+ */
+function handOff(
+  id: number,
+  feeds: Feeds,
+  transferInputs: boolean,
+  thread: Thread,
+  staging: StagingArea,
+): { request: RunRequest; transfer: ArrayBuffer[] } {
+  const inputs: WireInput[] = []
+  const transfer: ArrayBuffer[] = []
+  const staged: Array<{ input: WireInput; data: ArrayBufferView }> = []
+  let bytes = 0
   for (const [name, t] of Object.entries(feeds)) {
-    wire[name] = { type: t.type, dims: t.dims, data: t.data }
-    const buffer = transfer === undefined ? undefined : ownBuffer(t.data)
-    if (buffer !== undefined && transfer !== undefined && !transfer.includes(buffer)) transfer.push(buffer)
+    const own = transferInputs ? ownBuffer(t.data) : undefined
+    const data = own === undefined ? stageable(t) : undefined
+    if (data === undefined || data.buffer instanceof SharedArrayBuffer) {
+      inputs.push({ name, type: t.type, dims: t.dims, data: t.data })
+      if (own !== undefined && !transfer.includes(own)) transfer.push(own)
+      continue
+    }
+    const input: WireInput = { name, type: t.type, dims: t.dims, offset: bytes, length: t.size }
+    inputs.push(input)
+    staged.push({ input, data })
+    bytes = nextOffset(bytes, data.byteLength)
   }
-  return wire
+  const request: RunRequest = { op: 'run', id, inputs }
+  if (staged.length === 0) return { request, transfer }
+  const slot = staging.acquire(bytes)
+  if (slot === undefined) {
+    for (const { input, data } of staged) {
+      input.data = data as ort.Tensor.DataType
+      delete input.offset
+      delete input.length
+    }
+    return { request, transfer }
+  }
+  for (const { input, data } of staged) stageInto(slot.buffer, input.offset!, data)
+  thread.held.set(id, slot)
+  request.slot = slot.index
+  if (thread.known[slot.index] !== slot.buffer) {
+    request.buffer = slot.buffer
+    thread.known[slot.index] = slot.buffer
+  }
+  return { request, transfer }
 }
 
 function fromWire(wire: Record<string, WireTensor>): Feeds {
@@ -94,9 +150,10 @@ async function startThread(
   modelId: string,
   init: ThreadInit,
   openTimeoutMs: number,
+  staging: StagingArea,
 ): Promise<{ thread: Thread; inputNames: readonly string[]; outputNames: readonly string[] }> {
   const worker = new Worker(threadEntry(), { workerData: init, execArgv: loaderArgv(process.execArgv) })
-  const thread: Thread = { worker, pending: new Map() }
+  const thread: Thread = { worker, pending: new Map(), held: new Map(), known: [] }
   const ready = await new Promise<{ inputNames: readonly string[]; outputNames: readonly string[] }>(
     (resolve, reject) => {
       const timer = setTimeout(() => {
@@ -123,9 +180,18 @@ async function startThread(
     thread.gone ??= err
     for (const p of thread.pending.values()) p.reject(thread.gone)
     thread.pending.clear()
+    for (const slot of thread.held.values()) staging.release(slot)
+    thread.held.clear()
   }
   worker.on('message', (m: ThreadReply) => {
-    if (m.op !== 'result' && m.op !== 'failed') return
+    if (m.op !== 'result' && m.op !== 'failed' && m.op !== 'skipped') return
+    // The thread is done with the run's input: its slot may take the next one.
+    const slot = thread.held.get(m.id)
+    if (slot !== undefined) {
+      thread.held.delete(m.id)
+      staging.release(slot)
+    }
+    if (m.op === 'skipped') return
     const p = thread.pending.get(m.id)
     if (p === undefined) return
     thread.pending.delete(m.id)
@@ -149,9 +215,11 @@ export async function openWorkerSession(
   sessionOptions: ort.InferenceSession.SessionOptions,
   options: WorkerSessionOptions,
 ): Promise<ModelSession> {
+  // One staging area for all of the model's threads: its slots number the runs in flight at once.
+  const staging = new StagingArea({ maxSlotBytes: options.maxSlotBytes ?? DEFAULT_MAX_SLOT_BYTES })
   const started = await Promise.allSettled(
     Array.from({ length: Math.max(1, options.threads) }, () =>
-      startThread(modelId, { model, sessionOptions }, options.openTimeoutMs),
+      startThread(modelId, { model, sessionOptions }, options.openTimeoutMs, staging),
     ),
   )
   const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []))
@@ -177,8 +245,6 @@ export async function openWorkerSession(
       }
       const thread = live.reduce((a, b) => (b.pending.size < a.pending.size ? b : a))
       const id = nextId++
-      const transfer = runOptions?.transferInputs === true ? [] : undefined
-      const request: ThreadRequest = { op: 'run', id, feeds: toWire(feeds, transfer) }
       return new Promise<Feeds>((resolve, reject) => {
         // A thread works through its runs in order, so only the first pending one is computing;
         // one behind it is still waiting and leaves at once, as it would have left the queue.
@@ -202,7 +268,27 @@ export async function openWorkerSession(
           },
         })
         thread.worker.ref()
-        thread.worker.postMessage(request, transfer ?? [])
+        try {
+          const { request, transfer } = handOff(
+            id,
+            feeds,
+            runOptions?.transferInputs === true,
+            thread,
+            staging,
+          )
+          thread.worker.postMessage(request, transfer)
+        } catch (err) {
+          // Nothing reached the thread (e.g. an input postMessage cannot copy): the run ends here.
+          const slot = thread.held.get(id)
+          if (slot !== undefined) {
+            thread.held.delete(id)
+            staging.release(slot)
+          }
+          thread.pending.delete(id)
+          if (thread.pending.size === 0) thread.worker.unref()
+          done()
+          reject(err)
+        }
       })
     },
     async release() {

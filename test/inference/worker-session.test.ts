@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node'
 import { openInferenceEngine } from '../../src/inference/engine.js'
 import { createSessionFactory, type Feeds } from '../../src/inference/session.js'
 import type { Frame } from '../../src/inference/types.js'
-import { loaderArgv } from '../../src/inference/worker-session.js'
+import { loaderArgv, openWorkerSession } from '../../src/inference/worker-session.js'
 
 const MODEL = 'esrgan-slim-x2'
 
@@ -238,4 +238,71 @@ test('blend in a worker gets copies of the caller’s frames: both stay intact a
     out.data,
     a.data.map((v, i) => Math.round((v + b.data[i]!) / 2)),
   )
+})
+
+/** A uint8 NHWC input of `size`² whose bytes depend on `seed`, so runs cannot pass for each other. */
+function seeded(size: number, seed: number): Feeds {
+  const data = new Uint8Array(size * size * 3).map((_, i) => (i * 7 + seed * 13) % 251)
+  return { input: new ort.Tensor('uint8', data, [1, size, size, 3]) }
+}
+
+async function workerAndMain(maxSlotBytes?: number) {
+  const bytes = await modelBytes()
+  const options = { intraOpNumThreads: 1, extra: {} }
+  const worker = await openWorkerSession(MODEL, bytes, options, {
+    threads: 1,
+    openTimeoutMs: 60_000,
+    ...(maxSlotBytes === undefined ? {} : { maxSlotBytes }),
+  })
+  const main = await createSessionFactory({ intraOpNumThreads: 1, runOn: 'main' }).open(MODEL, bytes)
+  return { worker, main, release: () => Promise.all([worker.release(), main.release()]) }
+}
+
+test('runs queued at once on one thread each get the output of their own input, and the inputs stay intact', async (t) => {
+  const { worker, main, release } = await workerAndMain()
+  t.teardown(release)
+  // Sizes that grow and shrink: later runs need more staging room than earlier ones had.
+  const inputs = [8, 64, 8, 32, 96].map((size, seed) => seeded(size, seed))
+  const copies = inputs.map((f) => (f.input!.data as Uint8Array).slice())
+  const outs = await Promise.all(inputs.map((f) => worker.run(f)))
+  for (const [i, f] of inputs.entries()) {
+    t.deepEqual(f.input!.data, copies[i], `input ${i} changed`)
+    t.deepEqual(outs[i]!.output!.data, (await main.run(f)).output!.data, `output ${i}`)
+  }
+})
+
+test('an input over the staging cap still runs (copied in the message) and matches the main thread', async (t) => {
+  const { worker, main, release } = await workerAndMain(1024)
+  t.teardown(release)
+  const small = seeded(8, 1) // 192 bytes: staged
+  const big = seeded(40, 2) // 4800 bytes: over the 1 KiB cap
+  const [a, b] = await Promise.all([worker.run(big), worker.run(small)])
+  t.deepEqual(a.output!.data, (await main.run(big)).output!.data)
+  t.deepEqual(b.output!.data, (await main.run(small)).output!.data)
+  t.is((big.input!.data as Uint8Array).byteLength, 40 * 40 * 3)
+})
+
+test('after a run is aborted while waiting in its thread, the runs queued behind it get the outputs of their own inputs', async (t) => {
+  const { worker, main, release } = await workerAndMain()
+  t.teardown(release)
+  const first = worker.run(seeded(192, 1))
+  const controller = new AbortController()
+  const aborted = worker.run(seeded(48, 2), { signal: controller.signal })
+  controller.abort()
+  await t.throwsAsync(aborted, { code: 'ERR_ABORTED' })
+  const later = [seeded(48, 3), seeded(48, 4)]
+  const outs = await Promise.all(later.map((f) => worker.run(f)))
+  await first
+  for (const [i, f] of later.entries()) t.deepEqual(outs[i]!.output!.data, (await main.run(f)).output!.data)
+})
+
+test('a worker session takes SharedArrayBuffer-backed inputs, leaves them intact and answers like the main thread', async (t) => {
+  const { worker, main, release } = await workerAndMain()
+  t.teardown(release)
+  const plain = seeded(16, 5).input!.data as Uint8Array
+  const shared = new Uint8Array(new SharedArrayBuffer(plain.byteLength))
+  shared.set(plain)
+  const feeds = { input: new ort.Tensor('uint8', shared, [1, 16, 16, 3]) }
+  t.deepEqual((await worker.run(feeds)).output!.data, (await main.run(feeds)).output!.data)
+  t.deepEqual(shared, plain)
 })
