@@ -431,7 +431,7 @@ export function createJobHandler(
     }
 
     const worker = async () => {
-      const running: Array<{ seq: number; output: Promise<WorkOutput> }> = []
+      const running: Array<{ seq: number; output: Promise<WorkOutput>; settled: boolean }> = []
       const flush = async () => {
         const head = running.shift()!
         let output: WorkOutput
@@ -487,7 +487,12 @@ export function createJobHandler(
         const item = pending.shift()
         if (item === undefined) {
           if (running.length > 0) {
-            await flush()
+            // With room for another item, the next one starts the moment it arrives, not after the
+            // head's result is out: at a job's start the items come in one by one, and waiting on the
+            // head there would run the first items one at a time.
+            if (running.length < o.parallel && !inputEnded && !running[0]!.settled)
+              await wake.wait({ signal })
+            else await flush()
             continue
           }
           if (inputEnded) return
@@ -507,9 +512,15 @@ export function createJobHandler(
         await awaitCredit()
         reserved += itemCost
         const output = runWork(components.engine, quote.spec.pipeline, quote.spec.modelId, item, signal)
-        // Observed at once so a failure does not surface as an unhandled rejection before its turn.
-        output.catch(() => {})
-        running.push({ seq: item.seq, output })
+        const entry = { seq: item.seq, output, settled: false }
+        // Observed at once so a failure does not surface as an unhandled rejection before its turn;
+        // its settling wakes a worker waiting for either it or the next item.
+        const settle = () => {
+          entry.settled = true
+          wake.notify()
+        }
+        output.then(settle, settle)
+        running.push(entry)
         // Top up early, so tickets arrive while the engine works instead of stalling the next item.
         if (balance() < reserved + itemCost * (creditAhead / 2n + 1n))
           void requestCredit(creditAhead).catch(fail)

@@ -22,6 +22,7 @@ import {
   startOrchestrator,
   startPeer,
   upscaleSpec,
+  withUpscale,
 } from './mesh-fixtures.js'
 
 interface Ctx {
@@ -266,6 +267,15 @@ test('a sender that exceeds its window is cut off with ERR_WINDOW_EXCEEDED', asy
 })
 
 /** A stage that tries `order` in turn (no draw), so a test knows which orchestrator fails. */
+/** The real engine, with `wait` run (and awaited) before each upscale. */
+function beforeUpscale(ctx: Ctx, wait: () => Promise<void>): WorkEngine {
+  const engine = ctx.market.engine
+  return withUpscale(engine, async (id, frame, options) => {
+    await wait()
+    return engine.upscale(id, frame, options)
+  })
+}
+
 function stageThrough(ctx: Ctx, order: OrchestratorNode[]) {
   return new Stage(
     {
@@ -405,19 +415,14 @@ test('back-pressure: a slow orchestrator slows the sender, which pulls at most a
   const releaseReady = () => {
     if (gates.length > 0 && pulled >= Math.min(delivered + 4, frames.length)) gates.shift()!()
   }
-  const slow: WorkEngine = {
-    registry: ctx.market.engine.registry,
-    models: () => ctx.market.engine.models(),
-    model: (id) => ctx.market.engine.model(id),
-    interpolate: (...args) => ctx.market.engine.interpolate(...args),
-    upscale: async (id, frame, options) => {
-      await new Promise<void>((resolve) => {
+  const slow = beforeUpscale(
+    ctx,
+    () =>
+      new Promise<void>((resolve) => {
         gates.push(resolve)
         releaseReady()
-      })
-      return ctx.market.engine.upscale(id, frame, options)
-    },
-  }
+      }),
+  )
   const slowNode = await startOrchestrator(ctx.market, 7, { advertise: false, engine: slow, window: 4 })
   const stage = stageThrough(ctx, [slowNode])
   stage.events.on('result', () => {
@@ -438,6 +443,52 @@ test('back-pressure: a slow orchestrator slows the sender, which pulls at most a
   // Window 4 in flight, plus the one item pulled while waiting for room.
   t.true(maxAhead <= 5, `the sender ran ${maxAhead} items ahead of the results`)
   t.true(maxAhead >= 4, 'the window filled')
+})
+
+test('an item that arrives while the only one running still computes starts at once: the first items of a job overlap', async (t) => {
+  const ctx = t.context
+  const frames = clip(4)
+  let started = 0
+  let secondStarted!: () => void
+  const second = new Promise<void>((resolve) => {
+    secondStarted = resolve
+  })
+  let firstStarted!: () => void
+  const first = new Promise<void>((resolve) => {
+    firstStarted = resolve
+  })
+  let overlapped: boolean | undefined
+  // The first upscale ends only once the second has begun (or after 5 s): if the orchestrator
+  // waited for the first result before starting the item that came in meanwhile, it never would.
+  const engine = beforeUpscale(ctx, async () => {
+    started++
+    if (started === 1) {
+      firstStarted()
+      let timer: NodeJS.Timeout | undefined
+      overlapped ??= await Promise.race([
+        second.then(() => true),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), 5_000)
+        }),
+      ])
+      clearTimeout(timer)
+    } else if (started === 2) secondStarted()
+  })
+  const node = await startOrchestrator(ctx.market, 8, { advertise: false, engine, window: 4 })
+  const results: number[] = []
+  const stage = stageThrough(ctx, [node])
+  stage.events.on('result', (r) => results.push(r.seq))
+  await stage.run(
+    (async function* () {
+      for (const [seq, frame] of frames.entries()) {
+        yield { seq, frames: [frame], t: 0 }
+        // The second item leaves only once the first is computing, so they cannot arrive together.
+        if (seq === 0) await first
+      }
+    })(),
+  )
+  t.true(overlapped, 'the second item waited for the first one to finish')
+  t.deepEqual(results, [0, 1, 2, 3])
 })
 
 test('a frame whose upscaled result could not fit one job message is refused at quote time with ERR_FRAME_TOO_LARGE', async (t) => {

@@ -239,18 +239,12 @@ export function upscaleSpec(sender: Address, overrides: Partial<JobSpec> = {}): 
  */
 export function stallingEngine(engine: InferenceEngine, after: number): WorkEngine {
   let calls = 0
-  return {
-    registry: engine.registry,
-    models: () => engine.models(),
-    model: (id) => engine.model(id),
-    interpolate: (...args) => engine.interpolate(...args),
-    upscale: (id, frame, options) => {
-      if (++calls <= after) return engine.upscale(id, frame, options)
-      return new Promise((_, reject) => {
-        options?.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true })
-      })
-    },
-  }
+  return withUpscale(engine, (id, frame, options) => {
+    if (++calls <= after) return engine.upscale(id, frame, options)
+    return new Promise((_, reject) => {
+      options?.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true })
+    })
+  })
 }
 
 /**
@@ -258,17 +252,22 @@ export function stallingEngine(engine: InferenceEngine, after: number): WorkEngi
  * peer skipping work or running another model would return plausible but wrong pixels.
  */
 export function cheatingEngine(engine: InferenceEngine): WorkEngine {
+  return withUpscale(engine, async (id, frame, options) => {
+    const honest = await engine.upscale(id, frame, options)
+    const data = Uint8Array.from(honest.data)
+    for (let i = 0; i < data.length; i += 97) data[i] = data[i]! ^ 0x10
+    return { ...honest, data }
+  })
+}
+
+/** The real engine with its upscale replaced (fault injection and timing hooks in tests). */
+export function withUpscale(engine: InferenceEngine, upscale: WorkEngine['upscale']): WorkEngine {
   return {
     registry: engine.registry,
     models: () => engine.models(),
     model: (id) => engine.model(id),
     interpolate: (...args) => engine.interpolate(...args),
-    upscale: async (id, frame, options) => {
-      const honest = await engine.upscale(id, frame, options)
-      const data = Uint8Array.from(honest.data)
-      for (let i = 0; i < data.length; i += 97) data[i] = data[i]! ^ 0x10
-      return { ...honest, data }
-    },
+    upscale,
   }
 }
 
