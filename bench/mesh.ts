@@ -10,6 +10,10 @@
  *  - time to the first result of a job;
  *  - recovery when the job's orchestrator process is killed (SIGKILL) mid-job: from the last
  *    result before the kill to the first result from the next orchestrator.
+ *
+ * MESH_CASES=120x32,24x128 runs only those cases; MESH_VERBOSE=1 prints every round;
+ * MESH_RUN_ON=main|worker picks the orchestrator's inference thread; MESH_BENCH_PROF=<dir>
+ * CPU-profiles the orchestrator process (and skips the recovery part).
  */
 import { type ChildProcess, fork } from 'node:child_process'
 import { loadavg } from 'node:os'
@@ -134,7 +138,9 @@ async function main(): Promise<void> {
     const columns = ['local', 'local×2', 'mesh', 'wall', 'steady', 'wall×2', 'steady×2', 'cpu']
     console.log(`${'frames'.padEnd(10)}${columns.map((h) => h.padStart(9)).join('')}  first result`)
     const child = children[0]!
-    for (const c of cases) {
+    // MESH_CASES=120x32,24x128: only those cases (frames x size).
+    const only = process.env.MESH_CASES?.split(',')
+    for (const c of cases.filter((k) => only === undefined || only.includes(`${k.frames}x${k.size}`))) {
       const frames = clip(c.frames, c.size, c.size)
       const rounds: Array<{
         localFps: number
@@ -164,6 +170,11 @@ async function main(): Promise<void> {
         const meshMs = performance.now() - start
         const meshCpu = (await child.call({ cmd: 'cpu' })).cpuMs! - cpuBefore
         const after = await local()
+        if (process.env.MESH_VERBOSE !== undefined) {
+          console.log(
+            `  round ${round}: local ${before.one.ms!.toFixed(0)} / ${after.one.ms!.toFixed(0)} ms, mesh ${meshMs.toFixed(0)} ms (first result ${firstMs.toFixed(1)} ms, last ${lastMs.toFixed(0)} ms)`,
+          )
+        }
         rounds.push({
           localFps: (c.frames * 1000) / ((before.one.ms! + after.one.ms!) / 2),
           pipelinedFps: (c.frames * 1000) / ((before.two.ms! + after.two.ms!) / 2),
