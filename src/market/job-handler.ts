@@ -15,6 +15,7 @@ import type { Peer, ProtocolHandler } from '../peer/peer.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
 import { FeedGate } from './feed-gate.js'
 import { FeedIn } from './feed-in.js'
+import { JobCredit } from './job-credit.js'
 import { Forwarder } from './job-forward.js'
 import { Notifier } from './job-notify.js'
 import {
@@ -24,7 +25,6 @@ import {
   JOB_CLIENT_MESSAGE,
   JOB_SERVER_MESSAGE,
   linesToPb,
-  ticketBatchFromPb,
 } from './job-protocol.js'
 import {
   framesPerItem,
@@ -36,8 +36,8 @@ import {
 } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { JobClientMessage, JobOpen, JobServerMessage } from './pb/job.js'
-import { encodeTicketParams } from './quote.js'
 import type { QuoteBook, QuoteRecord } from './quote-book.js'
+import { ResultOutbox } from './result-outbox.js'
 import { costOfItems, ticketPrice } from './units.js'
 
 export interface JobHandlerEvents {
@@ -84,12 +84,6 @@ export interface JobHandlerOptions {
    * for the next (default 10; 0 sends each at once).
    */
   pairResultsBelowMs?: number
-}
-
-/** Credit states a job moves between; only `outstanding` requests are in flight. */
-interface Credit {
-  outstanding: boolean
-  params: QuoteRecord['quote']['ticketParams']
 }
 
 export interface JobHandler {
@@ -207,49 +201,17 @@ export function createJobHandler(
     const { forward, window: askedWindow } = open
     const { quote } = record
     const jobId = quote.quoteId
-    const sender = quote.spec.sender
-    const price = ticketPrice(quote.pricePerUnit)
     const itemCost = costOfItems(quote.pricePerUnit, record.microUnits)
     const window = Math.max(1, Math.min(askedWindow > 0 ? askedWindow : quote.window, quote.window))
-    // Credit ahead bounds what a broadcaster loses when we die mid-job, so it does not grow with the window.
-    const creditAhead = BigInt(Math.max(1, o.creditAheadItems ?? 4))
     const log = components.logger.child(`job:${jobId.slice(0, 8)}`)
     const stop = new AbortController()
     const signal = AbortSignal.any([stop.signal, stopSignal])
     const pending: WorkInput[] = []
     const wake = new Notifier()
-    const credit: Credit = { outstanding: false, params: quote.ticketParams }
     let inputEnded = false
     let failure: FramemeshError | undefined
     let items = 0
-    let debited = 0n
     let lastSeq = -1
-    /** Cost of items started but not yet debited (they are debited when their result goes out). */
-    let reserved = 0n
-    /**
-     * Results of quick items go out in pairs: one is held until the next is done (at most one
-     * item's time), then both go as one stream chunk. Where inference is short, each message's
-     * encryption, socket writes and window update are a large share of the cost of a frame.
-     */
-    let heldResults: JobServerMessage[] = []
-    let lastResultAt: number | undefined
-    /** A held result goes out after pairResultsBelowMs even if the next item is slow or hangs. */
-    let holdTimer: NodeJS.Timeout | undefined
-    const sendHeld = async () => {
-      clearTimeout(holdTimer)
-      holdTimer = undefined
-      if (heldResults.length === 0) return
-      const batch = heldResults
-      heldResults = []
-      // stream.send() queues synchronously, so a timer's flush cannot reorder results.
-      await channel.writeMany(batch, { signal })
-    }
-    /** Credit requests and receipts join a held result (one chunk for both), else go at once. */
-    const sendWithResults = async (message: JobServerMessage) => {
-      if (heldResults.length > 0) heldResults.push(message)
-      else await channel.write(message, { signal })
-    }
-
     let finished = false
     const fail = (err: FramemeshError) => {
       if (finished) return
@@ -257,87 +219,29 @@ export function createJobHandler(
       stop.abort(err)
       wake.notify()
     }
-    const balance = () => components.recipient.balance(sender, jobId)
-
-    const requestCredit = async (wantItems: bigint) => {
-      if (credit.outstanding) return
-      const gap = itemCost * wantItems + reserved - balance()
-      if (gap <= 0n) return
-      credit.outstanding = true
-      events.emit('job:credit-requested', { jobId, gap })
-      await sendWithResults({
-        credit: { gapWei: gap.toString(10), params: encodeTicketParams(credit.params) },
-      })
-    }
-
-    const onTickets = async (message: NonNullable<JobClientMessage['tickets']>) => {
-      const batch = ticketBatchFromPb(message)
-      if (batch.sender !== sender) {
-        throw new JobError(
-          JOB_ERROR_CODES.paymentRejected,
-          `tickets from ${batch.sender} on a job quoted for ${sender}; pay with the quoted sender's key`,
-        )
-      }
-      let accepted = 0
-      let rejected = batch.tickets.length
-      let credited = 0n
-      let rejectCode = ''
-      try {
-        const result = await components.recipient.receiveBatch(batch, { sessionId: jobId, signal })
-        accepted = result.accepted
-        rejected = result.rejected.length
-        credited = result.credited
-        rejectCode = result.rejected[0]?.error.code ?? ''
-      } catch (err) {
-        if (!(err instanceof FramemeshError)) throw err
-        rejectCode = err.code
-      }
-      if (
-        rejectCode === 'ERR_TICKET_EXPIRED' ||
-        rejectCode === 'ERR_TICKET_ROUND' ||
-        rejectCode === 'ERR_TICKET_NONCE_CAP'
-      ) {
-        // The params aged out: issue fresh ones; the next credit request carries them.
-        credit.params = await components.recipient.issueParams({ sender, price, signal })
-      }
-      credit.outstanding = false
-      const now = balance()
-      events.emit('job:payment', { jobId, accepted, rejected, credited, balance: now })
-      await sendWithResults({
-        receipt: {
-          accepted,
-          rejected,
-          creditedWei: credited.toString(10),
-          balanceWei: now.toString(10),
-          rejectCode,
-        },
-      })
-      wake.notify()
-    }
+    const outbox = new ResultOutbox(channel, {
+      pairBelowMs: o.pairResultsBelowMs,
+      signal,
+      onError: (err) => fail(asJobError(err)),
+    })
+    const credit = new JobCredit(
+      { recipient: components.recipient, outbox, wake, events },
+      {
+        jobId,
+        sender: quote.spec.sender,
+        price: ticketPrice(quote.pricePerUnit),
+        units: record.microUnits,
+        itemCost,
+        // Credit ahead bounds what a broadcaster loses when we die mid-job, so it does not grow with the window.
+        aheadItems: BigInt(Math.max(1, o.creditAheadItems ?? 4)),
+        paymentTimeoutMs: o.paymentTimeoutMs,
+        params: quote.ticketParams,
+        signal,
+      },
+    )
 
     const onWork = (work: NonNullable<JobClientMessage['work']>) => {
-      if (!Number.isSafeInteger(work.seq) || work.seq <= lastSeq) {
-        throw new JobError(
-          JOB_ERROR_CODES.badWorkItem,
-          `work item seq ${work.seq} does not follow ${lastSeq}; number items in increasing order`,
-        )
-      }
-      const need = framesPerItem(quote.spec.pipeline)
-      if (work.images.length !== need) {
-        throw new JobError(
-          JOB_ERROR_CODES.badWorkItem,
-          `a ${quote.spec.pipeline} work item carries ${need} image(s), not ${work.images.length}`,
-        )
-      }
-      const frames: Frame[] = work.images.map((image, i) => {
-        if (image.width !== quote.spec.width || image.height !== quote.spec.height) {
-          throw new JobError(
-            JOB_ERROR_CODES.frameSizeMismatch,
-            `frame ${work.seq} is ${image.width}x${image.height}; the quote is for ${quote.spec.width}x${quote.spec.height}: ask a new quote for another size`,
-          )
-        }
-        return imageToFrame(image, `frame ${work.seq}.${i}`)
-      })
+      const item = workItemFromPb(work, quote.spec, lastSeq)
       if (pending.length >= window) {
         throw new JobError(
           JOB_ERROR_CODES.windowExceeded,
@@ -345,7 +249,7 @@ export function createJobHandler(
         )
       }
       lastSeq = work.seq
-      pending.push({ seq: work.seq, frames, t: work.t })
+      pending.push(item)
       wake.notify()
     }
 
@@ -393,7 +297,7 @@ export function createJobHandler(
           onWork(message.work)
         } else if (message.end && feeder !== undefined) {
           // The broadcaster sends nothing here: the feed's end ends the input.
-        } else if (message.tickets !== undefined) await onTickets(message.tickets)
+        } else if (message.tickets !== undefined) await credit.receive(message.tickets)
         else if (message.confirm !== undefined && gate !== undefined) {
           gate.confirm(message.confirm.seq, message.confirm.digest)
         } else if (message.reforward !== undefined && forwarder !== undefined && replaceable) {
@@ -410,26 +314,6 @@ export function createJobHandler(
       }
     }
 
-    /** Waits until the credit covers one more item beyond those in progress. */
-    const awaitCredit = async () => {
-      const deadline = Date.now() + o.paymentTimeoutMs
-      while (balance() < reserved + itemCost) {
-        // Nothing done is kept back while we wait to be paid.
-        await sendHeld()
-        await requestCredit(creditAhead)
-        const left = deadline - Date.now()
-        await wake.wait({
-          signal,
-          timeoutMs: Math.max(1, left),
-          onTimeout: () =>
-            new JobError(
-              JOB_ERROR_CODES.paymentRequired,
-              `no payment for ${o.paymentTimeoutMs} ms after a credit request; send tickets to go on`,
-            ),
-        })
-      }
-    }
-
     const worker = async () => {
       const running: Array<{ seq: number; output: Promise<WorkOutput>; settled: boolean }> = []
       const flush = async () => {
@@ -439,45 +323,22 @@ export function createJobHandler(
           output = await head.output
         } catch (err) {
           // What is done still goes out before this item's failure ends the job.
-          await sendHeld().catch(() => {})
+          await outbox.flush().catch(() => {})
           throw err
         }
-        components.recipient.debit({ sender, sessionId: jobId, units: record.microUnits, price })
-        reserved -= itemCost
-        debited += itemCost
+        credit.chargeItem()
         items++
         // Forwarding: the output goes to the next stage; the broadcaster gets the seq and the cost.
         if (forwarder !== undefined && output.frame !== undefined) await forwarder.push(output.frame)
         const sendOutput = forwarder === undefined
-        heldResults.push({
-          result: {
-            seq: head.seq,
-            ...(sendOutput && output.frame !== undefined ? { image: frameToImage(output.frame) } : {}),
-            lines: sendOutput && output.lines !== undefined ? linesToPb(output.lines) : [],
-            json: NO_BYTES,
-            debitedWei: itemCost.toString(10),
-            ...(open.digests === true && !sendOutput && output.frame !== undefined
-              ? { digest: frameDigest(output.frame) }
-              : {}),
-          },
+        const result = resultMessage(head.seq, output, {
+          sendOutput,
+          digest: open.digests === true,
+          itemCost,
         })
         // Held only as the first of a pair, with the next item under way, when items come quickly
-        // and outputs come back here; a job's first result always goes at once.
-        const now = performance.now()
-        const hold =
-          heldResults.length === 1 &&
-          running.length > 0 &&
-          sendOutput &&
-          feed === undefined &&
-          lastResultAt !== undefined &&
-          now - lastResultAt < o.pairResultsBelowMs
-        lastResultAt = now
-        if (!hold) await sendHeld()
-        else {
-          holdTimer = setTimeout(() => {
-            void sendHeld().catch((err) => fail(asJobError(err)))
-          }, o.pairResultsBelowMs)
-        }
+        // and outputs come back here.
+        await outbox.addResult(result, running.length > 0 && sendOutput && feed === undefined)
         // The previous stage's window frees when we have passed the item on.
         await feed?.ack(head.seq)
         events.emit('job:item', { jobId, seq: head.seq, debited: itemCost })
@@ -509,8 +370,8 @@ export function createJobHandler(
           while (running.length > 0 && !gate.ready(item)) await flush()
           await gate.pass(item, signal)
         }
-        await awaitCredit()
-        reserved += itemCost
+        await credit.awaitRoomForItem()
+        credit.reserveItem()
         const output = runWork(components.engine, quote.spec.pipeline, quote.spec.modelId, item, signal)
         const entry = { seq: item.seq, output, settled: false }
         // Observed at once so a failure does not surface as an unhandled rejection before its turn;
@@ -521,9 +382,7 @@ export function createJobHandler(
         }
         output.then(settle, settle)
         running.push(entry)
-        // Top up early, so tickets arrive while the engine works instead of stalling the next item.
-        if (balance() < reserved + itemCost * (creditAhead / 2n + 1n))
-          void requestCredit(creditAhead).catch(fail)
+        if (credit.runningLow()) void credit.request().catch(fail)
         if (running.length >= o.parallel) await flush()
       }
     }
@@ -558,7 +417,7 @@ export function createJobHandler(
       await channel.write({ accepted: { jobId, window } }, { signal })
       // The first credit is asked for now, not once the first item is here: the tickets then
       // arrive with the first items instead of a round trip after them.
-      void requestCredit(creditAhead).catch(fail)
+      void credit.request().catch(fail)
       const readerDone = reader().catch((err) => fail(asJobError(err)))
       if (feeder !== undefined) {
         feed = new FeedIn(
@@ -595,7 +454,7 @@ export function createJobHandler(
         feedDone = feed.done
       }
       await worker().catch((err) => fail(asJobError(err)))
-      if (failure === undefined) await sendHeld().catch(fail)
+      if (failure === undefined) await outbox.flush().catch(fail)
       if (failure === undefined && forwarder !== undefined) await forwarder.finish().catch(fail)
       if (failure === undefined) await feed?.close()
       if (failure === undefined) {
@@ -609,7 +468,7 @@ export function createJobHandler(
     } catch (err) {
       fail(asJobError(err))
     } finally {
-      clearTimeout(holdTimer)
+      outbox.stopTimer()
       running.delete(fail)
       error = failure
       if (error !== undefined) {
@@ -617,15 +476,13 @@ export function createJobHandler(
         if (feed?.channel !== undefined) await sendError(feed.channel, error)
       }
       endJob()
-      components.recipient.closeSession(sender, jobId)
+      components.recipient.closeSession(quote.spec.sender, jobId)
       if (error !== undefined) {
         log.debug('job failed', { code: error.code, message: error.message })
-        // Results held for pairing still go out ahead of the error.
-        if (heldResults.length > 0 && channel.stream.writeStatus === 'writable') {
-          await channel.writeMany(heldResults, { signal: AbortSignal.timeout(2_000) }).catch(() => {})
-        }
+        await outbox.flushBeforeError()
         await sendError(channel, error)
       }
+      const debited = credit.debited
       events.emit('job:ended', { jobId, peerId, items, debited, ...(error === undefined ? {} : { error }) })
     }
   }
@@ -641,6 +498,61 @@ export function createJobHandler(
 }
 
 const NO_BYTES = new Uint8Array(0)
+
+/** A work message checked against the quote (order, frame count, frame size) as the engine's input. */
+function workItemFromPb(
+  work: NonNullable<JobClientMessage['work']>,
+  spec: QuoteRecord['quote']['spec'],
+  lastSeq: number,
+): WorkInput {
+  if (!Number.isSafeInteger(work.seq) || work.seq <= lastSeq) {
+    throw new JobError(
+      JOB_ERROR_CODES.badWorkItem,
+      `work item seq ${work.seq} does not follow ${lastSeq}; number items in increasing order`,
+    )
+  }
+  const need = framesPerItem(spec.pipeline)
+  if (work.images.length !== need) {
+    throw new JobError(
+      JOB_ERROR_CODES.badWorkItem,
+      `a ${spec.pipeline} work item carries ${need} image(s), not ${work.images.length}`,
+    )
+  }
+  const frames: Frame[] = work.images.map((image, i) => {
+    if (image.width !== spec.width || image.height !== spec.height) {
+      throw new JobError(
+        JOB_ERROR_CODES.frameSizeMismatch,
+        `frame ${work.seq} is ${image.width}x${image.height}; the quote is for ${spec.width}x${spec.height}: ask a new quote for another size`,
+      )
+    }
+    return imageToFrame(image, `frame ${work.seq}.${i}`)
+  })
+  return { seq: work.seq, frames, t: work.t }
+}
+
+/**
+ * One item's result message. A forwarding stage sends no output (it went to the next stage),
+ * only the seq, the cost and, on a confirmed feed, the output's digest.
+ */
+function resultMessage(
+  seq: number,
+  output: WorkOutput,
+  how: { sendOutput: boolean; digest: boolean; itemCost: bigint },
+): JobServerMessage {
+  const { sendOutput, itemCost } = how
+  return {
+    result: {
+      seq,
+      ...(sendOutput && output.frame !== undefined ? { image: frameToImage(output.frame) } : {}),
+      lines: sendOutput && output.lines !== undefined ? linesToPb(output.lines) : [],
+      json: NO_BYTES,
+      debitedWei: itemCost.toString(10),
+      ...(how.digest && !sendOutput && output.frame !== undefined
+        ? { digest: frameDigest(output.frame) }
+        : {}),
+    },
+  }
+}
 /** The longest a timer may wait (about 24.8 days): "no idle limit" for a read. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
