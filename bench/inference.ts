@@ -11,6 +11,13 @@
  * in ways load cannot skew: `engine / its ORT run` times onnxruntime's run inside the engine's own
  * call (engine total ÷ that), and `frame⇄tensor` times the engine's conversions alone.
  *
+ * Beside the per-call ratio (the goal's), a throughput measure: frames/s of the engine called
+ * with its default runs in flight per model (threads + 1 for worker sessions: the next input
+ * already waits in the thread while one runs), against frames/s of direct calls one after
+ * another. Blocks of each alternate, order flipping; `engine pipelined / direct (fps)` is the
+ * median of the paired block ratios. It shows what a node streaming frames gets; the per-call
+ * ratio shows what one isolated request pays.
+ *
  *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9;
  *                              BENCH_ONLY=<model id part>, e.g. blend)
  */
@@ -123,6 +130,27 @@ function conversionMs(
   return median(times)
 }
 
+/** Frames per second over `frames` calls of `call`, `inFlight` of them outstanding at once. */
+async function framesPerSecond(
+  frames: number,
+  inFlight: number,
+  call: () => Promise<unknown>,
+): Promise<number> {
+  let started = 0
+  const t0 = performance.now()
+  const lane = async () => {
+    while (started < frames) {
+      started++
+      await call()
+    }
+  }
+  await Promise.all(Array.from({ length: inFlight }, lane))
+  return (frames * 1000) / (performance.now() - t0)
+}
+
+/** Block pairs of the throughput measure (engine pipelined vs direct sequential). */
+const FPS_PAIRS = 4
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
   return s[s.length >> 1]
@@ -214,10 +242,30 @@ async function main(): Promise<void> {
             await runEngine()
           }
         }
-        await session.release()
-        await engine.close()
         const e = median(eTimes)
         const d = median(dTimes)
+        // Throughput: blocks sized to take SECONDS in all, order flipping every pair.
+        const inFlight = real.defaultConcurrency ?? 1
+        const blockFrames = Math.max(4, Math.round((SECONDS * 1000) / (2 * FPS_PAIRS) / d))
+        const engineFps: number[] = []
+        const directFps: number[] = []
+        const pipelined = () =>
+          framesPerSecond(blockFrames, inFlight, () => c.engine(engine, a, b, feeds)).then((f) =>
+            engineFps.push(f),
+          )
+        const sequential = () =>
+          framesPerSecond(blockFrames, 1, () => session.run(feeds)).then((f) => directFps.push(f))
+        for (let k = 0; k < FPS_PAIRS; k++) {
+          if (k % 2 === 0) {
+            await pipelined()
+            await sequential()
+          } else {
+            await sequential()
+            await pipelined()
+          }
+        }
+        await session.release()
+        await engine.close()
         // Each engine run is paired with the direct run right after it; the median of the pair
         // ratios is robust to slow drift and to other processes sharing the CPU.
         const ratio = median(eTimes.map((x, i) => x / dTimes[i]))
@@ -231,6 +279,10 @@ async function main(): Promise<void> {
           'runs on': runsOn,
           'engine / direct': ratio.toFixed(3),
           'engine / its ORT run': median(inside).toFixed(3),
+          'in flight': inFlight,
+          'engine fps (pipelined)': median(engineFps).toFixed(1),
+          'direct fps (sequential)': median(directFps).toFixed(1),
+          'engine pipelined / direct (fps)': median(engineFps.map((x, i) => x / directFps[i]!)).toFixed(3),
           'frame⇄tensor ms': convertMs.toFixed(3),
           'frame⇄tensor / direct': (convertMs / d).toFixed(3),
           // A caller holding frames, not tensors, pays the conversion too: this is the engine
@@ -253,6 +305,10 @@ async function main(): Promise<void> {
   )
   console.table(rows)
   console.log('peak RSS is the process maximum so far (cumulative down the table).')
+  console.log(
+    "engine pipelined / direct (fps): frames/s with the engine's default runs in flight ('in flight') over\n" +
+      'frames/s of direct calls one after another (median of alternating block pairs); > 1 means faster.',
+  )
   console.log(
     "frame⇄tensor is the engine's conversion work alone (input frames → tensors, output tensor → frame),\n" +
       'timed apart from onnxruntime: a load-independent floor for the engine overhead.',
