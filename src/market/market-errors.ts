@@ -74,3 +74,8 @@ export function isRetryableElsewhere(code: string): boolean {
     code === JOB_ERROR_CODES.unsupportedFormat
   )
 }
+
+/** `err` as a FramemeshError: itself when it is one, else a JobError with `code` that keeps it as the cause. */
+export function asFramemeshError(err: unknown, code: string): FramemeshError {
+  return err instanceof FramemeshError ? err : new JobError(code, String(err), { cause: err })
+}

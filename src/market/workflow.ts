@@ -27,30 +27,34 @@
  * broadcaster, with per-stage failover) from the first output not yet delivered, replaying the
  * inputs it still holds (see mesh.ts).
  */
-import { FramemeshError } from '../errors.js'
+import type { FramemeshError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import type { Peer } from '../peer/peer.js'
 import type { Address } from '../tickets/ticket.js'
-import type { PeerUse, StageCandidate, StageReport, StageResult } from './failover.js'
+import type { StageCandidate, StageReport, StageResult } from './failover.js'
 import { Notifier } from './job-notify.js'
 import { JobSession, type Payer } from './job-session.js'
-import { isTextPipeline, type WorkInput } from './job-work.js'
-import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
+import type { WorkInput } from './job-work.js'
+import { asFramemeshError, isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { StageSpec } from './mesh.js'
 import type { Forward } from './pb/job.js'
 import type { PeerStats } from './peer-stats.js'
-import { FRAME_FORMAT_RGB24, type Quote } from './quote.js'
-import { requestQuote } from './quote-protocol.js'
 import type { Verifier } from './verifier.js'
+import { quoteAllStages, quoteStage, type StageQuoterComponents } from './workflow-quote.js'
+import {
+  blameStages,
+  checkOwed,
+  markOwing,
+  notTheirFault,
+  queueFailure,
+  recordOutput,
+  type StageState,
+  type WorkflowRun,
+  watchStalls,
+} from './workflow-run.js'
 import { WorkflowVerifier } from './workflow-verify.js'
 
-/** Failure codes that say another stage (or we) ended a stage's job. */
-const NOT_THEIR_FAULT: ReadonlySet<string> = new Set([
-  JOB_ERROR_CODES.nextStageFailed,
-  JOB_ERROR_CODES.previousStageFailed,
-  'ERR_ABORTED',
-])
 /** How long the other stages get to report their own failure after the first one (ms). */
 const SETTLE_MS = 1_000
 /** How long a neighbour's report that a stage failed waits for the reporter's own fate (ms). */
@@ -119,53 +123,6 @@ export interface DirectWorkflowEvents {
   result: StageResult
 }
 
-interface Planned {
-  candidate: StageCandidate
-  quote: Quote
-  use: PeerUse
-}
-
-/** One stage of the run: its orchestrator now, and every one it had. */
-interface StageState {
-  k: number
-  planned: Planned
-  uses: PeerUse[]
-  session: JobSession
-  /** The next output seq the stage owes: every one before came to us (ack or result), in order. */
-  next: number
-  /** Items a replacement was given again. */
-  resent: number
-  /** Being replaced: the first stage's input waits. */
-  replacing: boolean
-  /** Since when (ms) the stage owes outputs for items its feeder passed on, without progress. */
-  owedSince?: number
-}
-
-/** Run-wide state the sessions' events reach. */
-interface Run {
-  states: StageState[]
-  verify?: WorkflowVerifier
-  signal: AbortSignal
-  /** Confirmed feeds (with verification, or asked for): see feed-gate.ts. */
-  confirmed: boolean
-  /** The first stage's items not yet acknowledged, and the last KEPT_INPUTS that were. */
-  inputs: Map<number, WorkInput>
-  /** Sessions that closed normally. */
-  ended: Set<JobSession>
-  /**
-   * Stage failures the run has yet to handle (replace, or fail). `reporter`: the neighbour's
-   * session that said so (Lost), `at` when.
-   */
-  failures: Array<{
-    k: number
-    session: JobSession
-    error: FramemeshError
-    reporter?: JobSession
-    at?: number
-  }>
-  wake: Notifier
-}
-
 export class DirectWorkflow {
   readonly events = new TypedEmitter<DirectWorkflowEvents>()
   readonly #c: DirectWorkflowComponents
@@ -189,7 +146,7 @@ export class DirectWorkflow {
     size: { width: number; height: number },
     items: AsyncIterable<WorkInput>,
   ): Promise<StageReport[]> {
-    const plan = await this.#quoteAll(size)
+    const plan = await quoteAllStages(this.#quoter(), this.#o, size)
     const stop = new AbortController()
     const signal = AbortSignal.any([this.#o.signal, stop.signal])
     const last = plan.length - 1
@@ -218,12 +175,13 @@ export class DirectWorkflow {
       uses: [planned.use],
       // Set when opened, below.
       session: undefined as unknown as JobSession,
+      pairs: this.#o.stages[k]!.pipeline === 'interpolate',
       next: 0,
       resent: 0,
       replacing: false,
     }))
     this.#states = states
-    const run: Run = {
+    const run: WorkflowRun = {
       states,
       signal,
       confirmed: verify !== undefined || this.#o.confirmFeeds === true,
@@ -237,7 +195,7 @@ export class DirectWorkflow {
     try {
       // From the last stage down: each stage's feed target is open before it dials it.
       for (let k = last; k >= 0; k--) states[k]!.session = await this.#open(run, states[k]!)
-      const watchdog = this.#watchStalls(run)
+      const watchdog = watchStalls(run, this.#o.stallTimeoutMs ?? 30_000)
       signal.addEventListener('abort', () => clearInterval(watchdog), { once: true })
       let fed = false
       let feedError: unknown
@@ -280,7 +238,7 @@ export class DirectWorkflow {
         }
         if (fed && states.every((st) => run.ended.has(st.session))) {
           // Every stage closed: each must have made an output for every item its feeder passed on.
-          for (const st of states) this.#checkOwed(run, st)
+          for (const st of states) checkOwed(run, st)
           if (run.failures.length === 0) break
           continue
         }
@@ -311,18 +269,8 @@ export class DirectWorkflow {
         new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref()),
       ])
       // The stage to blame failed on its own; its neighbours only lost their next or previous stage.
-      const failures = states.map((st) => st.session?.failure)
-      const own = failures.find((f) => f !== undefined && !NOT_THEIR_FAULT.has(f.code))
-      const error = own ?? failures.find((f) => f !== undefined) ?? asError(err)
-      for (const [k, f] of failures.entries()) {
-        // A feed item that is not what its feeder committed: the feeder is to blame.
-        if (f?.code === JOB_ERROR_CODES.feedMismatch && k > 0) {
-          this.#culprits.add(states[k - 1]!.planned.candidate.peerId)
-        } else if (f !== undefined && !NOT_THEIR_FAULT.has(f.code)) {
-          this.#culprits.add(states[k]!.planned.candidate.peerId)
-        }
-      }
-      for (const [k, st] of states.entries()) st.planned.use.error ??= failures[k]?.code ?? error.code
+      const { error, culprits } = blameStages(states, asFramemeshError(err, 'ERR_JOB_FAILED'))
+      for (const peerId of culprits) this.#culprits.add(peerId)
       stop.abort(error)
       for (const s of sessions) s.abort(error)
       throw error
@@ -351,7 +299,7 @@ export class DirectWorkflow {
   #replaceable(error: FramemeshError): boolean {
     return (
       this.#o.replace !== false &&
-      !NOT_THEIR_FAULT.has(error.code) &&
+      !notTheirFault(error.code) &&
       error.code !== JOB_ERROR_CODES.feedMismatch &&
       isRetryableElsewhere(error.code) &&
       error.details?.paymentWithheld !== true &&
@@ -360,7 +308,7 @@ export class DirectWorkflow {
   }
 
   /** Sends the input to the first stage; while it is being replaced, waits (the replacement gets what is unacknowledged). */
-  async #feed(run: Run, items: AsyncIterable<WorkInput>): Promise<void> {
+  async #feed(run: WorkflowRun, items: AsyncIterable<WorkInput>): Promise<void> {
     const first = run.states[0]!
     for await (const item of items) {
       await this.#settled(run, first)
@@ -384,12 +332,12 @@ export class DirectWorkflow {
   }
 
   /** Waits while `st` is being replaced. */
-  async #settled(run: Run, st: StageState): Promise<void> {
+  async #settled(run: WorkflowRun, st: StageState): Promise<void> {
     while (st.replacing) await this.#changed.wait({ signal: run.signal })
   }
 
   /** Waits until `st` runs on another session than `session`; rethrows `err` if the run ends first. */
-  async #replacedSince(run: Run, st: StageState, session: JobSession, err: unknown): Promise<void> {
+  async #replacedSince(run: WorkflowRun, st: StageState, session: JobSession, err: unknown): Promise<void> {
     while (st.session === session || st.replacing) {
       if (run.signal.aborted) throw err
       await this.#changed.wait({ signal: run.signal }).catch(() => {
@@ -399,9 +347,10 @@ export class DirectWorkflow {
   }
 
   /** Opens stage `st`'s session (forwarding to the next stage's current orchestrator from `firstSeq`). */
-  async #open(run: Run, st: StageState, firstSeq?: number): Promise<JobSession> {
+  async #open(run: WorkflowRun, st: StageState, firstSeq?: number): Promise<JobSession> {
     const { k } = st
-    const { quote, use } = st.planned
+    const planned = st.planned
+    const { quote, use } = planned
     const last = run.states.length - 1
     const next = run.states[k + 1]
     const session = new JobSession(
@@ -423,35 +372,9 @@ export class DirectWorkflow {
         replaceable: this.#o.replace !== false,
       },
     )
-    // A stage only works on what the previous one made. Unconfirmed feeds: outputs past that plus
-    // what may be in flight on the feed (its window) mean its feeder invented work for us to pay
-    // for. Confirmed feeds: a stage runs only what we confirmed after its feeder's ack, so any
-    // output beyond the feeder's is the stage's own invention.
     const progress = (seq: number) => {
-      use.items++
-      st.next = Math.max(st.next, seq + 1)
-      this.#owing(run, st)
-      const fed = run.states[k + 1]
-      if (fed !== undefined) {
-        fed.owedSince ??= this.#owes(run, fed) > 0 ? Date.now() : undefined
-        this.#checkOwed(run, fed)
-      }
-      const feeder = run.states[k - 1]
-      if (feeder === undefined) return
-      const pairs = this.#o.stages[k]!.pipeline === 'interpolate' ? 1 : 0
-      const slack = run.confirmed ? 0 : quote.window
-      if (seq + 1 > Math.max(0, feeder.next - pairs) + slack) {
-        const culprit = run.confirmed ? use.peerId : feeder.planned.use.peerId
-        session.abort(
-          new JobError(
-            JOB_ERROR_CODES.protocolViolation,
-            !run.confirmed
-              ? `stage ${k + 1} (${use.peerId}) worked on item ${seq} but stage ${k} made ${feeder.next}: ${feeder.planned.use.peerId} fed work it did not make`
-              : `stage ${k + 1} (${use.peerId}) billed item ${seq} but stage ${k} committed ${feeder.next}: it billed work it was never confirmed`,
-            { peerId: culprit },
-          ),
-        )
-      }
+      const invented = recordOutput(run, st, planned, seq)
+      if (invented !== undefined) session.abort(invented)
     }
     session.events.on('ack', (a) => {
       progress(a.seq)
@@ -482,10 +405,10 @@ export class DirectWorkflow {
         if (run.confirmed && st.session === session) {
           run.states[k + 1]?.session.confirm(st.next, new Uint8Array(0)).catch(() => {})
         }
-        this.#checkOwed(run, st)
+        checkOwed(run, st)
         run.wake.notify()
       },
-      (err) => this.#failed(run, st, asError(err), session),
+      (err) => queueFailure(run, st, asFramemeshError(err, 'ERR_JOB_FAILED'), session),
     )
     if (run.verify !== undefined) {
       const verify = run.verify
@@ -543,7 +466,7 @@ export class DirectWorkflow {
    * The first stage finished item `seq`. The last few finished inputs are kept: if the stage dies,
    * the next stage may not have got their outputs, and its replacement makes them again.
    */
-  #consumed(run: Run, seq: number): void {
+  #consumed(run: WorkflowRun, seq: number): void {
     for (const s of run.inputs.keys()) if (s < seq - KEPT_INPUTS) run.inputs.delete(s)
     this.events.emit('consumed', { seq })
   }
@@ -555,7 +478,7 @@ export class DirectWorkflow {
    * stage (or we, for the first) sends it the items from there again. Throws `error` (after
    * recording the failure) when no replacement could be set up.
    */
-  async #replace(run: Run, st: StageState, error: FramemeshError): Promise<void> {
+  async #replace(run: WorkflowRun, st: StageState, error: FramemeshError): Promise<void> {
     const { k } = st
     const dead = st.planned
     st.replacing = true
@@ -564,10 +487,10 @@ export class DirectWorkflow {
     dead.use.error ??= error.code
     this.#c.stats?.recordFailure(dead.candidate.peerId)
     const nextState = run.states[k + 1]
-    const pairsNext = nextState !== undefined && this.#o.stages[k + 1]!.pipeline === 'interpolate'
+    const pairsNext = nextState?.pairs === true
     let from = Math.max(0, st.next - (pairsNext ? 1 : 0))
     const prev = run.states[k - 1]
-    const pending = () => Math.max(0, (prev?.next ?? run.inputs.size) - (this.#pairs(k) ? 1 : 0) - from)
+    const pending = () => Math.max(0, (prev?.next ?? run.inputs.size) - (st.pairs ? 1 : 0) - from)
     this.events.emit('peer:failed', {
       peerId: dead.candidate.peerId,
       code: error.code,
@@ -590,7 +513,12 @@ export class DirectWorkflow {
         ...(nextState === undefined ? [] : [nextState.planned.candidate.peerId]),
       ])
       const { width, height } = dead.quote.spec
-      const planned = await this.#quoteStage(k, { width, height }, exclude, prev?.planned.candidate.peerId)
+      const planned = await quoteStage(this.#quoter(), this.#o, {
+        index: k,
+        size: { width, height },
+        exclude,
+        feeder: prev?.planned.candidate.peerId,
+      })
       // Downstream first: the next stage expects the replacement's feed before it dials. It may
       // have less than we heard the failed stage made (what was in transit died with it).
       if (nextState !== undefined) {
@@ -615,7 +543,7 @@ export class DirectWorkflow {
       else for (const item of resend) await session.send(item)
       st.resent += requeued
       st.session = session
-      this.#owing(run, st)
+      markOwing(run, st)
       this.events.emit('peer:switch', {
         from: dead.candidate.peerId,
         to: planned.candidate.peerId,
@@ -626,7 +554,10 @@ export class DirectWorkflow {
       // A replacement half set up is let go too.
       void opening?.then((s) => s.abort(error)).catch(() => {})
       this.#culprits.add(dead.candidate.peerId)
-      this.#c.logger?.info('could not replace the workflow stage', { stage: k, err: asError(err).message })
+      this.#c.logger?.info('could not replace the workflow stage', {
+        stage: k,
+        err: asFramemeshError(err, 'ERR_JOB_FAILED').message,
+      })
       throw error
     } finally {
       st.replacing = false
@@ -634,83 +565,21 @@ export class DirectWorkflow {
     }
   }
 
-  /** Outputs stage `st` owes: items its feeder passed on that it has not answered for. */
-  #owes(run: Run, st: StageState): number {
-    const prev = run.states[st.k - 1]
-    return prev === undefined ? 0 : Math.max(0, prev.next - (this.#pairs(st.k) ? 1 : 0) - st.next)
-  }
-
-  /** Stage `st` made progress: it owes since now, or nothing. */
-  #owing(run: Run, st: StageState): void {
-    st.owedSince = this.#owes(run, st) > 0 ? Date.now() : undefined
-  }
-
-  /**
-   * A feed-fed stage's session shows no stall (we send it nothing): it stalls when it owes outputs
-   * and makes none for the stall timeout. The first stage's own session watches itself.
-   */
-  #watchStalls(run: Run): ReturnType<typeof setInterval> {
-    const stallMs = this.#o.stallTimeoutMs ?? 30_000
-    const timer = setInterval(
-      () => {
-        for (const st of run.states) {
-          if (st.k === 0 || st.replacing || st.owedSince === undefined) continue
-          if (Date.now() - st.owedSince <= stallMs || run.ended.has(st.session)) continue
-          const { peerId } = st.planned.candidate
-          this.#failed(
-            run,
-            st,
-            new JobError(
-              JOB_ERROR_CODES.peerStalled,
-              `${peerId} made no output of stage ${st.k + 1} for ${stallMs} ms while owing ${this.#owes(run, st)}`,
-              { peerId },
-            ),
-          )
-        }
-      },
-      Math.max(10, Math.min(1_000, stallMs / 4)),
-    )
-    timer.unref()
-    return timer
-  }
-
-  /**
-   * A later stage's session that closed (normally, as far as the stream says) with fewer outputs
-   * than its feeder passed on to it has failed: its orchestrator went away. Queued as its failure.
-   */
-  #checkOwed(run: Run, st: StageState): void {
-    const prev = run.states[st.k - 1]
-    if (prev === undefined || !run.ended.has(st.session)) return
-    const owed = Math.max(0, prev.next - (this.#pairs(st.k) ? 1 : 0))
-    if (st.next >= owed) return
-    const { peerId } = st.planned.candidate
-    this.#failed(
-      run,
-      st,
-      new JobError(
-        'ERR_STREAM_ENDED',
-        `${peerId} closed stage ${st.k + 1} after ${st.next} outputs; its feeder passed on ${owed}`,
-        { peerId },
-      ),
-    )
-  }
-
-  /** Queues the failure of `st`'s session (its current one unless given) for the run to handle, once. */
-  #failed(run: Run, st: StageState, error: FramemeshError, session = st.session): void {
-    if (run.failures.some((f) => f.session === session)) return
-    run.failures.push({ k: st.k, session, error })
-    run.wake.notify()
-  }
-
-  #pairs(k: number): boolean {
-    return this.#o.stages[k]!.pipeline === 'interpolate'
+  /** What quoting a stage needs: who to ask, how, and where its events go. */
+  #quoter(): StageQuoterComponents {
+    return { peer: this.#c.peer, choose: this.#c.choose, events: this.events }
   }
 
   /**
    * Confirmed feeds: stage k's ack commits the digest of the output it forwarded; we vouch for it
    * to the next stage (which runs nothing we did not confirm) and keep it for the checks.
    */
-  #commit(run: Run, st: StageState, session: JobSession, ack: { seq: number; digest?: Uint8Array }): void {
+  #commit(
+    run: WorkflowRun,
+    st: StageState,
+    session: JobSession,
+    ack: { seq: number; digest?: Uint8Array },
+  ): void {
     const { peerId } = st.planned.candidate
     if (ack.digest === undefined || ack.digest.byteLength !== 32) {
       session.abort(
@@ -726,89 +595,4 @@ export class DirectWorkflow {
     // A failed write fails the next stage's session, which the run is waiting on.
     run.states[st.k + 1]?.session.confirm(ack.seq, ack.digest).catch(() => {})
   }
-
-  /** Quotes each stage in order; a stage's quoted output size is the next stage's input size. */
-  async #quoteAll(size: { width: number; height: number }): Promise<Planned[]> {
-    const plan: Planned[] = []
-    let { width, height } = size
-    for (const [index, spec] of this.#o.stages.entries()) {
-      // A stage cannot feed itself (a peer does not dial itself): the next stage goes elsewhere.
-      const previous = plan[index - 1]?.candidate.peerId
-      const planned = await this.#quoteStage(
-        index,
-        { width, height },
-        new Set(previous === undefined ? [] : [previous]),
-        previous,
-      )
-      const last = index === this.#o.stages.length - 1
-      if (!last && !isTextPipeline(spec.pipeline)) {
-        const { outputWidth, outputHeight } = planned.quote
-        if (outputWidth === undefined || outputHeight === undefined) {
-          throw new JobError(
-            'ERR_DIRECT_UNSUPPORTED',
-            `${planned.candidate.peerId} does not say its output size, so the next stage cannot be quoted ahead`,
-          )
-        }
-        width = outputWidth
-        height = outputHeight
-      }
-      plan.push(planned)
-    }
-    return plan
-  }
-
-  /** An orchestrator quoted for stage `index` (frames of `size`, fed by `feeder`), none in `exclude`. */
-  async #quoteStage(
-    index: number,
-    size: { width: number; height: number },
-    exclude: ReadonlySet<string>,
-    feeder: string | undefined,
-  ): Promise<Planned> {
-    const spec = this.#o.stages[index]!
-    const excluded = new Set(exclude)
-    let lastError: FramemeshError | undefined
-    for (let attempt = 1; attempt <= (this.#o.quoteAttempts ?? 3); attempt++) {
-      const candidate = await this.#c.choose(index, size, excluded)
-      if (candidate === undefined) break
-      excluded.add(candidate.peerId)
-      this.events.emit('peer:selected', { ...candidate, attempt, stage: index })
-      try {
-        const quote = await requestQuote(
-          { peer: this.#c.peer },
-          candidate,
-          {
-            pipeline: spec.pipeline,
-            modelId: candidate.modelId,
-            width: size.width,
-            height: size.height,
-            format: FRAME_FORMAT_RGB24,
-            frameCount: 0,
-            maxPricePerUnit: this.#o.maxPricePerUnit(index),
-            sender: this.#o.sender,
-            ...(feeder === undefined ? {} : { feeder }),
-          },
-          { signal: this.#o.signal, timeoutMs: this.#o.quoteTimeoutMs ?? 10_000 },
-        )
-        return { candidate, quote, use: { ...candidate, items: 0, debited: 0n, evSent: 0n } }
-      } catch (err) {
-        lastError = asError(err, 'ERR_QUOTE_FAILED')
-        this.events.emit('quote:refused', {
-          peerId: candidate.peerId,
-          code: lastError.code,
-          message: lastError.message,
-          stage: index,
-        })
-        if (lastError.code === 'ERR_ABORTED') throw lastError
-      }
-    }
-    throw new JobError(
-      lastError?.code ?? JOB_ERROR_CODES.noOffers,
-      `no orchestrator quoted stage ${index + 1} (${spec.pipeline}) of the workflow${lastError === undefined ? '' : `: ${lastError.message}`}`,
-      { cause: lastError },
-    )
-  }
-}
-
-function asError(err: unknown, code = 'ERR_JOB_FAILED'): FramemeshError {
-  return err instanceof FramemeshError ? err : new JobError(code, String(err), { cause: err })
 }
