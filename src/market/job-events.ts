@@ -5,7 +5,7 @@
  * not pile up in memory.
  */
 import { TypedEmitter } from '../peer/events.js'
-import type { MeshJobEvent, MeshJobEvents } from './mesh.js'
+import type { MeshJobEvent, MeshJobEvents } from './mesh-types.js'
 
 /** Events the async iterable leaves out: outputs carry frames and have their own stream (`results`). */
 const NOT_ITERATED: ReadonlySet<keyof MeshJobEvents> = new Set(['result'])

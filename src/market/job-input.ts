@@ -7,7 +7,7 @@ import type { Frame } from '../inference/types.js'
 import type { StageResult } from './failover.js'
 import type { WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
-import type { StageSpec, SubmitOptions } from './mesh.js'
+import type { StageSpec, SubmitOptions } from './mesh-types.js'
 
 /** Outputs held between two stages of a workflow before the earlier one waits. */
 export const STAGE_BUFFER = 8

@@ -1,0 +1,176 @@
+/**
+ * The broadcaster route of a mesh job: a one-stage job, or a workflow whose every stage's outputs
+ * come back through us and go on to the next stage. Each stage picks an orchestrator from the
+ * order book once its first frame fixes the size, runs with failover (failover.ts) and, when the
+ * job asks, has a share of its items checked on another orchestrator (verifier.ts).
+ */
+import type { Frame } from '../inference/types.js'
+import { Stage, type StageEvents, type StageReport, type StageResult } from './failover.js'
+import { framesOf, STAGE_BUFFER, workItems } from './job-input.js'
+import { JobError } from './market-errors.js'
+import {
+  allowedPeers,
+  forwardVerifierEvents,
+  type JobContext,
+  type MeshContext,
+  passedOn,
+  STAGE_PEER_EVENTS,
+  stageMaxPrice,
+  stageQuery,
+  toCandidate,
+} from './mesh-context.js'
+import type { MeshJobEvents, StageSpec } from './mesh-types.js'
+import type { OfferQuery } from './offer.js'
+import { ResultQueue } from './result-queue.js'
+import { Verifier } from './verifier.js'
+
+/**
+ * Runs every stage of the job at once, each fed by the previous one's outputs through a bounded
+ * queue. `verifiers` gets each stage's verifier (the job's report reads them, also on failure);
+ * `avoid`: orchestrators left out from the start (they failed a direct run of this job).
+ */
+export async function runChained(
+  mesh: MeshContext,
+  job: JobContext,
+  source: AsyncIterator<Frame>,
+  verifiers: Verifier[],
+  avoid: ReadonlySet<string>,
+): Promise<StageReport[]> {
+  const { specs } = job
+  // A stage that fails ends the others: upstream through this signal, downstream through its queue.
+  const stop = new AbortController()
+  const jobSignal = AbortSignal.any([job.signal, stop.signal])
+  let input: AsyncIterator<Frame> | Iterator<Frame> = source
+  const runs: Promise<StageReport>[] = []
+  for (const [index, spec] of specs.entries()) {
+    const last = index === specs.length - 1
+    // Between stages: a bounded queue, so a slow later stage slows the earlier.
+    const between = last ? undefined : new ResultQueue<StageResult>(STAGE_BUFFER)
+    const run = runStage(mesh, job, {
+      index,
+      last,
+      spec,
+      input,
+      signal: jobSignal,
+      verifiers,
+      avoid,
+      output: last
+        ? { push: job.push, ...(job.room === undefined ? {} : { room: job.room }) }
+        : { push: (r) => between!.push(r), room: (sig?: AbortSignal) => between!.room(sig) },
+    }).then(
+      (report) => {
+        between?.close()
+        return report
+      },
+      (err: unknown) => {
+        between?.fail(err as Error)
+        stop.abort(err)
+        throw err
+      },
+    )
+    run.catch(() => {})
+    runs.push(run)
+    if (between !== undefined) input = framesOf(between)[Symbol.asyncIterator]()
+  }
+  return Promise.all(runs)
+}
+
+interface StageRun {
+  index: number
+  /** The job's last stage: its results are the job's. */
+  last: boolean
+  spec: StageSpec
+  input: AsyncIterator<Frame> | Iterator<Frame>
+  /** The job's signal, also aborted when another stage fails. */
+  signal: AbortSignal
+  verifiers: Verifier[]
+  /** Orchestrators to leave out from the start (they failed a direct run of this job). */
+  avoid: ReadonlySet<string>
+  output: { push: (r: StageResult) => void; room?: (signal?: AbortSignal) => Promise<void> }
+}
+
+/** One stage of a job: waits for its first input frame (its size fixes the quote), then runs with failover. */
+async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promise<StageReport> {
+  const { spec, signal } = r
+  const { submitted: s, payer, events } = job
+  const { stats, logger } = mesh
+  const first = await r.input.next()
+  if (first.done === true) {
+    if (r.index === 0) throw new JobError('ERR_EMPTY_INPUT', 'the job has no frames; pass at least one')
+    return { items: 0, peers: [], debited: 0n, evSent: 0n, resent: 0 }
+  }
+  const { width, height } = first.value
+  const pairs = spec.pipeline === 'interpolate'
+  const items = workItems(first.value, r.input, pairs, signal)
+  const query: OfferQuery = stageQuery(spec, s, { width, height })
+  const allowed = allowedPeers(s)
+  // Only sellers we can dial: one we have no address for yet is waited for, not tried and blamed.
+  const pickOffer = (q: OfferQuery, exclude: ReadonlySet<string>) => mesh.draw(q, exclude, allowed, signal)
+  const stageOptions = {
+    pipeline: spec.pipeline,
+    sender: mesh.sender.address,
+    width,
+    height,
+    itemCount: r.index === 0 && Array.isArray(s.input) ? Math.max(0, s.input.length - (pairs ? 1 : 0)) : 0,
+    maxPricePerUnit: stageMaxPrice(spec, s),
+    signal,
+    ...passedOn(mesh.options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs', 'maxAttempts']),
+  }
+  let verifier: Verifier | undefined
+  if (s.verify !== undefined && s.verify.share > 0) {
+    verifier = new Verifier(
+      {
+        peer: mesh.peer,
+        payer,
+        stats,
+        logger,
+        // Checks run on another peer with the very weights the job settled on.
+        choose: async (exclude) => toCandidate(await pickOffer({ ...query }, exclude)),
+      },
+      stageOptions,
+      s.verify,
+    )
+    r.verifiers.push(verifier)
+  }
+  const stage = new Stage(
+    {
+      peer: mesh.peer,
+      payer,
+      stats,
+      logger,
+      ...(r.output.room === undefined ? {} : { room: r.output.room }),
+      ...(verifier === undefined ? {} : { verify: verifier }),
+      choose: async (exclude) => {
+        const checker = verifier?.checkerPeer
+        const avoid = checker === undefined ? exclude : new Set([...exclude, checker])
+        const offer =
+          (await pickOffer(query, avoid)) ?? (avoid === exclude ? undefined : await pickOffer(query, exclude))
+        // Verifying compares like with like: the job keeps to the first pick's weights.
+        if (verifier !== undefined && offer !== undefined) query.sha256 = offer.sha256
+        return toCandidate(offer)
+      },
+    },
+    stageOptions,
+  )
+  for (const peerId of r.avoid) {
+    stage.drop(peerId, new JobError('ERR_PEER_EXCLUDED', `${peerId} already failed this job`))
+  }
+  const forward = <K extends keyof StageEvents>(name: K) =>
+    stage.events.on(name, (detail) => events.emit(name, { ...detail, stage: r.index } as MeshJobEvents[K]))
+  for (const name of STAGE_PEER_EVENTS) {
+    forward(name)
+  }
+  if (verifier !== undefined) forwardVerifierEvents(verifier, events, r.index)
+  stage.events.on('result', (result) => {
+    if (r.last) events.emit('result', result)
+    r.output.push(result)
+  })
+  try {
+    const report = await stage.run(items)
+    await verifier?.close()
+    return verifier === undefined ? report : { ...report, verification: verifier.report() }
+  } catch (err) {
+    verifier?.abort()
+    throw err
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * One mesh job from its input to its report: which route its frames take, and what happens when
+ * the direct route fails. A workflow goes direct (stage to stage) unless asked otherwise or
+ * verified by PSNR; a direct run that fails goes on through the broadcaster from the first output
+ * not yet delivered, leaving out the orchestrators it blamed. A one-stage job goes through us.
+ */
+import { AbortedError, FramemeshError } from '../errors.js'
+import type { Frame } from '../inference/types.js'
+import { BudgetPayer } from './broadcaster-payer.js'
+import type { StageReport, StageResult } from './failover.js'
+import type { JobEvents } from './job-events.js'
+import { ReplayInput, stageSpecs } from './job-input.js'
+import { JobError } from './market-errors.js'
+import { runChained } from './mesh-chained.js'
+import type { JobContext, MeshContext } from './mesh-context.js'
+import { runDirect } from './mesh-direct.js'
+import { jobReport, mergeReports } from './mesh-report.js'
+import type { JobReport, MeshResult, SubmitOptions } from './mesh-types.js'
+import { type CollectedResults, ResultQueue } from './result-queue.js'
+import type { VerificationReport, Verifier } from './verifier.js'
+
+/** Where a job's outputs go: kept whole for `done`, or streamed to one reader with back-pressure. */
+export type ResultSink = CollectedResults<MeshResult> | ResultQueue<MeshResult>
+
+export interface MeshJobRun {
+  id: string
+  submitted: SubmitOptions
+  events: JobEvents
+  sink: ResultSink
+  signal: AbortSignal
+}
+
+/** Runs the job; resolves with its report (also emitted as 'finished'), rejects with its typed error (also 'failed'). */
+export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<JobReport> {
+  const { id, submitted: s, events, sink, signal } = run
+  const specs = stageSpecs(s)
+  const frames = s.input
+  const source: AsyncIterator<Frame> | Iterator<Frame> =
+    Symbol.asyncIterator in frames
+      ? (frames as AsyncIterable<Frame>)[Symbol.asyncIterator]()
+      : (frames as Iterable<Frame>)[Symbol.iterator]()
+  const total = Array.isArray(frames) && specs.length === 1 ? frames.length : undefined
+  const verifiers: Verifier[] = []
+  /** A direct run's verification, per stage (the chained run's are in `verifiers`). */
+  const directChecks: VerificationReport[] = []
+  let delivered = 0
+  /** A fallback's outputs are numbered from 0 again: they continue the job's seqs from here. */
+  let seqOffset = 0
+  const replay = new ReplayInput(source)
+  // Streamed results: the reader's pace holds back the job.
+  const room = sink instanceof ResultQueue ? (sig?: AbortSignal) => sink.room(sig) : undefined
+  const push = (r: StageResult) => {
+    sink.push(seqOffset === 0 ? r : { ...r, seq: r.seq + seqOffset })
+    events.emit('progress', {
+      done: ++delivered,
+      ...(total === undefined ? {} : { total }),
+      peerId: r.peerId,
+    })
+    // Output m needs inputs m.. only: what came before can no longer be needed for a replay.
+    replay.release(delivered)
+  }
+  const job: JobContext = {
+    submitted: s,
+    specs,
+    // One budget for the whole job, every stage paid from it.
+    payer: new BudgetPayer(mesh.sender, s.budget),
+    events,
+    push,
+    room,
+    signal,
+  }
+  let route: JobReport['route'] = specs.length > 1 ? 'broadcaster' : undefined
+  const finish = (reports: StageReport[]): JobReport => {
+    const report = jobReport({
+      jobId: id,
+      delivered,
+      stages: reports,
+      workflow: specs.length > 1,
+      route,
+      checks: [...directChecks, ...verifiers.map((v) => v.report())],
+    })
+    events.emit('finished', report)
+    return report
+  }
+  try {
+    const direct: StageReport[] = []
+    const avoid = new Set<string>()
+    let input: AsyncIterator<Frame> = replay
+    if (specs.length > 1 && (s.route ?? 'direct') === 'direct' && s.verify?.minPsnrDb === undefined) {
+      try {
+        const reports = await runDirect(mesh, job, replay, {
+          failedReports: direct,
+          checks: directChecks,
+          avoid,
+        })
+        route = 'direct'
+        return finish(reports)
+      } catch (err) {
+        route = 'direct, then broadcaster'
+        const error = err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err))
+        if (signal.aborted || error.code === 'ERR_EMPTY_INPUT' || error.details?.paymentWithheld === true)
+          throw error
+        mesh.logger.info('direct workflow failed; going on through the broadcaster', {
+          code: error.code,
+          delivered,
+        })
+        events.emit('peer:failed', {
+          peerId: (error as JobError).peerId ?? '',
+          code: error.code,
+          message: error.message,
+          requeued: 0,
+        })
+        seqOffset = delivered
+        input = replay.from(delivered)
+      }
+    }
+    const chained = await runChained(mesh, job, input, verifiers, avoid)
+    return finish(direct.length === 0 ? chained : chained.map((r, k) => mergeReports(direct[k], r)))
+  } catch (err) {
+    for (const v of verifiers) v.abort()
+    const error =
+      err instanceof FramemeshError
+        ? err
+        : signal.aborted
+          ? new AbortedError('the job was cancelled', { cause: err })
+          : new JobError('ERR_JOB_FAILED', String(err), { cause: err })
+    events.emit('failed', { error })
+    throw error
+  }
+}
