@@ -51,6 +51,7 @@ export class JobCredit {
   /** Cost of items started but not yet debited (they are debited when their result goes out). */
   #reserved = 0n
   #debited = 0n
+  #items = 0
 
   constructor(components: JobCreditComponents, options: JobCreditOptions) {
     this.#c = components
@@ -67,6 +68,11 @@ export class JobCredit {
     return this.#debited
   }
 
+  /** Items whose cost was debited (their results went out). */
+  get items(): number {
+    return this.#items
+  }
+
   /** An item starts: its cost is held against the balance until its result goes out. */
   reserveItem(): void {
     this.#reserved += this.#o.itemCost
@@ -78,6 +84,7 @@ export class JobCredit {
     this.#c.recipient.debit({ sender, sessionId: jobId, units, price })
     this.#reserved -= itemCost
     this.#debited += itemCost
+    this.#items++
   }
 
   /** Top up early, so tickets arrive while the engine works instead of stalling the next item. */

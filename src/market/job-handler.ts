@@ -5,6 +5,10 @@
  * same stream: when it runs low the handler sends a CreditRequest, and a broadcaster that does
  * not pay within the payment timeout is cut off with ERR_PAYMENT_REQUIRED. Any bad input ends
  * this stream with a JobError code; other jobs never notice.
+ *
+ * This module admits a stream, reads it and runs a job's steps in the protocol's order; the
+ * steps' own rules live beside it: job-credit.ts (what is paid and reserved), job-worker.ts (items
+ * through the engine, outputs handed on in order), result-outbox.ts (quick results sent in pairs).
  */
 import { FramemeshError, TimeoutError } from '../errors.js'
 import type { Frame } from '../inference/types.js'
@@ -18,22 +22,9 @@ import { FeedIn } from './feed-in.js'
 import { JobCredit } from './job-credit.js'
 import { Forwarder } from './job-forward.js'
 import { Notifier } from './job-notify.js'
-import {
-  frameDigest,
-  frameToImage,
-  imageToFrame,
-  JOB_CLIENT_MESSAGE,
-  JOB_SERVER_MESSAGE,
-  linesToPb,
-} from './job-protocol.js'
-import {
-  framesPerItem,
-  isTextPipeline,
-  runWork,
-  type WorkEngine,
-  type WorkInput,
-  type WorkOutput,
-} from './job-work.js'
+import { imageToFrame, JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from './job-protocol.js'
+import { framesPerItem, isTextPipeline, type WorkEngine, type WorkInput } from './job-work.js'
+import { JobWorker } from './job-worker.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { JobClientMessage, JobOpen, JobServerMessage } from './pb/job.js'
 import type { QuoteBook, QuoteRecord } from './quote-book.js'
@@ -210,7 +201,6 @@ export function createJobHandler(
     const wake = new Notifier()
     let inputEnded = false
     let failure: FramemeshError | undefined
-    let items = 0
     let lastSeq = -1
     let finished = false
     const fail = (err: FramemeshError) => {
@@ -314,79 +304,6 @@ export function createJobHandler(
       }
     }
 
-    const worker = async () => {
-      const running: Array<{ seq: number; output: Promise<WorkOutput>; settled: boolean }> = []
-      const flush = async () => {
-        const head = running.shift()!
-        let output: WorkOutput
-        try {
-          output = await head.output
-        } catch (err) {
-          // What is done still goes out before this item's failure ends the job.
-          await outbox.flush().catch(() => {})
-          throw err
-        }
-        credit.chargeItem()
-        items++
-        // Forwarding: the output goes to the next stage; the broadcaster gets the seq and the cost.
-        if (forwarder !== undefined && output.frame !== undefined) await forwarder.push(output.frame)
-        const sendOutput = forwarder === undefined
-        const result = resultMessage(head.seq, output, {
-          sendOutput,
-          digest: open.digests === true,
-          itemCost,
-        })
-        // Held only as the first of a pair, with the next item under way, when items come quickly
-        // and outputs come back here.
-        await outbox.addResult(result, running.length > 0 && sendOutput && feed === undefined)
-        // The previous stage's window frees when we have passed the item on.
-        await feed?.ack(head.seq)
-        events.emit('job:item', { jobId, seq: head.seq, debited: itemCost })
-      }
-      while (true) {
-        if (signal.aborted) throw failure ?? signal.reason
-        const item = pending.shift()
-        if (item === undefined) {
-          if (running.length > 0) {
-            // With room for another item, the next one starts the moment it arrives, not after the
-            // head's result is out: at a job's start the items come in one by one, and waiting on the
-            // head there would run the first items one at a time.
-            if (running.length < o.parallel && !inputEnded && !running[0]!.settled)
-              await wake.wait({ signal })
-            else await flush()
-            continue
-          }
-          if (inputEnded) return
-          await wake.wait({
-            signal,
-            timeoutMs: o.idleTimeoutMs,
-            onTimeout: () =>
-              new JobError('ERR_TIMEOUT', `no work for ${o.idleTimeoutMs} ms; the job was closed`),
-          })
-          continue
-        }
-        if (gate !== undefined) {
-          // Hand on what is done while the broadcaster's confirmation of this item is on its way.
-          while (running.length > 0 && !gate.ready(item)) await flush()
-          await gate.pass(item, signal)
-        }
-        await credit.awaitRoomForItem()
-        credit.reserveItem()
-        const output = runWork(components.engine, quote.spec.pipeline, quote.spec.modelId, item, signal)
-        const entry = { seq: item.seq, output, settled: false }
-        // Observed at once so a failure does not surface as an unhandled rejection before its turn;
-        // its settling wakes a worker waiting for either it or the next item.
-        const settle = () => {
-          entry.settled = true
-          wake.notify()
-        }
-        output.then(settle, settle)
-        running.push(entry)
-        if (credit.runningLow()) void credit.request().catch(fail)
-        if (running.length >= o.parallel) await flush()
-      }
-    }
-
     running.add(fail)
     events.emit('job:started', { jobId, peerId, quote })
     log.debug('job started', { peerId, window, itemCost })
@@ -453,7 +370,32 @@ export function createJobHandler(
         await feed.start()
         feedDone = feed.done
       }
-      await worker().catch((err) => fail(asJobError(err)))
+      const worker = new JobWorker(
+        {
+          engine: components.engine,
+          input: { pending, ended: () => inputEnded },
+          credit,
+          outbox,
+          wake,
+          events,
+          fail,
+          failure: () => failure,
+          ...(gate === undefined ? {} : { gate }),
+          ...(forwarder === undefined ? {} : { forwarder }),
+          ...(feed === undefined ? {} : { feed }),
+        },
+        {
+          jobId,
+          pipeline: quote.spec.pipeline,
+          modelId: quote.spec.modelId,
+          itemCost,
+          parallel: o.parallel,
+          idleTimeoutMs: o.idleTimeoutMs,
+          digests: open.digests === true,
+          signal,
+        },
+      )
+      await worker.run().catch((err) => fail(asJobError(err)))
       if (failure === undefined) await outbox.flush().catch(fail)
       if (failure === undefined && forwarder !== undefined) await forwarder.finish().catch(fail)
       if (failure === undefined) await feed?.close()
@@ -482,7 +424,7 @@ export function createJobHandler(
         await outbox.flushBeforeError()
         await sendError(channel, error)
       }
-      const debited = credit.debited
+      const { items, debited } = credit
       events.emit('job:ended', { jobId, peerId, items, debited, ...(error === undefined ? {} : { error }) })
     }
   }
@@ -496,8 +438,6 @@ export function createJobHandler(
     },
   }
 }
-
-const NO_BYTES = new Uint8Array(0)
 
 /** A work message checked against the quote (order, frame count, frame size) as the engine's input. */
 function workItemFromPb(
@@ -530,29 +470,6 @@ function workItemFromPb(
   return { seq: work.seq, frames, t: work.t }
 }
 
-/**
- * One item's result message. A forwarding stage sends no output (it went to the next stage),
- * only the seq, the cost and, on a confirmed feed, the output's digest.
- */
-function resultMessage(
-  seq: number,
-  output: WorkOutput,
-  how: { sendOutput: boolean; digest: boolean; itemCost: bigint },
-): JobServerMessage {
-  const { sendOutput, itemCost } = how
-  return {
-    result: {
-      seq,
-      ...(sendOutput && output.frame !== undefined ? { image: frameToImage(output.frame) } : {}),
-      lines: sendOutput && output.lines !== undefined ? linesToPb(output.lines) : [],
-      json: NO_BYTES,
-      debitedWei: itemCost.toString(10),
-      ...(how.digest && !sendOutput && output.frame !== undefined
-        ? { digest: frameDigest(output.frame) }
-        : {}),
-    },
-  }
-}
 /** The longest a timer may wait (about 24.8 days): "no idle limit" for a read. */
 const MAX_TIMER_MS = 2 ** 31 - 1
 
