@@ -306,3 +306,29 @@ test('a worker session takes SharedArrayBuffer-backed inputs, leaves them intact
   t.deepEqual((await worker.run(feeds)).output!.data, (await main.run(feeds)).output!.data)
   t.deepEqual(shared, plain)
 })
+
+test('a later input larger than any before gets a bigger staging slot and its own output', async (t) => {
+  const { worker, main, release } = await workerAndMain()
+  t.teardown(release)
+  // 150²·3 bytes is over the smallest slot (64 KiB) the first run left behind.
+  for (const f of [seeded(8, 1), seeded(150, 2), seeded(8, 3)]) {
+    t.deepEqual((await worker.run(f)).output!.data, (await main.run(f)).output!.data)
+  }
+})
+
+test('a session thread that dies fails its computing and waiting runs, and every later one, with an error saying so', async (t) => {
+  const workers: import('node:worker_threads').Worker[] = []
+  const session = await openWorkerSession(
+    MODEL,
+    await modelBytes(),
+    { intraOpNumThreads: 1 },
+    { threads: 1, openTimeoutMs: 60_000, onThread: (w) => workers.push(w) },
+  )
+  t.teardown(() => session.release())
+  const computing = session.run(seeded(256, 1))
+  const waiting = session.run(seeded(64, 2))
+  await workers[0]!.terminate()
+  await t.throwsAsync(computing, { message: /session thread exited/ })
+  await t.throwsAsync(waiting, { message: /session thread exited/ })
+  await t.throwsAsync(session.run(seeded(8, 3)), { message: /session thread exited/ })
+})
