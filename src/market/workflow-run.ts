@@ -133,6 +133,65 @@ export function queueFailure(
 }
 
 /**
+ * Stage `k`'s orchestrator (`reporterPeerId`, on `reporter`) says its neighbour failed: its
+ * forwarder lost the next stage, or its feed lost the previous one. Queued as that stage's
+ * failure (once), as hearsay: the run waits a moment for the reporter's own fate before acting.
+ */
+export function queueNeighbourReport(
+  run: WorkflowRun,
+  k: number,
+  reporter: JobSession,
+  reporterPeerId: string,
+  lost: { peerId: string; code: string; message: string },
+): void {
+  const j = lost.code === JOB_ERROR_CODES.nextStageFailed ? k + 1 : k - 1
+  const other = run.states[j]
+  if (other?.planned.candidate.peerId !== lost.peerId || other.session === undefined) return
+  if (run.failures.some((f) => f.session === other.session)) return
+  run.failures.push({
+    k: j,
+    session: other.session,
+    error: new JobError(
+      'ERR_STREAM_ENDED',
+      `${reporterPeerId} lost stage ${j + 1} (${lost.code}): ${lost.message}`,
+      {
+        peerId: lost.peerId,
+      },
+    ),
+    reporter,
+    at: Date.now(),
+  })
+  run.wake.notify()
+}
+
+/**
+ * Confirmed feeds: stage `st`'s ack commits the digest of the output it forwarded; we vouch for
+ * it to the next stage (which runs nothing we did not confirm) and keep it for the checks. An ack
+ * without a digest ends the stage's `session`.
+ */
+export function commitAck(
+  run: WorkflowRun,
+  st: StageState,
+  session: JobSession,
+  ack: { seq: number; digest?: Uint8Array },
+): void {
+  const { peerId } = st.planned.candidate
+  if (ack.digest === undefined || ack.digest.byteLength !== 32) {
+    session.abort(
+      new JobError(
+        JOB_ERROR_CODES.protocolViolation,
+        `${peerId} acknowledged item ${ack.seq} without the digest of the output it forwarded`,
+        { peerId },
+      ),
+    )
+    return
+  }
+  run.verify?.committed(st.k, { seq: ack.seq, peerId, digest: ack.digest })
+  // A failed write fails the next stage's session, which the run is waiting on.
+  run.states[st.k + 1]?.session.confirm(ack.seq, ack.digest).catch(() => {})
+}
+
+/**
  * A later stage's session that closed (normally, as far as the stream says) with fewer outputs
  * than its feeder passed on to it has failed: its orchestrator went away. Queued as its failure.
  */

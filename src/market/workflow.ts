@@ -26,6 +26,10 @@
  * with the stage's error and the mesh carries on with the chained route (through the
  * broadcaster, with per-stage failover) from the first output not yet delivered, replaying the
  * inputs it still holds (see mesh.ts).
+ *
+ * This class runs the sequence (open, feed, handle failures, replace); beside it: quoting in
+ * workflow-quote.ts, the run's shared state and its rules (what a stage owes, stalls, invented
+ * outputs, blame) in workflow-run.ts, checks in workflow-verify.ts.
  */
 import type { FramemeshError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -45,9 +49,11 @@ import { quoteAllStages, quoteStage, type StageQuoterComponents } from './workfl
 import {
   blameStages,
   checkOwed,
+  commitAck,
   markOwing,
   notTheirFault,
   queueFailure,
+  queueNeighbourReport,
   recordOutput,
   type StageState,
   type WorkflowRun,
@@ -380,7 +386,7 @@ export class DirectWorkflow {
       progress(a.seq)
       use.debited += a.debited
       if (k === 0) this.#consumed(run, a.seq)
-      if (run.confirmed) this.#commit(run, st, session, a)
+      if (run.confirmed) commitAck(run, st, session, a)
     })
     session.events.on('result', (r) => {
       // A replacement may make again what its predecessor delivered: delivered once only.
@@ -424,27 +430,7 @@ export class DirectWorkflow {
     })
     session.events.on('payment:withheld', (p) => this.events.emit('payment:withheld', { ...p, stage: k }))
     // A neighbour says the stage next to it failed: its stream to us may not show it (yet).
-    session.events.on('lost', (l) => {
-      // Its forwarder lost the next stage, or its feed lost the previous one.
-      const j = l.code === JOB_ERROR_CODES.nextStageFailed ? k + 1 : k - 1
-      const other = run.states[j]
-      if (other?.planned.candidate.peerId !== l.peerId || other.session === undefined) return
-      if (run.failures.some((f) => f.session === other.session)) return
-      run.failures.push({
-        k: j,
-        session: other.session,
-        error: new JobError(
-          'ERR_STREAM_ENDED',
-          `${use.peerId} lost stage ${j + 1} (${l.code}): ${l.message}`,
-          {
-            peerId: l.peerId,
-          },
-        ),
-        reporter: session,
-        at: Date.now(),
-      })
-      run.wake.notify()
-    })
+    session.events.on('lost', (lost) => queueNeighbourReport(run, k, session, use.peerId, lost))
     await session.open()
     // Later stages get their frames from the feed: we send them nothing but tickets.
     if (k > 0) await session.end()
@@ -568,31 +554,5 @@ export class DirectWorkflow {
   /** What quoting a stage needs: who to ask, how, and where its events go. */
   #quoter(): StageQuoterComponents {
     return { peer: this.#c.peer, choose: this.#c.choose, events: this.events }
-  }
-
-  /**
-   * Confirmed feeds: stage k's ack commits the digest of the output it forwarded; we vouch for it
-   * to the next stage (which runs nothing we did not confirm) and keep it for the checks.
-   */
-  #commit(
-    run: WorkflowRun,
-    st: StageState,
-    session: JobSession,
-    ack: { seq: number; digest?: Uint8Array },
-  ): void {
-    const { peerId } = st.planned.candidate
-    if (ack.digest === undefined || ack.digest.byteLength !== 32) {
-      session.abort(
-        new JobError(
-          JOB_ERROR_CODES.protocolViolation,
-          `${peerId} acknowledged item ${ack.seq} without the digest of the output it forwarded`,
-          { peerId },
-        ),
-      )
-      return
-    }
-    run.verify?.committed(st.k, { seq: ack.seq, peerId, digest: ack.digest })
-    // A failed write fails the next stage's session, which the run is waiting on.
-    run.states[st.k + 1]?.session.confirm(ack.seq, ack.digest).catch(() => {})
   }
 }
