@@ -11,7 +11,6 @@
  * through the engine, outputs handed on in order), result-outbox.ts (quick results sent in pairs).
  */
 import { FramemeshError, TimeoutError } from '../errors.js'
-import type { Frame } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import { type MessageChannel, messageChannel } from '../peer/framing.js'
@@ -22,8 +21,8 @@ import { FeedIn } from './feed-in.js'
 import { JobCredit } from './job-credit.js'
 import { Forwarder } from './job-forward.js'
 import { Notifier } from './job-notify.js'
-import { imageToFrame, JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from './job-protocol.js'
-import { framesPerItem, isTextPipeline, type WorkEngine, type WorkInput } from './job-work.js'
+import { JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE, workItemFromPb } from './job-protocol.js'
+import { isTextPipeline, type WorkEngine, type WorkInput } from './job-work.js'
 import { JobWorker } from './job-worker.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { JobClientMessage, JobOpen, JobServerMessage } from './pb/job.js'
@@ -437,37 +436,6 @@ export function createJobHandler(
       for (const fail of [...running]) fail(error)
     },
   }
-}
-
-/** A work message checked against the quote (order, frame count, frame size) as the engine's input. */
-function workItemFromPb(
-  work: NonNullable<JobClientMessage['work']>,
-  spec: QuoteRecord['quote']['spec'],
-  lastSeq: number,
-): WorkInput {
-  if (!Number.isSafeInteger(work.seq) || work.seq <= lastSeq) {
-    throw new JobError(
-      JOB_ERROR_CODES.badWorkItem,
-      `work item seq ${work.seq} does not follow ${lastSeq}; number items in increasing order`,
-    )
-  }
-  const need = framesPerItem(spec.pipeline)
-  if (work.images.length !== need) {
-    throw new JobError(
-      JOB_ERROR_CODES.badWorkItem,
-      `a ${spec.pipeline} work item carries ${need} image(s), not ${work.images.length}`,
-    )
-  }
-  const frames: Frame[] = work.images.map((image, i) => {
-    if (image.width !== spec.width || image.height !== spec.height) {
-      throw new JobError(
-        JOB_ERROR_CODES.frameSizeMismatch,
-        `frame ${work.seq} is ${image.width}x${image.height}; the quote is for ${spec.width}x${spec.height}: ask a new quote for another size`,
-      )
-    }
-    return imageToFrame(image, `frame ${work.seq}.${i}`)
-  })
-  return { seq: work.seq, frames, t: work.t }
 }
 
 /** The longest a timer may wait (about 24.8 days): "no idle limit" for a read. */

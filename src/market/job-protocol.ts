@@ -9,6 +9,7 @@ import { messageType } from '../peer/framing.js'
 import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
 import { bytesToHex, hexToBytes } from '../tickets/bytes.js'
 import type { Address, Hex, TicketBatch } from '../tickets/ticket.js'
+import { framesPerItem, type WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import {
   type Image,
@@ -17,7 +18,7 @@ import {
   type TextLine as PbTextLine,
   type TicketBatchMessage,
 } from './pb/job.js'
-import { decodeTicketParams, encodeTicketParams } from './quote.js'
+import { decodeTicketParams, encodeTicketParams, type JobSpec } from './quote.js'
 
 /** Broadcaster → orchestrator on a job stream. */
 export const JOB_CLIENT_MESSAGE = messageType(
@@ -130,4 +131,35 @@ export function ticketBatchFromPb(pb: TicketBatchMessage): TicketBatch {
       signature: bytesToHex(t.signature) as Hex,
     })),
   }
+}
+
+/** A work message checked against the quote (order, frame count, frame size) as the engine's input. */
+export function workItemFromPb(
+  work: NonNullable<JobClientMessage['work']>,
+  spec: Pick<JobSpec, 'pipeline' | 'width' | 'height'>,
+  lastSeq: number,
+): WorkInput {
+  if (!Number.isSafeInteger(work.seq) || work.seq <= lastSeq) {
+    throw new JobError(
+      JOB_ERROR_CODES.badWorkItem,
+      `work item seq ${work.seq} does not follow ${lastSeq}; number items in increasing order`,
+    )
+  }
+  const need = framesPerItem(spec.pipeline)
+  if (work.images.length !== need) {
+    throw new JobError(
+      JOB_ERROR_CODES.badWorkItem,
+      `a ${spec.pipeline} work item carries ${need} image(s), not ${work.images.length}`,
+    )
+  }
+  const frames: Frame[] = work.images.map((image, i) => {
+    if (image.width !== spec.width || image.height !== spec.height) {
+      throw new JobError(
+        JOB_ERROR_CODES.frameSizeMismatch,
+        `frame ${work.seq} is ${image.width}x${image.height}; the quote is for ${spec.width}x${spec.height}: ask a new quote for another size`,
+      )
+    }
+    return imageToFrame(image, `frame ${work.seq}.${i}`)
+  })
+  return { seq: work.seq, frames, t: work.t }
 }
