@@ -27,9 +27,10 @@
  * broadcaster, with per-stage failover) from the first output not yet delivered, replaying the
  * inputs it still holds (see mesh.ts).
  *
- * This class runs the sequence (open, feed, handle failures, replace); beside it: quoting in
+ * This class runs the sequence (quote, open, feed, handle failures); beside it: quoting in
  * workflow-quote.ts, the run's shared state and its rules (what a stage owes, stalls, invented
- * outputs, blame) in workflow-run.ts, checks in workflow-verify.ts.
+ * outputs, blame) in workflow-run.ts, replacing a stage in workflow-replace.ts, checks in
+ * workflow-verify.ts.
  */
 import type { FramemeshError } from '../errors.js'
 import type { Logger } from '../logger.js'
@@ -40,17 +41,17 @@ import type { StageCandidate, StageReport, StageResult } from './failover.js'
 import { Notifier } from './job-notify.js'
 import { JobSession, type Payer } from './job-session.js'
 import type { WorkInput } from './job-work.js'
-import { asFramemeshError, isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { asFramemeshError, isRetryableElsewhere, JOB_ERROR_CODES } from './market-errors.js'
 import type { StageSpec } from './mesh-types.js'
 import type { Forward } from './pb/job.js'
 import type { PeerStats } from './peer-stats.js'
 import type { Verifier } from './verifier.js'
 import { quoteAllStages, quoteStage, type StageQuoterComponents } from './workflow-quote.js'
+import { replaceStage } from './workflow-replace.js'
 import {
   blameStages,
   checkOwed,
   commitAck,
-  markOwing,
   notTheirFault,
   queueFailure,
   queueNeighbourReport,
@@ -458,95 +459,27 @@ export class DirectWorkflow {
   }
 
   /**
-   * Replaces stage `st` (its orchestrator failed with `error`) with another one, in place: the
-   * next stage takes its feed from the replacement, which starts at the first output still owed
-   * (one earlier when the next stage takes pairs: it needs that output again), and the previous
-   * stage (or we, for the first) sends it the items from there again. Throws `error` (after
-   * recording the failure) when no replacement could be set up.
+   * Replaces stage `st` in place (workflow-replace.ts); whoever waits on the stage (the input
+   * feed) hears of it either way.
    */
   async #replace(run: WorkflowRun, st: StageState, error: FramemeshError): Promise<void> {
-    const { k } = st
-    const dead = st.planned
-    st.replacing = true
-    // Whatever the old orchestrator still does for this run, it is out.
-    st.session.abort(error)
-    dead.use.error ??= error.code
-    this.#c.stats?.recordFailure(dead.candidate.peerId)
-    const nextState = run.states[k + 1]
-    const pairsNext = nextState?.pairs === true
-    let from = Math.max(0, st.next - (pairsNext ? 1 : 0))
-    const prev = run.states[k - 1]
-    const pending = () => Math.max(0, (prev?.next ?? run.inputs.size) - (st.pairs ? 1 : 0) - from)
-    this.events.emit('peer:failed', {
-      peerId: dead.candidate.peerId,
-      code: error.code,
-      message: error.message,
-      requeued: pending(),
-      stage: k,
-    })
-    let opening: Promise<JobSession> | undefined
-    this.#c.logger?.info('workflow stage failed; replacing it in place', {
-      stage: k,
-      peer: dead.candidate.peerId,
-      code: error.code,
-      from,
-    })
     try {
-      const exclude = new Set([
-        ...st.uses.map((u) => u.peerId),
-        ...this.#culprits,
-        ...(prev === undefined ? [] : [prev.planned.candidate.peerId]),
-        ...(nextState === undefined ? [] : [nextState.planned.candidate.peerId]),
-      ])
-      const { width, height } = dead.quote.spec
-      const planned = await quoteStage(this.#quoter(), this.#o, {
-        index: k,
-        size: { width, height },
-        exclude,
-        feeder: prev?.planned.candidate.peerId,
-      })
-      // Downstream first: the next stage expects the replacement's feed before it dials. It may
-      // have less than we heard the failed stage made (what was in transit died with it).
-      if (nextState !== undefined) {
-        const needed = await nextState.session.refeed(
-          planned.candidate.peerId,
-          this.#o.openTimeoutMs ?? 10_000,
-        )
-        if (needed !== undefined) from = Math.min(from, needed)
-      }
-      const resend = [...run.inputs.values()].filter((i) => i.seq >= from).sort((a, b) => a.seq - b.seq)
-      if (k === 0 && (resend[0]?.seq ?? from) !== from) {
-        throw new JobError('ERR_STREAM_ENDED', `input ${from} is no longer kept; the run cannot resume there`)
-      }
-      const requeued = k === 0 ? resend.length : pending()
-      st.planned = planned
-      st.uses.push(planned.use)
-      opening = this.#open(run, st, nextState === undefined ? undefined : from)
-      const session = await opening
-      run.verify?.reopened(k)
-      // Upstream: the items the failed stage had not passed on, again.
-      if (prev !== undefined) await prev.session.reforward(this.#forwardTo(st, from))
-      else for (const item of resend) await session.send(item)
-      st.resent += requeued
-      st.session = session
-      markOwing(run, st)
-      this.events.emit('peer:switch', {
-        from: dead.candidate.peerId,
-        to: planned.candidate.peerId,
-        requeued,
-        stage: k,
-      })
-    } catch (err) {
-      // A replacement half set up is let go too.
-      void opening?.then((s) => s.abort(error)).catch(() => {})
-      this.#culprits.add(dead.candidate.peerId)
-      this.#c.logger?.info('could not replace the workflow stage', {
-        stage: k,
-        err: asFramemeshError(err, 'ERR_JOB_FAILED').message,
-      })
-      throw error
+      await replaceStage(
+        {
+          quote: (stage) => quoteStage(this.#quoter(), this.#o, stage),
+          open: (state, firstSeq) => this.#open(run, state, firstSeq),
+          forwardTo: (state, firstSeq) => this.#forwardTo(state, firstSeq),
+          events: this.events,
+          culprits: this.#culprits,
+          ...(this.#c.stats === undefined ? {} : { stats: this.#c.stats }),
+          ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
+        },
+        { refeedTimeoutMs: this.#o.openTimeoutMs ?? 10_000 },
+        run,
+        st,
+        error,
+      )
     } finally {
-      st.replacing = false
       this.#changed.notify()
     }
   }
