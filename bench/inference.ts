@@ -11,12 +11,14 @@
  * in ways load cannot skew: `engine / its ORT run` times onnxruntime's run inside the engine's own
  * call (engine total ÷ that), and `frame⇄tensor` times the engine's conversions alone.
  *
- * Beside the per-call ratio (the goal's), a throughput measure: frames/s of the engine called
- * with its default runs in flight per model (threads + 1 for worker sessions: the next input
- * already waits in the thread while one runs), against frames/s of direct calls one after
- * another. Blocks of each alternate, order flipping; `engine pipelined / direct (fps)` is the
- * median of the paired block ratios. It shows what a node streaming frames gets; the per-call
- * ratio shows what one isolated request pays.
+ * Beside the per-call ratio (the goal's), measures in blocks of many frames (order rotating each
+ * round): frames/s of the engine called with its default runs in flight per model (threads + 1
+ * for worker sessions: the next input already waits in the thread while one runs) against
+ * frames/s of direct calls one after another (`engine pipelined / direct (fps)`: what a node
+ * streaming frames gets), and the same direct frames/s over the engine's one call at a time
+ * (`engine / direct (blocks, 1 in flight)`: the per-call cost without switching between the
+ * engine's session and the direct one on every call, which for worker sessions slows the thread's
+ * run itself by a few per cent).
  *
  *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9;
  *                              BENCH_ONLY=<model id part>, e.g. blend)
@@ -148,8 +150,8 @@ async function framesPerSecond(
   return (frames * 1000) / (performance.now() - t0)
 }
 
-/** Block pairs of the throughput measure (engine pipelined vs direct sequential). */
-const FPS_PAIRS = 4
+/** Rounds of the block measures (each: engine pipelined, engine sequential, direct sequential). */
+const FPS_ROUNDS = 4
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -244,24 +246,20 @@ async function main(): Promise<void> {
         }
         const e = median(eTimes)
         const d = median(dTimes)
-        // Throughput: blocks sized to take SECONDS in all, order flipping every pair.
+        // Blocks: the engine with its default runs in flight, the engine one call at a time, and
+        // direct calls one at a time; sized to take ~SECONDS in all, their order rotating each round.
         const inFlight = real.defaultConcurrency ?? 1
-        const blockFrames = Math.max(4, Math.round((SECONDS * 1000) / (2 * FPS_PAIRS) / d))
-        const engineFps: number[] = []
-        const directFps: number[] = []
-        const pipelined = () =>
-          framesPerSecond(blockFrames, inFlight, () => c.engine(engine, a, b, feeds)).then((f) =>
-            engineFps.push(f),
-          )
-        const sequential = () =>
-          framesPerSecond(blockFrames, 1, () => session.run(feeds)).then((f) => directFps.push(f))
-        for (let k = 0; k < FPS_PAIRS; k++) {
-          if (k % 2 === 0) {
-            await pipelined()
-            await sequential()
-          } else {
-            await sequential()
-            await pipelined()
+        const blockFrames = Math.max(4, Math.round((SECONDS * 1000) / (3 * FPS_ROUNDS) / d))
+        const fps = { pipelined: [] as number[], sequential: [] as number[], direct: [] as number[] }
+        const blocks: Array<[number[], number, () => Promise<unknown>]> = [
+          [fps.pipelined, inFlight, () => c.engine(engine, a, b, feeds)],
+          [fps.sequential, 1, () => c.engine(engine, a, b, feeds)],
+          [fps.direct, 1, () => session.run(feeds)],
+        ]
+        for (let k = 0; k < FPS_ROUNDS; k++) {
+          for (let j = 0; j < blocks.length; j++) {
+            const [out, n, call] = blocks[(k + j) % blocks.length]!
+            out.push(await framesPerSecond(blockFrames, n, call))
           }
         }
         await session.release()
@@ -280,9 +278,14 @@ async function main(): Promise<void> {
           'engine / direct': ratio.toFixed(3),
           'engine / its ORT run': median(inside).toFixed(3),
           'in flight': inFlight,
-          'engine fps (pipelined)': median(engineFps).toFixed(1),
-          'direct fps (sequential)': median(directFps).toFixed(1),
-          'engine pipelined / direct (fps)': median(engineFps.map((x, i) => x / directFps[i]!)).toFixed(3),
+          'engine fps (pipelined)': median(fps.pipelined).toFixed(1),
+          'direct fps (sequential)': median(fps.direct).toFixed(1),
+          'engine pipelined / direct (fps)': median(fps.pipelined.map((x, i) => x / fps.direct[i]!)).toFixed(
+            3,
+          ),
+          'engine / direct (blocks, 1 in flight)': median(
+            fps.direct.map((x, i) => x / fps.sequential[i]!),
+          ).toFixed(3),
           'frame⇄tensor ms': convertMs.toFixed(3),
           'frame⇄tensor / direct': (convertMs / d).toFixed(3),
           // A caller holding frames, not tensors, pays the conversion too: this is the engine
@@ -307,7 +310,8 @@ async function main(): Promise<void> {
   console.log('peak RSS is the process maximum so far (cumulative down the table).')
   console.log(
     "engine pipelined / direct (fps): frames/s with the engine's default runs in flight ('in flight') over\n" +
-      'frames/s of direct calls one after another (median of alternating block pairs); > 1 means faster.',
+      'frames/s of direct calls one after another (median over rounds of blocks); > 1 means faster.\n' +
+      'direct / engine, blocks of 1 in flight: the per-call ratio measured in blocks instead of alternate calls.',
   )
   console.log(
     "frame⇄tensor is the engine's conversion work alone (input frames → tensors, output tensor → frame),\n" +

@@ -71,6 +71,14 @@ export interface RunOptions {
   signal?: AbortSignal
 }
 
+export interface RawRunOptions extends RunOptions {
+  /**
+   * The caller will not touch the feeds' buffers again (tensors it built for this run): a worker
+   * session moves them to its thread instead of copying them, and they are detached afterwards.
+   */
+  transferInputs?: boolean
+}
+
 export interface UpscaleRequestOptions extends RunOptions, Partial<TilingOptions> {}
 
 export type InferenceEngineEvents = WarmPoolEvents
@@ -88,7 +96,7 @@ export interface InferenceEngine extends TypedEvents<InferenceEngineEvents> {
   warm(id: string, options?: RunOptions): Promise<void>
   unload(id: string): Promise<boolean>
   /** Raw tensors in, raw tensors out, through the model's queue. */
-  run(modelId: string, feeds: Feeds, options?: RunOptions): Promise<Feeds>
+  run(modelId: string, feeds: Feeds, options?: RawRunOptions): Promise<Feeds>
   upscale(modelId: string, frame: Frame, options?: UpscaleRequestOptions): Promise<Frame>
   interpolate(modelId: string, a: Frame, b: Frame, t: number, options?: RunOptions): Promise<Frame>
   close(): Promise<void>
@@ -308,9 +316,10 @@ export function createInferenceEngine(
     unload: (id) => pool.unload(id),
 
     run(modelId, feeds, opts = {}) {
+      const handOver = opts.transferInputs === true ? { transferInputs: true } : undefined
       return checkedThen(
         () => checkFeeds(usable(modelId).manifest, feeds, maxPixels * 3 * 4),
-        () => withModel(modelId, opts.signal, (model) => model.run(feeds)),
+        () => withModel(modelId, opts.signal, (model) => model.run(feeds, handOver)),
       )
     },
 

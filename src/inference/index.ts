@@ -9,6 +9,7 @@ export {
   type InferenceEngineOptions,
   type OpenInferenceEngineOptions,
   openInferenceEngine,
+  type RawRunOptions,
   type RunOptions,
   type UpscaleRequestOptions,
 } from './engine.js'

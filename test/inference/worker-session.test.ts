@@ -332,3 +332,19 @@ test('a session thread that dies fails its computing and waiting runs, and every
   await t.throwsAsync(waiting, { message: /session thread exited/ })
   await t.throwsAsync(session.run(seeded(8, 3)), { message: /session thread exited/ })
 })
+
+test('engine.run with transferInputs moves the feeds to the session thread (detached afterwards) and answers as a copying run does', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  const engine = await openInferenceEngine({}, { modelsDir: dir, session: { intraOpNumThreads: 1 } })
+  t.teardown(async () => {
+    await engine.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  const kept = seeded(16, 4)
+  const given = seeded(16, 4)
+  const copied = await engine.run(MODEL, kept)
+  const moved = await engine.run(MODEL, given, { transferInputs: true })
+  t.deepEqual(moved.output!.data, copied.output!.data)
+  t.is((given.input!.data as Uint8Array).byteLength, 0)
+  t.is((kept.input!.data as Uint8Array).byteLength, 16 * 16 * 3)
+})

@@ -29,7 +29,8 @@ export interface OcrModelRunner {
   run(
     modelId: string,
     feeds: Record<string, ort.Tensor>,
-    options: { signal?: AbortSignal },
+    /** `transferInputs`: the feeds are the pipeline's own, built for this run (see the engine's run). */
+    options: { signal?: AbortSignal; transferInputs?: boolean },
   ): Promise<Record<string, ort.Tensor>>
 }
 
@@ -81,7 +82,7 @@ export function createOcrPipeline(
     const feeds = {
       [det.inputName ?? 'x']: new ort.Tensor('float32', input.data, [1, 3, input.height, input.width]),
     }
-    const map = pickOutput(det, await runner.run(det.modelId, feeds, { signal }))
+    const map = pickOutput(det, await runner.run(det.modelId, feeds, { signal, transferInputs: true }))
     const [, , h, w] = map.dims
     if (map.dims.length !== 4 || h !== input.height || w !== input.width) {
       throw new InferenceFailedError(
@@ -101,7 +102,7 @@ export function createOcrPipeline(
     const feeds = {
       [rec.inputName ?? 'x']: new ort.Tensor('float32', data, [boxes.length, 3, REC_HEIGHT, width]),
     }
-    const out = pickOutput(rec, await runner.run(rec.modelId, feeds, { signal }))
+    const out = pickOutput(rec, await runner.run(rec.modelId, feeds, { signal, transferInputs: true }))
     const [batch, steps, classes] = out.dims
     if (out.dims.length !== 3 || batch !== boxes.length) {
       throw new InferenceFailedError(
