@@ -11,11 +11,11 @@
  * The hand-off: inputs the caller gives away (`transferInputs`) are moved; other typed-array
  * inputs are copied once into a shared staging slot (staging.ts) that the thread reads in place,
  * instead of postMessage's copy-serialise-copy into fresh buffers; outputs are transferred back.
- * Measured on ppocr-v4-det (float32 input, 2 vCPUs, medians): main → thread 111–117 µs before,
- * 31–59 µs after at 128² (196 KB input); 128–158 → 116–134 µs at 256² (786 KB, the copy itself
- * dominates). Thread → main stays 40–60 µs at 128², 130–160 µs at 256²: mostly waking an idle
+ * Measured on ppocr-v4-det (float32 input, 2 vCPUs, medians): main → thread 135–153 µs before,
+ * 43–63 µs after at 128² (196 KB input); 165–178 → 139–150 µs at 256² (786 KB: the one copy left
+ * is most of it). Thread → main stays 50–57 µs at 128², 130–141 µs at 256²: mostly waking an idle
  * thread (a bare wake after a sleeping wait is ~20 µs one way, ~40 µs the other on this VM) and
- * code running on caches the run has just flushed.
+ * code running on caches the run has just flushed (docs/inference-engine.md, "Hand-off").
  */
 import { Worker } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
