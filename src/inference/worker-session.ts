@@ -13,9 +13,10 @@
  * instead of postMessage's copy-serialise-copy into fresh buffers; outputs are transferred back.
  * Measured on ppocr-v4-det (float32 input, 2 vCPUs, medians): main → thread 135–153 µs before,
  * 43–63 µs after at 128² (196 KB input); 165–178 → 139–150 µs at 256² (786 KB: the one copy left
- * is most of it). Thread → main stays 50–57 µs at 128², 130–141 µs at 256²: mostly waking an idle
- * thread (a bare wake after a sleeping wait is ~20 µs one way, ~40 µs the other on this VM) and
- * code running on caches the run has just flushed (docs/inference-engine.md, "Hand-off").
+ * is most of it). Thread → main stays 50–57 µs at 128², 130–141 µs at 256²: mostly waking the
+ * sleeping main thread (on this VM the first postMessage after a run spends 20–50 µs in the
+ * wake-up system call, more the longer the other side slept) and code running on caches the run
+ * has just flushed (docs/inference-engine.md, "Hand-off to session threads").
  */
 import { Worker } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
