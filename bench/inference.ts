@@ -16,9 +16,9 @@
  * for worker sessions: the next input already waits in the thread while one runs) against
  * frames/s of direct calls one after another (`engine pipelined / direct (fps)`: what a node
  * streaming frames gets), and the same direct frames/s over the engine's one call at a time
- * (`engine / direct (blocks, 1 in flight)`: the per-call cost without switching between the
- * engine's session and the direct one on every call, which for worker sessions slows the thread's
- * run itself by a few per cent).
+ * (`engine / direct (blocks, 1 in flight)`: the per-call ratio from blocks of calls rather than
+ * alternate calls, i.e. without switching between the engine's session and the direct one on
+ * every call; noisier, since each block meets the machine's load alone).
  *
  *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9;
  *                              BENCH_ONLY=<model id part>, e.g. blend)
@@ -311,7 +311,7 @@ async function main(): Promise<void> {
   console.log(
     "engine pipelined / direct (fps): frames/s with the engine's default runs in flight ('in flight') over\n" +
       'frames/s of direct calls one after another (median over rounds of blocks); > 1 means faster.\n' +
-      'direct / engine, blocks of 1 in flight: the per-call ratio measured in blocks instead of alternate calls.',
+      'engine / direct (blocks, 1 in flight): the per-call ratio (ms/frame) from blocks instead of alternate calls.',
   )
   console.log(
     "frame⇄tensor is the engine's conversion work alone (input frames → tensors, output tensor → frame),\n" +
