@@ -115,7 +115,7 @@ function handOff(
 ): { request: RunRequest; transfer: ArrayBuffer[] } {
   const inputs: WireInput[] = []
   const transfer: ArrayBuffer[] = []
-  const staged: Array<{ input: WireInput; data: ArrayBufferView }> = []
+  const staged: Array<{ name: string; t: ort.Tensor; data: ArrayBufferView; offset: number }> = []
   let bytes = 0
   for (const [name, t] of Object.entries(feeds)) {
     const own = transferInputs ? ownBuffer(t.data) : undefined
@@ -125,23 +125,19 @@ function handOff(
       if (own !== undefined && !transfer.includes(own)) transfer.push(own)
       continue
     }
-    const input: WireInput = { name, type: t.type, dims: t.dims, offset: bytes, length: t.size }
-    inputs.push(input)
-    staged.push({ input, data })
+    staged.push({ name, t, data, offset: bytes })
     bytes = nextOffset(bytes, data.byteLength)
   }
   const request: RunRequest = { op: 'run', id, inputs }
-  if (staged.length === 0) return { request, transfer }
-  const slot = staging.acquire(bytes)
-  if (slot === undefined) {
-    for (const { input, data } of staged) {
-      input.data = data as ort.Tensor.DataType
-      delete input.offset
-      delete input.length
+  const slot = staged.length === 0 ? undefined : staging.acquire(bytes)
+  for (const { name, t, data, offset } of staged) {
+    if (slot === undefined) inputs.push({ name, type: t.type, dims: t.dims, data: t.data })
+    else {
+      stageInto(slot.buffer, offset, data)
+      inputs.push({ name, type: t.type, dims: t.dims, offset, length: t.size })
     }
-    return { request, transfer }
   }
-  for (const { input, data } of staged) stageInto(slot.buffer, input.offset!, data)
+  if (slot === undefined) return { request, transfer }
   thread.held.set(id, slot)
   request.slot = slot.index
   if (thread.known[slot.index] !== slot.buffer) {
@@ -149,6 +145,14 @@ function handOff(
     thread.known[slot.index] = slot.buffer
   }
   return { request, transfer }
+}
+
+/** Give back the staging slot run `id` held on `thread`, if it held one. */
+function freeSlot(thread: Thread, id: number, staging: StagingArea): void {
+  const slot = thread.held.get(id)
+  if (slot === undefined) return
+  thread.held.delete(id)
+  staging.release(slot)
 }
 
 function fromWire(wire: Record<string, WireTensor>): Feeds {
@@ -198,11 +202,7 @@ async function startThread(
   worker.on('message', (m: ThreadReply) => {
     if (m.op !== 'result' && m.op !== 'failed' && m.op !== 'skipped') return
     // The thread is done with the run's input: its slot may take the next one.
-    const slot = thread.held.get(m.id)
-    if (slot !== undefined) {
-      thread.held.delete(m.id)
-      staging.release(slot)
-    }
+    freeSlot(thread, m.id, staging)
     if (m.op === 'skipped') return
     const p = thread.pending.get(m.id)
     if (p === undefined) return
@@ -292,11 +292,7 @@ export async function openWorkerSession(
           thread.worker.postMessage(request, transfer)
         } catch (err) {
           // Nothing reached the thread (e.g. an input postMessage cannot copy): the run ends here.
-          const slot = thread.held.get(id)
-          if (slot !== undefined) {
-            thread.held.delete(id)
-            staging.release(slot)
-          }
+          freeSlot(thread, id, staging)
           thread.pending.delete(id)
           if (thread.pending.size === 0) thread.worker.unref()
           done()
