@@ -17,6 +17,7 @@ import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
+import { type SpareQuotes, STALE_SPARE_CODES } from './spare-quotes.js'
 import type { Verdict, VerificationReport } from './verifier.js'
 
 /** Where a stage may run next. */
@@ -43,6 +44,11 @@ export interface StageComponents {
    * window). Absent: results are emitted as fast as they come.
    */
   room?: (signal?: AbortSignal) => Promise<void>
+  /**
+   * Spare quotes (see spare-quotes.ts): a job of a kind it has a spare for starts from it, and
+   * every quote taken asks for the next spare. Absent: every job asks for its quote.
+   */
+  spareQuotes?: Pick<SpareQuotes, 'take' | 'refill'>
   /**
    * Verification (see verifier.ts): results are held back until a check of the same
    * orchestrator's output at or after them passes; a blamed orchestrator's held results are
@@ -299,6 +305,8 @@ export class Stage {
       }
       while (checks.size > 0) await Promise.allSettled([...checks])
     }
+    // Orchestrators that refused a spare quote in this stage: no more spares for them here.
+    const staleSpares = new Set<string>()
     const exclusions = () =>
       v === undefined && this.#dropped.size === 0
         ? excluded
@@ -328,7 +336,7 @@ export class Stage {
       }
       attempts++
       this.events.emit('peer:selected', { ...candidate, attempt: attempts })
-      if (previous !== undefined) {
+      if (previous !== undefined && previous !== candidate.peerId) {
         this.events.emit('peer:switch', { from: previous, to: candidate.peerId, requeued: retry.length })
       }
       previous = candidate.peerId
@@ -342,12 +350,18 @@ export class Stage {
       })
       // A failed dial is the session's to report, when it opens.
       stream.catch(() => {})
+      const spec = this.#spec(candidate)
+      const spare = staleSpares.has(candidate.peerId)
+        ? undefined
+        : this.#c.spareQuotes?.take(candidate.peerId, spec)
       let quote: Quote
       try {
-        quote = await requestQuote({ peer: this.#c.peer }, candidate, this.#spec(candidate), {
-          ...(o.signal === undefined ? {} : { signal: o.signal }),
-          timeoutMs: o.quoteTimeoutMs ?? 10_000,
-        })
+        quote =
+          spare ??
+          (await requestQuote({ peer: this.#c.peer }, candidate, spec, {
+            ...(o.signal === undefined ? {} : { signal: o.signal }),
+            timeoutMs: o.quoteTimeoutMs ?? 10_000,
+          }))
       } catch (err) {
         const error = err instanceof FramemeshError ? err : new JobError('ERR_QUOTE_FAILED', String(err))
         // Closed cleanly: the orchestrator takes an unused job stream for what it is, not a fault.
@@ -388,7 +402,11 @@ export class Stage {
         },
       )
       session.events.on('result', (r) => {
-        firstResultMs ??= Date.now() - started
+        if (firstResultMs === undefined) {
+          firstResultMs = Date.now() - started
+          // The next job's quote is asked for once this one flows, not while it is starting.
+          this.#c.spareQuotes?.refill(candidate, spec)
+        }
         use.items++
         use.debited += r.debited
         accept({
@@ -433,6 +451,18 @@ export class Stage {
         if (current !== undefined && !lost.some((w) => w.seq === current!.seq)) lost.push(current)
         const requeued = requeue(lost)
         use.error = error.code
+        if (spare !== undefined && STALE_SPARE_CODES.has(error.code)) {
+          // The spare went stale (the orchestrator restarted, or its clock runs ahead of ours): that
+          // is no fault of the orchestrator, so it is asked again and not counted as an attempt.
+          // Once per orchestrator: after that its jobs here ask for their quotes.
+          this.#log.debug('spare quote refused; asking for a quote', {
+            peer: candidate.peerId,
+            code: error.code,
+          })
+          staleSpares.add(candidate.peerId)
+          attempts--
+          continue
+        }
         lastError = error
         excluded.add(candidate.peerId)
         this.#c.stats?.recordFailure(candidate.peerId)

@@ -140,6 +140,7 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
       logger,
       ...(r.output.room === undefined ? {} : { room: r.output.room }),
       ...(verifier === undefined ? {} : { verify: verifier }),
+      ...(mesh.spareQuotes === undefined ? {} : { spareQuotes: mesh.spareQuotes }),
       choose: async (exclude) => {
         const checker = verifier?.checkerPeer
         const avoid = checker === undefined ? exclude : new Set([...exclude, checker])

@@ -12,6 +12,7 @@ import type { MeshComponents, MeshOptions, StageSpec, SubmitOptions } from './me
 import type { Offer, OfferQuery } from './offer.js'
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24 } from './quote.js'
+import type { SpareQuotes } from './spare-quotes.js'
 import type { Verifier } from './verifier.js'
 
 /** The mesh's pieces every job uses. */
@@ -21,6 +22,8 @@ export interface MeshContext {
   stats: PeerStats
   logger: Logger
   options: MeshOptions
+  /** Spare quotes for the next job of a kind (absent when the mesh's options turn them off). */
+  spareQuotes?: SpareQuotes
   /**
    * An offer for `query` among `allowed` (all when undefined), none in `exclude`, waiting
    * (bounded) for one we can dial.

@@ -39,6 +39,11 @@ export interface MeshOptions {
    * peer store) when only sellers we have no address for match yet (ms, default 5 s).
    */
   reachWaitMs?: number
+  /**
+   * Keep one spare quote per orchestrator and kind of job, so the next job of that kind starts
+   * without asking for a quote (see spare-quotes.ts). Default true; false asks for every quote.
+   */
+  spareQuotes?: boolean
   selection?: Omit<SelectionOptions, 'exclude'>
   orderBook?: OrderBookOptions
   peerStats?: PeerStatsOptions

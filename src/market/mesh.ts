@@ -27,6 +27,7 @@ import { PeerStats } from './peer-stats.js'
 import { Reachability } from './reachability.js'
 import { CollectedResults, ResultQueue } from './result-queue.js'
 import { selectOffer } from './selection.js'
+import { SpareQuotes } from './spare-quotes.js'
 
 export { JobEvents } from './job-events.js'
 export type {
@@ -60,12 +61,15 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
   feed.start()
   orderBook.start()
   const running = new Set<AbortController>()
+  const spareQuotes =
+    options.spareQuotes === false ? undefined : new SpareQuotes({ peer: components.peer, logger })
   const context: MeshContext = {
     peer: components.peer,
     sender: components.sender,
     stats,
     logger,
     options,
+    ...(spareQuotes === undefined ? {} : { spareQuotes }),
     draw: (query, exclude, allowed, signal) =>
       reach.pick(
         () => orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId)),
@@ -120,6 +124,7 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     submit,
     async stop() {
       for (const c of running) c.abort(new AbortedError('the mesh stopped'))
+      spareQuotes?.clear()
       feed.stop()
       orderBook.stop()
     },

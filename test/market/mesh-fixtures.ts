@@ -202,6 +202,24 @@ export async function startOrchestrator(
   return { peer, privateKey, orchestrator, recipient, queue, wallet }
 }
 
+/** A market with a funded sender (dev account 1), a buyer peer and one orchestrator (account 2) reached by direct dial. */
+export interface DirectPair {
+  market: Market
+  sender: TicketSender
+  buyer: Peer
+  orch: OrchestratorNode
+}
+
+export async function startDirectPair(
+  orchestrator: Parameters<typeof startOrchestrator>[2] = {},
+): Promise<DirectPair> {
+  const market = await startMarket()
+  const sender = await fundedSender(market, 1)
+  const buyer = await startPeer(market)
+  const orch = await startOrchestrator(market, 2, { advertise: false, ...orchestrator })
+  return { market, sender, buyer, orch }
+}
+
 export async function startMesh(
   market: Market,
   peer: Peer,

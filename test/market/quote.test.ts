@@ -5,44 +5,25 @@ import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
 import { JobSession } from '../../src/market/job-session.js'
 import { type JobSpec, signQuote, verifyQuote } from '../../src/market/quote.js'
 import { requestQuote } from '../../src/market/quote-protocol.js'
-import type { Peer } from '../../src/peer/index.js'
-import type { TicketSender } from '../../src/tickets/sender.js'
 import type { Address } from '../../src/tickets/ticket.js'
-import {
-  fundedSender,
-  type Market,
-  type OrchestratorNode,
-  PRICE,
-  startMarket,
-  startOrchestrator,
-  startPeer,
-  upscaleSpec,
-} from './mesh-fixtures.js'
+import { type DirectPair, PRICE, startDirectPair, upscaleSpec } from './mesh-fixtures.js'
 
-interface Ctx {
-  market: Market
-  sender: TicketSender
-  buyer: Peer
-  orch: OrchestratorNode
+interface Ctx extends DirectPair {
   clock: { now: number }
 }
 const test = anyTest.serial as TestFn<Ctx>
 
 test.before(async (t) => {
-  const market = await startMarket()
-  const sender = await fundedSender(market, 1)
-  const buyer = await startPeer(market)
   // The orchestrator's clock is ours to move, so quote expiry needs no sleeping.
   const clock = { now: Date.now() }
-  const orch = await startOrchestrator(market, 2, {
-    advertise: false,
+  const pair = await startDirectPair({
     now: () => clock.now,
     ttlMs: 5_000,
     capacity: 1,
     maxFrameWidth: 64,
     maxFrameHeight: 64,
   })
-  t.context = { market, sender, buyer, orch, clock }
+  t.context = { ...pair, clock }
 })
 
 test.after.always(async (t) => {
