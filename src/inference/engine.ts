@@ -13,7 +13,6 @@ import {
   InferenceFailedError,
   ManifestMismatchError,
   ModelCorruptError,
-  ModelLoadError,
   WrongPipelineError,
 } from './errors.js'
 import type { TypedEvents } from './events.js'
@@ -59,7 +58,10 @@ export interface InferenceEngineOptions {
   /** Default tiling for frame pipelines (callers may override per request). */
   tiling?: Partial<TilingOptions>
   session?: SessionFactoryOptions
-  /** Run the model once on a small zero input right after loading, so the first real request is fast. */
+  /**
+   * Run the model on a small zero input when loading (on a probe session released afterwards,
+   * see session.ts), so a model that cannot run fails at load and runOn 'auto' can time it.
+   */
   warmUp?: boolean
   /** Longest a caller waits for a model to load or for room in the budget. */
   loadTimeoutMs?: number
@@ -144,17 +146,9 @@ export function createInferenceEngine(
       record.error = err
       throw err
     }
-    const warmUpFeeds = warmUp ? dummyFeeds(record.manifest) : undefined
-    // The warm-up feeds let a runOn 'auto' factory time the model to pick its thread.
-    const session = await sessions.open(id, bytes, warmUpFeeds)
-    if (warmUpFeeds !== undefined) {
-      try {
-        await session.run(warmUpFeeds)
-      } catch (err) {
-        await session.release()
-        throw new ModelLoadError(id, `the warm-up run failed (${(err as Error).message})`, { cause: err })
-      }
-    }
+    // The factory runs the warm-up (on a probe session, see session.ts) and, with runOn 'auto',
+    // times it to pick the model's thread.
+    const session = await sessions.open(id, bytes, warmUp ? dummyFeeds(record.manifest) : undefined)
     log.info('model warm', { id, ms: Math.round(performance.now() - started), bytes: record.estimatedBytes })
     return session
   }

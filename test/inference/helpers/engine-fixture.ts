@@ -55,9 +55,10 @@ export async function engineFixture(options: InferenceEngineOptions = {}): Promi
   const runs = new Map<string, number>()
   const sessions: SessionFactory = {
     sessionOptions: real.sessionOptions,
-    open: async (id, model) => {
+    open: async (id, model, warmUpFeeds) => {
       opened.set(id, (opened.get(id) ?? 0) + 1)
-      const session = await real.open(id, model)
+      // The warm-up runs on the factory's own probe session, so `runs` counts served runs only.
+      const session = await real.open(id, model, warmUpFeeds)
       return {
         ...session,
         run: async (feeds) => {
