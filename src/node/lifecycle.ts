@@ -32,12 +32,20 @@ export class Teardown {
   }
 
   async run(): Promise<void> {
+    await this.runAndReport()
+  }
+
+  /** `run`, resolving with what the failing steps threw: for a caller that must not claim a clean stop. */
+  async runAndReport(): Promise<unknown[]> {
+    const failed: unknown[] = []
     for (const step of this.#steps.splice(0).reverse()) {
       try {
         await step()
       } catch (err) {
         this.#logger.warn('error while stopping', { error: err })
+        failed.push(err)
       }
     }
+    return failed
   }
 }

@@ -1,5 +1,6 @@
 // The whole operator story through the CLI alone, on loopback: `framemesh orchestrator` sells,
 // `framemesh gateway` buys for HTTP callers, `framemesh submit` sends an image through both.
+import { existsSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +11,7 @@ import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.j
 import { gatewayCommand } from '../../src/cli/commands/gateway.js'
 import { orchestratorCommand } from '../../src/cli/commands/orchestrator.js'
 import { submitCommand } from '../../src/cli/commands/submit.js'
+import { LOCK_FILE_NAME, lockDataDir } from '../../src/cli/data-dir-lock.js'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { startCommand } from './node-harness.js'
@@ -160,6 +162,10 @@ test('a gateway port already in use is reported with the key to change', async (
   const err = await t.throwsAsync(cmd.done)
   t.like(err, { code: 'ERR_CONFIG_INVALID', details: { key: 'port' } })
   t.regex(err!.message, /EADDRINUSE.*--port/)
+  // It failed after taking the data dir and starting the node: both are undone, so the next run starts.
+  const dataDir = join(t.context.dir, 'busy')
+  t.false(existsSync(join(dataDir, LOCK_FILE_NAME)), 'the data dir lock is released')
+  await (await lockDataDir(dataDir, 'gateway')).release()
 })
 
 /** GET the metrics endpoint a command logged ("serving metrics {url}"). */

@@ -2,7 +2,7 @@ import { createBootstrapNode } from '../../../bootstrap/index.js'
 import { marketGossipOptions, marketRelayValidators } from '../../market/advert-gossip.js'
 import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
-import { startObservability, untilAborted } from '../runtime.js'
+import { commandLogger, startMetrics, untilAborted, withTeardown } from '../runtime.js'
 
 const spec = {
   ...PEER_CONFIG,
@@ -35,8 +35,9 @@ export const bootstrapCommand: CliCommand = {
   ].join('\n'),
   async run(ctx) {
     const { config } = await loadConfig(spec, ctx)
-    const obs = await startObservability(ctx, config, 'bootstrap')
-    try {
+    const logger = commandLogger(ctx, config, 'bootstrap')
+    return withTeardown(logger, async (teardown) => {
+      const metrics = await startMetrics(teardown, logger, config)
       const node = await createBootstrapNode(
         {
           dataDir: config.dataDir,
@@ -49,25 +50,23 @@ export const bootstrapCommand: CliCommand = {
           gossip: marketGossipOptions(),
         },
         {
-          logger: obs.logger,
-          ...(obs.metrics === undefined ? {} : { metrics: obs.metrics }),
+          logger,
+          ...(metrics === undefined ? {} : { metrics }),
           // Adverts are checked here before they are relayed: a forged one stops at the hub.
-          topicValidators: marketRelayValidators({ logger: obs.logger }),
+          topicValidators: marketRelayValidators({ logger }),
         },
       )
+      teardown.add(() => node.stop())
       ctx.stdout(`bootstrap node ${node.peer.peerId} listening on:`)
       for (const addr of node.multiaddrs) ctx.stdout(`  ${addr}`)
       const off = [
-        node.peer.events.on('peer:connect', (e) => obs.logger.info('peer connected', e)),
-        node.peer.events.on('peer:disconnect', (e) => obs.logger.info('peer disconnected', e)),
+        node.peer.events.on('peer:connect', (e) => logger.info('peer connected', e)),
+        node.peer.events.on('peer:disconnect', (e) => logger.info('peer disconnected', e)),
       ]
       await untilAborted(ctx.signal)
       for (const f of off) f()
-      obs.logger.info('stopping')
-      await node.stop()
+      logger.info('stopping')
       return 0
-    } finally {
-      await obs.close()
-    }
+    })
   },
 }

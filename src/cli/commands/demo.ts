@@ -12,11 +12,13 @@ import { meshForGateway } from '../../gateway/mesh-adapter.js'
 import { createGateway, type Gateway } from '../../gateway/server.js'
 import { generateTestClip } from '../../inference/media/test-clip.js'
 import { probeVideo } from '../../inference/media/video.js'
+import type { Logger } from '../../logger.js'
+import type { Teardown } from '../../node/lifecycle.js'
 import { type LocalMesh, startLocalMesh } from '../../node/local-mesh.js'
 import type { CliCommand, CliContext } from '../command.js'
-import { type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
+import { type Config, type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
 import { createProgress } from '../progress.js'
-import { startObservability, untilAborted } from '../runtime.js'
+import { commandLogger, untilAborted, withTeardown } from '../runtime.js'
 
 const spec = {
   port: {
@@ -48,44 +50,47 @@ export const demoCommand: CliCommand = {
   ].join('\n'),
   async run(ctx) {
     const { config } = await loadConfig(spec, ctx)
-    const obs = await startObservability(ctx, { ...config, metricsHost: '127.0.0.1' }, 'demo')
-    const scratch = await mkdtemp(join(tmpdir(), 'framemesh-demo-'))
-    const started = performance.now()
-    const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`
-    let local: LocalMesh | undefined
-    let gateway: Gateway | undefined
-    try {
-      ctx.stdout('framemesh demo: starting a local mesh on 127.0.0.1 …')
-      local = await startLocalMesh({ logger: obs.logger }, { signal: ctx.signal })
-      ctx.stdout(`  dev chain        ${local.chain.rpcUrl} (TicketBroker ${local.chain.contractAddress})`)
-      ctx.stdout(`  bootstrap node   ${local.bootstrap.multiaddrs[0]}`)
-      for (const [i, o] of local.orchestrators.entries()) {
-        const offers = local.broadcaster.mesh.offers().filter((x) => x.peerId === o.peer.peerId.toString())
-        const prices = offers.map((x) => `${x.modelId} ${x.pricePerUnit} wei/${x.unit}`).join(', ')
-        ctx.stdout(`  orchestrator ${i + 1}   ${short(o.peer.peerId.toString())}  ${prices}`)
-      }
-      ctx.stdout(
-        `  broadcaster      ${short(local.broadcaster.peer.peerId.toString())} paying from ${local.broadcaster.address}`,
-      )
-      gateway = await openGateway(local, config.port, join(scratch, 'gateway'))
-      ctx.stdout(`mesh up in ${elapsed()}; dashboard: ${gateway.url}/dashboard/`)
-
-      await sampleJob(ctx, gateway, scratch, config.seconds)
-      ctx.stdout(`from npm start to the sample job's last frame: ${elapsed()}`)
-      if (!config.once) {
-        ctx.stdout(`serving the dashboard at ${gateway.url}/dashboard/ — Ctrl-C to stop`)
-        await untilAborted(ctx.signal)
-      }
-      return 0
-    } finally {
-      ctx.stdout('stopping …')
-      await gateway?.close()
-      await local?.stop()
-      await obs.close()
-      await rm(scratch, { recursive: true, force: true })
-      ctx.stdout('stopped cleanly')
-    }
+    const logger = commandLogger(ctx, config, 'demo')
+    const notice = { stopping: () => ctx.stdout('stopping …'), stopped: () => ctx.stdout('stopped cleanly') }
+    return withTeardown(logger, (teardown) => runDemo(ctx, config, logger, teardown), notice)
   },
+}
+
+/** Starts the mesh and the gateway (each stop on `teardown`), runs the sample job, then serves. */
+async function runDemo(
+  ctx: CliContext,
+  config: Config<typeof spec>,
+  logger: Logger,
+  teardown: Teardown,
+): Promise<number> {
+  const scratch = await mkdtemp(join(tmpdir(), 'framemesh-demo-'))
+  teardown.add(() => rm(scratch, { recursive: true, force: true }))
+  const started = performance.now()
+  const elapsed = () => `${((performance.now() - started) / 1000).toFixed(1)} s`
+  ctx.stdout('framemesh demo: starting a local mesh on 127.0.0.1 …')
+  const local = await startLocalMesh({ logger }, { signal: ctx.signal })
+  teardown.add(() => local.stop())
+  ctx.stdout(`  dev chain        ${local.chain.rpcUrl} (TicketBroker ${local.chain.contractAddress})`)
+  ctx.stdout(`  bootstrap node   ${local.bootstrap.multiaddrs[0]}`)
+  for (const [i, o] of local.orchestrators.entries()) {
+    const offers = local.broadcaster.mesh.offers().filter((x) => x.peerId === o.peer.peerId.toString())
+    const prices = offers.map((x) => `${x.modelId} ${x.pricePerUnit} wei/${x.unit}`).join(', ')
+    ctx.stdout(`  orchestrator ${i + 1}   ${short(o.peer.peerId.toString())}  ${prices}`)
+  }
+  ctx.stdout(
+    `  broadcaster      ${short(local.broadcaster.peer.peerId.toString())} paying from ${local.broadcaster.address}`,
+  )
+  const gateway = await openGateway(local, config.port, join(scratch, 'gateway'))
+  teardown.add(() => gateway.close())
+  ctx.stdout(`mesh up in ${elapsed()}; dashboard: ${gateway.url}/dashboard/`)
+
+  await sampleJob(ctx, gateway, scratch, config.seconds)
+  ctx.stdout(`from npm start to the sample job's last frame: ${elapsed()}`)
+  if (!config.once) {
+    ctx.stdout(`serving the dashboard at ${gateway.url}/dashboard/ — Ctrl-C to stop`)
+    await untilAborted(ctx.signal)
+  }
+  return 0
 }
 
 /** The configured port, or any free one when it is taken (a second demo must still start). */

@@ -8,7 +8,7 @@ import type { CliCommand, CliContext } from '../command.js'
 import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.js'
 import { NODE_CONFIG, peerOptionsOf, prepareNode } from '../node-config.js'
 import { registerGatewayMetrics } from '../node-metrics.js'
-import { startObservability, untilAborted } from '../runtime.js'
+import { commandLogger, startMetrics, untilAborted, withTeardown } from '../runtime.js'
 
 const spec = {
   ...NODE_CONFIG,
@@ -58,6 +58,7 @@ export const gatewayCommand: CliCommand = {
     const loaded = await loadConfig(spec, ctx)
     const { config } = loaded
     const tokens = config.token ?? []
+    const logger = commandLogger(ctx, config, 'gateway')
     const { chain, walletKey, lock } = await prepareNode('gateway', ctx, loaded, () => {
       if (tokens.length === 0 && !LOOPBACK.test(config.host) && !config.allowOpen) {
         throw new ConfigError(
@@ -68,66 +69,53 @@ export const gatewayCommand: CliCommand = {
       }
     })
 
-    try {
-      const obs = await startObservability(ctx, config, 'gateway')
-      try {
-        const started = performance.now()
-        const node = await startBroadcasterNode(
-          { logger: obs.logger },
-          { dataDir: config.dataDir, peer: peerOptionsOf(config), chain, walletKey },
-        )
-        try {
-          const gateway = await createGateway(
-            { mesh: meshForGateway(node.mesh), logger: obs.logger.child('http') },
-            {
-              host: config.host,
-              port: config.port,
-              tokens,
-              maxConcurrentPerToken: config.maxConcurrent,
-              maxUploadBytes: config.maxUploadMb * 1024 * 1024,
-              dataDir: config.jobsDir ?? join(config.dataDir, 'gateway'),
-            },
-          ).catch((err: NodeJS.ErrnoException) => {
-            if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') throw err
-            throw new ConfigError(
-              'ERR_CONFIG_INVALID',
-              `cannot listen on ${config.host}:${config.port} (${err.code}); pick another --port or stop what holds it`,
-              { details: { key: 'port' }, cause: err },
-            )
-          })
-          try {
-            ctx.stdout(`gateway ${gateway.url} ready in ${Math.round(performance.now() - started)} ms`)
-            ctx.stdout(`dashboard: ${gateway.url}/dashboard/`)
-            ctx.stdout(
-              `access: ${tokens.length === 0 ? 'open (no token)' : `${tokens.length} bearer token(s)`}`,
-            )
-            if (obs.metrics !== undefined)
-              registerGatewayMetrics(obs.metrics.registry, node.mesh, gateway.jobs)
-            await printNode(ctx, node, chain.chainId ?? 0, obs.logger)
-            const off = node.mesh.orderBook.events.on('offer:added', ({ offer: o }) =>
-              obs.logger.info('offer', {
-                peer: o.peerId,
-                model: o.modelId,
-                pricePerUnit: String(o.pricePerUnit),
-              }),
-            )
-            await untilAborted(ctx.signal)
-            off()
-            obs.logger.info('stopping: ending running jobs, closing the HTTP server and the peer')
-          } finally {
-            await gateway.close()
-          }
-        } finally {
-          await node.stop()
-        }
-        return 0
-      } finally {
-        await obs.close()
-      }
-    } finally {
-      await lock.release()
-    }
+    return withTeardown(logger, async (teardown) => {
+      teardown.add(() => lock.release())
+      const metrics = await startMetrics(teardown, logger, config)
+      const started = performance.now()
+      const node = await startBroadcasterNode(
+        { logger },
+        { dataDir: config.dataDir, peer: peerOptionsOf(config), chain, walletKey },
+      )
+      teardown.add(() => node.stop())
+      const gateway = await createGateway(
+        { mesh: meshForGateway(node.mesh), logger: logger.child('http') },
+        {
+          host: config.host,
+          port: config.port,
+          tokens,
+          maxConcurrentPerToken: config.maxConcurrent,
+          maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+          dataDir: config.jobsDir ?? join(config.dataDir, 'gateway'),
+        },
+      ).catch((err: NodeJS.ErrnoException) => {
+        throw listenError(err, config.host, config.port)
+      })
+      teardown.add(() => gateway.close())
+      ctx.stdout(`gateway ${gateway.url} ready in ${Math.round(performance.now() - started)} ms`)
+      ctx.stdout(`dashboard: ${gateway.url}/dashboard/`)
+      ctx.stdout(`access: ${tokens.length === 0 ? 'open (no token)' : `${tokens.length} bearer token(s)`}`)
+      if (metrics !== undefined) registerGatewayMetrics(metrics.registry, node.mesh, gateway.jobs)
+      await printNode(ctx, node, chain.chainId ?? 0, logger)
+      const off = node.mesh.orderBook.events.on('offer:added', ({ offer: o }) =>
+        logger.info('offer', { peer: o.peerId, model: o.modelId, pricePerUnit: String(o.pricePerUnit) }),
+      )
+      await untilAborted(ctx.signal)
+      off()
+      logger.info('stopping: ending running jobs, closing the HTTP server and the peer')
+      return 0
+    })
   },
+}
+
+/** A port the gateway cannot bind is a setting to change, not a crash. */
+function listenError(err: NodeJS.ErrnoException, host: string, port: number): Error {
+  if (err.code !== 'EADDRINUSE' && err.code !== 'EACCES') return err
+  return new ConfigError(
+    'ERR_CONFIG_INVALID',
+    `cannot listen on ${host}:${port} (${err.code}); pick another --port or stop what holds it`,
+    { details: { key: 'port' }, cause: err },
+  )
 }
 
 async function printNode(

@@ -10,7 +10,7 @@ import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.
 import { INFERENCE_CONFIG, modelsDirOf } from '../inference.js'
 import { NODE_CONFIG, peerOptionsOf, prepareNode } from '../node-config.js'
 import { registerOrchestratorMetrics } from '../node-metrics.js'
-import { startObservability, untilAborted } from '../runtime.js'
+import { commandLogger, startMetrics, untilAborted, withTeardown } from '../runtime.js'
 
 const spec = {
   ...NODE_CONFIG,
@@ -59,56 +59,49 @@ export const orchestratorCommand: CliCommand = {
     const unitsPerTicket = parseTicketWork(config.ticketWork)
     const modelsDir = modelsDirOf(config)
     const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
+    const logger = commandLogger(ctx, config, 'orchestrator')
     const { chain, walletKey, lock } = await prepareNode('orchestrator', ctx, loaded, async () => {
       await registry.scan()
       checkModels(registry, Object.keys(prices), 'price')
       checkModels(registry, config.pin ?? [], 'pin')
     })
 
-    try {
-      const obs = await startObservability(ctx, config, 'orchestrator')
-      try {
-        const started = performance.now()
-        const node = await startOrchestratorNode(
-          { logger: obs.logger },
-          {
-            dataDir: config.dataDir,
-            peer: peerOptionsOf(config),
-            chain,
-            walletKey,
-            modelsDir,
-            prices,
-            capacity: config.capacity,
-            budgetBytes: config.budgetMb * 1024 * 1024,
-            intraOpThreads: config.threads,
-            ...(config.pin === undefined ? {} : { pin: config.pin }),
-            recipient: { unitsPerTicket },
-          },
+    return withTeardown(logger, async (teardown) => {
+      teardown.add(() => lock.release())
+      const metrics = await startMetrics(teardown, logger, config)
+      const started = performance.now()
+      const node = await startOrchestratorNode(
+        { logger },
+        {
+          dataDir: config.dataDir,
+          peer: peerOptionsOf(config),
+          chain,
+          walletKey,
+          modelsDir,
+          prices,
+          capacity: config.capacity,
+          budgetBytes: config.budgetMb * 1024 * 1024,
+          intraOpThreads: config.threads,
+          ...(config.pin === undefined ? {} : { pin: config.pin }),
+          recipient: { unitsPerTicket },
+        },
+      )
+      teardown.add(() => node.stop())
+      printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
+      if (config.announce === undefined && config.listen.every((a) => a.startsWith('/ip4/127.'))) {
+        logger.warn(
+          'listening on loopback only: broadcasters on other machines cannot dial this orchestrator; pass --listen /ip4/0.0.0.0/tcp/4010 (and --announce <public multiaddr> behind NAT)',
         )
-        try {
-          printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
-          if (config.announce === undefined && config.listen.every((a) => a.startsWith('/ip4/127.'))) {
-            obs.logger.warn(
-              'listening on loopback only: broadcasters on other machines cannot dial this orchestrator; pass --listen /ip4/0.0.0.0/tcp/4010 (and --announce <public multiaddr> behind NAT)',
-            )
-          }
-          const offs = [
-            logJobs(node, obs.logger),
-            obs.metrics === undefined ? () => {} : registerOrchestratorMetrics(obs.metrics.registry, node),
-          ]
-          await untilAborted(ctx.signal)
-          for (const off of offs) off()
-          obs.logger.info('stopping: ending running jobs, closing the redemption queue and the peer')
-        } finally {
-          await node.stop()
-        }
-        return 0
-      } finally {
-        await obs.close()
       }
-    } finally {
-      await lock.release()
-    }
+      const offs = [
+        logJobs(node, logger),
+        metrics === undefined ? () => {} : registerOrchestratorMetrics(metrics.registry, node),
+      ]
+      await untilAborted(ctx.signal)
+      for (const off of offs) off()
+      logger.info('stopping: ending running jobs, closing the redemption queue and the peer')
+      return 0
+    })
   },
 }
 

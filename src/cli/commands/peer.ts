@@ -2,7 +2,7 @@ import { marketGossipOptions } from '../../market/advert-gossip.js'
 import { createPeer } from '../../peer/index.js'
 import type { CliCommand } from '../command.js'
 import { ConfigError, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
-import { startObservability, untilAborted } from '../runtime.js'
+import { commandLogger, startMetrics, untilAborted, withTeardown } from '../runtime.js'
 
 const spec = PEER_CONFIG
 
@@ -27,8 +27,9 @@ export const peerCommand: CliCommand = {
         "'bootstrap' is empty and mdns is off, so this peer would find nobody: pass --bootstrap <multiaddr> (printed by `framemesh bootstrap`) or --mdns",
       )
     }
-    const obs = await startObservability(ctx, config, 'peer')
-    try {
+    const logger = commandLogger(ctx, config, 'peer')
+    return withTeardown(logger, async (teardown) => {
+      const metrics = await startMetrics(teardown, logger, config)
       const peer = await createPeer(
         {
           dataDir: config.dataDir,
@@ -39,8 +40,9 @@ export const peerCommand: CliCommand = {
           maxConnections: config.maxConnections,
           gossip: marketGossipOptions(),
         },
-        { logger: obs.logger, ...(obs.metrics === undefined ? {} : { metrics: obs.metrics }) },
+        { logger, ...(metrics === undefined ? {} : { metrics }) },
       )
+      teardown.add(() => peer.stop())
       ctx.stdout(`peer ${peer.peerId} listening on:`)
       for (const addr of peer.multiaddrs) ctx.stdout(`  ${addr}`)
       const off = [
@@ -54,10 +56,7 @@ export const peerCommand: CliCommand = {
       ]
       await untilAborted(ctx.signal)
       for (const f of off) f()
-      await peer.stop()
       return 0
-    } finally {
-      await obs.close()
-    }
+    })
   },
 }
