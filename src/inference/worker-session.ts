@@ -48,6 +48,8 @@ export interface WorkerSessionOptions {
   openTimeoutMs: number
   /** Largest input set copied into a shared staging slot (staging.ts); default 4 MiB. */
   maxSlotBytes?: number
+  /** On release, how long a thread with no run left may take to close before it is stopped (ms, default 5 s). */
+  releaseTimeoutMs?: number
   /** Called with each thread once its session is open (lets a supervisor or a test watch or stop it). */
   onThread?: (worker: Worker) => void
 }
@@ -97,6 +99,8 @@ interface Thread {
   held: Map<number, StagingSlot>
   /** The buffer this thread has for each slot (a slot's buffer is sent along when it changed). */
   known: Array<SharedArrayBuffer | undefined>
+  /** Waiting for the thread to have no run pending (release waits so it never stops a computing run). */
+  idle: Array<() => void>
   /** Why the worker is gone, once it is. */
   gone?: Error
 }
@@ -147,6 +151,13 @@ function handOff(
   return { request, transfer }
 }
 
+/** After a run left `thread`: an idle thread lets the process exit and wakes whoever waits for it. */
+function runEnded(thread: Thread): void {
+  if (thread.pending.size > 0) return
+  thread.worker.unref()
+  for (const wake of thread.idle.splice(0)) wake()
+}
+
 /** Give back the staging slot run `id` held on `thread`, if it held one. */
 function freeSlot(thread: Thread, id: number, staging: StagingArea): void {
   const slot = thread.held.get(id)
@@ -169,7 +180,7 @@ async function startThread(
   staging: StagingArea,
 ): Promise<{ thread: Thread; inputNames: readonly string[]; outputNames: readonly string[] }> {
   const worker = new Worker(threadEntry(), { workerData: init, execArgv: loaderArgv(process.execArgv) })
-  const thread: Thread = { worker, pending: new Map(), held: new Map(), known: [] }
+  const thread: Thread = { worker, pending: new Map(), held: new Map(), known: [], idle: [] }
   const ready = await new Promise<{ inputNames: readonly string[]; outputNames: readonly string[] }>(
     (resolve, reject) => {
       const timer = setTimeout(() => {
@@ -196,6 +207,7 @@ async function startThread(
     thread.gone ??= err
     for (const p of thread.pending.values()) p.reject(thread.gone)
     thread.pending.clear()
+    for (const wake of thread.idle.splice(0)) wake()
     for (const slot of thread.held.values()) staging.release(slot)
     thread.held.clear()
   }
@@ -207,7 +219,7 @@ async function startThread(
     const p = thread.pending.get(m.id)
     if (p === undefined) return
     thread.pending.delete(m.id)
-    if (thread.pending.size === 0) worker.unref()
+    runEnded(thread)
     if (m.op === 'result') p.resolve(fromWire(m.outputs))
     else p.reject(new Error(m.message))
   })
@@ -264,7 +276,7 @@ export async function openWorkerSession(
         const onAbort = () => {
           if (thread.pending.keys().next().value === id) return
           thread.pending.delete(id)
-          if (thread.pending.size === 0) thread.worker.unref()
+          runEnded(thread)
           thread.worker.postMessage({ op: 'cancel', id } satisfies ThreadRequest)
           reject(new AbortedError('the model run was aborted before it started', { cause: signal?.reason }))
         }
@@ -294,7 +306,7 @@ export async function openWorkerSession(
           // Nothing reached the thread (e.g. an input postMessage cannot copy): the run ends here.
           freeSlot(thread, id, staging)
           thread.pending.delete(id)
-          if (thread.pending.size === 0) thread.worker.unref()
+          runEnded(thread)
           done()
           reject(err)
         }
@@ -306,10 +318,15 @@ export async function openWorkerSession(
       await Promise.all(
         threads.map(async (t) => {
           if (t.gone !== undefined) return
+          // Stopping a thread from outside while onnxruntime computes in it takes the whole process
+          // down (its binding throws where nothing can catch it: seen as SIGABRT), so the runs
+          // already handed over finish first; new ones are refused once released.
+          if (t.pending.size > 0) await new Promise<void>((resolve) => t.idle.push(resolve))
+          if (t.gone !== undefined) return
           const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()))
           t.worker.postMessage({ op: 'release' } satisfies ThreadRequest)
-          // A thread that does not wind down by itself is stopped.
-          const timer = setTimeout(() => void t.worker.terminate(), 5_000)
+          // A thread that does not wind down by itself (it has no run left) is stopped.
+          const timer = setTimeout(() => void t.worker.terminate(), options.releaseTimeoutMs ?? 5_000)
           await exited
           clearTimeout(timer)
         }),

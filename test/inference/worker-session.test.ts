@@ -319,7 +319,7 @@ test('a later input larger than any before gets a bigger staging slot and its ow
   }
 })
 
-test('a session thread that dies fails its computing and waiting runs, and every later one, with an error saying so', async (t) => {
+test('a session thread that dies fails every later run with an error saying so', async (t) => {
   const workers: import('node:worker_threads').Worker[] = []
   const session = await openWorkerSession(
     MODEL,
@@ -328,10 +328,33 @@ test('a session thread that dies fails its computing and waiting runs, and every
     { threads: 1, openTimeoutMs: 60_000, onThread: (w) => workers.push(w) },
   )
   t.teardown(() => session.release())
-  const computing = session.run(seeded(256, 1))
-  const waiting = session.run(seeded(64, 2))
+  await session.run(seeded(8, 1))
+  // Killed between runs: a thread stopped from outside while onnxruntime computes in it takes the
+  // whole process down (onnxruntime's binding throws where nothing catches it), which no session
+  // can answer for; release() therefore lets handed-over runs finish before it stops a thread.
   await workers[0]!.terminate()
-  await t.throwsAsync(computing, { message: /session thread exited/ })
-  await t.throwsAsync(waiting, { message: /session thread exited/ })
+  await t.throwsAsync(session.run(seeded(64, 2)), { message: /session thread exited/ })
   await t.throwsAsync(session.run(seeded(8, 3)), { message: /session thread exited/ })
+})
+
+test('releasing a session with runs still in its thread lets them finish before its stop timer starts', async (t) => {
+  // A 1 ms timer started at once would stop the thread mid-run (and take the process down).
+  const session = await openWorkerSession(
+    MODEL,
+    await modelBytes(),
+    { intraOpNumThreads: 1 },
+    {
+      threads: 1,
+      openTimeoutMs: 60_000,
+      releaseTimeoutMs: 1,
+    },
+  )
+  const runs = [session.run(seeded(256, 1)), session.run(seeded(64, 2))]
+  await session.release()
+  const settled = await Promise.allSettled(runs)
+  t.deepEqual(
+    settled.map((r) => r.status),
+    ['fulfilled', 'fulfilled'],
+  )
+  await t.throwsAsync(session.run(seeded(8, 3)), { message: /released/ })
 })
