@@ -283,9 +283,21 @@ test('when the middle stage of a three-stage direct workflow is killed mid-job, 
   // A fourth orchestrator, so a replacement exists besides the stages around the middle one.
   await startSpare(t.context, 6)
   const frames = clip(20)
+  let killed!: () => void
+  const afterKill = new Promise<void>((resolve) => {
+    killed = resolve
+  })
   const job = mesh.submit({
     stages: [...UP_THEN_BLEND, { pipeline: 'interpolate', model: 'blend' }],
-    input: frames,
+    // The last 14 frames wait for the kill, so the killed stage still had work to do (a fast
+    // pipeline could otherwise have passed every frame on before the kill).
+    input: (async function* () {
+      for (const [i, frame] of frames.entries()) {
+        if (i === 6) await afterKill
+        yield frame
+      }
+    })(),
+    collect: true,
   })
   let middle: string | undefined
   // Stage events carry the stage's index (MeshJobEvents).
@@ -296,7 +308,12 @@ test('when the middle stage of a three-stage direct workflow is killed mid-job, 
   let seen = 0
   job.events.on('result', () => {
     // Killed outright (its libp2p node stops: every stream resets) with frames in flight in every stage.
-    if (++seen === 3) void nodes.find((n) => n.peer.peerId === middle)?.peer.stop()
+    if (++seen === 3) {
+      void nodes
+        .find((n) => n.peer.peerId === middle)
+        ?.peer.stop()
+        .finally(killed)
+    }
   })
   const switched = job.events.waitFor('peer:switch', { filter: (e) => stageOf(e) === 1, timeoutMs: 60_000 })
   const { results, report } = await job.done
