@@ -46,7 +46,7 @@ export interface StageComponents {
   room?: (signal?: AbortSignal) => Promise<void>
   /**
    * Spare quotes (see spare-quotes.ts): a job of a kind it has a spare for starts from it, and
-   * every quote taken asks for the next spare. Absent: every job asks for its quote.
+   * once a job's first result is in, the next spare is asked for. Absent: every job asks for its quote.
    */
   spareQuotes?: Pick<SpareQuotes, 'take' | 'refill'>
   /**
