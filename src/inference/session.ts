@@ -124,9 +124,8 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     sessionOverheadBytes: WORKER_THREAD_BYTES,
   }
   const autoMainMs = options.autoMainMs ?? DEFAULT_AUTO_MAIN_MS
-  const mainShape = { sessionOptions }
   return {
-    ...(runOn === 'main' ? mainShape : workerShape),
+    ...(runOn === 'main' ? { sessionOptions } : workerShape),
     async open(modelId, model, warmUpFeeds) {
       let place: 'main' | 'worker' = runOn === 'auto' ? 'worker' : runOn
       if (warmUpFeeds !== undefined) {
@@ -150,7 +149,7 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
  * 'auto'. It runs on a probe rather than on the session that will serve because onnxruntime keeps
  * running inputs of another size slower in a session whose first runs had the warm-up's small
  * size (measured: the PaddleOCR detector at 128², 4–8 % slower after warm-up runs at 32², 256² or
- * 512²; none after warm-up runs at 128²). The serving session's first run is then a real input.
+ * 512²; 0–3 % after warm-up runs at 128²). The serving session's first run is then a real input.
  * With `timeAgainstMs` > 0 it tries up to five runs, since one slow run may be the first run's
  * one-time allocations or the process being descheduled on a busy machine; it stops at the first
  * run under `timeAgainstMs`, or once two runs show the model is clearly heavy.
