@@ -19,7 +19,7 @@ import type { TypedEvents } from './events.js'
 import { checkFeeds, dummyFeeds } from './feeds.js'
 import { DEFAULT_MAX_PIXELS, validateFrame } from './frame.js'
 import { sha256Hex } from './onnx-inspect.js'
-import { checkInterpolateInputs, interpolateFrames } from './pipelines/interpolate.js'
+import { checkInterpolateInputs, interpolateFrames, PositionTensors } from './pipelines/interpolate.js'
 import { type RunnableModel, upscaleFrame } from './pipelines/upscale.js'
 import { createRunQueue, type RunQueue, type RunQueueOptions } from './queue.js'
 import { createModelRegistry, type ModelRegistry, type ModelRegistryOptions } from './registry.js'
@@ -118,6 +118,7 @@ export function createInferenceEngine(
   const tiling: TilingOptions = { ...DEFAULT_TILING, ...options.tiling }
   checkTilingOptions(tiling)
   const queues = new Map<string, RunQueue>()
+  const positions = new PositionTensors()
   let closed = false
 
   /** Read the file once, check it is still the file that was registered, and open a session on those bytes. */
@@ -338,7 +339,7 @@ export function createInferenceEngine(
           validateFrame(b, maxPixels, 'second frame')
           checkInterpolateInputs(modelId, a, b, t)
         },
-        () => withModel(modelId, opts.signal, (model) => interpolateFrames(model, a, b, t)),
+        () => withModel(modelId, opts.signal, (model) => interpolateFrames(model, a, b, t, positions)),
       )
     },
 

@@ -15,8 +15,12 @@ export interface Region {
 
 /** Whether a model input or output is exactly a frame's bytes: uint8, NHWC, values 0–255. */
 function isFrameBytes(spec: TensorSpec): boolean {
-  const [lo, hi] = spec.range ?? [0, 255]
-  return spec.dtype === 'uint8' && spec.layout === 'NHWC' && lo === 0 && hi === 255
+  const range = spec.range
+  return (
+    spec.dtype === 'uint8' &&
+    spec.layout === 'NHWC' &&
+    (range === undefined || (range[0] === 0 && range[1] === 255))
+  )
 }
 
 /**
@@ -31,6 +35,9 @@ export function frameToTensor(
   region?: Region,
   options: { share?: boolean } = {},
 ): ort.Tensor {
+  if (options.share === true && region === undefined && isFrameBytes(spec)) {
+    return new ort.Tensor('uint8', frame.data, [1, frame.height, frame.width, 3])
+  }
   const r = region ?? { x: 0, y: 0, width: frame.width, height: frame.height }
   const [lo, hi] = spec.range ?? [0, 255]
   const n = r.width * r.height * 3

@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-node'
 import { builtinModelsDir } from '../../src/inference/builtins.js'
 import { openInferenceEngine } from '../../src/inference/engine.js'
 import { frameToTensor, tensorToFrame } from '../../src/inference/frame-tensor.js'
+import { PositionTensors } from '../../src/inference/pipelines/interpolate.js'
 import { planTiles } from '../../src/inference/tiling.js'
 import type { Frame, TensorSpec } from '../../src/inference/types.js'
 import { engineFixture, testFrame } from './helpers/engine-fixture.js'
@@ -136,6 +137,28 @@ test('interpolate blends two frames at t through the model', async (t) => {
     mid.data,
     a.data.map((v, i) => Math.round((v + b.data[i]) / 2)),
   )
+})
+
+test('interpolations at different positions in flight at once each get their own position, also when a position repeats', async (t) => {
+  const f = await engineFixture()
+  t.teardown(f.cleanup)
+  const a = testFrame(8, 6, 1)
+  const b = testFrame(8, 6, 9)
+  const at = (k: number) => a.data.map((v, i) => Math.round(v + (b.data[i] - v) * k))
+  const positions = [0.25, 0.75, 0.25, 1, 0.75, 0]
+  const frames = await Promise.all(positions.map((k) => f.engine.interpolate('blend', a, b, k)))
+  for (const [i, frame] of frames.entries()) t.deepEqual(frame.data, at(positions[i]), `t = ${positions[i]}`)
+})
+
+test('position tensors are made once per value and rank, hold their value, and the oldest is dropped past the limit', (t) => {
+  const positions = new PositionTensors(2)
+  const half = positions.get(0.5, 1)
+  t.is(positions.get(0.5, 1), half)
+  t.deepEqual(Array.from(half.data as Float32Array), [0.5])
+  t.deepEqual(half.dims, [1])
+  t.deepEqual(positions.get(0.5, 4).dims, [1, 1, 1, 1])
+  positions.get(0.25, 1) // a third value: 0.5 of rank 1, the oldest, goes
+  t.not(positions.get(0.5, 1), half)
 })
 
 test('bad inputs each get their own typed error and the engine keeps serving', async (t) => {
