@@ -7,6 +7,11 @@
  * charges the engine for everything it adds: frame → tensor, queue, warm pool, the hand-off to a
  * session thread, tensor → frame. Goal: ratio < 1.03 at ≥ 128×128.
  *
+ * Each model gets a row with the engine's session on the main thread, where the direct call runs
+ * (what the engine itself adds), and, when the engine's default (runOn 'auto') puts the model in
+ * a worker thread, a row for that placement too (adding the hand-off to the thread, which the
+ * engine makes so that a node's network keeps turning while a model runs).
+ *
  * On a shared machine two separate timings drift apart, so two more columns measure the overhead
  * in ways load cannot skew: `engine / its ORT run` times onnxruntime's run inside the engine's own
  * call (engine total ÷ that), and `frame⇄tensor` times the engine's conversions alone.
@@ -21,7 +26,8 @@
  * every call; noisier, since each block meets the machine's load alone).
  *
  *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9;
- *                              BENCH_ONLY=<model id part>, e.g. blend)
+ *                              BENCH_ONLY=<model id part>, e.g. blend;
+ *                              BENCH_RUN_ON=main|worker|auto: one placement only)
  */
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -39,10 +45,16 @@ const SIZES = [128, 256]
 const MIN_RUNS = Number(process.env.BENCH_MIN_RUNS ?? 9)
 // BENCH_ONLY=blend: only the cases whose model id contains it.
 const ONLY = process.env.BENCH_ONLY
-// BENCH_RUN_ON=auto|main|worker: where the engine runs sessions (default auto, the engine's own
-// default; the direct baseline is always on this thread).
-const RUN_ON = (['main', 'worker'] as const).find((v) => v === process.env.BENCH_RUN_ON) ?? 'auto'
-const SESSION = { intraOpNumThreads: 2, runOn: RUN_ON } as const
+// Each model is measured with the engine's session on the main thread, like the direct call (the
+// engine's own overhead), and then where the engine's default (runOn 'auto') places it, when that
+// is a worker thread (adding the hand-off to the thread). BENCH_RUN_ON=main|worker|auto: only that.
+type Placement = 'main' | 'worker' | 'auto'
+const PLACEMENTS: Placement[] = (['main', 'worker', 'auto'] as const).includes(
+  process.env.BENCH_RUN_ON as Placement,
+)
+  ? [process.env.BENCH_RUN_ON as Placement]
+  : ['main', 'auto']
+const INTRA_OP_THREADS = 2
 
 interface Case {
   modelId: string
@@ -158,16 +170,14 @@ function median(xs: number[]): number {
   return s[s.length >> 1]
 }
 
-async function main(): Promise<void> {
-  const modelsDir = await mkdtemp(join(tmpdir(), 'fm-bench-'))
-  const builtinDirs = [builtinModelsDir()]
-  // The engine's sessions are the real factory's, wrapped only to add up the time spent inside
-  // onnxruntime's run: engine time ÷ that time is the engine's overhead measured on the very same
-  // calls, which other processes' load cannot skew the way it skews two separate timings.
-  let insideOrtMs = 0
-  let runsOn = '?' // the thread the last opened session runs on (what 'auto' picked)
-  const real = createSessionFactory(SESSION)
-  const sessions: SessionFactory = {
+/** A session factory on `runOn` that notes where each session runs and, if asked, times onnxruntime's runs. */
+function benchSessions(
+  runOn: Placement,
+  inside?: { ms: number },
+): { factory: SessionFactory; runsOn: () => string } {
+  const real = createSessionFactory({ intraOpNumThreads: INTRA_OP_THREADS, runOn })
+  let runsOn = '?'
+  const factory: SessionFactory = {
     sessionOptions: real.sessionOptions,
     sessionsPerModel: real.sessionsPerModel,
     defaultConcurrency: real.defaultConcurrency,
@@ -175,139 +185,223 @@ async function main(): Promise<void> {
     async open(id, model, warmUpFeeds) {
       const s = await real.open(id, model, warmUpFeeds)
       runsOn = s.runsOn ?? '?'
+      if (inside === undefined) return s
       return {
         ...s,
-        run: async (feeds) => {
+        run: (feeds, options) => {
           const t0 = performance.now()
-          try {
-            return await s.run(feeds)
-          } finally {
-            insideOrtMs += performance.now() - t0
+          const run = s.run(feeds, options)
+          const add = () => {
+            inside.ms += performance.now() - t0
           }
+          run.then(add, add)
+          return run
         },
       }
     },
   }
-  const makeEngine = async () => {
-    const registry = createModelRegistry({}, { modelsDir, builtinDirs })
+  return { factory, runsOn: () => runsOn }
+}
+
+interface Inputs {
+  a: Frame
+  b: Frame
+  feeds: Record<string, ort.Tensor>
+}
+
+async function measureRow(
+  c: Case,
+  size: number,
+  runOn: Placement,
+  modelsDir: string,
+): Promise<Record<string, string | number> | undefined> {
+  const makeEngine = async (factory: SessionFactory) => {
+    const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
     await registry.scan()
-    return createInferenceEngine({ registry, sessions }, {})
+    return createInferenceEngine({ registry, sessions: factory }, {})
   }
+  const a = frame(size, 1)
+  const b = frame(size, 2)
+  // The timed engine's sessions are the real factory's, unwrapped: nothing of the bench's own
+  // sits in the engine's path.
+  const placed = benchSessions(runOn)
+  // Cold: a fresh engine with nothing warm, from the call to the first result (load + warm-up + run).
+  const engine = await makeEngine(placed.factory)
+  const input: Inputs = { a, b, feeds: c.feeds(engine.registry, a, b) }
+  let t0 = performance.now()
+  await c.engine(engine, a, b, input.feeds)
+  const engineCold = performance.now() - t0
+  if (runOn === 'auto' && placed.runsOn() === 'main') {
+    // The default keeps this model on the main thread: its 'main' row is the default's.
+    await engine.close()
+    return undefined
+  }
+  t0 = performance.now()
+  // The same session options the engine uses, so only the engine's own work differs.
+  const session = await ort.InferenceSession.create(
+    engine.registry.get(c.modelId).modelPath,
+    placed.factory.sessionOptions,
+  )
+  const direct = await session.run(input.feeds)
+  const directCold = performance.now() - t0
+  const convertMs = conversionMs(engine, c, a, b, direct)
+  try {
+    const paired = await pairedTimes(c, engine, session, input)
+    const d = median(paired.direct)
+    const fps = await blockFps(c, engine, session, input, placed.factory.defaultConcurrency ?? 1, d)
+    const inside = await insideRatio(c, runOn, input, makeEngine)
+    const e = median(paired.engine)
+    return {
+      pipeline: c.label,
+      size: `${size}x${size}`,
+      'runs on': placed.runsOn(),
+      runs: paired.engine.length,
+      'engine ms/frame': e.toFixed(3),
+      'direct ms/frame': d.toFixed(3),
+      'engine frames/s': (1000 / e).toFixed(1),
+      // Each engine run is paired with the direct run right after it; the median of the pair
+      // ratios is robust to slow drift and to other processes sharing the CPU.
+      'engine / direct': median(paired.engine.map((x, i) => x / paired.direct[i]!)).toFixed(3),
+      'engine / its ORT run': inside.toFixed(3),
+      'in flight': fps.inFlight,
+      'engine pipelined / direct (fps)': median(fps.pipelined.map((x, i) => x / fps.direct[i]!)).toFixed(3),
+      'engine / direct (blocks, 1 in flight)': median(
+        fps.direct.map((x, i) => x / fps.sequential[i]!),
+      ).toFixed(3),
+      'frame⇄tensor ms': convertMs.toFixed(3),
+      // A caller holding frames, not tensors, pays the conversion too: this is the engine
+      // against the same direct call plus that conversion.
+      'engine / (direct + frame⇄tensor)': (e / (d + convertMs)).toFixed(3),
+      'cold→first ms (engine)': engineCold.toFixed(0),
+      'cold→first ms (direct)': directCold.toFixed(0),
+      'peak RSS MiB': (process.resourceUsage().maxRSS / 1024).toFixed(0),
+      load: loadavg()[0]!.toFixed(1),
+    }
+  } finally {
+    await session.release()
+    await engine.close()
+  }
+}
+
+/**
+ * Engine and direct calls alternately for SECONDS. The order flips every pair (engine first, then
+ * direct first): whichever runs second finds caches and clocks warmed by the first, and that must
+ * not favour one side.
+ */
+async function pairedTimes(
+  c: Case,
+  engine: InferenceEngine,
+  session: ort.InferenceSession,
+  { a, b, feeds }: Inputs,
+): Promise<{ engine: number[]; direct: number[] }> {
+  const times = { engine: [] as number[], direct: [] as number[] }
+  const timed = async (into: number[], call: () => Promise<unknown>) => {
+    const start = performance.now()
+    await call()
+    into.push(performance.now() - start)
+  }
+  const runEngine = () => timed(times.engine, () => c.engine(engine, a, b, feeds))
+  const runDirect = () => timed(times.direct, () => session.run(feeds))
+  const end = performance.now() + SECONDS * 1000
+  while (performance.now() < end || times.engine.length < MIN_RUNS) {
+    if (times.engine.length % 2 === 0) {
+      await runEngine()
+      await runDirect()
+    } else {
+      await runDirect()
+      await runEngine()
+    }
+  }
+  return times
+}
+
+/**
+ * Blocks: the engine with its default runs in flight, the engine one call at a time, and direct
+ * calls one at a time; sized to take ~SECONDS in all, their order rotating each round.
+ */
+async function blockFps(
+  c: Case,
+  engine: InferenceEngine,
+  session: ort.InferenceSession,
+  { a, b, feeds }: Inputs,
+  inFlight: number,
+  directMs: number,
+) {
+  const blockFrames = Math.max(4, Math.round((SECONDS * 1000) / (3 * FPS_ROUNDS) / directMs))
+  const fps = { inFlight, pipelined: [] as number[], sequential: [] as number[], direct: [] as number[] }
+  const blocks: Array<[number[], number, () => Promise<unknown>]> = [
+    [fps.pipelined, inFlight, () => c.engine(engine, a, b, feeds)],
+    [fps.sequential, 1, () => c.engine(engine, a, b, feeds)],
+    [fps.direct, 1, () => session.run(feeds)],
+  ]
+  for (let k = 0; k < FPS_ROUNDS; k++) {
+    for (let j = 0; j < blocks.length; j++) {
+      const [out, n, call] = blocks[(k + j) % blocks.length]!
+      out.push(await framesPerSecond(blockFrames, n, call))
+    }
+  }
+  return fps
+}
+
+/**
+ * The engine's total time per call over the time onnxruntime's run took inside it (for worker
+ * sessions, the run as seen from this thread, hand-off included), on an engine of its own whose
+ * sessions are timed: a ratio that other processes' load cannot skew the way it skews two
+ * separate timings.
+ */
+async function insideRatio(
+  c: Case,
+  runOn: Placement,
+  { a, b, feeds }: Inputs,
+  makeEngine: (factory: SessionFactory) => Promise<InferenceEngine>,
+): Promise<number> {
+  const inside = { ms: 0 }
+  const engine = await makeEngine(benchSessions(runOn, inside).factory)
+  try {
+    await c.engine(engine, a, b, feeds)
+    const ratios: number[] = []
+    const end = performance.now() + (SECONDS * 1000) / 3
+    while (performance.now() < end || ratios.length < MIN_RUNS) {
+      inside.ms = 0
+      const start = performance.now()
+      await c.engine(engine, a, b, feeds)
+      ratios.push((performance.now() - start) / inside.ms)
+    }
+    return median(ratios)
+  } finally {
+    await engine.close()
+  }
+}
+
+async function main(): Promise<void> {
+  const modelsDir = await mkdtemp(join(tmpdir(), 'fm-bench-'))
   const rows: Array<Record<string, string | number>> = []
   try {
     for (const c of CASES.filter((k) => ONLY === undefined || k.modelId.includes(ONLY))) {
       for (const size of SIZES) {
-        const a = frame(size, 1)
-        const b = frame(size, 2)
-        // Cold: a fresh engine with nothing warm, from the call to the first result (load + warm-up + run).
-        const engine = await makeEngine()
-        const feeds = c.feeds(engine.registry, a, b)
-        let t0 = performance.now()
-        await c.engine(engine, a, b, feeds)
-        const engineCold = performance.now() - t0
-        t0 = performance.now()
-        const modelPath = engine.registry.get(c.modelId).modelPath
-        // The same session options the engine uses, so only the engine's own work differs.
-        const session = await ort.InferenceSession.create(
-          modelPath,
-          createSessionFactory(SESSION).sessionOptions,
-        )
-        const direct = await session.run(feeds)
-        const directCold = performance.now() - t0
-        const convertMs = conversionMs(engine, c, a, b, direct)
-
-        // Warm, interleaved.
-        const eTimes: number[] = []
-        const dTimes: number[] = []
-        const inside: number[] = []
-        const end = performance.now() + SECONDS * 1000
-        const runEngine = async () => {
-          const start = performance.now()
-          insideOrtMs = 0
-          await c.engine(engine, a, b, feeds)
-          eTimes.push(performance.now() - start)
-          inside.push(eTimes[eTimes.length - 1] / insideOrtMs)
+        for (const runOn of PLACEMENTS) {
+          const row = await measureRow(c, size, runOn, modelsDir)
+          if (row !== undefined) rows.push(row)
+          process.stderr.write(
+            `done: ${c.label} ${size} runOn ${runOn}${row === undefined ? ' (kept on the main thread: see its main row)' : ''}\n`,
+          )
         }
-        const runDirect = async () => {
-          const start = performance.now()
-          await session.run(feeds)
-          dTimes.push(performance.now() - start)
-        }
-        // The order flips every pair (engine first, then direct first): whichever runs second
-        // finds caches and clocks warmed by the first, and that must not favour one side.
-        while (performance.now() < end || eTimes.length < MIN_RUNS) {
-          if (eTimes.length % 2 === 0) {
-            await runEngine()
-            await runDirect()
-          } else {
-            await runDirect()
-            await runEngine()
-          }
-        }
-        const e = median(eTimes)
-        const d = median(dTimes)
-        // Blocks: the engine with its default runs in flight, the engine one call at a time, and
-        // direct calls one at a time; sized to take ~SECONDS in all, their order rotating each round.
-        const inFlight = real.defaultConcurrency ?? 1
-        const blockFrames = Math.max(4, Math.round((SECONDS * 1000) / (3 * FPS_ROUNDS) / d))
-        const fps = { pipelined: [] as number[], sequential: [] as number[], direct: [] as number[] }
-        const blocks: Array<[number[], number, () => Promise<unknown>]> = [
-          [fps.pipelined, inFlight, () => c.engine(engine, a, b, feeds)],
-          [fps.sequential, 1, () => c.engine(engine, a, b, feeds)],
-          [fps.direct, 1, () => session.run(feeds)],
-        ]
-        for (let k = 0; k < FPS_ROUNDS; k++) {
-          for (let j = 0; j < blocks.length; j++) {
-            const [out, n, call] = blocks[(k + j) % blocks.length]!
-            out.push(await framesPerSecond(blockFrames, n, call))
-          }
-        }
-        await session.release()
-        await engine.close()
-        // Each engine run is paired with the direct run right after it; the median of the pair
-        // ratios is robust to slow drift and to other processes sharing the CPU.
-        const ratio = median(eTimes.map((x, i) => x / dTimes[i]))
-        rows.push({
-          pipeline: c.label,
-          size: `${size}x${size}`,
-          runs: eTimes.length,
-          'engine ms/frame': e.toFixed(3),
-          'direct ms/frame': d.toFixed(3),
-          'engine frames/s': (1000 / e).toFixed(1),
-          'runs on': runsOn,
-          'engine / direct': ratio.toFixed(3),
-          'engine / its ORT run': median(inside).toFixed(3),
-          'in flight': inFlight,
-          'engine fps (pipelined)': median(fps.pipelined).toFixed(1),
-          'direct fps (sequential)': median(fps.direct).toFixed(1),
-          'engine pipelined / direct (fps)': median(fps.pipelined.map((x, i) => x / fps.direct[i]!)).toFixed(
-            3,
-          ),
-          'engine / direct (blocks, 1 in flight)': median(
-            fps.direct.map((x, i) => x / fps.sequential[i]!),
-          ).toFixed(3),
-          'frame⇄tensor ms': convertMs.toFixed(3),
-          'frame⇄tensor / direct': (convertMs / d).toFixed(3),
-          // A caller holding frames, not tensors, pays the conversion too: this is the engine
-          // against the same direct call plus that conversion.
-          'engine / (direct + frame⇄tensor)': (e / (d + convertMs)).toFixed(3),
-          'cold→first ms (engine)': engineCold.toFixed(0),
-          'cold→first ms (direct)': directCold.toFixed(0),
-          'peak RSS MiB': (process.resourceUsage().maxRSS / 1024).toFixed(0),
-          load: loadavg()[0]!.toFixed(1),
-        })
-        process.stderr.write(`done: ${c.label} ${size}\n`)
       }
     }
   } finally {
     await rm(modelsDir, { recursive: true, force: true })
   }
   console.log(
-    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, engine sessions: runOn ${RUN_ON}, ${SECONDS}s per row, medians; ` +
+    `\nframemesh inference bench (onnxruntime-node ${ort.env.versions.node}, ${INTRA_OP_THREADS} intra-op threads, ` +
+      `engine sessions: runOn ${PLACEMENTS.join(' and ')}, ${SECONDS}s per row, medians; ` +
       'engine / direct = median of paired ratios)',
   )
   console.table(rows)
   console.log('peak RSS is the process maximum so far (cumulative down the table).')
+  console.log(
+    "runs on 'main': the engine's session on this thread, like the direct call (the engine's own overhead);\n" +
+      "'worker': where the engine's default places the model, so the ratio adds the hand-off to the session thread.",
+  )
   console.log(
     "engine pipelined / direct (fps): frames/s with the engine's default runs in flight ('in flight') over\n" +
       'frames/s of direct calls one after another (median over rounds of blocks); > 1 means faster.\n' +
