@@ -5,9 +5,10 @@
  * Inputs arrive in a shared staging slot (read in place, see staging.ts) or, when they were
  * transferred or are not stageable, inside the message; output buffers are transferred, never copied.
  */
-import { parentPort, workerData } from 'node:worker_threads'
+import { type MessagePort, parentPort, workerData } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
 import { STAGED_ARRAYS, type StagedType } from './staging.js'
+import { timeWarmUp } from './warm-up.js'
 
 /** An output as it crosses the thread boundary (structured-clone friendly). */
 export interface WireTensor {
@@ -29,6 +30,12 @@ export interface WireInput {
 export interface ThreadInit {
   model: string | Uint8Array
   sessionOptions: ort.InferenceSession.SessionOptions
+  /**
+   * Run these inputs on a probe session first (released before the serving session opens, see
+   * session.ts for why a probe). With `mainBelowMs` > 0 and a best run under it, the thread opens
+   * no serving session: it answers 'stays-main' and ends.
+   */
+  warmUp?: { inputs: WireInput[]; mainBelowMs: number }
 }
 
 /** A run; `buffer` comes along only when the thread has not seen this slot's current buffer yet. */
@@ -45,8 +52,9 @@ export type ThreadRequest = RunRequest | { op: 'cancel'; id: number } | { op: 'r
 
 /** Thread → main. 'result', 'failed' and 'skipped' (a cancelled run) each end a run: its slot is free again. */
 export type ThreadReply =
-  | { op: 'ready'; inputNames: readonly string[]; outputNames: readonly string[] }
-  | { op: 'open-failed'; message: string }
+  | { op: 'ready'; inputNames: readonly string[]; outputNames: readonly string[]; warmUpMs?: number }
+  | { op: 'stays-main'; warmUpMs: number }
+  | { op: 'open-failed'; stage: 'open' | 'warm-up'; message: string }
   | { op: 'result'; id: number; outputs: Record<string, WireTensor> }
   | { op: 'failed'; id: number; message: string }
   | { op: 'skipped'; id: number }
@@ -60,10 +68,10 @@ export function ownBuffer(data: ort.Tensor.DataType): ArrayBuffer | undefined {
   return view.byteOffset === 0 && view.byteLength === buffer.byteLength ? buffer : undefined
 }
 
-/** The run's feeds: staged inputs become views over the slot's buffer (no copy). */
-function feedsOf(request: RunRequest, buffer: SharedArrayBuffer | undefined): Record<string, ort.Tensor> {
+/** A run's feeds: staged inputs become views over the slot's buffer (no copy). */
+function feedsOf(inputs: WireInput[], buffer: SharedArrayBuffer | undefined): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {}
-  for (const input of request.inputs) {
+  for (const input of inputs) {
     let data: unknown = input.data
     if (data === undefined) {
       if (buffer === undefined)
@@ -75,26 +83,62 @@ function feedsOf(request: RunRequest, buffer: SharedArrayBuffer | undefined): Re
   return feeds
 }
 
-async function serve(): Promise<void> {
-  const port = parentPort
-  if (port === null) return
-  const init = workerData as ThreadInit
+function openSession(init: ThreadInit): Promise<ort.InferenceSession> {
+  return typeof init.model === 'string'
+    ? ort.InferenceSession.create(init.model, init.sessionOptions)
+    : ort.InferenceSession.create(init.model, init.sessionOptions)
+}
+
+/** Opens the session (after the warm-up, if asked for one); undefined once the thread has answered it will not serve. */
+async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceSession | undefined> {
+  const fail = (stage: 'open' | 'warm-up', err: unknown) => {
+    port.postMessage({ op: 'open-failed', stage, message: (err as Error).message } satisfies ThreadReply)
+    port.close()
+    return undefined
+  }
+  let warmUpMs: number | undefined
+  if (init.warmUp !== undefined) {
+    // On a probe session released afterwards (see ThreadInit.warmUp).
+    let probe: ort.InferenceSession
+    try {
+      probe = await openSession(init)
+    } catch (err) {
+      return fail('open', err)
+    }
+    try {
+      const feeds = feedsOf(init.warmUp.inputs, undefined)
+      warmUpMs = await timeWarmUp(() => probe.run(feeds), init.warmUp.mainBelowMs)
+    } catch (err) {
+      return fail('warm-up', err)
+    } finally {
+      await probe.release()
+    }
+    if (warmUpMs < init.warmUp.mainBelowMs) {
+      port.postMessage({ op: 'stays-main', warmUpMs } satisfies ThreadReply)
+      port.close()
+      return undefined
+    }
+  }
   let session: ort.InferenceSession
   try {
-    session =
-      typeof init.model === 'string'
-        ? await ort.InferenceSession.create(init.model, init.sessionOptions)
-        : await ort.InferenceSession.create(init.model, init.sessionOptions)
+    session = await openSession(init)
   } catch (err) {
-    port.postMessage({ op: 'open-failed', message: (err as Error).message } satisfies ThreadReply)
-    port.close()
-    return
+    return fail('open', err)
   }
   port.postMessage({
     op: 'ready',
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    ...(warmUpMs === undefined ? {} : { warmUpMs }),
   } satisfies ThreadReply)
+  return session
+}
+
+async function serve(): Promise<void> {
+  const port = parentPort
+  if (port === null) return
+  const session = await open(port, workerData as ThreadInit)
+  if (session === undefined) return
   // The buffer each staging slot has now (a slot's buffer is replaced when it grows).
   const buffers: SharedArrayBuffer[] = []
   // One request at a time, in arrival order (onnxruntime would serialise them on this thread
@@ -119,7 +163,7 @@ async function serve(): Promise<void> {
     const { request, buffer } = item
     let feeds: Record<string, ort.Tensor>
     try {
-      feeds = feedsOf(request, buffer)
+      feeds = feedsOf(request.inputs, buffer)
     } catch (err) {
       answer({ op: 'failed', id: request.id, message: (err as Error).message })
       return

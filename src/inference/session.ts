@@ -8,7 +8,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
-import { DEFAULT_OPEN_TIMEOUT_MS, openWorkerSession, WORKER_THREAD_BYTES } from './worker-session.js'
+import { DEFAULT_OPEN_TIMEOUT_MS, placeSession, WORKER_THREAD_BYTES } from './worker-session.js'
 
 export type OrtTensor = ort.Tensor
 export type Feeds = Record<string, ort.Tensor>
@@ -31,17 +31,18 @@ export interface SessionFactoryOptions {
    * Where runs execute. 'worker': in worker threads, so the main thread keeps serving
    * the network while a model runs; costs a thread with its own V8 isolate (~20–30 MiB, counted
    * in the budget) per warm model. 'main': on the calling thread (no extra memory; a run blocks the event loop).
-   * 'auto' (default): times the model's warm-up run on the main thread; a model that runs in under
-   * `autoMainMs` stays there (a run that short needs no other thread, and handing it to one costs
-   * more than the run), any other moves to a worker. Without warm-up feeds it picks 'worker'.
+   * 'auto' (default): times the model's warm-up run in a session thread; a model that runs in
+   * under `autoMainMs` is opened on the main thread instead (a run that short needs no other
+   * thread, and handing it to one costs more than the run), any other is served from that thread.
+   * Without warm-up feeds it picks 'worker'.
    */
   runOn?: 'worker' | 'main' | 'auto'
   /**
    * With runOn 'auto': a model whose warm-up run (best of up to five, on the engine's small 32×32
    * warm-up inputs) takes less than this stays on the main thread. Default 0.2 ms, i.e. roughly
    * ≤ 3 ms on a 128×128 frame (16× the pixels): blend stays, ESRGAN and the OCR models move.
-   * Runs are timed to their promise's settling, so a loop kept busy by other work during the load
-   * can send a cheap model to a worker (slower per call, never wrong).
+   * The thread times them with nothing else on its event loop, so the main thread's load does
+   * not count.
    */
   autoMainMs?: number
   /**
@@ -114,8 +115,6 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
   const runOn = options.runOn ?? 'auto'
   const threads = Math.max(1, Math.floor(options.threadsPerModel ?? 1))
   const openTimeoutMs = options.openTimeoutMs ?? DEFAULT_OPEN_TIMEOUT_MS
-  const openWorker = (modelId: string, model: string | Uint8Array) =>
-    openWorkerSession(modelId, model, sessionOptions, { threads, openTimeoutMs })
   // Memory and concurrency of 'auto' are those of a worker: the larger of the two, known before load.
   const workerShape = {
     sessionOptions,
@@ -127,61 +126,50 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
   return {
     ...(runOn === 'main' ? { sessionOptions } : workerShape),
     async open(modelId, model, warmUpFeeds) {
-      let place: 'main' | 'worker' = runOn === 'auto' ? 'worker' : runOn
-      if (warmUpFeeds !== undefined) {
-        const best = await probe(
-          modelId,
-          model,
-          sessionOptions,
-          warmUpFeeds,
-          runOn === 'auto' ? autoMainMs : 0,
-        )
-        if (runOn === 'auto') place = best < autoMainMs ? 'main' : 'worker'
+      if (runOn === 'main') {
+        if (warmUpFeeds !== undefined) await probe(modelId, model, sessionOptions, warmUpFeeds)
+        return openMainSession(modelId, model, sessionOptions)
       }
-      return place === 'main' ? openMainSession(modelId, model, sessionOptions) : openWorker(modelId, model)
+      // The warm-up (and 'auto''s timing of it) runs in the session thread, so loading a model
+      // does not hold this thread's event loop; only a model 'auto' leaves here opens here.
+      const placed = await placeSession(modelId, model, sessionOptions, {
+        threads,
+        openTimeoutMs,
+        ...(warmUpFeeds === undefined
+          ? {}
+          : { warmUp: { feeds: warmUpFeeds, mainBelowMs: runOn === 'auto' ? autoMainMs : 0 } }),
+      })
+      return placed.runsOn === 'worker' ? placed.session : openMainSession(modelId, model, sessionOptions)
     },
   }
 }
 
 /**
- * The warm-up: runs `feeds` on a session of its own on this thread, released afterwards, and
- * returns the best time. It proves the model runs before it is served, and times it for runOn
- * 'auto'. It runs on a probe rather than on the session that will serve because onnxruntime keeps
- * running inputs of another size slower in a session whose first runs had the warm-up's small
- * size (measured: the PaddleOCR detector at 128², 4–8 % slower after warm-up runs at 32², 256² or
- * 512²; 0–3 % after warm-up runs at 128²). The serving session's first run is then a real input.
- * With `timeAgainstMs` > 0 it tries up to five runs, since one slow run may be the first run's
- * one-time allocations or the process being descheduled on a busy machine; it stops at the first
- * run under `timeAgainstMs`, or once two runs show the model is clearly heavy.
+ * The warm-up on this thread (runOn 'main'): runs `feeds` on a session of its own, released
+ * afterwards, so a model that cannot run fails at load. It runs on a probe rather than on the session that will
+ * serve because onnxruntime keeps running inputs of another size slower in a session whose first
+ * runs had the warm-up's small size (measured: the PaddleOCR detector at 128², 4–8 % slower after
+ * warm-up runs at 32², 256² or 512²; 0–3 % after warm-up runs at 128²). The serving session's
+ * first run is then a real input. Worker placements do the same inside their thread.
  */
 async function probe(
   modelId: string,
   model: string | Uint8Array,
   sessionOptions: ort.InferenceSession.SessionOptions,
   feeds: Feeds,
-  timeAgainstMs: number,
-): Promise<number> {
+): Promise<void> {
   const session = await openMainSession(modelId, model, sessionOptions)
-  let best = Number.POSITIVE_INFINITY
   try {
-    const tries = timeAgainstMs > 0 ? AUTO_TRIES : 1
-    for (let i = 0; i < tries; i++) {
-      if (i > 0 && (best < timeAgainstMs || (i >= 2 && best >= 10 * timeAgainstMs))) break
-      const t0 = performance.now()
-      await session.run(feeds)
-      best = Math.min(best, performance.now() - t0)
-    }
+    await session.run(feeds)
   } catch (err) {
     throw new ModelLoadError(modelId, `the warm-up run failed (${(err as Error).message})`, { cause: err })
   } finally {
     await session.release()
   }
-  return best
 }
 
 /** Default runOn 'auto' threshold: a warm-up run faster than this stays on the main thread. */
 export const DEFAULT_AUTO_MAIN_MS = 0.2
-const AUTO_TRIES = 5
 
 async function openMainSession(
   modelId: string,

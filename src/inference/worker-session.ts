@@ -52,7 +52,27 @@ export interface WorkerSessionOptions {
   releaseTimeoutMs?: number
   /** Called with each thread once its session is open (lets a supervisor or a test watch or stop it). */
   onThread?: (worker: Worker) => void
+  /**
+   * Warm the model up in the first thread, on a probe session, before its serving session opens
+   * there (session.ts says why a probe). The main thread's event loop keeps turning meanwhile.
+   */
+  warmUp?: WorkerWarmUp
 }
+
+export interface WorkerWarmUp {
+  /** Small inputs the model accepts. */
+  feeds: Feeds
+  /**
+   * For runOn 'auto': a model whose best warm-up run takes less than this (ms) is left to the
+   * main thread (placeSession answers `runsOn: 'main'` and no thread stays). 0: never.
+   */
+  mainBelowMs?: number
+}
+
+/** Where placeSession put the model: served from worker threads, or cheap enough for the main thread. */
+export type Placement =
+  | { runsOn: 'worker'; session: ModelSession; warmUpMs?: number }
+  | { runsOn: 'main'; warmUpMs: number }
 
 export const DEFAULT_OPEN_TIMEOUT_MS = 120_000
 
@@ -172,36 +192,46 @@ function fromWire(wire: Record<string, WireTensor>): Feeds {
   return feeds
 }
 
-/** Start one worker and wait until its session is open; ModelLoadError if it cannot be. */
+type Opened = { inputNames: readonly string[]; outputNames: readonly string[]; warmUpMs?: number }
+
+/**
+ * Start one worker and wait until its session is open; ModelLoadError if it cannot be. Resolves
+ * `{ staysMain }` when its warm-up says the model belongs on the main thread (the thread has ended).
+ */
 async function startThread(
   modelId: string,
   init: ThreadInit,
   openTimeoutMs: number,
   staging: StagingArea,
-): Promise<{ thread: Thread; inputNames: readonly string[]; outputNames: readonly string[] }> {
+): Promise<({ thread: Thread } & Opened) | { staysMain: number }> {
   const worker = new Worker(threadEntry(), { workerData: init, execArgv: loaderArgv(process.execArgv) })
   const thread: Thread = { worker, pending: new Map(), held: new Map(), known: [], idle: [] }
-  const ready = await new Promise<{ inputNames: readonly string[]; outputNames: readonly string[] }>(
-    (resolve, reject) => {
-      const timer = setTimeout(() => {
-        void worker.terminate()
-        reject(new ModelLoadError(modelId, `its session thread did not open within ${openTimeoutMs} ms`))
-      }, openTimeoutMs)
-      const fail = (message: string, cause?: unknown) => {
-        clearTimeout(timer)
-        reject(new ModelLoadError(modelId, message, { cause }))
-      }
-      worker.once('error', (err) => fail(`its session thread failed to start (${err.message})`, err))
-      worker.once('exit', (code) => fail(`its session thread exited while opening (code ${code})`))
-      worker.once('message', (m: ThreadReply) => {
-        clearTimeout(timer)
-        worker.removeAllListeners('error').removeAllListeners('exit')
-        if (m.op === 'ready') resolve({ inputNames: m.inputNames, outputNames: m.outputNames })
-        else if (m.op === 'open-failed') fail(`onnxruntime refused the file (${m.message})`)
-        else fail(`its session thread answered ${m.op} before opening`)
-      })
-    },
-  )
+  const ready = await new Promise<Opened | { staysMain: number }>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      // Not terminate(): stopping a thread inside onnxruntime's open or run takes the process down.
+      // The thread finds this once it has opened and winds down by itself; meanwhile it does not
+      // keep the process alive.
+      worker.postMessage({ op: 'release' } satisfies ThreadRequest)
+      worker.unref()
+      reject(new ModelLoadError(modelId, `its session thread did not open within ${openTimeoutMs} ms`))
+    }, openTimeoutMs)
+    const fail = (message: string, cause?: unknown) => {
+      clearTimeout(timer)
+      reject(new ModelLoadError(modelId, message, { cause }))
+    }
+    worker.once('error', (err) => fail(`its session thread failed to start (${err.message})`, err))
+    worker.once('exit', (code) => fail(`its session thread exited while opening (code ${code})`))
+    worker.once('message', (m: ThreadReply) => {
+      clearTimeout(timer)
+      worker.removeAllListeners('error').removeAllListeners('exit')
+      if (m.op === 'ready') resolve(m)
+      else if (m.op === 'stays-main') resolve({ staysMain: m.warmUpMs })
+      else if (m.op === 'open-failed' && m.stage === 'warm-up') fail(`the warm-up run failed (${m.message})`)
+      else if (m.op === 'open-failed') fail(`onnxruntime refused the file (${m.message})`)
+      else fail(`its session thread answered ${m.op} before opening`)
+    })
+  })
+  if ('staysMain' in ready) return ready
   // From here on: answers settle their run; a dying worker fails its runs (and every later one).
   const die = (err: Error) => {
     thread.gone ??= err
@@ -229,7 +259,7 @@ async function startThread(
   )
   // An idle session thread does not keep the process alive; one with runs in flight does.
   worker.unref()
-  return { thread, ...ready }
+  return { thread, inputNames: ready.inputNames, outputNames: ready.outputNames, warmUpMs: ready.warmUpMs }
 }
 
 /** Open `options.threads` worker sessions on one model, behind the ModelSession interface. */
@@ -239,21 +269,77 @@ export async function openWorkerSession(
   sessionOptions: ort.InferenceSession.SessionOptions,
   options: WorkerSessionOptions,
 ): Promise<ModelSession> {
+  const { warmUp, ...rest } = options
+  const placed = await placeSession(modelId, model, sessionOptions, {
+    ...rest,
+    ...(warmUp === undefined ? {} : { warmUp: { feeds: warmUp.feeds } }),
+  })
+  // Without mainBelowMs no thread answers 'stays-main'.
+  if (placed.runsOn === 'main') throw new Error('a worker session was left to the main thread')
+  return placed.session
+}
+
+/**
+ * Start the model's threads: the first warms the model up (if `options.warmUp`), and with
+ * `warmUp.mainBelowMs` may find it cheap enough for the main thread, in which case no thread stays
+ * and the caller opens it there. Otherwise the other threads open too and one ModelSession serves
+ * from all of them.
+ */
+export async function placeSession(
+  modelId: string,
+  model: string | Uint8Array,
+  sessionOptions: ort.InferenceSession.SessionOptions,
+  options: WorkerSessionOptions,
+): Promise<Placement> {
   // One staging area for all of the model's threads: its slots number the runs in flight at once.
   const staging = new StagingArea({ maxSlotBytes: options.maxSlotBytes ?? DEFAULT_MAX_SLOT_BYTES })
-  const started = await Promise.allSettled(
-    Array.from({ length: Math.max(1, options.threads) }, () =>
-      startThread(modelId, { model, sessionOptions }, options.openTimeoutMs, staging),
-    ),
+  const start = (warmUp?: ThreadInit['warmUp']) =>
+    startThread(
+      modelId,
+      { model, sessionOptions, ...(warmUp === undefined ? {} : { warmUp }) },
+      options.openTimeoutMs,
+      staging,
+    )
+  const warmUp = options.warmUp
+  const first = await start(
+    warmUp === undefined
+      ? undefined
+      : { inputs: wireInputs(warmUp.feeds), mainBelowMs: warmUp.mainBelowMs ?? 0 },
   )
-  const threads = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.thread] : []))
-  const failed = started.find((s) => s.status === 'rejected')
+  if ('staysMain' in first) return { runsOn: 'main', warmUpMs: first.staysMain }
+  const others = await Promise.allSettled(
+    Array.from({ length: Math.max(1, options.threads) - 1 }, () => start()),
+  )
+  const threads = [
+    first.thread,
+    ...others.flatMap((o) => (o.status === 'fulfilled' && 'thread' in o.value ? [o.value.thread] : [])),
+  ]
+  const failed = others.find((o) => o.status === 'rejected')
   if (failed !== undefined) {
+    // Every thread left is open and idle, so stopping it interrupts no onnxruntime call.
     await Promise.all(threads.map((t) => t.worker.terminate()))
     throw (failed as PromiseRejectedResult).reason
   }
   for (const t of threads) options.onThread?.(t.worker)
-  const first = (started[0] as PromiseFulfilledResult<Awaited<ReturnType<typeof startThread>>>).value
+  return {
+    runsOn: 'worker',
+    session: servingSession(threads, first, staging, options),
+    ...(first.warmUpMs === undefined ? {} : { warmUpMs: first.warmUpMs }),
+  }
+}
+
+/** The warm-up feeds as they ride in the thread's start data (copied there). */
+function wireInputs(feeds: Feeds): WireInput[] {
+  return Object.entries(feeds).map(([name, t]) => ({ name, type: t.type, dims: t.dims, data: t.data }))
+}
+
+/** One ModelSession over open threads: each run goes to the thread with the fewest runs in flight. */
+function servingSession(
+  threads: Thread[],
+  first: Opened,
+  staging: StagingArea,
+  options: WorkerSessionOptions,
+): ModelSession {
   let nextId = 0
   let released = false
   return {

@@ -31,6 +31,21 @@ function input(size: number): Feeds {
   return { input: new ort.Tensor('uint8', data, [1, size, size, 3]) }
 }
 
+/** Runs an ES module script in a child process under tsx; its stdout and exit code (killed after `limitMs`). */
+async function runScript(script: string, limitMs: number): Promise<{ out: string; code: number | null }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  let out = ''
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString()
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), limitMs)
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
+  clearTimeout(timer)
+  return { out, code }
+}
+
 /** True when a setImmediate queued right after starting the run fires before the run settles. */
 async function loopTurnsDuringRun(run: () => Promise<unknown>): Promise<boolean> {
   let settled = false
@@ -129,6 +144,57 @@ test('bytes onnxruntime cannot read are refused in the thread with ERR_MODEL_LOA
   })
 })
 
+test('in a session thread, bytes onnxruntime cannot read fail as the file and inputs the model refuses fail as the warm-up run, both ERR_MODEL_LOAD_FAILED', async (t) => {
+  const factory = createSessionFactory({ intraOpNumThreads: 1, runOn: 'worker' })
+  await t.throwsAsync(factory.open('junk', new Uint8Array([1, 2, 3, 4]), input(8)), {
+    code: 'ERR_MODEL_LOAD_FAILED',
+    message: /onnxruntime refused the file/,
+  })
+  const wrongName = { nope: input(8).input! }
+  await t.throwsAsync(factory.open(MODEL, await modelBytes(), wrongName), {
+    code: 'ERR_MODEL_LOAD_FAILED',
+    message: /the warm-up run failed/,
+  })
+})
+
+test('a session thread that misses its open deadline fails the load with ERR_MODEL_LOAD_FAILED and is not stopped mid-open: the process lives on and exits by itself', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const src = (file: string) => JSON.stringify(new URL(`../../src/inference/${file}`, import.meta.url).href)
+  // Deadlines from "still starting" to "opened": some land inside onnxruntime's open or warm-up
+  // run, where stopping the thread would abort the whole process.
+  const script = `
+    const { openInferenceEngine } = await import(${src('engine.ts')})
+    const { createSessionFactory } = await import(${src('session.ts')})
+    const { dummyFeeds } = await import(${src('feeds.js')})
+    const engine = await openInferenceEngine({}, { modelsDir: ${JSON.stringify(dir)} })
+    const record = engine.registry.get('esrgan-thick-x4')
+    await engine.close()
+    const outcomes = []
+    for (const openTimeoutMs of [20, 100, 200, 300, 400, 600, 60000]) {
+      const factory = createSessionFactory({ intraOpNumThreads: 1, runOn: 'worker', openTimeoutMs })
+      try {
+        const session = await factory.open(record.manifest.id, record.modelPath, dummyFeeds(record.manifest))
+        await session.release()
+        outcomes.push('open')
+      } catch (err) {
+        outcomes.push(err.code === 'ERR_MODEL_LOAD_FAILED' && /did not open within/.test(err.message) ? 'late' : err.message)
+      }
+    }
+    console.log(outcomes.join(' '))
+  `
+  const { out, code } = await runScript(script, 120_000)
+  const outcomes = out.trim().split(' ')
+  t.is(outcomes.length, 7, out)
+  t.true(
+    outcomes.every((o) => o === 'open' || o === 'late'),
+    out,
+  )
+  t.is(outcomes[0], 'late') // 20 ms: no thread opens a model that fast
+  t.is(outcomes[6], 'open')
+  t.is(code, 0)
+})
+
 test('a process with a warm worker session that never closes its engine still exits on its own', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
@@ -139,16 +205,7 @@ test('a process with a warm worker session that never closes its engine still ex
     const out = await engine.upscale('${MODEL}', { width: 4, height: 4, channels: 3, data: new Uint8Array(48) })
     console.log('done', out.width)
   `
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  let out = ''
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
-  clearTimeout(timer)
+  const { out, code } = await runScript(script, 60_000)
   t.is(out.trim(), 'done 8')
   t.is(code, 0)
 })
