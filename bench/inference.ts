@@ -228,9 +228,11 @@ async function measureRow(
   // Cold: a fresh engine with nothing warm, from the call to the first result (load + warm-up + run).
   const engine = await makeEngine(placed.factory)
   const input: Inputs = { a, b, feeds: c.feeds(engine.registry, a, b) }
+  const stall = watchStalls()
   let t0 = performance.now()
   await c.engine(engine, a, b, input.feeds)
   const engineCold = performance.now() - t0
+  const coldStallMs = stall.stop()
   if (runOn === 'auto' && placed.runsOn() === 'main') {
     // The default keeps this model on the main thread: its 'main' row is the default's.
     await engine.close()
@@ -274,12 +276,33 @@ async function measureRow(
       'engine / (direct + frame⇄tensor)': (e / (d + convertMs)).toFixed(3),
       'cold→first ms (engine)': engineCold.toFixed(0),
       'cold→first ms (direct)': directCold.toFixed(0),
+      'cold: longest loop stall ms': coldStallMs.toFixed(0),
       'peak RSS MiB': (process.resourceUsage().maxRSS / 1024).toFixed(0),
       load: loadavg()[0]!.toFixed(1),
     }
   } finally {
     await session.release()
     await engine.close()
+  }
+}
+
+/**
+ * The longest gap between the turns of a 1 ms timer until `stop()`: how long this thread's event
+ * loop was held (a node's network waits that long), e.g. while a model loads.
+ */
+function watchStalls(): { stop: () => number } {
+  let last = performance.now()
+  let longest = 0
+  const timer = setInterval(() => {
+    const now = performance.now()
+    longest = Math.max(longest, now - last)
+    last = now
+  }, 1)
+  return {
+    stop() {
+      clearInterval(timer)
+      return Math.max(longest, performance.now() - last)
+    },
   }
 }
 
@@ -397,7 +420,10 @@ async function main(): Promise<void> {
       'engine / direct = median of paired ratios)',
   )
   console.table(rows)
-  console.log('peak RSS is the process maximum so far (cumulative down the table).')
+  console.log(
+    'peak RSS is the process maximum so far (cumulative down the table). cold: longest loop stall is the\n' +
+      "longest the event loop was held during the engine's cold call (load, warm-up, first run).",
+  )
   console.log(
     "runs on 'main': the engine's session on this thread, like the direct call (the engine's own overhead);\n" +
       "'worker': where the engine's default places the model, so the ratio adds the hand-off to the session thread.",
