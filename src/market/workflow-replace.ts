@@ -114,7 +114,11 @@ export async function replaceStage(
     run.verify?.reopened(k)
     // Upstream: the items the failed stage had not passed on, again.
     if (prev !== undefined) await prev.session.reforward(components.forwardTo(st, from))
-    else for (const item of resend) await session.send(item)
+    else {
+      for (const item of resend) await session.send(item)
+      // The input already ended (and only the failed session was told): this one ends here.
+      if (run.inputEnded) await session.end()
+    }
     st.resent += requeued
     st.session = session
     markOwing(run, st)

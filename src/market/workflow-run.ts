@@ -62,6 +62,12 @@ export interface WorkflowRun {
   confirmed: boolean
   /** The first stage's items not yet acknowledged, and the last few that were. */
   inputs: Map<number, WorkInput>
+  /**
+   * Every input item was taken. The first stage's end is written once and the stage may die
+   * after it: its replacement must be ended too, or it waits for work until its orchestrator's
+   * idle timeout closes it.
+   */
+  inputEnded: boolean
   /** Sessions that closed normally. */
   ended: Set<JobSession>
   failures: StageFailure[]

@@ -193,6 +193,7 @@ export class DirectWorkflow {
       signal,
       confirmed: verify !== undefined || this.#o.confirmFeeds === true,
       inputs: new Map(),
+      inputEnded: false,
       ended: new Set(),
       failures: [],
       wake: new Notifier(),
@@ -329,6 +330,8 @@ export class DirectWorkflow {
         await this.#replacedSince(run, first, session, err)
       }
     }
+    // From here a replacement of the first stage is ended by whoever replaces it (see replaceStage).
+    run.inputEnded = true
     while (true) {
       await this.#settled(run, first)
       const session = first.session

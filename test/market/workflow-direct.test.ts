@@ -98,6 +98,25 @@ async function startSpare(ctx: Ctx, account: number): Promise<OrchestratorNode> 
   return spare
 }
 
+/**
+ * An orchestrator serving `model` only, at a tenth of the usual price (so it is picked), whose
+ * engine hangs after `after` upscales; reachable.
+ */
+async function startStaller(
+  ctx: Ctx,
+  account: number,
+  model: string,
+  after: number,
+): Promise<OrchestratorNode> {
+  const staller = await startOrchestrator(ctx.market, account, {
+    bootstrap: ctx.bootstrap.multiaddrs,
+    prices: { [model]: PRICE / 10n },
+    engine: stallingEngine(ctx.market.engine, after),
+  })
+  await reachable(ctx.mesh, ctx.buyer, [staller])
+  return staller
+}
+
 /** Waits until every orchestrator's offers are in the book and the buyer is connected to each. */
 async function reachable(mesh: Mesh, buyer: Peer, nodes: OrchestratorNode[]): Promise<void> {
   await eventually(
@@ -354,14 +373,9 @@ test('when the middle stage of a three-stage direct workflow is killed mid-job, 
 })
 
 test('when the last stage of a direct workflow hangs mid-job (its engine stops answering), it is replaced in place once it owes outputs past the stall timeout', async (t) => {
-  const { market, mesh, bootstrap, buyer } = t.context
-  // Serves the second stage's model at a tenth of the price (so it is picked), and hangs after 3 frames.
-  const staller = await startOrchestrator(market, 7, {
-    bootstrap: bootstrap.multiaddrs,
-    prices: { [MEDIUM]: PRICE / 10n },
-    engine: stallingEngine(market.engine, 3),
-  })
-  await reachable(mesh, buyer, [staller])
+  const { market, mesh } = t.context
+  // Serves the second stage's model only (so it is picked for it), and hangs after 3 frames.
+  const staller = await startStaller(t.context, 7, MEDIUM, 3)
   const frames = clip(10)
   const job = mesh.submit({
     stages: [
@@ -418,4 +432,34 @@ test('a verified direct workflow whose first stage is killed mid-job replaces it
     t.true(stage.verification!.checked >= 1)
     t.is(stage.verification!.mismatches, 0)
   }
+})
+
+test('a direct workflow whose first stage dies after it was sent the whole input and its end ends its replacement too: replaced in place, every frame once, in order, identical to local inference', async (t) => {
+  const { market, mesh } = t.context
+  // Upscale only, so it is the first stage; it makes 4 frames and holds the rest, so it still owes
+  // work when it dies. Last in the file: its cheap advert outlives it, and a later test would try it first.
+  const staller = await startStaller(t.context, 9, MODEL, 4)
+  // The 4 it makes and 6 within its window of 8: the workflow takes every frame and ends its input.
+  const frames = clip(10)
+  const job = mesh.submit({
+    stages: UP_THEN_BLEND,
+    // Killed when the workflow asks for a frame past the last: all that is left to send is the end.
+    input: (async function* () {
+      yield* frames
+      void staller.peer.stop()
+    })(),
+    collect: true,
+  })
+  const { results, report } = await job.done
+  sameAll(t, results, await upscaleThenBlend(market.engine, frames))
+  // Before the fix the replacement never heard the end: it idled until its orchestrator closed it.
+  t.is(report.route, 'direct', 'no fallback through the broadcaster')
+  t.deepEqual(
+    report.stages![0]!.peers.map((p) => [p.peerId === staller.peer.peerId, p.error === undefined]),
+    [
+      [true, false],
+      [false, true],
+    ],
+  )
+  t.is(report.stages![1]!.peers.length, 1, 'the second stage kept its orchestrator')
 })
