@@ -150,14 +150,15 @@ test('interpolations at different positions in flight at once each get their own
   for (const [i, frame] of frames.entries()) t.deepEqual(frame.data, at(positions[i]), `t = ${positions[i]}`)
 })
 
-test('position tensors are made once per value and rank, hold their value, and the oldest is dropped past the limit', (t) => {
+test('position tensors are made once per value and rank, hold their value, and past the limit are made afresh', (t) => {
   const positions = new PositionTensors(2)
   const half = positions.get(0.5, 1)
   t.is(positions.get(0.5, 1), half)
   t.deepEqual(Array.from(half.data as Float32Array), [0.5])
   t.deepEqual(half.dims, [1])
   t.deepEqual(positions.get(0.5, 4).dims, [1, 1, 1, 1])
-  positions.get(0.25, 1) // a third value: 0.5 of rank 1, the oldest, goes
+  t.is(positions.get(0.5, 1), half) // known values do not count against the limit
+  positions.get(0.25, 1) // a third value: the cache starts afresh
   t.not(positions.get(0.5, 1), half)
 })
 

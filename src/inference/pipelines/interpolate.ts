@@ -53,7 +53,7 @@ export function interpolateFrames(
       : positionTensor(t, inT.shape.length)
   const run = model.run(
     { [in0.name]: first, [in1.name]: second, [inT.name]: position },
-    { transferInputs: !shared },
+    shared ? undefined : TRANSFER_INPUTS,
   )
   return run.then((result) => {
     const tensor = result[output.name]
@@ -69,6 +69,8 @@ export function interpolateFrames(
     return out
   })
 }
+
+const TRANSFER_INPUTS = { transferInputs: true } as const
 
 /** t as the model declares it, free dims as 1: [1], [1,1,1,1] or [] all carry one value. */
 function positionTensor(t: number, rank: number): ort.Tensor {
@@ -90,20 +92,27 @@ function offHeapScalar(value: number): Float32Array {
  * Position tensors by value, never written after they are made, for runs that keep their inputs.
  * A stream interpolates at the same few positions (0.5, or k/n) over and over; making the tensor
  * afresh costs an ArrayBuffer allocation per frame (~0.7 µs of blend's 60 µs run at 128²).
- * Holds at most `max` values, dropping the oldest.
+ * Holds at most `max` values; past that it starts afresh.
  */
 export class PositionTensors {
-  private readonly byKey = new Map<string, ort.Tensor>()
+  /** By rank, then by value: number keys, no string built per call. */
+  private readonly byRank: Array<Map<number, ort.Tensor>> = []
+  private size = 0
 
   constructor(private readonly max = 16) {}
 
   get(t: number, rank: number): ort.Tensor {
-    const key = `${rank}:${t}`
-    let tensor = this.byKey.get(key)
+    if (this.size >= this.max && this.byRank[rank]?.has(t) !== true) {
+      // Many positions (a caller sweeping t): start afresh rather than grow; each is cheap to make.
+      this.byRank.length = 0
+      this.size = 0
+    }
+    const byValue = (this.byRank[rank] ??= new Map())
+    let tensor = byValue.get(t)
     if (tensor === undefined) {
-      if (this.byKey.size >= this.max) this.byKey.delete(this.byKey.keys().next().value as string)
       tensor = positionTensor(t, rank)
-      this.byKey.set(key, tensor)
+      byValue.set(t, tensor)
+      this.size++
     }
     return tensor
   }
