@@ -107,7 +107,11 @@ export class PositionTensors {
       this.byRank.length = 0
       this.size = 0
     }
-    const byValue = (this.byRank[rank] ??= new Map())
+    let byValue = this.byRank[rank]
+    if (byValue === undefined) {
+      byValue = new Map()
+      this.byRank[rank] = byValue
+    }
     let tensor = byValue.get(t)
     if (tensor === undefined) {
       tensor = positionTensor(t, rank)
