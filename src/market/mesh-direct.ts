@@ -148,10 +148,12 @@ export async function runDirect(
     outcome.checks.push(
       ...outcome.failedReports.flatMap((r) => (r.verification === undefined ? [] : [r.verification])),
     )
+    // A stage's orchestrator that failed mid-run was recorded then; it is avoided all the same.
     for (const peerId of workflow.culprits()) {
-      stats.recordFailure(peerId)
+      if (!workflow.failed().has(peerId)) stats.recordFailure(peerId)
       outcome.avoid.add(peerId)
     }
+    for (const peerId of workflow.failed()) outcome.avoid.add(peerId)
     throw err
   }
 }

@@ -32,6 +32,11 @@ export interface StageReplacerComponents {
   events: TypedEmitter<DirectWorkflowEvents>
   /** Orchestrators never picked again; a failed one that could not be replaced joins them. */
   culprits: Set<string>
+  /**
+   * Orchestrators that failed during this run, each recorded in `stats` once, when it failed:
+   * no stage of the run picks them again, and the end of the run does not count them twice.
+   */
+  failed: Set<string>
   stats?: Pick<PeerStats, 'recordFailure'>
   logger?: Logger
 }
@@ -55,7 +60,7 @@ export async function replaceStage(
   st: StageState,
   error: FramemeshError,
 ): Promise<void> {
-  const { events, culprits, stats, logger } = components
+  const { events, culprits, failed, stats, logger } = components
   const { k } = st
   const dead = st.planned
   st.replacing = true
@@ -63,6 +68,7 @@ export async function replaceStage(
   st.session.abort(error)
   dead.use.error ??= error.code
   stats?.recordFailure(dead.candidate.peerId)
+  failed.add(dead.candidate.peerId)
   const nextState = run.states[k + 1]
   const pairsNext = nextState?.pairs === true
   let from = Math.max(0, st.next - (pairsNext ? 1 : 0))
@@ -86,6 +92,7 @@ export async function replaceStage(
     const exclude = new Set([
       ...st.uses.map((u) => u.peerId),
       ...culprits,
+      ...failed,
       ...(prev === undefined ? [] : [prev.planned.candidate.peerId]),
       ...(nextState === undefined ? [] : [nextState.planned.candidate.peerId]),
     ])

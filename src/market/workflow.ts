@@ -136,6 +136,7 @@ export class DirectWorkflow {
   readonly #o: DirectWorkflowOptions
   #states: StageState[] = []
   readonly #culprits = new Set<string>()
+  readonly #failed = new Set<string>()
   readonly #changed = new Notifier()
   #verify?: WorkflowVerifier
 
@@ -288,6 +289,11 @@ export class DirectWorkflow {
   /** Orchestrators whose own failure ended the run (not those that only lost their next stage). */
   culprits(): ReadonlySet<string> {
     return this.#culprits
+  }
+
+  /** Orchestrators that failed during the run and were replaced or tried to be: already recorded in stats. */
+  failed(): ReadonlySet<string> {
+    return this.#failed
   }
 
   /** Each stage's report so far (also after a failure: who was used and paid, what was checked). */
@@ -474,6 +480,7 @@ export class DirectWorkflow {
           forwardTo: (state, firstSeq) => this.#forwardTo(state, firstSeq),
           events: this.events,
           culprits: this.#culprits,
+          failed: this.#failed,
           ...(this.#c.stats === undefined ? {} : { stats: this.#c.stats }),
           ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
         },

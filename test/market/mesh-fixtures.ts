@@ -48,9 +48,9 @@ export interface Market {
   stop(): Promise<void>
 }
 
-/** Dev chain, a read client, a clock and one shared engine over the built-in models. */
-export async function startMarket(clockIntervalMs = 500): Promise<Market> {
-  return attachMarket(await startDevChain({ accounts: 10, roundLength: 1_000 }), clockIntervalMs)
+/** Dev chain (`accounts` funded accounts), a read client, a clock and one shared engine over the built-in models. */
+export async function startMarket(clockIntervalMs = 500, accounts = 10): Promise<Market> {
+  return attachMarket(await startDevChain({ accounts, roundLength: 1_000 }), clockIntervalMs)
 }
 
 /** What another process needs to join a running dev chain (see bench/mesh.ts). */

@@ -60,7 +60,8 @@ const UP_THEN_BLEND = [
 ]
 
 test.before(async (t) => {
-  const market = await startMarket()
+  // Accounts 2–10 each run an orchestrator in this file.
+  const market = await startMarket(500, 11)
   const sender = await fundedSender(market, 1)
   await Promise.all([market.engine.warm(MODEL), market.engine.warm('blend'), market.engine.warm(MEDIUM)])
   const bootstrap = await startBootstrap(market)
@@ -462,4 +463,22 @@ test('a direct workflow whose first stage dies after it was sent the whole input
     ],
   )
   t.is(report.stages![1]!.peers.length, 1, 'the second stage kept its orchestrator')
+})
+
+test('a stage whose orchestrator hangs and cannot be replaced (nobody else sells its model) fails the job, and that orchestrator is counted as failed once', async (t) => {
+  const { mesh } = t.context
+  // The only seller of esrgan-slim-x4 in this market; it makes 2 frames and then hangs.
+  const x4 = 'esrgan-slim-x4'
+  const staller = await startStaller(t.context, 10, x4, 2)
+  const job = mesh.submit({
+    stages: [
+      { pipeline: 'upscale', model: x4 },
+      { pipeline: 'interpolate', model: 'blend' },
+    ],
+    input: clip(12),
+    collect: true,
+  })
+  await t.throwsAsync(job.done)
+  // Recorded when it failed mid-run; the failed run (and its fallback) did not count it again.
+  t.is(mesh.stats.get(staller.peer.peerId)?.failures, 1)
 })
