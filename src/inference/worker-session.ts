@@ -70,9 +70,7 @@ export interface WorkerWarmUp {
 }
 
 /** Where placeSession put the model: served from worker threads, or cheap enough for the main thread. */
-export type Placement =
-  | { runsOn: 'worker'; session: ModelSession; warmUpMs?: number }
-  | { runsOn: 'main'; warmUpMs: number }
+export type Placement = { runsOn: 'worker'; session: ModelSession } | { runsOn: 'main' }
 
 export const DEFAULT_OPEN_TIMEOUT_MS = 120_000
 
@@ -192,21 +190,21 @@ function fromWire(wire: Record<string, WireTensor>): Feeds {
   return feeds
 }
 
-type Opened = { inputNames: readonly string[]; outputNames: readonly string[]; warmUpMs?: number }
+type Opened = { inputNames: readonly string[]; outputNames: readonly string[] }
 
 /**
  * Start one worker and wait until its session is open; ModelLoadError if it cannot be. Resolves
- * `{ staysMain }` when its warm-up says the model belongs on the main thread (the thread has ended).
+ * `{ staysMain: true }` when its warm-up says the model belongs on the main thread (the thread has ended).
  */
 async function startThread(
   modelId: string,
   init: ThreadInit,
   openTimeoutMs: number,
   staging: StagingArea,
-): Promise<({ thread: Thread } & Opened) | { staysMain: number }> {
+): Promise<({ thread: Thread } & Opened) | { staysMain: true }> {
   const worker = new Worker(threadEntry(), { workerData: init, execArgv: loaderArgv(process.execArgv) })
   const thread: Thread = { worker, pending: new Map(), held: new Map(), known: [], idle: [] }
-  const ready = await new Promise<Opened | { staysMain: number }>((resolve, reject) => {
+  const ready = await new Promise<Opened | { staysMain: true }>((resolve, reject) => {
     const timer = setTimeout(() => {
       // Not terminate(): stopping a thread inside onnxruntime's open or run takes the process down.
       // The thread finds this once it has opened and winds down by itself; meanwhile it does not
@@ -225,7 +223,7 @@ async function startThread(
       clearTimeout(timer)
       worker.removeAllListeners('error').removeAllListeners('exit')
       if (m.op === 'ready') resolve(m)
-      else if (m.op === 'stays-main') resolve({ staysMain: m.warmUpMs })
+      else if (m.op === 'stays-main') resolve({ staysMain: true })
       else if (m.op === 'open-failed' && m.stage === 'warm-up') fail(`the warm-up run failed (${m.message})`)
       else if (m.op === 'open-failed') fail(`onnxruntime refused the file (${m.message})`)
       else fail(`its session thread answered ${m.op} before opening`)
@@ -259,7 +257,7 @@ async function startThread(
   )
   // An idle session thread does not keep the process alive; one with runs in flight does.
   worker.unref()
-  return { thread, inputNames: ready.inputNames, outputNames: ready.outputNames, warmUpMs: ready.warmUpMs }
+  return { thread, inputNames: ready.inputNames, outputNames: ready.outputNames }
 }
 
 /** Open `options.threads` worker sessions on one model, behind the ModelSession interface. */
@@ -267,14 +265,10 @@ export async function openWorkerSession(
   modelId: string,
   model: string | Uint8Array,
   sessionOptions: ort.InferenceSession.SessionOptions,
-  options: WorkerSessionOptions,
+  options: Omit<WorkerSessionOptions, 'warmUp'>,
 ): Promise<ModelSession> {
-  const { warmUp, ...rest } = options
-  const placed = await placeSession(modelId, model, sessionOptions, {
-    ...rest,
-    ...(warmUp === undefined ? {} : { warmUp: { feeds: warmUp.feeds } }),
-  })
-  // Without mainBelowMs no thread answers 'stays-main'.
+  const placed = await placeSession(modelId, model, sessionOptions, options)
+  // Without a warm-up no thread answers 'stays-main'.
   if (placed.runsOn === 'main') throw new Error('a worker session was left to the main thread')
   return placed.session
 }
@@ -306,7 +300,7 @@ export async function placeSession(
       ? undefined
       : { inputs: wireInputs(warmUp.feeds), mainBelowMs: warmUp.mainBelowMs ?? 0 },
   )
-  if ('staysMain' in first) return { runsOn: 'main', warmUpMs: first.staysMain }
+  if ('staysMain' in first) return { runsOn: 'main' }
   const others = await Promise.allSettled(
     Array.from({ length: Math.max(1, options.threads) - 1 }, () => start()),
   )
@@ -321,11 +315,7 @@ export async function placeSession(
     throw (failed as PromiseRejectedResult).reason
   }
   for (const t of threads) options.onThread?.(t.worker)
-  return {
-    runsOn: 'worker',
-    session: servingSession(threads, first, staging, options),
-    ...(first.warmUpMs === undefined ? {} : { warmUpMs: first.warmUpMs }),
-  }
+  return { runsOn: 'worker', session: servingSession(threads, first, staging, options) }
 }
 
 /** The warm-up feeds as they ride in the thread's start data (copied there). */
