@@ -38,7 +38,7 @@ export interface SessionFactoryOptions {
    */
   runOn?: 'worker' | 'main' | 'auto'
   /**
-   * With runOn 'auto': a model whose warm-up run (best of up to five, on the engine's small 32×32
+   * With runOn 'auto': a model whose warm-up run (best of up to five after an untimed first, on the engine's small 32×32
    * warm-up inputs) takes less than this stays on the main thread. Default 0.2 ms, i.e. roughly
    * ≤ 3 ms on a 128×128 frame (16× the pixels): blend stays, ESRGAN and the OCR models move.
    * The thread times them with nothing else on its event loop, so the main thread's load does
