@@ -52,6 +52,12 @@ export interface SessionFactoryOptions {
   threadsPerModel?: number
   /** With runOn 'worker' or 'auto': longest a session thread may take to start and open its model. */
   openTimeoutMs?: number
+  /**
+   * With runOn 'worker' or 'auto': after answering a run with no other waiting, a session thread
+   * keeps checking (busy) for the next one this long before it sleeps, so frames sent one after
+   * another do not each pay for waking it up. Default 0.3 ms; 0 turns it off.
+   */
+  pollAfterRunMs?: number
 }
 
 export interface RunSessionOptions {
@@ -135,6 +141,7 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
       const placed = await placeSession(modelId, model, sessionOptions, {
         threads,
         openTimeoutMs,
+        ...(options.pollAfterRunMs === undefined ? {} : { pollAfterRunMs: options.pollAfterRunMs }),
         ...(warmUpFeeds === undefined
           ? {}
           : { warmUp: { feeds: warmUpFeeds, mainBelowMs: runOn === 'auto' ? autoMainMs : 0 } }),

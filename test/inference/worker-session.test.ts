@@ -415,3 +415,31 @@ test('releasing a session with runs still in its thread lets them finish before 
   )
   await t.throwsAsync(session.run(seeded(8, 3)), { message: /released/ })
 })
+
+test('a session thread still checking for work after a run serves the next runs, then takes the release from its port', async (t) => {
+  // A poll far longer than the test: the thread's event loop never turns during it, so every
+  // message below reaches the thread only if the poll reads it. If the poll missed the release,
+  // release() would wait out its 60 s stop timer and the test would time out.
+  const session = await openWorkerSession(
+    MODEL,
+    await modelBytes(),
+    { intraOpNumThreads: 1 },
+    { threads: 1, openTimeoutMs: 60_000, releaseTimeoutMs: 60_000, pollAfterRunMs: 60_000 },
+  )
+  const main = await createSessionFactory({ intraOpNumThreads: 1, runOn: 'main' }).open(
+    MODEL,
+    await modelBytes(),
+  )
+  t.teardown(() => main.release())
+  const first = seeded(16, 1)
+  t.deepEqual((await session.run(first)).output!.data, (await main.run(first)).output!.data)
+  // One after another (each arrives while the thread polls), then two at once.
+  for (const f of [seeded(8, 2), seeded(24, 3)]) {
+    t.deepEqual((await session.run(f)).output!.data, (await main.run(f)).output!.data)
+  }
+  const pair = [seeded(8, 4), seeded(8, 5)]
+  const outs = await Promise.all(pair.map((f) => session.run(f)))
+  for (const [i, f] of pair.entries()) t.deepEqual(outs[i]!.output!.data, (await main.run(f)).output!.data)
+  await session.release()
+  await t.throwsAsync(session.run(seeded(8, 6)), { message: /released/ })
+})
