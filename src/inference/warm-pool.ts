@@ -140,6 +140,8 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   let seq = 0
 
   const wakeRoomWaiters = () => {
+    // Called on every lease given back; nothing to allocate when nobody waits (the usual case).
+    if (roomWaiters.length === 0) return
     const ws = roomWaiters
     roomWaiters = []
     for (const w of ws) w()
@@ -189,8 +191,10 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
 
   /** (Re)start the idle countdown of a warm, unused, unpinned model. */
   const armIdle = (entry: Entry<T>) => {
-    clearTimeout(entry.idleTimer)
-    entry.idleTimer = undefined
+    if (entry.idleTimer !== undefined) {
+      clearTimeout(entry.idleTimer)
+      entry.idleTimer = undefined
+    }
     if (options.idleUnloadMs === undefined || closed || entry.inUse > 0 || pins.has(entry.id)) return
     entry.idleTimer = setTimeout(() => {
       entry.idleTimer = undefined
@@ -286,7 +290,10 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   }
 
   const leaseOf = (entry: Entry<T>): Lease<T> => {
-    clearTimeout(entry.idleTimer)
+    if (entry.idleTimer !== undefined) {
+      clearTimeout(entry.idleTimer)
+      entry.idleTimer = undefined
+    }
     entry.inUse++
     entry.lastUsed = now()
     entry.useSeq = ++seq
