@@ -209,6 +209,7 @@ export function createInferenceEngine(
   /** Runs `fn` on a leased session and gives lease and queue slot back when it settles. */
   const runLeased = <R>(
     id: string,
+    manifest: ModelManifest,
     lease: Lease<ModelSession>,
     releaseSlot: () => void,
     signal: AbortSignal | undefined,
@@ -216,7 +217,7 @@ export function createInferenceEngine(
   ): Promise<R> => {
     let pending: Promise<R>
     try {
-      pending = fn(new LeasedModel(registry.get(id).manifest, lease.value, signal))
+      pending = fn(new LeasedModel(manifest, lease.value, signal))
     } catch (err) {
       lease.release()
       releaseSlot()
@@ -243,19 +244,21 @@ export function createInferenceEngine(
    */
   const withModel = <R>(
     id: string,
+    manifest: ModelManifest,
     signal: AbortSignal | undefined,
     fn: (model: RunnableModel) => Promise<R>,
   ): Promise<R> => {
     const queue = queueOf(id)
     const slot = signal?.aborted === true ? undefined : queue.tryAcquire()
     const lease = slot === undefined ? undefined : pool.tryAcquire(id)
-    if (slot !== undefined && lease !== undefined) return runLeased(id, lease, slot, signal, fn)
-    return withModelWhenReady(id, signal, fn, slot)
+    if (slot !== undefined && lease !== undefined) return runLeased(id, manifest, lease, slot, signal, fn)
+    return withModelWhenReady(id, manifest, signal, fn, slot)
   }
 
   /** The slow path: wait for a queue slot (unless one is held already) and for the model to load. */
   const withModelWhenReady = async <R>(
     id: string,
+    manifest: ModelManifest,
     signal: AbortSignal | undefined,
     fn: (model: RunnableModel) => Promise<R>,
     heldSlot: (() => void) | undefined,
@@ -268,7 +271,7 @@ export function createInferenceEngine(
       releaseSlot()
       throw err
     }
-    return runLeased(id, lease, releaseSlot, signal, fn)
+    return runLeased(id, manifest, lease, releaseSlot, signal, fn)
   }
 
   const statusOf = (base: ModelStatus): ModelStatus => {
@@ -315,35 +318,42 @@ export function createInferenceEngine(
 
     run(modelId, feeds, opts = {}) {
       const handOver = opts.transferInputs === true ? { transferInputs: true } : undefined
-      return checkedThen(
-        () => checkFeeds(usable(modelId).manifest, feeds, maxPixels * 3 * 4),
-        () => withModel(modelId, opts.signal, (model) => model.run(feeds, handOver)),
-      )
+      let manifest: ModelManifest
+      try {
+        manifest = usable(modelId).manifest
+        checkFeeds(manifest, feeds, maxPixels * 3 * 4)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return withModel(modelId, manifest, opts.signal, (model) => model.run(feeds, handOver))
     },
 
     async upscale(modelId, frame, opts = {}) {
-      usable(modelId, 'upscale')
+      const { manifest } = usable(modelId, 'upscale')
       validateFrame(frame, maxPixels)
       const t: TilingOptions = {
         tileSize: opts.tileSize ?? tiling.tileSize,
         overlap: opts.overlap ?? tiling.overlap,
       }
       checkTilingOptions(t)
-      return withModel(modelId, opts.signal, (model) =>
+      return withModel(modelId, manifest, opts.signal, (model) =>
         upscaleFrame(model, frame, { ...t, signal: opts.signal }),
       )
     },
 
     interpolate(modelId, a, b, t, opts = {}) {
+      let manifest: ModelManifest
       try {
-        usable(modelId, 'interpolate')
+        manifest = usable(modelId, 'interpolate').manifest
         validateFrame(a, maxPixels, 'first frame')
         validateFrame(b, maxPixels, 'second frame')
         checkInterpolateInputs(modelId, a, b, t)
       } catch (err) {
         return Promise.reject(err)
       }
-      return withModel(modelId, opts.signal, (model) => interpolateFrames(model, a, b, t, positions))
+      return withModel(modelId, manifest, opts.signal, (model) =>
+        interpolateFrames(model, a, b, t, positions),
+      )
     },
 
     async close() {
@@ -367,19 +377,6 @@ export async function openInferenceEngine(
   const registry = createModelRegistry({ logger: components.logger }, { ...options, builtinDirs })
   await registry.scan()
   return createInferenceEngine({ ...components, registry }, options)
-}
-
-/**
- * Runs synchronous checks, then the work; a failed check becomes a rejection, as from an async
- * function, without the extra promise an async wrapper would add to every run.
- */
-function checkedThen<R>(check: () => void, work: () => Promise<R>): Promise<R> {
-  try {
-    check()
-  } catch (err) {
-    return Promise.reject(err)
-  }
-  return work()
 }
 
 /** The pipeline's view of a leased session: its runs carry the caller's abort signal. */
