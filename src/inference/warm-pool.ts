@@ -178,8 +178,13 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     return used
   }
 
-  const unloadEntry = async (entry: Entry<T>) => {
+  const stopIdle = (entry: Entry<T>) => {
     clearTimeout(entry.idleTimer)
+    entry.idleTimer = undefined
+  }
+
+  const unloadEntry = async (entry: Entry<T>) => {
+    stopIdle(entry)
     entries.delete(entry.id)
     setState(entry, 'available', 'warm')
     try {
@@ -189,21 +194,31 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
     }
   }
 
-  /** (Re)start the idle countdown of a warm, unused, unpinned model. */
+  /**
+   * Start the idle countdown of a warm, unused, unpinned model, unless one runs already. One timer
+   * per idle spell, not one per run: when it fires it looks at when the model was last used and,
+   * if that was too recent, waits out the rest (a busy model would otherwise set and clear a
+   * timer on every run).
+   */
   const armIdle = (entry: Entry<T>) => {
-    if (entry.idleTimer !== undefined) {
-      clearTimeout(entry.idleTimer)
+    const idleMs = options.idleUnloadMs
+    if (idleMs === undefined || closed || entry.idleTimer !== undefined) return
+    if (entry.inUse > 0 || pins.has(entry.id)) return
+    const check = () => {
       entry.idleTimer = undefined
-    }
-    if (options.idleUnloadMs === undefined || closed || entry.inUse > 0 || pins.has(entry.id)) return
-    entry.idleTimer = setTimeout(() => {
-      entry.idleTimer = undefined
-      const idle = entry.state === 'warm' && entry.inUse === 0 && entry.waiting === 0 && !pins.has(entry.id)
-      if (idle && entries.get(entry.id) === entry) {
-        log.debug('unloading idle model', { id: entry.id, idleMs: options.idleUnloadMs })
-        void unloadEntry(entry)
+      if (closed || entries.get(entry.id) !== entry || entry.state !== 'warm') return
+      // In use, waited on or pinned: giving the lease back (or unpinning) arms it again.
+      if (entry.inUse > 0 || entry.waiting > 0 || pins.has(entry.id)) return
+      const left = entry.lastUsed + idleMs - now()
+      if (left > 0) {
+        entry.idleTimer = setTimeout(check, left)
+        entry.idleTimer.unref()
+        return
       }
-    }, options.idleUnloadMs)
+      log.debug('unloading idle model', { id: entry.id, idleMs })
+      void unloadEntry(entry)
+    }
+    entry.idleTimer = setTimeout(check, idleMs)
     // An idle countdown must never keep the process alive.
     entry.idleTimer.unref()
   }
@@ -290,10 +305,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   }
 
   const leaseOf = (entry: Entry<T>): Lease<T> => {
-    if (entry.idleTimer !== undefined) {
-      clearTimeout(entry.idleTimer)
-      entry.idleTimer = undefined
-    }
+    // A running idle countdown stays: it finds the model in use, or used too recently, and waits on.
     entry.inUse++
     entry.lastUsed = now()
     entry.useSeq = ++seq
@@ -366,7 +378,7 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
         throw new BudgetExhaustedError(id, bytes, budget - pinnedBytes, budget)
       pins.add(id)
       const entry = entries.get(id)
-      if (entry !== undefined) clearTimeout(entry.idleTimer)
+      if (entry !== undefined) stopIdle(entry)
     },
     unpin(id) {
       pins.delete(id)
