@@ -29,6 +29,8 @@ export class ChainWatcher implements ChainClock, GasPriceSource {
   private snapshot: (RoundInfo & { gasPrice: bigint }) | undefined
   private timer: NodeJS.Timeout | undefined
   private polling = false
+  /** Cuts off a poll in flight when stop() is called, so it sends no further requests. */
+  private stopper = new AbortController()
   private readonly roundListeners = new Set<(round: bigint) => void>()
 
   constructor(components: ChainWatcherComponents, options: ChainWatcherOptions = {}) {
@@ -40,6 +42,7 @@ export class ChainWatcher implements ChainClock, GasPriceSource {
 
   /** Takes the first snapshot (so the getters work) and keeps polling until stop(). */
   async start(signal?: AbortSignal): Promise<void> {
+    if (this.stopper.signal.aborted) this.stopper = new AbortController()
     const timeout = AbortSignal.timeout(this.startTimeoutMs)
     await this.refresh(signal === undefined ? timeout : AbortSignal.any([signal, timeout]))
     this.schedule()
@@ -48,6 +51,7 @@ export class ChainWatcher implements ChainClock, GasPriceSource {
   stop(): void {
     clearTimeout(this.timer)
     this.timer = undefined
+    this.stopper.abort()
   }
 
   /** Calls `listener` with each new round number; returns an unsubscribe function. */
@@ -105,7 +109,8 @@ export class ChainWatcher implements ChainClock, GasPriceSource {
     if (this.polling || this.timer === undefined) return
     this.polling = true
     try {
-      await this.refresh(AbortSignal.timeout(Math.max(this.pollIntervalMs * 5, 5000)))
+      const timeout = AbortSignal.timeout(Math.max(this.pollIntervalMs * 5, 5000))
+      await this.refresh(AbortSignal.any([this.stopper.signal, timeout]))
     } catch (err) {
       // Keep the last snapshot: a stale clock for a few seconds beats none. Retry next tick. A
       // poll cut off by stop() (the provider closes right after) is not a failure worth a warning.

@@ -9,6 +9,7 @@ import { type Logger, silentLogger } from '../logger.js'
 import { abortable, withTimeout } from './abortable.js'
 import type { TicketBrokerClientOptions } from './broker.js'
 import { ticketBrokerArtifact } from './broker-artifact.generated.js'
+import { gateRequests, type RawRequestProvider } from './devchain-requests.js'
 
 export interface DevChainOptions {
   /** Funded accounts to create (default 10). Account 0 deploys the broker. */
@@ -27,6 +28,8 @@ export interface DevChainOptions {
   reserveRecipients?: number
   /** Bound on startup (server + deployment), default 30 s. */
   timeoutMs?: number
+  /** stop() waits at most this long for the requests the chain is still answering (default 5 s). */
+  stopTimeoutMs?: number
 }
 
 export interface DevChainComponents {
@@ -68,7 +71,7 @@ interface GanacheServer {
   listen(port: number, host: string): Promise<void>
   close(): Promise<void>
   address(): { port: number } | string | null
-  provider: {
+  provider: RawRequestProvider & {
     getInitialAccounts(): Promise<Record<string, { secretKey: string }>>
     request(args: { method: string; params: unknown[] }): Promise<unknown>
   }
@@ -106,6 +109,11 @@ export async function startDevChain(
     chain: { chainId, networkId: chainId },
     miner: options.blockTimeSeconds === undefined ? {} : { blockTime: options.blockTimeSeconds },
   }) as unknown as GanacheServer
+  // ganache closes its database under the requests it is still serving (see devchain-requests.ts).
+  const requests = gateRequests(
+    server.provider,
+    () => new DevChainError('the dev chain is stopping; it takes no more requests'),
+  )
 
   let provider: JsonRpcProvider | undefined
   try {
@@ -159,12 +167,21 @@ export async function startDevChain(
       async stop() {
         if (stopped) return
         stopped = true
+        const stopTimeoutMs = options.stopTimeoutMs ?? 5_000
+        if (!(await requests.close(stopTimeoutMs))) {
+          log.warn('closing the dev chain with requests still running', {
+            inFlight: requests.inFlight(),
+            waitedMs: stopTimeoutMs,
+          })
+        }
         await server.close()
         log.info('dev chain stopped', { rpcUrl })
       },
     }
   } catch (err) {
     provider?.destroy()
+    // A start that timed out may have left its deployment running in ganache.
+    await requests.close(options.stopTimeoutMs ?? 5_000)
     await server.close().catch(() => {})
     if (err instanceof FramemeshError) throw err
     throw new DevChainError(`could not start the local dev chain: ${(err as Error).message}`, { cause: err })
