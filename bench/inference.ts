@@ -444,7 +444,9 @@ async function main(): Promise<void> {
   )
   console.log(
     "runs on 'main': the engine's session on this thread, like the direct call (the engine's own overhead);\n" +
-      "'worker': where the engine's default places the model, so the ratio adds the hand-off to the session thread.",
+      "'worker': where the engine's default places the model, so the ratio adds the hand-off to the session thread;\n" +
+      'its engine / direct is of isolated calls (the thread asleep each time: both wake-ups paid), and the\n' +
+      'blocks column of calls back to back (the thread, still polling, takes the next at once).',
   )
   console.log(
     "engine pipelined / direct (fps): frames/s with the engine's default runs in flight ('in flight') over\n" +
