@@ -4,7 +4,6 @@
  * object. Every request is validated at this edge; a bad request fails alone with a typed error and
  * the engine goes on serving the others.
  */
-import { readFile } from 'node:fs/promises'
 import { isFramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { builtinModelsDir } from './builtins.js'
@@ -12,13 +11,12 @@ import {
   EngineClosedError,
   InferenceFailedError,
   ManifestMismatchError,
-  ModelCorruptError,
   WrongPipelineError,
 } from './errors.js'
 import type { TypedEvents } from './events.js'
 import { checkFeeds, dummyFeeds } from './feeds.js'
 import { DEFAULT_MAX_PIXELS, validateFrame } from './frame.js'
-import { sha256Hex } from './onnx-inspect.js'
+import { readModelFile } from './model-file.js'
 import { checkInterpolateInputs, interpolateFrames, PositionTensors } from './pipelines/interpolate.js'
 import { type RunnableModel, upscaleFrame } from './pipelines/upscale.js'
 import { createRunQueue, type RunQueue, type RunQueueOptions } from './queue.js'
@@ -125,15 +123,8 @@ export function createInferenceEngine(
   const load = async (id: string): Promise<ModelSession> => {
     const record = registry.get(id)
     const started = performance.now()
-    let bytes: Uint8Array
-    try {
-      bytes = await readFile(record.modelPath)
-    } catch (err) {
-      throw new ModelCorruptError(record.modelPath, `it cannot be read: ${(err as Error).message}`, {
-        cause: err,
-      })
-    }
-    const sha256 = sha256Hex(bytes)
+    // Read and hashed a chunk at a time, into memory a session thread shares (model-file.ts).
+    const { bytes, sha256 } = await readModelFile(record.modelPath)
     if (record.sha256 !== '' && sha256 !== record.sha256) {
       const err = new ManifestMismatchError(
         id,

@@ -7,6 +7,7 @@
  */
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
+import { ortModelBytes } from './model-file.js'
 import { STAGED_ARRAYS, type StagedType } from './staging.js'
 
 /** An output as it crosses the thread boundary (structured-clone friendly). */
@@ -109,10 +110,10 @@ async function timeWarmUp(run: () => Promise<unknown>, timeAgainstMs: number): P
   return best
 }
 
-function openSession(init: ThreadInit): Promise<ort.InferenceSession> {
-  return typeof init.model === 'string'
-    ? ort.InferenceSession.create(init.model, init.sessionOptions)
-    : ort.InferenceSession.create(init.model, init.sessionOptions)
+function openSession(model: string | Uint8Array, init: ThreadInit): Promise<ort.InferenceSession> {
+  return typeof model === 'string'
+    ? ort.InferenceSession.create(model, init.sessionOptions)
+    : ort.InferenceSession.create(model, init.sessionOptions)
 }
 
 /** Opens the session (after the warm-up, if asked for one); undefined once the thread has answered it will not serve. */
@@ -122,11 +123,13 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
     port.close()
     return undefined
   }
+  // Shared model bytes become this thread's own once, here, not on the main thread.
+  const model = ortModelBytes(init.model)
   if (init.warmUp !== undefined) {
     // On a probe session released afterwards (see ThreadInit.warmUp).
     let probe: ort.InferenceSession
     try {
-      probe = await openSession(init)
+      probe = await openSession(model, init)
     } catch (err) {
       return fail('open', err)
     }
@@ -147,7 +150,7 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
   }
   let session: ort.InferenceSession
   try {
-    session = await openSession(init)
+    session = await openSession(model, init)
   } catch (err) {
     return fail('open', err)
   }

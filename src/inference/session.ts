@@ -8,6 +8,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
+import { ortModelBytes } from './model-file.js'
 import { DEFAULT_OPEN_TIMEOUT_MS, placeSession, WORKER_THREAD_BYTES } from './worker-session.js'
 
 export type OrtTensor = ort.Tensor
@@ -133,8 +134,9 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     ...(runOn === 'main' ? { sessionOptions } : workerShape),
     async open(modelId, model, warmUpFeeds) {
       if (runOn === 'main') {
-        if (warmUpFeeds !== undefined) await probe(modelId, model, sessionOptions, warmUpFeeds)
-        return openMainSession(modelId, model, sessionOptions)
+        const own = ortModelBytes(model)
+        if (warmUpFeeds !== undefined) await probe(modelId, own, sessionOptions, warmUpFeeds)
+        return openMainSession(modelId, own, sessionOptions)
       }
       // The warm-up (and 'auto''s timing of it) runs in the session thread, so loading a model
       // does not hold this thread's event loop; only a model 'auto' leaves here opens here.
@@ -184,11 +186,12 @@ async function openMainSession(
   sessionOptions: ort.InferenceSession.SessionOptions,
 ): Promise<ModelSession> {
   let session: ort.InferenceSession
+  const bytes = ortModelBytes(model)
   try {
     session =
-      typeof model === 'string'
-        ? await ort.InferenceSession.create(model, sessionOptions)
-        : await ort.InferenceSession.create(model, sessionOptions)
+      typeof bytes === 'string'
+        ? await ort.InferenceSession.create(bytes, sessionOptions)
+        : await ort.InferenceSession.create(bytes, sessionOptions)
   } catch (err) {
     throw new ModelLoadError(modelId, `onnxruntime refused the file (${(err as Error).message})`, {
       cause: err,
