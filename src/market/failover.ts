@@ -20,6 +20,9 @@ import { requestQuote } from './quote-protocol.js'
 import { type SpareQuotes, STALE_SPARE_CODES } from './spare-quotes.js'
 import type { Verdict, VerificationReport } from './verifier.js'
 
+/** Refusals that our own use caused (we hold too many job streams there), not the orchestrator. */
+const OUR_DOING: ReadonlySet<string> = new Set([JOB_ERROR_CODES.tooManyStreams])
+
 /** Where a stage may run next. */
 export interface StageCandidate {
   peerId: string
@@ -465,7 +468,13 @@ export class Stage {
         }
         lastError = error
         excluded.add(candidate.peerId)
-        this.#c.stats?.recordFailure(candidate.peerId)
+        // Only the orchestrator's own failure counts against it (and suspends it for every job of
+        // the mesh). A refusal for our too many streams, or our own cancel, says nothing about it:
+        // third opinions running side by side used to suspend an honest checker that way, which
+        // left a later workflow without the one orchestrator that could replace a dead stage.
+        if (!OUR_DOING.has(error.code) && o.signal?.aborted !== true) {
+          this.#c.stats?.recordFailure(candidate.peerId)
+        }
         this.#log.debug('orchestrator failed; moving on', {
           peer: candidate.peerId,
           code: error.code,

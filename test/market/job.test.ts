@@ -5,6 +5,7 @@ import { Stage, type StageResult } from '../../src/market/failover.js'
 import { JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from '../../src/market/job-protocol.js'
 import { JobSession } from '../../src/market/job-session.js'
 import type { WorkEngine, WorkInput } from '../../src/market/job-work.js'
+import { PeerStats } from '../../src/market/peer-stats.js'
 import type { JobSpec } from '../../src/market/quote.js'
 import { requestQuote } from '../../src/market/quote-protocol.js'
 import { messageChannel } from '../../src/peer/framing.js'
@@ -209,15 +210,21 @@ test('a malformed message on one job stream ends only that stream; a job running
   await t.throwsAsync(channel.read(), undefined, 'the broken stream is gone')
 })
 
-test('a peer over its job stream limit is refused with ERR_TOO_MANY_STREAMS while other peers still get in', async (t) => {
-  const ctx = t.context
-  const payer = new BudgetPayer(ctx.sender)
+/** `count` jobs of the buyer's, opened at orch and left running (each holds a job stream there). */
+async function openJobs(ctx: Ctx, payer: BudgetPayer, count: number): Promise<JobSession[]> {
   const open: JobSession[] = []
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i < count; i++) {
     const s = new JobSession({ peer: ctx.buyer, payer }, { quote: await quoteFor(ctx) })
     await s.open()
     open.push(s)
   }
+  return open
+}
+
+test('a peer over its job stream limit is refused with ERR_TOO_MANY_STREAMS while other peers still get in', async (t) => {
+  const ctx = t.context
+  const payer = new BudgetPayer(ctx.sender)
+  const open = await openJobs(ctx, payer, 2)
   const third = new JobSession({ peer: ctx.buyer, payer }, { quote: await quoteFor(ctx) })
   const err = await t.throwsAsync(third.open())
   t.is((err as { code?: string }).code, 'ERR_TOO_MANY_STREAMS')
@@ -225,6 +232,32 @@ test('a peer over its job stream limit is refused with ERR_TOO_MANY_STREAMS whil
   const elsewhere = new JobSession({ peer: other, payer }, { quote: await quoteFor(ctx, other) })
   await t.notThrowsAsync(elsewhere.open())
   for (const s of [...open, elsewhere]) {
+    await s.end()
+    await s.done
+  }
+})
+
+test('a stage refused for holding too many job streams at an orchestrator moves on without counting it failed or suspending it', async (t) => {
+  const ctx = t.context
+  // The buyer already holds as many job streams at orch as it allows one peer (2): the stage's is one too many.
+  const held = await openJobs(ctx, new BudgetPayer(ctx.sender), 2)
+  const stats = new PeerStats()
+  const stage = stageThrough(ctx, [ctx.orch, ctx.spare], stats)
+  const failed = stage.events.waitFor('peer:failed', { timeoutMs: 30_000 })
+  const { report } = await collect(t, ctx, stage, 4)
+  t.like(await failed, { peerId: ctx.orch.peer.peerId, code: 'ERR_TOO_MANY_STREAMS' })
+  t.deepEqual(
+    report.peers.map((p) => [p.peerId, p.items]),
+    [
+      [ctx.orch.peer.peerId, 0],
+      [ctx.spare.peer.peerId, 4],
+    ],
+  )
+  // The refusal was our doing: orch stays as healthy as before (it used to be suspended for 5 s).
+  t.is(stats.get(ctx.orch.peer.peerId)?.failures ?? 0, 0)
+  t.false(stats.isSuspended(ctx.orch.peer.peerId))
+  t.is(stats.get(ctx.spare.peer.peerId)?.successes, 1)
+  for (const s of held) {
     await s.end()
     await s.done
   }
@@ -276,11 +309,12 @@ function beforeUpscale(ctx: Ctx, wait: () => Promise<void>): WorkEngine {
   })
 }
 
-function stageThrough(ctx: Ctx, order: OrchestratorNode[]) {
+function stageThrough(ctx: Ctx, order: OrchestratorNode[], stats?: PeerStats) {
   return new Stage(
     {
       peer: ctx.buyer,
       payer: new BudgetPayer(ctx.sender),
+      ...(stats === undefined ? {} : { stats }),
       choose: (exclude) => {
         const next = order.find((o) => !exclude.has(o.peer.peerId))
         return next === undefined
