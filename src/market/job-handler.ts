@@ -204,7 +204,9 @@ export function createJobHandler(
     let finished = false
     const fail = (err: FramemeshError) => {
       if (finished) return
-      if (failure === undefined) failure = err
+      // Once the peer stops, whatever noticed first (an aborted read, the feed, a cut inference)
+      // is told as ERR_SHUTTING_DOWN: the broadcaster then fails over or replaces this stage.
+      if (failure === undefined) failure = stopSignal.aborted ? shuttingDown(err) : err
       stop.abort(err)
       wake.notify()
     }
@@ -304,6 +306,15 @@ export function createJobHandler(
     }
 
     running.add(fail)
+    // The peer's stop: libp2p closes its connections right after this signal, long before the job
+    // unwinds, so the broadcaster is told now (the frame is queued ahead of the close).
+    let told: Promise<void> | undefined
+    const onPeerStop = () => {
+      if (finished || failure !== undefined) return
+      fail(shuttingDown())
+      told = sendError(channel, failure!)
+    }
+    stopSignal.addEventListener('abort', onPeerStop, { once: true })
     events.emit('job:started', { jobId, peerId, quote })
     log.debug('job started', { peerId, window, itemCost })
     let error: FramemeshError | undefined
@@ -411,6 +422,7 @@ export function createJobHandler(
     } finally {
       outbox.stopTimer()
       running.delete(fail)
+      stopSignal.removeEventListener('abort', onPeerStop)
       error = failure
       if (error !== undefined) {
         forwarder?.abort(error)
@@ -420,8 +432,11 @@ export function createJobHandler(
       components.recipient.closeSession(quote.spec.sender, jobId)
       if (error !== undefined) {
         log.debug('job failed', { code: error.code, message: error.message })
-        await outbox.flushBeforeError()
-        await sendError(channel, error)
+        if (told !== undefined) await told
+        else {
+          await outbox.flushBeforeError()
+          await sendError(channel, error)
+        }
       }
       const { items, debited } = credit
       events.emit('job:ended', { jobId, peerId, items, debited, ...(error === undefined ? {} : { error }) })
@@ -451,6 +466,16 @@ function asJobError(err: unknown): FramemeshError {
     {
       cause: err,
     },
+  )
+}
+
+/** A job ended by the peer's stop, whatever error surfaced: the broadcaster should go elsewhere. */
+function shuttingDown(cause?: FramemeshError): FramemeshError {
+  if (cause?.code === JOB_ERROR_CODES.shuttingDown) return cause
+  return new JobError(
+    JOB_ERROR_CODES.shuttingDown,
+    'the orchestrator is stopping; retry the job with another orchestrator',
+    cause === undefined ? undefined : { cause },
   )
 }
 
