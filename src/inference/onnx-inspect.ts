@@ -3,10 +3,9 @@
  * an onnxruntime session, and checks it against a manifest. Decoding the protobuf is cheap and runs
  * no model code, so a bring-your-own file is vetted before onnxruntime ever sees it.
  */
-import { createHash } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
 import onnxProto from 'onnx-proto'
 import { ManifestMismatchError, ModelCorruptError } from './errors.js'
+import { readModelFile } from './model-file.js'
 import type { ModelManifest, TensorSpec } from './types.js'
 
 const { onnx } = onnxProto
@@ -39,10 +38,6 @@ export interface ValidatedModelFile {
   sha256: string
   fileBytes: number
   graph: GraphInterface
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex')
 }
 
 /** Decode the graph interface of ONNX model bytes; throws ModelCorruptError when they are not a model. */
@@ -84,13 +79,7 @@ export function inspectOnnx(bytes: Uint8Array, file = '(buffer)'): GraphInterfac
  * declared input/output's name, dtype, rank and fixed dims. All differences are reported at once.
  */
 export async function validateModelFile(manifest: ModelManifest, file: string): Promise<ValidatedModelFile> {
-  let bytes: Uint8Array
-  try {
-    bytes = await readFile(file)
-  } catch (err) {
-    throw new ModelCorruptError(file, `it cannot be read: ${(err as Error).message}`, { cause: err })
-  }
-  const sha256 = sha256Hex(bytes)
+  const { bytes, sha256 } = await readModelFile(file)
   if (manifest.sha256 !== undefined && manifest.sha256 !== sha256) {
     throw new ManifestMismatchError(
       manifest.id,
