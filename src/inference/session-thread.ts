@@ -110,10 +110,13 @@ async function timeWarmUp(run: () => Promise<unknown>, timeAgainstMs: number): P
   return best
 }
 
-function openSession(model: string | Uint8Array, init: ThreadInit): Promise<ort.InferenceSession> {
+function openSession(
+  model: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
   return typeof model === 'string'
-    ? ort.InferenceSession.create(model, init.sessionOptions)
-    : ort.InferenceSession.create(model, init.sessionOptions)
+    ? ort.InferenceSession.create(model, options)
+    : ort.InferenceSession.create(model, options)
 }
 
 /** Opens the session (after the warm-up, if asked for one); undefined once the thread has answered it will not serve. */
@@ -129,7 +132,7 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
     // On a probe session released afterwards (see ThreadInit.warmUp).
     let probe: ort.InferenceSession
     try {
-      probe = await openSession(model, init)
+      probe = await openSession(model, init.sessionOptions)
     } catch (err) {
       return fail('open', err)
     }
@@ -150,7 +153,7 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
   }
   let session: ort.InferenceSession
   try {
-    session = await openSession(model, init)
+    session = await openSession(model, init.sessionOptions)
   } catch (err) {
     return fail('open', err)
   }

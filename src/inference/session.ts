@@ -134,6 +134,7 @@ export function createSessionFactory(options: SessionFactoryOptions = {}): Sessi
     ...(runOn === 'main' ? { sessionOptions } : workerShape),
     async open(modelId, model, warmUpFeeds) {
       if (runOn === 'main') {
+        // Shared bytes copied once for the probe and the serving session both.
         const own = ortModelBytes(model)
         if (warmUpFeeds !== undefined) await probe(modelId, own, sessionOptions, warmUpFeeds)
         return openMainSession(modelId, own, sessionOptions)
