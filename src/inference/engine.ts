@@ -17,7 +17,12 @@ import type { TypedEvents } from './events.js'
 import { checkFeeds, dummyFeeds } from './feeds.js'
 import { DEFAULT_MAX_PIXELS, validateFrame } from './frame.js'
 import { readModelFile } from './model-file.js'
-import { checkInterpolateInputs, interpolateFrames, PositionTensors } from './pipelines/interpolate.js'
+import {
+  checkInterpolateInputs,
+  interpolationResult,
+  PositionTensors,
+  startInterpolation,
+} from './pipelines/interpolate.js'
 import { type RunnableModel, upscaleFrame } from './pipelines/upscale.js'
 import { createRunQueue, type RunQueue, type RunQueueOptions } from './queue.js'
 import { createModelRegistry, type ModelRegistry, type ModelRegistryOptions } from './registry.js'
@@ -197,16 +202,21 @@ export function createInferenceEngine(
   const runError = (id: string, err: unknown): unknown =>
     isFramemeshError(err) ? err : new InferenceFailedError(id, (err as Error).message, { cause: err })
 
-  /** Runs `fn` on a leased session and gives lease and queue slot back when it settles. */
-  const runLeased = <R>(
+  /**
+   * Runs `fn` on a leased session and gives lease and queue slot back when it settles; `finish`
+   * (synchronous, after the release) turns its result into the caller's. One reaction for both:
+   * for a sub-millisecond model (blend) each promise step is a measurable share of the run.
+   */
+  const runLeased = <T, R>(
     id: string,
     manifest: ModelManifest,
     lease: Lease<ModelSession>,
     releaseSlot: () => void,
     signal: AbortSignal | undefined,
-    fn: (model: RunnableModel) => Promise<R>,
+    fn: (model: RunnableModel) => Promise<T>,
+    finish: (value: T) => R,
   ): Promise<R> => {
-    let pending: Promise<R>
+    let pending: Promise<T>
     try {
       pending = fn(new LeasedModel(manifest, lease.value, signal))
     } catch (err) {
@@ -218,7 +228,7 @@ export function createInferenceEngine(
       (value) => {
         lease.release()
         releaseSlot()
-        return value
+        return finish(value)
       },
       (err: unknown) => {
         lease.release()
@@ -233,25 +243,28 @@ export function createInferenceEngine(
    * slot on a warm model is taken synchronously and the run chained without async wrappers: for
    * a sub-millisecond model (blend) every promise hop here is a measurable share of the run.
    */
-  const withModel = <R>(
+  const withModel = <T, R = T>(
     id: string,
     manifest: ModelManifest,
     signal: AbortSignal | undefined,
-    fn: (model: RunnableModel) => Promise<R>,
+    fn: (model: RunnableModel) => Promise<T>,
+    finish: (value: T) => R = same as (value: T) => R,
   ): Promise<R> => {
     const queue = queueOf(id)
     const slot = signal?.aborted === true ? undefined : queue.tryAcquire()
     const lease = slot === undefined ? undefined : pool.tryAcquire(id)
-    if (slot !== undefined && lease !== undefined) return runLeased(id, manifest, lease, slot, signal, fn)
-    return withModelWhenReady(id, manifest, signal, fn, slot)
+    if (slot !== undefined && lease !== undefined)
+      return runLeased(id, manifest, lease, slot, signal, fn, finish)
+    return withModelWhenReady(id, manifest, signal, fn, finish, slot)
   }
 
   /** The slow path: wait for a queue slot (unless one is held already) and for the model to load. */
-  const withModelWhenReady = async <R>(
+  const withModelWhenReady = async <T, R>(
     id: string,
     manifest: ModelManifest,
     signal: AbortSignal | undefined,
-    fn: (model: RunnableModel) => Promise<R>,
+    fn: (model: RunnableModel) => Promise<T>,
+    finish: (value: T) => R,
     heldSlot: (() => void) | undefined,
   ): Promise<R> => {
     const releaseSlot = heldSlot ?? (await queueOf(id).acquire({ signal }))
@@ -262,7 +275,7 @@ export function createInferenceEngine(
       releaseSlot()
       throw err
     }
-    return runLeased(id, manifest, lease, releaseSlot, signal, fn)
+    return runLeased(id, manifest, lease, releaseSlot, signal, fn, finish)
   }
 
   const statusOf = (base: ModelStatus): ModelStatus => {
@@ -342,8 +355,12 @@ export function createInferenceEngine(
       } catch (err) {
         return Promise.reject(err)
       }
-      return withModel(modelId, manifest, opts.signal, (model) =>
-        interpolateFrames(model, a, b, t, positions),
+      return withModel(
+        modelId,
+        manifest,
+        opts.signal,
+        (model) => startInterpolation(model, a, b, t, positions),
+        (result) => interpolationResult(manifest, a, result),
       )
     },
 
@@ -354,6 +371,11 @@ export function createInferenceEngine(
       await pool.close()
     },
   }
+}
+
+/** withModel's finish when the run's result is the caller's. */
+function same<T>(value: T): T {
+  return value
 }
 
 /** As the registry's options; `builtinDirs` defaults to framemesh's models/generated folder. */

@@ -5,7 +5,8 @@
 import * as ort from 'onnxruntime-node'
 import { FrameInvalidError, InferenceFailedError, InputInvalidError } from '../errors.js'
 import { frameToTensor, tensorToFrame } from '../frame-tensor.js'
-import type { Frame } from '../types.js'
+import type { Feeds } from '../session.js'
+import type { Frame, ModelManifest } from '../types.js'
 import type { RunnableModel } from './upscale.js'
 
 export function checkInterpolateInputs(modelId: string, a: Frame, b: Frame, t: number): void {
@@ -27,19 +28,19 @@ export function checkInterpolateInputs(modelId: string, a: Frame, b: Frame, t: n
 }
 
 /**
- * Interpolate between two validated, same-sized frames. Chained with then() rather than async:
- * blend runs in ~0.05 ms, and an async wrapper's extra promise is a visible share of that.
+ * Interpolate between two validated, same-sized frames: starts the model's run, whose result
+ * interpolationResult turns into the frame. Two steps rather than one async function so that the
+ * engine can give the model back and convert in one promise reaction: blend runs in ~0.05 ms, and
+ * every extra promise step is a visible share of that.
  */
-export function interpolateFrames(
+export function startInterpolation(
   model: RunnableModel,
   a: Frame,
   b: Frame,
   t: number,
   positions?: PositionTensors,
-): Promise<Frame> {
-  const { manifest } = model
-  const [in0, in1, inT] = manifest.inputs
-  const output = manifest.outputs[0]
+): Promise<Feeds> {
+  const [in0, in1, inT] = model.manifest.inputs
   // A model that takes frame bytes gets the caller's frames as they are (no copy); converted
   // tensors are fresh and nobody else holds them, so a worker session may take their buffers.
   const first = frameToTensor(a, in0, undefined, { share: true })
@@ -51,23 +52,26 @@ export function interpolateFrames(
     shared && positions !== undefined
       ? positions.get(t, inT.shape.length)
       : positionTensor(t, inT.shape.length)
-  const run = model.run(
+  return model.run(
     { [in0.name]: first, [in1.name]: second, [inT.name]: position },
     shared ? undefined : TRANSFER_INPUTS,
   )
-  return run.then((result) => {
-    const tensor = result[output.name]
-    if (tensor === undefined)
-      throw new InferenceFailedError(manifest.id, `the model returned no "${output.name}"`)
-    const out = tensorToFrame(manifest.id, tensor, output)
-    if (out.width !== a.width || out.height !== a.height) {
-      throw new InferenceFailedError(
-        manifest.id,
-        `${a.width}x${a.height} inputs gave a ${out.width}x${out.height} frame`,
-      )
-    }
-    return out
-  })
+}
+
+/** The interpolated frame from a run's outputs; `a` is one of the input frames (for its size). */
+export function interpolationResult(manifest: ModelManifest, a: Frame, result: Feeds): Frame {
+  const output = manifest.outputs[0]
+  const tensor = result[output.name]
+  if (tensor === undefined)
+    throw new InferenceFailedError(manifest.id, `the model returned no "${output.name}"`)
+  const out = tensorToFrame(manifest.id, tensor, output)
+  if (out.width !== a.width || out.height !== a.height) {
+    throw new InferenceFailedError(
+      manifest.id,
+      `${a.width}x${a.height} inputs gave a ${out.width}x${out.height} frame`,
+    )
+  }
+  return out
 }
 
 const TRANSFER_INPUTS = { transferInputs: true } as const
