@@ -31,7 +31,7 @@ import {
   type ThreadRequest,
   type WireInput,
   type WireTensor,
-} from './session-thread.js'
+} from './session-wire.js'
 import {
   DEFAULT_MAX_SLOT_BYTES,
   nextOffset,

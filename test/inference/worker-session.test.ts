@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Worker } from 'node:worker_threads'
 import test from 'ava'
 import * as ort from 'onnxruntime-node'
 import { openInferenceEngine } from '../../src/inference/engine.js'
@@ -442,4 +443,30 @@ test('a session thread still checking for work after a run serves the next runs,
   for (const [i, f] of pair.entries()) t.deepEqual(outs[i]!.output!.data, (await main.run(f)).output!.data)
   await session.release()
   await t.throwsAsync(session.run(seeded(8, 6)), { message: /released/ })
+})
+
+test('an app that embeds the engine in a worker thread of its own runs models in session threads like the main thread does', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const data = frame(8, 3).data
+  const expected = await openInferenceEngine({}, { modelsDir: dir, session: { runOn: 'main' } })
+  const reference = await expected.upscale(MODEL, { width: 8, height: 8, channels: 3, data })
+  await expected.close()
+
+  // The session thread's module must not take the app's thread for a session thread of its own.
+  const app = new Worker(new URL('./helpers/app-worker.ts', import.meta.url), {
+    workerData: { modelsDir: dir, data },
+    execArgv: loaderArgv(process.execArgv),
+  })
+  const reply = await new Promise<{ width?: number; height?: number; data?: Uint8Array; error?: string }>(
+    (resolve, reject) => {
+      app.once('message', resolve)
+      app.once('error', reject)
+    },
+  )
+  await app.terminate()
+  t.is(reply.error, undefined)
+  t.is(reply.width, 16)
+  t.is(reply.height, 16)
+  t.deepEqual(reply.data, reference.data)
 })
