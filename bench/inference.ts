@@ -10,7 +10,9 @@
  * Each model gets a row with the engine's session on the main thread, where the direct call runs
  * (what the engine itself adds), and, when the engine's default (runOn 'auto') puts the model in
  * a worker thread, a row for that placement too (adding the hand-off to the thread, which the
- * engine makes so that a node's network keeps turning while a model runs).
+ * engine makes so that a node's network keeps turning while a model runs). A worker row is also
+ * timed against onnxruntime called directly in a thread of its own (direct-thread.ts): that
+ * separates what the engine adds from what any hand-off to a thread costs on this machine.
  *
  * On a shared machine two separate timings drift apart, so two more columns measure the overhead
  * in ways load cannot skew: `engine / its ORT run` times onnxruntime's run inside the engine's own
@@ -40,6 +42,7 @@ import { createModelRegistry, type ModelRegistry } from '../src/inference/regist
 import { createSessionFactory, type SessionFactory } from '../src/inference/session.js'
 import type { Frame } from '../src/inference/types.js'
 import { DEFAULT_POLL_AFTER_RUN_MS } from '../src/inference/worker-session.js'
+import { type DirectThread, openDirectThread } from './direct-thread.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const SIZES = [128, 256]
@@ -248,8 +251,13 @@ async function measureRow(
   const direct = await session.run(input.feeds)
   const directCold = performance.now() - t0
   const convertMs = conversionMs(engine, c, a, b, direct)
+  // For a model in a worker: onnxruntime called directly in a thread too, the hand-off's floor.
+  const inThread =
+    placed.runsOn() === 'worker'
+      ? await openDirectThread(engine.registry.get(c.modelId).modelPath, placed.factory.sessionOptions)
+      : undefined
   try {
-    const paired = await pairedTimes(c, engine, session, input, placed.runsOn())
+    const paired = await pairedTimes(c, engine, session, input, placed.runsOn(), inThread)
     const d = median(paired.direct)
     const fps = await blockFps(c, engine, session, input, placed.factory.defaultConcurrency ?? 1, d)
     const inside = await insideRatio(c, runOn, input, makeEngine)
@@ -265,6 +273,10 @@ async function measureRow(
       // Each engine run is paired with the direct run right after it; the median of the pair
       // ratios is robust to slow drift and to other processes sharing the CPU.
       'engine / direct': median(paired.engine.map((x, i) => x / paired.direct[i]!)).toFixed(3),
+      // Against the same call made directly in a thread of its own: what the engine adds to any
+      // hand-off to a thread (and the hand-off's own cost: direct in a thread / direct).
+      'engine / direct in a thread (paired)': ratioOrDash(paired.engine, paired.inThread),
+      'direct in a thread / direct (paired)': ratioOrDash(paired.inThread, paired.direct),
       'engine / its ORT run': inside.toFixed(3),
       'in flight': fps.inFlight,
       'engine pipelined / direct (fps)': median(fps.pipelined.map((x, i) => x / fps.direct[i]!)).toFixed(3),
@@ -282,9 +294,16 @@ async function measureRow(
       load: loadavg()[0]!.toFixed(1),
     }
   } finally {
+    await inThread?.close()
     await session.release()
     await engine.close()
   }
+}
+
+/** Median of the paired ratios xs[i] / ys[i]; '-' when there is no pair (a main-thread row). */
+function ratioOrDash(xs: number[], ys: number[]): string {
+  const n = Math.min(xs.length, ys.length)
+  return n === 0 ? '-' : median(xs.slice(0, n).map((x, i) => x / ys[i]!)).toFixed(3)
 }
 
 /**
@@ -314,9 +333,10 @@ function spinFor(ms: number): void {
 }
 
 /**
- * Engine and direct calls alternately for SECONDS. The order flips every pair (engine first, then
- * direct first): whichever runs second finds caches and clocks warmed by the first, and that must
- * not favour one side.
+ * Engine and direct calls alternately for SECONDS, and for a model the engine runs in a worker
+ * thread, direct calls in a thread of their own too (`inThread`). The order changes every round:
+ * whichever runs after another finds caches and clocks warmed by it, and that must not favour one
+ * side.
  */
 async function pairedTimes(
   c: Case,
@@ -324,8 +344,9 @@ async function pairedTimes(
   session: ort.InferenceSession,
   { a, b, feeds }: Inputs,
   placement: string,
-): Promise<{ engine: number[]; direct: number[] }> {
-  const times = { engine: [] as number[], direct: [] as number[] }
+  inThread?: DirectThread,
+): Promise<{ engine: number[]; direct: number[]; inThread: number[] }> {
+  const times = { engine: [] as number[], direct: [] as number[], inThread: [] as number[] }
   const timed = async (into: number[], call: () => Promise<unknown>) => {
     const start = performance.now()
     await call()
@@ -338,22 +359,28 @@ async function pairedTimes(
   // these are isolated calls, the hand-off's worst case. Frames sent back to back are what the
   // blocks below measure.
   const settle = placement === 'worker' ? () => spinFor(DEFAULT_POLL_AFTER_RUN_MS + 0.05) : undefined
-  const runEngine = async () => {
-    await timed(times.engine, () => c.engine(engine, a, b, feeds))
-    settle?.()
-  }
-  const runDirect = () => timed(times.direct, () => session.run(feeds))
+  const calls: Array<() => Promise<void>> = [
+    async () => {
+      await timed(times.engine, () => c.engine(engine, a, b, feeds))
+      settle?.()
+    },
+    () => timed(times.direct, () => session.run(feeds)),
+  ]
+  if (inThread !== undefined) calls.push(() => timed(times.inThread, () => inThread.run(feeds)))
+  // Every order in turn, so each kind of call follows each other kind equally often.
+  const orders = permutations(calls)
   const end = performance.now() + SECONDS * 1000
-  while (performance.now() < end || times.engine.length < MIN_RUNS) {
-    if (times.engine.length % 2 === 0) {
-      await runEngine()
-      await runDirect()
-    } else {
-      await runDirect()
-      await runEngine()
-    }
+  for (let round = 0; performance.now() < end || times.engine.length < MIN_RUNS; round++) {
+    for (const call of orders[round % orders.length]!) await call()
   }
   return times
+}
+
+function permutations<T>(items: readonly T[]): T[][] {
+  if (items.length <= 1) return [[...items]]
+  return items.flatMap((first, i) =>
+    permutations([...items.slice(0, i), ...items.slice(i + 1)]).map((rest) => [first, ...rest]),
+  )
 }
 
 /**
@@ -446,7 +473,10 @@ async function main(): Promise<void> {
     "runs on 'main': the engine's session on this thread, like the direct call (the engine's own overhead);\n" +
       "'worker': where the engine's default places the model, so the ratio adds the hand-off to the session thread;\n" +
       'its engine / direct is of isolated calls (the thread asleep each time: both wake-ups paid), and the\n' +
-      'blocks column of calls back to back (the thread, still polling, takes the next at once).',
+      'blocks column of calls back to back (the thread, still polling, takes the next at once).\n' +
+      'engine / direct in a thread: against onnxruntime called directly in a thread of its own (inputs\n' +
+      'posted, outputs transferred back), i.e. what the engine adds to a hand-off; direct in a thread / direct:\n' +
+      'what the hand-off itself costs here (two thread wake-ups), engine or not.',
   )
   console.log(
     "engine pipelined / direct (fps): frames/s with the engine's default runs in flight ('in flight') over\n" +
