@@ -10,6 +10,7 @@
  * steps' own rules live beside it: job-credit.ts (what is paid and reserved), job-worker.ts (items
  * through the engine, outputs handed on in order), result-outbox.ts (quick results sent in pairs).
  */
+import type { Stream } from '@libp2p/interface'
 import { FramemeshError, TimeoutError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
@@ -480,16 +481,37 @@ function shuttingDown(cause?: FramemeshError): FramemeshError {
 }
 
 /** Best effort: tell the broadcaster why, then end the stream (it may already be gone). */
+/**
+ * Tells the broadcaster why its job ends and closes our side; then waits (up to 2 s in all) for
+ * the broadcaster to close or reset its side, which it does once it has read the error. Without
+ * that wait a peer that stops closes the connection right behind the frame, and the broadcaster
+ * now and then saw only the connection's end (measured: 4 runs in 12 of the stop test).
+ */
 async function sendError(channel: MessageChannel<JobClientMessage, JobServerMessage>, err: FramemeshError) {
   const signal = AbortSignal.timeout(2_000)
   try {
     if (channel.stream.writeStatus === 'writable') {
       await channel.write({ error: { code: err.code, message: err.message.slice(0, 1_000) } }, { signal })
       await channel.closeWrite({ signal })
+      await remoteClosed(channel.stream, signal)
     }
   } catch {
     channel.abort(err)
   }
+}
+
+/** Resolves once the remote has closed or reset `stream`, or when `signal` fires. */
+function remoteClosed(stream: Stream, signal: AbortSignal): Promise<void> {
+  if (stream.status !== 'open' && stream.status !== 'closing') return Promise.resolve()
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.removeEventListener('close', done)
+      signal.removeEventListener('abort', done)
+      resolve()
+    }
+    stream.addEventListener('close', done)
+    signal.addEventListener('abort', done)
+  })
 }
 
 async function readWithin(

@@ -72,6 +72,12 @@ export interface PeerOptions {
   keepBootstrapConnected?: boolean
   /** Default timeout for dial/dialProtocol/ping without their own (ms, default 10 s). */
   dialTimeoutMs?: number
+  /**
+   * On stop, how long the protocol handlers still running get to finish, after their signal
+   * aborts, before the connections close (ms, default 2 s). Their last words (e.g. a job's
+   * ERR_SHUTTING_DOWN) are written then, not cut off by the close.
+   */
+  stopGraceMs?: number
   /** Gossipsub tuning (peer exchange, mesh degree, heartbeat). */
   gossip?: GossipServiceOptions
   /** Topics to subscribe to right away. */
@@ -220,6 +226,9 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
 
   const events = new TypedEmitter<PeerEvents>()
   const stopController = new AbortController()
+  // Protocol handlers still running: stop gives them stopGraceMs to write their last words.
+  const running = new Set<Promise<void>>()
+  const stopGraceMs = options.stopGraceMs ?? DEFAULT_STOP_GRACE_MS
   const peerId = libp2p.peerId.toString()
   const log = logger.child(peerId.slice(-6))
 
@@ -335,6 +344,24 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
     events,
     gossip,
     async handle(protocol, handler, handleOptions = {}) {
+      /** Runs the handler on one stream; never rejects. */
+      const serve = async (stream: Stream, connection: Connection): Promise<void> => {
+        const remotePeer = connection.remotePeer.toString()
+        try {
+          await handler(stream, { remotePeer, protocol, connection, signal: stopController.signal })
+        } catch (err) {
+          const error = err instanceof Error ? err : new Error(String(err))
+          // Streams cut by our own shutdown are not the remote's protocol errors.
+          if (stopController.signal.aborted) {
+            stream.abort(error)
+            return
+          }
+          countProtocolError(metrics, protocol, error)
+          log.debug('protocol handler failed; aborting its stream', { protocol, remotePeer, err: error })
+          stream.abort(error)
+          events.emit('protocol:error', { protocol, peerId: remotePeer, error })
+        }
+      }
       if (libp2p.getProtocols().includes(protocol)) {
         throw new FramemeshError(
           'ERR_PROTOCOL_ALREADY_HANDLED',
@@ -344,21 +371,10 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       await libp2p.handle(
         protocol,
         async (stream, connection) => {
-          const remotePeer = connection.remotePeer.toString()
-          try {
-            await handler(stream, { remotePeer, protocol, connection, signal: stopController.signal })
-          } catch (err) {
-            const error = err instanceof Error ? err : new Error(String(err))
-            // Streams cut by our own shutdown are not the remote's protocol errors.
-            if (stopController.signal.aborted) {
-              stream.abort(error)
-              return
-            }
-            countProtocolError(metrics, protocol, error)
-            log.debug('protocol handler failed; aborting its stream', { protocol, remotePeer, err: error })
-            stream.abort(error)
-            events.emit('protocol:error', { protocol, peerId: remotePeer, error })
-          }
+          const served = serve(stream, connection)
+          running.add(served)
+          await served
+          running.delete(served)
         },
         {
           ...(handleOptions.maxInboundStreams === undefined
@@ -407,10 +423,26 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       discovery?.stop()
       bootstrapKeeper?.stop()
       dialer.stop()
+      await handlersDone(running, stopGraceMs, log)
       await libp2p.stop()
       log.info('peer stopped')
     },
   }
+}
+
+const DEFAULT_STOP_GRACE_MS = 2_000
+
+/** Resolves when every handler in `running` has returned, or after `graceMs`, whichever is first. */
+async function handlersDone(running: Set<Promise<void>>, graceMs: number, log: Logger): Promise<void> {
+  if (running.size === 0) return
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), graceMs)
+  })
+  const outcome = await Promise.race([Promise.all(running).then(() => 'done' as const), late])
+  clearTimeout(timer)
+  if (outcome === 'late')
+    log.warn('protocol handlers still running at stop; closing their connections', { handlers: running.size })
 }
 
 function validateAddrs(key: string, addrs: string[], needPeerId = false): void {
