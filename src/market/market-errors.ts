@@ -79,3 +79,16 @@ export function isRetryableElsewhere(code: string): boolean {
 export function asFramemeshError(err: unknown, code: string): FramemeshError {
   return err instanceof FramemeshError ? err : new JobError(code, String(err), { cause: err })
 }
+
+/**
+ * `error` with the rest of its story: the same code (what callers act on), `more` appended to its
+ * message and `details` merged into its own. The original is the cause.
+ */
+export function withMore(error: FramemeshError, more: string, details: Record<string, unknown>): JobError {
+  const peerId = error instanceof JobError ? error.peerId : undefined
+  return new JobError(error.code, `${error.message}; ${more}`, {
+    cause: error,
+    details: { ...error.details, ...details },
+    ...(peerId === undefined ? {} : { peerId }),
+  })
+}

@@ -10,7 +10,7 @@ import { BudgetPayer } from './broadcaster-payer.js'
 import type { StageReport, StageResult } from './failover.js'
 import type { JobEvents } from './job-events.js'
 import { ReplayInput, stageSpecs } from './job-input.js'
-import { JobError } from './market-errors.js'
+import { JobError, withMore } from './market-errors.js'
 import { runChained } from './mesh-chained.js'
 import type { JobContext, MeshContext } from './mesh-context.js'
 import { runDirect } from './mesh-direct.js'
@@ -82,6 +82,8 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
     events.emit('finished', report)
     return report
   }
+  /** Why the direct run failed, when the job went on through the broadcaster. */
+  let directError: FramemeshError | undefined
   try {
     const direct: StageReport[] = []
     const avoid = new Set<string>()
@@ -110,6 +112,7 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
           message: error.message,
           requeued: 0,
         })
+        directError = error
         seqOffset = delivered
         input = replay.from(delivered)
       }
@@ -124,7 +127,15 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
         : signal.aborted
           ? new AbortedError('the job was cancelled', { cause: err })
           : new JobError('ERR_JOB_FAILED', String(err), { cause: err })
-    events.emit('failed', { error })
-    throw error
+    // A fallback's failure alone would hide what went wrong first (e.g. ERR_NO_OFFERS where the
+    // only seller of a stage stalled): the direct run's failure comes along.
+    const told =
+      directError === undefined || error === directError || signal.aborted
+        ? error
+        : withMore(error, `the direct run had failed first (${directError.code}: ${directError.message})`, {
+            directFailure: { code: directError.code, message: directError.message },
+          })
+    events.emit('failed', { error: told })
+    throw told
   }
 }

@@ -9,7 +9,7 @@ import type { FramemeshError } from '../errors.js'
 import type { Logger } from '../logger.js'
 import type { TypedEmitter } from '../peer/events.js'
 import type { JobSession } from './job-session.js'
-import { asFramemeshError, JobError } from './market-errors.js'
+import { asFramemeshError, JobError, withMore } from './market-errors.js'
 import type { Forward } from './pb/job.js'
 import type { PeerStats } from './peer-stats.js'
 import type { DirectWorkflowEvents } from './workflow.js'
@@ -139,11 +139,12 @@ export async function replaceStage(
     // A replacement half set up is let go too.
     void opening?.then((s) => s.abort(error)).catch(() => {})
     culprits.add(dead.candidate.peerId)
-    logger?.info('could not replace the workflow stage', {
-      stage: k,
-      err: asFramemeshError(err, 'ERR_JOB_FAILED').message,
+    // The stage's failure stays the error (its code is what callers act on); why no replacement
+    // could take over is part of its story.
+    const reason = asFramemeshError(err, 'ERR_JOB_FAILED')
+    throw withMore(error, `replacing stage ${k} failed too (${reason.code}: ${reason.message})`, {
+      replacement: { code: reason.code, message: reason.message },
     })
-    throw error
   } finally {
     st.replacing = false
   }

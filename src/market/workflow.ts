@@ -278,7 +278,10 @@ export class DirectWorkflow {
         new Promise((resolve) => setTimeout(resolve, SETTLE_MS).unref()),
       ])
       // The stage to blame failed on its own; its neighbours only lost their next or previous stage.
-      const { error, culprits } = blameStages(states, asFramemeshError(err, 'ERR_JOB_FAILED'))
+      const thrown = asFramemeshError(err, 'ERR_JOB_FAILED')
+      const { error: blamed, culprits } = blameStages(states, thrown)
+      // A stage that could not be replaced: its failure as told by replaceStage, with the reason.
+      const error = thrown.cause === blamed ? thrown : blamed
       for (const peerId of culprits) this.#culprits.add(peerId)
       stop.abort(error)
       for (const s of sessions) s.abort(error)

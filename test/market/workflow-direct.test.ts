@@ -6,6 +6,7 @@
 // a stage killed mid-job is replaced in place while the others keep running.
 import anyTest, { type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
+import type { FramemeshError } from '../../src/errors.js'
 import type { Frame } from '../../src/inference/types.js'
 import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
 import {
@@ -478,7 +479,14 @@ test('a stage whose orchestrator hangs and cannot be replaced (nobody else sells
     input: clip(12),
     collect: true,
   })
-  await t.throwsAsync(job.done)
+  const err = (await t.throwsAsync(job.done)) as FramemeshError
+  // The fallback through the broadcaster found nobody either; the error also tells what happened
+  // first: the stage stalled, and no replacement could be had.
+  t.is(err.code, 'ERR_NO_OFFERS')
+  const first = err.details?.directFailure as { code: string; message: string } | undefined
+  t.is(first?.code, 'ERR_PEER_STALLED')
+  t.regex(first?.message ?? '', /replacing stage 0 failed too \(ERR_NO_OFFERS/)
+  t.regex(err.message, /the direct run had failed first \(ERR_PEER_STALLED/)
   // Recorded when it failed mid-run; the failed run (and its fallback) did not count it again.
   t.is(mesh.stats.get(staller.peer.peerId)?.failures, 1)
 })
