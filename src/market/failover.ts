@@ -10,7 +10,7 @@ import type { Frame, PipelineId, TextLine } from '../inference/types.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import type { DialTarget, Peer } from '../peer/peer.js'
-import type { Address } from '../tickets/ticket.js'
+import { type Address, MAX_UINT256 } from '../tickets/ticket.js'
 import { JobSession, openJobStream, type Payer } from './job-session.js'
 import type { WorkInput } from './job-work.js'
 import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
@@ -333,7 +333,7 @@ export class Stage {
       if (candidate === undefined) {
         throw new JobError(
           JOB_ERROR_CODES.noOffers,
-          `no orchestrator left for ${o.pipeline} at ${o.maxPricePerUnit} wei per unit or less${lastError === undefined ? '' : ` (last error: ${lastError.message})`}; raise maxPrice or wait for more adverts`,
+          `no orchestrator left for ${o.pipeline}${o.maxPricePerUnit === MAX_UINT256 ? '' : ` at ${o.maxPricePerUnit} wei per unit or less`}${lastError === undefined ? '' : ` (last error: ${lastError.message})`}; ${o.maxPricePerUnit === MAX_UINT256 ? '' : 'raise maxPrice or '}wait for more adverts`,
           { cause: lastError },
         )
       }

@@ -487,6 +487,8 @@ test('a stage whose orchestrator hangs and cannot be replaced (nobody else sells
   t.is(first?.code, 'ERR_PEER_STALLED')
   t.regex(first?.message ?? '', /replacing stage 0 failed too \(ERR_NO_OFFERS/)
   t.regex(err.message, /the direct run had failed first \(ERR_PEER_STALLED/)
+  // The job set no price limit: the message names none (it printed 2^256 - 1 wei) nor asks to raise it.
+  t.notRegex(err.message, /wei per unit|raise maxPrice/)
   // Recorded when it failed mid-run; the failed run (and its fallback) did not count it again.
   t.is(mesh.stats.get(staller.peer.peerId)?.failures, 1)
 })
