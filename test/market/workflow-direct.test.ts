@@ -69,8 +69,8 @@ const UP_THEN_BLEND = [
 ]
 
 test.before(async (t) => {
-  // Accounts 2–20 each run an orchestrator in this file.
-  const market = await startMarket(500, 21)
+  // Accounts 2–21 each run an orchestrator in this file.
+  const market = await startMarket(500, 22)
   const sender = await fundedSender(market, 1)
   await Promise.all([market.engine.warm(MODEL), market.engine.warm('blend'), market.engine.warm(MEDIUM)])
   const bootstrap = await startBootstrap(market)
@@ -453,6 +453,9 @@ test('when the last stage of a direct workflow hangs mid-job (its engine stops a
   const { market, mesh } = t.context
   // Serves the second stage's model only (so it is picked for it), and hangs after 3 frames.
   const staller = await startStaller(t.context, 7, MEDIUM, 3)
+  // A spare for the second stage: the tests before stop orchestrators, honest ones among them,
+  // and the one left that sells its model may be running the first stage.
+  await startSeller(t.context, 21, { [MODEL]: PRICE, [MEDIUM]: PRICE })
   const frames = clip(10)
   const job = mesh.submit({
     stages: [
