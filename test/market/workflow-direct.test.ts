@@ -3,7 +3,8 @@
 // upscale only (so it is every workflow's first stage), with real models and real tickets on a dev
 // chain. Verification: the broadcaster sees a middle stage's output only as the digest in its acks,
 // confirms each to the next stage, and checks a share of the items through every stage. Failure:
-// a stage killed mid-job is replaced in place while the others keep running.
+// a stage killed, stopped gracefully or hanging mid-job is replaced in place while the others keep
+// running, and an orchestrator that failed is picked by no other stage of the run, nor its fallback.
 import anyTest, { type ExecutionContext, type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
 import type { FramemeshError } from '../../src/errors.js'
