@@ -126,14 +126,23 @@ export function recordOutput(
   )
 }
 
-/** Queues the failure of `st`'s session (its current one unless given) for the run to handle, once. */
+/**
+ * Queues the failure of `st`'s session (its current one unless given) for the run to handle, once.
+ * A neighbour's report of it queued first gives way: the stage's own error says what happened
+ * (a stopping orchestrator tells its feeder before the broadcaster, so the feeder's "lost the next
+ * stage" used to win and ERR_SHUTTING_DOWN was dropped), and it is acted on without hearsay's wait.
+ */
 export function queueFailure(
   run: WorkflowRun,
   st: StageState,
   error: FramemeshError,
   session = st.session,
 ): void {
-  if (run.failures.some((f) => f.session === session)) return
+  const queued = run.failures.findIndex((f) => f.session === session)
+  if (queued !== -1) {
+    if (run.failures[queued]!.reporter === undefined) return
+    run.failures.splice(queued, 1)
+  }
   run.failures.push({ k: st.k, session, error })
   run.wake.notify()
 }
