@@ -153,6 +153,16 @@ export interface OrchestratorNode {
   wallet: Wallet
 }
 
+/**
+ * Kills an orchestrator outright, as a crash would: every connection of its peer is reset at once
+ * (no job of it can say why it ends), then the peer stops (so it does not come back). Its
+ * `peer.stop()` alone is a graceful stop: its jobs are told ERR_SHUTTING_DOWN first.
+ */
+export async function killOutright(node: OrchestratorNode): Promise<void> {
+  for (const c of node.peer.libp2p.getConnections()) c.abort(new Error('killed by the test'))
+  await node.peer.stop()
+}
+
 /** An orchestrator on dev account `index`, with its own peer (bootstrapped when given). */
 export async function startOrchestrator(
   market: Market,

@@ -1,6 +1,6 @@
 // The whole market on loopback: a bootstrap node, three orchestrators at different prices and a
 // broadcaster that finds them by their adverts, buys upscaling with tickets and survives a failover.
-import anyTest, { type TestFn } from 'ava'
+import anyTest, { type ExecutionContext, type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
 import type { Frame } from '../../src/inference/types.js'
 import type { Mesh, MeshJobEvent } from '../../src/market/mesh.js'
@@ -10,6 +10,7 @@ import { eventually } from '../helpers/peer.js'
 import {
   clip,
   fundedSender,
+  killOutright,
   type Market,
   type OrchestratorNode,
   PRICE,
@@ -27,6 +28,8 @@ interface Ctx {
   orchs: OrchestratorNode[]
   buyer: Peer
   mesh: Mesh
+  /** Orchestrators a test stopped or killed. */
+  ended: Set<string>
 }
 const test = anyTest.serial as TestFn<Ctx>
 
@@ -46,7 +49,7 @@ test.before(async (t) => {
   }
   const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
   const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 10_000 })
-  t.context = { market, bootstrap, sender, orchs, buyer, mesh }
+  t.context = { market, bootstrap, sender, orchs, buyer, mesh, ended: new Set() }
 })
 
 test.after.always(async (t) => {
@@ -59,8 +62,9 @@ test.after.always(async (t) => {
  * by its address announcement, have dialled it: until then their offers cannot be dialled.
  */
 async function settled(ctx: Ctx): Promise<void> {
-  const offers = () => ctx.mesh.offers({ pipeline: 'upscale' })
-  await eventually(() => offers().length === 3, { timeoutMs: 30_000 })
+  const running = new Set(ctx.orchs.filter((o) => !ctx.ended.has(o.peer.peerId)).map((o) => o.peer.peerId))
+  const offers = () => ctx.mesh.offers({ pipeline: 'upscale' }).filter((o) => running.has(o.peerId))
+  await eventually(() => offers().length === running.size, { timeoutMs: 30_000 })
   await eventually(() => offers().every((o) => ctx.buyer.connectedPeers().includes(o.peerId)), {
     timeoutMs: 30_000,
     describe: () => `buyer connected to ${ctx.buyer.connectedPeers().length} peers`,
@@ -130,7 +134,14 @@ test('a 24-frame clip is upscaled through the mesh identical to local inference,
   t.is(seen.filter((s) => s === 'progress').length, 24)
 })
 
-test('when the chosen orchestrator stops mid-job the rest moves on: every frame exactly once, in order', async (t) => {
+/**
+ * A 48-frame job whose orchestrator is ended by `end` from inside its fourth result: frames are in
+ * flight and most of the clip is still to come. The rest moves on; returns the victim's failure code.
+ */
+async function failoverMidJob(
+  t: ExecutionContext<Ctx>,
+  end: (node: OrchestratorNode) => Promise<void>,
+): Promise<string> {
   const ctx = t.context
   await settled(ctx)
   const frames = clip(48)
@@ -141,8 +152,8 @@ test('when the chosen orchestrator stops mid-job the rest moves on: every frame 
     // The victim is whoever delivers first (a refused quote may move the job on before any result).
     victim ??= r.peerId
     if (r.peerId !== victim || ++fromVictim !== 4) return
-    // Killed from inside its fourth result: frames are in flight and most of the clip is still to come.
-    void ctx.orchs.find((o) => o.peer.peerId === victim)!.peer.stop()
+    ctx.ended.add(victim)
+    void end(ctx.orchs.find((o) => o.peer.peerId === victim)!)
   })
   const failed = job.events.waitFor('peer:failed', { filter: (e) => e.peerId === victim, timeoutMs: 60_000 })
   const switched = job.events.waitFor('peer:switch', { filter: (e) => e.from === victim, timeoutMs: 60_000 })
@@ -169,6 +180,17 @@ test('when the chosen orchestrator stops mid-job the rest moves on: every frame 
     t.true(use.evSent - use.debited <= perFrame * 8n + 4_000_000n, `${use.peerId} was overpaid`)
   }
   t.log(
-    `failover: ${victimUse.items} frames from the stopped peer, ${report.resent} re-sent, EV sent ${report.evSent} for ${report.debited} debited`,
+    `failover: ${victimUse.items} frames from the ended peer, ${report.resent} re-sent, EV sent ${report.evSent} for ${report.debited} debited`,
   )
+  return failure.code
+}
+
+test('when the chosen orchestrator stops mid-job (shutting down) the rest moves on: every frame exactly once, in order', async (t) => {
+  // Its peer tells its jobs why they end before it closes its connections.
+  t.is(await failoverMidJob(t, (node) => node.peer.stop()), 'ERR_SHUTTING_DOWN')
+})
+
+test('when the chosen orchestrator crashes mid-job (its connections reset) the rest moves on: every frame exactly once, in order', async (t) => {
+  // Nothing is told: the broadcaster sees its stream end.
+  t.is(await failoverMidJob(t, killOutright), 'ERR_STREAM_ENDED')
 })

@@ -30,6 +30,7 @@ import {
   cheatingEngine,
   clip,
   fundedSender,
+  killOutright,
   type Market,
   type OrchestratorNode,
   PRICE,
@@ -418,15 +419,6 @@ function replacedInPlace(
     `stage 2: ${second!.peers.map((p) => `${p.peerId.slice(-6)} ${p.items}${p.error ? ` (${p.error})` : ''}`).join(', ')}; resent ${second!.resent}`,
   )
   return to
-}
-
-/**
- * Kills an orchestrator outright, as a crash would: every connection of its peer is reset at once
- * (no job of it can say why it ends), then the peer stops (so it does not come back).
- */
-async function killOutright(node: OrchestratorNode): Promise<void> {
-  for (const c of node.peer.libp2p.getConnections()) c.abort(new Error('killed by the test'))
-  await node.peer.stop()
 }
 
 test('when the middle stage of a three-stage direct workflow is killed mid-job, only it is replaced: the frames keep flowing directly, every frame once, in order, identical to local inference', async (t) => {
