@@ -491,7 +491,8 @@ test('a verified direct workflow whose first stage is killed mid-job replaces it
   job.events.on('verify:checked', () => {
     if (killed) return
     killed = true
-    void t.context.nodes.find((n) => n.peer.peerId === first)?.peer.stop()
+    const node = t.context.nodes.find((n) => n.peer.peerId === first)
+    if (node !== undefined) void killOutright(node)
   })
   const { results, report } = await job.done
   sameAll(t, results, await upscaleThenBlend(market.engine, frames))
@@ -519,7 +520,7 @@ test('a direct workflow whose first stage dies after it was sent the whole input
     // Killed when the workflow asks for a frame past the last: all that is left to send is the end.
     input: (async function* () {
       yield* frames
-      void staller.peer.stop()
+      void killOutright(staller)
     })(),
     collect: true,
   })
