@@ -482,10 +482,10 @@ function shuttingDown(cause?: FramemeshError): FramemeshError {
 
 /**
  * Best effort (the stream may already be gone): tells the broadcaster why its job ends and closes
- * our side; then waits (up to 2 s in all) for
- * the broadcaster to close or reset its side, which it does once it has read the error. Without
- * that wait a peer that stops closes the connection right behind the frame, and the broadcaster
- * now and then saw only the connection's end (measured: 4 runs in 12 of the stop test).
+ * our side; then waits (up to 2 s in all) for the broadcaster to close or reset its side, which it
+ * does once it has read the error. Without that wait a peer that stops closes the connection right
+ * behind the frame, and the broadcaster now and then saw only the connection's end (measured: 4
+ * runs in 12 of the stop test).
  */
 async function sendError(channel: MessageChannel<JobClientMessage, JobServerMessage>, err: FramemeshError) {
   const signal = AbortSignal.timeout(2_000)
