@@ -105,12 +105,30 @@ export function createJobHandler(
   const feedWaiters = new Map<string, (feed: Channel, window: number) => Promise<void>>()
   let active = 0
 
+  /** Streams ended here with an error: their handler waits for the other side to read it. */
+  const erred = new WeakSet<Stream>()
+  const tellError = async (channel: Channel, err: FramemeshError): Promise<void> => {
+    if (await sendError(channel, err)) erred.add(channel.stream)
+  }
+
   const handler: ProtocolHandler = async (stream, context) => {
+    try {
+      await serve(stream, context)
+    } finally {
+      // Once the job's slot and quote are free again: a peer that stops closes its connections
+      // when its handlers return, and a connection closed right behind the error frame lost it
+      // now and then (the broadcaster saw only the stream's end: 4 stops in 12). The broadcaster
+      // closes or resets its side once it has read the error.
+      if (erred.has(stream)) await remoteClosed(stream, AbortSignal.timeout(ERROR_READ_WAIT_MS))
+    }
+  }
+
+  const serve: ProtocolHandler = async (stream, context) => {
     const peerId = context.remotePeer
     const channel = messageChannel(stream, { in: JOB_CLIENT_MESSAGE, out: JOB_SERVER_MESSAGE })
     const refuse = async (err: FramemeshError) => {
       events.emit('job:refused', { peerId, code: err.code })
-      await sendError(channel, err)
+      await tellError(channel, err)
     }
     const open = (streamsPerPeer.get(peerId) ?? 0) + 1
     if (open > o.maxStreamsPerPeer) {
@@ -313,7 +331,7 @@ export function createJobHandler(
     const onPeerStop = () => {
       if (finished || failure !== undefined) return
       fail(shuttingDown())
-      told = sendError(channel, failure!)
+      told = tellError(channel, failure!)
     }
     stopSignal.addEventListener('abort', onPeerStop, { once: true })
     events.emit('job:started', { jobId, peerId, quote })
@@ -427,7 +445,7 @@ export function createJobHandler(
       error = failure
       if (error !== undefined) {
         forwarder?.abort(error)
-        if (feed?.channel !== undefined) await sendError(feed.channel, error)
+        if (feed?.channel !== undefined) await tellError(feed.channel, error)
       }
       endJob()
       components.recipient.closeSession(quote.spec.sender, jobId)
@@ -436,7 +454,7 @@ export function createJobHandler(
         if (told !== undefined) await told
         else {
           await outbox.flushBeforeError()
-          await sendError(channel, error)
+          await tellError(channel, error)
         }
       }
       const { items, debited } = credit
@@ -480,23 +498,23 @@ function shuttingDown(cause?: FramemeshError): FramemeshError {
   )
 }
 
+/** How long a handler that ended its stream with an error waits for the other side to read it (ms). */
+const ERROR_READ_WAIT_MS = 2_000
+
 /**
- * Best effort (the stream may already be gone): tells the broadcaster why its job ends and closes
- * our side; then waits (up to 2 s in all) for the broadcaster to close or reset its side, which it
- * does once it has read the error. Without that wait a peer that stops closes the connection right
- * behind the frame, and the broadcaster now and then saw only the connection's end (measured: 4
- * runs in 12 of the stop test).
+ * Best effort (the stream may already be gone): tells the other side why its job ends and closes
+ * our side. True when the error went out.
  */
-async function sendError(channel: MessageChannel<JobClientMessage, JobServerMessage>, err: FramemeshError) {
+async function sendError(channel: Channel, err: FramemeshError): Promise<boolean> {
   const signal = AbortSignal.timeout(2_000)
   try {
-    if (channel.stream.writeStatus === 'writable') {
-      await channel.write({ error: { code: err.code, message: err.message.slice(0, 1_000) } }, { signal })
-      await channel.closeWrite({ signal })
-      await remoteClosed(channel.stream, signal)
-    }
+    if (channel.stream.writeStatus !== 'writable') return false
+    await channel.write({ error: { code: err.code, message: err.message.slice(0, 1_000) } }, { signal })
+    await channel.closeWrite({ signal })
+    return true
   } catch {
     channel.abort(err)
+    return false
   }
 }
 
