@@ -158,7 +158,7 @@ test('a frame of another size than quoted ends that job with ERR_FRAME_SIZE_MISM
   await session.send({ seq: 0, frames: [clip(1, 16, 16)[0]!], t: 0 }).catch(() => {})
   const err = await t.throwsAsync(session.done)
   t.is((err as { code?: string }).code, 'ERR_FRAME_SIZE_MISMATCH')
-  // The orchestrator's job ends once the broadcaster has the error (it closes its side on reading it).
+  // The orchestrator ended the job with the error it sent.
   t.is((await ended).error?.code, 'ERR_FRAME_SIZE_MISMATCH')
 })
 
