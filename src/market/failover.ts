@@ -480,12 +480,15 @@ export class Stage {
           code: error.code,
           requeued,
         })
-        this.events.emit('peer:failed', {
-          peerId: candidate.peerId,
-          code: error.code,
-          message: error.message,
-          requeued,
-        })
+        // Our own cancel is no failure of the orchestrator's (its use still records how it ended).
+        if (o.signal?.aborted !== true) {
+          this.events.emit('peer:failed', {
+            peerId: candidate.peerId,
+            code: error.code,
+            message: error.message,
+            requeued,
+          })
+        }
         const withheld = error.details?.paymentWithheld === true
         if (withheld || !isRetryableElsewhere(error.code) || o.signal?.aborted === true) throw error
       }

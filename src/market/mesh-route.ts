@@ -106,11 +106,12 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
           code: error.code,
           delivered,
         })
-        events.emit('peer:failed', {
-          peerId: (error as JobError).peerId ?? '',
+        const blamed = (error as JobError).peerId
+        events.emit('route:fallback', {
           code: error.code,
           message: error.message,
-          requeued: 0,
+          ...(blamed === undefined ? {} : { peerId: blamed }),
+          delivered,
         })
         directError = error
         seqOffset = delivered

@@ -149,6 +149,12 @@ export interface JobResult {
  */
 export interface MeshJobEvents extends StageEvents, VerifierEvents {
   progress: { done: number; total?: number; peerId: string }
+  /**
+   * The direct run of a workflow failed (`code`, `message`: its error, whose `peerId` names the
+   * orchestrator to blame when there is one); the job goes on through the broadcaster from output
+   * `delivered`. The stage failures that led to it were reported as 'peer:failed' already.
+   */
+  'route:fallback': { code: string; message: string; peerId?: string; delivered: number }
   finished: JobReport
   failed: { error: FramemeshError }
 }
