@@ -20,6 +20,7 @@ import { isMultiaddr, type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { FramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
+import { settledWithin } from '../settled.js'
 import { keepBootstrapConnected } from './bootstrap-keeper.js'
 import { type AddressDiscovery, parsePeerId, startAddressDiscovery } from './discovery.js'
 import { createDiscoveryDialer } from './discovery-dialer.js'
@@ -423,7 +424,10 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
       discovery?.stop()
       bootstrapKeeper?.stop()
       dialer.stop()
-      await handlersDone(running, stopGraceMs, log)
+      if (!(await settledWithin(running, stopGraceMs)))
+        log.warn('protocol handlers still running at stop; closing their connections', {
+          handlers: running.size,
+        })
       await libp2p.stop()
       log.info('peer stopped')
     },
@@ -431,19 +435,6 @@ export async function createPeer(options: PeerOptions = {}, components: PeerComp
 }
 
 const DEFAULT_STOP_GRACE_MS = 2_000
-
-/** Resolves when every handler in `running` has returned, or after `graceMs`, whichever is first. */
-async function handlersDone(running: Set<Promise<void>>, graceMs: number, log: Logger): Promise<void> {
-  if (running.size === 0) return
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), graceMs)
-  })
-  const outcome = await Promise.race([Promise.all(running).then(() => 'done' as const), late])
-  clearTimeout(timer)
-  if (outcome === 'late')
-    log.warn('protocol handlers still running at stop; closing their connections', { handlers: running.size })
-}
 
 function validateAddrs(key: string, addrs: string[], needPeerId = false): void {
   for (const addr of addrs) {

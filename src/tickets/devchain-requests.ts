@@ -11,6 +11,7 @@
  * Every request, over HTTP or in-process, goes through the provider's `_requestRaw`: the gate
  * counts them there, refuses new ones once closing, and waits for the rest.
  */
+import { settledWithin } from '../settled.js'
 
 /** The part of ganache's EthereumProvider the gate wraps. */
 export interface RawRequestProvider {
@@ -33,7 +34,6 @@ export function gateRequests(provider: RawRequestProvider, refusal: () => Error)
   const original = provider._requestRaw?.bind(provider)
   const running = new Set<Promise<void>>()
   let closing = false
-  let onIdle: (() => void) | undefined
   if (original !== undefined) {
     provider._requestRaw = (args) => {
       if (closing) return Promise.reject(refusal())
@@ -42,28 +42,16 @@ export function gateRequests(provider: RawRequestProvider, refusal: () => Error)
       // its result or error through `request`.
       const done = request.then((r) => r.value).then(ignore, ignore)
       running.add(done)
-      void done.then(() => {
-        running.delete(done)
-        if (running.size === 0) onIdle?.()
-      })
+      void done.then(() => running.delete(done))
       return request
     }
   }
   return {
     inFlight: () => running.size,
-    async close(timeoutMs) {
+    close(timeoutMs) {
+      // No request starts after this, so the ones running now are all there is to wait for.
       closing = true
-      if (running.size === 0) return true
-      let timer: ReturnType<typeof setTimeout> | undefined
-      try {
-        return await new Promise<boolean>((resolve) => {
-          onIdle = () => resolve(true)
-          timer = setTimeout(() => resolve(false), timeoutMs)
-        })
-      } finally {
-        clearTimeout(timer)
-        onIdle = undefined
-      }
+      return settledWithin(running, timeoutMs)
     },
   }
 }
