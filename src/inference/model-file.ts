@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto'
 import { open } from 'node:fs/promises'
+import * as ort from 'onnxruntime-node'
 import { ModelCorruptError } from './errors.js'
 
 /** Per read: short enough that hashing it (~0.5 ms) is not noticed by the event loop. */
@@ -54,4 +55,16 @@ export async function readModelFile(path: string): Promise<ModelFile> {
 export function ortModelBytes<M extends string | Uint8Array>(model: M): M {
   if (typeof model === 'string' || !(model.buffer instanceof SharedArrayBuffer)) return model
   return model.slice() as M
+}
+
+/** An onnxruntime session on a model file's path or bytes (shared bytes are copied first, above). */
+export function openOrtSession(
+  model: string | Uint8Array,
+  options: ort.InferenceSession.SessionOptions,
+): Promise<ort.InferenceSession> {
+  const own = ortModelBytes(model)
+  // Two calls, not one: create's overloads take a path or bytes, not their union.
+  return typeof own === 'string'
+    ? ort.InferenceSession.create(own, options)
+    : ort.InferenceSession.create(own, options)
 }

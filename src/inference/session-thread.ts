@@ -9,7 +9,7 @@
  */
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
-import { ortModelBytes } from './model-file.js'
+import { openOrtSession, ortModelBytes } from './model-file.js'
 import type {
   RunRequest,
   ThreadInit,
@@ -61,15 +61,6 @@ async function timeWarmUp(run: () => Promise<unknown>, timeAgainstMs: number): P
   return best
 }
 
-function openSession(
-  model: string | Uint8Array,
-  options: ort.InferenceSession.SessionOptions,
-): Promise<ort.InferenceSession> {
-  return typeof model === 'string'
-    ? ort.InferenceSession.create(model, options)
-    : ort.InferenceSession.create(model, options)
-}
-
 /** Opens the session (after the warm-up, if asked for one); undefined once the thread has answered it will not serve. */
 async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceSession | undefined> {
   const fail = (stage: 'open' | 'warm-up', err: unknown) => {
@@ -83,7 +74,7 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
     // On a probe session released afterwards (see ThreadInit.warmUp).
     let probe: ort.InferenceSession
     try {
-      probe = await openSession(model, init.sessionOptions)
+      probe = await openOrtSession(model, init.sessionOptions)
     } catch (err) {
       return fail('open', err)
     }
@@ -104,7 +95,7 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
   }
   let session: ort.InferenceSession
   try {
-    session = await openSession(model, init.sessionOptions)
+    session = await openOrtSession(model, init.sessionOptions)
   } catch (err) {
     return fail('open', err)
   }

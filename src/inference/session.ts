@@ -8,7 +8,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
-import { ortModelBytes } from './model-file.js'
+import { openOrtSession, ortModelBytes } from './model-file.js'
 import { DEFAULT_OPEN_TIMEOUT_MS, placeSession, WORKER_THREAD_BYTES } from './worker-session.js'
 
 export type OrtTensor = ort.Tensor
@@ -187,12 +187,8 @@ async function openMainSession(
   sessionOptions: ort.InferenceSession.SessionOptions,
 ): Promise<ModelSession> {
   let session: ort.InferenceSession
-  const bytes = ortModelBytes(model)
   try {
-    session =
-      typeof bytes === 'string'
-        ? await ort.InferenceSession.create(bytes, sessionOptions)
-        : await ort.InferenceSession.create(bytes, sessionOptions)
+    session = await openOrtSession(model, sessionOptions)
   } catch (err) {
     throw new ModelLoadError(modelId, `onnxruntime refused the file (${(err as Error).message})`, {
       cause: err,
