@@ -468,20 +468,19 @@ export class Stage {
         }
         lastError = error
         excluded.add(candidate.peerId)
+        const cancelled = o.signal?.aborted === true
         // Only the orchestrator's own failure counts against it (and suspends it for every job of
         // the mesh). A refusal for our too many streams, or our own cancel, says nothing about it:
         // third opinions running side by side used to suspend an honest checker that way, which
         // left a later workflow without the one orchestrator that could replace a dead stage.
-        if (!OUR_DOING.has(error.code) && o.signal?.aborted !== true) {
-          this.#c.stats?.recordFailure(candidate.peerId)
-        }
+        if (!OUR_DOING.has(error.code) && !cancelled) this.#c.stats?.recordFailure(candidate.peerId)
         this.#log.debug('orchestrator failed; moving on', {
           peer: candidate.peerId,
           code: error.code,
           requeued,
         })
         // Our own cancel is no failure of the orchestrator's (its use still records how it ended).
-        if (o.signal?.aborted !== true) {
+        if (!cancelled) {
           this.events.emit('peer:failed', {
             peerId: candidate.peerId,
             code: error.code,
@@ -490,6 +489,7 @@ export class Stage {
           })
         }
         const withheld = error.details?.paymentWithheld === true
+        // Read again: a 'peer:failed' listener may have cancelled the job.
         if (withheld || !isRetryableElsewhere(error.code) || o.signal?.aborted === true) throw error
       }
     }
