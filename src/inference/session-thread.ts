@@ -68,6 +68,9 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
     port.close()
     return undefined
   }
+  // Before ready the only message the caller sends is 'release', when it gave up waiting (its
+  // open deadline passed): the thread then stops at the next step instead of opening for nobody.
+  const givenUp = () => receiveMessageOnPort(port) !== undefined
   // Shared model bytes become this thread's own once, here, not on the main thread.
   const model = ortModelBytes(init.model)
   if (init.warmUp !== undefined) {
@@ -87,6 +90,10 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
     } finally {
       await probe.release()
     }
+    if (givenUp()) {
+      port.close()
+      return undefined
+    }
     if (best < init.warmUp.mainBelowMs) {
       port.postMessage({ op: 'stays-main' } satisfies ThreadReply)
       port.close()
@@ -98,6 +105,11 @@ async function open(port: MessagePort, init: ThreadInit): Promise<ort.InferenceS
     session = await openOrtSession(model, init.sessionOptions)
   } catch (err) {
     return fail('open', err)
+  }
+  if (givenUp()) {
+    await session.release()
+    port.close()
+    return undefined
   }
   port.postMessage({
     op: 'ready',

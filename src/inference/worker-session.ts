@@ -218,10 +218,9 @@ async function startThread(
   const ready = await new Promise<Opened | { staysMain: true }>((resolve, reject) => {
     const timer = setTimeout(() => {
       // Not terminate(): stopping a thread inside onnxruntime's open or run takes the process down.
-      // The thread finds this once it has opened and winds down by itself; meanwhile it does not
-      // keep the process alive.
+      // The thread stops at its next step and ends by itself. Until then it keeps the process
+      // alive: a process that exits with the thread still inside onnxruntime's open aborts.
       worker.postMessage({ op: 'release' } satisfies ThreadRequest)
-      worker.unref()
       reject(new ModelLoadError(modelId, `its session thread did not open within ${openTimeoutMs} ms`))
     }, openTimeoutMs)
     const fail = (message: string, cause?: unknown) => {
