@@ -1,5 +1,5 @@
 /**
- * A local EVM chain for tests and the demo: a ganache JSON-RPC server on 127.0.0.1 (in-process),
+ * A local EVM chain for tests and the demo: ganache in-process behind a JSON-RPC endpoint on 127.0.0.1,
  * funded accounts with known keys, and a freshly deployed TicketBroker. Production nodes never
  * use this; they take any JSON-RPC URL and broker address.
  */
@@ -10,6 +10,7 @@ import { abortable, withTimeout } from './abortable.js'
 import type { TicketBrokerClientOptions } from './broker.js'
 import { ticketBrokerArtifact } from './broker-artifact.generated.js'
 import { gateRequests, type RawRequestProvider } from './devchain-requests.js'
+import { type JsonRpcEndpoint, serveJsonRpc } from './devchain-rpc.js'
 
 export interface DevChainOptions {
   /** Funded accounts to create (default 10). Account 0 deploys the broker. */
@@ -30,6 +31,8 @@ export interface DevChainOptions {
   timeoutMs?: number
   /** stop() waits at most this long for the requests the chain is still answering (default 5 s). */
   stopTimeoutMs?: number
+  /** Largest JSON-RPC request body the endpoint takes (default 16 MiB); larger ones get HTTP 413. */
+  maxRequestBytes?: number
 }
 
 export interface DevChainComponents {
@@ -67,14 +70,11 @@ export class DevChainError extends FramemeshError {
   }
 }
 
-interface GanacheServer {
-  listen(port: number, host: string): Promise<void>
-  close(): Promise<void>
-  address(): { port: number } | string | null
-  provider: RawRequestProvider & {
-    getInitialAccounts(): Promise<Record<string, { secretKey: string }>>
-    request(args: { method: string; params: unknown[] }): Promise<unknown>
-  }
+/** The part of ganache's in-process EthereumProvider the dev chain uses. */
+type GanacheProvider = RawRequestProvider & {
+  getInitialAccounts(): Record<string, { secretKey: string }>
+  request(args: { method: string; params?: unknown[] }): Promise<unknown>
+  disconnect(): Promise<void>
 }
 
 export async function startDevChain(
@@ -99,7 +99,8 @@ export async function startDevChain(
       { cause },
     )
   }
-  const server = ganache.server({
+  // ganache in-process, behind our own JSON-RPC endpoint (devchain-rpc.ts says why not its server).
+  const ganacheProvider = ganache.provider({
     logging: { quiet: true },
     wallet: {
       totalAccounts: options.accounts ?? 10,
@@ -108,21 +109,27 @@ export async function startDevChain(
     },
     chain: { chainId, networkId: chainId },
     miner: options.blockTimeSeconds === undefined ? {} : { blockTime: options.blockTimeSeconds },
-  }) as unknown as GanacheServer
+  }) as unknown as GanacheProvider
   // ganache closes its database under the requests it is still serving (see devchain-requests.ts).
   const requests = gateRequests(
-    server.provider,
+    ganacheProvider,
     () => new DevChainError('the dev chain is stopping; it takes no more requests'),
   )
 
   let provider: JsonRpcProvider | undefined
+  let endpoint: JsonRpcEndpoint | undefined
   try {
-    await abortable(server.listen(options.port ?? 0, '127.0.0.1'), wait, 'starting the dev chain')
-    const address = server.address()
-    if (address === null || typeof address === 'string')
-      throw new DevChainError('ganache did not report a TCP port')
-    const rpcUrl = `http://127.0.0.1:${address.port}`
-    const initial = await server.provider.getInitialAccounts()
+    endpoint = await abortable(
+      serveJsonRpc(ganacheProvider, {
+        host: '127.0.0.1',
+        port: options.port ?? 0,
+        ...(options.maxRequestBytes === undefined ? {} : { maxBodyBytes: options.maxRequestBytes }),
+      }),
+      wait,
+      'starting the dev chain',
+    )
+    const rpcUrl = endpoint.url
+    const initial = ganacheProvider.getInitialAccounts()
     const accounts = Object.entries(initial).map(([addr, a]) => ({
       address: getAddress(addr),
       privateKey: a.secretKey,
@@ -159,10 +166,10 @@ export async function startDevChain(
       ticketValidityPeriod,
       reserveRecipients,
       async mine(blocks = 1) {
-        await server.provider.request({ method: 'evm_mine', params: [{ blocks }] })
+        await ganacheProvider.request({ method: 'evm_mine', params: [{ blocks }] })
       },
       async setMining(on: boolean) {
-        await server.provider.request({ method: on ? 'miner_start' : 'miner_stop', params: [] })
+        await ganacheProvider.request({ method: on ? 'miner_start' : 'miner_stop', params: [] })
       },
       async stop() {
         if (stopped) return
@@ -174,7 +181,8 @@ export async function startDevChain(
             waitedMs: stopTimeoutMs,
           })
         }
-        await server.close()
+        await endpoint?.close()
+        await ganacheProvider.disconnect()
         log.info('dev chain stopped', { rpcUrl })
       },
     }
@@ -182,7 +190,8 @@ export async function startDevChain(
     provider?.destroy()
     // A start that timed out may have left its deployment running in ganache.
     await requests.close(options.stopTimeoutMs ?? 5_000)
-    await server.close().catch(() => {})
+    await endpoint?.close()
+    await ganacheProvider.disconnect().catch(() => {})
     if (err instanceof FramemeshError) throw err
     throw new DevChainError(`could not start the local dev chain: ${(err as Error).message}`, { cause: err })
   }
