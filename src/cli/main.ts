@@ -14,9 +14,30 @@ function usage(): string {
   ].join('\n')
 }
 
+/** Exit codes for a command cut short by a signal (128 + its number, as shells report them). */
+const INTERRUPTED_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
+
+/** An abort anywhere in the error's cause chain: our own AbortedError or a platform AbortError. */
+function isAbort(err: unknown): boolean {
+  for (
+    let e = err as { code?: unknown; name?: unknown; cause?: unknown } | undefined, depth = 0;
+    e;
+    depth++
+  ) {
+    if (e.code === 'ERR_ABORTED' || e.name === 'AbortError') return true
+    if (depth >= 8 || typeof e.cause !== 'object') return false
+    e = e.cause as typeof e
+  }
+  return false
+}
+
 export async function main(argv: string[]): Promise<number> {
   const controller = new AbortController()
-  const stop = () => controller.abort()
+  let stoppedBy: string | undefined
+  const stop = (signal: NodeJS.Signals) => {
+    stoppedBy ??= signal
+    controller.abort()
+  }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
   const [name, ...rest] = argv
@@ -44,6 +65,11 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await command.run(ctx)
   } catch (err) {
+    if (stoppedBy !== undefined && isAbort(err)) {
+      // Ctrl-C while starting up or mid-job: what stopped is what was asked for, not an error.
+      console.error(`framemesh ${name}: stopped by ${stoppedBy} before it finished`)
+      return INTERRUPTED_EXIT[stoppedBy] ?? 1
+    }
     const e = err as { code?: string; message?: string }
     console.error(
       `framemesh ${name}: ${e.code === undefined ? '' : `[${e.code}] `}${e.message ?? String(err)}`,

@@ -115,19 +115,21 @@ export async function startDevChain(
     ganacheProvider,
     () => new DevChainError('the dev chain is stopping; it takes no more requests'),
   )
+  // ganache starts up in the background and takes requests once it is done. Disconnecting it
+  // before then makes its own start-up throw where nothing catches it ("Cannot resume processing
+  // requests"), which ends the process: on Ctrl-C early in `npm start`. This request is answered
+  // only once it is up, and the gate's close waits for it like for any other.
+  ganacheProvider.request({ method: 'eth_chainId', params: [] }).catch(() => {})
 
   let provider: JsonRpcProvider | undefined
   let endpoint: JsonRpcEndpoint | undefined
+  const serving = serveJsonRpc(ganacheProvider, {
+    host: '127.0.0.1',
+    port: options.port ?? 0,
+    ...(options.maxRequestBytes === undefined ? {} : { maxBodyBytes: options.maxRequestBytes }),
+  })
   try {
-    endpoint = await abortable(
-      serveJsonRpc(ganacheProvider, {
-        host: '127.0.0.1',
-        port: options.port ?? 0,
-        ...(options.maxRequestBytes === undefined ? {} : { maxBodyBytes: options.maxRequestBytes }),
-      }),
-      wait,
-      'starting the dev chain',
-    )
+    endpoint = await abortable(serving, wait, 'starting the dev chain')
     const rpcUrl = endpoint.url
     const initial = ganacheProvider.getInitialAccounts()
     const accounts = Object.entries(initial).map(([addr, a]) => ({
@@ -190,7 +192,8 @@ export async function startDevChain(
     provider?.destroy()
     // A start that timed out may have left its deployment running in ganache.
     await requests.close(options.stopTimeoutMs ?? 5_000)
-    await endpoint?.close()
+    // An abort may come before the endpoint is listening; it must not stay open after.
+    await (endpoint ?? (await serving.catch(() => undefined)))?.close()
     await ganacheProvider.disconnect().catch(() => {})
     if (err instanceof FramemeshError) throw err
     throw new DevChainError(`could not start the local dev chain: ${(err as Error).message}`, { cause: err })

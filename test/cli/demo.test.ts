@@ -30,6 +30,36 @@ test('`npm start -- --once` brings up the local mesh, upscales the sample clip a
   t.true(Number(done) > 0)
   t.is(done, total)
   t.regex(out, /stopped cleanly\s*$/)
+  // A newcomer reads any warning as something broken (ganache's server once leaked listeners here).
+  t.notRegex(err, /Warning/, err)
+})
+
+test('Ctrl-C while the mesh is still starting stops what had started and says so, without an error: exit 130', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'demo', '--port', '0'], {
+    cwd: new URL('../..', import.meta.url).pathname,
+    env: { ...process.env, FRAMEMESH_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  let interrupted = false
+  child.stdout.on('data', (d) => {
+    out += d
+    // Once: a second Ctrl-C is the user insisting, and kills the process outright.
+    if (!interrupted && out.includes('starting a local mesh')) {
+      interrupted = true
+      child.kill('SIGINT')
+    }
+  })
+  child.stderr.on('data', (d) => {
+    err += d
+  })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 100_000)
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  clearTimeout(timer)
+  t.is(code, 130, `${out}\n${err}`)
+  t.notRegex(out, /mesh up in/, 'the interrupt landed after the mesh was up')
+  t.regex(err, /^framemesh demo: stopped by SIGINT before it finished\s*$/, err)
 })
 
 test('the demo keeps serving the dashboard until SIGINT, then stops everything and exits 0', async (t) => {

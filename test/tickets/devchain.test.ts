@@ -94,3 +94,23 @@ test("stopping the chain watcher cuts off its poll in flight, so it sends no mor
   t.true(signal?.aborted)
   await t.throwsAsync(broker.getRoundInfo({ signal }), { code: 'ERR_ABORTED' })
 })
+
+test('a dev chain start aborted while ganache is still starting fails with ERR_ABORTED, and ganache winds down without an uncaught error', async (t) => {
+  const errors: unknown[] = []
+  const onError = (reason: unknown) => errors.push(reason)
+  process.on('unhandledRejection', onError)
+  process.on('uncaughtException', onError)
+  t.teardown(() => {
+    process.off('unhandledRejection', onError)
+    process.off('uncaughtException', onError)
+  })
+  const controller = new AbortController()
+  const starting = startDevChain({ accounts: 2 }, {}, controller.signal)
+  // ganache starts up in the background: aborting now lands before it is done.
+  controller.abort()
+  await t.throwsAsync(starting, { code: 'ERR_ABORTED' })
+  // Disconnecting ganache before its start-up ended threw from inside it ("Cannot resume
+  // processing requests"), a turn or two after.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.deepEqual(errors, [])
+})
