@@ -116,6 +116,14 @@ test('a text file as input is refused with ERR_VIDEO_DECODE', async (t) => {
   await fails(t, 'ERR_VIDEO_DECODE', 'upscale', input, join(dir, 'out.mp4'))
 })
 
+test('a file named as an image whose bytes are no image is refused with ERR_IMAGE_DECODE, not read as a video', async (t) => {
+  const input = join(dir, 'broken.png')
+  await writeFile(input, new Uint8Array(64).fill(7))
+  const err = await fails(t, 'ERR_IMAGE_DECODE', 'upscale', input, join(dir, 'out.png'))
+  t.regex(err.message, /named as an image but is not a PNG, JPEG or WebP file/)
+  await fails(t, 'ERR_IMAGE_DECODE', 'upscale', input, join(dir, 'out.mp4'))
+})
+
 test('usage mistakes are refused before any model loads', async (t) => {
   const png = join(dir, 'usage.png')
   await writeFile(

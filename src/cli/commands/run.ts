@@ -5,6 +5,7 @@ import { FramemeshError } from '../../errors.js'
 import type { InferenceEngine } from '../../inference/engine.js'
 import { WrongPipelineError } from '../../inference/errors.js'
 import { containerFor } from '../../inference/media/containers.js'
+import { ImageDecodeError } from '../../inference/media/errors.js'
 import { decodeImage, decodeRawFrame, encodeFormatForPath, encodeImage } from '../../inference/media/image.js'
 import { detectImageFormat } from '../../inference/media/image-header.js'
 import {
@@ -121,8 +122,19 @@ async function inputKind(path: string, inputSize: string | undefined): Promise<'
   } finally {
     await file.close()
   }
-  return detectImageFormat(head) === undefined ? 'video' : 'image'
+  if (detectImageFormat(head) !== undefined) return 'image'
+  // Read as a video, a corrupt .png would get ffmpeg's complaint about a video stream, or an
+  // image output would be refused as a video container: neither says what is wrong.
+  if (IMAGE_NAME.test(path)) {
+    throw new ImageDecodeError(
+      `'${path}' is named as an image but is not a PNG, JPEG or WebP file (its first bytes match none of them); it may be corrupt or misnamed`,
+    )
+  }
+  return 'video'
 }
+
+/** File names of the image formats read by content (raw RGB needs --input-size anyway). */
+const IMAGE_NAME = /\.(png|jpe?g|webp)$/i
 
 /** Refuses an output the pipeline cannot write before any model loads. */
 function checkOutput(pipeline: PipelineName, kind: 'image' | 'video', output: string): void {
