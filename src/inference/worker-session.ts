@@ -128,7 +128,14 @@ interface Thread {
   held: Map<number, StagingSlot>
   /** The buffer this thread has for each slot (a slot's buffer is sent along when it changed). */
   known: Array<SharedArrayBuffer | undefined>
-  /** Waiting for the thread to have no run pending (release waits so it never stops a computing run). */
+  /**
+   * Runs the caller gave up on while they waited, that the thread has not reported on yet. The
+   * thread may have started one already (its answer to the run before was still on its way), so
+   * until it reports, the run counts as in flight: the process must not exit, nor the thread be
+   * stopped, while onnxruntime computes in it.
+   */
+  cancelled: Set<number>
+  /** Waiting for the thread to have no run in flight (release waits so it never stops a computing run). */
   idle: Array<() => void>
   /** Why the worker is gone, once it is. */
   gone?: Error
@@ -182,7 +189,7 @@ function handOff(
 
 /** After a run left `thread`: an idle thread lets the process exit and wakes whoever waits for it. */
 function runEnded(thread: Thread): void {
-  if (thread.pending.size > 0) return
+  if (thread.pending.size > 0 || thread.cancelled.size > 0) return
   thread.worker.unref()
   for (const wake of thread.idle.splice(0)) wake()
 }
@@ -214,7 +221,14 @@ async function startThread(
   staging: StagingArea,
 ): Promise<({ thread: Thread } & Opened) | { staysMain: true }> {
   const worker = new Worker(threadEntry(), { workerData: init, execArgv: loaderArgv(process.execArgv) })
-  const thread: Thread = { worker, pending: new Map(), held: new Map(), known: [], idle: [] }
+  const thread: Thread = {
+    worker,
+    pending: new Map(),
+    held: new Map(),
+    known: [],
+    cancelled: new Set(),
+    idle: [],
+  }
   const ready = await new Promise<Opened | { staysMain: true }>((resolve, reject) => {
     const timer = setTimeout(() => {
       // Not terminate(): stopping a thread inside onnxruntime's open or run takes the process down.
@@ -248,11 +262,17 @@ async function startThread(
     for (const wake of thread.idle.splice(0)) wake()
     for (const slot of thread.held.values()) staging.release(slot)
     thread.held.clear()
+    thread.cancelled.clear()
   }
   worker.on('message', (m: ThreadReply) => {
     if (m.op !== 'result' && m.op !== 'failed' && m.op !== 'skipped') return
     // The thread is done with the run's input: its slot may take the next one.
     freeSlot(thread, m.id, staging)
+    if (thread.cancelled.delete(m.id)) {
+      // Skipped, or computed for nobody: either way no longer in the thread.
+      runEnded(thread)
+      return
+    }
     if (m.op === 'skipped') return
     const p = thread.pending.get(m.id)
     if (p === undefined) return
@@ -367,7 +387,7 @@ function servingSession(
         const onAbort = () => {
           if (thread.pending.keys().next().value === id) return
           thread.pending.delete(id)
-          runEnded(thread)
+          thread.cancelled.add(id)
           thread.worker.postMessage({ op: 'cancel', id } satisfies ThreadRequest)
           reject(new AbortedError('the model run was aborted before it started', { cause: signal?.reason }))
         }
@@ -412,7 +432,8 @@ function servingSession(
           // Stopping a thread from outside while onnxruntime computes in it takes the whole process
           // down (its binding throws where nothing can catch it: seen as SIGABRT), so the runs
           // already handed over finish first; new ones are refused once released.
-          if (t.pending.size > 0) await new Promise<void>((resolve) => t.idle.push(resolve))
+          if (t.pending.size > 0 || t.cancelled.size > 0)
+            await new Promise<void>((resolve) => t.idle.push(resolve))
           if (t.gone !== undefined) return
           const exited = new Promise<void>((resolve) => t.worker.once('exit', () => resolve()))
           t.worker.postMessage({ op: 'release' } satisfies ThreadRequest)
