@@ -67,7 +67,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (stoppedBy !== undefined && isAbort(err)) {
       // Ctrl-C while starting up or mid-job: what stopped is what was asked for, not an error.
-      console.error(`framemesh ${name}: stopped by ${stoppedBy} before it finished`)
+      // Our own aborts may say what was cut short and what to do (submit: where the job goes on).
+      const said = (err as { code?: unknown }).code === 'ERR_ABORTED' ? `; ${(err as Error).message}` : ''
+      console.error(`framemesh ${name}: stopped by ${stoppedBy} before it finished${said}`)
       return INTERRUPTED_EXIT[stoppedBy] ?? 1
     }
     const e = err as { code?: string; message?: string }

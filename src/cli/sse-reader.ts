@@ -18,14 +18,19 @@ export async function* readSse(
   const decoder = new TextDecoder()
   let idle: NodeJS.Timeout | undefined
   let timedOut = false
+  // Cancelling a body the aborted fetch has already errored rejects with that abort, and the read
+  // in progress reports it anyway: left unhandled, it ended the process on Ctrl-C.
+  const cancel = () => {
+    reader.cancel().catch(() => {})
+  }
   const arm = () => {
     clearTimeout(idle)
     idle = setTimeout(() => {
       timedOut = true
-      void reader.cancel()
+      cancel()
     }, options.idleTimeoutMs)
   }
-  const onAbort = () => void reader.cancel()
+  const onAbort = cancel
   options.signal.addEventListener('abort', onAbort, { once: true })
   let buffer = ''
   let event = 'message'
@@ -65,6 +70,6 @@ export async function* readSse(
     clearTimeout(idle)
     options.signal.removeEventListener('abort', onAbort)
     // Stops the download when the consumer leaves early; a no-op on a finished stream.
-    reader.cancel().catch(() => {})
+    cancel()
   }
 }

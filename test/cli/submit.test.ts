@@ -115,6 +115,33 @@ test('Ctrl-C during the upload stops with ERR_ABORTED and says no job was starte
 })
 
 test.serial(
+  'Ctrl-C while following a job stops with ERR_ABORTED, says where the job goes on, and leaves no unhandled rejection',
+  async (t) => {
+    const unhandled: unknown[] = []
+    const onUnhandled = (reason: unknown) => unhandled.push(reason)
+    process.on('unhandledRejection', onUnhandled)
+    t.teardown(() => process.off('unhandledRejection', onUnhandled))
+    // Frames big enough that the job is still running when the first event arrives.
+    const clip = join(t.context.dir, 'followed.mp4')
+    const frames: Frame[] = [0, 1, 2, 3].map((i) => ({
+      width: 320,
+      height: 240,
+      channels: 3,
+      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 5)) % 251),
+    }))
+    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    const cmd = submit(t, ['upscale', 'followed.mp4', '-o', 'followed-x2.mp4'])
+    await cmd.errLine(/^stage 1: running on /, 30_000)
+    cmd.stop()
+    const err = await t.throwsAsync(cmd.done, { code: 'ERR_ABORTED' })
+    t.regex(err!.message, /^stopped following job ([\w-]+); it goes on at the gateway: http:/)
+    // Cancelling the event stream after its fetch was aborted rejected where nothing handled it.
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    t.deepEqual(unhandled, [])
+  },
+)
+
+test.serial(
   'a video job outlives a silent event stream: submit reconnects, skips the replayed events and writes the 2× video',
   async (t) => {
     // Three 320×240 frames: each takes the seller longer than the 100 ms idle timeout below.
