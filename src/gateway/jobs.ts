@@ -76,6 +76,8 @@ export class GatewayJobs {
   readonly #logger?: Logger
   readonly #options: Required<GatewayJobsOptions>
   readonly #jobs = new Map<string, JobRecord>()
+  /** Set by close(): jobs cut off from then on failed because the gateway stopped, not the caller. */
+  #closing = false
 
   constructor(components: { mesh: GatewayMesh; logger?: Logger }, options: GatewayJobsOptions) {
     this.#mesh = components.mesh
@@ -135,6 +137,7 @@ export class GatewayJobs {
   }
 
   async close(): Promise<void> {
+    this.#closing = true
     for (const job of this.#jobs.values()) job.controller.abort()
     await Promise.allSettled([...this.#jobs.values()].map((j) => j.finished))
   }
@@ -192,8 +195,14 @@ export class GatewayJobs {
       view.status = 'done'
     } catch (err) {
       view.status = 'failed'
-      view.error = err instanceof Error ? err.message : String(err)
-      view.errorCode = (err as { code?: string }).code
+      if (this.#closing && signal.aborted) {
+        // The mesh says only "cancelled"; a client that follows the job should know to resubmit.
+        view.error = 'the gateway shut down while the job ran; submit it again once the gateway is back'
+        view.errorCode = 'ERR_SHUTTING_DOWN'
+      } else {
+        view.error = err instanceof Error ? err.message : String(err)
+        view.errorCode = (err as { code?: string }).code
+      }
       this.#logger?.warn('gateway job failed', { id: view.id, error: view.error, code: view.errorCode })
     } finally {
       view.finishedAt = Date.now()

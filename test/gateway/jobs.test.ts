@@ -2,6 +2,8 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
+import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
+import { createGateway } from '../../src/gateway/server.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo } from '../../src/inference/media/video.js'
@@ -166,5 +168,40 @@ test.serial(
     t.regex(((await unknown.json()) as { detail: { msg: string } }).detail.msg, /unknown pipeline 'colorize'/)
     const missing = await fetch(`${world.gateway.url}/v1/jobs/00000000-0000-0000-0000-000000000000`)
     t.is(missing.status, 404)
+  },
+)
+
+test.serial(
+  'a gateway that shuts down mid-job fails the job with ERR_SHUTTING_DOWN, telling its followers to resubmit',
+  async (t) => {
+    // A second gateway over the same mesh, so the shared one stays up for the other tests.
+    const gateway = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { dataDir: join(scratch, 'closing-gateway') },
+    )
+    let closed = false
+    t.teardown(() => (closed ? undefined : gateway.close()))
+    const clip = join(scratch, 'long.mp4')
+    await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
+    const res = await fetch(`${gateway.url}/v1/jobs`, {
+      method: 'POST',
+      body: form({ file: new Blob([await readFile(clip)], { type: 'video/mp4' }), pipeline: 'upscale' }),
+    })
+    const job = (await res.json()) as JobJson
+    t.is(job.status, 'running', job.error)
+    // The job is under way once its first frame is done; then the gateway stops.
+    const controller = new AbortController()
+    t.teardown(() => controller.abort())
+    await readEvents(
+      `${gateway.url}/v1/jobs/${job.id}/events`,
+      (e) => e === 'progress' || e === 'done' || e === 'failed',
+      AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
+    )
+    await gateway.close()
+    closed = true
+    const view = gateway.jobs.get(job.id)!
+    t.is(view.view.status, 'failed')
+    t.is(view.view.errorCode, 'ERR_SHUTTING_DOWN')
+    t.regex(view.view.error ?? '', /submit it again once the gateway is back/)
   },
 )
