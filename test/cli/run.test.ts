@@ -1,10 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import sharp from 'sharp'
 import type { CliContext } from '../../src/cli/command.js'
+import { modelsCommand } from '../../src/cli/commands/models.js'
 import { runCommand } from '../../src/cli/commands/run.js'
+import { builtinModelsDir } from '../../src/inference/builtins.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo } from '../../src/inference/media/video.js'
@@ -122,6 +124,40 @@ test('a file named as an image whose bytes are no image is refused with ERR_IMAG
   const err = await fails(t, 'ERR_IMAGE_DECODE', 'upscale', input, join(dir, 'out.png'))
   t.regex(err.message, /named as an image but is not a PNG, JPEG or WebP file/)
   await fails(t, 'ERR_IMAGE_DECODE', 'upscale', input, join(dir, 'out.mp4'))
+})
+
+test('a model whose file changed after it was added is refused before the video starts; no output is written', async (t) => {
+  const src = join(dir, 'tampered-src')
+  await mkdir(src, { recursive: true })
+  const blend = join(builtinModelsDir(), 'blend')
+  const manifest = JSON.parse(await readFile(join(blend, 'manifest.json'), 'utf8'))
+  delete manifest.sha256
+  await writeFile(join(src, 'manifest.json'), JSON.stringify({ ...manifest, id: 'tampered-blend' }))
+  await copyFile(join(blend, 'model.onnx'), join(src, 'model.onnx'))
+  const ctx: CliContext = {
+    argv: ['add', join(src, 'manifest.json'), '--data-dir', dataDir],
+    env: {},
+    cwd: dir,
+    stdout: () => {},
+    stderr: () => {},
+    signal: new AbortController().signal,
+  }
+  t.is(await modelsCommand.run(ctx), 0)
+  // One byte of the copy in the models folder changes: its sha256 no longer matches.
+  const added = join(dataDir, 'models', 'tampered-blend')
+  const file = join(added, (await readdir(added)).find((f) => f.endsWith('.onnx'))!)
+  const bytes = await readFile(file)
+  bytes[100] = bytes[100]! ^ 0xff
+  await writeFile(file, bytes)
+  const output = join(dir, 'tampered.mp4')
+  const { result, err } = run('interpolate', clip, output, '--model', 'tampered-blend')
+  await t.throwsAsync(result, { code: 'ERR_MANIFEST_MISMATCH' })
+  t.deepEqual(
+    err.filter((l) => /frames/.test(l)),
+    [],
+    'no frame was read: no progress line',
+  )
+  await t.throwsAsync(stat(output), { code: 'ENOENT' })
 })
 
 test('usage mistakes are refused before any model loads', async (t) => {

@@ -91,7 +91,10 @@ export const runCommand: CliCommand = {
         job.pipeline === 'ocr'
           ? await openOcrPipeline(engine, { detectorId: model, recognizerId: config.recModel })
           : undefined
-      const wanted = engine.registry.get(model).manifest.pipeline
+      const record = engine.registry.get(model)
+      // A model the registry already refused (its file changed, say) fails now, not a frame in.
+      if (record.error !== undefined) throw record.error
+      const wanted = record.manifest.pipeline
       if (ocr === undefined && wanted !== job.pipeline)
         throw new WrongPipelineError(model, wanted, job.pipeline)
       if (kind === 'video') await runVideo(job, engine, model, ocr)
