@@ -3,6 +3,8 @@
  * Spawned as a real child process (with --once so it stops by itself after the sample job).
  */
 import { spawn } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import { createServer } from 'node:net'
 import test from 'ava'
 
 interface Demo {
@@ -82,8 +84,22 @@ test('Ctrl-C while the mesh is still starting stops what had started and says so
   t.regex(demo.err(), /^framemesh demo: stopped by SIGINT before it finished(; [^\n]*)?\s*$/, demo.err())
 })
 
-test('the demo keeps serving the dashboard until SIGINT, then stops everything and exits 0', async (t) => {
-  const demo = demoCommand('--seconds', '1')
+test('the demo keeps serving the dashboard until SIGINT, then stops everything and exits 0; a taken port is swapped for a free one, said so', async (t) => {
+  // The asked-for port is taken, as by a demo already running.
+  const taken = createServer()
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => taken.close())
+  const port = (taken.address() as AddressInfo).port
+  const demo = startDemo(process.execPath, [
+    '--import',
+    'tsx',
+    'src/cli/main.ts',
+    'demo',
+    '--port',
+    String(port),
+    '--seconds',
+    '1',
+  ])
   const dashboard = await new Promise<string>((resolve) =>
     demo.onOutput((out) => {
       const url = /serving the dashboard at (\S+)/.exec(out)?.[1]
@@ -93,6 +109,11 @@ test('the demo keeps serving the dashboard until SIGINT, then stops everything a
   const page = await fetch(dashboard)
   t.is(page.status, 200)
   t.regex(await page.text(), /framemesh dashboard/)
+  t.regex(
+    demo.out(),
+    new RegExp(`^port ${port} is taken \\(another demo\\?\\); the dashboard is on port \\d+ instead$`, 'm'),
+  )
+  t.notRegex(dashboard, new RegExp(`:${port}/`))
   demo.kill('SIGINT')
   const code = await demo.exited
   t.is(code, 0, demo.out())

@@ -80,7 +80,7 @@ async function runDemo(
   ctx.stdout(
     `  broadcaster      ${short(local.broadcaster.peer.peerId.toString())} paying from ${local.broadcaster.address}`,
   )
-  const gateway = await openGateway(local, config.port, join(scratch, 'gateway'))
+  const gateway = await openGateway(ctx, local, config.port, join(scratch, 'gateway'))
   teardown.add(() => gateway.close())
   ctx.stdout(`mesh up in ${elapsed()}; dashboard: ${gateway.url}/dashboard/`)
 
@@ -93,14 +93,23 @@ async function runDemo(
   return 0
 }
 
-/** The configured port, or any free one when it is taken (a second demo must still start). */
-async function openGateway(local: LocalMesh, port: number, dataDir: string): Promise<Gateway> {
+/** The configured port, or any free one when it is taken (a second demo must still start), saying so. */
+async function openGateway(
+  ctx: CliContext,
+  local: LocalMesh,
+  port: number,
+  dataDir: string,
+): Promise<Gateway> {
   const mesh = meshForGateway(local.broadcaster.mesh)
   try {
     return await createGateway({ mesh }, { port, dataDir })
   } catch (err) {
     if ((err as { code?: string }).code !== 'EADDRINUSE') throw err
-    return createGateway({ mesh }, { port: 0, dataDir })
+    const gateway = await createGateway({ mesh }, { port: 0, dataDir })
+    ctx.stdout(
+      `port ${port} is taken (another demo?); the dashboard is on port ${new URL(gateway.url).port} instead`,
+    )
+    return gateway
   }
 }
 
