@@ -19,14 +19,11 @@ const INTERRUPTED_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 }
 
 /** An abort anywhere in the error's cause chain: our own AbortedError or a platform AbortError. */
 function isAbort(err: unknown): boolean {
-  for (
-    let e = err as { code?: unknown; name?: unknown; cause?: unknown } | undefined, depth = 0;
-    e;
-    depth++
-  ) {
-    if (e.code === 'ERR_ABORTED' || e.name === 'AbortError') return true
-    if (depth >= 8 || typeof e.cause !== 'object') return false
-    e = e.cause as typeof e
+  let e = err
+  for (let depth = 0; depth < 8 && typeof e === 'object' && e !== null; depth++) {
+    const { code, name, cause } = e as { code?: unknown; name?: unknown; cause?: unknown }
+    if (code === 'ERR_ABORTED' || name === 'AbortError') return true
+    e = cause
   }
   return false
 }
