@@ -10,7 +10,7 @@ import { abortable, withTimeout } from './abortable.js'
 import type { TicketBrokerClientOptions } from './broker.js'
 import { ticketBrokerArtifact } from './broker-artifact.generated.js'
 import { gateRequests, type RawRequestProvider } from './devchain-requests.js'
-import { type JsonRpcEndpoint, serveJsonRpc } from './devchain-rpc.js'
+import { serveJsonRpc } from './devchain-rpc.js'
 
 export interface DevChainOptions {
   /** Funded accounts to create (default 10). Account 0 deploys the broker. */
@@ -122,14 +122,13 @@ export async function startDevChain(
   ganacheProvider.request({ method: 'eth_chainId', params: [] }).catch(() => {})
 
   let provider: JsonRpcProvider | undefined
-  let endpoint: JsonRpcEndpoint | undefined
   const serving = serveJsonRpc(ganacheProvider, {
     host: '127.0.0.1',
     port: options.port ?? 0,
     ...(options.maxRequestBytes === undefined ? {} : { maxBodyBytes: options.maxRequestBytes }),
   })
   try {
-    endpoint = await abortable(serving, wait, 'starting the dev chain')
+    const endpoint = await abortable(serving, wait, 'starting the dev chain')
     const rpcUrl = endpoint.url
     const initial = ganacheProvider.getInitialAccounts()
     const accounts = Object.entries(initial).map(([addr, a]) => ({
@@ -183,7 +182,7 @@ export async function startDevChain(
             waitedMs: stopTimeoutMs,
           })
         }
-        await endpoint?.close()
+        await endpoint.close()
         await ganacheProvider.disconnect()
         log.info('dev chain stopped', { rpcUrl })
       },
@@ -192,8 +191,8 @@ export async function startDevChain(
     provider?.destroy()
     // A start that timed out may have left its deployment running in ganache.
     await requests.close(options.stopTimeoutMs ?? 5_000)
-    // An abort may come before the endpoint is listening; it must not stay open after.
-    await (endpoint ?? (await serving.catch(() => undefined)))?.close()
+    // The endpoint, even when the abort came before it was listening: it must not stay open.
+    await (await serving.catch(() => undefined))?.close()
     await ganacheProvider.disconnect().catch(() => {})
     if (err instanceof FramemeshError) throw err
     throw new DevChainError(`could not start the local dev chain: ${(err as Error).message}`, { cause: err })
