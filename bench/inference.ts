@@ -79,6 +79,12 @@ interface Case {
   fromFrames?: (session: ort.InferenceSession, a: Frame, b: Frame) => Promise<Frame>
 }
 
+/** A case's call from frames with the onnxruntime session it runs on (its own: see measureRow). */
+interface FromFrames {
+  call: NonNullable<Case['fromFrames']>
+  session: ort.InferenceSession
+}
+
 /** uint8 NHWC over the frame's own bytes, as the built-in image models take them. */
 const frameTensor = (f: Frame) => new ort.Tensor('uint8', f.data, [1, f.height, f.width, 3])
 
@@ -250,27 +256,21 @@ async function measureRow(
     await engine.close()
     return undefined
   }
-  t0 = performance.now()
+  const modelPath = engine.registry.get(c.modelId).modelPath
   // The same session options the engine uses, so only the engine's own work differs.
-  const session = await ort.InferenceSession.create(
-    engine.registry.get(c.modelId).modelPath,
-    placed.factory.sessionOptions,
-  )
+  const openDirect = () => ort.InferenceSession.create(modelPath, placed.factory.sessionOptions)
+  t0 = performance.now()
+  const session = await openDirect()
   await session.run(input.feeds)
   const directCold = performance.now() - t0
   // The call from frames gets a session of its own: a session called twice a round (once per
   // direct call) stays warmer in the caches than the engine's, called once, and that alone read
   // as 1 % more overhead for blend at 128² (1.019–1.024 against 1.005–1.014, 3 runs each).
-  const framesSession =
-    c.fromFrames === undefined
-      ? undefined
-      : await ort.InferenceSession.create(
-          engine.registry.get(c.modelId).modelPath,
-          placed.factory.sessionOptions,
-        )
-  if (c.fromFrames !== undefined && framesSession !== undefined) {
+  const fromFrames: FromFrames | undefined =
+    c.fromFrames === undefined ? undefined : { call: c.fromFrames, session: await openDirect() }
+  if (fromFrames !== undefined) {
     // The frames baseline must do the engine's job: same frame out, byte for byte.
-    const mine = await c.fromFrames(framesSession, a, b)
+    const mine = await fromFrames.call(fromFrames.session, a, b)
     const engines = (await c.engine(engine, a, b, input.feeds)) as Frame
     if (mine.width !== engines.width || !Buffer.from(mine.data).equals(Buffer.from(engines.data)))
       throw new Error(`${c.label} ${size}²: the direct call from frames and the engine disagree`)
@@ -278,10 +278,10 @@ async function measureRow(
   // For a model in a worker: onnxruntime called directly in a thread too, the hand-off's floor.
   const inThread =
     placed.runsOn() === 'worker'
-      ? await openDirectThread(engine.registry.get(c.modelId).modelPath, placed.factory.sessionOptions)
+      ? await openDirectThread(modelPath, placed.factory.sessionOptions)
       : undefined
   try {
-    const paired = await pairedTimes(c, engine, session, input, placed.runsOn(), inThread, framesSession)
+    const paired = await pairedTimes(c, engine, session, input, placed.runsOn(), inThread, fromFrames)
     const d = median(paired.direct)
     const fps = await blockFps(c, engine, session, input, placed.factory.defaultConcurrency ?? 1, d)
     const inside = await insideRatio(c, runOn, input, makeEngine)
@@ -296,7 +296,7 @@ async function measureRow(
       'engine frames/s': (1000 / e).toFixed(1),
       // Each engine run is paired with the direct run right after it; the median of the pair
       // ratios is robust to slow drift and to other processes sharing the CPU.
-      'engine / direct': median(paired.engine.map((x, i) => x / paired.direct[i]!)).toFixed(3),
+      'engine / direct': ratioOrDash(paired.engine, paired.direct),
       // Against the same call made directly in a thread of its own: what the engine adds to any
       // hand-off to a thread (and the hand-off's own cost: direct in a thread / direct).
       'engine / direct in a thread (paired)': ratioOrDash(paired.engine, paired.inThread),
@@ -319,13 +319,13 @@ async function measureRow(
     }
   } finally {
     await inThread?.close()
-    await framesSession?.release()
+    await fromFrames?.session.release()
     await session.release()
     await engine.close()
   }
 }
 
-/** Median of the paired ratios xs[i] / ys[i]; '-' when there is no pair (a main-thread row). */
+/** Median of the paired ratios xs[i] / ys[i]; '-' when there is no pair (no thread on a main row, no call from frames for OCR). */
 function ratioOrDash(xs: number[], ys: number[]): string {
   const n = Math.min(xs.length, ys.length)
   return n === 0 ? '-' : median(xs.slice(0, n).map((x, i) => x / ys[i]!)).toFixed(3)
@@ -370,7 +370,7 @@ async function pairedTimes(
   { a, b, feeds }: Inputs,
   placement: string,
   inThread?: DirectThread,
-  framesSession?: ort.InferenceSession,
+  fromFrames?: FromFrames,
 ): Promise<{ engine: number[]; direct: number[]; inThread: number[]; fromFrames: number[] }> {
   const times = {
     engine: [] as number[],
@@ -398,9 +398,8 @@ async function pairedTimes(
     () => timed(times.direct, () => session.run(feeds)),
   ]
   if (inThread !== undefined) calls.push(() => timed(times.inThread, () => inThread.run(feeds)))
-  const fromFrames = c.fromFrames
-  if (fromFrames !== undefined && framesSession !== undefined)
-    calls.push(() => timed(times.fromFrames, () => fromFrames(framesSession, a, b)))
+  if (fromFrames !== undefined)
+    calls.push(() => timed(times.fromFrames, () => fromFrames.call(fromFrames.session, a, b)))
   // Every order in turn, so each kind of call follows each other kind equally often.
   const orders = permutations(calls)
   const end = performance.now() + SECONDS * 1000
