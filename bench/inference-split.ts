@@ -16,6 +16,7 @@ import { createInferenceEngine } from '../src/inference/engine.js'
 import { createModelRegistry } from '../src/inference/registry.js'
 import { createSessionFactory, type SessionFactory } from '../src/inference/session.js'
 import type { Frame } from '../src/inference/types.js'
+import { benchFrame, frameTensor, outputFrame } from './frames.js'
 
 const SIZE = Number(process.env.SIZE ?? 128)
 const CALLS = Number(process.env.CALLS ?? 30_000)
@@ -25,12 +26,6 @@ interface Marks {
   entered: number
   returned: number
   settled: number
-}
-
-function frame(seed: number): Frame {
-  const data = new Uint8Array(SIZE * SIZE * 3)
-  for (let i = 0; i < data.length; i++) data[i] = (i * 31 + seed * 17) & 255
-  return { width: SIZE, height: SIZE, channels: 3, data }
 }
 
 /** `run` with marks set around it; the marks' own reaction is attached before the caller's. */
@@ -69,20 +64,14 @@ async function main(): Promise<void> {
   const session = await ort.InferenceSession.create(registry.get('blend').modelPath, real.sessionOptions)
   try {
     await engine.warm('blend')
-    const a = frame(1)
-    const b = frame(2)
+    const a = benchFrame(SIZE, 1)
+    const b = benchFrame(SIZE, 2)
     const [in0, in1, inT] = session.inputNames as [string, string, string]
     const half = new ort.Tensor('float32', new Float32Array([0.5]), [1])
     const directMarks: Marks = { entered: 0, returned: 0, settled: 0 }
     const direct = async (): Promise<Frame> => {
-      const feeds = {
-        [in0]: new ort.Tensor('uint8', a.data, [1, SIZE, SIZE, 3]),
-        [in1]: new ort.Tensor('uint8', b.data, [1, SIZE, SIZE, 3]),
-        [inT]: half,
-      }
-      const out = await marked(directMarks, () => session.run(feeds))
-      const t = out[session.outputNames[0]!] as ort.Tensor
-      return { width: t.dims[2]!, height: t.dims[1]!, channels: 3, data: t.data as Uint8Array }
+      const feeds = { [in0]: frameTensor(a), [in1]: frameTensor(b), [inT]: half }
+      return outputFrame(session, await marked(directMarks, () => session.run(feeds)))
     }
     const split = {
       engine: { before: [] as number[], start: [] as number[], after: [] as number[] },

@@ -46,6 +46,7 @@ import { createSessionFactory, type SessionFactory } from '../src/inference/sess
 import type { Frame } from '../src/inference/types.js'
 import { DEFAULT_POLL_AFTER_RUN_MS } from '../src/inference/worker-session.js'
 import { type DirectThread, openDirectThread } from './direct-thread.js'
+import { benchFrame, frameTensor, outputFrame } from './frames.js'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3)
 const SIZES = [128, 256]
@@ -83,15 +84,6 @@ interface Case {
 interface FromFrames {
   call: NonNullable<Case['fromFrames']>
   session: ort.InferenceSession
-}
-
-/** uint8 NHWC over the frame's own bytes, as the built-in image models take them. */
-const frameTensor = (f: Frame) => new ort.Tensor('uint8', f.data, [1, f.height, f.width, 3])
-
-/** The first output of a uint8 NHWC image model, as a frame (its bytes, not copied). */
-function outputFrame(session: ort.InferenceSession, out: ort.InferenceSession.OnnxValueMapType): Frame {
-  const t = out[session.outputNames[0]!] as ort.Tensor
-  return { width: t.dims[2]!, height: t.dims[1]!, channels: 3, data: t.data as Uint8Array }
 }
 
 /** `share` as the engine's interpolate does: a model that takes frame bytes gets them uncopied. */
@@ -154,12 +146,6 @@ function detTensor(frame: Frame): ort.Tensor {
     shape: [1, 3, -1, -1],
     range: [0, 1],
   })
-}
-
-function frame(size: number, seed: number): Frame {
-  const data = new Uint8Array(size * size * 3)
-  for (let i = 0; i < data.length; i++) data[i] = (i * 31 + seed * 17 + ((i / 3) | 0) * 7) & 255
-  return { width: size, height: size, channels: 3, data }
 }
 
 /** Frames per second over `frames` calls of `call`, `inFlight` of them outstanding at once. */
@@ -238,8 +224,8 @@ async function measureRow(
     await registry.scan()
     return createInferenceEngine({ registry, sessions: factory }, {})
   }
-  const a = frame(size, 1)
-  const b = frame(size, 2)
+  const a = benchFrame(size, 1)
+  const b = benchFrame(size, 2)
   // The timed engine's sessions are the real factory's, unwrapped: nothing of the bench's own
   // sits in the engine's path.
   const placed = benchSessions(runOn)
