@@ -32,6 +32,10 @@ function input(size: number): Feeds {
   return { input: new ort.Tensor('uint8', data, [1, size, size, 3]) }
 }
 
+/** A src/inference module's URL, quoted, for a child script's import(). */
+const inferenceModule = (file: string) =>
+  JSON.stringify(new URL(`../../src/inference/${file}`, import.meta.url).href)
+
 /** Runs an ES module script in a child process under tsx; its stdout and exit code (killed after `limitMs`). */
 /** Run `script` in a child Node; `exit` reads "code 0", or "signal SIGABRT" for a crash or a kill at `limitMs`. */
 async function runScript(script: string, limitMs: number): Promise<{ out: string; exit: string }> {
@@ -164,14 +168,13 @@ test('in a session thread, bytes onnxruntime cannot read fail as the file and in
 test('a session thread that misses its open deadline fails the load with ERR_MODEL_LOAD_FAILED and is not stopped mid-open: the process lives on and exits by itself', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const src = (file: string) => JSON.stringify(new URL(`../../src/inference/${file}`, import.meta.url).href)
   // Deadlines from "still starting" to "opened": some land inside onnxruntime's open or warm-up
   // run, where stopping the thread would abort the whole process. The script ends right after a
   // late open, so the process reaches its exit with that thread still inside onnxruntime.
   const script = `
-    const { openInferenceEngine } = await import(${src('engine.ts')})
-    const { createSessionFactory } = await import(${src('session.ts')})
-    const { dummyFeeds } = await import(${src('feeds.js')})
+    const { openInferenceEngine } = await import(${inferenceModule('engine.ts')})
+    const { createSessionFactory } = await import(${inferenceModule('session.ts')})
+    const { dummyFeeds } = await import(${inferenceModule('feeds.js')})
     const engine = await openInferenceEngine({}, { modelsDir: ${JSON.stringify(dir)} })
     const record = engine.registry.get('esrgan-thick-x4')
     await engine.close()
@@ -204,9 +207,8 @@ test('a session thread that misses its open deadline fails the load with ERR_MOD
 test('a process with a warm worker session that never closes its engine still exits on its own', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const engineUrl = new URL('../../src/inference/engine.ts', import.meta.url).href
   const script = `
-    const { openInferenceEngine } = await import(${JSON.stringify(engineUrl)})
+    const { openInferenceEngine } = await import(${inferenceModule('engine.ts')})
     const engine = await openInferenceEngine({}, { modelsDir: ${JSON.stringify(dir)} })
     const out = await engine.upscale('${MODEL}', { width: 4, height: 4, channels: 3, data: new Uint8Array(48) })
     console.log('done', out.width)
@@ -219,11 +221,10 @@ test('a process with a warm worker session that never closes its engine still ex
 test('a run given up on just as its thread started it still holds the process until it has computed: no abort at exit', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'fm-ws-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const src = (file: string) => JSON.stringify(new URL(`../../src/inference/${file}`, import.meta.url).href)
   const script = `
     const ort = await import('onnxruntime-node')
-    const { openInferenceEngine } = await import(${src('engine.ts')})
-    const { createSessionFactory } = await import(${src('session.ts')})
+    const { openInferenceEngine } = await import(${inferenceModule('engine.ts')})
+    const { createSessionFactory } = await import(${inferenceModule('session.ts')})
     const engine = await openInferenceEngine({}, { modelsDir: ${JSON.stringify(dir)} })
     const path = engine.registry.get('${MODEL}').modelPath
     await engine.close()
