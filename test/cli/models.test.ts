@@ -1,10 +1,10 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import type { CliContext } from '../../src/cli/command.js'
 import { modelsCommand } from '../../src/cli/commands/models.js'
-import { builtinModelsDir } from '../../src/inference/builtins.js'
+import { byoModel } from './byo-model.js'
 
 // `framemesh models` over the built-in models and a bring-your-own copy of the blend model.
 const dir = await mkdtemp(join(tmpdir(), 'framemesh-cli-models-'))
@@ -21,19 +21,6 @@ function models(dataDir: string, ...argv: string[]) {
     signal: new AbortController().signal,
   }
   return { result: modelsCommand.run(ctx), out }
-}
-
-/** A bring-your-own model folder: the built-in blend model under another id. */
-async function byoModel(id: string, corrupt = false): Promise<string> {
-  const src = join(builtinModelsDir(), 'blend')
-  const folder = join(dir, `src-${id}`)
-  await mkdir(folder, { recursive: true })
-  const manifest = JSON.parse(await readFile(join(src, 'manifest.json'), 'utf8'))
-  delete manifest.sha256
-  await writeFile(join(folder, 'manifest.json'), JSON.stringify({ ...manifest, id }))
-  if (corrupt) await writeFile(join(folder, 'model.onnx'), 'this is not protobuf')
-  else await copyFile(join(src, 'model.onnx'), join(folder, 'model.onnx'))
-  return join(folder, 'manifest.json')
 }
 
 test('list shows the built-in models, OCR included, as available', async (t) => {
@@ -58,7 +45,7 @@ test('verify loads and runs a model once and reports its sha256', async (t) => {
 
 test('add copies a model in, list shows it as added, remove takes it out', async (t) => {
   const dataDir = join(dir, 'byo')
-  const added = models(dataDir, 'add', await byoModel('my-blend'))
+  const added = models(dataDir, 'add', await byoModel(dir, 'my-blend'))
   t.is(await added.result, 0)
   t.regex(added.out.join('\n'), /added my-blend \(interpolate\)/)
   const listed = models(dataDir, 'list')
@@ -73,7 +60,7 @@ test('add copies a model in, list shows it as added, remove takes it out', async
 
 test('a corrupt model file is refused with ERR_MODEL_CORRUPT and nothing is added', async (t) => {
   const dataDir = join(dir, 'corrupt')
-  const err = await t.throwsAsync(models(dataDir, 'add', await byoModel('broken', true)).result)
+  const err = await t.throwsAsync(models(dataDir, 'add', await byoModel(dir, 'broken', true)).result)
   t.is((err as { code?: string }).code, 'ERR_MODEL_CORRUPT')
   const listed = models(dataDir, 'list')
   await listed.result

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
@@ -6,11 +6,11 @@ import sharp from 'sharp'
 import type { CliContext } from '../../src/cli/command.js'
 import { modelsCommand } from '../../src/cli/commands/models.js'
 import { runCommand } from '../../src/cli/commands/run.js'
-import { builtinModelsDir } from '../../src/inference/builtins.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo } from '../../src/inference/media/video.js'
 import { renderPng, textLine } from '../inference/ocr-fixtures.js'
+import { byoModel } from './byo-model.js'
 
 // `framemesh run` end to end on the built-in models (models/generated) and tiny inputs.
 const dir = await mkdtemp(join(tmpdir(), 'framemesh-cli-run-'))
@@ -127,15 +127,8 @@ test('a file named as an image whose bytes are no image is refused with ERR_IMAG
 })
 
 test('a model whose file changed after it was added is refused before the video starts; no output is written', async (t) => {
-  const src = join(dir, 'tampered-src')
-  await mkdir(src, { recursive: true })
-  const blend = join(builtinModelsDir(), 'blend')
-  const manifest = JSON.parse(await readFile(join(blend, 'manifest.json'), 'utf8'))
-  delete manifest.sha256
-  await writeFile(join(src, 'manifest.json'), JSON.stringify({ ...manifest, id: 'tampered-blend' }))
-  await copyFile(join(blend, 'model.onnx'), join(src, 'model.onnx'))
   const ctx: CliContext = {
-    argv: ['add', join(src, 'manifest.json'), '--data-dir', dataDir],
+    argv: ['add', await byoModel(dir, 'tampered-blend'), '--data-dir', dataDir],
     env: {},
     cwd: dir,
     stdout: () => {},
