@@ -35,6 +35,7 @@ export type RedemptionBroker = Pick<
   | 'batchOutcomes'
   | 'getSenderInfo'
   | 'claimableReserve'
+  | 'getBalance'
 >
 
 export interface RedemptionServiceComponents {
@@ -100,6 +101,8 @@ export class RedemptionService implements RedemptionQueue {
   private wake: (() => void) | undefined
   private closed = false
   private passes: Promise<void> = Promise.resolve()
+  /** When the next "wallet cannot pay the gas" warning may be logged. */
+  private unfundedWarnedUntil = 0
 
   constructor(components: RedemptionServiceComponents, options: RedemptionServiceOptions) {
     this.broker = components.broker
@@ -389,11 +392,19 @@ export class RedemptionService implements RedemptionQueue {
         this.fail(record, { code: 'ERR_TICKET_RECIPIENT', message })
         return false
       }
-      const [estimate, info, claimable] = await Promise.all([
+      const [estimate, info, claimable, balance] = await Promise.all([
         this.broker.estimateRedeem(record.ticket, { signal }),
         this.broker.getSenderInfo(t.sender, { signal }),
         this.broker.claimableReserve(t.sender, t.recipient, { signal }),
+        self === undefined ? undefined : this.broker.getBalance(self, { signal }),
       ])
+      if (balance !== undefined && balance < estimate.cost) {
+        this.deferUnfunded(
+          record,
+          `the wallet ${self} holds ${balance} wei and redeeming costs ~${estimate.cost} wei in gas; send ETH to it`,
+        )
+        return false
+      }
       const available = info.deposit + claimable
       // biome-ignore lint/complexity/useMathMinMax: Math.min does not take bigints
       const payout = t.faceValue < available ? t.faceValue : available
@@ -446,6 +457,12 @@ export class RedemptionService implements RedemptionQueue {
       })
       return
     }
+    if (code === 'ERR_INSUFFICIENT_FUNDS') {
+      const self = await this.broker.address().catch(() => undefined)
+      const wallet = self === undefined ? 'the wallet' : `the wallet ${self}`
+      this.deferUnfunded(record, `${wallet} cannot pay the gas: send ETH to it (${message})`)
+      return
+    }
     const retryable = e.retryable === true || RETRYABLE_CODES.has(code) || code === 'ERR_CONTRACT_REVERT'
     if (!retryable || attempts >= this.maxAttempts) {
       const final = retryable ? `gave up after ${attempts} attempts: ${message}` : message
@@ -457,6 +474,24 @@ export class RedemptionService implements RedemptionQueue {
     this.store.reschedule(record.ticketHash, until, this.now(), { code, message }, attempts)
     this.log.info('redemption will be retried', { ticket: record.ticketHash, code, inMs: delay })
     this.emit({ type: 'deferred', ticketHash: record.ticketHash, reason: message, until })
+  }
+
+  /**
+   * A wallet that cannot pay the gas is the operator's to fix, not the ticket's fault: the ticket
+   * waits (no attempt counted) and is tried again every gasRecheckMs until it is redeemed or the
+   * chain says it has expired. One warning per recheck period, however many tickets wait.
+   */
+  private deferUnfunded(record: RedemptionRecord, reason: string): void {
+    const until = this.now() + this.gasRecheckMs
+    this.store.reschedule(record.ticketHash, until, this.now(), {
+      code: 'ERR_INSUFFICIENT_FUNDS',
+      message: reason,
+    })
+    if (this.now() >= this.unfundedWarnedUntil) {
+      this.unfundedWarnedUntil = until
+      this.log.warn('winning tickets wait: the wallet cannot pay the gas to redeem them', { reason })
+    }
+    this.emit({ type: 'deferred', ticketHash: record.ticketHash, reason, until })
   }
 
   private succeed(

@@ -6,6 +6,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import anyTest, { type TestFn } from 'ava'
+import { Wallet } from 'ethers'
 import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.js'
 import { idCommand } from '../../src/cli/commands/id.js'
 import { orchestratorCommand } from '../../src/cli/commands/orchestrator.js'
@@ -106,6 +107,11 @@ test.serial(
       cmd.out.join('\n'),
     )
     t.true(cmd.out.some((l) => /esrgan-slim-x2 +upscale +2000000000000 wei per output-megapixel/.test(l)))
+    t.true(
+      cmd.out.some((l) => /^balance: [1-9][\d.]* ETH/.test(l)),
+      cmd.out.join('\n'),
+    )
+    t.false(cmd.err.some((l) => /holds no ETH/.test(l)))
 
     // The advert travels orchestrator → bootstrap → broadcaster over gossip.
     const offers = () => broadcaster.mesh.offers().filter((o) => o.peerId === peerId)
@@ -145,6 +151,21 @@ test.serial(
     t.like(JSON.parse(id.out[0]!), { peerId, paymentAddress: account.address.toLowerCase(), created: false })
   },
 )
+
+test('an orchestrator whose wallet holds no ETH starts, and warns that it cannot redeem winning tickets until funded', async (t) => {
+  const key = Wallet.createRandom()
+  const flags = baseFlags(t, join(t.context.dir, 'unfunded'))
+  flags[flags.indexOf('--wallet-key') + 1] = key.privateKey
+  flags[flags.indexOf('--log-level') + 1] = 'warn'
+  const cmd = startCommand(orchestratorCommand, [...flags, '--price', 'blend=10gwei'])
+  t.teardown(() => cmd.close())
+  await cmd.line(/^balance: 0\.0 ETH/)
+  const warning = await cmd.errLine(/holds no ETH/)
+  t.true(warning.includes(key.address.toLowerCase()), warning)
+  t.regex(warning, /wait in the queue until you send it some/)
+  cmd.stop()
+  t.is(await cmd.done, 0)
+})
 
 test('without any --price the orchestrator refuses to start and names the price key', async (t) => {
   const cmd = startCommand(orchestratorCommand, baseFlags(t, join(t.context.dir, 'a')))

@@ -396,3 +396,42 @@ test.serial(
     } as never)
   },
 )
+
+test.serial(
+  'a wallet with no ETH for gas keeps its winning ticket queued, says why, and redeems it once funded',
+  async (t) => {
+    const { chain, reader } = t.context
+    // A fresh recipient account that holds nothing: an operator who has not funded its wallet yet.
+    const wallet = Wallet.createRandom()
+    const client = new TicketBrokerClient({ wallet }, chain.clientOptions)
+    const svc = new RedemptionService(
+      { broker: client },
+      { dbPath: join(t.context.dir, 'unfunded.db'), retryBaseMs: 20, maxAttempts: 2, gasRecheckMs: 50 },
+    )
+    t.teardown(() => client.close())
+    const wt = await currentTicket(reader, {
+      senderKey: walletOf(chain, SENDER).privateKey,
+      recipient: wallet.address.toLowerCase() as `0x${string}`,
+      faceValue: FACE,
+    })
+    const hash = ticketHashHex(wt.ticket)
+    let deferrals = 0
+    const waited = svc.waitFor((e) => e.type === 'deferred' && ++deferrals === 3)
+    await svc.enqueue(wt)
+    await svc.start()
+    const last = await waited
+    // Past maxAttempts and still queued: a wallet that cannot pay gas is not the ticket's fault.
+    const waiting = svc.get(hash)!
+    t.is(waiting.status, 'queued')
+    t.is(waiting.errorCode, 'ERR_INSUFFICIENT_FUNDS')
+    t.like(last, { type: 'deferred' })
+    t.regex((last as { reason: string }).reason, new RegExp(`${wallet.address.toLowerCase()}.*send ETH`, 'i'))
+
+    const redeemed = svc.waitFor((e) => e.type === 'redeemed')
+    const funder = new Wallet(walletOf(chain, 11).privateKey, reader.provider)
+    await (await funder.sendTransaction({ to: wallet.address, value: ETH })).wait()
+    await redeemed
+    t.like(svc.get(hash), { status: 'redeemed', paid: FACE })
+    await svc.close()
+  },
+)

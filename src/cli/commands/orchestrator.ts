@@ -1,4 +1,4 @@
-import { parseUnits } from 'ethers'
+import { formatEther, parseUnits } from 'ethers'
 import { builtinModelsDir } from '../../inference/builtins.js'
 import { createModelRegistry, type ModelRegistry } from '../../inference/registry.js'
 import type { Logger } from '../../logger.js'
@@ -87,7 +87,15 @@ export const orchestratorCommand: CliCommand = {
         },
       )
       teardown.add(() => node.stop())
-      printNode(ctx, node, registry, prices, chain.chainId ?? 0, performance.now() - started)
+      const readyMs = performance.now() - started
+      // Redeeming a winning ticket is a transaction: a wallet with no ETH takes tickets but cannot cash them.
+      const balance = await node.chain.broker.getBalance(node.address, { signal: ctx.signal })
+      printNode(ctx, node, registry, prices, chain.chainId ?? 0, readyMs, balance)
+      if (balance === 0n) {
+        logger.warn(
+          `the wallet ${node.address} holds no ETH, so it cannot pay the gas to redeem winning tickets; they wait in the queue until you send it some`,
+        )
+      }
       if (config.announce === undefined && config.listen.every((a) => a.startsWith('/ip4/127.'))) {
         logger.warn(
           'listening on loopback only: broadcasters on other machines cannot dial this orchestrator; pass --listen /ip4/0.0.0.0/tcp/4010 (and --announce <public multiaddr> behind NAT)',
@@ -187,9 +195,11 @@ function printNode(
   prices: Record<string, bigint>,
   chainId: number,
   startMs: number,
+  balance: bigint,
 ): void {
   ctx.stdout(`orchestrator ${node.peer.peerId} ready in ${Math.round(startMs)} ms`)
   ctx.stdout(`payment address: ${node.address}`)
+  ctx.stdout(`balance: ${formatEther(balance)} ETH (pays the gas to redeem winning tickets)`)
   ctx.stdout(`chain: ${chainId}, broker ${node.chain.broker.contractAddress}`)
   ctx.stdout('listening on:')
   for (const addr of node.peer.multiaddrs) ctx.stdout(`  ${addr}`)
