@@ -1,16 +1,16 @@
 /**
  * What the long-running node commands (orchestrator, gateway) share: the chain and wallet keys,
- * a preflight that says exactly what to fix when the chain cannot be used, turning the wallet
- * settings into a signing key, and the libp2p options from PEER_CONFIG.
+ * a preflight that says exactly what to fix when the chain cannot be used, and the libp2p options
+ * from PEER_CONFIG. The wallet settings become a signing key in chain-options.ts, as for the
+ * payment commands.
  */
-import { isAddress, isHexString } from 'ethers'
+import { isAddress } from 'ethers'
 import { FramemeshError } from '../errors.js'
 import type { ChainOptions } from '../node/chain.js'
 import type { PeerOptions } from '../peer/peer.js'
 import { TicketBrokerClient } from '../tickets/broker.js'
-import { loadWalletFile, WalletError } from '../tickets/wallet.js'
 import type { CliContext } from './command.js'
-import { passwordOf, WALLET_CONFIG, walletPathOf } from './commands/chain-options.js'
+import { WALLET_CONFIG, WALLET_KEY_CONFIG, walletKeyOf } from './commands/chain-options.js'
 import { type Config, ConfigError, type ConfigSpec, PEER_CONFIG } from './config.js'
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js'
 
@@ -38,10 +38,7 @@ export const NODE_WALLET_CONFIG = {
   wallet: WALLET_CONFIG.wallet,
   passwordFile: WALLET_CONFIG.passwordFile,
   walletPassword: WALLET_CONFIG.walletPassword,
-  walletKey: {
-    kind: 'string',
-    help: 'raw 0x private key instead of the keystore (dev chains only: it shows in ps and env)',
-  },
+  ...WALLET_KEY_CONFIG,
 } as const satisfies ConfigSpec
 
 /** Every key the node commands share; each adds its own. */
@@ -52,7 +49,6 @@ export const NODE_CONFIG = {
 } as const satisfies ConfigSpec
 
 type ChainConfig = Config<typeof NODE_CHAIN_CONFIG>
-type WalletConfig = Config<typeof NODE_WALLET_CONFIG> & { dataDir: string }
 type PeerConfig = Config<typeof PEER_CONFIG>
 
 export class ChainUnreachableError extends FramemeshError {
@@ -123,43 +119,6 @@ export async function checkChain(
     client.close()
   }
   return { rpcUrl: config.rpc, contractAddress: config.broker, chainId, pollIntervalMs: config.chainPollMs }
-}
-
-/** The private key the node signs with: --wallet-key, or the keystore unlocked with its password. */
-export async function walletKeyOf(ctx: Pick<CliContext, 'signal'>, config: WalletConfig): Promise<string> {
-  if (config.walletKey !== undefined) {
-    if (!isHexString(config.walletKey, 32)) {
-      throw new ConfigError(
-        'ERR_CONFIG_INVALID',
-        "'walletKey' must be a 0x-prefixed 32-byte hex private key",
-        { details: { key: 'walletKey' } },
-      )
-    }
-    return config.walletKey
-  }
-  const path = walletPathOf({ ...config, json: false })
-  let password: string
-  try {
-    password = await passwordOf({ ...config, json: false })
-  } catch (err) {
-    if (!(err instanceof WalletError) || err.code !== 'ERR_WALLET_PASSWORD') throw err
-    throw new WalletError(
-      'ERR_WALLET_PASSWORD',
-      `the wallet ${path} is locked: set FRAMEMESH_WALLET_PASSWORD or pass --password-file <file> (or --wallet-key on a dev chain)`,
-    )
-  }
-  try {
-    return (await loadWalletFile(path, password, { signal: ctx.signal })).privateKey
-  } catch (err) {
-    if (err instanceof WalletError && err.code === 'ERR_WALLET_NOT_FOUND') {
-      throw new WalletError(
-        'ERR_WALLET_NOT_FOUND',
-        `no wallet at ${path}: create one with \`framemesh wallet new\`, point --wallet at yours, or pass --wallet-key on a dev chain`,
-        { cause: err },
-      )
-    }
-    throw err
-  }
 }
 
 /** libp2p options from the PEER_CONFIG keys (identity comes from the data dir, not from here). */

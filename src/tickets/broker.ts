@@ -8,6 +8,7 @@ import { setTimeout as delay } from 'node:timers/promises'
 import {
   Contract,
   FetchRequest,
+  formatEther,
   type Interface,
   isAddress,
   JsonRpcProvider,
@@ -636,7 +637,27 @@ export class TicketBrokerClient implements SenderInfoSource {
     what: string,
     opts: CallOptions,
   ): Promise<void> {
-    await this.read(() => this.contract.getFunction(method).staticCall(...args, { from, value }), what, opts)
+    try {
+      await this.read(
+        () => this.contract.getFunction(method).staticCall(...args, { from, value }),
+        what,
+        opts,
+      )
+    } catch (err) {
+      // Some nodes (ganache) refuse a call sending more than the balance as a bare revert, which
+      // would read as a wrong contract; geth's own "insufficient funds" is mapped in mapError.
+      if (value > 0n && err instanceof BrokerError && err.code === 'ERR_CONTRACT_REVERT') {
+        const balance = await this.getBalance(from, opts).catch(() => undefined)
+        if (balance !== undefined && balance < value) {
+          throw new BrokerError(
+            'ERR_INSUFFICIENT_FUNDS',
+            `${what}: the wallet ${from.toLowerCase()} holds ${formatEther(balance)} ETH but this sends ${formatEther(value)} ETH (plus gas); send ETH to it or send less`,
+            { cause: err },
+          )
+        }
+      }
+      throw err
+    }
   }
 
   /** What one unit of gas costs now (max fee per gas under EIP-1559, else the gas price). */

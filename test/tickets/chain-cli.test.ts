@@ -105,6 +105,49 @@ test.serial('deposit, unlock and withdraw move funds through the broker', async 
   })
 })
 
+test.serial(
+  'with --wallet-key (dev chains) deposit and wallet show use that key; a key with too little ETH gets ERR_INSUFFICIENT_FUNDS naming the wallet',
+  async (t) => {
+    const { chain } = t.context
+    const funded = chain.accounts[2]!
+    const keyFlags = ['--wallet-key', funded.privateKey, ...chainFlags(chain)]
+    // No password anywhere: the raw key replaces the keystore.
+    const noPassword = { FRAMEMESH_WALLET_PASSWORD: '' }
+    const deposited = await run(t.context, depositCommand, ['--deposit', '0.25', ...keyFlags], noPassword)
+    t.like(deposited.json(), { deposit: String(ETH / 4n) })
+    const shown = (await run(t.context, walletCommand, ['show', ...keyFlags], noPassword)).json()
+    t.like(shown, { address: funded.address.toLowerCase(), deposit: String(ETH / 4n) })
+    t.false('path' in shown)
+
+    const empty = Wallet.createRandom()
+    const refused = await t.throwsAsync(
+      run(t.context, depositCommand, [
+        '--deposit',
+        '1',
+        '--wallet-key',
+        empty.privateKey,
+        ...chainFlags(chain),
+      ]),
+      { code: 'ERR_INSUFFICIENT_FUNDS' } as never,
+    )
+    t.regex(
+      refused!.message,
+      new RegExp(`${empty.address.toLowerCase()} holds 0\\.0 ETH but this sends 1\\.0 ETH`),
+    )
+
+    await t.throwsAsync(run(t.context, walletCommand, ['new', '--wallet-key', funded.privateKey]), {
+      code: 'ERR_USAGE',
+      message: /--import-key-file/,
+    } as never)
+    await t.throwsAsync(
+      run(t.context, depositCommand, ['--deposit', '1', '--wallet-key', '0x1234', ...chainFlags(chain)]),
+      {
+        code: 'ERR_CONFIG_INVALID',
+      } as never,
+    )
+  },
+)
+
 test.serial('a wrong wallet password fails with ERR_WALLET_PASSWORD', async (t) => {
   await t.throwsAsync(
     run(t.context, depositCommand, ['--deposit', '1', ...chainFlags(t.context.chain)], {

@@ -1,15 +1,16 @@
 /**
  * What the payment commands (wallet, deposit, unlock, withdraw, tickets) share: chain and wallet
- * options, opening a TicketBrokerClient, reading amounts and printing ether.
+ * options, the signing key (keystore or --wallet-key, also the node commands'), opening a
+ * TicketBrokerClient, reading amounts and printing ether.
  */
 import { readFile } from 'node:fs/promises'
-import { formatEther, isAddress, parseUnits } from 'ethers'
+import { formatEther, isAddress, isHexString, parseUnits, Wallet } from 'ethers'
 import { FramemeshError } from '../../errors.js'
 import { TicketBrokerClient } from '../../tickets/broker.js'
 import type { Address } from '../../tickets/bytes.js'
 import { loadWalletFile, readWalletAddress, WalletError, walletFilePath } from '../../tickets/wallet.js'
 import type { CliCommand, CliContext } from '../command.js'
-import { type Config, type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
+import { type Config, ConfigError, type ConfigSpec, configHelp, loadConfig, PEER_CONFIG } from '../config.js'
 
 export const WALLET_CONFIG = {
   dataDir: PEER_CONFIG.dataDir,
@@ -22,8 +23,17 @@ export const WALLET_CONFIG = {
   json: { kind: 'bool', help: 'print one JSON object instead of lines', default: false },
 } as const satisfies ConfigSpec
 
+/** A raw key instead of the keystore: what dev chains and tests use, in every command that signs. */
+export const WALLET_KEY_CONFIG = {
+  walletKey: {
+    kind: 'string',
+    help: 'raw 0x private key instead of the keystore (dev chains only: it shows in ps and env)',
+  },
+} as const satisfies ConfigSpec
+
 export const CHAIN_CONFIG = {
   ...WALLET_CONFIG,
+  ...WALLET_KEY_CONFIG,
   rpc: { kind: 'string', help: 'JSON-RPC URL of the chain, e.g. http://127.0.0.1:8545' },
   broker: { kind: 'string', help: 'address of the TicketBroker contract' },
   timeoutMs: { kind: 'int', help: 'bound on each chain request, in ms', default: 15_000, min: 100 },
@@ -35,14 +45,19 @@ export const CHAIN_CONFIG = {
   },
 } as const satisfies ConfigSpec
 
-type WalletConfig = Config<typeof WALLET_CONFIG>
+/** Where the signing key comes from: the keystore (path, password) or a raw --wallet-key. */
+type KeySource = Pick<
+  Config<typeof WALLET_CONFIG>,
+  'dataDir' | 'wallet' | 'passwordFile' | 'walletPassword'
+> &
+  Partial<Config<typeof WALLET_KEY_CONFIG>>
 type ChainConfig = Config<typeof CHAIN_CONFIG>
 
-export function walletPathOf(config: WalletConfig): string {
+export function walletPathOf(config: Pick<KeySource, 'dataDir' | 'wallet'>): string {
   return config.wallet ?? walletFilePath(config.dataDir)
 }
 
-export async function passwordOf(config: WalletConfig): Promise<string> {
+export async function passwordOf(config: KeySource): Promise<string> {
   if (config.walletPassword !== undefined) return config.walletPassword
   if (config.passwordFile !== undefined) {
     try {
@@ -57,6 +72,53 @@ export async function passwordOf(config: WalletConfig): Promise<string> {
     'ERR_WALLET_PASSWORD',
     'the wallet password is needed: set FRAMEMESH_WALLET_PASSWORD or pass --password-file <file>',
   )
+}
+
+/** --wallet-key checked for shape (a typo must not become "wrong key" deep in ethers). */
+function rawKeyOf(config: KeySource): string | undefined {
+  const key = config.walletKey
+  if (key !== undefined && !isHexString(key, 32)) {
+    throw new ConfigError('ERR_CONFIG_INVALID', "'walletKey' must be a 0x-prefixed 32-byte hex private key", {
+      details: { key: 'walletKey' },
+    })
+  }
+  return key
+}
+
+/** The private key to sign with: --wallet-key, or the keystore unlocked with its password. */
+export async function walletKeyOf(ctx: Pick<CliContext, 'signal'>, config: KeySource): Promise<string> {
+  const raw = rawKeyOf(config)
+  if (raw !== undefined) return raw
+  const path = walletPathOf(config)
+  let password: string
+  try {
+    password = await passwordOf(config)
+  } catch (err) {
+    if (!(err instanceof WalletError) || err.code !== 'ERR_WALLET_PASSWORD') throw err
+    throw new WalletError(
+      'ERR_WALLET_PASSWORD',
+      `the wallet ${path} is locked: set FRAMEMESH_WALLET_PASSWORD or pass --password-file <file> (or --wallet-key on a dev chain)`,
+    )
+  }
+  try {
+    return (await loadWalletFile(path, password, { signal: ctx.signal })).privateKey
+  } catch (err) {
+    if (err instanceof WalletError && err.code === 'ERR_WALLET_NOT_FOUND') {
+      throw new WalletError(
+        'ERR_WALLET_NOT_FOUND',
+        `no wallet at ${path}: create one with \`framemesh wallet new\`, point --wallet at yours, or pass --wallet-key on a dev chain`,
+        { cause: err },
+      )
+    }
+    throw err
+  }
+}
+
+/** The wallet's address without unlocking it (undefined when there is no keystore and no key). */
+export async function walletAddressOf(config: KeySource): Promise<Address | undefined> {
+  const raw = rawKeyOf(config)
+  const address = raw === undefined ? await readWalletAddress(walletPathOf(config)) : new Wallet(raw).address
+  return address?.toLowerCase() as Address | undefined
 }
 
 export interface OpenedBroker {
@@ -83,9 +145,7 @@ export async function openBroker(
       `--broker must be a 0x-prefixed 20-byte address; got ${config.broker}`,
     )
   }
-  const wallet = withWallet
-    ? await loadWalletFile(walletPathOf(config), await passwordOf(config), { signal: ctx.signal })
-    : undefined
+  const wallet = withWallet ? new Wallet(await walletKeyOf(ctx, config)) : undefined
   const client = await TicketBrokerClient.connect(
     { wallet },
     {
@@ -103,8 +163,7 @@ export async function openBroker(
     client.close()
     throw err
   }
-  const address =
-    wallet === undefined ? await readWalletAddress(walletPathOf(config)) : await client.address()
+  const address = wallet === undefined ? await walletAddressOf(config) : await client.address()
   return { client, address: address?.toLowerCase() as Address | undefined }
 }
 

@@ -1,9 +1,17 @@
 import { readFile } from 'node:fs/promises'
 import { FramemeshError } from '../../errors.js'
-import { createWalletFile, DEFAULT_SCRYPT_N, readWalletAddress } from '../../tickets/wallet.js'
+import { createWalletFile, DEFAULT_SCRYPT_N } from '../../tickets/wallet.js'
 import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
-import { CHAIN_CONFIG, eth, openBroker, passwordOf, print, walletPathOf } from './chain-options.js'
+import {
+  CHAIN_CONFIG,
+  eth,
+  openBroker,
+  passwordOf,
+  print,
+  walletAddressOf,
+  walletPathOf,
+} from './chain-options.js'
 
 const spec = {
   ...CHAIN_CONFIG,
@@ -43,6 +51,12 @@ export const walletCommand: CliCommand = {
     }
     const path = walletPathOf(config)
     if (action === 'new') {
+      if (config.walletKey !== undefined) {
+        throw new FramemeshError(
+          'ERR_USAGE',
+          '`wallet new` writes a keystore; to keep a key you have, put it in a file and pass --import-key-file <file>',
+        )
+      }
       const privateKey =
         config.importKeyFile === undefined ? undefined : (await readFile(config.importKeyFile, 'utf8')).trim()
       const address = await createWalletFile(path, await passwordOf(config), {
@@ -53,15 +67,18 @@ export const walletCommand: CliCommand = {
       print(ctx, config.json, { address, path }, [`address: ${address}`, `keystore: ${path}`])
       return 0
     }
-    const address = await readWalletAddress(path)
+    const address = await walletAddressOf(config)
     if (address === undefined) {
       throw new FramemeshError(
         'ERR_WALLET_NOT_FOUND',
         `no wallet at ${path}; create one with \`framemesh wallet new\``,
       )
     }
+    // With --wallet-key there is no keystore to name.
+    const source = config.walletKey === undefined ? { path } : {}
+    const sourceLines = config.walletKey === undefined ? [`keystore: ${path}`] : []
     if (config.rpc === undefined) {
-      print(ctx, config.json, { address, path }, [`address: ${address}`, `keystore: ${path}`])
+      print(ctx, config.json, { address, ...source }, [`address: ${address}`, ...sourceLines])
       return 0
     }
     const { client } = await openBroker(ctx, config, false)
@@ -82,7 +99,7 @@ export const walletCommand: CliCommand = {
         config.json,
         {
           address,
-          path,
+          ...source,
           balance,
           deposit: info.deposit,
           reserve: info.reserve,
