@@ -10,7 +10,7 @@ import { type BootstrapNode, createBootstrapNode } from '../../bootstrap/index.j
 import { type Logger, silentLogger } from '../logger.js'
 import { marketGossipOptions, marketRelayValidators } from '../market/advert-gossip.js'
 import type { MeshOptions } from '../market/mesh.js'
-import { type DevChain, startDevChain } from '../tickets/devchain.js'
+import { type DevAccount, type DevChain, startDevChain } from '../tickets/devchain.js'
 import { type BroadcasterNode, startBroadcasterNode } from './broadcaster-node.js'
 import { Teardown } from './lifecycle.js'
 import { type OrchestratorNode, startOrchestratorNode } from './orchestrator-node.js'
@@ -62,6 +62,11 @@ export interface LocalMeshOptions {
   deposit?: bigint
   reserve?: bigint
   mesh?: MeshOptions
+  /**
+   * Funded dev-chain accounts left for nodes started outside this process (another terminal's
+   * orchestrator or gateway joining the mesh). Default 2.
+   */
+  spareAccounts?: number
   /** Wait until the broadcaster's order book holds an offer from every orchestrator (ms; 0 = don't). */
   waitForOffersMs?: number
   signal?: AbortSignal
@@ -72,6 +77,8 @@ export interface LocalMesh {
   bootstrap: BootstrapNode
   orchestrators: OrchestratorNode[]
   broadcaster: BroadcasterNode
+  /** Funded accounts no node here uses (options.spareAccounts). */
+  spareAccounts: DevAccount[]
   stop(): Promise<void>
 }
 
@@ -84,9 +91,10 @@ export async function startLocalMesh(
   const teardown = new Teardown(logger)
   const stop = () => teardown.run()
   try {
-    // Account 0 deploys the broker, 1 is the broadcaster, the rest are orchestrators.
+    // Account 0 deploys the broker, 1 is the broadcaster, then the orchestrators, then the spares.
+    const spare = options.spareAccounts ?? 2
     const chain = await startDevChain(
-      { accounts: specs.length + 2, roundLength: 1_000 },
+      { accounts: specs.length + 2 + spare, roundLength: 1_000 },
       { logger },
       options.signal,
     )
@@ -148,7 +156,8 @@ export async function startLocalMesh(
 
     const waitMs = options.waitForOffersMs ?? 15_000
     if (waitMs > 0) await waitForSellers(broadcaster, orchestrators, waitMs, options.signal)
-    return { chain, bootstrap, orchestrators, broadcaster, stop }
+    const spareAccounts = chain.accounts.slice(specs.length + 2)
+    return { chain, bootstrap, orchestrators, broadcaster, spareAccounts, stop }
   } catch (err) {
     await stop()
     throw err

@@ -84,7 +84,7 @@ test('Ctrl-C while the mesh is still starting stops what had started and says so
   t.regex(demo.err(), /^framemesh demo: stopped by SIGINT before it finished(; [^\n]*)?\s*$/, demo.err())
 })
 
-test('the demo keeps serving the dashboard until SIGINT, then stops everything and exits 0; a taken port is swapped for a free one, said so', async (t) => {
+test('the demo keeps serving the dashboard until SIGINT, then stops everything and exits 0; a taken port is swapped for a free one, said so; the orchestrator command it prints joins its mesh from another process', async (t) => {
   // The asked-for port is taken, as by a demo already running.
   const taken = createServer()
   await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
@@ -114,6 +114,31 @@ test('the demo keeps serving the dashboard until SIGINT, then stops everything a
     new RegExp(`^port ${port} is taken \\(another demo\\?\\); the dashboard is on port \\d+ instead$`, 'm'),
   )
   t.notRegex(dashboard, new RegExp(`:${port}/`))
+
+  // The printed command, run as an operator would paste it, in a process of its own.
+  const joinLine = /^ {2}npm run framemesh -- (orchestrator .*)$/m.exec(demo.out())?.[1]
+  t.truthy(joinLine, demo.out())
+  const seller = startDemo(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...joinLine!.split(' ')])
+  t.teardown(() => seller.kill('SIGKILL'))
+  const sellerId = await new Promise<string>((resolve) =>
+    seller.onOutput((out) => {
+      const id = /^orchestrator (12D3KooW\w+) ready/m.exec(out)?.[1]
+      if (id !== undefined) resolve(id)
+    }),
+  )
+  // Its advert reaches the demo's broadcaster: the demo's own gateway lists its offers.
+  const offersUrl = new URL('/v1/offers', dashboard)
+  let offers: Array<{ peerId: string; modelId: string; pricePerUnit: string }> = []
+  for (const until = Date.now() + 30_000; Date.now() < until; ) {
+    offers = ((await (await fetch(offersUrl)).json()) as { offers: typeof offers }).offers
+    if (offers.some((o) => o.peerId === sellerId)) break
+    await new Promise((resolve) => setTimeout(resolve, 250))
+  }
+  const blend = offers.find((o) => o.peerId === sellerId && o.modelId === 'blend')
+  t.is(String(blend?.pricePerUnit), '5000000', JSON.stringify(offers))
+  seller.kill('SIGINT')
+  t.is(await seller.exited, 0, seller.err())
+
   demo.kill('SIGINT')
   const code = await demo.exited
   t.is(code, 0, demo.out())

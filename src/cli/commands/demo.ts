@@ -87,6 +87,7 @@ async function runDemo(
   await sampleJob(ctx, gateway, scratch, config.seconds)
   ctx.stdout(`from npm start to the sample job's last frame: ${elapsed()}`)
   if (!config.once) {
+    printJoinCommands(ctx, local, scratch)
     ctx.stdout(`serving the dashboard at ${gateway.url}/dashboard/ — Ctrl-C to stop`)
     await untilAborted(ctx.signal)
   }
@@ -160,6 +161,27 @@ async function sampleJob(ctx: CliContext, gateway: Gateway, scratch: string, sec
   )
   ctx.stdout(`  same wall time on a cloud GPU: $${done.cost.cloudUsd.toFixed(8)} (${done.cost.cloudBasis})`)
   ctx.stdout(`  output: ${gateway.url}/v1/jobs/${done.id}/output (also on the dashboard)`)
+}
+
+/**
+ * Ready-to-paste commands that add a node of your own, in another process, to this mesh: the
+ * step from "the demo works" to running the daemons. The spare keys are dev-chain accounts.
+ */
+function printJoinCommands(ctx: CliContext, local: LocalMesh, scratch: string): void {
+  const [sellerKey, buyerKey] = local.spareAccounts.map((a) => a.privateKey)
+  if (sellerKey === undefined || buyerKey === undefined) return
+  const chain = `--rpc ${local.chain.rpcUrl} --broker ${local.chain.contractAddress}`
+  const mesh = `--bootstrap ${local.bootstrap.multiaddrs[0]} ${chain}`
+  // Below the demo's cheapest blend (10000000 wei a frame), so interpolate jobs pick it.
+  const price = '--price blend=5000000 --price esrgan-slim-x2=1500000000'
+  ctx.stdout('join this mesh from another terminal (these keys hold test ETH on this dev chain only):')
+  ctx.stdout(
+    `  npm run framemesh -- orchestrator --data-dir ${join(scratch, 'my-orchestrator')} ${mesh} --wallet-key ${sellerKey} ${price}`,
+  )
+  ctx.stdout(`  npm run framemesh -- deposit --deposit 1 --reserve 1 ${chain} --wallet-key ${buyerKey}`)
+  ctx.stdout(
+    `  npm run framemesh -- gateway --data-dir ${join(scratch, 'my-gateway')} ${mesh} --wallet-key ${buyerKey} --port 0`,
+  )
 }
 
 function short(id: string): string {
