@@ -20,8 +20,16 @@ import { requestQuote } from './quote-protocol.js'
 import { type SpareQuotes, STALE_SPARE_CODES } from './spare-quotes.js'
 import type { Verdict, VerificationReport } from './verifier.js'
 
-/** Refusals that our own use caused (we hold too many job streams there), not the orchestrator. */
-const OUR_DOING: ReadonlySet<string> = new Set([JOB_ERROR_CODES.tooManyStreams])
+/**
+ * Failures of our own making, not the orchestrator's: too many of our job streams there, or our
+ * ticket sender refusing to pay (our funds unreadable or unlocking, or too small for its face value).
+ */
+const OUR_DOING: ReadonlySet<string> = new Set([
+  JOB_ERROR_CODES.tooManyStreams,
+  'ERR_SENDER_INFO',
+  'ERR_SENDER_UNLOCKING',
+  'ERR_PARAMS_FACE_TOO_HIGH',
+])
 
 /** Where a stage may run next. */
 export interface StageCandidate {

@@ -70,6 +70,9 @@ export function isRetryableElsewhere(code: string): boolean {
   return !(
     code === JOB_ERROR_CODES.budgetExhausted ||
     code === 'ERR_ABORTED' ||
+    // Our own funds: unreadable (our chain connection) or unlocking; no orchestrator takes them.
+    code === 'ERR_SENDER_INFO' ||
+    code === 'ERR_SENDER_UNLOCKING' ||
     code === JOB_ERROR_CODES.frameTooLarge ||
     code === JOB_ERROR_CODES.unsupportedFormat
   )

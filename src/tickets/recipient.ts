@@ -69,6 +69,12 @@ export interface TicketRecipientOptions {
   senderInfoTtlMs?: number
   /** Bound on one SenderInfo fetch (default 10,000 ms). */
   senderInfoTimeoutMs?: number
+  /**
+   * While the chain cannot be read, a sender's last read funds stand in for this long after they
+   * were read (default 300,000 ms): a short RPC outage does not stop paid work. The risk is the
+   * recipient's: wins redeemed by others meanwhile may leave a ticket unpaid. 0 turns it off.
+   */
+  senderInfoStaleMs?: number
   /** Most tickets accepted in one batch (default 1,000). */
   maxBatchSize?: number
 }
@@ -97,7 +103,9 @@ interface RandRecord {
 
 interface CachedSenderInfo {
   info: SenderInfo
-  fetchedAt: number
+  readAt: number
+  /** Used without asking the chain again until then. */
+  freshUntil: number
 }
 
 /**
@@ -157,6 +165,7 @@ export class TicketRecipient {
       reserveShares: options.reserveShares ?? 1n,
       senderInfoTtlMs: options.senderInfoTtlMs ?? 5_000,
       senderInfoTimeoutMs: options.senderInfoTimeoutMs ?? 10_000,
+      senderInfoStaleMs: options.senderInfoStaleMs ?? 300_000,
       maxBatchSize: options.maxBatchSize ?? 1_000,
     }
     if (this.opts.reserveShares <= 0n) throw new TicketError('ERR_TICKET_FIELD', 'reserveShares must be ≥ 1')
@@ -464,7 +473,7 @@ export class TicketRecipient {
 
   private async senderInfo(sender: Address, signal?: AbortSignal): Promise<SenderInfo> {
     const cached = this.senderInfoCache.get(sender)
-    if (cached !== undefined && Date.now() - cached.fetchedAt < this.opts.senderInfoTtlMs) return cached.info
+    if (cached !== undefined && Date.now() < cached.freshUntil) return cached.info
     let pending = this.senderInfoInFlight.get(sender)
     if (pending === undefined) {
       pending = this.fetchSenderInfo(sender).finally(() => this.senderInfoInFlight.delete(sender))
@@ -481,13 +490,26 @@ export class TicketRecipient {
         what: 'reading the sender funds',
       })
     } catch (cause) {
+      const known = this.senderInfoCache.get(sender)
+      const ageMs = known === undefined ? undefined : Date.now() - known.readAt
+      if (known !== undefined && ageMs !== undefined && ageMs < this.opts.senderInfoStaleMs) {
+        // Not asked again for a TTL: a chain that hangs would otherwise hold every batch for the timeout.
+        known.freshUntil = Date.now() + this.opts.senderInfoTtlMs
+        this.log.warn('cannot read a sender’s funds from the chain; checking its tickets on the last read', {
+          sender,
+          ageMs,
+          error: (cause as Error).message,
+        })
+        return known.info
+      }
       throw new TicketError(
         'ERR_SENDER_INFO',
-        `could not read sender ${sender}'s funds from the chain; check the chain connection and retry`,
+        `could not read sender ${sender}'s funds from the chain (${(cause as Error).message}); check the chain connection and retry`,
         { cause, details: { sender } },
       )
     }
-    this.senderInfoCache.set(sender, { info, fetchedAt: Date.now() })
+    const now = Date.now()
+    this.senderInfoCache.set(sender, { info, readAt: now, freshUntil: now + this.opts.senderInfoTtlMs })
     return info
   }
 }

@@ -42,6 +42,12 @@ export interface TicketSenderOptions {
   senderInfoTtlMs?: number
   /** Bound on reading its own funds (default 10,000 ms). */
   senderInfoTimeoutMs?: number
+  /**
+   * While the chain cannot be read, the last funds read stand in for this long after they were
+   * read (default 300,000 ms), so a short RPC outage does not stop payments: the funds only
+   * shrink by redeemed wins, and each recipient checks them on its own chain view anyway.
+   */
+  senderInfoStaleMs?: number
 }
 
 interface NonceRecord {
@@ -62,7 +68,8 @@ export class TicketSender {
   private readonly backend: Secp256k1Backend
   private readonly opts: Required<TicketSenderOptions>
   private readonly nonces = new Map<Hex, NonceRecord>()
-  private ownInfo: { info: SenderInfo; fetchedAt: number } | undefined
+  /** The last funds read: when (`readAt`), and until when they are used without asking again. */
+  private ownInfo: { info: SenderInfo; readAt: number; freshUntil: number } | undefined
   private lastPruneBlock = -1n
 
   constructor(components: TicketSenderComponents, options: TicketSenderOptions) {
@@ -79,6 +86,7 @@ export class TicketSender {
       maxNoncesPerParams: options.maxNoncesPerParams ?? 600,
       senderInfoTtlMs: options.senderInfoTtlMs ?? 5_000,
       senderInfoTimeoutMs: options.senderInfoTimeoutMs ?? 10_000,
+      senderInfoStaleMs: options.senderInfoStaleMs ?? 300_000,
     }
     if (this.opts.maxTicketEV <= 0n || this.opts.maxBatchEV <= 0n || this.opts.depositMultiplier <= 0n) {
       throw new TicketError(
@@ -226,9 +234,8 @@ export class TicketSender {
   }
 
   private async fundsInfo(signal?: AbortSignal): Promise<SenderInfo> {
-    if (this.ownInfo !== undefined && Date.now() - this.ownInfo.fetchedAt < this.opts.senderInfoTtlMs) {
-      return this.ownInfo.info
-    }
+    const known = this.ownInfo
+    if (known !== undefined && Date.now() < known.freshUntil) return known.info
     let info: SenderInfo
     try {
       info = await withDeadline(
@@ -240,15 +247,27 @@ export class TicketSender {
         },
       )
     } catch (cause) {
+      if (signal?.aborted === true) throw cause
+      const ageMs = known === undefined ? undefined : Date.now() - known.readAt
+      if (known !== undefined && ageMs !== undefined && ageMs < this.opts.senderInfoStaleMs) {
+        // Not asked again for a TTL: a chain that hangs would otherwise hold every batch for the timeout.
+        known.freshUntil = Date.now() + this.opts.senderInfoTtlMs
+        this.log.warn('cannot read own funds from the chain; paying on the last read', {
+          ageMs,
+          error: (cause as Error).message,
+        })
+        return known.info
+      }
+      const last =
+        ageMs === undefined ? 'none read yet' : `the last read is ${Math.round(ageMs / 1000)} s old`
       throw new TicketError(
         'ERR_SENDER_INFO',
-        'could not read this sender’s own funds from the chain; check the connection',
-        {
-          cause,
-        },
+        `could not read this sender’s own funds from the chain (${(cause as Error).message}; ${last}); check the RPC endpoint`,
+        { cause },
       )
     }
-    this.ownInfo = { info, fetchedAt: Date.now() }
+    const now = Date.now()
+    this.ownInfo = { info, readAt: now, freshUntil: now + this.opts.senderInfoTtlMs }
     return info
   }
 }

@@ -307,11 +307,23 @@ test('a malformed batch is rejected with ERR_TICKET_FIELD', async (t) => {
   await expectBatchRejected(t, recipient, badFace, 'ERR_TICKET_FIELD')
 })
 
-test('when the chain cannot be read the batch is rejected with ERR_SENDER_INFO', async (t) => {
-  const { chain, recipient } = setup()
+test('when the chain cannot be read and no read of the sender is recent enough the batch is rejected with ERR_SENDER_INFO', async (t) => {
+  const { chain, recipient } = setup({ senderInfoStaleMs: 0 })
   const params = await recipient.issueParams({ sender: SENDER, price: PRICE })
   chain.failSenderInfo = true
   await expectBatchRejected(t, recipient, signedBatch(params, [0]), 'ERR_SENDER_INFO')
+})
+
+test('when the chain stops answering, a sender read before is checked on that read up to senderInfoStaleMs, then refused', async (t) => {
+  const { chain, recipient } = setup({ senderInfoStaleMs: 200 })
+  const params = await recipient.issueParams({ sender: SENDER, price: PRICE })
+  await recipient.receiveBatch(signedBatch(params, [0]), { sessionId: SESSION })
+  chain.failSenderInfo = true
+  t.is((await recipient.receiveBatch(signedBatch(params, [1]), { sessionId: SESSION })).accepted, 1)
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  await expectBatchRejected(t, recipient, signedBatch(params, [2]), 'ERR_SENDER_INFO')
+  chain.failSenderInfo = false
+  t.is((await recipient.receiveBatch(signedBatch(params, [3]), { sessionId: SESSION })).accepted, 1)
 })
 
 test('sender funds are read once per TTL, not once per ticket', async (t) => {

@@ -1,7 +1,6 @@
 // RedemptionService against a real local chain: durable queue, gas check, restart and crash recovery.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
-import { type AddressInfo, connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import anyTest, { type TestFn } from 'ava'
@@ -12,6 +11,7 @@ import { RedemptionService } from '../../src/tickets/redemption.js'
 import { createRedemptionMetrics } from '../../src/tickets/redemption-metrics.js'
 import { RedemptionStore } from '../../src/tickets/redemption-store.js'
 import { ticketHashHex, type WinningTicket } from '../../src/tickets/ticket.js'
+import { startTcpSwitch } from '../helpers/tcp-switch.js'
 import { addressOf, currentTicket, ETH, walletOf } from './chain-fixtures.js'
 
 interface Ctx {
@@ -269,20 +269,11 @@ test.serial(
   async (t) => {
     const recipient = 9
     const { chain } = t.context
-    // A TCP proxy in front of the chain that refuses connections until `up`.
-    let up = false
-    const proxy = createServer((socket) => {
-      if (!up) return socket.destroy()
-      const upstream = connect(Number(new URL(chain.rpcUrl).port), '127.0.0.1')
-      socket.pipe(upstream).pipe(socket)
-      upstream.on('error', () => socket.destroy())
-      socket.on('error', () => upstream.destroy())
-    })
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
-    const port = (proxy.address() as AddressInfo).port
+    // The chain as this client sees it: away until switched on.
+    const proxy = await startTcpSwitch(Number(new URL(chain.rpcUrl).port), { on: false })
     const client = new TicketBrokerClient(
       { wallet: walletOf(chain, recipient) },
-      { ...chain.clientOptions, rpcUrl: `http://127.0.0.1:${port}` },
+      { ...chain.clientOptions, rpcUrl: proxy.urlFor(chain.rpcUrl) },
     )
     const svc = new RedemptionService(
       { broker: client },
@@ -290,7 +281,7 @@ test.serial(
     )
     t.teardown(() => {
       client.close()
-      proxy.close()
+      return proxy.close()
     })
     const wt = await ticketFor(t.context, recipient)
     const deferred = svc.waitFor((e) => e.type === 'deferred')
@@ -303,7 +294,7 @@ test.serial(
     t.true(waiting.attempts >= 1)
 
     const redeemed = svc.waitFor((e) => e.type === 'redeemed')
-    up = true
+    proxy.on()
     await redeemed
     t.is(svc.get(ticketHashHex(wt.ticket))!.paid, FACE)
     await svc.close()

@@ -113,6 +113,30 @@ test('the sender refuses to pay while its own funds are unlocking (ERR_SENDER_UN
   })
 })
 
+test('while its funds cannot be read the sender pays on the last read, up to senderInfoStaleMs; then ERR_SENDER_INFO says how old that read is', async (t) => {
+  const { chain, sender } = setup({ senderInfoStaleMs: 200 })
+  const params = quote(chain, 10n ** 16n, MAX_WIN_PROB / 1000n)
+  await sender.createBatch(params, 1)
+  chain.failSenderInfo = true
+  // The chain is unreachable, but funds were read a moment ago: payments go on.
+  t.is((await sender.createBatch(params, 2)).tickets.length, 2)
+  await new Promise((resolve) => setTimeout(resolve, 250))
+  const err = await t.throwsAsync(sender.createBatch(params, 1), { code: 'ERR_SENDER_INFO' })
+  t.regex(err!.message, /connection refused; the last read is \d+ s old/)
+  // Back: read afresh, and paying again.
+  chain.failSenderInfo = false
+  t.is((await sender.createBatch(params, 1)).tickets.length, 1)
+})
+
+test('a sender that has never read its funds refuses to pay while the chain cannot be read (ERR_SENDER_INFO)', async (t) => {
+  const { chain, sender } = setup()
+  chain.failSenderInfo = true
+  await t.throwsAsync(sender.createBatch(quote(chain, 10n ** 16n, MAX_WIN_PROB / 1000n), 1), {
+    code: 'ERR_SENDER_INFO',
+    message: /none read yet/,
+  })
+})
+
 test('the sender stops at the per-params nonce cap with ERR_TICKET_NONCE_CAP', async (t) => {
   const { chain, sender } = setup({ maxNoncesPerParams: 4 })
   const params = quote(chain, 10n ** 16n, MAX_WIN_PROB / 1000n)

@@ -1,0 +1,126 @@
+// A broadcaster whose own chain connection goes away: it keeps paying on the funds it last read
+// for a while, and after that fails its jobs at once, saying why, without blaming orchestrators.
+import anyTest, { type TestFn } from 'ava'
+import type { Mesh, MeshJobEvent } from '../../src/market/mesh.js'
+import type { Peer } from '../../src/peer/index.js'
+import { TicketBrokerClient } from '../../src/tickets/broker.js'
+import { ChainWatcher } from '../../src/tickets/broker-watcher.js'
+import type { Hex } from '../../src/tickets/bytes.js'
+import { TicketSender } from '../../src/tickets/sender.js'
+import { eventually } from '../helpers/peer.js'
+import { startTcpSwitch, type TcpSwitch } from '../helpers/tcp-switch.js'
+import {
+  clip,
+  fundedSender,
+  type Market,
+  type OrchestratorNode,
+  PRICE,
+  startBootstrap,
+  startMarket,
+  startMesh,
+  startOrchestrator,
+  startPeer,
+} from './mesh-fixtures.js'
+
+interface Ctx {
+  market: Market
+  /** The broadcaster's way to the chain (the orchestrators keep theirs). */
+  chainLink: TcpSwitch
+  orchs: OrchestratorNode[]
+  buyer: Peer
+  mesh: Mesh
+}
+const test = anyTest.serial as TestFn<Ctx>
+/** How long the broadcaster pays on its last read of its own funds once the chain is away. */
+const STALE_MS = 4_000
+
+test.before(async (t) => {
+  const market = await startMarket()
+  await fundedSender(market, 1)
+  await market.engine.warm('esrgan-slim-x2')
+  const chainLink = await startTcpSwitch(Number(new URL(market.chain.rpcUrl).port))
+  market.cleanup.push(() => chainLink.close())
+  // The broadcaster reads its funds and the chain's clock through the switch.
+  const broker = new TicketBrokerClient(
+    {},
+    {
+      rpcUrl: chainLink.urlFor(market.chain.rpcUrl),
+      contractAddress: market.chain.contractAddress,
+      chainId: market.chain.chainId,
+      requestTimeoutMs: 2_000,
+    },
+  )
+  const clock = new ChainWatcher({ broker }, { pollIntervalMs: 200 })
+  await clock.start()
+  market.cleanup.push(() => {
+    clock.stop()
+    broker.close()
+  })
+  const sender = new TicketSender(
+    { key: market.chain.accounts[1]!.privateKey as Hex, senderInfo: broker, clock },
+    { maxTicketEV: 10n ** 15n, maxBatchEV: 10n ** 17n, senderInfoTtlMs: 0, senderInfoStaleMs: STALE_MS },
+  )
+  const bootstrap = await startBootstrap(market)
+  const orchs: OrchestratorNode[] = []
+  for (const i of [0, 1]) {
+    orchs.push(await startOrchestrator(market, 2 + i, { bootstrap: bootstrap.multiaddrs }))
+  }
+  const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
+  const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 10_000 })
+  await eventually(
+    () =>
+      mesh.offers({ pipeline: 'upscale' }).length === 2 &&
+      orchs.every((o) => buyer.connectedPeers().includes(o.peer.peerId)),
+    { timeoutMs: 30_000 },
+  )
+  t.context = { market, chainLink, orchs, buyer, mesh }
+})
+
+test.after.always(async (t) => {
+  await t.context.market?.stop()
+})
+
+async function upscale(mesh: Mesh) {
+  const job = mesh.submit({ pipeline: 'upscale', model: 'esrgan-slim-x2', maxPrice: PRICE, input: clip(4) })
+  const events: MeshJobEvent[] = []
+  const reading = (async () => {
+    for await (const e of job.events) events.push(e)
+  })()
+  const outcome = await job.done.then(
+    (done) => ({ done, error: undefined }),
+    (error: Error & { code?: string }) => ({ done: undefined, error }),
+  )
+  await reading
+  return { ...outcome, selected: events.filter((e) => e.type === 'peer:selected').length }
+}
+
+test('jobs paid while the chain answers, then on the last read of the funds once it is away', async (t) => {
+  const { mesh, chainLink } = t.context
+  t.is((await upscale(mesh)).done?.report.items, 4)
+  chainLink.off()
+  const during = await upscale(mesh)
+  t.is(during.error, undefined, during.error?.message)
+  t.is(during.done?.report.items, 4)
+})
+
+test('past the stale limit a job fails at once with ERR_SENDER_INFO, no orchestrator is blamed, and all is well once the chain is back', async (t) => {
+  const { mesh, chainLink } = t.context
+  chainLink.off()
+  await new Promise((resolve) => setTimeout(resolve, STALE_MS + 500))
+  const failed = await upscale(mesh)
+  t.is(failed.error?.code, 'ERR_SENDER_INFO', failed.error?.message)
+  t.regex(failed.error!.message, /own funds from the chain/)
+  // Our funds are unreadable wherever we go: one orchestrator tried, not every one in turn.
+  t.is(failed.selected, 1)
+  for (const o of t.context.orchs) {
+    const record = mesh.stats.get(o.peer.peerId)
+    t.is(record?.consecutiveFailures ?? 0, 0)
+    t.false(record?.suspended ?? false)
+  }
+
+  chainLink.on()
+  // Neither orchestrator was suspended for our outage: the next job runs at once.
+  const after = await upscale(mesh)
+  t.is(after.error, undefined, after.error?.message)
+  t.is(after.done?.report.items, 4)
+})
