@@ -19,6 +19,11 @@ export interface ChainWatcherOptions {
   pollIntervalMs?: number
   /** Bound on the first snapshot in start() (default 15 s). */
   startTimeoutMs?: number
+  /**
+   * While polls keep failing, a warning at most this often (default 60,000 ms): an outage of
+   * minutes is a few lines, not one per poll. Its end is logged too.
+   */
+  outageWarnEveryMs?: number
 }
 
 export class ChainWatcher implements ChainClock, GasPriceSource {
@@ -32,12 +37,16 @@ export class ChainWatcher implements ChainClock, GasPriceSource {
   /** Cuts off a poll in flight when stop() is called, so it sends no further requests. */
   private stopper = new AbortController()
   private readonly roundListeners = new Set<(round: bigint) => void>()
+  private readonly outageWarnEveryMs: number
+  /** Set while polls fail: since when, how many, and when the last warning went out. */
+  private outage: { since: number; failures: number; warnedAt: number } | undefined
 
   constructor(components: ChainWatcherComponents, options: ChainWatcherOptions = {}) {
     this.broker = components.broker
     this.log = (components.logger ?? silentLogger).child('chain-watcher')
     this.pollIntervalMs = options.pollIntervalMs ?? 2000
     this.startTimeoutMs = options.startTimeoutMs ?? 15_000
+    this.outageWarnEveryMs = options.outageWarnEveryMs ?? 60_000
   }
 
   /** Takes the first snapshot (so the getters work) and keeps polling until stop(). */
@@ -111,14 +120,36 @@ export class ChainWatcher implements ChainClock, GasPriceSource {
     try {
       const timeout = AbortSignal.timeout(Math.max(this.pollIntervalMs * 5, 5000))
       await this.refresh(AbortSignal.any([this.stopper.signal, timeout]))
+      if (this.outage !== undefined) {
+        const { since, failures } = this.outage
+        this.outage = undefined
+        this.log.info('chain reachable again', { afterMs: Date.now() - since, failedPolls: failures })
+      }
     } catch (err) {
       // Keep the last snapshot: a stale clock for a few seconds beats none. Retry next tick. A
       // poll cut off by stop() (the provider closes right after) is not a failure worth a warning.
       const stopped = this.timer === undefined
-      if (!(err instanceof AbortedError) && !stopped) this.log.warn('chain poll failed', { err })
+      if (!(err instanceof AbortedError) && !stopped) this.pollFailed(err)
     } finally {
       this.polling = false
       if (this.timer !== undefined) this.schedule()
     }
+  }
+
+  private pollFailed(err: unknown): void {
+    const now = Date.now()
+    if (this.outage === undefined) {
+      this.outage = { since: now, failures: 1, warnedAt: now }
+      this.log.warn('chain poll failed; keeping the last snapshot and retrying', { err })
+      return
+    }
+    this.outage.failures++
+    if (now - this.outage.warnedAt < this.outageWarnEveryMs) return
+    this.outage.warnedAt = now
+    this.log.warn('chain still unreachable', {
+      forMs: now - this.outage.since,
+      failedPolls: this.outage.failures,
+      err,
+    })
   }
 }

@@ -1,6 +1,7 @@
 // A broadcaster whose own chain connection goes away: it keeps paying on the funds it last read
 // for a while, and after that fails its jobs at once, saying why, without blaming orchestrators.
 import anyTest, { type TestFn } from 'ava'
+import { createLogger } from '../../src/logger.js'
 import type { Mesh, MeshJobEvent } from '../../src/market/mesh.js'
 import type { Peer } from '../../src/peer/index.js'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
@@ -33,6 +34,8 @@ interface Ctx {
 const test = anyTest.serial as TestFn<Ctx>
 /** How long the broadcaster pays on its last read of its own funds once the chain is away. */
 const STALE_MS = 4_000
+/** What the broadcaster's chain watcher logged. */
+const watcherLog: Array<{ level: string; msg: string; failedPolls?: number }> = []
 
 test.before(async (t) => {
   const market = await startMarket()
@@ -50,7 +53,8 @@ test.before(async (t) => {
       requestTimeoutMs: 2_000,
     },
   )
-  const clock = new ChainWatcher({ broker }, { pollIntervalMs: 200 })
+  const logger = createLogger({ level: 'info', write: (line) => watcherLog.push(JSON.parse(line)) })
+  const clock = new ChainWatcher({ broker, logger }, { pollIntervalMs: 200 })
   await clock.start()
   market.cleanup.push(() => {
     clock.stop()
@@ -118,7 +122,16 @@ test('past the stale limit a job fails at once with ERR_SENDER_INFO, no orchestr
     t.false(record?.suspended ?? false)
   }
 
+  // Polled every 200 ms for seconds: one warning, not one a poll.
+  const warnings = watcherLog.filter((l) => l.level === 'warn')
+  t.deepEqual(
+    warnings.map((l) => l.msg),
+    ['chain poll failed; keeping the last snapshot and retrying'],
+  )
+
   chainLink.on()
+  await eventually(() => watcherLog.some((l) => l.msg === 'chain reachable again'), { timeoutMs: 5_000 })
+  t.true(watcherLog.find((l) => l.msg === 'chain reachable again')!.failedPolls! > 10)
   // Neither orchestrator was suspended for our outage: the next job runs at once.
   const after = await upscale(mesh)
   t.is(after.error, undefined, after.error?.message)
