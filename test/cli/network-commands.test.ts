@@ -53,8 +53,18 @@ test('`bootstrap` prints its addresses, `peer` joins through it and logs the oth
   const bob = await launch(t, peerCommand, ['--bootstrap', address])
   const bobId = (await bob.waitForLine(/^peer \w+ listening on:/)).split(' ')[1]!
   await alice.waitForLine(new RegExp(`^connected to ${bobId} `))
+  await alice.waitForLine(new RegExp(`^found ${bobId} at /ip4/127\\.0\\.0\\.1/`))
+  // A latecomer learns of both through the bootstrap node's peer exchange, which names peers
+  // before their addresses are known: it prints them once it has an address, never "at" nothing.
+  const carol = await launch(t, peerCommand, ['--bootstrap', address])
+  const aliceId = (await alice.waitForLine(/^peer \w+ listening on:/)).split(' ')[1]!
+  for (const id of [aliceId, bobId]) await carol.waitForLine(new RegExp(`^found ${id} at /ip4/`))
+  t.false(
+    carol.out.some((l) => /^found \S+ at\s*$/.test(l)),
+    carol.out.join('\n'),
+  )
 
-  for (const run of [alice, bob, boot]) {
+  for (const run of [alice, bob, carol, boot]) {
     run.stop()
     t.is(await run.exit, 0)
   }

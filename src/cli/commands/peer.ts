@@ -46,7 +46,10 @@ export const peerCommand: CliCommand = {
       ctx.stdout(`peer ${peer.peerId} listening on:`)
       for (const addr of peer.multiaddrs) ctx.stdout(`  ${addr}`)
       const off = [
-        peer.events.on('peer:discovery', (e) => ctx.stdout(`found ${e.peerId} at ${e.multiaddrs.join(' ')}`)),
+        // Peer exchange can name a peer before its addresses are known; the line with them follows.
+        peer.events.on('peer:discovery', (e) => {
+          if (e.multiaddrs.length > 0) ctx.stdout(`found ${e.peerId} at ${e.multiaddrs.join(' ')}`)
+        }),
         peer.events.on('peer:connect', (e) =>
           ctx.stdout(`connected to ${e.peerId} (${peer.connectedPeers().length} connected)`),
         ),
