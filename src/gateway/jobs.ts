@@ -4,8 +4,8 @@
  * event is kept so a dashboard that subscribes late still sees the whole story.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { basename, join } from 'node:path'
 import { decodeImage, encodeImage } from '../inference/media/image.js'
 import { probeVideo, readVideoFrames, writeVideo } from '../inference/media/video.js'
 import type { Frame, TextLine } from '../inference/types.js'
@@ -48,7 +48,10 @@ export interface JobView {
 export type JobEvent = { event: 'progress' | 'peer' | 'payment' | 'done' | 'failed'; data: unknown }
 
 export interface GatewayJobsOptions {
+  /** Where outputs and finished jobs' records are kept (restore() reads them back). */
   dir: string
+  /** Where uploads arrive: restore() removes the ones no job owns (left by a crash). */
+  uploadsDir?: string
   /** USD per hour of the cloud GPU the dashboard compares against. */
   cloudGpuUsdPerHour?: number
   cloudGpuName?: string
@@ -74,7 +77,7 @@ const DEFAULT_CLOUD_GPU = { name: 'AWS g5.xlarge (NVIDIA A10G) on-demand, us-eas
 export class GatewayJobs {
   readonly #mesh: GatewayMesh
   readonly #logger?: Logger
-  readonly #options: Required<GatewayJobsOptions>
+  readonly #options: Required<Omit<GatewayJobsOptions, 'uploadsDir'>> & { uploadsDir?: string }
   readonly #jobs = new Map<string, JobRecord>()
   /** Set by close(): jobs cut off from then on failed because the gateway stopped, not the caller. */
   #closing = false
@@ -88,7 +91,48 @@ export class GatewayJobs {
       cloudGpuName: options.cloudGpuName ?? DEFAULT_CLOUD_GPU.name,
       ethUsd: options.ethUsd ?? 3000,
       maxJobs: options.maxJobs ?? 100,
+      ...(options.uploadsDir === undefined ? {} : { uploadsDir: options.uploadsDir }),
     }
+  }
+
+  /**
+   * Reads back the jobs that finished before a restart (their records, outputs and inputs stay
+   * served), then removes files no job owns: outputs and uploads of jobs cut off by a crash, and
+   * those of jobs dropped while the gateway was down. Call once, before serving.
+   */
+  async restore(): Promise<void> {
+    const dir = this.#options.dir
+    await mkdir(dir, { recursive: true })
+    const restored: JobRecord[] = []
+    for (const name of await readdir(dir)) {
+      if (!name.endsWith(RECORD_SUFFIX)) continue
+      const path = join(dir, name)
+      try {
+        const record = finishedRecord(JSON.parse(await readFile(path, 'utf8')), name)
+        // A done job is its output: without the file (removed by hand) there is nothing to serve.
+        if (record.outputPath !== undefined) await stat(record.outputPath)
+        restored.push(record)
+      } catch (err) {
+        this.#logger?.warn('dropping an unreadable job record', { path, error: (err as Error).message })
+        await rm(path, { force: true })
+      }
+    }
+    restored.sort((a, b) => a.view.startedAt - b.view.startedAt)
+    for (const record of restored) this.#jobs.set(record.view.id, record)
+    this.#prune()
+    const owned = new Set<string>()
+    for (const { view, inputPath, outputPath } of this.#jobs.values()) {
+      for (const p of [inputPath, outputPath, this.#recordPath(view.id)]) if (p !== undefined) owned.add(p)
+    }
+    for (const folder of [dir, this.#options.uploadsDir]) {
+      if (folder === undefined) continue
+      const names = await readdir(folder).catch(() => [] as string[])
+      for (const name of names) {
+        const path = join(folder, name)
+        if (!owned.has(path)) await rm(path, { recursive: true, force: true })
+      }
+    }
+    if (restored.length > 0) this.#logger?.info('restored finished jobs', { count: this.#jobs.size })
   }
 
   list(): JobView[] {
@@ -205,9 +249,42 @@ export class GatewayJobs {
       }
       this.#logger?.warn('gateway job failed', { id: view.id, error: view.error, code: view.errorCode })
     } finally {
+      if (view.status === 'failed' && record.outputPath !== undefined) {
+        // What a failed job wrote is no result (the output route serves done jobs only).
+        await rm(record.outputPath, { force: true })
+        record.outputPath = undefined
+      }
       view.finishedAt = Date.now()
       view.cost = this.#cost(view.chargedWei, view.finishedAt - view.startedAt)
+      await this.#save(record)
       this.#emit(record, { event: view.status === 'done' ? 'done' : 'failed', data: view })
+    }
+  }
+
+  #recordPath(id: string): string {
+    return join(this.#options.dir, `${id}${RECORD_SUFFIX}`)
+  }
+
+  /** The finished job's record beside its output (written whole, then renamed into place). */
+  async #save(record: JobRecord): Promise<void> {
+    const path = this.#recordPath(record.view.id)
+    const saved: SavedJob = {
+      view: record.view,
+      inputPath: record.inputPath,
+      ...(record.outputPath === undefined ? {} : { outputPath: record.outputPath }),
+    }
+    try {
+      await mkdir(this.#options.dir, { recursive: true })
+      await writeFile(
+        `${path}.tmp`,
+        JSON.stringify(saved, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)),
+      )
+      await rename(`${path}.tmp`, path)
+    } catch (err) {
+      this.#logger?.warn('could not keep the job record; it is lost on restart', {
+        id: record.view.id,
+        error: (err as Error).message,
+      })
     }
   }
 
@@ -244,8 +321,42 @@ export class GatewayJobs {
       const [oldestId, oldest] = this.#jobs.entries().next().value as [string, JobRecord]
       if (oldest.view.status === 'running') break
       this.#jobs.delete(oldestId)
-      for (const p of [oldest.inputPath, oldest.outputPath]) if (p !== undefined) void rm(p, { force: true })
+      for (const p of [oldest.inputPath, oldest.outputPath, this.#recordPath(oldestId)])
+        if (p !== undefined) void rm(p, { force: true })
     }
+  }
+}
+
+/** A finished job's record file: `<id>.job.json` in the jobs dir. */
+const RECORD_SUFFIX = '.job.json'
+
+/** What a record file holds (bigints as decimal strings). */
+interface SavedJob {
+  view: JobView
+  inputPath: string
+  outputPath?: string
+}
+
+/** A restored job: finished, so its history is its last event. Throws on a record that does not add up. */
+function finishedRecord(saved: SavedJob, fileName: string): JobRecord {
+  const view = saved?.view
+  const id = basename(fileName, RECORD_SUFFIX)
+  if (view?.id !== id || (view.status !== 'done' && view.status !== 'failed')) {
+    throw new Error(`not a finished job's record`)
+  }
+  if (typeof saved.inputPath !== 'string' || typeof view.startedAt !== 'number') {
+    throw new Error('the record lacks its input or start time')
+  }
+  view.paidWei = BigInt(view.paidWei)
+  view.chargedWei = BigInt(view.chargedWei)
+  return {
+    view,
+    history: [{ event: view.status, data: view }],
+    emitter: new TypedEmitter(),
+    inputPath: saved.inputPath,
+    ...(saved.outputPath === undefined ? {} : { outputPath: saved.outputPath }),
+    controller: new AbortController(),
+    finished: Promise.resolve(),
   }
 }
 

@@ -68,7 +68,12 @@ export async function createGateway(
     tokens: options.tokens,
     maxConcurrentPerToken: options.maxConcurrentPerToken,
   })
-  const jobs = new GatewayJobs({ mesh, logger }, { dir: join(dataDir, 'jobs'), ethUsd: options.ethUsd })
+  const jobs = new GatewayJobs(
+    { mesh, logger },
+    { dir: join(dataDir, 'jobs'), uploadsDir: join(dataDir, 'uploads'), ethUsd: options.ethUsd },
+  )
+  // Jobs finished before a restart stay listed and downloadable.
+  await jobs.restore()
 
   const uploadTo = (accept: Array<'image' | 'video'>) => ({
     dir: join(dataDir, 'uploads'),

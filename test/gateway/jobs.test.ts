@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
@@ -203,5 +203,65 @@ test.serial(
     t.is(view.view.status, 'failed')
     t.is(view.view.errorCode, 'ERR_SHUTTING_DOWN')
     t.regex(view.view.error ?? '', /submit it again once the gateway is back/)
+
+    // Back on the same data dir, a follower asking about the job gets that answer, not a 404.
+    const back = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { dataDir: join(scratch, 'closing-gateway') },
+    )
+    t.teardown(() => back.close())
+    const again = (await (await fetch(`${back.url}/v1/jobs/${job.id}`)).json()) as JobJson & {
+      errorCode: string
+    }
+    t.like(again, { status: 'failed', errorCode: 'ERR_SHUTTING_DOWN' })
+  },
+)
+
+test.serial(
+  'finished jobs outlive a gateway restart: listed, output and input served, events replayed; files no job owns are removed',
+  async (t) => {
+    const dataDir = join(scratch, 'restarted-gateway')
+    const open = () =>
+      createGateway({ mesh: meshForGateway(world.local.broadcaster.mesh) }, { dataDir, ethUsd: 3000 })
+    const first = await open()
+    let firstClosed = false
+    t.teardown(() => (firstClosed ? undefined : first.close()))
+    const res = await fetch(`${first.url}/v1/jobs`, {
+      method: 'POST',
+      body: form({ file: await pngOf(testFrame(16, 12, 3)), pipeline: 'upscale' }),
+    })
+    const { id } = (await res.json()) as JobJson
+    t.is((await first.jobs.settled(id))?.status, 'done')
+    const before = Buffer.from(await (await fetch(`${first.url}/v1/jobs/${id}/output`)).arrayBuffer())
+    const viewBefore = (await (await fetch(`${first.url}/v1/jobs/${id}`)).json()) as JobJson
+    await first.close()
+    firstClosed = true
+    // What a crash leaves: an upload and a half-written output that no job owns.
+    await writeFile(join(dataDir, 'uploads', 'stray-upload.bin'), 'x')
+    await writeFile(join(dataDir, 'jobs', 'cut-off.mp4'), 'x')
+
+    const second = await open()
+    t.teardown(() => second.close())
+    const { jobs } = (await (await fetch(`${second.url}/v1/jobs`)).json()) as { jobs: JobJson[] }
+    t.deepEqual(
+      jobs.map((j) => j.id),
+      [id],
+    )
+    t.deepEqual((await (await fetch(`${second.url}/v1/jobs/${id}`)).json()) as JobJson, viewBefore)
+    const after = await fetch(`${second.url}/v1/jobs/${id}/output`)
+    t.is(after.headers.get('content-type'), 'image/png')
+    t.true(Buffer.from(await after.arrayBuffer()).equals(before))
+    t.is((await fetch(`${second.url}/v1/jobs/${id}/input`)).status, 200)
+    const events = await readEvents(
+      `${second.url}/v1/jobs/${id}/events`,
+      (e) => e === 'done' || e === 'failed',
+      AbortSignal.timeout(10_000),
+    )
+    t.deepEqual(
+      events.map((e) => e.event),
+      ['done'],
+    )
+    t.deepEqual(await readdir(join(dataDir, 'uploads')).then((n) => n.includes('stray-upload.bin')), false)
+    t.deepEqual(await readdir(join(dataDir, 'jobs')).then((n) => n.includes('cut-off.mp4')), false)
   },
 )
