@@ -96,9 +96,10 @@ export class GatewayJobs {
   }
 
   /**
-   * Reads back the jobs that finished before a restart (their records, outputs and inputs stay
-   * served), then removes files no job owns: outputs and uploads of jobs cut off by a crash, and
-   * those of jobs dropped while the gateway was down. Call once, before serving.
+   * Reads back the jobs of the gateway before a restart: finished ones stay served (record,
+   * output, input); one that was still running failed with it (ERR_SHUTTING_DOWN). Then removes
+   * files no job owns: a crash's half-written outputs and uploads, and those of jobs dropped while
+   * the gateway was down. Call once, before serving.
    */
   async restore(): Promise<void> {
     const dir = this.#options.dir
@@ -108,9 +109,20 @@ export class GatewayJobs {
       if (!name.endsWith(RECORD_SUFFIX)) continue
       const path = join(dir, name)
       try {
-        const record = finishedRecord(JSON.parse(await readFile(path, 'utf8')), name)
-        // A done job is its output: without the file (removed by hand) there is nothing to serve.
-        if (record.outputPath !== undefined) await stat(record.outputPath)
+        const record = restoredRecord(JSON.parse(await readFile(path, 'utf8')), name)
+        if (record.view.status === 'running') {
+          // It was running when the gateway went down without finishing it (a crash, a kill).
+          record.view.status = 'failed'
+          record.view.errorCode = 'ERR_SHUTTING_DOWN'
+          record.view.error = 'the gateway stopped while the job ran; submit it again'
+          record.view.finishedAt = record.view.startedAt
+          record.history = [{ event: 'failed', data: record.view }]
+          record.outputPath = undefined
+          await this.#save(record)
+        } else if (record.outputPath !== undefined) {
+          // A done job is its output: without the file (removed by hand) there is nothing to serve.
+          await stat(record.outputPath)
+        }
         restored.push(record)
       } catch (err) {
         this.#logger?.warn('dropping an unreadable job record', { path, error: (err as Error).message })
@@ -169,7 +181,8 @@ export class GatewayJobs {
     }
     this.#jobs.set(id, record)
     this.#prune()
-    record.finished = this.#run(record, stages)
+    // Kept from the start, so a job cut off by a crash reads as such after a restart, not as unknown.
+    record.finished = this.#save(record).then(() => this.#run(record, stages))
     return view
   }
 
@@ -265,7 +278,7 @@ export class GatewayJobs {
     return join(this.#options.dir, `${id}${RECORD_SUFFIX}`)
   }
 
-  /** The finished job's record beside its output (written whole, then renamed into place). */
+  /** The job's record beside its output (written whole, then renamed into place). */
   async #save(record: JobRecord): Promise<void> {
     const path = this.#recordPath(record.view.id)
     const saved: SavedJob = {
@@ -337,12 +350,15 @@ interface SavedJob {
   outputPath?: string
 }
 
-/** A restored job: finished, so its history is its last event. Throws on a record that does not add up. */
-function finishedRecord(saved: SavedJob, fileName: string): JobRecord {
+/**
+ * A job read back from its record: a finished one's history is its last event. Throws on a
+ * record that does not add up.
+ */
+function restoredRecord(saved: SavedJob, fileName: string): JobRecord {
   const view = saved?.view
   const id = basename(fileName, RECORD_SUFFIX)
-  if (view?.id !== id || (view.status !== 'done' && view.status !== 'failed')) {
-    throw new Error(`not a finished job's record`)
+  if (view?.id !== id || !['running', 'done', 'failed'].includes(view.status)) {
+    throw new Error(`not a job record`)
   }
   if (typeof saved.inputPath !== 'string' || typeof view.startedAt !== 'number') {
     throw new Error('the record lacks its input or start time')
@@ -351,7 +367,7 @@ function finishedRecord(saved: SavedJob, fileName: string): JobRecord {
   view.chargedWei = BigInt(view.chargedWei)
   return {
     view,
-    history: [{ event: view.status, data: view }],
+    history: view.status === 'running' ? [] : [{ event: view.status, data: view }],
     emitter: new TypedEmitter(),
     inputPath: saved.inputPath,
     ...(saved.outputPath === undefined ? {} : { outputPath: saved.outputPath }),

@@ -1,9 +1,9 @@
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import test from 'ava'
+import { basename, join } from 'node:path'
+import test, { type ExecutionContext } from 'ava'
 import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
-import { createGateway } from '../../src/gateway/server.js'
+import { createGateway, type Gateway } from '../../src/gateway/server.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo } from '../../src/inference/media/video.js'
@@ -155,6 +155,32 @@ test.serial(
   },
 )
 
+/**
+ * A gateway of its own over the shared mesh (which stays up for the other tests) with a 3 s video
+ * upscale under way: its first frame is done. The caller closes the gateway.
+ */
+async function jobUnderWay(
+  t: ExecutionContext,
+  dataDir: string,
+): Promise<{ gateway: Gateway; job: JobJson }> {
+  const gateway = await createGateway({ mesh: meshForGateway(world.local.broadcaster.mesh) }, { dataDir })
+  const clip = join(scratch, `${basename(dataDir)}.mp4`)
+  await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
+  const res = await fetch(`${gateway.url}/v1/jobs`, {
+    method: 'POST',
+    body: form({ file: new Blob([await readFile(clip)], { type: 'video/mp4' }), pipeline: 'upscale' }),
+  })
+  const job = (await res.json()) as JobJson
+  const controller = new AbortController()
+  t.teardown(() => controller.abort())
+  await readEvents(
+    `${gateway.url}/v1/jobs/${job.id}/events`,
+    (e) => e === 'progress' || e === 'done' || e === 'failed',
+    AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
+  )
+  return { gateway, job }
+}
+
 test.serial(
   'a job without a pipeline is a 422, with an unknown pipeline a 400; an unknown job id is a 404',
   async (t) => {
@@ -174,29 +200,10 @@ test.serial(
 test.serial(
   'a gateway that shuts down mid-job fails the job with ERR_SHUTTING_DOWN, telling its followers to resubmit',
   async (t) => {
-    // A second gateway over the same mesh, so the shared one stays up for the other tests.
-    const gateway = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { dataDir: join(scratch, 'closing-gateway') },
-    )
+    const { gateway, job } = await jobUnderWay(t, join(scratch, 'closing-gateway'))
     let closed = false
     t.teardown(() => (closed ? undefined : gateway.close()))
-    const clip = join(scratch, 'long.mp4')
-    await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
-    const res = await fetch(`${gateway.url}/v1/jobs`, {
-      method: 'POST',
-      body: form({ file: new Blob([await readFile(clip)], { type: 'video/mp4' }), pipeline: 'upscale' }),
-    })
-    const job = (await res.json()) as JobJson
     t.is(job.status, 'running', job.error)
-    // The job is under way once its first frame is done; then the gateway stops.
-    const controller = new AbortController()
-    t.teardown(() => controller.abort())
-    await readEvents(
-      `${gateway.url}/v1/jobs/${job.id}/events`,
-      (e) => e === 'progress' || e === 'done' || e === 'failed',
-      AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
-    )
     await gateway.close()
     closed = true
     const view = gateway.jobs.get(job.id)!
@@ -214,6 +221,32 @@ test.serial(
       errorCode: string
     }
     t.like(again, { status: 'failed', errorCode: 'ERR_SHUTTING_DOWN' })
+  },
+)
+
+test.serial(
+  'a job the gateway was running when it crashed reads as failed with ERR_SHUTTING_DOWN after the restart',
+  async (t) => {
+    const dataDir = join(scratch, 'crashing-gateway')
+    const { gateway, job } = await jobUnderWay(t, dataDir)
+    t.teardown(() => gateway.close())
+    // What a crash at this moment leaves on disk: the data dir as it is now, mid-job.
+    const crashed = join(scratch, 'crashed-copy')
+    await cp(dataDir, crashed, { recursive: true })
+    t.is(gateway.jobs.get(job.id)?.view.status, 'running', 'the job was still running when copied')
+
+    const back = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { dataDir: crashed },
+    )
+    t.teardown(() => back.close())
+    const view = (await (await fetch(`${back.url}/v1/jobs/${job.id}`)).json()) as JobJson & {
+      errorCode: string
+    }
+    t.like(view, { status: 'failed', errorCode: 'ERR_SHUTTING_DOWN' })
+    t.is((await fetch(`${back.url}/v1/jobs/${job.id}/output`)).status, 409)
+    // Its half-written output is gone; its record is what is left of it.
+    t.deepEqual(await readdir(join(crashed, 'jobs')), [`${job.id}.job.json`])
   },
 )
 
