@@ -6,7 +6,8 @@
 import { FramemeshError } from '../errors.js'
 import type { TypedEmitter } from '../peer/events.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
-import type { Address, Price, TicketParams } from '../tickets/ticket.js'
+import { ticketsNeeded } from '../tickets/sender.js'
+import { type Address, expectedValue, type Price, type TicketParams } from '../tickets/ticket.js'
 import type { JobHandlerEvents } from './job-handler.js'
 import type { Notifier } from './job-notify.js'
 import { ticketBatchFromPb } from './job-protocol.js'
@@ -16,7 +17,7 @@ import { encodeTicketParams } from './quote.js'
 import type { ResultOutbox } from './result-outbox.js'
 
 export interface JobCreditComponents {
-  recipient: Pick<TicketRecipient, 'receiveBatch' | 'balance' | 'debit' | 'issueParams'>
+  recipient: Pick<TicketRecipient, 'receiveBatch' | 'balance' | 'debit' | 'issueParams' | 'noncesLeft'>
   /** Credit requests and receipts go out beside held results; held results go before a wait. */
   outbox: Pick<ResultOutbox, 'send' | 'flush'>
   /** Notified when tickets arrive; waited on while the credit does not cover the next item. */
@@ -99,6 +100,18 @@ export class JobCredit {
     const gap = this.#o.itemCost * this.#o.aheadItems + this.#reserved - this.balance()
     if (gap <= 0n) return
     this.#outstanding = true
+    const tickets = ticketsNeeded(gap, expectedValue(this.#params.faceValue, this.#params.winProb))
+    if (tickets >= this.#c.recipient.noncesLeft(this.#params)) {
+      // A long job (or a high price) outgrows one set of params' nonce cap: without fresh ones
+      // the broadcaster could not pay the rest. They go out with this request.
+      const { sender, price, signal } = this.#o
+      try {
+        this.#params = await this.#c.recipient.issueParams({ sender, price, signal })
+      } catch (err) {
+        this.#outstanding = false
+        throw err
+      }
+    }
     this.#c.events.emit('job:credit-requested', { jobId: this.#o.jobId, gap })
     await this.#c.outbox.send({
       credit: { gapWei: gap.toString(10), params: encodeTicketParams(this.#params) },

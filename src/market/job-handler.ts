@@ -48,7 +48,10 @@ export interface JobSlots {
 
 export interface JobHandlerComponents {
   quotes: QuoteBook
-  recipient: Pick<TicketRecipient, 'receiveBatch' | 'balance' | 'debit' | 'closeSession' | 'issueParams'>
+  recipient: Pick<
+    TicketRecipient,
+    'receiveBatch' | 'balance' | 'debit' | 'closeSession' | 'issueParams' | 'noncesLeft'
+  >
   engine: WorkEngine
   slots: JobSlots
   logger: Logger

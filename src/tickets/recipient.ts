@@ -293,6 +293,12 @@ export class TicketRecipient {
     return result
   }
 
+  /** Tickets these params may still carry before their nonce cap (maxNoncesPerRand). */
+  noncesLeft(params: TicketParams): number {
+    const used = this.rands.get(params.recipientRandHash)?.nonces.size ?? 0
+    return Math.max(0, this.opts.maxNoncesPerRand - used)
+  }
+
   /** The credit a (sender, session) holds, in wei. */
   balance(sender: Address, sessionId: string): bigint {
     return this.balances.get(balanceKey(toAddress(sender, 'sender'), sessionId)) ?? 0n

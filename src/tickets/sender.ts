@@ -205,7 +205,11 @@ export class TicketSender {
         'a ticket with these params is worth less than 1 wei; ask for a new quote',
       )
     }
-    return this.createBatch(params, ticketsNeeded(gap, ev), options)
+    // Params near their nonce cap carry what they still can; the recipient asks again, with
+    // fresh params, for the rest (a refusal here would end a long job).
+    const left = this.opts.maxNoncesPerParams - (this.nonces.get(params.recipientRandHash)?.next ?? 0)
+    const wanted = ticketsNeeded(gap, ev)
+    return this.createBatch(params, left > 0 && left < wanted ? left : wanted, options)
   }
 
   private reserveNonces(params: TicketParams, count: number): number {

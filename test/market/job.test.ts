@@ -68,8 +68,7 @@ async function* items(frames: ReturnType<typeof clip>): AsyncIterable<WorkInput>
   for (const [seq, frame] of frames.entries()) yield { seq, frames: [frame], t: 0 }
 }
 
-function stageTo(ctx: Ctx, budget?: bigint) {
-  const { orch } = ctx
+function stageTo(ctx: Ctx, budget?: bigint, orch = ctx.orch) {
   return new Stage(
     {
       peer: ctx.buyer,
@@ -120,6 +119,27 @@ test('a quoted job returns every frame in order, identical to local inference, p
   const end = await ended
   t.is(end.items, 12)
   t.is(end.error, undefined, end.error?.message)
+})
+
+test('a job that needs more tickets than one set of params may carry (600) is paid on fresh params and completes', async (t) => {
+  // ~100 tickets a frame: 12 frames need twice what one set of params carries.
+  const perFrame = (PRICE * 64n * 64n + 999_999n) / 1_000_000n
+  const frugal = await startOrchestrator(t.context.market, 5, {
+    advertise: false,
+    recipient: { ticketEV: perFrame / 100n },
+  })
+  // Which params the tickets came on, as the orchestrator received them.
+  const quoted = new Set<string>()
+  const received = frugal.recipient.receiveBatch.bind(frugal.recipient)
+  frugal.recipient.receiveBatch = (batch, options) => {
+    quoted.add(batch.params.recipientRandHash)
+    return received(batch, options)
+  }
+  const report = await stageTo(t.context, undefined, frugal).run(items(clip(12)))
+  t.is(report.items, 12)
+  t.is(report.debited, perFrame * 12n)
+  t.true(report.evSent >= report.debited)
+  t.true(quoted.size >= 2, `tickets came on ${quoted.size} set(s) of params`)
 })
 
 test('a quote reused after it opened a job is refused with ERR_QUOTE_USED, an unknown one with ERR_QUOTE_UNKNOWN', async (t) => {

@@ -146,6 +146,20 @@ test('the sender stops at the per-params nonce cap with ERR_TICKET_NONCE_CAP', a
   t.is(last.tickets[0].senderNonce, 3)
 })
 
+test('paying a credit gap, params near their nonce cap carry what they still can; at the cap, ERR_TICKET_NONCE_CAP', async (t) => {
+  const { chain, sender } = setup({ maxNoncesPerParams: 4 })
+  const params = quote(chain, 10n ** 16n, MAX_WIN_PROB / 1000n)
+  const ev = expectedValue(params.faceValue, params.winProb)
+  await sender.createBatch(params, 3)
+  // Three tickets' worth asked for, one nonce left: one ticket (the recipient asks again for the rest).
+  const partial = await sender.ticketsForCredit(params, 3n * ev)
+  t.deepEqual(
+    partial?.tickets.map((x) => x.senderNonce),
+    [3],
+  )
+  await t.throwsAsync(sender.ticketsForCredit(params, ev), { code: 'ERR_TICKET_NONCE_CAP' })
+})
+
 test('20,000 tickets at winProb 10% win within 4σ of 2,000', async (t) => {
   const { chain, sender } = setup({ maxTicketEV: ETH, maxBatchEV: 10_000n * ETH, maxNoncesPerParams: 1_000 })
   let wins = 0
