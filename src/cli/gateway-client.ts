@@ -9,6 +9,7 @@ import { rename, rm } from 'node:fs/promises'
 import { basename } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
+import { setTimeout as delay } from 'node:timers/promises'
 import { FramemeshError } from '../errors.js'
 import { readSse } from './sse-reader.js'
 
@@ -47,6 +48,11 @@ export interface GatewayClientOptions {
   idleTimeoutMs?: number
   /** Reconnects to the event stream in a row, without a new event between them, before giving up. */
   maxReconnects?: number
+  /**
+   * First wait before reconnecting to a gateway that does not answer (doubling each time, at most
+   * 10 s): a gateway restarting, or a network blip, gets ~25 s with the default 5 reconnects.
+   */
+  reconnectDelayMs?: number
   /** Told each time the event stream is reopened, with why. */
   onReconnect?: (why: string) => void
 }
@@ -71,6 +77,7 @@ export class GatewayClient {
   readonly #idleTimeoutMs: number
   readonly #maxReconnects: number
   readonly #onReconnect?: (why: string) => void
+  readonly #reconnectDelayMs: number
 
   constructor(options: GatewayClientOptions) {
     this.#url = options.url.replace(/\/+$/, '')
@@ -79,6 +86,7 @@ export class GatewayClient {
     this.#idleTimeoutMs = options.idleTimeoutMs ?? 60_000
     this.#maxReconnects = options.maxReconnects ?? 5
     this.#onReconnect = options.onReconnect
+    this.#reconnectDelayMs = options.reconnectDelayMs ?? 1000
   }
 
   /** Uploads `path` (streamed from disk) and starts a job over `stages` ("upscale,ocr"). */
@@ -106,6 +114,7 @@ export class GatewayClient {
     for (let failures = 0; ; ) {
       const before = seen
       let why: string
+      let unreachable = false
       try {
         let index = 0
         const res = await this.#fetch(`/v1/jobs/${id}/events`, {}, signal)
@@ -124,7 +133,9 @@ export class GatewayClient {
         }
         why = 'closed'
       } catch (err) {
-        if (signal.aborted || err instanceof GatewayError) throw err
+        // A gateway that does not answer may be restarting (it keeps its jobs): wait and retry.
+        unreachable = err instanceof GatewayError && err.code === 'ERR_GATEWAY_UNREACHABLE'
+        if (signal.aborted || (err instanceof GatewayError && !unreachable)) throw err
         why = err instanceof Error ? err.message : String(err)
       }
       failures = seen > before ? 1 : failures + 1
@@ -135,6 +146,10 @@ export class GatewayClient {
         )
       }
       this.#onReconnect?.(why)
+      if (unreachable) {
+        const wait = Math.min(this.#reconnectDelayMs * 2 ** (failures - 1), 10_000)
+        await delay(wait, undefined, { signal })
+      }
     }
   }
 

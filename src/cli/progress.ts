@@ -17,6 +17,8 @@ export interface ProgressOptions {
   /** Shortest time between two lines (default 1000 ms). */
   intervalMs?: number
   now?: () => number
+  /** When the work began, on `now`'s clock (default: when the bar is made); rates count from it. */
+  startedAt?: number
 }
 
 const WIDTH = 24
@@ -24,7 +26,7 @@ const WIDTH = 24
 export function createProgress(write: (line: string) => void, options: ProgressOptions): Progress {
   const now = options.now ?? (() => performance.now())
   const unit = options.unit ?? 'frames'
-  const started = now()
+  const started = options.startedAt ?? now()
   let count = 0
   let lastWrite = -Infinity
   const line = () => {

@@ -26,3 +26,19 @@ test('without a known total the progress shows counts only', (t) => {
   progress.tick(3)
   t.deepEqual(lines, ['ocr 3 frames, 0.0 frames/s'])
 })
+
+test('rates count from when the work began, so progress that arrives in a burst does not read as fast', (t) => {
+  const lines: string[] = []
+  let now = 4000
+  // Followed since 0; the first progress (all of it at once, after a reconnect) comes at 4 s.
+  const progress = createProgress((l) => lines.push(l), {
+    label: 'upscale',
+    total: 6,
+    now: () => now,
+    startedAt: 0,
+  })
+  progress.tick(6)
+  now = 4001
+  progress.done()
+  t.is(lines.at(-1), 'upscale [########################] 100% 6/6 frames, 1.5 frames/s')
+})

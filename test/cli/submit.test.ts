@@ -11,6 +11,7 @@ import { createGateway, type Gateway } from '../../src/gateway/server.js'
 import { probeVideo, writeVideo } from '../../src/inference/media/video.js'
 import type { Frame } from '../../src/inference/types.js'
 import { type LocalMesh, startLocalMesh } from '../../src/node/local-mesh.js'
+import { startTcpSwitch } from '../helpers/tcp-switch.js'
 import { startCommand } from './node-harness.js'
 
 interface Ctx {
@@ -166,6 +167,44 @@ test.serial(
     t.is(lines(/^stage 1: running on /), count('peer'), cmd.err.join('\n'))
     t.is(lines(/^paid /), count('payment'), cmd.err.join('\n'))
     t.true(count('payment') > 0)
+  },
+)
+
+test.serial(
+  'a gateway that stops answering for a moment (a restart, a network blip) is waited for: submit reconnects and writes the result',
+  async (t) => {
+    const clip = join(t.context.dir, 'blip.mp4')
+    const frames: Frame[] = [0, 1, 2, 3, 4, 5].map((i) => ({
+      width: 320,
+      height: 240,
+      channels: 3,
+      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 7)) % 251),
+    }))
+    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    // submit reaches the gateway through a switch: off, it resets the connection and refuses new ones.
+    const link = await startTcpSwitch(Number(new URL(t.context.gateway.url).port))
+    t.teardown(() => link.close())
+    const cmd = startCommand(
+      submitCommand,
+      ['upscale', 'blip.mp4', '-o', 'blip-x2.mp4', '--gateway', link.urlFor(t.context.gateway.url)],
+      { env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN }, cwd: t.context.dir },
+    )
+    await cmd.errLine(/^stage 1: running on /, 30_000)
+    link.off()
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    link.on()
+    t.is(await cmd.done, 0, cmd.err.join('\n'))
+    t.true(
+      cmd.err.some((l) => /^event stream lost \(no gateway answers at .*\); reconnecting$/.test(l)),
+      cmd.err.join('\n'),
+    )
+    t.like(await probeVideo(join(t.context.dir, 'blip-x2.mp4')), { width: 640, height: 480, frameCount: 6 })
+    // Progress that came in a burst after the reconnect is not shown as thousands of frames/s.
+    const rates = cmd.err.flatMap((l) => /([\d.]+) frames\/s/.exec(l)?.[1] ?? []).map(Number)
+    t.true(
+      rates.every((r) => r < 100),
+      cmd.err.join('\n'),
+    )
   },
 )
 

@@ -195,6 +195,8 @@ async function follow(
   label: string,
 ): Promise<GatewayJob> {
   let progress: Progress | undefined
+  // Rates count from here: progress that arrives in a burst (after a reconnect) is not "fast".
+  const following = performance.now()
   let framesDone = 0
   // The count the last progress line showed, so the closing line is not a repeat of it.
   let shown = -1
@@ -207,8 +209,7 @@ async function follow(
     switch (ev.event) {
       case 'progress': {
         if (progress === undefined) {
-          // A first line at 0 starts the clock here, so the rate is not one frame over no time.
-          progress = createProgress(write, { label, total: ev.data.framesTotal })
+          progress = createProgress(write, { label, total: ev.data.framesTotal, startedAt: following })
           progress.tick(0)
         }
         const delta = ev.data.framesDone - framesDone
