@@ -6,6 +6,7 @@ import sharp from 'sharp'
 import type { CliContext } from '../../src/cli/command.js'
 import { modelsCommand } from '../../src/cli/commands/models.js'
 import { runCommand } from '../../src/cli/commands/run.js'
+import { runFfmpeg } from '../../src/inference/media/ffmpeg.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo } from '../../src/inference/media/video.js'
@@ -77,6 +78,35 @@ test('interpolate on a video doubles frame rate and frame count and keeps the au
   t.is(info.frameCount, 20)
   t.true(info.hasAudio)
   t.regex(err.join('\n'), /\[#{24}\] 100% 10\/10 frames/)
+})
+
+test('a video of odd size is written one pixel larger on the odd sides, and the summary says so', async (t) => {
+  // 4:4:4 chroma, the one H.264 layout that takes odd sides.
+  const odd = join(dir, 'odd.mp4')
+  const size = '33x25'
+  const made = await runFfmpeg(
+    [
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      `testsrc=size=${size}:rate=10`,
+      '-t',
+      '0.5',
+      '-pix_fmt',
+      'yuv444p',
+      odd,
+    ],
+    {},
+  )
+  t.is(made.code, 0, made.stderr)
+  t.like(await probeVideo(odd), { width: 33, height: 25 })
+  const output = join(dir, 'odd-double.mp4')
+  const { result, err } = run('interpolate', odd, output)
+  t.is(await result, 0)
+  t.like(await probeVideo(output), { width: 34, height: 26 })
+  t.regex(err.join('\n'), /wrote \d+ frames of 33×25 \(stored as 34×26: the encoder needs even sides/)
 })
 
 test('upscale on a video keeps frame rate, frame count and audio at twice the size', async (t) => {

@@ -217,8 +217,14 @@ async function runVideo(
     const fps = job.pipeline === 'upscale' ? info.fps : doubleRate(info.fps)
     const written = await writeVideo(job.output, out, { fps, audioFrom: job.input, signal })
     progress.done()
+    // writeVideo pads odd sides by a pixel (see video.ts): say so rather than name a size the file has not.
+    const { width, height } = written
+    const padded =
+      width % 2 === 1 || height % 2 === 1
+        ? ` (stored as ${width + (width % 2)}×${height + (height % 2)}: the encoder needs even sides, so one black edge was added)`
+        : ''
     ctx.stderr(
-      `${job.pipeline}: wrote ${written.frames} frames of ${written.width}×${written.height} at ${fps.num}/${fps.den} fps${written.hasAudio ? ' with audio' : ''} to ${job.output}`,
+      `${job.pipeline}: wrote ${written.frames} frames of ${width}×${height}${padded} at ${fps.num}/${fps.den} fps${written.hasAudio ? ' with audio' : ''} to ${job.output}`,
     )
   }
 }
