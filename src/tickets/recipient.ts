@@ -77,6 +77,11 @@ export interface TicketRecipientOptions {
   senderInfoStaleMs?: number
   /** Most tickets accepted in one batch (default 1,000). */
   maxBatchSize?: number
+  /**
+   * Senders whose funds and public key are remembered (default 10,000; the least recently seen
+   * go first). Anyone can ask for a quote naming any address, so this must not grow without end.
+   */
+  maxRememberedSenders?: number
 }
 
 export interface TicketRejection {
@@ -167,6 +172,7 @@ export class TicketRecipient {
       senderInfoTimeoutMs: options.senderInfoTimeoutMs ?? 10_000,
       senderInfoStaleMs: options.senderInfoStaleMs ?? 300_000,
       maxBatchSize: options.maxBatchSize ?? 1_000,
+      maxRememberedSenders: options.maxRememberedSenders ?? 10_000,
     }
     if (this.opts.reserveShares <= 0n) throw new TicketError('ERR_TICKET_FIELD', 'reserveShares must be ≥ 1')
   }
@@ -368,7 +374,7 @@ export class TicketRecipient {
     if (known !== undefined && asBuffer(publicKey).equals(known)) return
     const signer = addressOfPublicKey(publicKey)
     if (signer !== ticket.sender) throw wrongSignerError(signer, ticket.sender)
-    this.senderKeys.set(ticket.sender, publicKey)
+    remember(this.senderKeys, ticket.sender, publicKey, this.opts.maxRememberedSenders)
   }
 
   private checkSharedParams(sender: Address, params: TicketParams): void {
@@ -515,9 +521,21 @@ export class TicketRecipient {
       )
     }
     const now = Date.now()
-    this.senderInfoCache.set(sender, { info, readAt: now, freshUntil: now + this.opts.senderInfoTtlMs })
+    remember(
+      this.senderInfoCache,
+      sender,
+      { info, readAt: now, freshUntil: now + this.opts.senderInfoTtlMs },
+      this.opts.maxRememberedSenders,
+    )
     return info
   }
+}
+
+/** Sets `key` as the most recent entry of `map`, dropping the oldest past `max` (Maps keep insertion order). */
+function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > max) map.delete(map.keys().next().value as K)
 }
 
 function balanceKey(sender: Address, sessionId: string): string {

@@ -6,6 +6,7 @@ import { TicketRecipient, type TicketRecipientOptions } from '../../src/tickets/
 import { nobleBackend, type Secp256k1Backend } from '../../src/tickets/secp256k1.js'
 import { TicketSender } from '../../src/tickets/sender.js'
 import {
+  type Address,
   expectedValue,
   isWinningTicket,
   type Price,
@@ -324,6 +325,20 @@ test('when the chain stops answering, a sender read before is checked on that re
   await expectBatchRejected(t, recipient, signedBatch(params, [2]), 'ERR_SENDER_INFO')
   chain.failSenderInfo = false
   t.is((await recipient.receiveBatch(signedBatch(params, [3]), { sessionId: SESSION })).accepted, 1)
+})
+
+test('the recipient remembers at most maxRememberedSenders senders, dropping the least recently seen', async (t) => {
+  const { chain, recipient } = setup({ senderInfoTtlMs: 60_000, maxRememberedSenders: 2 })
+  const senders = ['0x' + '1'.repeat(40), '0x' + '2'.repeat(40), '0x' + '3'.repeat(40)] as Address[]
+  for (const s of senders) chain.fund(s, ETH, ETH)
+  for (const s of senders) await recipient.issueParams({ sender: s, price: PRICE })
+  t.is(chain.senderInfoCalls, 3)
+  // The two latest are remembered; the first was dropped and is read again.
+  await recipient.issueParams({ sender: senders[2]!, price: PRICE })
+  await recipient.issueParams({ sender: senders[1]!, price: PRICE })
+  t.is(chain.senderInfoCalls, 3)
+  await recipient.issueParams({ sender: senders[0]!, price: PRICE })
+  t.is(chain.senderInfoCalls, 4)
 })
 
 test('sender funds are read once per TTL, not once per ticket', async (t) => {
