@@ -82,6 +82,13 @@ const RETRYABLE_CODES = new Set([
   'ERR_TIMEOUT',
 ])
 
+/**
+ * The chain (or the way to it) was not there: no verdict on the ticket, so these never use up
+ * its attempts. It is retried, at most every retryMaxMs, until the chain answers; a ticket that
+ * expired meanwhile then fails on its own (ERR_TICKET_EXPIRED).
+ */
+const OUTAGE_CODES = new Set(['ERR_CHAIN_UNAVAILABLE', 'ERR_TIMEOUT'])
+
 export class RedemptionService implements RedemptionQueue {
   private readonly store: RedemptionStore
   private readonly broker: RedemptionBroker
@@ -464,7 +471,7 @@ export class RedemptionService implements RedemptionQueue {
       return
     }
     const retryable = e.retryable === true || RETRYABLE_CODES.has(code) || code === 'ERR_CONTRACT_REVERT'
-    if (!retryable || attempts >= this.maxAttempts) {
+    if (!retryable || (attempts >= this.maxAttempts && !OUTAGE_CODES.has(code))) {
       const final = retryable ? `gave up after ${attempts} attempts: ${message}` : message
       this.fail(record, { code, message: final }, attempts)
       return

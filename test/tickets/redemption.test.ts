@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import anyTest, { type TestFn } from 'ava'
+import anyTest, { type ExecutionContext, type TestFn } from 'ava'
 import { Transaction, Wallet } from 'ethers'
 import { TicketBrokerClient } from '../../src/tickets/broker.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
-import { RedemptionService } from '../../src/tickets/redemption.js'
+import { RedemptionService, type RedemptionServiceOptions } from '../../src/tickets/redemption.js'
 import { createRedemptionMetrics } from '../../src/tickets/redemption-metrics.js'
 import { RedemptionStore } from '../../src/tickets/redemption-store.js'
 import { ticketHashHex, type WinningTicket } from '../../src/tickets/ticket.js'
@@ -264,25 +264,32 @@ test.serial('batched redemption redeems several due tickets in one transaction',
   await svc.close()
 })
 
+/** A service for `recipient` whose way to the chain is a switch, off until switched on. */
+async function serviceBehindSwitch(
+  t: ExecutionContext<Ctx>,
+  recipient: number,
+  db: string,
+  options: Partial<RedemptionServiceOptions>,
+) {
+  const { chain } = t.context
+  const proxy = await startTcpSwitch(Number(new URL(chain.rpcUrl).port), { on: false })
+  const client = new TicketBrokerClient(
+    { wallet: walletOf(chain, recipient) },
+    { ...chain.clientOptions, rpcUrl: proxy.urlFor(chain.rpcUrl) },
+  )
+  const svc = new RedemptionService({ broker: client }, { dbPath: join(t.context.dir, db), ...options })
+  t.teardown(() => {
+    client.close()
+    return proxy.close()
+  })
+  return { proxy, svc }
+}
+
 test.serial(
   'while the chain is unreachable a ticket is retried with backoff, then redeemed once it is back',
   async (t) => {
     const recipient = 9
-    const { chain } = t.context
-    // The chain as this client sees it: away until switched on.
-    const proxy = await startTcpSwitch(Number(new URL(chain.rpcUrl).port), { on: false })
-    const client = new TicketBrokerClient(
-      { wallet: walletOf(chain, recipient) },
-      { ...chain.clientOptions, rpcUrl: proxy.urlFor(chain.rpcUrl) },
-    )
-    const svc = new RedemptionService(
-      { broker: client },
-      { dbPath: join(t.context.dir, 'outage.db'), retryBaseMs: 20 },
-    )
-    t.teardown(() => {
-      client.close()
-      return proxy.close()
-    })
+    const { proxy, svc } = await serviceBehindSwitch(t, recipient, 'outage.db', { retryBaseMs: 20 })
     const wt = await ticketFor(t.context, recipient)
     const deferred = svc.waitFor((e) => e.type === 'deferred')
     await svc.enqueue(wt)
@@ -299,6 +306,33 @@ test.serial(
     t.is(svc.get(ticketHashHex(wt.ticket))!.paid, FACE)
     await svc.close()
     await t.throwsAsync(svc.enqueue(wt), { code: 'ERR_REDEMPTION_CLOSED' } as never)
+  },
+)
+
+test.serial(
+  'an outage longer than maxAttempts retries does not give the ticket up: it is redeemed once the chain is back',
+  async (t) => {
+    const recipient = 11
+    const { proxy, svc } = await serviceBehindSwitch(t, recipient, 'long-outage.db', {
+      retryBaseMs: 20,
+      retryMaxMs: 40,
+      maxAttempts: 2,
+    })
+    const wt = await ticketFor(t.context, recipient)
+    let deferrals = 0
+    const many = svc.waitFor((e) => e.type === 'deferred' && ++deferrals === 6)
+    await svc.enqueue(wt)
+    await svc.start()
+    await many
+    const waiting = svc.get(ticketHashHex(wt.ticket))!
+    t.is(waiting.status, 'queued')
+    t.true(waiting.attempts > 2, `attempts ${waiting.attempts}`)
+
+    const redeemed = svc.waitFor((e) => e.type === 'redeemed')
+    proxy.on()
+    await redeemed
+    t.is(svc.get(ticketHashHex(wt.ticket))!.paid, FACE)
+    await svc.close()
   },
 )
 
