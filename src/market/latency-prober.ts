@@ -37,7 +37,8 @@ export class LatencyProber {
   readonly #timeoutMs: number
   readonly #concurrency: number
   readonly #queue: string[] = []
-  readonly #queued = new Set<string>()
+  /** Peers waiting for a ping or being pinged: asked for again meanwhile, they are not pinged twice. */
+  readonly #pending = new Set<string>()
   #active = 0
   #timer?: ReturnType<typeof setInterval>
   #off?: () => void
@@ -69,13 +70,13 @@ export class LatencyProber {
     clearInterval(this.#timer)
     this.#stopped?.abort()
     this.#queue.length = 0
-    this.#queued.clear()
+    this.#pending.clear()
   }
 
-  /** Asks for a ping of `peerId` (once, however often asked while it waits). */
+  /** Asks for a ping of `peerId` (once, however often asked while it waits or is pinged). */
   enqueue(peerId: string): void {
-    if (this.#stopped?.signal.aborted !== false || this.#queued.has(peerId)) return
-    this.#queued.add(peerId)
+    if (this.#stopped?.signal.aborted !== false || this.#pending.has(peerId)) return
+    this.#pending.add(peerId)
     this.#queue.push(peerId)
     this.#drain()
   }
@@ -83,9 +84,9 @@ export class LatencyProber {
   #drain(): void {
     while (this.#active < this.#concurrency && this.#queue.length > 0) {
       const peerId = this.#queue.shift()!
-      this.#queued.delete(peerId)
       this.#active++
       void this.#probe(peerId).finally(() => {
+        this.#pending.delete(peerId)
         this.#active--
         this.#drain()
       })

@@ -142,4 +142,37 @@ test('a new seller is pinged when its first offer arrives; an unreachable one co
   t.is(stats.health(nowhere).latencyMs, 2_000)
 })
 
+test('a seller asked for again while its ping is in flight is pinged once, not over and over at the same time', async (t) => {
+  const { sellerPeer, buyerPeer, orderBook } = await pair(t)
+  await buyerPeer.dial(sellerPeer.multiaddrs[0]!)
+  let inFlight = 0
+  let most = 0
+  let pings = 0
+  const prober = new LatencyProber(
+    {
+      ping: async (peerId, { signal }) => {
+        pings++
+        most = Math.max(most, ++inFlight)
+        try {
+          return await buyerPeer.ping(peerId, { signal })
+        } finally {
+          inFlight--
+        }
+      },
+      orderBook,
+      stats: new PeerStats(),
+    },
+    { intervalMs: 0, timeoutMs: 2_000 },
+  )
+  prober.start()
+  t.teardown(() => prober.stop())
+  // As when a seller's advert brings several offers at once: each asks for a ping.
+  const probed = prober.events.waitFor('probe:done', { filter: (e) => e.peerId === sellerPeer.peerId })
+  for (let i = 0; i < 3; i++) prober.enqueue(sellerPeer.peerId)
+  t.true((await probed).ok)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.is(pings, 1)
+  t.is(most, 1)
+})
+
 // The line seller - relay - buyer, with the relay a real bootstrap node, is in advert-relay.test.ts.
