@@ -42,6 +42,12 @@ function withDefaultModel(mesh: Mesh, stage: StageSpec): MeshStageSpec {
   return offered ? { pipeline: stage.pipeline, model: fallback } : { pipeline: stage.pipeline }
 }
 
+/** `code: message`, the message cut to one short line for a progress display. */
+function failureReason(code: string, message: string): string {
+  const line = message.split('\n')[0]!
+  return `${code}: ${line.length > 160 ? `${line.slice(0, 157)}...` : line}`
+}
+
 function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, signal: AbortSignal): MeshRun {
   const job = mesh.submit({
     stages: stages.map((s) => withDefaultModel(mesh, s)),
@@ -52,12 +58,18 @@ function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, s
 
   // The job's own event stream, in the port's words; it ends when the job does.
   async function* events(): AsyncGenerator<MeshJobEvent> {
+    // Why each stage's last orchestrator failed: a move away from it says so.
+    const failures = new Map<number, string>()
     for await (const e of job.events) {
       const stage = (e.detail as { stage?: number }).stage ?? 0
       if (e.type === 'progress') yield { type: 'progress', framesDone: e.detail.done }
       else if (e.type === 'peer:selected') yield { type: 'peer', stage, to: e.detail.peerId }
-      else if (e.type === 'peer:switch')
-        yield { type: 'peer', stage, from: e.detail.from, to: e.detail.to, reason: 'failover' }
+      else if (e.type === 'peer:failed') failures.set(stage, failureReason(e.detail.code, e.detail.message))
+      else if (e.type === 'peer:switch') {
+        const reason = failures.get(stage) ?? 'failover'
+        failures.delete(stage)
+        yield { type: 'peer', stage, from: e.detail.from, to: e.detail.to, reason }
+      }
       else if (e.type === 'payment')
         yield { type: 'payment', peerId: e.detail.peerId, tickets: e.detail.tickets, evWei: e.detail.ev }
     }

@@ -298,3 +298,30 @@ test.serial(
     t.deepEqual(await readdir(join(dataDir, 'jobs')).then((n) => n.includes('cut-off.mp4')), false)
   },
 )
+
+// Last: it stops one of the shared mesh's orchestrators.
+test.serial(
+  'when a job moves to another orchestrator, its peer event says why the first one failed',
+  async (t) => {
+    const clip = join(scratch, 'moving.mp4')
+    await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 4 })
+    const res = await startJob(new Blob([await readFile(clip)], { type: 'video/mp4' }), 'upscale')
+    const job = (await res.json()) as JobJson
+    const controller = new AbortController()
+    t.teardown(() => controller.abort())
+    const first = await readEvents(
+      `${world.gateway.url}/v1/jobs/${job.id}/events`,
+      (e) => e === 'progress' || e === 'done' || e === 'failed',
+      AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
+    )
+    const chosen = (first.find((e) => e.event === 'peer')?.data as { to: string }).to
+    // Its operator stops it mid-job: the job goes on elsewhere.
+    await world.local.orchestrators.find((o) => o.peer.peerId.toString() === chosen)!.stop()
+    const view = await world.gateway.jobs.settled(job.id)
+    t.is(view?.status, 'done', view?.error)
+    const move = world.gateway.jobs
+      .get(job.id)!
+      .history.find((e) => e.event === 'peer' && (e.data as { from?: string }).from === chosen)
+    t.regex((move?.data as { reason?: string })?.reason ?? '', /^ERR_SHUTTING_DOWN: /, JSON.stringify(move))
+  },
+)
