@@ -69,8 +69,7 @@ function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, s
         const reason = failures.get(stage) ?? 'failover'
         failures.delete(stage)
         yield { type: 'peer', stage, from: e.detail.from, to: e.detail.to, reason }
-      }
-      else if (e.type === 'payment')
+      } else if (e.type === 'payment')
         yield { type: 'payment', peerId: e.detail.peerId, tickets: e.detail.tickets, evWei: e.detail.ev }
     }
   }

@@ -314,7 +314,9 @@ test.serial(
       (e) => e === 'progress' || e === 'done' || e === 'failed',
       AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
     )
-    const chosen = (first.find((e) => e.event === 'peer')?.data as { to: string }).to
+    const selected = first.find((e) => e.event === 'peer')
+    t.truthy(selected, JSON.stringify(first))
+    const chosen = (selected!.data as { to: string }).to
     // Its operator stops it mid-job: the job goes on elsewhere.
     await world.local.orchestrators.find((o) => o.peer.peerId.toString() === chosen)!.stop()
     const view = await world.gateway.jobs.settled(job.id)
