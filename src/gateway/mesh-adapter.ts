@@ -58,13 +58,14 @@ function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, s
 
   // The job's own event stream, in the port's words; it ends when the job does.
   async function* events(): AsyncGenerator<MeshJobEvent> {
-    // Why each stage's last orchestrator failed: a move away from it says so.
+    // Why each stage's last orchestrator failed or would not quote: a move away from it says so.
     const failures = new Map<number, string>()
     for await (const e of job.events) {
       const stage = (e.detail as { stage?: number }).stage ?? 0
       if (e.type === 'progress') yield { type: 'progress', framesDone: e.detail.done }
       else if (e.type === 'peer:selected') yield { type: 'peer', stage, to: e.detail.peerId }
-      else if (e.type === 'peer:failed') failures.set(stage, failureReason(e.detail.code, e.detail.message))
+      else if (e.type === 'peer:failed' || e.type === 'quote:refused')
+        failures.set(stage, failureReason(e.detail.code, e.detail.message))
       else if (e.type === 'peer:switch') {
         const reason = failures.get(stage) ?? 'failover'
         failures.delete(stage)

@@ -318,6 +318,8 @@ export class Stage {
     }
     // Orchestrators that refused a spare quote in this stage: no more spares for them here.
     const staleSpares = new Set<string>()
+    // The one that just refused a stale spare: asked again for a quote before anyone else.
+    let askAgain: StageCandidate | undefined
     const exclusions = () =>
       v === undefined && this.#dropped.size === 0
         ? excluded
@@ -337,7 +339,9 @@ export class Stage {
           { cause: lastError },
         )
       }
-      const candidate = await this.#c.choose(exclusions())
+      const again = askAgain !== undefined && !exclusions().has(askAgain.peerId) ? askAgain : undefined
+      askAgain = undefined
+      const candidate = again ?? (await this.#c.choose(exclusions()))
       if (candidate === undefined) {
         throw new JobError(
           JOB_ERROR_CODES.noOffers,
@@ -472,6 +476,7 @@ export class Stage {
           })
           staleSpares.add(candidate.peerId)
           attempts--
+          askAgain = candidate
           continue
         }
         lastError = error

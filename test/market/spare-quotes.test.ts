@@ -2,11 +2,11 @@
 // job of a kind starts from a quote asked for during the previous one.
 import anyTest, { type TestFn } from 'ava'
 import { BudgetPayer } from '../../src/market/broadcaster-payer.js'
-import { Stage, type StageEvents, type StageResult } from '../../src/market/failover.js'
+import { Stage, type StageCandidate, type StageEvents, type StageResult } from '../../src/market/failover.js'
 import type { WorkInput } from '../../src/market/job-work.js'
 import { SpareQuotes } from '../../src/market/spare-quotes.js'
 import { eventually } from '../helpers/peer.js'
-import { clip, type DirectPair, PRICE, startDirectPair, upscaleSpec } from './mesh-fixtures.js'
+import { clip, type DirectPair, PRICE, startDirectPair, startPeer, upscaleSpec } from './mesh-fixtures.js'
 
 interface Ctx extends DirectPair {
   /** Added to the orchestrator's clock: moving it on makes the quotes it issued expire. */
@@ -28,22 +28,28 @@ test.after.always(async (t) => {
   await t.context.market?.stop()
 })
 
-/** A stage to the one orchestrator, using `spares`, run over `count` frames. */
-async function runJob(ctx: Ctx, spares: SpareQuotes, count: number) {
+/**
+ * A stage to the one orchestrator, using `spares`, run over `count` frames. With `decoy`, every
+ * choice after the first offers the decoy instead (as a draw among several sellers may).
+ */
+async function runJob(ctx: Ctx, spares: SpareQuotes, count: number, decoy?: StageCandidate) {
+  let choices = 0
   const stage = new Stage(
     {
       peer: ctx.buyer,
       payer: new BudgetPayer(ctx.sender),
       spareQuotes: spares,
-      choose: (exclude) =>
-        exclude.has(ctx.orch.peer.peerId)
+      choose: (exclude) => {
+        if (choices++ > 0 && decoy !== undefined && !exclude.has(decoy.peerId)) return decoy
+        return exclude.has(ctx.orch.peer.peerId)
           ? undefined
           : {
               peerId: ctx.orch.peer.peerId,
               modelId: 'esrgan-slim-x2',
               pricePerUnit: PRICE,
               dial: ctx.orch.peer.multiaddrs[0],
-            },
+            }
+      },
     },
     { pipeline: 'upscale', sender: ctx.sender.address, width: 32, height: 32, maxPricePerUnit: PRICE },
   )
@@ -102,14 +108,20 @@ test('a spare is handed out once, only for the same orchestrator and kind of job
   spares.clear()
 })
 
-test('a spare the orchestrator no longer honours is not held against it: the job asks again and completes there', async (t) => {
+test('a spare the orchestrator no longer honours is not held against it: the job asks it again, before any other, and completes there', async (t) => {
   const spares = new SpareQuotes({ peer: t.context.buyer })
   await runJob(t.context, spares, 2)
   await eventually(() => spares.size === 1, { timeoutMs: 10_000 })
   // To the orchestrator the spare is now long expired; to the broadcaster's clock it looks fresh.
   t.context.clockOffset.ms += 2 * QUOTE_TTL_MS
+  // Another seller the next draw would offer: nobody answers there.
+  const decoy: StageCandidate = {
+    peerId: (await startPeer(t.context.market)).peerId,
+    modelId: 'esrgan-slim-x2',
+    pricePerUnit: PRICE,
+  }
   try {
-    const job = await runJob(t.context, spares, 4)
+    const job = await runJob(t.context, spares, 4, decoy)
     t.deepEqual(
       job.results.map((r) => r.seq),
       [0, 1, 2, 3],
