@@ -125,7 +125,10 @@ export class GatewayJobs {
         }
         restored.push(record)
       } catch (err) {
-        this.#logger?.warn('dropping an unreadable job record', { path, error: (err as Error).message })
+        this.#logger?.warn('dropping a job record that cannot be served', {
+          path,
+          error: (err as Error).message,
+        })
         await rm(path, { force: true })
       }
     }

@@ -4,6 +4,7 @@ import { abortable, withDeadline } from './abortable.js'
 import { type Address, asBuffer, bytesToHex, toAddress, ZERO_ADDRESS, ZERO_BYTES32 } from './bytes.js'
 import type { ChainClock, GasPriceSource, RedemptionQueue, SenderInfo, SenderInfoSource } from './chain.js'
 import { TicketError } from './errors.js'
+import { type FundsRead, freshRead, standIn } from './funds-read.js'
 import {
   assertPrice,
   costOf,
@@ -106,13 +107,6 @@ interface RandRecord {
   nonces: Set<number>
 }
 
-interface CachedSenderInfo {
-  info: SenderInfo
-  readAt: number
-  /** Used without asking the chain again until then. */
-  freshUntil: number
-}
-
 /**
  * The orchestrator's side of ticket payments: issues TicketParams, validates the tickets
  * senders send back, credits their expected value to a balance per (sender, session), debits it
@@ -133,7 +127,7 @@ export class TicketRecipient {
   }
   private readonly rands = new Map<string, RandRecord>()
   private readonly balances = new Map<string, bigint>()
-  private readonly senderInfoCache = new Map<Address, CachedSenderInfo>()
+  private readonly senderInfoCache = new Map<Address, FundsRead>()
   private readonly senderKeys = new Map<Address, Uint8Array>()
   private readonly senderInfoInFlight = new Map<Address, Promise<SenderInfo>>()
   private lastPruneBlock = -1n
@@ -502,17 +496,18 @@ export class TicketRecipient {
         what: 'reading the sender funds',
       })
     } catch (cause) {
-      const known = this.senderInfoCache.get(sender)
-      const ageMs = known === undefined ? undefined : Date.now() - known.readAt
-      if (known !== undefined && ageMs !== undefined && ageMs < this.opts.senderInfoStaleMs) {
-        // Not asked again for a TTL: a chain that hangs would otherwise hold every batch for the timeout.
-        known.freshUntil = Date.now() + this.opts.senderInfoTtlMs
+      const last = standIn(
+        this.senderInfoCache.get(sender),
+        this.opts.senderInfoStaleMs,
+        this.opts.senderInfoTtlMs,
+      )
+      if (last !== undefined) {
         this.log.warn('cannot read a sender’s funds from the chain; checking its tickets on the last read', {
           sender,
-          ageMs,
+          ageMs: last.ageMs,
           error: (cause as Error).message,
         })
-        return known.info
+        return last.info
       }
       throw new TicketError(
         'ERR_SENDER_INFO',
@@ -520,11 +515,10 @@ export class TicketRecipient {
         { cause, details: { sender } },
       )
     }
-    const now = Date.now()
     remember(
       this.senderInfoCache,
       sender,
-      { info, readAt: now, freshUntil: now + this.opts.senderInfoTtlMs },
+      freshRead(info, this.opts.senderInfoTtlMs),
       this.opts.maxRememberedSenders,
     )
     return info

@@ -4,6 +4,7 @@ import type { Address, Hex } from './bytes.js'
 import { bytesToHex, ZERO_ADDRESS } from './bytes.js'
 import type { ChainClock, SenderInfo, SenderInfoSource } from './chain.js'
 import { TicketError } from './errors.js'
+import { type FundsRead, freshRead, standIn } from './funds-read.js'
 import { decryptSenderKey } from './keystore.js'
 import { normalizeTicketParams } from './params.js'
 import { defaultBackend, type Secp256k1Backend } from './secp256k1.js'
@@ -68,8 +69,7 @@ export class TicketSender {
   private readonly backend: Secp256k1Backend
   private readonly opts: Required<TicketSenderOptions>
   private readonly nonces = new Map<Hex, NonceRecord>()
-  /** The last funds read: when (`readAt`), and until when they are used without asking again. */
-  private ownInfo: { info: SenderInfo; readAt: number; freshUntil: number } | undefined
+  private ownInfo: FundsRead | undefined
   private lastPruneBlock = -1n
 
   constructor(components: TicketSenderComponents, options: TicketSenderOptions) {
@@ -252,26 +252,25 @@ export class TicketSender {
       )
     } catch (cause) {
       if (signal?.aborted === true) throw cause
-      const ageMs = known === undefined ? undefined : Date.now() - known.readAt
-      if (known !== undefined && ageMs !== undefined && ageMs < this.opts.senderInfoStaleMs) {
-        // Not asked again for a TTL: a chain that hangs would otherwise hold every batch for the timeout.
-        known.freshUntil = Date.now() + this.opts.senderInfoTtlMs
+      const standing = standIn(known, this.opts.senderInfoStaleMs, this.opts.senderInfoTtlMs)
+      if (standing !== undefined) {
         this.log.warn('cannot read own funds from the chain; paying on the last read', {
-          ageMs,
+          ageMs: standing.ageMs,
           error: (cause as Error).message,
         })
-        return known.info
+        return standing.info
       }
       const last =
-        ageMs === undefined ? 'none read yet' : `the last read is ${Math.round(ageMs / 1000)} s old`
+        known === undefined
+          ? 'none read yet'
+          : `the last read is ${Math.round((Date.now() - known.readAt) / 1000)} s old`
       throw new TicketError(
         'ERR_SENDER_INFO',
         `could not read this sender’s own funds from the chain (${(cause as Error).message}; ${last}); check the RPC endpoint`,
         { cause },
       )
     }
-    const now = Date.now()
-    this.ownInfo = { info, readAt: now, freshUntil: now + this.opts.senderInfoTtlMs }
+    this.ownInfo = freshRead(info, this.opts.senderInfoTtlMs)
     return info
   }
 }
