@@ -41,6 +41,19 @@ export function validationError(issues: ValidationIssue[]): HttpError {
   })
 }
 
+/**
+ * Statuses for the mesh's own failures. 503: nobody could do the work just now, or the gateway
+ * cannot pay (its chain is away, its deposit unlocking, it is stopping): retry later, as a Livepeer
+ * client does. 413: a frame too large for any job message.
+ */
+const STATUS_OF_CODE: Record<string, number> = {
+  ERR_NO_OFFERS: 503,
+  ERR_SENDER_INFO: 503,
+  ERR_SENDER_UNLOCKING: 503,
+  ERR_SHUTTING_DOWN: 503,
+  ERR_FRAME_TOO_LARGE: 413,
+}
+
 /** Maps any thrown value to a status and the body clients expect; unknown errors become 500. */
 export function errorBody(err: unknown): { status: number; body: unknown } {
   if (err instanceof HttpError) {
@@ -49,7 +62,8 @@ export function errorBody(err: unknown): { status: number; body: unknown } {
   }
   const message = err instanceof Error ? err.message : String(err)
   const code = err instanceof FramemeshError ? err.code : undefined
-  return { status: 500, body: { detail: { msg: code === undefined ? message : `${message} (${code})` } } }
+  const status = (code === undefined ? undefined : STATUS_OF_CODE[code]) ?? 500
+  return { status, body: { detail: { msg: code === undefined ? message : `${message} (${code})` } } }
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
