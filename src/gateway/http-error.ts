@@ -52,6 +52,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   ERR_SENDER_UNLOCKING: 503,
   ERR_SHUTTING_DOWN: 503,
   ERR_FRAME_TOO_LARGE: 413,
+  ERR_ITEM_TOO_LARGE: 413,
 }
 
 /** Maps any thrown value to a status and the body clients expect; unknown errors become 500. */

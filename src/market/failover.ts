@@ -392,7 +392,8 @@ export class Stage {
           code: error.code,
           message: error.message,
         })
-        if (error.code === 'ERR_ABORTED') throw error
+        // The job message limit is the protocol's: no other orchestrator takes such frames either.
+        if (error.code === 'ERR_ABORTED' || error.code === JOB_ERROR_CODES.itemTooLarge) throw error
         continue
       }
       const started = Date.now()

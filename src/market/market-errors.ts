@@ -13,6 +13,7 @@ export const JOB_ERROR_CODES = {
   unsupportedFormat: 'ERR_UNSUPPORTED_FORMAT',
   priceTooLow: 'ERR_PRICE_TOO_LOW',
   frameTooLarge: 'ERR_FRAME_TOO_LARGE',
+  itemTooLarge: 'ERR_ITEM_TOO_LARGE',
   badSpec: 'ERR_BAD_SPEC',
   quoteExpired: 'ERR_QUOTE_EXPIRED',
   quoteUnknown: 'ERR_QUOTE_UNKNOWN',
@@ -74,6 +75,8 @@ export function isRetryableElsewhere(code: string): boolean {
     code === 'ERR_SENDER_INFO' ||
     code === 'ERR_SENDER_UNLOCKING' ||
     code === JOB_ERROR_CODES.frameTooLarge ||
+    // The job message limit is the protocol's: every orchestrator has the same.
+    code === JOB_ERROR_CODES.itemTooLarge ||
     code === JOB_ERROR_CODES.unsupportedFormat
   )
 }

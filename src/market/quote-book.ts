@@ -234,11 +234,13 @@ export class QuoteBook {
     // Every frame in and every result out must fit one job message, or the job would fail on its
     // first frame: refuse it now.
     const scale = status!.pipeline === 'upscale' ? modelScale(this.#c.engine, spec.modelId) : 1
-    const largest = spec.width * spec.height * 3 * Math.max(framesPerItem(spec.pipeline), scale * scale)
+    const bytesPerPixel = 3 * Math.max(framesPerItem(spec.pipeline), scale * scale)
+    const largest = spec.width * spec.height * bytesPerPixel
     if (largest + MESSAGE_OVERHEAD_BYTES > MAX_MESSAGE_BYTES.jobMessage) {
+      const maxPixels = Math.floor((MAX_MESSAGE_BYTES.jobMessage - MESSAGE_OVERHEAD_BYTES) / bytesPerPixel)
       refuse(
-        JOB_ERROR_CODES.frameTooLarge,
-        `a ${spec.width}x${spec.height} ${spec.pipeline} item needs a ${largest}-byte message, over the ${MAX_MESSAGE_BYTES.jobMessage}-byte job message limit; send smaller frames`,
+        JOB_ERROR_CODES.itemTooLarge,
+        `a ${spec.width}x${spec.height} ${spec.pipeline} item with ${spec.modelId} needs a ${largest}-byte message, over the ${MAX_MESSAGE_BYTES.jobMessage}-byte limit of one job message (the same on every orchestrator); send frames of at most ${maxPixels} pixels for this model, or run it locally with \`framemesh run\``,
       )
     }
     if (price!.pricePerUnit > spec.maxPricePerUnit) {

@@ -9,7 +9,8 @@ test('mesh failures a client should retry later are 503s, keeping their message 
       body: { detail: { msg: `why it failed (${code})` } },
     })
   }
-  t.is(errorBody(new FramemeshError('ERR_FRAME_TOO_LARGE', 'too big')).status, 413)
+  for (const code of ['ERR_FRAME_TOO_LARGE', 'ERR_ITEM_TOO_LARGE'])
+    t.is(errorBody(new FramemeshError(code, 'too big')).status, 413)
 })
 
 test('any other failure is a 500 with its message', (t) => {

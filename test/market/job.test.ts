@@ -589,10 +589,11 @@ test('an item that arrives while the only one running still computes starts at o
   t.deepEqual(results, [0, 1, 2, 3])
 })
 
-test('a frame whose upscaled result could not fit one job message is refused at quote time with ERR_FRAME_TOO_LARGE', async (t) => {
+test('a frame whose upscaled result could not fit one job message is refused at quote time with ERR_ITEM_TOO_LARGE, saying what fits', async (t) => {
   // 4000x3000 in is 144 MB out at x2: over the 32 MiB job message limit, though the orchestrator sets no size cap.
   const err = await t.throwsAsync(quoteFor(t.context, t.context.buyer, { width: 4000, height: 3000 }))
-  t.is((err as { code?: string }).code, 'ERR_FRAME_TOO_LARGE')
+  t.is((err as { code?: string }).code, 'ERR_ITEM_TOO_LARGE')
+  t.regex(err!.message, /send frames of at most 2796117 pixels for this model/)
   await t.notThrowsAsync(quoteFor(t.context, t.context.buyer, { width: 1920, height: 1080 }))
 })
 

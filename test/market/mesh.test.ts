@@ -134,6 +134,24 @@ test('a 24-frame clip is upscaled through the mesh identical to local inference,
   t.is(seen.filter((s) => s === 'progress').length, 24)
 })
 
+test('a frame whose result no job message can carry fails at once with ERR_ITEM_TOO_LARGE, after one orchestrator, none blamed', async (t) => {
+  const ctx = t.context
+  await settled(ctx)
+  const big = { width: 4000, height: 3000, channels: 3 as const, data: new Uint8Array(4000 * 3000 * 3) }
+  const job = ctx.mesh.submit({
+    pipeline: 'upscale',
+    model: 'esrgan-slim-x2',
+    maxPrice: PRICE * 3n,
+    input: [big],
+  })
+  const asked: string[] = []
+  job.events.on('quote:refused', (e) => asked.push(e.code))
+  const err = await t.throwsAsync(job.done)
+  t.is((err as { code?: string }).code, 'ERR_ITEM_TOO_LARGE', err?.message)
+  t.deepEqual(asked, ['ERR_ITEM_TOO_LARGE'])
+  for (const o of ctx.orchs) t.false(ctx.mesh.stats.get(o.peer.peerId)?.suspended ?? false)
+})
+
 /**
  * A 48-frame job whose orchestrator is ended by `end` from inside its fourth result: frames are in
  * flight and most of the clip is still to come. The rest moves on; returns the victim's failure code.
