@@ -240,7 +240,7 @@ export class QuoteBook {
       const maxPixels = Math.floor((MAX_MESSAGE_BYTES.jobMessage - MESSAGE_OVERHEAD_BYTES) / bytesPerPixel)
       refuse(
         JOB_ERROR_CODES.itemTooLarge,
-        `a ${spec.width}x${spec.height} ${spec.pipeline} item with ${spec.modelId} needs a ${largest}-byte message, over the ${MAX_MESSAGE_BYTES.jobMessage}-byte limit of one job message (the same on every orchestrator); send frames of at most ${maxPixels} pixels for this model, or run it locally with \`framemesh run\``,
+        `a ${spec.width}x${spec.height} ${spec.pipeline} item with ${spec.modelId} needs a ${largest}-byte message, over the ${MAX_MESSAGE_BYTES.jobMessage}-byte limit of one job message (the same on every orchestrator); send frames of at most ${maxPixels} pixels for this model, or run it locally with \`framemesh run\` (frames up to 4K)`,
       )
     }
     if (price!.pricePerUnit > spec.maxPricePerUnit) {
