@@ -5,6 +5,7 @@
  */
 import type { Frame } from '../inference/types.js'
 import type { StageResult } from './failover.js'
+import { cutWindow, type Window } from './frame-windows.js'
 import type { WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { StageSpec, SubmitOptions } from './mesh-types.js'
@@ -80,16 +81,22 @@ export async function* framesOf(results: AsyncIterable<StageResult>): AsyncItera
   for await (const r of results) yield r.frame
 }
 
-/** Frames → work items: one per frame, or one per neighbouring pair (interpolate, t = 0.5). */
+/**
+ * Frames → work items: one per frame, or one per neighbouring pair (interpolate, t = 0.5), or with
+ * `windows` one per window of each frame (frame-windows.ts).
+ */
 export async function* workItems(
   first: Frame,
   rest: AsyncIterator<Frame> | Iterator<Frame>,
   pairs: boolean,
   signal: AbortSignal,
+  windows?: readonly Window[],
 ): AsyncIterable<WorkInput> {
   let seq = 0
   let previous = first
-  if (!pairs) yield { seq: seq++, frames: [first], t: 0 }
+  if (windows !== undefined) {
+    for (const w of windows) yield { seq: seq++, frames: [cutWindow(first, w)], t: 0 }
+  } else if (!pairs) yield { seq: seq++, frames: [first], t: 0 }
   while (true) {
     signal.throwIfAborted()
     const next = await rest.next()
@@ -101,7 +108,11 @@ export async function* workItems(
         `frame ${seq} is ${frame.width}x${frame.height}, the job's first frame ${first.width}x${first.height}; submit one job per frame size`,
       )
     }
-    yield pairs ? { seq: seq++, frames: [previous, frame], t: 0.5 } : { seq: seq++, frames: [frame], t: 0 }
+    if (windows !== undefined) {
+      for (const w of windows) yield { seq: seq++, frames: [cutWindow(frame, w)], t: 0 }
+    } else {
+      yield pairs ? { seq: seq++, frames: [previous, frame], t: 0.5 } : { seq: seq++, frames: [frame], t: 0 }
+    }
     previous = frame
   }
 }

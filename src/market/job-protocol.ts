@@ -33,6 +33,14 @@ export const JOB_SERVER_MESSAGE = messageType(
   MAX_MESSAGE_BYTES.jobMessage,
 )
 
+/** What a job message holds besides an item's pixels (seq, sizes, fields). */
+const JOB_MESSAGE_OVERHEAD_BYTES = 1_024
+
+/** Most pixels one item's image may have so that a message of `bytesPerPixel` each still fits. */
+export function maxItemPixels(bytesPerPixel: number): number {
+  return Math.floor((MAX_MESSAGE_BYTES.jobMessage - JOB_MESSAGE_OVERHEAD_BYTES) / bytesPerPixel)
+}
+
 /** Most tickets one batch message may carry (the recipient's own cap is 1,000). */
 export const MAX_TICKETS_PER_MESSAGE = 1_000
 

@@ -6,6 +6,7 @@
  */
 import type { Frame } from '../inference/types.js'
 import { Stage, type StageEvents, type StageReport, type StageResult } from './failover.js'
+import { assembleWindows, needsWindows, planWindows } from './frame-windows.js'
 import { framesOf, STAGE_BUFFER, workItems } from './job-input.js'
 import { JobError } from './market-errors.js'
 import {
@@ -99,9 +100,15 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     if (r.index === 0) throw new JobError('ERR_EMPTY_INPUT', 'the job has no frames; pass at least one')
     return { items: 0, peers: [], debited: 0n, evSent: 0n, resent: 0 }
   }
-  const { width, height } = first.value
   const pairs = spec.pipeline === 'interpolate'
-  const items = workItems(first.value, r.input, pairs, signal)
+  // An upscale whose result could not fit one job message goes through in windows of one size.
+  const windows =
+    spec.pipeline === 'upscale' && needsWindows(first.value.width, first.value.height)
+      ? planWindows(first.value.width, first.value.height)
+      : undefined
+  const { width, height } = windows?.[0] ?? first.value
+  const items = workItems(first.value, r.input, pairs, signal, windows)
+  const perFrame = windows?.length ?? 1
   const query: OfferQuery = stageQuery(spec, s, { width, height })
   const allowed = allowedPeers(s)
   // Only sellers we can dial: one we have no address for yet is waited for, not tried and blamed.
@@ -111,7 +118,8 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     sender: mesh.sender.address,
     width,
     height,
-    itemCount: r.index === 0 && Array.isArray(s.input) ? Math.max(0, s.input.length - (pairs ? 1 : 0)) : 0,
+    itemCount:
+      r.index === 0 && Array.isArray(s.input) ? Math.max(0, s.input.length - (pairs ? 1 : 0)) * perFrame : 0,
     maxPricePerUnit: stageMaxPrice(spec, s),
     signal,
     ...passedOn(mesh.options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs', 'maxAttempts']),
@@ -162,10 +170,16 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     forward(name)
   }
   if (verifier !== undefined) forwardVerifierEvents(verifier, events, r.index)
-  stage.events.on('result', (result) => {
+  const deliver = (result: StageResult) => {
     if (r.last) events.emit('result', result)
     r.output.push(result)
-  })
+  }
+  stage.events.on(
+    'result',
+    windows === undefined
+      ? deliver
+      : assembleWindows(windows, first.value.width, first.value.height, deliver),
+  )
   try {
     const report = await stage.run(items)
     await verifier?.close()

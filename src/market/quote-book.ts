@@ -10,6 +10,7 @@ import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
 import type { TicketRecipient } from '../tickets/recipient.js'
 import { defaultUnitFor } from './advert.js'
 import type { ModelPrice } from './advertiser.js'
+import { maxItemPixels } from './job-protocol.js'
 import {
   framesPerItem,
   isTextPipeline,
@@ -21,9 +22,6 @@ import { JOB_ERROR_CODES, QuoteRefusedError } from './market-errors.js'
 import type { SignedQuote } from './pb/quote.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote, signQuote } from './quote.js'
 import { microUnitsPerItem, ticketPrice } from './units.js'
-
-/** Room for a job message's fields around its image bytes. */
-const MESSAGE_OVERHEAD_BYTES = 1_024
 
 export interface QuoteBookComponents {
   peerId: string
@@ -236,8 +234,8 @@ export class QuoteBook {
     const scale = status!.pipeline === 'upscale' ? modelScale(this.#c.engine, spec.modelId) : 1
     const bytesPerPixel = 3 * Math.max(framesPerItem(spec.pipeline), scale * scale)
     const largest = spec.width * spec.height * bytesPerPixel
-    if (largest + MESSAGE_OVERHEAD_BYTES > MAX_MESSAGE_BYTES.jobMessage) {
-      const maxPixels = Math.floor((MAX_MESSAGE_BYTES.jobMessage - MESSAGE_OVERHEAD_BYTES) / bytesPerPixel)
+    const maxPixels = maxItemPixels(bytesPerPixel)
+    if (spec.width * spec.height > maxPixels) {
       refuse(
         JOB_ERROR_CODES.itemTooLarge,
         `a ${spec.width}x${spec.height} ${spec.pipeline} item with ${spec.modelId} needs a ${largest}-byte message, over the ${MAX_MESSAGE_BYTES.jobMessage}-byte limit of one job message (the same on every orchestrator); send frames of at most ${maxPixels} pixels for this model, or run it locally with \`framemesh run\` (frames up to 4K)`,

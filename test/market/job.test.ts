@@ -597,6 +597,40 @@ test('a frame whose upscaled result could not fit one job message is refused at 
   await t.notThrowsAsync(quoteFor(t.context, t.context.buyer, { width: 1920, height: 1080 }))
 })
 
+test('an item no job message can carry fails the stage at once with ERR_ITEM_TOO_LARGE: no other orchestrator is asked', async (t) => {
+  const { orch, spare } = t.context
+  const asked: string[] = []
+  const stage = new Stage(
+    {
+      peer: t.context.buyer,
+      payer: new BudgetPayer(t.context.sender),
+      // Two sellers: the second would be asked if the refusal were taken for the first one's own.
+      choose: (exclude) => {
+        const next = [orch, spare].find((o) => !exclude.has(o.peer.peerId))
+        if (next === undefined) return undefined
+        asked.push(next.peer.peerId)
+        return {
+          peerId: next.peer.peerId,
+          modelId: 'esrgan-slim-x2',
+          pricePerUnit: PRICE,
+          dial: next.peer.multiaddrs[0],
+        }
+      },
+    },
+    {
+      pipeline: 'upscale',
+      sender: t.context.sender.address,
+      width: 4000,
+      height: 3000,
+      maxPricePerUnit: PRICE,
+    },
+  )
+  const big = { width: 4000, height: 3000, channels: 3 as const, data: new Uint8Array(4000 * 3000 * 3) }
+  const err = await t.throwsAsync(stage.run(items([big])))
+  t.is((err as { code?: string }).code, 'ERR_ITEM_TOO_LARGE', err?.message)
+  t.deepEqual(asked, [orch.peer.peerId])
+})
+
 test('a job stream closed before its JobOpen (the quote was refused) is closed quietly: no refusal, no protocol error', async (t) => {
   const { buyer, orch } = t.context
   const refused: string[] = []

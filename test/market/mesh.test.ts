@@ -7,6 +7,7 @@ import type { Mesh, MeshJobEvent } from '../../src/market/mesh.js'
 import type { Peer } from '../../src/peer/index.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import { eventually } from '../helpers/peer.js'
+import { testFrame } from '../inference/helpers/engine-fixture.js'
 import {
   clip,
   fundedSender,
@@ -134,22 +135,36 @@ test('a 24-frame clip is upscaled through the mesh identical to local inference,
   t.is(seen.filter((s) => s === 'progress').length, 24)
 })
 
-test('a frame whose result no job message can carry fails at once with ERR_ITEM_TOO_LARGE, after one orchestrator, none blamed', async (t) => {
+test('a frame whose upscaled result no job message could carry goes through in windows, pasted back as local inference gives it', async (t) => {
   const ctx = t.context
   await settled(ctx)
-  const big = { width: 4000, height: 3000, channels: 3 as const, data: new Uint8Array(4000 * 3000 * 3) }
+  // 1280x720 at x4 would be a 44 MB result: each frame goes as six 512x512 windows (x2 here too).
+  const frames = [testFrame(1280, 720, 7), testFrame(1280, 720, 8)]
   const job = ctx.mesh.submit({
     pipeline: 'upscale',
     model: 'esrgan-slim-x2',
     maxPrice: PRICE * 3n,
-    input: [big],
+    input: frames,
   })
-  const asked: string[] = []
-  job.events.on('quote:refused', (e) => asked.push(e.code))
-  const err = await t.throwsAsync(job.done)
-  t.is((err as { code?: string }).code, 'ERR_ITEM_TOO_LARGE', err?.message)
-  t.deepEqual(asked, ['ERR_ITEM_TOO_LARGE'])
-  for (const o of ctx.orchs) t.false(ctx.mesh.stats.get(o.peer.peerId)?.suspended ?? false)
+  const progress: number[] = []
+  job.events.on('progress', (e) => progress.push(e.done))
+  const { frames: out, report } = await job.done
+  t.is(report.items, 2)
+  t.is(
+    report.peers.reduce((n, p) => n + p.items, 0),
+    12,
+    'six windows a frame',
+  )
+  t.deepEqual(progress, [1, 2])
+  const local = await localUpscale(ctx, frames)
+  for (const [i, frame] of out.entries()) {
+    t.like(frame, { width: 2560, height: 1440 })
+    let worst = 0
+    for (let j = 0; j < frame.data.length; j++)
+      worst = Math.max(worst, Math.abs(frame.data[j]! - local[i]!.data[j]!))
+    t.log(`frame ${i}: largest difference from local (engine-tiled) inference ${worst}/255`)
+    t.true(worst <= 2, `frame ${i} differs from local inference by ${worst}`)
+  }
 })
 
 /**

@@ -1,0 +1,140 @@
+/**
+ * Upscale frames whose result could not fit one job message, cut into windows for the mesh and
+ * pasted back. Every item of a job has the quoted size, so the windows all have one size: each
+ * covers a core (planTiles) plus context on every side, shifted inward at the frame's edges rather
+ * than cut smaller. Only each result's core is kept, as in the engine's own tiling (tiling.ts says
+ * why no seam shows).
+ */
+import { planTiles } from '../inference/tiling.js'
+import type { Frame } from '../inference/types.js'
+import type { StageResult } from './failover.js'
+import { maxItemPixels } from './job-protocol.js'
+import { JobError } from './market-errors.js'
+
+/** The largest scale the upscalers here have: a frame is cut when its ×4 result would not fit. */
+const LARGEST_SCALE = 4
+
+/** Window edge and context: the engine's own tile (512, 16), so each window is one engine tile. */
+export const WINDOW_SIZE = 512
+export const WINDOW_OVERLAP = 16
+
+export interface Window {
+  /** Where the window sits in the frame (all windows of a frame have one size). */
+  x: number
+  y: number
+  width: number
+  height: number
+  /** The part of the frame this window's result is kept for. */
+  core: { x: number; y: number; width: number; height: number }
+}
+
+/** Whether an upscale of a width×height frame must go through the mesh in windows. */
+export function needsWindows(width: number, height: number): boolean {
+  return width * height > maxItemPixels(3 * LARGEST_SCALE * LARGEST_SCALE)
+}
+
+/** Windows of one size covering the frame's cores, each with `overlap` context where the frame has it. */
+export function planWindows(
+  width: number,
+  height: number,
+  size = WINDOW_SIZE,
+  overlap = WINDOW_OVERLAP,
+): Window[] {
+  const w = Math.min(size, width)
+  const h = Math.min(size, height)
+  return planTiles(width, height, { tileSize: size, overlap }).map(({ core }) => ({
+    x: Math.min(Math.max(0, core.x - overlap), width - w),
+    y: Math.min(Math.max(0, core.y - overlap), height - h),
+    width: w,
+    height: h,
+    core,
+  }))
+}
+
+/** The window's pixels as a frame of its own. */
+export function cutWindow(frame: Frame, win: Window): Frame {
+  const data = new Uint8Array(win.width * win.height * 3)
+  const rowBytes = win.width * 3
+  for (let row = 0; row < win.height; row++) {
+    const start = ((win.y + row) * frame.width + win.x) * 3
+    data.set(frame.data.subarray(start, start + rowBytes), row * rowBytes)
+  }
+  return { width: win.width, height: win.height, channels: 3, data }
+}
+
+/** One output frame assembled from its windows' results, in any order. */
+export class WindowedFrame {
+  readonly #windows: readonly Window[]
+  readonly #width: number
+  readonly #height: number
+  #scale = 0
+  #out: Uint8Array | undefined
+  #filled = 0
+
+  constructor(windows: readonly Window[], width: number, height: number) {
+    this.#windows = windows
+    this.#width = width
+    this.#height = height
+  }
+
+  get complete(): boolean {
+    return this.#filled === this.#windows.length
+  }
+
+  /** Pastes the core of window `index`'s result; the first result fixes the scale. */
+  put(index: number, part: Frame): void {
+    const win = this.#windows[index]!
+    const scale = part.width / win.width
+    if (this.#scale === 0) this.#scale = scale
+    if (!Number.isInteger(scale) || scale !== this.#scale || part.height !== win.height * scale) {
+      throw new JobError(
+        'ERR_RESULT_SIZE',
+        `a ${win.width}x${win.height} window came back ${part.width}x${part.height}; expected ${this.#scale}× every window`,
+      )
+    }
+    const outW = this.#width * scale
+    this.#out ??= new Uint8Array(outW * this.#height * scale * 3)
+    const { core } = win
+    const rowBytes = core.width * scale * 3
+    for (let row = 0; row < core.height * scale; row++) {
+      const src = (((core.y - win.y) * scale + row) * part.width + (core.x - win.x) * scale) * 3
+      const dst = ((core.y * scale + row) * outW + core.x * scale) * 3
+      this.#out.set(part.data.subarray(src, src + rowBytes), dst)
+    }
+    this.#filled++
+  }
+
+  frame(): Frame {
+    return {
+      width: this.#width * this.#scale,
+      height: this.#height * this.#scale,
+      channels: 3,
+      data: this.#out ?? new Uint8Array(0),
+    }
+  }
+}
+
+/**
+ * Takes a stage's results, which come in order, one per window, and hands on each frame once its
+ * last window is in, numbered as the frame.
+ */
+export function assembleWindows(
+  windows: readonly Window[],
+  width: number,
+  height: number,
+  deliver: (result: StageResult) => void,
+): (result: StageResult) => void {
+  let current: WindowedFrame | undefined
+  return (result) => {
+    const index = result.seq % windows.length
+    if (index === 0) current = new WindowedFrame(windows, width, height)
+    current!.put(index, result.frame)
+    if (current!.complete) {
+      deliver({
+        seq: Math.floor(result.seq / windows.length),
+        frame: current!.frame(),
+        peerId: result.peerId,
+      })
+    }
+  }
+}
