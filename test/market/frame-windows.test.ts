@@ -12,12 +12,14 @@ test('windows all have one size, their cores cover the frame once, and each has 
   for (const [width, height] of [
     [1280, 720],
     [1000, 300],
+    [1920, 1080],
     [4000, 3000],
   ] as const) {
     const windows = planWindows(width, height, 512, 16)
     const covered = new Uint8Array(width * height)
     for (const w of windows) {
-      t.deepEqual([w.width, w.height], [Math.min(512, width), Math.min(512, height)])
+      t.deepEqual([w.width, w.height], [windows[0]!.width, windows[0]!.height])
+      t.true(w.width <= 512 && w.height <= 512)
       t.true(w.x >= 0 && w.y >= 0 && w.x + w.width <= width && w.y + w.height <= height)
       // Context of 16 px around the core wherever the frame goes on.
       t.true(w.core.x - w.x >= Math.min(16, w.core.x))
@@ -31,6 +33,10 @@ test('windows all have one size, their cores cover the frame once, and each has 
       covered.every((c) => c === 1),
       `${width}x${height}: every pixel in exactly one core`,
     )
+    const held = windows.length * windows[0]!.width * windows[0]!.height
+    t.log(
+      `${width}x${height}: ${windows.length} windows of ${windows[0]!.width}x${windows[0]!.height}, ${Math.round((held / (width * height) - 1) * 100)} % more pixels than the frame`,
+    )
   }
 })
 
@@ -41,7 +47,12 @@ test('pasting each window back unchanged (scale 1) gives the frame again; a resu
   for (const [i, w] of [...windows.entries()].reverse()) whole.put(i, cutWindow(frame, w))
   t.true(whole.complete)
   t.true(Buffer.from(whole.frame().data).equals(Buffer.from(frame.data)))
+  const { width: w, height: h } = windows[0]!
   const other = new WindowedFrame(windows, 700, 530)
-  other.put(0, testFrame(512, 512))
-  t.throws(() => other.put(1, testFrame(256, 256)), { code: 'ERR_RESULT_SIZE' } as never)
+  t.throws(() => other.put(0, testFrame(w + 1, h)), {
+    code: 'ERR_RESULT_SIZE',
+    message: /a whole multiple/,
+  } as never)
+  other.put(0, testFrame(w * 2, h * 2))
+  t.throws(() => other.put(1, testFrame(w, h)), { code: 'ERR_RESULT_SIZE', message: /2× it/ } as never)
 })

@@ -138,7 +138,7 @@ test('a 24-frame clip is upscaled through the mesh identical to local inference,
 test('a frame whose upscaled result no job message could carry goes through in windows, pasted back as local inference gives it', async (t) => {
   const ctx = t.context
   await settled(ctx)
-  // 1280x720 at x4 would be a 44 MB result: each frame goes as six 512x512 windows (x2 here too).
+  // 1280x720 at x4 would be a 44 MB result: each frame goes as six windows of 459x392 (x2 here too).
   const frames = [testFrame(1280, 720, 7), testFrame(1280, 720, 8)]
   const job = ctx.mesh.submit({
     pipeline: 'upscale',
