@@ -115,6 +115,8 @@ export async function quoteStage(
         stage: index,
       })
       if (lastError.code === 'ERR_ABORTED') throw lastError
+      // The job message limit is the protocol's: nobody else would quote it either.
+      if (lastError.code === JOB_ERROR_CODES.itemTooLarge) break
     }
   }
   throw new JobError(

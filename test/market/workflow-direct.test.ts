@@ -26,6 +26,7 @@ import type { Peer } from '../../src/peer/index.js'
 import { PROTOCOLS } from '../../src/peer/protocols.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import { eventually } from '../helpers/peer.js'
+import { testFrame } from '../inference/helpers/engine-fixture.js'
 import {
   cheatingEngine,
   clip,
@@ -205,6 +206,28 @@ test('a direct workflow with confirmed feeds and no checks stays direct and matc
   sameAll(t, results, await upscaleThenBlend(market.engine, frames))
   t.is(report.route, 'direct')
   t.is(report.verification, undefined)
+})
+
+test('a workflow whose frames outgrow one job message goes through the broadcaster, which cuts them into windows: the output equals local inference', async (t) => {
+  const { market, mesh } = t.context
+  // Stage 2 takes 900x900 x2 = 1800x1800 frames, whose 3600x3600 result (39 MB) no message carries.
+  const frame = testFrame(900, 900, 5)
+  const job = mesh.submit({
+    stages: [
+      { pipeline: 'upscale', model: MODEL },
+      { pipeline: 'upscale', model: MODEL },
+    ],
+    input: [frame],
+  })
+  const refused: string[] = []
+  job.events.on('quote:refused', (e) => refused.push(e.code))
+  const { results, report } = await job.done
+  const local = await market.engine.upscale(MODEL, await market.engine.upscale(MODEL, frame))
+  sameAll(t, results, [local])
+  t.like(results[0]!.frame, { width: 3600, height: 3600 })
+  t.is(report.route, 'direct, then broadcaster')
+  // The direct route asked one orchestrator for stage 2: the limit is the same everywhere.
+  t.deepEqual(refused, ['ERR_ITEM_TOO_LARGE'])
 })
 
 test('a verified direct workflow catches a cheating middle stage: blamed, suspended, nothing of it delivered, and the output equals local inference', async (t) => {
