@@ -93,11 +93,16 @@ export async function* workItems(
   windows?: readonly Window[],
 ): AsyncIterable<WorkInput> {
   let seq = 0
+  // The items a frame makes; `before` is the frame before it (none for the first).
+  const itemsOf = (frame: Frame, before: Frame | undefined): WorkInput[] => {
+    if (windows !== undefined)
+      return windows.map((w) => ({ seq: seq++, frames: [cutWindow(frame, w)], t: 0 }))
+    if (!pairs) return [{ seq: seq++, frames: [frame], t: 0 }]
+    return before === undefined ? [] : [{ seq: seq++, frames: [before, frame], t: 0.5 }]
+  }
+  yield* itemsOf(first, undefined)
   let previous = first
-  if (windows !== undefined) {
-    for (const w of windows) yield { seq: seq++, frames: [cutWindow(first, w)], t: 0 }
-  } else if (!pairs) yield { seq: seq++, frames: [first], t: 0 }
-  while (true) {
+  for (let index = 1; ; index++) {
     signal.throwIfAborted()
     const next = await rest.next()
     if (next.done === true) return
@@ -105,14 +110,10 @@ export async function* workItems(
     if (frame.width !== first.width || frame.height !== first.height) {
       throw new JobError(
         JOB_ERROR_CODES.frameSizeMismatch,
-        `frame ${seq} is ${frame.width}x${frame.height}, the job's first frame ${first.width}x${first.height}; submit one job per frame size`,
+        `frame ${index} is ${frame.width}x${frame.height}, the job's first frame ${first.width}x${first.height}; submit one job per frame size`,
       )
     }
-    if (windows !== undefined) {
-      for (const w of windows) yield { seq: seq++, frames: [cutWindow(frame, w)], t: 0 }
-    } else {
-      yield pairs ? { seq: seq++, frames: [previous, frame], t: 0.5 } : { seq: seq++, frames: [frame], t: 0 }
-    }
+    yield* itemsOf(frame, previous)
     previous = frame
   }
 }

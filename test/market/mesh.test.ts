@@ -167,6 +167,22 @@ test('a frame whose upscaled result no job message could carry goes through in w
   }
 })
 
+test('a job whose frames change size is ended with ERR_FRAME_SIZE_MISMATCH naming the frame', async (t) => {
+  const ctx = t.context
+  await settled(ctx)
+  const frames = [testFrame(32, 32, 1), testFrame(32, 32, 2), testFrame(40, 32, 3)]
+  const job = ctx.mesh.submit({
+    pipeline: 'upscale',
+    model: 'esrgan-slim-x2',
+    maxPrice: PRICE * 3n,
+    input: frames,
+  })
+  await t.throwsAsync(job.done, {
+    code: 'ERR_FRAME_SIZE_MISMATCH',
+    message: /^frame 2 is 40x32, the job's first frame 32x32/,
+  } as never)
+})
+
 /**
  * A 48-frame job whose orchestrator is ended by `end` from inside its fourth result: frames are in
  * flight and most of the clip is still to come. The rest moves on; returns the victim's failure code.
