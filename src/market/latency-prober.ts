@@ -16,6 +16,12 @@ export interface LatencyProberEvents {
 export interface LatencyProberComponents {
   /** Round trip to a peer in ms (Peer.ping). */
   ping: (peerId: string, options: { signal: AbortSignal }) => Promise<number>
+  /**
+   * The round trip libp2p's connection monitor last measured on a connection to the peer, if any.
+   * Used instead of a ping of our own: the ping protocol allows one outbound stream per peer, and
+   * a monitor ping refused for ours makes libp2p abort the whole connection, jobs and all.
+   */
+  measuredRtt?: (peerId: string) => number | undefined
   orderBook: OrderBook
   stats: PeerStats
   logger?: Logger
@@ -99,7 +105,8 @@ export class LatencyProber {
     let ms: number
     let ok = true
     try {
-      ms = Math.min(await this.#c.ping(peerId, { signal }), this.#timeoutMs)
+      const measured = this.#c.measuredRtt?.(peerId)
+      ms = Math.min(measured ?? (await this.#c.ping(peerId, { signal })), this.#timeoutMs)
     } catch (err) {
       if (stopped.aborted) return
       this.#c.logger?.debug('ping failed; counting it as the timeout', { peerId, err })

@@ -64,6 +64,7 @@ export async function startBroadcasterNode(
     const prober = new LatencyProber(
       {
         ping: (peerId, opts) => peer.ping(peerId, opts),
+        measuredRtt: (peerId) => measuredRtt(peer, peerId),
         orderBook: mesh.orderBook,
         stats: mesh.stats,
         logger,
@@ -77,4 +78,13 @@ export async function startBroadcasterNode(
     await stop()
     throw err
   }
+}
+
+/** The connection monitor's last round trip to `peerId` on an open connection (it pings each every 10 s). */
+function measuredRtt(peer: Peer, peerId: string): number | undefined {
+  for (const conn of peer.libp2p.getConnections()) {
+    if (conn.remotePeer.toString() === peerId && conn.status === 'open' && conn.rtt !== undefined)
+      return conn.rtt
+  }
+  return undefined
 }

@@ -175,4 +175,31 @@ test('a seller asked for again while its ping is in flight is pinged once, not o
   t.is(most, 1)
 })
 
+test('a seller whose connection libp2p already measured is not pinged again: its measured round trip is taken', async (t) => {
+  const { sellerPeer, buyerPeer, orderBook } = await pair(t)
+  await buyerPeer.dial(sellerPeer.multiaddrs[0]!)
+  let pings = 0
+  const stats = new PeerStats()
+  const prober = new LatencyProber(
+    {
+      ping: (peerId, { signal }) => {
+        pings++
+        return buyerPeer.ping(peerId, { signal })
+      },
+      // As libp2p's connection monitor sets it on the connection every 10 s.
+      measuredRtt: (peerId) => (peerId === sellerPeer.peerId ? 7 : undefined),
+      orderBook,
+      stats,
+    },
+    { intervalMs: 0, timeoutMs: 2_000 },
+  )
+  prober.start()
+  t.teardown(() => prober.stop())
+  const probed = prober.events.waitFor('probe:done', { filter: (e) => e.peerId === sellerPeer.peerId })
+  prober.enqueue(sellerPeer.peerId)
+  t.like(await probed, { ok: true, ms: 7 })
+  t.is(stats.health(sellerPeer.peerId).latencyMs, 7)
+  t.is(pings, 0)
+})
+
 // The line seller - relay - buyer, with the relay a real bootstrap node, is in advert-relay.test.ts.
