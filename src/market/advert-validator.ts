@@ -5,6 +5,7 @@
  */
 import type { Logger } from '../logger.js'
 import { MAX_MESSAGE_BYTES } from '../peer/protocols.js'
+import { setMostRecent } from '../recent-map.js'
 import {
   type Advert,
   AdvertError,
@@ -201,12 +202,12 @@ export class AdvertValidator {
 
   #remember(peerId: string, sequence: number, now: number): void {
     // Any older advert was signed before this one arrived, so it expires by now + maxExpiry.
-    this.#sequences.delete(peerId)
-    this.#sequences.set(peerId, { sequence, forgetAt: now + this.#maxExpiryMs })
-    if (this.#sequences.size > this.#maxTrackedPeers) {
-      const oldest = this.#sequences.keys().next().value
-      if (oldest !== undefined) this.#sequences.delete(oldest)
-    }
+    setMostRecent(
+      this.#sequences,
+      peerId,
+      { sequence, forgetAt: now + this.#maxExpiryMs },
+      this.#maxTrackedPeers,
+    )
   }
 
   #verifyBinding(peerId: string, address: string, signature: string): boolean {

@@ -4,6 +4,8 @@
  * it through `health()`; the job and ping code write it. Time comes from an injected clock.
  */
 
+import { setMostRecent } from '../recent-map.js'
+
 export interface PeerHealth {
   /** Moving average round-trip in ms; undefined until measured. */
   latencyMs?: number
@@ -141,15 +143,9 @@ export class PeerStats {
         successes: 0,
         failures: 0,
       }
-    } else {
-      this.#peers.delete(peerId)
     }
     // Re-inserting keeps the map in least-recently-touched order for eviction.
-    this.#peers.set(peerId, r)
-    if (this.#peers.size > this.#maxPeers) {
-      const oldest = this.#peers.keys().next().value
-      if (oldest !== undefined) this.#peers.delete(oldest)
-    }
+    setMostRecent(this.#peers, peerId, r, this.#maxPeers)
     return r
   }
 }

@@ -14,6 +14,7 @@
  */
 import type { Logger } from '../logger.js'
 import type { DialTarget, Peer } from '../peer/index.js'
+import { setMostRecent } from '../recent-map.js'
 import type { JobSpec, Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
 
@@ -80,9 +81,7 @@ export class SpareQuotes {
       .then(
         (quote) => {
           if (this.#stop.signal.aborted) return
-          this.#spares.set(key, quote)
-          // Map order is insertion order: the first key is the oldest spare.
-          while (this.#spares.size > this.#o.maxSpares) this.#spares.delete(this.#spares.keys().next().value!)
+          setMostRecent(this.#spares, key, quote, this.#o.maxSpares)
         },
         (err: Error) => this.#c.logger?.debug('no spare quote', { peer: target.peerId, error: err.message }),
       )

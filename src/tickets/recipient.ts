@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { type Logger, silentLogger } from '../logger.js'
+import { setMostRecent } from '../recent-map.js'
 import { abortable, withDeadline } from './abortable.js'
 import { type Address, asBuffer, bytesToHex, toAddress, ZERO_ADDRESS, ZERO_BYTES32 } from './bytes.js'
 import type { ChainClock, GasPriceSource, RedemptionQueue, SenderInfo, SenderInfoSource } from './chain.js'
@@ -368,7 +369,7 @@ export class TicketRecipient {
     if (known !== undefined && asBuffer(publicKey).equals(known)) return
     const signer = addressOfPublicKey(publicKey)
     if (signer !== ticket.sender) throw wrongSignerError(signer, ticket.sender)
-    remember(this.senderKeys, ticket.sender, publicKey, this.opts.maxRememberedSenders)
+    setMostRecent(this.senderKeys, ticket.sender, publicKey, this.opts.maxRememberedSenders)
   }
 
   private checkSharedParams(sender: Address, params: TicketParams): void {
@@ -515,7 +516,7 @@ export class TicketRecipient {
         { cause, details: { sender } },
       )
     }
-    remember(
+    setMostRecent(
       this.senderInfoCache,
       sender,
       freshRead(info, this.opts.senderInfoTtlMs),
@@ -523,13 +524,6 @@ export class TicketRecipient {
     )
     return info
   }
-}
-
-/** Sets `key` as the most recent entry of `map`, dropping the oldest past `max` (Maps keep insertion order). */
-function remember<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key)
-  map.set(key, value)
-  if (map.size > max) map.delete(map.keys().next().value as K)
 }
 
 function balanceKey(sender: Address, sessionId: string): string {
