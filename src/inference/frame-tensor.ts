@@ -4,6 +4,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { InferenceFailedError } from './errors.js'
+import { copyRows } from './tiling.js'
 import type { Frame, TensorSpec } from './types.js'
 
 export interface Region {
@@ -68,15 +69,6 @@ export function frameToTensor(
     writePixels(src, rowBytes, r, nchw, out, (v) => lo + v * k)
   }
   return new ort.Tensor('float32', out, dims)
-}
-
-/** An NHWC region row by row; set() copies (or converts to float) natively. */
-function copyRows(src: Uint8Array, rowBytes: number, r: Region, out: Float32Array | Uint8Array): void {
-  const rowLen = r.width * 3
-  for (let y = 0; y < r.height; y++) {
-    const s = (r.y + y) * rowBytes + r.x * 3
-    out.set(src.subarray(s, s + rowLen), y * rowLen)
-  }
 }
 
 function writePixels(

@@ -73,6 +73,38 @@ export function planTiles(width: number, height: number, options: TilingOptions)
   return tiles
 }
 
+/** An NHWC region of a frame's bytes (`rowBytes` a row) into `out`, row by row; set() copies (or converts to float) natively. */
+export function copyRows(src: Uint8Array, rowBytes: number, r: Region, out: Float32Array | Uint8Array): void {
+  const rowLen = r.width * 3
+  for (let y = 0; y < r.height; y++) {
+    const s = (r.y + y) * rowBytes + r.x * 3
+    out.set(src.subarray(s, s + rowLen), y * rowLen)
+  }
+}
+
+/**
+ * Pastes the `core` of `part`, a model's output for a region of the input whose top-left is
+ * `origin`, into `out` (`outWidth` pixels a row), all at `scale`: the one step every tiled run
+ * ends with.
+ */
+export function pasteCore(
+  out: Uint8Array,
+  outWidth: number,
+  part: Frame,
+  origin: { x: number; y: number },
+  core: Region,
+  scale: number,
+): void {
+  const offX = (core.x - origin.x) * scale
+  const offY = (core.y - origin.y) * scale
+  const rowLen = core.width * scale * 3
+  for (let row = 0; row < core.height * scale; row++) {
+    const src = ((offY + row) * part.width + offX) * 3
+    const dst = ((core.y * scale + row) * outWidth + core.x * scale) * 3
+    out.set(part.data.subarray(src, src + rowLen), dst)
+  }
+}
+
 /**
  * Run `runRegion` on each padded tile and paste each output's core into one output frame of
  * (width·scale)×(height·scale). `runRegion` must return exactly region×scale pixels.
@@ -91,15 +123,7 @@ export async function runTiled(
   const out = new Uint8Array(outW * outH * 3)
   for (const { core, padded } of tiles) {
     throwIfAborted(signal, 'tiled inference')
-    const part = await runRegion(padded)
-    const offX = (core.x - padded.x) * scale
-    const offY = (core.y - padded.y) * scale
-    const rowLen = core.width * scale * 3
-    for (let row = 0; row < core.height * scale; row++) {
-      const src = ((offY + row) * part.width + offX) * 3
-      const dst = ((core.y * scale + row) * outW + core.x * scale) * 3
-      out.set(part.data.subarray(src, src + rowLen), dst)
-    }
+    pasteCore(out, outW, await runRegion(padded), padded, core, scale)
   }
   return { width: outW, height: outH, channels: 3, data: out }
 }

@@ -5,6 +5,7 @@
  * smaller. Only each result's core is kept, as in the engine's own tiling (tiling.ts says why no
  * seam shows).
  */
+import { copyRows, pasteCore } from '../inference/tiling.js'
 import type { Frame } from '../inference/types.js'
 import type { StageResult } from './failover.js'
 import { maxItemPixels } from './job-protocol.js'
@@ -81,11 +82,7 @@ function evenSpans(
 /** The window's pixels as a frame of its own. */
 export function cutWindow(frame: Frame, win: Window): Frame {
   const data = new Uint8Array(win.width * win.height * 3)
-  const rowBytes = win.width * 3
-  for (let row = 0; row < win.height; row++) {
-    const start = ((win.y + row) * frame.width + win.x) * 3
-    data.set(frame.data.subarray(start, start + rowBytes), row * rowBytes)
-  }
+  copyRows(frame.data, frame.width * 3, win, data)
   return { width: win.width, height: win.height, channels: 3, data }
 }
 
@@ -123,13 +120,7 @@ export class WindowedFrame {
     this.#scale = scale
     const outW = this.#width * scale
     this.#out ??= new Uint8Array(outW * this.#height * scale * 3)
-    const { core } = win
-    const rowBytes = core.width * scale * 3
-    for (let row = 0; row < core.height * scale; row++) {
-      const src = (((core.y - win.y) * scale + row) * part.width + (core.x - win.x) * scale) * 3
-      const dst = ((core.y * scale + row) * outW + core.x * scale) * 3
-      this.#out.set(part.data.subarray(src, src + rowBytes), dst)
-    }
+    pasteCore(this.#out, outW, part, win, win.core, scale)
     this.#filled++
   }
 
