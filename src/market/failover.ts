@@ -13,7 +13,7 @@ import type { DialTarget, Peer } from '../peer/peer.js'
 import { type Address, MAX_UINT256 } from '../tickets/ticket.js'
 import { JobSession, openJobStream, type Payer } from './job-session.js'
 import type { WorkInput } from './job-work.js'
-import { isRetryableElsewhere, JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { isRetryableElsewhere, JOB_ERROR_CODES, JobError, refusedEverywhere } from './market-errors.js'
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
@@ -392,8 +392,7 @@ export class Stage {
           code: error.code,
           message: error.message,
         })
-        // The job message limit is the protocol's: no other orchestrator takes such frames either.
-        if (error.code === 'ERR_ABORTED' || error.code === JOB_ERROR_CODES.itemTooLarge) throw error
+        if (error.code === 'ERR_ABORTED' || refusedEverywhere(error.code)) throw error
         continue
       }
       const started = Date.now()

@@ -66,6 +66,14 @@ export class JobError extends FramemeshError {
   }
 }
 
+/**
+ * A refusal no other orchestrator would answer differently, so nobody else is asked: the job
+ * message limit (ERR_ITEM_TOO_LARGE) is the protocol's, the same on every orchestrator.
+ */
+export function refusedEverywhere(code: string): boolean {
+  return code === JOB_ERROR_CODES.itemTooLarge
+}
+
 /** Codes after which another orchestrator may well succeed: the job fails over instead of failing. */
 export function isRetryableElsewhere(code: string): boolean {
   return !(
@@ -75,8 +83,7 @@ export function isRetryableElsewhere(code: string): boolean {
     code === 'ERR_SENDER_INFO' ||
     code === 'ERR_SENDER_UNLOCKING' ||
     code === JOB_ERROR_CODES.frameTooLarge ||
-    // The job message limit is the protocol's: every orchestrator has the same.
-    code === JOB_ERROR_CODES.itemTooLarge ||
+    refusedEverywhere(code) ||
     code === JOB_ERROR_CODES.unsupportedFormat
   )
 }

@@ -10,7 +10,7 @@ import type { TypedEmitter } from '../peer/events.js'
 import type { Peer } from '../peer/peer.js'
 import type { PeerUse, StageCandidate } from './failover.js'
 import { isTextPipeline } from './job-work.js'
-import { asFramemeshError, JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { asFramemeshError, JOB_ERROR_CODES, JobError, refusedEverywhere } from './market-errors.js'
 import { FRAME_FORMAT_RGB24, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
 import type { DirectWorkflowComponents, DirectWorkflowEvents, DirectWorkflowOptions } from './workflow.js'
@@ -115,8 +115,7 @@ export async function quoteStage(
         stage: index,
       })
       if (lastError.code === 'ERR_ABORTED') throw lastError
-      // The job message limit is the protocol's: nobody else would quote it either.
-      if (lastError.code === JOB_ERROR_CODES.itemTooLarge) break
+      if (refusedEverywhere(lastError.code)) break
     }
   }
   throw new JobError(
