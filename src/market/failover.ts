@@ -26,6 +26,7 @@ import type { Verdict, VerificationReport } from './verifier.js'
  */
 const OUR_DOING: ReadonlySet<string> = new Set([
   JOB_ERROR_CODES.tooManyStreams,
+  JOB_ERROR_CODES.tooManySenders,
   'ERR_SENDER_INFO',
   'ERR_SENDER_UNLOCKING',
   'ERR_PARAMS_FACE_TOO_HIGH',

@@ -42,6 +42,8 @@ export const JOB_ERROR_CODES = {
    * broadcaster (the feeder is to blame).
    */
   feedMismatch: 'ERR_FEED_MISMATCH',
+  /** Quotes: the asking peer named more different sender addresses than one peer may (our doing). */
+  tooManySenders: 'ERR_TOO_MANY_SENDERS',
 } as const
 
 export type JobErrorCode = (typeof JOB_ERROR_CODES)[keyof typeof JOB_ERROR_CODES]

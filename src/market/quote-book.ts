@@ -21,6 +21,7 @@ import {
 import { JOB_ERROR_CODES, QuoteRefusedError } from './market-errors.js'
 import type { SignedQuote } from './pb/quote.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote, signQuote } from './quote.js'
+import { SendersPerPeer } from './senders-per-peer.js'
 import { microUnitsPerItem, ticketPrice } from './units.js'
 
 export interface QuoteBookComponents {
@@ -44,6 +45,11 @@ export interface QuoteBookOptions {
   window?: number
   /** Unused quotes kept at once; the oldest are dropped past this (default 1,000). */
   maxQuotes?: number
+  /**
+   * Different sender addresses one peer may name in 10 minutes (default 8). Each new one costs a
+   * chain read, and an honest broadcaster pays from one wallet.
+   */
+  maxSendersPerPeer?: number
 }
 
 export interface QuoteRecord {
@@ -64,11 +70,21 @@ export class QuoteBook {
   readonly #o: Required<QuoteBookOptions>
   readonly #now: () => number
   readonly #quotes = new Map<string, QuoteRecord>()
+  readonly #senders: SendersPerPeer
 
   constructor(components: QuoteBookComponents, options: QuoteBookOptions) {
     this.#c = components
     this.#now = components.now ?? Date.now
-    this.#o = { ttlMs: 30_000, maxFrameWidth: 0, maxFrameHeight: 0, window: 8, maxQuotes: 1_000, ...options }
+    this.#o = {
+      ttlMs: 30_000,
+      maxFrameWidth: 0,
+      maxFrameHeight: 0,
+      window: 8,
+      maxQuotes: 1_000,
+      maxSendersPerPeer: 8,
+      ...options,
+    }
+    this.#senders = new SendersPerPeer({ maxSenders: this.#o.maxSendersPerPeer, now: this.#now })
   }
 
   get window(): number {
@@ -82,6 +98,8 @@ export class QuoteBook {
   ): Promise<{ quote: Quote; signed: SignedQuote }> {
     const price = this.#check(spec)
     const unit = price.unit ?? defaultUnitFor(spec.pipeline)
+    // Before the sender's funds are read: an unseen sender costs a chain read.
+    if (options.requester !== undefined) this.#senders.admit(options.requester, spec.sender.toLowerCase())
     let ticketParams: Quote['ticketParams']
     try {
       ticketParams = await this.#c.recipient.issueParams({

@@ -23,6 +23,7 @@ export type TicketErrorCode =
   | 'ERR_SENDER_UNLOCKING'
   | 'ERR_SENDER_FUNDS'
   | 'ERR_SENDER_INFO'
+  | 'ERR_SENDER_READS_BUSY'
   | 'ERR_INSUFFICIENT_CREDIT'
   // the sender refusing parameters it was quoted
   | 'ERR_PARAMS_EV_ABOVE_FACE'

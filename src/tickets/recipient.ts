@@ -84,6 +84,12 @@ export interface TicketRecipientOptions {
    * go first). Anyone can ask for a quote naming any address, so this must not grow without end.
    */
   maxRememberedSenders?: number
+  /**
+   * Chain reads of senders' funds in flight at once (default 32). Past it, a sender read before
+   * is checked on its last read (within senderInfoStaleMs) and an unseen one is refused with
+   * ERR_SENDER_READS_BUSY: quotes naming many made-up senders must not flood the RPC endpoint.
+   */
+  maxSenderReadsInFlight?: number
 }
 
 export interface TicketRejection {
@@ -168,6 +174,7 @@ export class TicketRecipient {
       senderInfoStaleMs: options.senderInfoStaleMs ?? 300_000,
       maxBatchSize: options.maxBatchSize ?? 1_000,
       maxRememberedSenders: options.maxRememberedSenders ?? 10_000,
+      maxSenderReadsInFlight: options.maxSenderReadsInFlight ?? 32,
     }
     if (this.opts.reserveShares <= 0n) throw new TicketError('ERR_TICKET_FIELD', 'reserveShares must be ≥ 1')
   }
@@ -482,6 +489,15 @@ export class TicketRecipient {
     const cached = this.senderInfoCache.get(sender)
     if (cached !== undefined && Date.now() < cached.freshUntil) return cached.info
     let pending = this.senderInfoInFlight.get(sender)
+    if (pending === undefined && this.senderInfoInFlight.size >= this.opts.maxSenderReadsInFlight) {
+      const last = standIn(cached, this.opts.senderInfoStaleMs, 0)
+      if (last !== undefined) return last.info
+      throw new TicketError(
+        'ERR_SENDER_READS_BUSY',
+        `${this.senderInfoInFlight.size} reads of senders' funds are in flight, the most this orchestrator makes at once; retry shortly or try another orchestrator`,
+        { details: { sender } },
+      )
+    }
     if (pending === undefined) {
       pending = this.fetchSenderInfo(sender).finally(() => this.senderInfoInFlight.delete(sender))
       this.senderInfoInFlight.set(sender, pending)

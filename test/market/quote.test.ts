@@ -105,3 +105,37 @@ test('a quote whose body was altered, or that another key signed, is rejected wi
   const forgedKey = await t.throwsAsync(verifyQuote(impostor, orch.peer.peerId))
   t.is((forgedKey as { code?: string }).code, 'ERR_QUOTE_INVALID')
 })
+
+test('a peer naming more than 8 different senders in 10 minutes is refused with ERR_TOO_MANY_SENDERS, and its own wallet still gets quotes', async (t) => {
+  const { clock } = t.context
+  try {
+    // Made-up senders: each costs the orchestrator a chain read and is refused for its funds,
+    // until the peer has named 8 different senders (its own wallet among them).
+    const codes: string[] = []
+    for (let n = 1; n <= 10; n++) {
+      const err = await t.throwsAsync(
+        ask(t.context, spec(t.context, { sender: `0x${n.toString(16).padStart(40, 'a')}` as Address })),
+      )
+      codes.push((err as { code?: string }).code ?? '')
+    }
+    const refusedAt = codes.indexOf('ERR_TOO_MANY_SENDERS')
+    t.true(refusedAt > 0, codes.join())
+    t.true(
+      codes.slice(0, refusedAt).every((c) => c === 'ERR_SENDER_FUNDS'),
+      codes.join(),
+    )
+    t.true(
+      codes.slice(refusedAt).every((c) => c === 'ERR_TOO_MANY_SENDERS'),
+      codes.join(),
+    )
+    await t.notThrowsAsync(ask(t.context, spec(t.context)))
+    // Ten minutes on, the made-up senders no longer count.
+    clock.now += 600_000
+    const later = await t.throwsAsync(
+      ask(t.context, spec(t.context, { sender: `0x${'b'.repeat(40)}` as Address })),
+    )
+    t.is((later as { code?: string }).code, 'ERR_SENDER_FUNDS')
+  } finally {
+    clock.now = Date.now()
+  }
+})

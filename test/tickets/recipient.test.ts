@@ -341,6 +341,38 @@ test('the recipient remembers at most maxRememberedSenders senders, dropping the
   t.is(chain.senderInfoCalls, 4)
 })
 
+test('past maxSenderReadsInFlight an unseen sender is refused with ERR_SENDER_READS_BUSY and a known one is checked on its last read', async (t) => {
+  const chain = new FixedChain()
+  const senders = ['0x' + '1'.repeat(40), '0x' + '2'.repeat(40), '0x' + '3'.repeat(40)] as Address[]
+  for (const s of [SENDER, ...senders]) chain.fund(s, ETH, ETH)
+  let open: () => void = () => {}
+  let gate: Promise<void> = Promise.resolve()
+  const gated = {
+    getSenderInfo: async (s: Address) => {
+      await gate
+      return chain.getSenderInfo(s)
+    },
+  }
+  const recipient = new TicketRecipient(
+    { clock: chain, senderInfo: gated, gasPrice: chain, redemptionQueue: new MemoryRedemptionQueue() },
+    { address: RECIPIENT, senderInfoTtlMs: 0, maxSenderReadsInFlight: 2 },
+  )
+  await recipient.issueParams({ sender: SENDER, price: PRICE })
+  gate = new Promise((resolve) => (open = resolve))
+  const slow = senders.slice(0, 2).map((sender) => recipient.issueParams({ sender, price: PRICE }))
+  const readsBefore = chain.senderInfoCalls
+  const busy = await t.throwsAsync(recipient.issueParams({ sender: senders[2]!, price: PRICE }))
+  t.is((busy as { code?: string }).code, 'ERR_SENDER_READS_BUSY')
+  t.regex(busy!.message, /retry shortly or try another orchestrator/)
+  // A sender read before is served on that read, without a third read in flight.
+  await t.notThrowsAsync(recipient.issueParams({ sender: SENDER, price: PRICE }))
+  open()
+  await Promise.all(slow)
+  t.is(chain.senderInfoCalls, readsBefore + 2)
+  // With the reads done, the refused sender is read and quoted.
+  await t.notThrowsAsync(recipient.issueParams({ sender: senders[2]!, price: PRICE }))
+})
+
 test('sender funds are read once per TTL, not once per ticket', async (t) => {
   const { chain, recipient } = setup({ senderInfoTtlMs: 60_000 })
   const params = await recipient.issueParams({ sender: SENDER, price: PRICE })
