@@ -32,7 +32,10 @@ export interface GatewayJob {
 }
 
 export type GatewayJobEvent =
-  | { event: 'progress'; data: { framesDone: number; framesTotal?: number } }
+  | {
+      event: 'progress'
+      data: { framesDone: number; framesTotal?: number; windows?: { done: number; of: number } }
+    }
   | { event: 'peer'; data: { stage: number; from?: string; to: string; reason?: string } }
   | { event: 'payment'; data: { peerId: string; tickets: number; evWei: string } }
   | { event: 'done' | 'failed'; data: GatewayJob }

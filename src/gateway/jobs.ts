@@ -28,6 +28,11 @@ export interface JobView {
   status: JobStatus
   framesDone: number
   framesTotal?: number
+  /**
+   * A frame sent through the mesh in windows (an upscale over ~0.7 MP): how many of the next
+   * frame's windows are back. Absent between frames.
+   */
+  windows?: { done: number; of: number }
   peers: string[]
   /** Tickets' expected value sent (wei). */
   paidWei: bigint
@@ -112,9 +117,7 @@ export class GatewayJobs {
         const record = restoredRecord(JSON.parse(await readFile(path, 'utf8')), name)
         if (record.view.status === 'running') {
           // It was running when the gateway went down without finishing it (a crash, a kill).
-          record.view.status = 'failed'
-          record.view.errorCode = 'ERR_SHUTTING_DOWN'
-          record.view.error = 'the gateway stopped while the job ran; submit it again'
+          cutOff(record.view)
           record.view.finishedAt = record.view.startedAt
           record.history = [{ event: 'failed', data: record.view }]
           record.outputPath = undefined
@@ -257,14 +260,14 @@ export class GatewayJobs {
       view.status = 'failed'
       if (this.#closing && signal.aborted) {
         // The mesh says only "cancelled"; a client that follows the job should know to resubmit.
-        view.error = 'the gateway shut down while the job ran; submit it again once the gateway is back'
-        view.errorCode = 'ERR_SHUTTING_DOWN'
+        cutOff(view)
       } else {
         view.error = err instanceof Error ? err.message : String(err)
         view.errorCode = (err as { code?: string }).code
       }
       this.#logger?.warn('gateway job failed', { id: view.id, error: view.error, code: view.errorCode })
     } finally {
+      delete view.windows
       if (view.status === 'failed' && record.outputPath !== undefined) {
         // What a failed job wrote is no result (the output route serves done jobs only).
         await rm(record.outputPath, { force: true })
@@ -309,9 +312,15 @@ export class GatewayJobs {
     for await (const ev of events) {
       if (ev.type === 'progress') {
         view.framesDone = ev.framesDone
+        if (ev.windows === undefined) delete view.windows
+        else view.windows = ev.windows
         this.#emit(record, {
           event: 'progress',
-          data: { framesDone: ev.framesDone, framesTotal: view.framesTotal },
+          data: {
+            framesDone: ev.framesDone,
+            framesTotal: view.framesTotal,
+            ...(ev.windows === undefined ? {} : { windows: ev.windows }),
+          },
         })
       } else if (ev.type === 'peer') {
         if (!view.peers.includes(ev.to)) view.peers.push(ev.to)
@@ -389,4 +398,11 @@ async function* framesOf(outputs: AsyncIterable<MeshOutput>): AsyncGenerator<Fra
     if (out.kind !== 'frame') throw new Error('expected frames from the last stage, got text')
     yield out.frame
   }
+}
+
+/** A job the gateway's stop (clean, or a crash found at restart) cut off: the client resubmits. */
+function cutOff(view: JobView): void {
+  view.status = 'failed'
+  view.errorCode = 'ERR_SHUTTING_DOWN'
+  view.error = 'the gateway stopped while the job ran; submit it again once the gateway is back'
 }

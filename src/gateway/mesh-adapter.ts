@@ -60,9 +60,14 @@ function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, s
   async function* events(): AsyncGenerator<MeshJobEvent> {
     // Why each stage's last orchestrator failed or would not quote: a move away from it says so.
     const failures = new Map<number, string>()
+    let framesDone = 0
     for await (const e of job.events) {
       const stage = (e.detail as { stage?: number }).stage ?? 0
-      if (e.type === 'progress') yield { type: 'progress', framesDone: e.detail.done }
+      if (e.type === 'progress') {
+        framesDone = e.detail.done
+        yield { type: 'progress', framesDone }
+      } else if (e.type === 'progress:windows')
+        yield { type: 'progress', framesDone, windows: { done: e.detail.done, of: e.detail.of } }
       else if (e.type === 'peer:selected') yield { type: 'peer', stage, to: e.detail.peerId }
       else if (e.type === 'peer:failed' || e.type === 'quote:refused')
         failures.set(stage, failureReason(e.detail.code, e.detail.message))

@@ -23,7 +23,8 @@ export interface StageSpec {
 }
 
 export type MeshJobEvent =
-  | { type: 'progress'; framesDone: number }
+  /** `windows`: of a frame sent in windows, how many of the next frame's are back. */
+  | { type: 'progress'; framesDone: number; windows?: { done: number; of: number } }
   | { type: 'peer'; stage: number; from?: string; to: string; reason?: string }
   | { type: 'payment'; peerId: string; tickets: number; evWei: bigint }
 

@@ -110,6 +110,11 @@ export function openApiDocument(): Record<string, unknown> {
             status: { enum: ['running', 'done', 'failed'] },
             framesDone: { type: 'integer' },
             framesTotal: { type: 'integer' },
+            windows: {
+              type: 'object',
+              description: 'a frame sent in windows: how many of the next frame’s windows are back',
+              properties: { done: { type: 'integer' }, of: { type: 'integer' } },
+            },
             peers: { type: 'array', items: { type: 'string' } },
             paidWei: { type: 'string', description: "tickets' expected value sent, wei" },
             text: { type: 'string' },

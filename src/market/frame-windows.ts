@@ -136,20 +136,22 @@ export class WindowedFrame {
 
 /**
  * Takes a stage's results, which come in order, one per window, and hands on each frame once its
- * last window is in, numbered as the frame.
+ * last window is in, numbered as the frame. `partly` hears of every other window (for progress).
  */
 export function assembleWindows(
   windows: readonly Window[],
   width: number,
   height: number,
   deliver: (result: StageResult) => void,
+  partly?: (windowsDone: number, result: StageResult) => void,
 ): (result: StageResult) => void {
   let current: WindowedFrame | undefined
   return (result) => {
     const index = result.seq % windows.length
     if (index === 0) current = new WindowedFrame(windows, width, height)
     current!.put(index, result.frame)
-    if (current!.complete) {
+    if (!current!.complete) partly?.(index + 1, result)
+    else {
       deliver({
         seq: Math.floor(result.seq / windows.length),
         frame: current!.frame(),

@@ -178,7 +178,9 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     'result',
     windows === undefined
       ? deliver
-      : assembleWindows(windows, first.value.width, first.value.height, deliver),
+      : assembleWindows(windows, first.value.width, first.value.height, deliver, (done, result) => {
+          if (r.last) events.emit('progress:windows', { done, of: windows.length, peerId: result.peerId })
+        }),
   )
   try {
     const report = await stage.run(items)

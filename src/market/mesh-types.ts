@@ -150,6 +150,11 @@ export interface JobResult {
 export interface MeshJobEvents extends StageEvents, VerifierEvents {
   progress: { done: number; total?: number; peerId: string }
   /**
+   * The last stage cuts each frame into windows (upscales over ~0.7 MP): `done` of the `of`
+   * windows of the frame after the `progress` count are back. Its last window comes as 'progress'.
+   */
+  'progress:windows': { done: number; of: number; peerId: string }
+  /**
    * The direct run of a workflow failed (`code`, `message`: its error, whose `peerId` names the
    * orchestrator to blame when there is one); the job goes on through the broadcaster from output
    * `delivered`. The stage failures that led to it were reported as 'peer:failed' already.

@@ -42,3 +42,20 @@ test('rates count from when the work began, so progress that arrives in a burst 
   progress.done()
   t.is(lines.at(-1), 'upscale [########################] 100% 6/6 frames, 1.5 frames/s')
 })
+
+test('a large item sent in parts moves the bar and the eta before it is done, and its tick clears the parts', (t) => {
+  const lines: string[] = []
+  let now = 0
+  const progress = createProgress((l) => lines.push(l), { label: 'upscale', total: 1, now: () => now })
+  now = 10_000
+  progress.part(16, 64, 'windows')
+  now = 20_000
+  progress.part(32, 64, 'windows')
+  now = 40_000
+  progress.tick()
+  t.deepEqual(lines, [
+    'upscale [######..................]  25% 0/1 frames (next: 16/64 windows), 0.0 frames/s, eta 30 s',
+    'upscale [############............]  50% 0/1 frames (next: 32/64 windows), 0.0 frames/s, eta 20 s',
+    'upscale [########################] 100% 1/1 frames, 0.0 frames/s',
+  ])
+})

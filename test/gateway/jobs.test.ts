@@ -99,6 +99,36 @@ test.serial('an image job gives a PNG twice the size and lists the jobs', async 
   t.true(jobs.some((j) => j.id === id))
 })
 
+test.serial(
+  'an image sent through the mesh in windows reports its windows as progress before the frame is done',
+  async (t) => {
+    // 1000×720 is past what one job message carries at ×4, so the mesh cuts it into six windows.
+    const res = await startJob(await pngOf(testFrame(1000, 720, 3)), 'upscale')
+    t.is(res.status, 202)
+    const { id } = (await res.json()) as JobJson
+    const events = await readEvents(
+      `${world.gateway.url}/v1/jobs/${id}/events`,
+      (e) => e === 'done' || e === 'failed',
+      AbortSignal.timeout(60_000),
+    )
+    t.is(events.at(-1)?.event, 'done', JSON.stringify(events.at(-1)))
+    const progress = events
+      .filter((e) => e.event === 'progress')
+      .map((e) => e.data as { framesDone: number; windows?: { done: number; of: number } })
+    t.deepEqual(
+      progress.map((p) =>
+        p.windows === undefined ? `${p.framesDone}` : `${p.framesDone}+${p.windows.done}/${p.windows.of}`,
+      ),
+      ['0+1/6', '0+2/6', '0+3/6', '0+4/6', '0+5/6', '1'],
+    )
+    const view = (await (await fetch(`${world.gateway.url}/v1/jobs/${id}`)).json()) as JobJson & {
+      windows?: unknown
+    }
+    t.like(view, { framesDone: 1, status: 'done' })
+    t.false('windows' in view, 'a finished job has no frame under way')
+  },
+)
+
 test.serial('a chain upscale,ocr runs both stages on mesh peers and gives the text as JSON', async (t) => {
   const png = await renderPng(textLine('FRAMEMESH 2026', 10, 40, 24), 240, 64)
   const res = await startJob(new Blob([new Uint8Array(png)], { type: 'image/png' }), 'upscale,ocr')

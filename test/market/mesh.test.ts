@@ -146,8 +146,10 @@ test('a frame whose upscaled result no job message could carry goes through in w
     maxPrice: PRICE * 3n,
     input: frames,
   })
-  const progress: number[] = []
-  job.events.on('progress', (e) => progress.push(e.done))
+  // Progress in windows between frames: a large frame does not sit at 0 until its last window.
+  const progress: string[] = []
+  job.events.on('progress', (e) => progress.push(`${e.done}`))
+  job.events.on('progress:windows', (e) => progress.push(`${e.done}/${e.of}`))
   const { frames: out, report } = await job.done
   t.is(report.items, 2)
   t.is(
@@ -155,7 +157,7 @@ test('a frame whose upscaled result no job message could carry goes through in w
     12,
     'six windows a frame',
   )
-  t.deepEqual(progress, [1, 2])
+  t.deepEqual(progress, ['1/6', '2/6', '3/6', '4/6', '5/6', '1', '1/6', '2/6', '3/6', '4/6', '5/6', '2'])
   const local = await localUpscale(ctx, frames)
   for (const [i, frame] of out.entries()) {
     t.like(frame, { width: 2560, height: 1440 })

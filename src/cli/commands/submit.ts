@@ -214,7 +214,12 @@ async function follow(
         }
         const delta = ev.data.framesDone - framesDone
         framesDone = ev.data.framesDone
-        progress.tick(delta)
+        const { windows } = ev.data
+        if (windows === undefined) progress.tick(delta)
+        else {
+          if (delta > 0) progress.tick(delta)
+          progress.part(windows.done, windows.of, 'windows')
+        }
         break
       }
       case 'peer':

@@ -57,7 +57,7 @@ async function refreshJobs() {
       cell(j.id.slice(0, 8)),
       cell(j.stages.join(' → ')),
       status,
-      cell(`${j.framesDone} / ${j.framesTotal ?? '?'}`),
+      cell(`${j.framesDone} / ${j.framesTotal ?? '?'}${windowsNote(j.windows)}`),
       cell(j.peers.map(shortPeer).join(', ')),
       cell(`${weiToEth(j.paidWei).toExponential(3)} ETH`),
     )
@@ -129,6 +129,11 @@ async function submit(event) {
   }
 }
 
+/** ", next frame 12/63 windows" while a frame sent in windows is under way. */
+function windowsNote(windows) {
+  return windows ? `, next frame ${windows.done}/${windows.of} windows` : ''
+}
+
 function follow(id) {
   return new Promise((resolve) => {
     const events = new EventSource(`/v1/jobs/${id}/events`)
@@ -139,9 +144,12 @@ function follow(id) {
     }
     events.addEventListener('progress', (e) => {
       const p = JSON.parse(e.data)
-      $('progress').max = p.framesTotal ?? Math.max(1, p.framesDone)
-      $('progress').value = p.framesDone
-      $('progress-text').textContent = `${p.framesDone} / ${p.framesTotal ?? '?'} frames`
+      // A frame sent in windows counts by its share of windows back, so one large image moves.
+      const through = p.framesDone + (p.windows ? p.windows.done / p.windows.of : 0)
+      $('progress').max = p.framesTotal ?? Math.max(1, Math.ceil(through))
+      $('progress').value = through
+      $('progress-text').textContent =
+        `${p.framesDone} / ${p.framesTotal ?? '?'} frames${windowsNote(p.windows)}`
     })
     events.addEventListener('peer', (e) => {
       const p = JSON.parse(e.data)
