@@ -36,6 +36,14 @@ export interface AdvertCheckContext {
 
 export const DEFAULT_MAX_EXPIRY_MS = 10 * 60_000
 
+/**
+ * How many adverts a peer may have accepted: `burst` back to back, then one per `refillMs`.
+ * Advertisers publish at most one per ADVERT_MIN_INTERVAL_MS, a little slower than this refills,
+ * so jitter on the way never makes an honest advert look too early.
+ */
+export const ADVERT_RATE = { burst: 10, refillMs: 200 } as const
+export const ADVERT_MIN_INTERVAL_MS = 250
+
 function refuse(code: AdvertRejectCode, message: string): AdvertValidation {
   return { ok: false, code, message }
 }
@@ -96,13 +104,15 @@ export async function checkAdvert(bytes: Uint8Array, ctx: AdvertCheckContext): P
 }
 
 /**
- * The gossip verdict for a refusal. Every refusal is a 'reject' so gossipsub's P4 penalty lands on
- * the forwarding peer and spammers get pruned. The one honest way to trip this is an advert
- * expiring or being overtaken in flight; adverts live minutes and are republished seconds apart,
- * so that window is small next to the penalty's decay.
+ * The gossip verdict for a refusal. Every refusal of the advert itself is a 'reject' so
+ * gossipsub's P4 penalty lands on the forwarding peer and spammers get pruned. The one honest way
+ * to trip this is an advert expiring or being overtaken in flight; adverts live minutes and are
+ * republished seconds apart, so that window is small next to the penalty's decay. An advert that
+ * came too soon after its peer's last is sound and only dropped ('ignore'): the relay that passed
+ * it on may have let it through within its own allowance, a little earlier.
  */
-export function gossipVerdict(_code: AdvertRejectCode): 'reject' | 'ignore' {
-  return 'reject'
+export function gossipVerdict(code: AdvertRejectCode): 'reject' | 'ignore' {
+  return code === 'ERR_ADVERT_TOO_FREQUENT' ? 'ignore' : 'reject'
 }
 
 export interface AdvertValidatorComponents {
@@ -118,12 +128,22 @@ export interface AdvertValidatorOptions {
   maxTrackedPeers?: number
   /** Verified payment bindings kept to skip secp256k1 recovery on every republish. */
   bindingCacheSize?: number
+  /**
+   * Adverts one peer may have accepted back to back (default ADVERT_RATE.burst); past it, one per
+   * `advertRefillMs` (default ADVERT_RATE.refillMs). Each accepted advert is relayed to the whole
+   * mesh, so a peer republishing without pause would cost every node a check and a relay per advert.
+   */
+  advertBurst?: number
+  advertRefillMs?: number
 }
 
 interface SequenceEntry {
   sequence: number
   /** After this (unix ms) no older advert from the peer can still be unexpired, so we may forget it. */
   forgetAt: number
+  /** Adverts the peer may still have accepted at once, as of `refilledAt`. */
+  allowance: number
+  refilledAt: number
 }
 
 /** Stateful advert checking for one node: remembers sequences and verified bindings. */
@@ -134,6 +154,8 @@ export class AdvertValidator {
   readonly #maxBytes: number
   readonly #maxTrackedPeers: number
   readonly #bindingCacheSize: number
+  readonly #burst: number
+  readonly #refillMs: number
   readonly #sequences = new Map<string, SequenceEntry>()
   readonly #bindings = new Set<string>()
   readonly #refusals = new Map<AdvertRejectCode, number>()
@@ -146,6 +168,8 @@ export class AdvertValidator {
     this.#maxBytes = options.maxBytes ?? MAX_MESSAGE_BYTES.advert
     this.#maxTrackedPeers = options.maxTrackedPeers ?? 10_000
     this.#bindingCacheSize = options.bindingCacheSize ?? 4_096
+    this.#burst = options.advertBurst ?? ADVERT_RATE.burst
+    this.#refillMs = options.advertRefillMs ?? ADVERT_RATE.refillMs
   }
 
   /** Checks an advert and, when it passes, remembers its sequence so replays of it fail. */
@@ -170,9 +194,25 @@ export class AdvertValidator {
           ),
         )
       }
-      this.#remember(result.advert.peerId, result.advert.sequence, now)
+      const allowance = this.#allowance(result.advert.peerId, now)
+      if (allowance < 1) {
+        return this.#count(
+          refuse(
+            'ERR_ADVERT_TOO_FREQUENT',
+            `advert from ${result.advert.peerId} came less than ${this.#refillMs} ms after its last ${this.#burst}; adverts are republished on change and heartbeat, not in a loop`,
+          ),
+        )
+      }
+      this.#remember(result.advert.peerId, result.advert.sequence, now, allowance - 1)
     }
     return this.#count(result)
+  }
+
+  /** What the peer may still have accepted now: its allowance, refilled for the time since. */
+  #allowance(peerId: string, now: number): number {
+    const entry = this.#sequences.get(peerId)
+    if (entry === undefined) return this.#burst
+    return Math.min(this.#burst, entry.allowance + (now - entry.refilledAt) / this.#refillMs)
   }
 
   lastSequence(peerId: string, now: number = this.#now()): number | undefined {
@@ -200,12 +240,12 @@ export class AdvertValidator {
     return result
   }
 
-  #remember(peerId: string, sequence: number, now: number): void {
+  #remember(peerId: string, sequence: number, now: number, allowance: number): void {
     // Any older advert was signed before this one arrived, so it expires by now + maxExpiry.
     setMostRecent(
       this.#sequences,
       peerId,
-      { sequence, forgetAt: now + this.#maxExpiryMs },
+      { sequence, forgetAt: now + this.#maxExpiryMs, allowance, refilledAt: now },
       this.#maxTrackedPeers,
     )
   }

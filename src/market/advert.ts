@@ -73,6 +73,7 @@ export type AdvertRejectCode =
   | 'ERR_ADVERT_PUBLISHER_MISMATCH'
   | 'ERR_ADVERT_BAD_PAYMENT_BINDING'
   | 'ERR_ADVERT_UNSIGNED_GOSSIP'
+  | 'ERR_ADVERT_TOO_FREQUENT'
 
 export class AdvertError extends FramemeshError {
   declare readonly code: AdvertRejectCode

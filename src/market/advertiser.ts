@@ -20,7 +20,7 @@ import {
   type PricingUnit,
   signAdvert,
 } from './advert.js'
-import { DEFAULT_MAX_EXPIRY_MS } from './advert-validator.js'
+import { ADVERT_MIN_INTERVAL_MS, DEFAULT_MAX_EXPIRY_MS } from './advert-validator.js'
 
 export class AdvertiserConfigError extends FramemeshError {
   constructor(message: string) {
@@ -81,6 +81,8 @@ export class Advertiser {
   readonly #logger: Logger
   #binding?: { paymentAddress: string; paymentSignature: string }
   #lastSequence = 0
+  /** When the last advert went out (ms, on `now`'s clock); the next waits ADVERT_MIN_INTERVAL_MS. */
+  #lastPublishedAt = -Infinity
   #current?: Advert
   #debounce?: ReturnType<typeof setTimeout>
   #heartbeat?: ReturnType<typeof setTimeout>
@@ -207,7 +209,11 @@ export class Advertiser {
   }
 
   async #publish(): Promise<Advert | undefined> {
+    // Receivers drop a peer's adverts that come faster than ADVERT_RATE allows: keep under it.
+    const wait = this.#lastPublishedAt + ADVERT_MIN_INTERVAL_MS - this.#now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
     if (!this.#running) return undefined
+    this.#lastPublishedAt = this.#now()
     this.#armHeartbeat()
     try {
       const advert = this.build()

@@ -6,7 +6,12 @@ import {
   signAdvert,
   verifyAdvertSignature,
 } from '../../src/market/advert.js'
-import { AdvertValidator, checkAdvert } from '../../src/market/advert-validator.js'
+import {
+  ADVERT_MIN_INTERVAL_MS,
+  AdvertValidator,
+  checkAdvert,
+  gossipVerdict,
+} from '../../src/market/advert-validator.js'
 import { SignedAdvert } from '../../src/market/pb/advert.js'
 import { MAX_MESSAGE_BYTES } from '../../src/peer/protocols.js'
 import { makeAdvert, makeSeller, model } from './fixtures.js'
@@ -205,4 +210,39 @@ test('a cached payment binding does not let a later forged advert signature thro
     ok: false,
     code: 'ERR_ADVERT_BAD_SIGNATURE',
   })
+})
+
+test('a peer past its advert allowance (10 back to back, then one per 200 ms) is dropped with ERR_ADVERT_TOO_FREQUENT, not penalised', async (t) => {
+  const seller = await makeSeller()
+  let now = NOW
+  const validator = new AdvertValidator({ now: () => now })
+  const advert = async (sequence: number) =>
+    signAdvert(await makeAdvert(seller, { sequence }, NOW), seller.privateKey)
+  for (let s = 1; s <= 10; s++)
+    t.true((await validator.validate(await advert(s), seller.peerId)).ok, `advert ${s}`)
+  const eleventh = await validator.validate(await advert(11), seller.peerId)
+  t.like(eleventh, { ok: false, code: 'ERR_ADVERT_TOO_FREQUENT' })
+  t.is(gossipVerdict('ERR_ADVERT_TOO_FREQUENT'), 'ignore')
+  t.is(gossipVerdict('ERR_ADVERT_BAD_SIGNATURE'), 'reject')
+  // The dropped advert's sequence was not taken: once the allowance refills it is accepted.
+  now += 199
+  t.like(await validator.validate(await advert(11), seller.peerId), { code: 'ERR_ADVERT_TOO_FREQUENT' })
+  now += 1
+  t.true((await validator.validate(await advert(11), seller.peerId)).ok)
+  t.like(await validator.validate(await advert(12), seller.peerId), { code: 'ERR_ADVERT_TOO_FREQUENT' })
+  // One per ADVERT_MIN_INTERVAL_MS, the fastest an advertiser publishes, never meets the limit.
+  for (let s = 13; s < 40; s++) {
+    now += ADVERT_MIN_INTERVAL_MS
+    t.true((await validator.validate(await advert(s), seller.peerId)).ok, `advert ${s}`)
+  }
+  // Other peers have their own allowance.
+  const other = await makeSeller()
+  t.true(
+    (
+      await validator.validate(
+        await signAdvert(await makeAdvert(other, {}, NOW), other.privateKey),
+        other.peerId,
+      )
+    ).ok,
+  )
 })

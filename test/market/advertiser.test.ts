@@ -1,6 +1,6 @@
 import test from 'ava'
 import type { ModelStatus } from '../../src/inference/types.js'
-import { AdvertValidator } from '../../src/market/advert-validator.js'
+import { ADVERT_RATE, AdvertValidator } from '../../src/market/advert-validator.js'
 import { Advertiser, type AdvertiserOptions } from '../../src/market/advertiser.js'
 import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
 import { makeSeller, type Seller } from './fixtures.js'
@@ -90,6 +90,31 @@ test('a burst of changes sends one advert after the debounce', async (t) => {
   t.is(h.sent.length, 3)
 })
 
+test('under constant change an advertiser publishes no faster than receivers accept, so none of its adverts is dropped', async (t) => {
+  const h = await harness({ debounceMs: 1 })
+  // Receivers check each advert as it arrives, on their own clock.
+  const receiver = new AdvertValidator()
+  const verdicts: string[] = []
+  h.advertiser.events.on('advert:published', () => {
+    void receiver.validate(h.sent.at(-1)!, h.seller.peerId).then((r) => verdicts.push(r.ok ? 'ok' : r.code))
+  })
+  await h.advertiser.start()
+  // A slot taken or freed every 10 ms for 3.5 s: far more changes than adverts a peer may send.
+  const churn = setInterval(() => h.advertiser.changed(), 10)
+  await new Promise((resolve) => setTimeout(resolve, 3_500))
+  clearInterval(churn)
+  h.advertiser.stop()
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.true(
+    verdicts.length > ADVERT_RATE.burst,
+    `${verdicts.length} adverts: past the burst, so pacing is what kept them in`,
+  )
+  t.deepEqual(
+    verdicts.filter((v) => v !== 'ok'),
+    [],
+  )
+})
+
 test('the heartbeat republishes with rising sequences while nothing changes', async (t) => {
   const h = await harness({ heartbeatMs: 20, ttlMs: 1_000 })
   const seen: number[] = []
@@ -108,7 +133,7 @@ test('the heartbeat republishes with rising sequences while nothing changes', as
 test('a restarted advertiser continues above the sequences it sent before', async (t) => {
   const first = await harness()
   await first.advertiser.start()
-  for (let i = 0; i < 20; i++) await first.advertiser.publishNow()
+  for (let i = 0; i < 3; i++) await first.advertiser.publishNow()
   first.advertiser.stop()
   const validator = new AdvertValidator()
   for (const bytes of first.sent) t.true((await validator.validate(bytes)).ok)
