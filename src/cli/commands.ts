@@ -4,6 +4,7 @@ import { demoCommand } from './commands/demo.js'
 import { depositCommand } from './commands/deposit.js'
 import { gatewayCommand } from './commands/gateway.js'
 import { idCommand } from './commands/id.js'
+import { jobsCommand } from './commands/jobs.js'
 import { modelsCommand } from './commands/models.js'
 import { orchestratorCommand } from './commands/orchestrator.js'
 import { peerCommand } from './commands/peer.js'
@@ -25,6 +26,7 @@ export const commands: CliCommand[] = [
   modelsCommand,
   runCommand,
   submitCommand,
+  jobsCommand,
   walletCommand,
   depositCommand,
   unlockCommand,

@@ -11,6 +11,7 @@ import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as delay } from 'node:timers/promises'
 import { FramemeshError } from '../errors.js'
+import type { ConfigSpec } from './config.js'
 import { readSse } from './sse-reader.js'
 
 /** The parts of the gateway's job view this client reads. */
@@ -20,6 +21,8 @@ export interface GatewayJob {
   status: 'running' | 'done' | 'failed'
   framesDone: number
   framesTotal?: number
+  /** Unix ms. */
+  startedAt?: number
   peers: string[]
   /** Tickets' expected value sent, wei as a decimal string (JSON has no bigint). */
   paidWei: string
@@ -41,6 +44,17 @@ export type GatewayJobEvent =
   | { event: 'done' | 'failed'; data: GatewayJob }
 
 export class GatewayError extends FramemeshError {}
+
+/** Where the gateway is and the caller's token: the options of every command that talks to one. */
+export const GATEWAY_CONNECTION_CONFIG = {
+  gateway: {
+    kind: 'string',
+    help: 'URL of a running `framemesh gateway`',
+    default: 'http://127.0.0.1:8935',
+    env: 'FRAMEMESH_GATEWAY',
+  },
+  token: { kind: 'string', help: 'bearer token the gateway accepts', env: 'FRAMEMESH_GATEWAY_TOKEN' },
+} as const satisfies ConfigSpec
 
 export interface GatewayClientOptions {
   url: string
@@ -65,6 +79,7 @@ const CODES: Record<number, string> = {
   400: 'ERR_BAD_REQUEST',
   401: 'ERR_UNAUTHORIZED',
   404: 'ERR_NOT_FOUND',
+  405: 'ERR_METHOD_NOT_ALLOWED',
   409: 'ERR_JOB_NOT_DONE',
   413: 'ERR_UPLOAD_TOO_LARGE',
   415: 'ERR_UNSUPPORTED_MEDIA',
@@ -105,6 +120,18 @@ export class GatewayClient {
   async job(id: string, signal: AbortSignal): Promise<GatewayJob> {
     const res = await this.#fetch(`/v1/jobs/${id}`, {}, signal)
     return (await res.json()) as GatewayJob
+  }
+
+  /** The jobs this client's token started, newest first. */
+  async list(signal: AbortSignal): Promise<GatewayJob[]> {
+    const res = await this.#fetch('/v1/jobs', {}, signal)
+    return ((await res.json()) as { jobs: GatewayJob[] }).jobs
+  }
+
+  /** Cancels a running job (resolving with how it ended) or removes a finished one (undefined). */
+  async cancel(id: string, signal: AbortSignal): Promise<GatewayJob | undefined> {
+    const res = await this.#fetch(`/v1/jobs/${encodeURIComponent(id)}`, { method: 'DELETE' }, signal)
+    return res.status === 204 ? undefined : ((await res.json()) as GatewayJob)
   }
 
   /**

@@ -98,7 +98,7 @@ export function registerGatewayMetrics(registry: Registry, mesh: Mesh, jobs: Gat
     registers,
     collect() {
       const counts = { running: 0, done: 0, failed: 0 }
-      for (const job of jobs.list()) counts[job.status]++
+      for (const job of jobs.all()) counts[job.status]++
       for (const [status, n] of Object.entries(counts)) this.set({ status }, n)
     },
   })

@@ -3,10 +3,11 @@
  * gateway is open (local use); every caller then shares the anonymous slot pool.
  */
 
-import { timingSafeEqual } from 'node:crypto'
+import { createHash, timingSafeEqual } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { tooManyRequests, unauthorized } from './http-error.js'
 
+/** The one caller of an open gateway (no tokens). */
 export const ANONYMOUS = '<anonymous>'
 
 export class AccessControl {
@@ -23,7 +24,10 @@ export class AccessControl {
     return this.#tokens.length === 0
   }
 
-  /** Returns the caller's identity (its token) or throws 401. */
+  /**
+   * Returns the caller's id or throws 401: a hash of its token (records on disk never hold a
+   * token), ANONYMOUS on an open gateway.
+   */
   authenticate(req: IncomingMessage): string {
     if (this.open) return ANONYMOUS
     const header = req.headers.authorization
@@ -34,7 +38,7 @@ export class AccessControl {
     const given = Buffer.from(match[1])
     const ok = this.#tokens.some((t) => t.length === given.length && timingSafeEqual(t, given))
     if (!ok) throw unauthorized('invalid bearer token')
-    return match[1]
+    return `token:${createHash('sha256').update(given).digest('hex').slice(0, 32)}`
   }
 
   /** Takes one of the caller's work slots; the returned function gives it back (call exactly once). */
@@ -42,7 +46,7 @@ export class AccessControl {
     const active = this.#active.get(identity) ?? 0
     if (active >= this.#maxConcurrent) {
       throw tooManyRequests(
-        `at most ${this.#maxConcurrent} requests at once per token; retry when one finishes`,
+        `at most ${this.#maxConcurrent} requests and running jobs at once per token; retry when one finishes`,
       )
     }
     this.#active.set(identity, active + 1)

@@ -11,6 +11,7 @@ import { probeVideo, readVideoFrames, writeVideo } from '../inference/media/vide
 import type { Frame, TextLine } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
+import { ANONYMOUS } from './auth.js'
 import type { GatewayMesh, MeshJobEvent, MeshOutput, StageSpec } from './mesh-port.js'
 import type { MediaKind } from './sniff.js'
 
@@ -68,6 +69,10 @@ export interface GatewayJobsOptions {
 
 interface JobRecord {
   view: JobView
+  /** Who started it (AccessControl's caller id): only they see it, follow it, cancel it. */
+  owner: string
+  /** Set when its owner cancelled it while it ran. */
+  cancelled?: boolean
   history: JobEvent[]
   emitter: TypedEmitter<{ event: JobEvent }>
   inputPath: string
@@ -153,16 +158,50 @@ export class GatewayJobs {
     if (restored.length > 0) this.#logger?.info('restored finished jobs', { count: this.#jobs.size })
   }
 
-  list(): JobView[] {
+  /** `owner`'s jobs, newest first. */
+  list(owner: string): JobView[] {
+    return [...this.#jobs.values()]
+      .filter((j) => j.owner === owner)
+      .map((j) => j.view)
+      .reverse()
+  }
+
+  /** Every job, whoever started it: the operator's view (metrics), never a caller's. */
+  all(): JobView[] {
     return [...this.#jobs.values()].map((j) => j.view).reverse()
   }
 
-  get(id: string): JobRecord | undefined {
+  /** The job, when `owner` started it; nobody learns of others' jobs. */
+  get(id: string, owner: string): JobRecord | undefined {
+    const record = this.#jobs.get(id)
+    return record?.owner === owner ? record : undefined
+  }
+
+  /** Any job by id, for the operator's own code in this process (the demo, tests). */
+  find(id: string): JobRecord | undefined {
     return this.#jobs.get(id)
   }
 
-  /** Starts a job over an uploaded file; the file becomes the job's (removed with it). */
-  start(stages: StageSpec[], input: { path: string; media: MediaKind }): JobView {
+  /**
+   * A running job is stopped (it fails with ERR_CANCELLED; what it paid for stays paid) and
+   * resolves once it has; a finished one is removed with its files. False when `owner` has no
+   * such job.
+   */
+  async cancel(id: string, owner: string): Promise<'cancelled' | 'removed' | false> {
+    const record = this.get(id, owner)
+    if (record === undefined) return false
+    if (record.view.status === 'running') {
+      record.cancelled = true
+      record.controller.abort()
+      await record.finished
+      return 'cancelled'
+    }
+    await this.#remove(record)
+    return 'removed'
+  }
+
+  /** Starts a job over an uploaded file for `owner`; the file becomes the job's (removed with it). */
+  start(stages: StageSpec[], input: { path: string; media: MediaKind }, owner: string): JobView {
     const id = randomUUID()
     const startedAt = Date.now()
     const view: JobView = {
@@ -179,6 +218,7 @@ export class GatewayJobs {
     }
     const record: JobRecord = {
       view,
+      owner,
       history: [],
       emitter: new TypedEmitter(),
       inputPath: input.path,
@@ -258,7 +298,10 @@ export class GatewayJobs {
       view.status = 'done'
     } catch (err) {
       view.status = 'failed'
-      if (this.#closing && signal.aborted) {
+      if (record.cancelled === true && signal.aborted) {
+        view.error = 'cancelled by its owner; what the mesh delivered before was paid for'
+        view.errorCode = 'ERR_CANCELLED'
+      } else if (this.#closing && signal.aborted) {
         // The mesh says only "cancelled"; a client that follows the job should know to resubmit.
         cutOff(view)
       } else {
@@ -289,6 +332,7 @@ export class GatewayJobs {
     const path = this.#recordPath(record.view.id)
     const saved: SavedJob = {
       view: record.view,
+      owner: record.owner,
       inputPath: record.inputPath,
       ...(record.outputPath === undefined ? {} : { outputPath: record.outputPath }),
     }
@@ -343,12 +387,17 @@ export class GatewayJobs {
 
   #prune(): void {
     while (this.#jobs.size > this.#options.maxJobs) {
-      const [oldestId, oldest] = this.#jobs.entries().next().value as [string, JobRecord]
+      const oldest = this.#jobs.values().next().value as JobRecord
       if (oldest.view.status === 'running') break
-      this.#jobs.delete(oldestId)
-      for (const p of [oldest.inputPath, oldest.outputPath, this.#recordPath(oldestId)])
-        if (p !== undefined) void rm(p, { force: true })
+      void this.#remove(oldest)
     }
+  }
+
+  /** Forgets a finished job and removes its files. */
+  async #remove(record: JobRecord): Promise<void> {
+    this.#jobs.delete(record.view.id)
+    const files = [record.inputPath, record.outputPath, this.#recordPath(record.view.id)]
+    await Promise.all(files.map((p) => (p === undefined ? undefined : rm(p, { force: true }))))
   }
 }
 
@@ -358,6 +407,7 @@ const RECORD_SUFFIX = '.job.json'
 /** What a record file holds (bigints as decimal strings). */
 interface SavedJob {
   view: JobView
+  owner?: string
   inputPath: string
   outputPath?: string
 }
@@ -379,6 +429,8 @@ function restoredRecord(saved: SavedJob, fileName: string): JobRecord {
   view.chargedWei = BigInt(view.chargedWei)
   return {
     view,
+    // Records from before jobs had owners: the open gateway's caller is the one who may see them.
+    owner: typeof saved.owner === 'string' ? saved.owner : ANONYMOUS,
     history: view.status === 'running' ? [] : [{ event: view.status, data: view }],
     emitter: new TypedEmitter(),
     inputPath: saved.inputPath,

@@ -200,8 +200,20 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/jobs/{id}': {
         get: {
-          summary: 'Job status',
-          responses: { '200': { description: 'OK' }, '404': error('No such job') },
+          summary: 'Job status (a caller sees only the jobs its token started)',
+          responses: { '200': { description: 'OK' }, '404': error('No such job of yours') },
+        },
+        delete: {
+          summary:
+            'Cancel a running job (it fails with ERR_CANCELLED; work delivered so far stays paid), or remove a finished one with its files',
+          responses: {
+            '200': {
+              description: 'Cancelled: the job as it ended',
+              content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } },
+            },
+            '204': { description: 'Removed' },
+            '404': error('No such job of yours'),
+          },
         },
       },
       '/v1/jobs/{id}/events': {

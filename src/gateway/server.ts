@@ -56,6 +56,13 @@ const STATIC_TYPES: Record<string, string> = {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, params: string[]) => Promise<void>
+/** A handler for authenticated callers: `caller` is AccessControl's id for them. */
+type CallerHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  params: string[],
+  caller: string,
+) => Promise<void>
 
 export async function createGateway(
   components: GatewayComponents,
@@ -81,9 +88,10 @@ export async function createGateway(
     accept,
   })
 
-  const jobOr404 = (id: string) => {
-    const job = jobs.get(id)
-    if (job === undefined) throw notFound(`no job '${id}'; GET /v1/jobs lists the jobs`)
+  // Another caller's job is a 404 too: nobody learns which ids exist.
+  const jobOr404 = (id: string, caller: string) => {
+    const job = jobs.get(id, caller)
+    if (job === undefined) throw notFound(`no job '${id}' of yours; GET /v1/jobs lists your jobs`)
     return job
   }
 
@@ -96,21 +104,21 @@ export async function createGateway(
 
   // Work-taking routes hold one of the caller's slots while they run.
   const withSlot =
-    (handler: Handler): Handler =>
+    (handler: CallerHandler): Handler =>
     async (req, res, params) => {
-      const release = access.acquire(access.authenticate(req))
+      const caller = access.authenticate(req)
+      const release = access.acquire(caller)
       try {
-        await handler(req, res, params)
+        await handler(req, res, params, caller)
       } finally {
         release()
       }
     }
 
   const authed =
-    (handler: Handler): Handler =>
+    (handler: CallerHandler): Handler =>
     async (req, res, params) => {
-      access.authenticate(req)
-      await handler(req, res, params)
+      await handler(req, res, params, access.authenticate(req))
     }
 
   const routes: Array<[string, RegExp, Handler]> = [
@@ -142,35 +150,60 @@ export async function createGateway(
     ],
     ['GET', /^\/openapi\.json$/, async (_req, res) => sendJson(res, 200, openApiDocument())],
     ['GET', /^\/v1\/offers$/, authed(async (_req, res) => sendJson(res, 200, { offers: mesh.offers() }))],
-    ['GET', /^\/v1\/jobs$/, authed(async (_req, res) => sendJson(res, 200, { jobs: jobs.list() }))],
+    [
+      'GET',
+      /^\/v1\/jobs$/,
+      authed(async (_req, res, _params, caller) => sendJson(res, 200, { jobs: jobs.list(caller) })),
+    ],
     [
       'POST',
       /^\/v1\/jobs$/,
-      withSlot(async (req, res) => {
-        const form = await receiveUpload(req, uploadTo(['image', 'video']))
-        const file = form.files.find((f) => f.field === 'file')
+      authed(async (req, res, _params, caller) => {
+        // The slot is the job's until it ends, not only the upload's: a caller's running jobs
+        // spend the gateway's deposit, so they count against its cap.
+        const release = access.acquire(caller)
+        let handedOver = false
         try {
-          if (file === undefined)
-            throw validationError([{ loc: ['body', 'file'], msg: 'Field required', type: 'missing' }])
-          const stages = parseStages(form.fields.pipeline ?? form.fields.stages, form.fields.model_id)
-          const view = jobs.start(stages, { path: file.path, media: file.media })
-          sendJson(res, 202, view)
-        } catch (err) {
-          await form.cleanup()
-          throw err
+          const form = await receiveUpload(req, uploadTo(['image', 'video']))
+          const file = form.files.find((f) => f.field === 'file')
+          try {
+            if (file === undefined)
+              throw validationError([{ loc: ['body', 'file'], msg: 'Field required', type: 'missing' }])
+            const stages = parseStages(form.fields.pipeline ?? form.fields.stages, form.fields.model_id)
+            const view = jobs.start(stages, { path: file.path, media: file.media }, caller)
+            handedOver = true
+            void jobs.settled(view.id).finally(release)
+            sendJson(res, 202, view)
+          } catch (err) {
+            await form.cleanup()
+            throw err
+          }
+        } finally {
+          if (!handedOver) release()
         }
       }),
     ],
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)$/,
-      authed(async (_req, res, [id]) => sendJson(res, 200, jobOr404(id).view)),
+      authed(async (_req, res, [id], caller) => sendJson(res, 200, jobOr404(id!, caller).view)),
+    ],
+    [
+      'DELETE',
+      /^\/v1\/jobs\/([\w-]+)$/,
+      authed(async (_req, res, [id], caller) => {
+        const outcome = await jobs.cancel(id!, caller)
+        if (outcome === false) throw notFound(`no job '${id}' of yours; GET /v1/jobs lists your jobs`)
+        if (outcome === 'cancelled') return sendJson(res, 200, jobOr404(id!, caller).view)
+        res.writeHead(204)
+        res.end()
+      }),
     ],
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/events$/,
-      authed(async (_req, res, [id]) => {
-        const job = jobOr404(id)
+      authed(async (_req, res, [id], caller) => {
+        const job = jobOr404(id!, caller)
         const sink = openEventStream(res)
         for (const ev of job.history) sink.send(ev.event, ev.data)
         if (job.view.status !== 'running') return sink.close()
@@ -184,8 +217,8 @@ export async function createGateway(
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/output$/,
-      authed(async (_req, res, [id]) => {
-        const job = jobOr404(id)
+      authed(async (_req, res, [id], caller) => {
+        const job = jobOr404(id!, caller)
         if (job.view.status !== 'done' || job.outputPath === undefined || job.view.output === undefined) {
           throw new HttpError(
             409,
@@ -199,8 +232,8 @@ export async function createGateway(
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/input$/,
-      authed(async (_req, res, [id]) => {
-        const job = jobOr404(id)
+      authed(async (_req, res, [id], caller) => {
+        const job = jobOr404(id!, caller)
         const { kind, format } = job.view.input
         await sendFile(res, job.inputPath, `${kind}/${format}`)
       }),

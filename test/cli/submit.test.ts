@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import anyTest, { type TestFn } from 'ava'
 import sharp from 'sharp'
+import { jobsCommand } from '../../src/cli/commands/jobs.js'
 import { submitCommand } from '../../src/cli/commands/submit.js'
 import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
 import { createGateway, type Gateway } from '../../src/gateway/server.js'
@@ -135,7 +136,10 @@ test.serial(
     await cmd.errLine(/^stage 1: running on /, 30_000)
     cmd.stop()
     const err = await t.throwsAsync(cmd.done, { code: 'ERR_ABORTED' })
-    t.regex(err!.message, /^stopped following job ([\w-]+); it goes on at the gateway: http:/)
+    t.regex(
+      err!.message,
+      /^stopped following job ([\w-]+); it goes on at the gateway: http:.* \(stop it with `framemesh jobs cancel \1`\)$/,
+    )
     // Cancelling the event stream after its fetch was aborted rejected where nothing handled it.
     await new Promise((resolve) => setTimeout(resolve, 100))
     t.deepEqual(unhandled, [])
@@ -162,7 +166,7 @@ test.serial(
     t.true(lines(/^event stream lost \(the gateway sent nothing for 100 ms/) > 0, cmd.err.join('\n'))
     // Every event the gateway recorded is shown once, though reconnecting replays them all.
     const id = /^job ([\w-]+):/.exec(cmd.err.find((l) => l.startsWith('job '))!)![1]!
-    const history = t.context.gateway.jobs.get(id)!.history
+    const history = t.context.gateway.jobs.find(id)!.history
     const count = (event: string) => history.filter((e) => e.event === event).length
     t.is(lines(/^stage 1: running on /), count('peer'), cmd.err.join('\n'))
     t.is(lines(/^paid /), count('payment'), cmd.err.join('\n'))
@@ -205,6 +209,37 @@ test.serial(
       rates.every((r) => r < 100),
       cmd.err.join('\n'),
     )
+  },
+)
+
+test.serial(
+  'framemesh jobs lists the caller’s jobs, cancel removes a finished one, and an unknown id is ERR_NOT_FOUND',
+  async (t) => {
+    const jobsCmd = (argv: string[]) =>
+      startCommand(jobsCommand, [...argv, '--gateway', t.context.gateway.url], {
+        env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
+        cwd: t.context.dir,
+      })
+    const done = submit(t, ['upscale', 'in.png', '-o', 'listed.png', '--json'])
+    t.is(await done.done, 0)
+    const { id } = JSON.parse(done.out[0]!) as { id: string }
+    const list = jobsCmd([])
+    t.is(await list.done, 0)
+    t.true(
+      list.out.some((l) => l.startsWith(`${id}  done  1/1 frames  upscale, charged `)),
+      list.out.join('\n'),
+    )
+    const cancel = jobsCmd(['cancel', id])
+    t.is(await cancel.done, 0)
+    t.deepEqual(cancel.out, [`removed job ${id} and its files`])
+    const after = jobsCmd(['list', '--json'])
+    t.is(await after.done, 0)
+    t.false((JSON.parse(after.out[0]!) as Array<{ id: string }>).some((j) => j.id === id))
+    await t.throwsAsync(jobsCmd(['cancel', id]).done, {
+      code: 'ERR_NOT_FOUND',
+      message: /no job .* of yours/,
+    })
+    await t.throwsAsync(jobsCmd(['cancel']).done, { code: 'ERR_USAGE' })
   },
 )
 

@@ -1,6 +1,7 @@
 /**
  * The dashboard in a real browser (Debian's headless Chromium driven by playwright-core): the
- * page loads, shows the mesh's peers, takes an upload and shows the upscaled result.
+ * page loads, shows the mesh's peers, takes an upload and shows the upscaled result; on a gateway
+ * with tokens it asks for one first, and it cancels a running job.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
@@ -8,7 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { type Browser, chromium } from 'playwright-core'
+import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
+import { createGateway } from '../../src/gateway/server.js'
 import { encodeImage } from '../../src/inference/media/image.js'
+import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { type GatewayWorld, startGatewayWorld, testFrame } from './fixtures.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -75,5 +79,49 @@ test('the dashboard lists the mesh peers, runs an uploaded image through upscale
   await page.waitForSelector('#jobs tbody tr .status-done')
   await page.screenshot({ path: join(scratch, 'dashboard.png'), fullPage: true })
   t.log(`screenshot: ${join(scratch, 'dashboard.png')}`)
+  t.deepEqual(pageErrors, [])
+})
+
+test('on a gateway with tokens the dashboard asks for one, then lists the mesh, and its Cancel button stops a running video job', async (t) => {
+  const gated = await createGateway(
+    { mesh: meshForGateway(world.local.broadcaster.mesh) },
+    { tokens: ['dash-token'], dataDir: join(scratch, 'gated') },
+  )
+  t.teardown(() => gated.close())
+  const page = await browser.newPage()
+  const pageErrors: string[] = []
+  page.on('pageerror', (err) => pageErrors.push(err.message))
+  await page.goto(gated.url)
+  await page.waitForSelector('#token-box:not([hidden])', { timeout: 15_000 })
+  t.regex((await page.textContent('#token-message')) ?? '', /needs an access token/)
+  t.is(await page.$$eval('#offers tbody tr[data-peer]', (rows) => rows.length), 0)
+
+  await page.fill('#token', 'dash-token')
+  await page.click('#token-button')
+  await page.waitForSelector('#offers tbody tr[data-peer]', { timeout: 15_000 })
+  t.true(await page.$eval('#token-box', (box) => (box as HTMLElement).hidden))
+
+  // A 36-frame video: long enough to cancel after its first frames.
+  const clip = join(scratch, 'cancel-me.mp4')
+  await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
+  await page.setInputFiles('#file', clip)
+  await page.selectOption('#pipeline', 'upscale')
+  await page.click('#submit-button')
+  await page.waitForFunction(
+    () => /^[1-9]\d* \/ 36 frames/.test(document.getElementById('progress-text')?.textContent ?? ''),
+    undefined,
+    { timeout: 60_000 },
+  )
+  await page.click('#cancel-button')
+  await page.waitForFunction(
+    () => /^failed: cancelled/.test(document.getElementById('progress-text')?.textContent ?? ''),
+    undefined,
+    { timeout: 30_000 },
+  )
+  const [job] = gated.jobs.all()
+  t.like(job, { status: 'failed', errorCode: 'ERR_CANCELLED' })
+  t.true(job!.framesDone < 36, `${job!.framesDone} of 36 frames when cancelled`)
+  t.true(await page.$eval('#cancel-button', (b) => (b as HTMLElement).hidden))
+  await page.waitForSelector('#jobs tbody tr .status-failed')
   t.deepEqual(pageErrors, [])
 })

@@ -65,8 +65,9 @@ export async function readEvents(
   url: string,
   until: (event: string) => boolean,
   signal: AbortSignal,
+  headers: Record<string, string> = {},
 ): Promise<Array<{ event: string; data: unknown }>> {
-  const res = await fetch(url, { signal })
+  const res = await fetch(url, { signal, headers })
   if (res.body === null) throw new Error('no event stream body')
   const seen: Array<{ event: string; data: unknown }> = []
   const decoder = new TextDecoder()

@@ -189,16 +189,24 @@ test.serial(
  * A gateway of its own over the shared mesh (which stays up for the other tests) with a 3 s video
  * upscale under way: its first frame is done. The caller closes the gateway.
  */
+/** A gateway on `dataDir` with a 36-frame video job that has delivered its first frame. */
 async function jobUnderWay(
   t: ExecutionContext,
   dataDir: string,
+  access: { tokens?: string[]; maxConcurrentPerToken?: number; token?: string } = {},
 ): Promise<{ gateway: Gateway; job: JobJson }> {
-  const gateway = await createGateway({ mesh: meshForGateway(world.local.broadcaster.mesh) }, { dataDir })
+  const { token, ...options } = access
+  const gateway = await createGateway(
+    { mesh: meshForGateway(world.local.broadcaster.mesh) },
+    { dataDir, ...options },
+  )
   const clip = join(scratch, `${basename(dataDir)}.mp4`)
   await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
+  const headers = bearer(token)
   const res = await fetch(`${gateway.url}/v1/jobs`, {
     method: 'POST',
     body: form({ file: new Blob([await readFile(clip)], { type: 'video/mp4' }), pipeline: 'upscale' }),
+    headers,
   })
   const job = (await res.json()) as JobJson
   const controller = new AbortController()
@@ -207,9 +215,96 @@ async function jobUnderWay(
     `${gateway.url}/v1/jobs/${job.id}/events`,
     (e) => e === 'progress' || e === 'done' || e === 'failed',
     AbortSignal.any([controller.signal, AbortSignal.timeout(60_000)]),
+    headers,
   )
   return { gateway, job }
 }
+
+const bearer = (token?: string): Record<string, string> =>
+  token === undefined ? {} : { authorization: `Bearer ${token}` }
+
+test.serial(
+  'with tokens, a caller lists, follows, downloads and cancels only its own jobs: another caller’s are a 404 to it',
+  async (t) => {
+    const dataDir = join(scratch, 'owners')
+    const gated = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { tokens: ['alice-token', 'bob-token'], dataDir },
+    )
+    t.teardown(() => gated.close())
+    const alice = bearer('alice-token')
+    const bob = bearer('bob-token')
+    const res = await fetch(`${gated.url}/v1/jobs`, {
+      method: 'POST',
+      body: form({ file: await pngOf(testFrame(16, 12, 4)), pipeline: 'upscale' }),
+      headers: alice,
+    })
+    const { id } = (await res.json()) as JobJson
+    t.is((await gated.jobs.settled(id))?.status, 'done')
+    const listed = async (headers: Record<string, string>) =>
+      ((await (await fetch(`${gated.url}/v1/jobs`, { headers })).json()) as { jobs: JobJson[] }).jobs.map(
+        (j) => j.id,
+      )
+    t.deepEqual(await listed(alice), [id])
+    t.deepEqual(await listed(bob), [])
+    for (const path of ['', '/events', '/output', '/input']) {
+      t.is((await fetch(`${gated.url}/v1/jobs/${id}${path}`, { headers: bob })).status, 404, `bob: ${path}`)
+      t.is(
+        (await fetch(`${gated.url}/v1/jobs/${id}${path}`, { headers: alice })).status,
+        200,
+        `alice: ${path}`,
+      )
+    }
+    t.is((await fetch(`${gated.url}/v1/jobs/${id}`, { method: 'DELETE', headers: bob })).status, 404)
+    t.deepEqual(await listed(alice), [id])
+    // The record on disk names its owner by a hash, never by the token.
+    const saved = await readFile(join(dataDir, 'jobs', `${id}.job.json`), 'utf8')
+    t.false(saved.includes('alice-token'))
+    t.regex(saved, /"owner":"token:[0-9a-f]{32}"/)
+  },
+)
+
+test.serial(
+  'a running job holds its caller’s slot until it ends; DELETE cancels it with ERR_CANCELLED, which frees the slot, and removes a finished job with its files',
+  async (t) => {
+    const dataDir = join(scratch, 'cancelling')
+    const { gateway, job } = await jobUnderWay(t, dataDir, {
+      tokens: ['one'],
+      maxConcurrentPerToken: 1,
+      token: 'one',
+    })
+    t.teardown(() => gateway.close())
+    const headers = bearer('one')
+    const image = async () =>
+      fetch(`${gateway.url}/v1/jobs`, {
+        method: 'POST',
+        body: form({ file: await pngOf(testFrame(16, 12, 5)), pipeline: 'upscale' }),
+        headers,
+      })
+    const refused = await image()
+    t.is(refused.status, 429)
+    t.regex(((await refused.json()) as { detail: { msg: string } }).detail.msg, /running jobs/)
+
+    const cancel = await fetch(`${gateway.url}/v1/jobs/${job.id}`, { method: 'DELETE', headers })
+    t.is(cancel.status, 200)
+    const cancelled = (await cancel.json()) as JobJson & { errorCode: string; framesDone: number }
+    t.like(cancelled, { status: 'failed', errorCode: 'ERR_CANCELLED' })
+    t.true(cancelled.framesDone < 36, `${cancelled.framesDone} of 36 frames done when cancelled`)
+    t.is((await fetch(`${gateway.url}/v1/jobs/${job.id}/output`, { headers })).status, 409)
+
+    const next = await image()
+    t.is(next.status, 202, 'the cancelled job gave its slot back')
+    const { id } = (await next.json()) as JobJson
+    t.is((await gateway.jobs.settled(id))?.status, 'done')
+    t.true((await readdir(join(dataDir, 'jobs'))).some((f) => f.startsWith(id)))
+    t.is((await fetch(`${gateway.url}/v1/jobs/${id}`, { method: 'DELETE', headers })).status, 204)
+    t.is((await fetch(`${gateway.url}/v1/jobs/${id}`, { headers })).status, 404)
+    t.false(
+      (await readdir(join(dataDir, 'jobs'))).some((f) => f.startsWith(id)),
+      'its record and output are removed',
+    )
+  },
+)
 
 test.serial(
   'a job without a pipeline is a 422, with an unknown pipeline a 400; an unknown job id is a 404',
@@ -236,7 +331,7 @@ test.serial(
     t.is(job.status, 'running', job.error)
     await gateway.close()
     closed = true
-    const view = gateway.jobs.get(job.id)!
+    const view = gateway.jobs.find(job.id)!
     t.is(view.view.status, 'failed')
     t.is(view.view.errorCode, 'ERR_SHUTTING_DOWN')
     t.regex(view.view.error ?? '', /submit it again once the gateway is back/)
@@ -263,7 +358,7 @@ test.serial(
     // What a crash at this moment leaves on disk: the data dir as it is now, mid-job.
     const crashed = join(scratch, 'crashed-copy')
     await cp(dataDir, crashed, { recursive: true })
-    t.is(gateway.jobs.get(job.id)?.view.status, 'running', 'the job was still running when copied')
+    t.is(gateway.jobs.find(job.id)?.view.status, 'running', 'the job was still running when copied')
 
     const back = await createGateway(
       { mesh: meshForGateway(world.local.broadcaster.mesh) },
@@ -352,7 +447,7 @@ test.serial(
     const view = await world.gateway.jobs.settled(job.id)
     t.is(view?.status, 'done', view?.error)
     const move = world.gateway.jobs
-      .get(job.id)!
+      .find(job.id)!
       .history.find((e) => e.event === 'peer' && (e.data as { from?: string }).from === chosen)
     t.regex((move?.data as { reason?: string })?.reason ?? '', /^ERR_SHUTTING_DOWN: /, JSON.stringify(move))
   },

@@ -8,6 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { ANONYMOUS } from '../../gateway/auth.js'
 import { meshForGateway } from '../../gateway/mesh-adapter.js'
 import { createGateway, type Gateway } from '../../gateway/server.js'
 import { generateTestClip } from '../../inference/media/test-clip.js'
@@ -125,11 +126,13 @@ async function sampleJob(ctx: CliContext, gateway: Gateway, scratch: string, sec
     signal: ctx.signal,
   })
   ctx.stdout(`sample job: upscale ×2 of a ${seconds} s 128×96 clip at 12 fps (made on the spot)`)
-  const view = gateway.jobs.start([{ pipeline: 'upscale', modelId: 'esrgan-slim-x2' }], {
-    path: clip,
-    media: { kind: 'video', format: 'mp4' },
-  })
-  const record = gateway.jobs.get(view.id)
+  // The demo's gateway is open (no tokens): its one caller owns the sample job and sees it.
+  const view = gateway.jobs.start(
+    [{ pipeline: 'upscale', modelId: 'esrgan-slim-x2' }],
+    { path: clip, media: { kind: 'video', format: 'mp4' } },
+    ANONYMOUS,
+  )
+  const record = gateway.jobs.find(view.id)
   const { frameCount } = await probeVideo(clip, { countFrames: true, signal: ctx.signal })
   const progress = createProgress(ctx.stderr, { label: 'upscale', total: frameCount, intervalMs: 250 })
   let firstResultMs: number | undefined

@@ -5,17 +5,11 @@ import { FramemeshError } from '../../errors.js'
 import { type MediaKind, SNIFF_BYTES, sniffMedia } from '../../gateway/sniff.js'
 import type { CliCommand, CliContext } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
-import { GatewayClient, type GatewayJob } from '../gateway-client.js'
+import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
 import { createProgress, type Progress } from '../progress.js'
 
 const spec = {
-  gateway: {
-    kind: 'string',
-    help: 'URL of a running `framemesh gateway`',
-    default: 'http://127.0.0.1:8935',
-    env: 'FRAMEMESH_GATEWAY',
-  },
-  token: { kind: 'string', help: 'bearer token the gateway accepts', env: 'FRAMEMESH_GATEWAY_TOKEN' },
+  ...GATEWAY_CONNECTION_CONFIG,
   output: { kind: 'string', help: 'where to write the result (also -o; - prints OCR text to stdout)' },
   requestTimeoutMs: {
     kind: 'int',
@@ -88,7 +82,7 @@ export const submitCommand: CliCommand = {
       if (!ctx.signal.aborted) throw err
       throw new FramemeshError(
         'ERR_ABORTED',
-        `stopped following job ${submitted.id}; it goes on at the gateway: ${config.gateway}/v1/jobs/${submitted.id}`,
+        `stopped following job ${submitted.id}; it goes on at the gateway: ${config.gateway}/v1/jobs/${submitted.id} (stop it with \`framemesh jobs cancel ${submitted.id}\`)`,
         { cause: err },
       )
     })

@@ -4,6 +4,67 @@ const $ = (id) => document.getElementById(id)
 const weiToEth = (wei) => Number(BigInt(wei)) / 1e18
 const shortPeer = (id) => (id.length > 16 ? `${id.slice(0, 8)}…${id.slice(-6)}` : id)
 
+// A gateway with tokens answers 401 until the page has one; it is kept for this tab only.
+const TOKEN_KEY = 'framemesh-gateway-token'
+let token = sessionStorage.getItem(TOKEN_KEY) ?? ''
+
+class NeedsToken extends Error {}
+
+/** fetch with the tab's token; a 401 shows the token form and throws NeedsToken. */
+async function api(path, init = {}) {
+  const headers = new Headers(init.headers)
+  if (token !== '') headers.set('authorization', `Bearer ${token}`)
+  const res = await fetch(path, { ...init, headers })
+  if (res.status === 401) {
+    const body = await res.json().catch(() => ({}))
+    $('token-box').hidden = false
+    $('token-message').textContent =
+      token === '' ? 'This gateway needs an access token.' : `Token refused: ${body.detail?.msg ?? ''}`
+    throw new NeedsToken('this gateway needs an access token')
+  }
+  return res
+}
+
+function useToken(event) {
+  event.preventDefault()
+  token = $('token').value.trim()
+  sessionStorage.setItem(TOKEN_KEY, token)
+  $('token-box').hidden = true
+  refreshOffers()
+  refreshJobs()
+}
+
+/** A job's input or output as a page-local URL: media routes need the token too. */
+async function mediaUrl(path) {
+  const res = await api(path)
+  if (!res.ok) throw new Error(`${path}: ${res.status}`)
+  return URL.createObjectURL(await res.blob())
+}
+
+/**
+ * A job's server-sent events, read with fetch (EventSource cannot send a token): calls
+ * `on(name, data)` for each until the stream ends.
+ */
+async function readEvents(id, on, signal) {
+  const res = await api(`/v1/jobs/${id}/events`, { signal })
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+  let buffer = ''
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) return
+    buffer += value
+    let end = buffer.indexOf('\n\n')
+    while (end >= 0) {
+      const block = buffer.slice(0, end)
+      buffer = buffer.slice(end + 2)
+      const name = /^event: (.*)$/m.exec(block)?.[1]
+      const data = /^data: (.*)$/m.exec(block)?.[1]
+      if (name !== undefined && data !== undefined) on(name, JSON.parse(data))
+      end = buffer.indexOf('\n\n')
+    }
+  }
+}
+
 function cell(text) {
   const td = document.createElement('td')
   td.textContent = text
@@ -12,7 +73,7 @@ function cell(text) {
 
 async function refreshOffers() {
   try {
-    const res = await fetch('/v1/offers')
+    const res = await api('/v1/offers')
     const { offers } = await res.json()
     const body = $('offers').tBodies[0]
     body.replaceChildren()
@@ -39,13 +100,14 @@ async function refreshOffers() {
       )
       body.append(tr)
     }
-  } catch {
-    $('mesh-count').textContent = 'gateway unreachable'
+  } catch (err) {
+    $('mesh-count').textContent = err instanceof NeedsToken ? 'token needed' : 'gateway unreachable'
   }
 }
 
 async function refreshJobs() {
-  const res = await fetch('/v1/jobs')
+  const res = await api('/v1/jobs').catch(() => undefined)
+  if (res?.ok !== true) return
   const { jobs } = await res.json()
   const body = $('jobs').tBodies[0]
   body.replaceChildren()
@@ -62,6 +124,14 @@ async function refreshJobs() {
       cell(`${weiToEth(j.paidWei).toExponential(3)} ETH`),
     )
     body.append(tr)
+  }
+}
+
+async function showMedia(view, kind, path) {
+  try {
+    view.replaceChildren(mediaElement(kind, await mediaUrl(path)))
+  } catch (err) {
+    view.textContent = `could not load: ${err.message}`
   }
 }
 
@@ -117,7 +187,7 @@ async function submit(event) {
   $('progress').value = 0
   $('progress-text').textContent = 'uploading…'
   try {
-    const res = await fetch('/v1/jobs', { method: 'POST', body: form })
+    const res = await api('/v1/jobs', { method: 'POST', body: form })
     const body = await res.json()
     if (!res.ok) throw new Error(body.detail?.msg ?? JSON.stringify(body.detail))
     await follow(body.id)
@@ -125,6 +195,7 @@ async function submit(event) {
     $('progress-text').textContent = `failed: ${err.message}`
   } finally {
     $('submit-button').disabled = false
+    $('cancel-button').hidden = true
     refreshJobs()
   }
 }
@@ -134,54 +205,57 @@ function windowsNote(windows) {
   return windows ? `, next frame ${windows.done}/${windows.of} windows` : ''
 }
 
-function follow(id) {
-  return new Promise((resolve) => {
-    const events = new EventSource(`/v1/jobs/${id}/events`)
-    const log = (text) => {
-      const li = document.createElement('li')
-      li.textContent = text
-      $('event-log').append(li)
-    }
-    events.addEventListener('progress', (e) => {
-      const p = JSON.parse(e.data)
+async function follow(id) {
+  const log = (text) => {
+    const li = document.createElement('li')
+    li.textContent = text
+    $('event-log').append(li)
+  }
+  const cancel = $('cancel-button')
+  cancel.hidden = false
+  cancel.disabled = false
+  cancel.onclick = () => {
+    cancel.disabled = true
+    api(`/v1/jobs/${id}`, { method: 'DELETE' }).catch(() => {})
+  }
+  let job
+  await readEvents(id, (name, p) => {
+    if (name === 'progress') {
       // A frame sent in windows counts by its share of windows back, so one large image moves.
       const through = p.framesDone + (p.windows ? p.windows.done / p.windows.of : 0)
       $('progress').max = p.framesTotal ?? Math.max(1, Math.ceil(through))
       $('progress').value = through
       $('progress-text').textContent =
         `${p.framesDone} / ${p.framesTotal ?? '?'} frames${windowsNote(p.windows)}`
-    })
-    events.addEventListener('peer', (e) => {
-      const p = JSON.parse(e.data)
+    } else if (name === 'peer') {
       log(
         `stage ${p.stage}: ${p.from ? `${shortPeer(p.from)} → ` : ''}${shortPeer(p.to)}${p.reason ? ` (${p.reason})` : ''}`,
       )
-    })
-    events.addEventListener('payment', (e) => {
-      const p = JSON.parse(e.data)
+    } else if (name === 'payment') {
       log(
         `paid ${p.tickets} ticket(s) to ${shortPeer(p.peerId)}, EV ${weiToEth(p.evWei).toExponential(3)} ETH`,
       )
-    })
-    const finish = (job) => {
-      events.close()
-      $('progress-text').textContent = job.status === 'done' ? 'done' : `failed: ${job.error ?? ''}`
-      if (job.status === 'done') {
-        $('input-view').replaceChildren(mediaElement(job.input.kind, `/v1/jobs/${id}/input`))
-        const out = $('output-view')
-        out.replaceChildren()
-        if (job.output !== undefined) out.append(mediaElement(job.output.kind, `/v1/jobs/${id}/output`))
-        showReport(job)
-        $('result').hidden = false
-      }
-      resolve()
+    } else if (name === 'done' || name === 'failed') {
+      job = p
     }
-    events.addEventListener('done', (e) => finish(JSON.parse(e.data)))
-    events.addEventListener('failed', (e) => finish(JSON.parse(e.data)))
   })
+  cancel.hidden = true
+  if (job === undefined) throw new Error('the event stream ended without an outcome')
+  $('progress-text').textContent = job.status === 'done' ? 'done' : `failed: ${job.error ?? ''}`
+  if (job.status === 'done') {
+    const out = $('output-view')
+    out.replaceChildren()
+    await Promise.all([
+      showMedia($('input-view'), job.input.kind, `/v1/jobs/${id}/input`),
+      job.output === undefined ? undefined : showMedia(out, job.output.kind, `/v1/jobs/${id}/output`),
+    ])
+    showReport(job)
+    $('result').hidden = false
+  }
 }
 
 $('submit-form').addEventListener('submit', submit)
+$('token-form').addEventListener('submit', useToken)
 refreshOffers()
 refreshJobs()
 setInterval(refreshOffers, 2000)

@@ -1,0 +1,55 @@
+import { formatEther } from 'ethers'
+import { FramemeshError } from '../../errors.js'
+import type { CliCommand } from '../command.js'
+import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
+import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
+
+const spec = {
+  ...GATEWAY_CONNECTION_CONFIG,
+  json: { kind: 'bool', help: 'print JSON instead of text', default: false },
+} as const satisfies ConfigSpec
+
+const USAGE = 'usage: framemesh jobs [list] | framemesh jobs cancel <id> [--gateway <url>] [--token <t>]'
+
+export const jobsCommand: CliCommand = {
+  name: 'jobs',
+  summary: 'list your jobs at a gateway, or cancel (remove) one',
+  help: [
+    USAGE,
+    '',
+    '`list` (the default) prints the jobs your token started at the gateway, newest first: id,',
+    'status, frames, stages and what they were charged. `cancel <id>` stops a running job (it fails',
+    'with ERR_CANCELLED; what the mesh delivered before stays paid) or removes a finished one with',
+    'its files. A gateway shows each token only its own jobs.',
+    '',
+    configHelp(spec),
+  ].join('\n'),
+  async run(ctx) {
+    const { config, positionals } = await loadConfig(spec, ctx)
+    const [action = 'list', id, ...extra] = positionals
+    const client = new GatewayClient({ url: config.gateway, token: config.token })
+    if (action === 'list' && id === undefined) {
+      const jobs = await client.list(ctx.signal)
+      if (config.json) ctx.stdout(JSON.stringify(jobs))
+      else if (jobs.length === 0) ctx.stdout('no jobs of yours at this gateway')
+      else for (const job of jobs) ctx.stdout(jobLine(job))
+      return 0
+    }
+    if (action === 'cancel' && id !== undefined && extra.length === 0) {
+      const ended = await client.cancel(id, ctx.signal)
+      if (config.json) ctx.stdout(JSON.stringify(ended ?? { id, removed: true }))
+      else if (ended === undefined) ctx.stdout(`removed job ${id} and its files`)
+      else
+        ctx.stdout(`cancelled job ${id} after ${ended.framesDone} frame(s): ${ended.error ?? ended.status}`)
+      return 0
+    }
+    throw new FramemeshError('ERR_USAGE', USAGE)
+  },
+}
+
+function jobLine(job: GatewayJob): string {
+  const frames = `${job.framesDone}/${job.framesTotal ?? '?'} frames`
+  const charged = job.chargedWei === undefined ? '' : `, charged ${formatEther(BigInt(job.chargedWei))} ETH`
+  const why = job.status === 'failed' && job.errorCode !== undefined ? ` (${job.errorCode})` : ''
+  return `${job.id}  ${job.status}${why}  ${frames}  ${job.stages.join(' → ')}${charged}`
+}
