@@ -2,7 +2,8 @@
  * Keeps latency figures fresh for the sellers in the order book: pings each new seller once its
  * first offer arrives, and every seller again on an interval, feeding PeerStats' moving average.
  * A ping that fails or times out counts as the timeout (a pessimistic figure, not a suspension:
- * only failed jobs suspend a peer).
+ * only failed jobs suspend a peer). A seller we hold no address for yet (its advert came relayed
+ * before its address did) is not pinged and not marked slow: it is asked about again shortly.
  */
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
@@ -22,6 +23,11 @@ export interface LatencyProberComponents {
    * a monitor ping refused for ours makes libp2p abort the whole connection, jobs and all.
    */
   measuredRtt?: (peerId: string) => number | undefined
+  /**
+   * Whether we could dial the peer now (connected, or an address known). Without it every peer
+   * counts as dialable.
+   */
+  reachable?: (peerId: string) => Promise<boolean>
   orderBook: OrderBook
   stats: PeerStats
   logger?: Logger
@@ -34,6 +40,11 @@ export interface LatencyProberOptions {
   timeoutMs?: number
   /** Pings in flight at once (default 4). */
   concurrency?: number
+  /**
+   * First wait before asking again about a seller with no address yet (ms, default 500; doubling,
+   * at most intervalMs or 30 s).
+   */
+  unreachableRetryMs?: number
 }
 
 export class LatencyProber {
@@ -42,7 +53,10 @@ export class LatencyProber {
   readonly #intervalMs: number
   readonly #timeoutMs: number
   readonly #concurrency: number
+  readonly #retryMs: number
   readonly #queue: string[] = []
+  /** Sellers with no address yet: the timer that asks about them again, and its next wait. */
+  readonly #retries = new Map<string, { timer: ReturnType<typeof setTimeout>; nextMs: number }>()
   /** Peers waiting for a ping or being pinged: asked for again meanwhile, they are not pinged twice. */
   readonly #pending = new Set<string>()
   #active = 0
@@ -55,6 +69,7 @@ export class LatencyProber {
     this.#intervalMs = options.intervalMs ?? 30_000
     this.#timeoutMs = options.timeoutMs ?? 5_000
     this.#concurrency = Math.max(1, options.concurrency ?? 4)
+    this.#retryMs = Math.max(1, options.unreachableRetryMs ?? 500)
   }
 
   start(): void {
@@ -77,6 +92,8 @@ export class LatencyProber {
     this.#stopped?.abort()
     this.#queue.length = 0
     this.#pending.clear()
+    for (const { timer } of this.#retries.values()) clearTimeout(timer)
+    this.#retries.clear()
   }
 
   /** Asks for a ping of `peerId` (once, however often asked while it waits or is pinged). */
@@ -106,6 +123,11 @@ export class LatencyProber {
     let ok = true
     try {
       const measured = this.#c.measuredRtt?.(peerId)
+      if (measured === undefined && this.#c.reachable !== undefined && !(await this.#c.reachable(peerId))) {
+        this.#askAgainLater(peerId)
+        return
+      }
+      this.#retries.delete(peerId)
       ms = Math.min(measured ?? (await this.#c.ping(peerId, { signal })), this.#timeoutMs)
     } catch (err) {
       if (stopped.aborted) return
@@ -115,5 +137,18 @@ export class LatencyProber {
     }
     this.#c.stats.recordLatency(peerId, ms)
     this.events.emit('probe:done', { peerId, ms, ok })
+  }
+
+  /** A seller with no address yet: asked about again after a wait that doubles, while it sells. */
+  #askAgainLater(peerId: string): void {
+    if (this.#stopped?.signal.aborted !== false || !this.#c.orderBook.peers().includes(peerId)) {
+      this.#retries.delete(peerId)
+      return
+    }
+    const waitMs = this.#retries.get(peerId)?.nextMs ?? this.#retryMs
+    const timer = setTimeout(() => this.enqueue(peerId), waitMs)
+    timer.unref()
+    const cap = this.#intervalMs > 0 ? this.#intervalMs : 30_000
+    this.#retries.set(peerId, { timer, nextMs: Math.min(waitMs * 2, cap) })
   }
 }

@@ -7,6 +7,7 @@ import { type Logger, silentLogger } from '../logger.js'
 import { marketGossipOptions } from '../market/advert-gossip.js'
 import { LatencyProber, type LatencyProberOptions } from '../market/latency-prober.js'
 import { createMesh, type Mesh, type MeshOptions } from '../market/mesh.js'
+import { Reachability } from '../market/reachability.js'
 import { createPeer, type Peer, type PeerOptions } from '../peer/peer.js'
 import type { Hex } from '../tickets/bytes.js'
 import { TicketSender, type TicketSenderOptions } from '../tickets/sender.js'
@@ -61,10 +62,12 @@ export async function startBroadcasterNode(
     teardown.add(() => peer.stop())
     const mesh = createMesh({ peer, sender, logger }, options.mesh)
     teardown.add(() => mesh.stop())
+    const reach = new Reachability({ libp2p: peer.libp2p })
     const prober = new LatencyProber(
       {
         ping: (peerId, opts) => peer.ping(peerId, opts),
         measuredRtt: (peerId) => measuredRtt(peer, peerId),
+        reachable: (peerId) => reach.reachable(peerId),
         orderBook: mesh.orderBook,
         stats: mesh.stats,
         logger,

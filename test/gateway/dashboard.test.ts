@@ -77,6 +77,27 @@ test('the dashboard lists the mesh peers, runs an uploaded image through upscale
   t.regex((await page.textContent('#report')) ?? '', /cloud GPU/)
   t.regex((await page.textContent('#progress-text')) ?? '', /done/)
   await page.waitForSelector('#jobs tbody tr .status-done')
+
+  // The upscalers on offer are the choices; picking ×4 runs the job on a seller of ×4.
+  const choices = await page.$$eval('#model option', (options) =>
+    options.map((o) => (o as HTMLOptionElement).value),
+  )
+  t.deepEqual(choices, ['', 'esrgan-slim-x2', 'esrgan-slim-x4'])
+  await page.selectOption('#model', 'esrgan-slim-x4')
+  await page.click('#submit-button')
+  await page.waitForFunction(
+    () => document.querySelectorAll('#jobs tbody tr .status-done').length === 2,
+    undefined,
+    { timeout: 60_000 },
+  )
+  await page.waitForSelector('#result:not([hidden]) #output-view img')
+  const x4 = await page.$eval('#output-view img', async (img) => {
+    const image = img as HTMLImageElement
+    await image.decode()
+    return [image.naturalWidth, image.naturalHeight]
+  })
+  t.deepEqual(x4, [160, 120])
+  t.is((await page.textContent('#jobs tbody tr td:nth-child(2)')) ?? '', 'upscale:esrgan-slim-x4')
   await page.screenshot({ path: join(scratch, 'dashboard.png'), fullPage: true })
   t.log(`screenshot: ${join(scratch, 'dashboard.png')}`)
   t.deepEqual(pageErrors, [])

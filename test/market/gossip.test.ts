@@ -7,6 +7,7 @@ import { LatencyProber } from '../../src/market/latency-prober.js'
 import { OrderBook } from '../../src/market/order-book.js'
 import { SignedAdvert } from '../../src/market/pb/advert.js'
 import { PeerStats } from '../../src/market/peer-stats.js'
+import { Reachability } from '../../src/market/reachability.js'
 import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
 import { eventually, startPeer } from '../helpers/peer.js'
 import { makeAdvert, makeSeller, SERVED_MODELS as served } from './fixtures.js'
@@ -200,6 +201,40 @@ test('a seller whose connection libp2p already measured is not pinged again: its
   t.like(await probed, { ok: true, ms: 7 })
   t.is(stats.health(sellerPeer.peerId).latencyMs, 7)
   t.is(pings, 0)
+})
+
+test('a seller we hold no address for yet is not marked slow: it is asked about again, and pinged once it can be dialled', async (t) => {
+  const { seller, sellerPeer, buyerPeer, orderBook } = await pair(t)
+  const stats = new PeerStats()
+  const reach = new Reachability({ libp2p: buyerPeer.libp2p })
+  let asked = 0
+  const prober = new LatencyProber(
+    {
+      ping: (peerId, { signal }) => buyerPeer.ping(peerId, { signal }),
+      reachable: (peerId) => {
+        asked++
+        return reach.reachable(peerId)
+      },
+      orderBook,
+      stats,
+    },
+    { intervalMs: 0, timeoutMs: 2_000, unreachableRetryMs: 20 },
+  )
+  prober.start()
+  t.teardown(() => prober.stop())
+  const probes: Array<{ ms: number; ok: boolean }> = []
+  prober.events.on('probe:done', (e) => probes.push(e))
+  // Its offer arrived (relayed, say) before any address of it: the ping could only fail.
+  orderBook.apply(await makeAdvert(seller))
+  await eventually(() => asked >= 3, { describe: () => `asked ${asked} times` })
+  t.deepEqual(probes, [], 'no ping was tried, so no timeout was recorded')
+  t.is(stats.health(seller.peerId).latencyMs, undefined)
+  // Once it can be dialled, the next ask pings it and records the real round trip.
+  await buyerPeer.dial(sellerPeer.multiaddrs[0]!)
+  await eventually(() => probes.length > 0)
+  t.true(probes[0]!.ok)
+  t.true(probes[0]!.ms < 2_000, `${probes[0]!.ms} ms`)
+  t.is(stats.health(seller.peerId).latencyMs, probes[0]!.ms)
 })
 
 // The line seller - relay - buyer, with the relay a real bootstrap node, is in advert-relay.test.ts.

@@ -77,6 +77,7 @@ async function refreshOffers() {
     const { offers } = await res.json()
     const body = $('offers').tBodies[0]
     body.replaceChildren()
+    showUpscalers(offers)
     const peers = new Set(offers.map((o) => o.peerId))
     $('mesh-count').textContent = `${peers.size} peer${peers.size === 1 ? '' : 's'}, ${offers.length} offers`
     if (offers.length === 0) {
@@ -103,6 +104,38 @@ async function refreshOffers() {
   } catch (err) {
     $('mesh-count').textContent = err instanceof NeedsToken ? 'token needed' : 'gateway unreachable'
   }
+}
+
+/**
+ * The upscalers on offer, each with its lowest price, as the Upscaler choices; the choice made
+ * stays while it is offered.
+ */
+function showUpscalers(offers) {
+  const lowest = new Map()
+  for (const o of offers) {
+    if (o.pipeline !== 'upscale') continue
+    const known = lowest.get(o.modelId)
+    if (known === undefined || BigInt(o.pricePerUnit) < BigInt(known.pricePerUnit)) lowest.set(o.modelId, o)
+  }
+  const select = $('model')
+  const chosen = select.value
+  const options = [...lowest.values()]
+    .sort((a, b) => a.modelId.localeCompare(b.modelId))
+    .map((o) => {
+      const option = document.createElement('option')
+      option.value = o.modelId
+      option.textContent = `${o.modelId} (from ${o.pricePerUnit} wei / ${o.unit})`
+      return option
+    })
+  select.replaceChildren(select.options[0], ...options)
+  select.value = lowest.has(chosen) ? chosen : ''
+}
+
+/** The pipeline field: the chosen upscaler named on the upscale stage, when one is chosen. */
+function pipelineField() {
+  const model = $('model').value
+  const stages = $('pipeline').value.split(',')
+  return stages.map((s) => (s === 'upscale' && model !== '' ? `upscale:${model}` : s)).join(',')
 }
 
 async function refreshJobs() {
@@ -179,7 +212,7 @@ async function submit(event) {
   if (file === undefined) return
   const form = new FormData()
   form.append('file', file)
-  form.append('pipeline', $('pipeline').value)
+  form.append('pipeline', pipelineField())
   $('submit-button').disabled = true
   $('progress-box').hidden = false
   $('result').hidden = true
@@ -229,7 +262,7 @@ async function follow(id) {
         `${p.framesDone} / ${p.framesTotal ?? '?'} frames${windowsNote(p.windows)}`
     } else if (name === 'peer') {
       log(
-        `stage ${p.stage}: ${p.from ? `${shortPeer(p.from)} → ` : ''}${shortPeer(p.to)}${p.reason ? ` (${p.reason})` : ''}`,
+        `stage ${p.stage + 1}: ${p.from ? `${shortPeer(p.from)} → ` : ''}${shortPeer(p.to)}${p.reason ? ` (${p.reason})` : ''}`,
       )
     } else if (name === 'payment') {
       log(
@@ -255,6 +288,10 @@ async function follow(id) {
 }
 
 $('submit-form').addEventListener('submit', submit)
+// OCR alone has no upscaler to choose.
+$('pipeline').addEventListener('change', () => {
+  $('model').disabled = !$('pipeline').value.includes('upscale')
+})
 $('token-form').addEventListener('submit', useToken)
 refreshOffers()
 refreshJobs()
