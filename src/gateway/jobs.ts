@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { decodeImage, encodeImage } from '../inference/media/image.js'
-import { probeVideo, readVideoFrames, writeVideo } from '../inference/media/video.js'
+import { multiplyRate, probeVideo, readVideoFrames, writeVideo } from '../inference/media/video.js'
 import type { Frame, TextLine } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
@@ -257,13 +257,21 @@ export class GatewayJobs {
       await mkdir(this.#options.dir, { recursive: true })
       const isVideo = view.input.kind === 'video'
       const info = isVideo ? await probeVideo(record.inputPath, { signal }) : undefined
-      view.framesTotal = isVideo ? info?.frameCount : 1
+      // Interpolating a video doubles its frame rate, as `framemesh run interpolate` does.
+      const doublings = stages.filter((s) => s.pipeline === 'interpolate').length
+      const rateFactor = 2 ** doublings
+      view.framesTotal = isVideo
+        ? info?.frameCount === undefined
+          ? undefined
+          : info.frameCount * rateFactor
+        : 1
       const frames: AsyncIterable<Frame> = isVideo
         ? readVideoFrames(record.inputPath, { signal, info })
         : (async function* () {
             yield await decodeImage(await readFile(record.inputPath))
           })()
-      const run = this.#mesh.run(stages, frames, { signal })
+      const meshStages = stages.map((s) => (s.pipeline === 'interpolate' ? { ...s, doubleRate: true } : s))
+      const run = this.#mesh.run(meshStages, frames, { signal })
       const eventsDone = this.#forwardEvents(record, run.events)
       const textual = stages[stages.length - 1].pipeline === 'ocr'
       if (textual) {
@@ -277,7 +285,7 @@ export class GatewayJobs {
       } else if (isVideo && info !== undefined) {
         record.outputPath = join(this.#options.dir, `${view.id}.mp4`)
         await writeVideo(record.outputPath, framesOf(run.outputs), {
-          fps: info.fps,
+          fps: multiplyRate(info.fps, rateFactor),
           audioFrom: info.hasAudio ? record.inputPath : undefined,
           signal,
         })

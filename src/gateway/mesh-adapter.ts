@@ -35,11 +35,14 @@ export function meshForGateway(mesh: Mesh): GatewayMesh {
 }
 
 function withDefaultModel(mesh: Mesh, stage: StageSpec): MeshStageSpec {
-  if (stage.modelId !== undefined) return { pipeline: stage.pipeline, model: stage.modelId }
+  const doubling = stage.doubleRate === true ? { doubleRate: true } : {}
+  if (stage.modelId !== undefined) return { pipeline: stage.pipeline, model: stage.modelId, ...doubling }
   const fallback = DEFAULT_MODELS[stage.pipeline]
   const offered =
     fallback !== undefined && mesh.offers({ pipeline: stage.pipeline, modelId: fallback }).length > 0
-  return offered ? { pipeline: stage.pipeline, model: fallback } : { pipeline: stage.pipeline }
+  return offered
+    ? { pipeline: stage.pipeline, model: fallback, ...doubling }
+    : { pipeline: stage.pipeline, ...doubling }
 }
 
 /** `code: message`, the message cut to one short line for a progress display. */

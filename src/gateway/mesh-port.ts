@@ -20,6 +20,8 @@ export interface GatewayOffer {
 export interface StageSpec {
   pipeline: PipelineId
   modelId?: string
+  /** Interpolate: each input frame, then the one halfway to the next (twice the frame rate). */
+  doubleRate?: boolean
 }
 
 export type MeshJobEvent =

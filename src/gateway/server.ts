@@ -170,6 +170,8 @@ export async function createGateway(
             if (file === undefined)
               throw validationError([{ loc: ['body', 'file'], msg: 'Field required', type: 'missing' }])
             const stages = parseStages(form.fields.pipeline ?? form.fields.stages, form.fields.model_id)
+            if (file.media.kind === 'image' && stages.some((s) => s.pipeline === 'interpolate'))
+              throw badRequest('interpolate needs a video: it makes the frames between neighbouring frames')
             const view = jobs.start(stages, { path: file.path, media: file.media }, caller)
             handedOver = true
             void jobs.settled(view.id).finally(release)

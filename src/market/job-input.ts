@@ -29,6 +29,9 @@ export function stageSpecs(s: SubmitOptions): StageSpec[] {
     if (spec.pipeline === 'ocr' && i < specs.length - 1) {
       bad(`stage ${i + 1} is ocr, whose output is text: ocr can only be the last stage`)
     }
+    if (spec.doubleRate === true && spec.pipeline !== 'interpolate') {
+      bad(`stage ${i + 1} is ${spec.pipeline}: only an interpolate stage can double the frame rate`)
+    }
   }
   return specs
 }

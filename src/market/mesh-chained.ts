@@ -5,6 +5,7 @@
  * job asks, has a share of its items checked on another orchestrator (verifier.ts).
  */
 import type { Frame } from '../inference/types.js'
+import { RateDoubler } from './double-rate.js'
 import { Stage, type StageEvents, type StageReport, type StageResult } from './failover.js'
 import { assembleWindows, needsWindows, planWindows } from './frame-windows.js'
 import { framesOf, STAGE_BUFFER, workItems } from './job-input.js'
@@ -107,7 +108,13 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
       ? planWindows(first.value.width, first.value.height)
       : undefined
   const { width, height } = windows?.[0] ?? first.value
-  const items = workItems(first.value, r.input, pairs, signal, windows)
+  const deliver = (result: StageResult) => {
+    if (r.last) events.emit('result', result)
+    r.output.push(result)
+  }
+  const doubler = spec.doubleRate === true ? new RateDoubler(deliver) : undefined
+  const input = doubler === undefined ? r.input : doubler.keep(r.input, first.value)
+  const items = workItems(first.value, input, pairs, signal, windows)
   const perFrame = windows?.length ?? 1
   const query: OfferQuery = stageQuery(spec, s, { width, height })
   const allowed = allowedPeers(s)
@@ -170,20 +177,19 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     forward(name)
   }
   if (verifier !== undefined) forwardVerifierEvents(verifier, events, r.index)
-  const deliver = (result: StageResult) => {
-    if (r.last) events.emit('result', result)
-    r.output.push(result)
-  }
   stage.events.on(
     'result',
-    windows === undefined
-      ? deliver
-      : assembleWindows(windows, first.value.width, first.value.height, deliver, (done, result) => {
-          if (r.last) events.emit('progress:windows', { done, of: windows.length, peerId: result.peerId })
-        }),
+    doubler !== undefined
+      ? (result) => doubler.result(result)
+      : windows === undefined
+        ? deliver
+        : assembleWindows(windows, first.value.width, first.value.height, deliver, (done, result) => {
+            if (r.last) events.emit('progress:windows', { done, of: windows.length, peerId: result.peerId })
+          }),
   )
   try {
     const report = await stage.run(items)
+    doubler?.end()
     await verifier?.close()
     return verifier === undefined ? report : { ...report, verification: verifier.report() }
   } catch (err) {

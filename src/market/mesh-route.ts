@@ -15,7 +15,7 @@ import { runChained } from './mesh-chained.js'
 import type { JobContext, MeshContext } from './mesh-context.js'
 import { runDirect } from './mesh-direct.js'
 import { jobReport, mergeReports } from './mesh-report.js'
-import type { JobReport, MeshResult, SubmitOptions } from './mesh-types.js'
+import type { JobReport, MeshResult, StageSpec, SubmitOptions } from './mesh-types.js'
 import { type CollectedResults, ResultQueue } from './result-queue.js'
 import type { VerificationReport, Verifier } from './verifier.js'
 
@@ -39,7 +39,8 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
     Symbol.asyncIterator in frames
       ? (frames as AsyncIterable<Frame>)[Symbol.asyncIterator]()
       : (frames as Iterable<Frame>)[Symbol.iterator]()
-  const total = Array.isArray(frames) && specs.length === 1 ? frames.length : undefined
+  const total =
+    Array.isArray(frames) && specs.length === 1 ? outputCount(specs[0]!, frames.length) : undefined
   const verifiers: Verifier[] = []
   /** A direct run's verification, per stage (the chained run's are in `verifiers`). */
   const directChecks: VerificationReport[] = []
@@ -88,7 +89,13 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
     const direct: StageReport[] = []
     const avoid = new Set<string>()
     let input: AsyncIterator<Frame> = replay
-    if (specs.length > 1 && (s.route ?? 'direct') === 'direct' && s.verify?.minPsnrDb === undefined) {
+    // A stage that doubles the frame rate needs its input frames here: the broadcaster route.
+    const directRoute =
+      specs.length > 1 &&
+      (s.route ?? 'direct') === 'direct' &&
+      s.verify?.minPsnrDb === undefined &&
+      !specs.some((spec) => spec.doubleRate === true)
+    if (directRoute) {
       try {
         const reports = await runDirect(mesh, job, replay, {
           failedReports: direct,
@@ -139,4 +146,10 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
     events.emit('failed', { error: told })
     throw told
   }
+}
+
+/** How many outputs a stage gives for `frames` input frames. */
+function outputCount(spec: StageSpec, frames: number): number {
+  if (spec.pipeline !== 'interpolate') return frames
+  return spec.doubleRate === true ? 2 * frames : Math.max(0, frames - 1)
 }

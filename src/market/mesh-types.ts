@@ -57,6 +57,13 @@ export interface StageSpec {
   model?: string
   /** Highest wei per unit for this stage (default: the job's maxPrice). */
   maxPrice?: bigint
+  /**
+   * Interpolate only: the stage's outputs are each input frame, then the frame halfway to the
+   * next, and the last input frame twice: a video at twice the frame rate, as long as the input.
+   * Without it the outputs are the in-between frames alone. The frames that pass through are not
+   * paid for; a workflow with such a stage goes through the broadcaster, which holds them.
+   */
+  doubleRate?: boolean
 }
 
 export interface SubmitOptions {

@@ -257,6 +257,7 @@ test('bad arguments are refused before anything is uploaded', async (t) => {
     [['upscale', 'missing.png', '-o', 'x.png'], /cannot read input/],
     [['upscale', 'notes.txt', '-o', 'x.png'], /neither an image .* nor a video/],
     [['upscale', 'in.png', '-o', '-'], /-o - prints OCR text/],
+    [['interpolate', 'in.png', '-o', 'x.png'], /interpolate needs a video/],
   ]
   await writeFile(join(t.context.dir, 'notes.txt'), 'not a picture at all')
   for (const [argv, message] of cases) {

@@ -35,22 +35,27 @@ async function startJob(file: Blob, pipeline: string): Promise<Response> {
   return fetch(`${world.gateway.url}/v1/jobs`, { method: 'POST', body: form({ file, pipeline }) })
 }
 
+/** A 1 s, 10 fps 48×32 clip with audio sent as a `pipeline` job, followed to its end. */
+async function videoJob(t: ExecutionContext, name: string, pipeline: string) {
+  const clip = join(scratch, `${name}.mp4`)
+  await generateTestClip(clip, { width: 48, height: 32, fps: { num: 10, den: 1 }, seconds: 1, audio: true })
+  const source = await probeVideo(clip, { countFrames: true })
+  const res = await startJob(new Blob([await readFile(clip)], { type: 'video/mp4' }), pipeline)
+  t.is(res.status, 202)
+  const job = (await res.json()) as JobJson
+  t.is(job.status, 'running', job.error)
+  const events = await readEvents(
+    `${world.gateway.url}/v1/jobs/${job.id}/events`,
+    (e) => e === 'done' || e === 'failed',
+    AbortSignal.timeout(60_000),
+  )
+  return { source, job, events }
+}
+
 test.serial(
   'a video job streams progress, peer and payment events, then its output keeps size ×2, frame count, rate and audio',
   async (t) => {
-    const clip = join(scratch, 'clip.mp4')
-    await generateTestClip(clip, { width: 48, height: 32, fps: { num: 10, den: 1 }, seconds: 1, audio: true })
-    const source = await probeVideo(clip, { countFrames: true })
-    const res = await startJob(new Blob([await readFile(clip)], { type: 'video/mp4' }), 'upscale')
-    t.is(res.status, 202)
-    const job = (await res.json()) as JobJson
-    t.is(job.status, 'running', job.error)
-
-    const events = await readEvents(
-      `${world.gateway.url}/v1/jobs/${job.id}/events`,
-      (e) => e === 'done' || e === 'failed',
-      AbortSignal.timeout(60_000),
-    )
+    const { source, job, events } = await videoJob(t, 'clip', 'upscale')
     const names = events.map((e) => e.event)
     t.is(names.at(-1), 'done', JSON.stringify(events.at(-1)))
     t.true(names.includes('peer'))
@@ -79,6 +84,34 @@ test.serial(
     t.is(result.frameCount, source.frameCount)
     t.deepEqual(result.fps, source.fps)
     t.true(result.hasAudio)
+  },
+)
+
+test.serial(
+  'an interpolate job gives the video at twice the frame rate: each frame, then the one between it and the next, audio kept; an image is a 400',
+  async (t) => {
+    const { source, job, events } = await videoJob(t, 'interpolate-me', 'interpolate')
+    const { id } = job
+    t.is(events.at(-1)?.event, 'done', JSON.stringify(events.at(-1)))
+    const last = events.filter((e) => e.event === 'progress').at(-1)?.data
+    t.deepEqual(last, { framesDone: 2 * source.frameCount!, framesTotal: 2 * source.frameCount! })
+    const outPath = join(scratch, 'interpolated.mp4')
+    await writeFile(
+      outPath,
+      Buffer.from(await (await fetch(`${world.gateway.url}/v1/jobs/${id}/output`)).arrayBuffer()),
+    )
+    const result = await probeVideo(outPath, { countFrames: true })
+    t.like(result, { width: 48, height: 32, frameCount: 2 * source.frameCount!, fps: { num: 20, den: 1 } })
+    t.true(result.hasAudio)
+    // As long as the input: the last frame is shown twice.
+    t.true(
+      Math.abs(result.durationSeconds! - source.durationSeconds!) < 0.15,
+      `${result.durationSeconds} s vs ${source.durationSeconds} s`,
+    )
+
+    const image = await startJob(await pngOf(testFrame(16, 12, 1)), 'interpolate')
+    t.is(image.status, 400)
+    t.regex(((await image.json()) as { detail: { msg: string } }).detail.msg, /interpolate needs a video/)
   },
 )
 

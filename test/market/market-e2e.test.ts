@@ -375,6 +375,48 @@ test('a two-stage workflow (upscale, then interpolate) gives the same frames as 
   t.is(report.resent, 0)
 })
 
+test('an interpolate stage that doubles the frame rate gives each frame, then the one halfway to the next, and the last twice: as local inference, through the broadcaster', async (t) => {
+  const { market, mesh } = t.context
+  const frames = clip(4)
+  const up = await Promise.all(frames.map((f) => market.engine.upscale(MODEL, f)))
+  const mids = await Promise.all(
+    [0, 1, 2].map((i) => market.engine.interpolate('blend', up[i]!, up[i + 1]!, 0.5)),
+  )
+  const job = mesh.submit({
+    stages: [UP_THEN_BLEND[0]!, { ...UP_THEN_BLEND[1]!, doubleRate: true }],
+    input: frames,
+  })
+  const progress: number[] = []
+  job.events.on('progress', (e) => progress.push(e.done))
+  const { results, report } = await job.done
+  sameAll(t, results, [up[0]!, mids[0]!, up[1]!, mids[1]!, up[2]!, mids[2]!, up[3]!, up[3]!])
+  t.deepEqual(
+    results.map((r) => r.seq),
+    [0, 1, 2, 3, 4, 5, 6, 7],
+  )
+  t.deepEqual(progress, [1, 2, 3, 4, 5, 6, 7, 8])
+  t.is(report.route, 'broadcaster', 'the frames passed through are here, not at the orchestrators')
+  // Only the in-between frames were interpolated (and paid for).
+  t.deepEqual(
+    report.stages!.map((s) => s.items),
+    [4, 3],
+  )
+  // One frame alone: nothing to interpolate, the frame twice.
+  const single = await mesh.submit({
+    stages: [{ pipeline: 'interpolate', doubleRate: true }],
+    input: [frames[0]!],
+  }).done
+  sameAll(t, single.results, [frames[0]!, frames[0]!])
+  // Only interpolate can double.
+  await t.throwsAsync(
+    mesh.submit({ stages: [{ pipeline: 'upscale', doubleRate: true }], input: frames }).done,
+    {
+      code: 'ERR_BAD_JOB',
+      message: /only an interpolate stage can double the frame rate/,
+    },
+  )
+})
+
 test('the same workflow routed through the broadcaster gives the same frames', async (t) => {
   const { market, mesh } = t.context
   const frames = clip(4)

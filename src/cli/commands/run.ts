@@ -9,8 +9,8 @@ import { ImageDecodeError } from '../../inference/media/errors.js'
 import { decodeImage, decodeRawFrame, encodeFormatForPath, encodeImage } from '../../inference/media/image.js'
 import { detectImageFormat } from '../../inference/media/image-header.js'
 import {
+  multiplyRate,
   probeVideo,
-  type Rational,
   readVideoFrames,
   type VideoInfo,
   writeVideo,
@@ -214,7 +214,7 @@ async function runVideo(
       job.pipeline === 'upscale'
         ? mapFrames(source, (f) => engine.upscale(model, f, { signal }))
         : doubleFrames(source, (a, b) => engine.interpolate(model, a, b, 0.5, { signal }))
-    const fps = job.pipeline === 'upscale' ? info.fps : doubleRate(info.fps)
+    const fps = job.pipeline === 'upscale' ? info.fps : multiplyRate(info.fps, 2)
     const written = await writeVideo(job.output, out, { fps, audioFrom: job.input, signal })
     progress.done()
     // writeVideo pads odd sides by a pixel (see video.ts): say so rather than name a size the file has not.
@@ -314,14 +314,4 @@ async function* doubleFrames(
     yield previous
     yield previous
   }
-}
-
-function doubleRate(fps: Rational): Rational {
-  const num = fps.num * 2
-  const g = gcd(num, fps.den)
-  return { num: num / g, den: fps.den / g }
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b)
 }

@@ -60,6 +60,8 @@ export const submitCommand: CliCommand = {
     const names = parseChain(stages)
     const inputPath = resolve(ctx.cwd, input)
     const kind = await mediaKind(inputPath)
+    if (kind === 'image' && names.includes('interpolate'))
+      throw new UsageError('interpolate needs a video: it makes the frames between neighbouring frames')
     const ocr = names[names.length - 1] === 'ocr'
     const output = config.output === '-' ? '-' : resolve(ctx.cwd, config.output)
     checkOutput(output, ocr ? '.json' : kind === 'image' ? '.png' : '.mp4')

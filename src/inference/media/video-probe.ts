@@ -144,6 +144,17 @@ export function fpsToRational(text: string): Rational {
   return { num: Math.round(value * 1000), den: 1000 }
 }
 
+/** `fps` × `factor` as a reduced fraction (interpolation doubles a video's rate). */
+export function multiplyRate(fps: Rational, factor: number): Rational {
+  const num = fps.num * factor
+  const g = gcd(num, fps.den)
+  return { num: num / g, den: fps.den / g }
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b)
+}
+
 function lastLine(text: string): string {
   const lines = text.trim().split('\n')
   return lines[lines.length - 1]?.trim() || 'no output from ffmpeg'

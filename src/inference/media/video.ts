@@ -8,7 +8,14 @@ import { type FfmpegProcess, spawnFfmpeg, type Watchdog, watchdog } from './ffmp
 import { assertFrame, DEFAULT_MAX_PIXELS } from './image.js'
 import { probeVideo, type Rational, type VideoInfo } from './video-probe.js'
 
-export { fpsToRational, type ProbeOptions, probeVideo, type Rational, type VideoInfo } from './video-probe.js'
+export {
+  fpsToRational,
+  multiplyRate,
+  type ProbeOptions,
+  probeVideo,
+  type Rational,
+  type VideoInfo,
+} from './video-probe.js'
 
 /**
  * Video files as streams of frames: ffmpeg decodes to raw rgb24 on its stdout, one frame at a
