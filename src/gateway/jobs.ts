@@ -4,10 +4,16 @@
  * event is kept so a dashboard that subscribes late still sees the whole story.
  */
 import { randomUUID } from 'node:crypto'
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { decodeImage, encodeImage } from '../inference/media/image.js'
-import { multiplyRate, probeVideo, readVideoFrames, writeVideo } from '../inference/media/video.js'
+import {
+  multiplyRate,
+  probeVideo,
+  type Rational,
+  readVideoFrames,
+  writeVideo,
+} from '../inference/media/video.js'
 import type { Frame, TextLine } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
@@ -41,9 +47,11 @@ export interface JobView {
   chargedWei: bigint
   input: { kind: MediaKind['kind']; format: string }
   output?: { kind: 'image' | 'video' | 'text'; contentType: string }
-  /** OCR result: all text found, lines joined by newlines (frames separated by blank lines). */
+  /**
+   * OCR result: all text found, lines joined by newlines (frames separated by blank lines). Each
+   * frame's lines with their boxes and confidences are in the output.
+   */
   text?: string
-  lines?: TextLine[][]
   error?: string
   errorCode?: string
   startedAt: number
@@ -275,13 +283,10 @@ export class GatewayJobs {
       const eventsDone = this.#forwardEvents(record, run.events)
       const textual = stages[stages.length - 1].pipeline === 'ocr'
       if (textual) {
-        const lines: TextLine[][] = []
-        for await (const out of run.outputs) lines.push(textOf(out))
-        view.lines = lines
-        view.text = lines.map((frame) => frame.map((l) => l.text).join('\n')).join('\n\n')
-        view.output = { kind: 'text', contentType: 'application/json' }
         record.outputPath = join(this.#options.dir, `${view.id}.json`)
-        await writeFile(record.outputPath, JSON.stringify({ text: view.text, frames: lines }))
+        const rate = info === undefined ? undefined : multiplyRate(info.fps, rateFactor)
+        view.text = await writeText(record.outputPath, run.outputs, rate)
+        view.output = { kind: 'text', contentType: 'application/json' }
       } else if (isVideo && info !== undefined) {
         record.outputPath = join(this.#options.dir, `${view.id}.mp4`)
         await writeVideo(record.outputPath, framesOf(run.outputs), {
@@ -445,6 +450,36 @@ function restoredRecord(saved: SavedJob, fileName: string): JobRecord {
     ...(saved.outputPath === undefined ? {} : { outputPath: saved.outputPath }),
     controller: new AbortController(),
     finished: Promise.resolve(),
+  }
+}
+
+/**
+ * Writes an OCR job's result as it comes, one frame at a time (a long video's lines never sit in
+ * memory): `{"frames":[{"index","time"?,"lines"}…],"text"}`, as \`framemesh run ocr\` writes them;
+ * `time` (seconds) for videos, at the output's `rate`. Returns all the text, frames apart by a
+ * blank line.
+ */
+async function writeText(path: string, outputs: AsyncIterable<MeshOutput>, rate?: Rational): Promise<string> {
+  const file = await open(path, 'w')
+  const write = async (chunk: string) => {
+    await file.write(chunk)
+  }
+  const texts: string[] = []
+  try {
+    await write('{"frames":[')
+    let index = 0
+    for await (const out of outputs) {
+      const lines = textOf(out)
+      const time = rate === undefined ? {} : { time: (index * rate.den) / rate.num }
+      await write(`${index === 0 ? '' : ','}\n${JSON.stringify({ index, ...time, lines })}`)
+      texts.push(lines.map((l) => l.text).join('\n'))
+      index++
+    }
+    const text = texts.join('\n\n')
+    await write(`\n],"text":${JSON.stringify(text)}}\n`)
+    return text
+  } finally {
+    await file.close()
   }
 }
 

@@ -224,7 +224,8 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/jobs/{id}/output': {
         get: {
-          summary: 'The result (image/png, video/mp4 or JSON text)',
+          summary:
+            'The result: image/png, video/mp4 (interpolate: twice the frame rate), or for OCR JSON {frames: [{index, time (videos, s), lines: [{text, confidence, box}]}], text}',
           responses: { '200': { description: 'OK' }, '409': error('Not done yet') },
         },
       },

@@ -6,8 +6,8 @@ import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
 import { createGateway, type Gateway } from '../../src/gateway/server.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
-import { probeVideo } from '../../src/inference/media/video.js'
-import { renderPng, textLine } from '../inference/ocr-fixtures.js'
+import { probeVideo, writeVideo } from '../../src/inference/media/video.js'
+import { renderFrame, renderPng, textLine } from '../inference/ocr-fixtures.js'
 import { form, type GatewayWorld, pngOf, readEvents, startGatewayWorld, testFrame } from './fixtures.js'
 
 let world: GatewayWorld
@@ -175,10 +175,42 @@ test.serial('a chain upscale,ocr runs both stages on mesh peers and gives the te
   t.is(output.headers.get('content-type'), 'application/json')
   const body = (await output.json()) as {
     text: string
-    frames: Array<Array<{ text: string; box: number[][] }>>
+    frames: Array<{ index: number; time?: number; lines: Array<{ text: string; box: number[][] }> }>
   }
-  t.is(body.frames[0][0].text, 'FRAMEMESH 2026')
+  t.is(body.text, 'FRAMEMESH 2026')
+  t.like(body.frames, [{ index: 0, lines: [{ text: 'FRAMEMESH 2026' }] }])
+  t.false('time' in body.frames[0]!, 'an image has no time')
 })
+
+test.serial(
+  'OCR of a video gives each frame’s lines with its index and time, as framemesh run ocr does',
+  async (t) => {
+    const frames = await Promise.all(
+      [0, 1, 2].map((i) => renderFrame(textLine(`CAPTION ${i}`, 10, 40, 24), 240, 64)),
+    )
+    const clip = join(scratch, 'captions.mp4')
+    await writeVideo(clip, frames, { fps: { num: 4, den: 1 } })
+    const res = await startJob(new Blob([await readFile(clip)], { type: 'video/mp4' }), 'ocr')
+    t.is(res.status, 202)
+    const { id } = (await res.json()) as JobJson
+    const view = await world.gateway.jobs.settled(id)
+    t.is(view?.status, 'done', view?.error)
+    const body = (await (await fetch(`${world.gateway.url}/v1/jobs/${id}/output`)).json()) as {
+      text: string
+      frames: Array<{ index: number; time: number; lines: Array<{ text: string }> }>
+    }
+    t.deepEqual(
+      body.frames.map((f) => [f.index, f.time, f.lines.map((l) => l.text).join(' ')]),
+      [
+        [0, 0, 'CAPTION 0'],
+        [1, 0.25, 'CAPTION 1'],
+        [2, 0.5, 'CAPTION 2'],
+      ],
+    )
+    t.is(body.text, 'CAPTION 0\n\nCAPTION 1\n\nCAPTION 2')
+    t.is(view?.text, body.text)
+  },
+)
 
 test.serial(
   'a file that looks like MP4 but does not decode fails the job with a clear error; the gateway serves on',
