@@ -39,6 +39,8 @@ export interface GatewayOptions {
   /** Where uploads and results are written (default a folder under the OS temp dir). */
   dataDir?: string
   ethUsd?: number
+  /** Finished jobs kept with their files (default 100); the oldest go first. */
+  maxJobs?: number
 }
 
 export interface Gateway {
@@ -77,7 +79,12 @@ export async function createGateway(
   })
   const jobs = new GatewayJobs(
     { mesh, logger },
-    { dir: join(dataDir, 'jobs'), uploadsDir: join(dataDir, 'uploads'), ethUsd: options.ethUsd },
+    {
+      dir: join(dataDir, 'jobs'),
+      uploadsDir: join(dataDir, 'uploads'),
+      ethUsd: options.ethUsd,
+      maxJobs: options.maxJobs,
+    },
   )
   // Jobs finished before a restart stay listed and downloadable.
   await jobs.restore()

@@ -371,6 +371,38 @@ test.serial(
   },
 )
 
+test.serial('past maxJobs the oldest finished job goes, with its files', async (t) => {
+  const dataDir = join(scratch, 'few-jobs')
+  const gateway = await createGateway(
+    { mesh: meshForGateway(world.local.broadcaster.mesh) },
+    { dataDir, maxJobs: 2 },
+  )
+  t.teardown(() => gateway.close())
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) {
+    const res = await fetch(`${gateway.url}/v1/jobs`, {
+      method: 'POST',
+      body: form({ file: await pngOf(testFrame(8, 8, i)), pipeline: 'upscale' }),
+    })
+    const { id } = (await res.json()) as JobJson
+    t.is((await gateway.jobs.settled(id))?.status, 'done')
+    ids.push(id)
+  }
+  const listed = ((await (await fetch(`${gateway.url}/v1/jobs`)).json()) as { jobs: JobJson[] }).jobs
+  t.deepEqual(
+    listed.map((j) => j.id),
+    [ids[2], ids[1]],
+  )
+  t.is((await fetch(`${gateway.url}/v1/jobs/${ids[0]}`)).status, 404)
+  // Its files are removed in the background: give that a moment.
+  let left = ['?']
+  for (let i = 0; i < 50 && left.length > 0; i++) {
+    left = (await readdir(join(dataDir, 'jobs'))).filter((f) => f.startsWith(ids[0]!))
+    if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.deepEqual(left, [], 'the dropped job’s record and output are gone')
+})
+
 test.serial(
   'a job without a pipeline is a 422, with an unknown pipeline a 400; an unknown job id is a 404',
   async (t) => {

@@ -25,7 +25,20 @@ const spec = {
     default: false,
   },
   maxUploadMb: { kind: 'int', help: 'largest upload accepted, in MiB', default: 200, min: 1, max: 1_048_576 },
-  maxConcurrent: { kind: 'int', help: 'requests at once per token', default: 4, min: 1, max: 10_000 },
+  maxConcurrent: {
+    kind: 'int',
+    help: 'requests and running jobs at once per token',
+    default: 4,
+    min: 1,
+    max: 10_000,
+  },
+  maxJobs: {
+    kind: 'int',
+    help: 'finished jobs kept with their inputs and outputs; the oldest are removed',
+    default: 100,
+    min: 1,
+    max: 1_000_000,
+  },
   jobsDir: {
     kind: 'string',
     help: 'where uploads and results are kept (default <data-dir>/gateway)',
@@ -86,6 +99,7 @@ export const gatewayCommand: CliCommand = {
           tokens,
           maxConcurrentPerToken: config.maxConcurrent,
           maxUploadBytes: config.maxUploadMb * 1024 * 1024,
+          maxJobs: config.maxJobs,
           dataDir: config.jobsDir ?? join(config.dataDir, 'gateway'),
         },
       ).catch((err: NodeJS.ErrnoException) => {
