@@ -107,10 +107,14 @@ export class GatewayClient {
     this.#reconnectDelayMs = options.reconnectDelayMs ?? 1000
   }
 
-  /** Uploads `path` (streamed from disk) and starts a job over `stages` ("upscale,ocr"). */
-  async submit(stages: string, path: string, signal: AbortSignal): Promise<GatewayJob> {
+  /**
+   * Uploads `path` (streamed from disk) and starts a job over `stages` ("upscale,ocr"); `every`
+   * (OCR of a video) sends only every n-th frame.
+   */
+  async submit(stages: string, path: string, signal: AbortSignal, every = 1): Promise<GatewayJob> {
     const form = new FormData()
     form.append('pipeline', stages)
+    if (every > 1) form.append('every', String(every))
     form.append('file', await openAsBlob(path), basename(path))
     // An upload takes as long as it takes: the gateway answers only once it has the whole file.
     const res = await this.#fetch('/v1/jobs', { method: 'POST', body: form }, signal, false)

@@ -208,8 +208,17 @@ export class GatewayJobs {
     return 'removed'
   }
 
-  /** Starts a job over an uploaded file for `owner`; the file becomes the job's (removed with it). */
-  start(stages: StageSpec[], input: { path: string; media: MediaKind }, owner: string): JobView {
+  /**
+   * Starts a job over an uploaded file for `owner`; the file becomes the job's (removed with it).
+   * `every` (a video whose last stage is OCR): only every n-th frame is sent, as
+   * \`framemesh run ocr --every\` reads them.
+   */
+  start(
+    stages: StageSpec[],
+    input: { path: string; media: MediaKind },
+    owner: string,
+    options: { every?: number } = {},
+  ): JobView {
     const id = randomUUID()
     const startedAt = Date.now()
     const view: JobView = {
@@ -236,7 +245,7 @@ export class GatewayJobs {
     this.#jobs.set(id, record)
     this.#prune()
     // Kept from the start, so a job cut off by a crash reads as such after a restart, not as unknown.
-    record.finished = this.#save(record).then(() => this.#run(record, stages))
+    record.finished = this.#save(record).then(() => this.#run(record, stages, options.every ?? 1))
     return view
   }
 
@@ -258,7 +267,7 @@ export class GatewayJobs {
     record.emitter.emit('event', event)
   }
 
-  async #run(record: JobRecord, stages: StageSpec[]): Promise<void> {
+  async #run(record: JobRecord, stages: StageSpec[], every: number): Promise<void> {
     const { view } = record
     const signal = record.controller.signal
     try {
@@ -271,10 +280,10 @@ export class GatewayJobs {
       view.framesTotal = isVideo
         ? info?.frameCount === undefined
           ? undefined
-          : info.frameCount * rateFactor
+          : Math.ceil(info.frameCount / every) * rateFactor
         : 1
       const frames: AsyncIterable<Frame> = isVideo
-        ? readVideoFrames(record.inputPath, { signal, info })
+        ? everyNth(readVideoFrames(record.inputPath, { signal, info }), every)
         : (async function* () {
             yield await decodeImage(await readFile(record.inputPath))
           })()
@@ -285,7 +294,7 @@ export class GatewayJobs {
       if (textual) {
         record.outputPath = join(this.#options.dir, `${view.id}.json`)
         const rate = info === undefined ? undefined : multiplyRate(info.fps, rateFactor)
-        view.text = await writeText(record.outputPath, run.outputs, rate)
+        view.text = await writeText(record.outputPath, run.outputs, { rate, every })
         view.output = { kind: 'text', contentType: 'application/json' }
       } else if (isVideo && info !== undefined) {
         record.outputPath = join(this.#options.dir, `${view.id}.mp4`)
@@ -455,11 +464,15 @@ function restoredRecord(saved: SavedJob, fileName: string): JobRecord {
 
 /**
  * Writes an OCR job's result as it comes, one frame at a time (a long video's lines never sit in
- * memory): `{"frames":[{"index","time"?,"lines"}…],"text"}`, as \`framemesh run ocr\` writes them;
- * `time` (seconds) for videos, at the output's `rate`. Returns all the text, frames apart by a
- * blank line.
+ * memory): `{"frames":[{"index","time"?,"lines"}…],"text"}`, as \`framemesh run ocr\` writes them.
+ * The n-th output is frame n × `every` of the video at `rate`; `time` (seconds) for videos only.
+ * Returns all the text, frames apart by a blank line.
  */
-async function writeText(path: string, outputs: AsyncIterable<MeshOutput>, rate?: Rational): Promise<string> {
+async function writeText(
+  path: string,
+  outputs: AsyncIterable<MeshOutput>,
+  video: { rate: Rational | undefined; every: number },
+): Promise<string> {
   const file = await open(path, 'w')
   const write = async (chunk: string) => {
     await file.write(chunk)
@@ -467,13 +480,13 @@ async function writeText(path: string, outputs: AsyncIterable<MeshOutput>, rate?
   const texts: string[] = []
   try {
     await write('{"frames":[')
-    let index = 0
+    const { rate, every } = video
     for await (const out of outputs) {
       const lines = textOf(out)
+      const index = texts.length * every
       const time = rate === undefined ? {} : { time: (index * rate.den) / rate.num }
-      await write(`${index === 0 ? '' : ','}\n${JSON.stringify({ index, ...time, lines })}`)
+      await write(`${texts.length === 0 ? '' : ','}\n${JSON.stringify({ index, ...time, lines })}`)
       texts.push(lines.map((l) => l.text).join('\n'))
-      index++
     }
     const text = texts.join('\n\n')
     await write(`\n],"text":${JSON.stringify(text)}}\n`)
@@ -481,6 +494,11 @@ async function writeText(path: string, outputs: AsyncIterable<MeshOutput>, rate?
   } finally {
     await file.close()
   }
+}
+
+async function* everyNth(frames: AsyncIterable<Frame>, n: number): AsyncGenerator<Frame> {
+  let index = 0
+  for await (const frame of frames) if (index++ % n === 0) yield frame
 }
 
 function textOf(out: MeshOutput): TextLine[] {

@@ -166,7 +166,10 @@ export function openApiDocument(): Record<string, unknown> {
         },
       },
       '/v1/jobs': {
-        get: { summary: 'List jobs', responses: { '200': { description: 'OK' } } },
+        get: {
+          summary: 'List your jobs (those your token started)',
+          responses: { '200': { description: 'OK' } },
+        },
         post: {
           summary: 'Start a job on an image or a video',
           requestBody: {
@@ -184,6 +187,12 @@ export function openApiDocument(): Record<string, unknown> {
                         "a pipeline ('upscale') or a chain ('upscale,ocr'); 'pipeline:model' picks a model",
                     },
                     model_id: { type: 'string' },
+                    every: {
+                      type: 'integer',
+                      minimum: 1,
+                      description:
+                        'OCR of a video (no interpolate stage): send only every n-th frame; default 1',
+                    },
                   },
                 },
               },

@@ -179,7 +179,8 @@ export async function createGateway(
             const stages = parseStages(form.fields.pipeline ?? form.fields.stages, form.fields.model_id)
             if (file.media.kind === 'image' && stages.some((s) => s.pipeline === 'interpolate'))
               throw badRequest('interpolate needs a video: it makes the frames between neighbouring frames')
-            const view = jobs.start(stages, { path: file.path, media: file.media }, caller)
+            const every = parseEvery(form.fields.every, stages, file.media.kind)
+            const view = jobs.start(stages, { path: file.path, media: file.media }, caller, { every })
             handedOver = true
             void jobs.settled(view.id).finally(release)
             sendJson(res, 202, view)
@@ -302,6 +303,22 @@ export async function createGateway(
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** The `every` field: OCR of a video on every n-th frame; 1 when absent. */
+function parseEvery(text: string | undefined, stages: StageSpec[], kind: 'image' | 'video'): number {
+  if (text === undefined || text.trim() === '') return 1
+  const every = Number(text)
+  if (!Number.isInteger(every) || every < 1 || every > 1_000_000) {
+    throw validationError([
+      { loc: ['body', 'every'], msg: 'must be a whole number from 1 to 1000000', type: 'value_error' },
+    ])
+  }
+  const ocrOnly = stages.at(-1)?.pipeline === 'ocr' && !stages.some((s) => s.pipeline === 'interpolate')
+  if (every > 1 && (kind !== 'video' || !ocrOnly)) {
+    throw badRequest('every applies to a video whose last stage is ocr (and that has no interpolate stage)')
+  }
+  return every
 }
 
 function parseStages(text: string | undefined, modelId: string | undefined): StageSpec[] {

@@ -258,6 +258,7 @@ test('bad arguments are refused before anything is uploaded', async (t) => {
     [['upscale', 'notes.txt', '-o', 'x.png'], /neither an image .* nor a video/],
     [['upscale', 'in.png', '-o', '-'], /-o - prints OCR text/],
     [['interpolate', 'in.png', '-o', 'x.png'], /interpolate needs a video/],
+    [['ocr', 'in.png', '-o', 'x.json', '--every', '2'], /--every applies to a video whose last stage is ocr/],
   ]
   await writeFile(join(t.context.dir, 'notes.txt'), 'not a picture at all')
   for (const [argv, message] of cases) {

@@ -209,6 +209,30 @@ test.serial(
     )
     t.is(body.text, 'CAPTION 0\n\nCAPTION 1\n\nCAPTION 2')
     t.is(view?.text, body.text)
+
+    // every=2: frames 0 and 2 only, numbered and timed as in the video.
+    const post = async (pipeline: string, every: string) =>
+      fetch(`${world.gateway.url}/v1/jobs`, {
+        method: 'POST',
+        body: form({ file: new Blob([await readFile(clip)], { type: 'video/mp4' }), pipeline, every }),
+      })
+    const sampled = await post('ocr', '2')
+    t.is(sampled.status, 202)
+    const second = (await sampled.json()) as JobJson
+    t.is((await world.gateway.jobs.settled(second.id))?.status, 'done')
+    const some = (await (
+      await fetch(`${world.gateway.url}/v1/jobs/${second.id}/output`)
+    ).json()) as typeof body
+    t.deepEqual(
+      some.frames.map((f) => [f.index, f.time, f.lines.map((l) => l.text).join(' ')]),
+      [
+        [0, 0, 'CAPTION 0'],
+        [2, 0.5, 'CAPTION 2'],
+      ],
+    )
+    // Only for OCR of a video, and a whole number from 1.
+    t.is((await post('upscale', '2')).status, 400)
+    t.is((await post('ocr', '0')).status, 422)
   },
 )
 

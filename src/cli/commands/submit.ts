@@ -23,6 +23,13 @@ const spec = {
     default: 60_000,
     min: 100,
   },
+  every: {
+    kind: 'int',
+    help: 'OCR of a video: read every n-th frame only (and pay for those)',
+    default: 1,
+    min: 1,
+    max: 1_000_000,
+  },
   json: { kind: 'bool', help: 'print the finished job as one JSON object', default: false },
 } as const satisfies ConfigSpec
 
@@ -62,6 +69,10 @@ export const submitCommand: CliCommand = {
     const kind = await mediaKind(inputPath)
     if (kind === 'image' && names.includes('interpolate'))
       throw new UsageError('interpolate needs a video: it makes the frames between neighbouring frames')
+    if (config.every > 1 && (kind !== 'video' || names.at(-1) !== 'ocr' || names.includes('interpolate')))
+      throw new UsageError(
+        '--every applies to a video whose last stage is ocr (and that has no interpolate stage)',
+      )
     const ocr = names[names.length - 1] === 'ocr'
     const output = config.output === '-' ? '-' : resolve(ctx.cwd, config.output)
     checkOutput(output, ocr ? '.json' : kind === 'image' ? '.png' : '.mp4')
@@ -75,10 +86,14 @@ export const submitCommand: CliCommand = {
     })
     const started = performance.now()
     ctx.stderr(`uploading ${input} to ${config.gateway}`)
-    const submitted = await client.submit(stages, inputPath, ctx.signal).catch((err: unknown) => {
-      if (!ctx.signal.aborted) throw err
-      throw new FramemeshError('ERR_ABORTED', 'stopped during the upload; no job was started', { cause: err })
-    })
+    const submitted = await client
+      .submit(stages, inputPath, ctx.signal, config.every)
+      .catch((err: unknown) => {
+        if (!ctx.signal.aborted) throw err
+        throw new FramemeshError('ERR_ABORTED', 'stopped during the upload; no job was started', {
+          cause: err,
+        })
+      })
     ctx.stderr(`job ${submitted.id}: ${submitted.stages.join(' → ')}`)
     const { job, bytes } = await finish(ctx, client, submitted.id, stages, output).catch((err: unknown) => {
       if (!ctx.signal.aborted) throw err
