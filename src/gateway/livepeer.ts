@@ -28,8 +28,15 @@ export type LivepeerTask = (typeof LIVEPEER_TASKS)[number]
 
 const SERVED: Partial<Record<LivepeerTask, PipelineId>> = { upscale: 'upscale', 'image-to-text': 'ocr' }
 
-export function pipelineForTask(task: LivepeerTask): PipelineId | undefined {
-  return SERVED[task]
+/**
+ * The pipeline that serves `task`, or the 503 for a task framemesh has none for. Asked before the
+ * body is read: such tasks' bodies are not always multipart (text-to-image sends JSON), and the
+ * client should hear that nobody serves the task, not what its body should have been.
+ */
+export function pipelineForTask(task: LivepeerTask): PipelineId {
+  const pipeline = SERVED[task]
+  if (pipeline === undefined) throw noPeer(`no peer in this mesh serves the '${task}' task`)
+  return pipeline
 }
 
 interface TaskRequest {
@@ -78,7 +85,6 @@ export async function runLivepeerTask(
   signal: AbortSignal,
 ): Promise<unknown> {
   const pipeline = pipelineForTask(task)
-  if (pipeline === undefined) throw noPeer(`no peer in this mesh serves the '${task}' task`)
   const { imagePath, modelId, seed } = readTaskForm(task, form)
   const offers = mesh
     .offers()

@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js'
 import { AccessControl } from './auth.js'
 import { badRequest, HttpError, notFound, sendError, sendJson, validationError } from './http-error.js'
 import { GatewayJobs } from './jobs.js'
-import { LIVEPEER_TASKS, type LivepeerTask, runLivepeerTask } from './livepeer.js'
+import { LIVEPEER_TASKS, type LivepeerTask, pipelineForTask, runLivepeerTask } from './livepeer.js'
 import type { GatewayMesh, StageSpec } from './mesh-port.js'
 import { openApiDocument } from './openapi.js'
 import { openEventStream } from './sse.js'
@@ -252,6 +252,7 @@ export async function createGateway(
       'POST',
       new RegExp(`^(?:/[\\w.-]+)*/(${LIVEPEER_TASKS.join('|')})$`),
       withSlot(async (req, res, [task]) => {
+        pipelineForTask(task as LivepeerTask)
         const form = await receiveUpload(req, uploadTo(['image']))
         const controller = new AbortController()
         const onClose = () => {

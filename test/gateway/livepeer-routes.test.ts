@@ -2,25 +2,34 @@ import { mkdtemp, readdir } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Livepeer } from '@livepeer/ai'
 import test from 'ava'
 import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
-import { createGateway } from '../../src/gateway/server.js'
+import { createGateway, type Gateway } from '../../src/gateway/server.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { renderPng, textLine } from '../inference/ocr-fixtures.js'
 import { form, type GatewayWorld, pngOf, startGatewayWorld, testFrame } from './fixtures.js'
 
 let world: GatewayWorld
 let dataDir: string
+/** The same mesh behind a gateway with a token, as a Livepeer client is configured for. */
+let gated: Gateway
+const gatedUrl = () => gated.url
 
 test.before(async () => {
   dataDir = await mkdtemp(join(tmpdir(), 'fm-gateway-test-'))
   world = await startGatewayWorld({ dataDir, maxUploadBytes: 256 * 1024 })
+  gated = await createGateway(
+    { mesh: meshForGateway(world.local.broadcaster.mesh) },
+    { tokens: ['s3cret'], dataDir: join(dataDir, 'sdk') },
+  )
 })
 test.after.always(async () => {
+  await gated?.close()
   await world?.stop()
 })
 
-const post = (path: string, body: FormData, headers: Record<string, string> = {}) =>
+const post = (path: string, body: FormData | string, headers: Record<string, string> = {}) =>
   fetch(`${world.gateway.url}${path}`, { method: 'POST', body, headers })
 
 test.serial(
@@ -104,12 +113,51 @@ test.serial('an upload over the size limit is a 413 and leaves no file behind', 
   t.deepEqual(await readdir(join(dataDir, 'uploads')), [])
 })
 
-test.serial('a task no peer serves is a 503 saying so', async (t) => {
-  const res = await post('/text-to-image', form({ prompt: 'a cat' }))
-  t.is(res.status, 503)
-  const body = (await res.json()) as { detail: { msg: string } }
-  t.regex(body.detail.msg, /no peer .* serves the 'text-to-image' task/)
-})
+test.serial(
+  'a task no peer serves is a 503 saying so, whatever its body (text-to-image sends JSON)',
+  async (t) => {
+    for (const body of [form({ prompt: 'a cat' }), JSON.stringify({ prompt: 'a cat' })]) {
+      const res = await post('/text-to-image', body, {
+        ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
+      })
+      t.is(res.status, 503)
+      const json = (await res.json()) as { detail: { msg: string } }
+      t.regex(json.detail.msg, /no peer .* serves the 'text-to-image' task/)
+    }
+  },
+)
+
+test.serial(
+  'the official Livepeer AI SDK (@livepeer/ai) works against the gateway with only its serverURL changed',
+  async (t) => {
+    const livepeer = new Livepeer({ httpBearer: 's3cret', serverURL: gatedUrl() })
+    const frame = testFrame(24, 16, 4)
+    const up = await livepeer.generate.upscale({ image: await pngOf(frame), prompt: '', modelId: '' })
+    t.is(up.statusCode, 200)
+    const [image] = up.imageResponse!.images
+    const out = await decodeImage(Buffer.from(image!.url.split(',')[1]!, 'base64'))
+    t.like(out, { width: 48, height: 32 })
+    t.deepEqual(
+      Buffer.from(out.data),
+      Buffer.from((await world.local.orchestrators[0]!.engine.upscale('esrgan-slim-x2', frame)).data),
+    )
+    const png = await renderPng(textLine('LIVEPEER SDK', 20, 60, 36), 360, 100)
+    const read = await livepeer.generate.imageToText({
+      image: new Blob([new Uint8Array(png)], { type: 'image/png' }),
+      prompt: '',
+    })
+    t.is(read.imageToTextResponse?.text, 'LIVEPEER SDK')
+    // A task nobody serves reaches the SDK as the API's error with its status and message.
+    const err = await t.throwsAsync(livepeer.generate.textToImage({ prompt: 'a cat' }))
+    t.is((err as { statusCode?: number }).statusCode, 503)
+    t.regex(err!.message, /no peer in this mesh serves the 'text-to-image' task/)
+    // A wrong token: the 401's body parses as the SDK's own HTTPError, {detail: {msg}}.
+    const stranger = new Livepeer({ httpBearer: 'nope', serverURL: gatedUrl() })
+    const refused = await t.throwsAsync(stranger.generate.upscale({ image: await pngOf(frame), prompt: '' }))
+    t.is(refused!.name, 'HTTPError')
+    t.regex((refused as unknown as { detail: { msg: string } }).detail.msg, /invalid bearer token/)
+  },
+)
 
 test.serial('a model no peer serves is a 503 naming the model', async (t) => {
   const res = await post(
