@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url'
 import type { PipelineId } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { AccessControl } from './auth.js'
+import { requestedRange } from './byte-range.js'
 import { badRequest, HttpError, notFound, sendError, sendJson, validationError } from './http-error.js'
 import { GatewayJobs } from './jobs.js'
 import { LIVEPEER_TASKS, type LivepeerTask, pipelineForTask, runLivepeerTask } from './livepeer.js'
@@ -102,11 +103,25 @@ export async function createGateway(
     return job
   }
 
-  const sendFile = async (res: ServerResponse, path: string, type: string) => {
-    const info = await stat(path)
-    res.writeHead(200, { 'content-type': type, 'content-length': info.size })
+  const sendFile = async (req: IncomingMessage, res: ServerResponse, path: string, type: string) => {
+    const { size } = await stat(path)
+    const range = requestedRange(req.headers.range, size)
+    if (range === 'unsatisfiable') {
+      res.writeHead(416, { 'content-range': `bytes */${size}`, 'accept-ranges': 'bytes' })
+      res.end()
+      return
+    }
+    const headers = { 'content-type': type, 'accept-ranges': 'bytes' }
+    if (range === undefined) res.writeHead(200, { ...headers, 'content-length': size })
+    else {
+      res.writeHead(206, {
+        ...headers,
+        'content-length': range.end - range.start + 1,
+        'content-range': `bytes ${range.start}-${range.end}/${size}`,
+      })
+    }
     // pipeline (not pipe) closes the file when the client goes away mid-download.
-    await pipeline(createReadStream(path), res).catch(() => {})
+    await pipeline(createReadStream(path, range ?? {}), res).catch(() => {})
   }
 
   // Work-taking routes hold one of the caller's slots while they run.
@@ -227,7 +242,7 @@ export async function createGateway(
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/output$/,
-      authed(async (_req, res, [id], caller) => {
+      authed(async (req, res, [id], caller) => {
         const job = jobOr404(id!, caller)
         if (job.view.status !== 'done' || job.outputPath === undefined || job.view.output === undefined) {
           throw new HttpError(
@@ -236,16 +251,16 @@ export async function createGateway(
             `job '${id}' is ${job.view.status}; its output exists once it is done`,
           )
         }
-        await sendFile(res, job.outputPath, job.view.output.contentType)
+        await sendFile(req, res, job.outputPath, job.view.output.contentType)
       }),
     ],
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/input$/,
-      authed(async (_req, res, [id], caller) => {
+      authed(async (req, res, [id], caller) => {
         const job = jobOr404(id!, caller)
         const { kind, format } = job.view.input
-        await sendFile(res, job.inputPath, `${kind}/${format}`)
+        await sendFile(req, res, job.inputPath, `${kind}/${format}`)
       }),
     ],
     [
