@@ -103,7 +103,7 @@ test('the dashboard lists the mesh peers, runs an uploaded image through upscale
   t.deepEqual(pageErrors, [])
 })
 
-test('on a gateway with tokens the dashboard asks for one, then lists the mesh, and its Cancel button stops a running video job', async (t) => {
+test('on a gateway with tokens the dashboard asks for one, then lists the mesh, and its Cancel button stops a running video job, Remove takes it off the list', async (t) => {
   const gated = await createGateway(
     { mesh: meshForGateway(world.local.broadcaster.mesh) },
     { tokens: ['dash-token'], dataDir: join(scratch, 'gated') },
@@ -144,5 +144,9 @@ test('on a gateway with tokens the dashboard asks for one, then lists the mesh, 
   t.true(job!.framesDone < 36, `${job!.framesDone} of 36 frames when cancelled`)
   t.true(await page.$eval('#cancel-button', (b) => (b as HTMLElement).hidden))
   await page.waitForSelector('#jobs tbody tr .status-failed')
+  // Remove takes the finished job off the list, and off the gateway with its files.
+  await page.click('#jobs tbody tr .job-action')
+  await page.waitForFunction(() => document.querySelectorAll('#jobs tbody tr').length === 0)
+  t.deepEqual(gated.jobs.all(), [])
   t.deepEqual(pageErrors, [])
 })

@@ -155,9 +155,27 @@ async function refreshJobs() {
       cell(`${j.framesDone} / ${j.framesTotal ?? '?'}${windowsNote(j.windows)}`),
       cell(j.peers.map(shortPeer).join(', ')),
       cell(`${weiToEth(j.paidWei).toExponential(3)} ETH`),
+      actionCell(j),
     )
     body.append(tr)
   }
+}
+
+/** Cancel for a running job, Remove (with its files) for a finished one: both are DELETE. */
+function actionCell(job) {
+  const td = document.createElement('td')
+  const button = document.createElement('button')
+  button.type = 'button'
+  button.className = 'job-action'
+  button.textContent = job.status === 'running' ? 'Cancel' : 'Remove'
+  button.setAttribute('aria-label', `${button.textContent} job ${job.id.slice(0, 8)}`)
+  button.addEventListener('click', async () => {
+    button.disabled = true
+    await api(`/v1/jobs/${job.id}`, { method: 'DELETE' }).catch(() => {})
+    refreshJobs()
+  })
+  td.append(button)
+  return td
 }
 
 async function showMedia(view, kind, path) {
