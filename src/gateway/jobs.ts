@@ -71,7 +71,7 @@ export interface GatewayJobsOptions {
   cloudGpuName?: string
   /** USD per ETH used to show tickets' expected value in dollars. */
   ethUsd?: number
-  /** Finished jobs kept (oldest dropped with their files). */
+  /** Finished jobs kept per caller (default 100); each caller's oldest go first, with their files. */
   maxJobs?: number
 }
 
@@ -341,6 +341,7 @@ export class GatewayJobs {
       view.finishedAt = Date.now()
       view.cost = this.#cost(view.chargedWei, view.finishedAt - view.startedAt)
       await this.#save(record)
+      this.#prune()
       this.#emit(record, { event: view.status === 'done' ? 'done' : 'failed', data: view })
     }
   }
@@ -407,11 +408,25 @@ export class GatewayJobs {
     }
   }
 
+  /**
+   * Keeps each caller's newest `maxJobs` finished jobs and removes the rest with their files: one
+   * busy caller does not push out another's results. Running jobs are bounded by the callers' slots.
+   */
   #prune(): void {
-    while (this.#jobs.size > this.#options.maxJobs) {
-      const oldest = this.#jobs.values().next().value as JobRecord
-      if (oldest.view.status === 'running') break
-      void this.#remove(oldest)
+    const finished = new Map<string, JobRecord[]>()
+    for (const record of this.#jobs.values()) {
+      if (record.view.status === 'running') continue
+      const own = finished.get(record.owner) ?? []
+      own.push(record)
+      finished.set(record.owner, own)
+    }
+    const finishedAt = (r: JobRecord) => r.view.finishedAt ?? r.view.startedAt
+    for (const own of finished.values()) {
+      // By when they finished: a long job started first is not the first to go when it ends.
+      own.sort((a, b) => finishedAt(a) - finishedAt(b))
+      for (const record of own.slice(0, Math.max(0, own.length - this.#options.maxJobs))) {
+        void this.#remove(record)
+      }
     }
   }
 

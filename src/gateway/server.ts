@@ -40,7 +40,7 @@ export interface GatewayOptions {
   /** Where uploads and results are written (default a folder under the OS temp dir). */
   dataDir?: string
   ethUsd?: number
-  /** Finished jobs kept with their files (default 100); the oldest go first. */
+  /** Finished jobs kept with their files per caller (default 100); each caller's oldest go first. */
   maxJobs?: number
 }
 

@@ -409,37 +409,46 @@ test.serial(
   },
 )
 
-test.serial('past maxJobs the oldest finished job goes, with its files', async (t) => {
-  const dataDir = join(scratch, 'few-jobs')
-  const gateway = await createGateway(
-    { mesh: meshForGateway(world.local.broadcaster.mesh) },
-    { dataDir, maxJobs: 2 },
-  )
-  t.teardown(() => gateway.close())
-  const ids: string[] = []
-  for (let i = 0; i < 3; i++) {
-    const res = await fetch(`${gateway.url}/v1/jobs`, {
-      method: 'POST',
-      body: form({ file: await pngOf(testFrame(8, 8, i)), pipeline: 'upscale' }),
-    })
-    const { id } = (await res.json()) as JobJson
-    t.is((await gateway.jobs.settled(id))?.status, 'done')
-    ids.push(id)
-  }
-  const listed = ((await (await fetch(`${gateway.url}/v1/jobs`)).json()) as { jobs: JobJson[] }).jobs
-  t.deepEqual(
-    listed.map((j) => j.id),
-    [ids[2], ids[1]],
-  )
-  t.is((await fetch(`${gateway.url}/v1/jobs/${ids[0]}`)).status, 404)
-  // Its files are removed in the background: give that a moment.
-  let left = ['?']
-  for (let i = 0; i < 50 && left.length > 0; i++) {
-    left = (await readdir(join(dataDir, 'jobs'))).filter((f) => f.startsWith(ids[0]!))
-    if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-  t.deepEqual(left, [], 'the dropped job’s record and output are gone')
-})
+test.serial(
+  'past maxJobs a caller’s oldest finished job goes, with its files; other callers keep theirs',
+  async (t) => {
+    const dataDir = join(scratch, 'few-jobs')
+    const gateway = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { dataDir, maxJobs: 2, tokens: ['busy', 'quiet'] },
+    )
+    t.teardown(() => gateway.close())
+    const job = async (token: string, seed: number) => {
+      const res = await fetch(`${gateway.url}/v1/jobs`, {
+        method: 'POST',
+        body: form({ file: await pngOf(testFrame(8, 8, seed)), pipeline: 'upscale' }),
+        headers: bearer(token),
+      })
+      const { id } = (await res.json()) as JobJson
+      t.is((await gateway.jobs.settled(id))?.status, 'done')
+      return id
+    }
+    const quiet = await job('quiet', 9)
+    const ids: string[] = []
+    for (let i = 0; i < 3; i++) ids.push(await job('busy', i))
+    const listed = async (token: string) =>
+      (
+        (await (await fetch(`${gateway.url}/v1/jobs`, { headers: bearer(token) })).json()) as {
+          jobs: JobJson[]
+        }
+      ).jobs.map((j) => j.id)
+    t.deepEqual(await listed('busy'), [ids[2], ids[1]])
+    t.deepEqual(await listed('quiet'), [quiet], 'the busy caller did not push out the quiet one’s result')
+    t.is((await fetch(`${gateway.url}/v1/jobs/${ids[0]}`, { headers: bearer('busy') })).status, 404)
+    // Its files are removed in the background: give that a moment.
+    let left = ['?']
+    for (let i = 0; i < 50 && left.length > 0; i++) {
+      left = (await readdir(join(dataDir, 'jobs'))).filter((f) => f.startsWith(ids[0]!))
+      if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    t.deepEqual(left, [], 'the dropped job’s record and output are gone')
+  },
+)
 
 test.serial(
   'a job without a pipeline is a 422, with an unknown pipeline a 400; an unknown job id is a 404',

@@ -34,7 +34,7 @@ const spec = {
   },
   maxJobs: {
     kind: 'int',
-    help: 'finished jobs kept with their inputs and outputs; the oldest are removed',
+    help: 'finished jobs kept per token with their inputs and outputs; its oldest are removed',
     default: 100,
     min: 1,
     max: 1_000_000,
