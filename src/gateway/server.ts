@@ -37,6 +37,8 @@ export interface GatewayOptions {
   maxConcurrentPerToken?: number
   /** Largest upload accepted, bytes (default 200 MiB). */
   maxUploadBytes?: number
+  /** Longest pause in an upload's bytes before it is given up with a 408 (default 60 s). */
+  uploadIdleTimeoutMs?: number
   /** Where uploads and results are written (default a folder under the OS temp dir). */
   dataDir?: string
   ethUsd?: number
@@ -94,6 +96,7 @@ export async function createGateway(
     dir: join(dataDir, 'uploads'),
     maxFileBytes: maxUploadBytes,
     accept,
+    ...(options.uploadIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.uploadIdleTimeoutMs }),
   })
 
   // Another caller's job is a 404 too: nobody learns which ids exist.
@@ -304,6 +307,9 @@ export async function createGateway(
       sendError(res, err)
     })
   })
+  // Node cuts any request not whole within 5 min by default: a large video over a slow link takes
+  // longer. Uploads are guarded by their own stall timeout instead; headers still have 60 s.
+  server.requestTimeout = 0
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve())

@@ -36,6 +36,11 @@ export interface UploadOptions {
   maxFields?: number
   /** Which kinds of media each file field may hold. */
   accept: Array<MediaKind['kind']>
+  /**
+   * Longest pause in the upload's bytes before it is given up with a 408 (default 60 s). There is
+   * no cap on the whole upload's time: a large video over a slow link may take many minutes.
+   */
+  idleTimeoutMs?: number
 }
 
 export async function receiveUpload(req: IncomingMessage, options: UploadOptions): Promise<ParsedForm> {
@@ -125,6 +130,24 @@ function parse(
       }, fail)
     })
     req.on('aborted', () => fail(new HttpError(400, 'ERR_CLIENT_ABORTED', 'the client went away mid-upload')))
+    const idleMs = options.idleTimeoutMs ?? 60_000
+    let idle: ReturnType<typeof setTimeout> | undefined
+    const stalled = () =>
+      fail(
+        new HttpError(
+          408,
+          'ERR_UPLOAD_STALLED',
+          `no bytes of the upload arrived for ${idleMs / 1000} s; it was given up, send it again`,
+        ),
+      )
+    const rearm = () => {
+      clearTimeout(idle)
+      if (!failed) idle = setTimeout(stalled, idleMs)
+    }
+    req.on('data', rearm)
+    req.once('end', () => clearTimeout(idle))
+    parser.once('close', () => clearTimeout(idle))
+    rearm()
     req.pipe(parser)
   })
 }

@@ -217,6 +217,61 @@ test.serial(
   },
 )
 
+test.serial(
+  'an upload that stops arriving is given up with a 408 and leaves nothing behind; a slow but steady one is never cut',
+  async (t) => {
+    const slowDir = join(dataDir, 'slow')
+    const gateway = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { dataDir: slowDir, uploadIdleTimeoutMs: 400 },
+    )
+    t.teardown(() => gateway.close())
+    const url = new URL(`${gateway.url}/upscale`)
+    const body = Buffer.from(
+      await await new Response(form({ image: await pngOf(testFrame(8, 8)), prompt: '' })).arrayBuffer(),
+    )
+    const boundary = /^--([^\r]+)/.exec(body.toString('latin1'))![1]!
+    /** Sends the body in `pieces`, `gapMs` apart, stopping after `stopAfter` of them; resolves with the answer. */
+    const upload = (pieces: number, gapMs: number, stopAfter = pieces) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: {
+            'content-type': `multipart/form-data; boundary=${boundary}`,
+            'content-length': String(body.length),
+          },
+        })
+        req.on('error', reject)
+        req.on('response', (res) => {
+          let text = ''
+          res.on('data', (c) => (text += c))
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }))
+        })
+        const size = Math.ceil(body.length / pieces)
+        let sent = 0
+        const next = () => {
+          if (sent >= stopAfter) return
+          req.write(body.subarray(sent * size, (sent + 1) * size))
+          sent++
+          if (sent === pieces) req.end()
+          else setTimeout(next, gapMs)
+        }
+        next()
+      })
+    // 10 pieces 150 ms apart: 1.35 s in all, past the idle limit, but never idle that long.
+    const steady = await upload(10, 150)
+    t.is(steady.status, 200, steady.body)
+    // Half the body, then silence.
+    const stalled = await upload(10, 20, 5)
+    t.is(stalled.status, 408)
+    t.regex(stalled.body, /no bytes of the upload arrived for 0.4 s; it was given up, send it again/)
+    t.deepEqual(await readdir(join(slowDir, 'uploads')), [])
+  },
+)
+
 test.serial('unknown routes are 404 and wrong methods 405, both in the error shape', async (t) => {
   const missing = await fetch(`${world.gateway.url}/v1/nothing-here`)
   t.is(missing.status, 404)
