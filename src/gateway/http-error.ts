@@ -43,12 +43,14 @@ export function validationError(issues: ValidationIssue[]): HttpError {
 
 /**
  * Statuses for the mesh's own failures. 503: nobody could do the work just now, or the gateway
- * cannot pay (its chain is away, its deposit unlocking, it is stopping): retry later, as a Livepeer
+ * cannot pay (its chain is away, its deposit too small or unlocking, it is stopping): retry later, as a Livepeer
  * client does. 413: a frame too large for any job message.
  */
 const STATUS_OF_CODE: Record<string, number> = {
   ERR_NO_OFFERS: 503,
   ERR_SENDER_INFO: 503,
+  ERR_SENDER_FUNDS: 503,
+  ERR_PARAMS_FACE_TOO_HIGH: 503,
   ERR_SENDER_UNLOCKING: 503,
   ERR_SHUTTING_DOWN: 503,
   ERR_FRAME_TOO_LARGE: 413,

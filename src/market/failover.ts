@@ -32,6 +32,20 @@ const OUR_DOING: ReadonlySet<string> = new Set([
   'ERR_PARAMS_FACE_TOO_HIGH',
 ])
 
+/**
+ * Failures that say the buyer must change something, and what. When every orchestrator tried
+ * failed with the same one (codes sharing a remedy count as one), the stage fails with that code
+ * and remedy rather than "no orchestrator left".
+ */
+const TOP_UP = 'add to the deposit and reserve (`framemesh deposit`)'
+const BUYER_MUST_ACT: Readonly<Record<string, string>> = {
+  // The orchestrator's check: our funds cover less than one of its tickets.
+  ERR_SENDER_FUNDS: TOP_UP,
+  // Our sender's own check: the ticket's face value is more than our deposit covers.
+  ERR_PARAMS_FACE_TOO_HIGH: TOP_UP,
+  [JOB_ERROR_CODES.priceTooLow]: 'raise maxPrice',
+}
+
 /** Where a stage may run next. */
 export interface StageCandidate {
   peerId: string
@@ -199,6 +213,8 @@ export class Stage {
     let resent = 0
     let attempts = 0
     let lastError: FramemeshError | undefined
+    /** Every failure's code in this run: when all say the same thing about us, the job says it too. */
+    const failureCodes = new Set<string>()
     let previous: string | undefined
     const maxAttempts = o.maxAttempts ?? 5
     const v = this.#c.verify
@@ -344,6 +360,15 @@ export class Stage {
       askAgain = undefined
       const candidate = again ?? (await this.#c.choose(exclusions()))
       if (candidate === undefined) {
+        const remedies = new Set([...failureCodes].map((code) => BUYER_MUST_ACT[code]))
+        const ours = remedies.size === 1 ? [...remedies][0] : undefined
+        if (ours !== undefined && lastError !== undefined) {
+          throw new JobError(
+            lastError.code,
+            `every orchestrator tried for ${o.pipeline} failed for the same reason (last: ${lastError.code}, ${lastError.message}); ${ours}`,
+            { cause: lastError },
+          )
+        }
         throw new JobError(
           JOB_ERROR_CODES.noOffers,
           `no orchestrator left for ${o.pipeline}${o.maxPricePerUnit === MAX_UINT256 ? '' : ` at ${o.maxPricePerUnit} wei per unit or less`}${lastError === undefined ? '' : ` (last error: ${lastError.message})`}; ${o.maxPricePerUnit === MAX_UINT256 ? '' : 'raise maxPrice or '}wait for more adverts`,
@@ -387,6 +412,7 @@ export class Stage {
         )
         use.error = error.code
         lastError = error
+        failureCodes.add(error.code)
         excluded.add(candidate.peerId)
         this.events.emit('quote:refused', {
           peerId: candidate.peerId,
@@ -481,6 +507,7 @@ export class Stage {
           continue
         }
         lastError = error
+        failureCodes.add(error.code)
         excluded.add(candidate.peerId)
         const cancelled = o.signal?.aborted === true
         // Only the orchestrator's own failure counts against it (and suspends it for every job of

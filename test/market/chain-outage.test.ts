@@ -25,6 +25,7 @@ import {
 
 interface Ctx {
   market: Market
+  bootstrapAddrs: string[]
   /** The broadcaster's way to the chain (the orchestrators keep theirs). */
   chainLink: TcpSwitch
   orchs: OrchestratorNode[]
@@ -77,7 +78,7 @@ test.before(async (t) => {
       orchs.every((o) => buyer.connectedPeers().includes(o.peer.peerId)),
     { timeoutMs: 30_000 },
   )
-  t.context = { market, chainLink, orchs, buyer, mesh }
+  t.context = { market, bootstrapAddrs: bootstrap.multiaddrs, chainLink, orchs, buyer, mesh }
 })
 
 test.after.always(async (t) => {
@@ -136,4 +137,33 @@ test('past the stale limit a job fails at once with ERR_SENDER_INFO, no orchestr
   const after = await upscale(mesh)
   t.is(after.error, undefined, after.error?.message)
   t.is(after.done?.report.items, 4)
+})
+
+test('a broadcaster whose deposit covers no orchestrator’s ticket fails saying so and how to fix it, and blames no orchestrator', async (t) => {
+  const { market, orchs, bootstrapAddrs } = t.context
+  const cases: Array<[account: number, wei: bigint, code: string]> = [
+    // Less than one ticket's expected value: each orchestrator refuses to quote.
+    [5, 1_000n, 'ERR_SENDER_FUNDS'],
+    // Enough for the orchestrators, but a ticket's face value is more than the deposit covers: our
+    // own sender refuses the params.
+    [6, 1_000_000_000n, 'ERR_PARAMS_FACE_TOO_HIGH'],
+  ]
+  for (const [account, wei, code] of cases) {
+    const poor = await fundedSender(market, account, wei)
+    const buyer = await startPeer(market, { bootstrap: bootstrapAddrs })
+    const mesh = await startMesh(market, buyer, poor)
+    await eventually(() => mesh.offers({ pipeline: 'upscale' }).length === 2, { timeoutMs: 30_000 })
+    const job = mesh.submit({ pipeline: 'upscale', model: 'esrgan-slim-x2', maxPrice: PRICE, input: clip(2) })
+    const failed: string[] = []
+    job.events.on('quote:refused', (e) => failed.push(e.code))
+    job.events.on('peer:failed', (e) => failed.push(e.code))
+    const err = await t.throwsAsync(job.done)
+    t.is((err as { code?: string }).code, code, err!.message)
+    t.regex(
+      err!.message,
+      /^every orchestrator tried for upscale failed for the same reason \(last: .*\); add to the deposit and reserve \(`framemesh deposit`\)$/,
+    )
+    t.deepEqual(failed, [code, code], 'both were tried: their tickets may differ')
+    for (const o of orchs) t.false(mesh.stats.health(o.peer.peerId).suspended)
+  }
 })

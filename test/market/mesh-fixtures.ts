@@ -98,8 +98,8 @@ export async function attachMarket(
   }
 }
 
-/** A broadcaster account (dev account `index`) with deposit and reserve in the broker. */
-export async function fundedSender(market: Market, index: number): Promise<TicketSender> {
+/** A broadcaster account (dev account `index`) with `amount` wei (default 1 ETH) each of deposit and reserve. */
+export async function fundedSender(market: Market, index: number, amount = ETH): Promise<TicketSender> {
   const key = market.chain.accounts[index]!.privateKey
   const client = new TicketBrokerClient(
     { wallet: new Wallet(key) },
@@ -110,7 +110,7 @@ export async function fundedSender(market: Market, index: number): Promise<Ticke
       pollingIntervalMs: 20,
     },
   )
-  await client.fundDepositAndReserve(ETH, ETH)
+  await client.fundDepositAndReserve(amount, amount)
   client.close()
   await market.clock.refresh()
   return new TicketSender(
