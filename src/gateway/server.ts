@@ -20,6 +20,7 @@ import { GatewayJobs } from './jobs.js'
 import { LIVEPEER_TASKS, type LivepeerTask, pipelineForTask, runLivepeerTask } from './livepeer.js'
 import type { GatewayMesh, StageSpec } from './mesh-port.js'
 import { openApiDocument } from './openapi.js'
+import { applyOriginRules, isLoopbackAddress } from './origins.js'
 import { openEventStream } from './sse.js'
 import { receiveUpload } from './upload.js'
 
@@ -39,6 +40,11 @@ export interface GatewayOptions {
   maxUploadBytes?: number
   /** Longest pause in an upload's bytes before it is given up with a 408 (default 60 s). */
   uploadIdleTimeoutMs?: number
+  /**
+   * Web origins whose pages may call the API (CORS). Pages of other sites are refused: every
+   * request spends the operator's deposit.
+   */
+  corsOrigins?: string[]
   /** Where uploads and results are written (default a folder under the OS temp dir). */
   dataDir?: string
   ethUsd?: number
@@ -287,9 +293,14 @@ export async function createGateway(
     ],
   ]
 
+  const originRules = {
+    allowedOrigins: options.corsOrigins ?? [],
+    loopbackOnly: access.open && isLoopbackAddress(options.host ?? '127.0.0.1'),
+  }
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://gateway')
     const handle = async () => {
+      if (applyOriginRules(req, res, originRules)) return
       const path = url.pathname
       const matching = routes.filter(([, pattern]) => pattern.test(path))
       if (matching.length === 0) throw notFound(`no route ${path}; GET /openapi.json lists the routes`)

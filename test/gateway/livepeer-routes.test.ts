@@ -272,6 +272,72 @@ test.serial(
   },
 )
 
+test.serial(
+  'a web page of another site cannot spend the deposit: its requests are 403 unless its origin was allowed, which then gets CORS',
+  async (t) => {
+    const upscale = async (base: string, headers: Record<string, string>) =>
+      fetch(`${base}/upscale`, {
+        method: 'POST',
+        body: form({ image: await pngOf(testFrame(8, 8)), prompt: '' }),
+        headers,
+      })
+    const before = (await readdir(join(dataDir, 'uploads'))).length
+    const evil = await upscale(world.gateway.url, { origin: 'http://evil.example' })
+    t.is(evil.status, 403)
+    t.regex(
+      ((await evil.json()) as { detail: { msg: string } }).detail.msg,
+      /--cors-origin http:\/\/evil\.example/,
+    )
+    t.is((await readdir(join(dataDir, 'uploads'))).length, before, 'nothing was uploaded')
+    // The gateway's own pages (the dashboard) are same-origin.
+    const own = await upscale(world.gateway.url, { origin: world.gateway.url })
+    t.is(own.status, 200)
+
+    const app = 'https://app.example'
+    const cors = await createGateway(
+      { mesh: meshForGateway(world.local.broadcaster.mesh) },
+      { dataDir: join(dataDir, 'cors'), corsOrigins: [app] },
+    )
+    t.teardown(() => cors.close())
+    const preflight = await fetch(`${cors.url}/upscale`, {
+      method: 'OPTIONS',
+      headers: { origin: app, 'access-control-request-method': 'POST' },
+    })
+    t.is(preflight.status, 204)
+    t.is(preflight.headers.get('access-control-allow-origin'), app)
+    t.regex(preflight.headers.get('access-control-allow-headers') ?? '', /authorization/)
+    const allowed = await upscale(cors.url, { origin: app })
+    t.is(allowed.status, 200)
+    t.is(allowed.headers.get('access-control-allow-origin'), app)
+    t.is((await upscale(cors.url, { origin: 'http://evil.example' })).status, 403)
+  },
+)
+
+test.serial(
+  'an open gateway answers only to loopback names in Host (a re-pointed name is refused); one with tokens to any',
+  async (t) => {
+    const url = new URL(world.gateway.url)
+    const ask = (base: URL, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = request(
+          { host: base.hostname, port: base.port, path: '/v1/jobs', headers: { host } },
+          (res) => {
+            res.resume()
+            resolve(res.statusCode ?? 0)
+          },
+        )
+        req.on('error', reject)
+        req.end()
+      })
+    t.is(await ask(url, `evil.example:${url.port}`), 403)
+    t.is(await ask(url, `localhost:${url.port}`), 200)
+    t.is(await ask(url, `127.0.0.1:${url.port}`), 200)
+    // With tokens the token guards it, whatever name it is called by.
+    const gatedUrl = new URL(gated.url)
+    t.is(await ask(gatedUrl, `gateway.example:${gatedUrl.port}`), 401)
+  },
+)
+
 test.serial('unknown routes are 404 and wrong methods 405, both in the error shape', async (t) => {
   const missing = await fetch(`${world.gateway.url}/v1/nothing-here`)
   t.is(missing.status, 404)

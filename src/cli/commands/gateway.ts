@@ -19,6 +19,11 @@ const spec = {
     help: 'bearer token callers must send (repeatable; none = open, loopback only)',
     env: 'FRAMEMESH_GATEWAY_TOKENS',
   },
+  corsOrigin: {
+    kind: 'strings',
+    help: 'web origin whose pages may call the API, e.g. https://app.example (repeatable; pages of other sites are refused)',
+    env: 'FRAMEMESH_GATEWAY_CORS_ORIGINS',
+  },
   allowOpen: {
     kind: 'bool',
     help: 'serve without tokens on a non-loopback --host (anyone reaching it spends your deposit)',
@@ -73,6 +78,21 @@ export const gatewayCommand: CliCommand = {
     const tokens = config.token ?? []
     const logger = commandLogger(ctx, config, 'gateway')
     const { chain, walletKey, lock } = await prepareNode('gateway', ctx, loaded, () => {
+      for (const origin of config.corsOrigin ?? []) {
+        let parsed: URL | undefined
+        try {
+          parsed = new URL(origin)
+        } catch {
+          parsed = undefined
+        }
+        if (parsed?.origin !== origin) {
+          throw new ConfigError(
+            'ERR_CONFIG_INVALID',
+            `'cors-origin' ${origin} is not a web origin; write it as scheme://host[:port], e.g. https://app.example`,
+            { details: { key: 'corsOrigin' } },
+          )
+        }
+      }
       if (tokens.length === 0 && !LOOPBACK.test(config.host) && !config.allowOpen) {
         throw new ConfigError(
           'ERR_CONFIG_INVALID',
@@ -100,6 +120,7 @@ export const gatewayCommand: CliCommand = {
           maxConcurrentPerToken: config.maxConcurrent,
           maxUploadBytes: config.maxUploadMb * 1024 * 1024,
           maxJobs: config.maxJobs,
+          corsOrigins: config.corsOrigin ?? [],
           dataDir: config.jobsDir ?? join(config.dataDir, 'gateway'),
         },
       ).catch((err: NodeJS.ErrnoException) => {
