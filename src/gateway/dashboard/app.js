@@ -119,14 +119,17 @@ function showUpscalers(offers) {
   }
   const select = $('model')
   const chosen = select.value
-  const options = [...lowest.values()]
-    .sort((a, b) => a.modelId.localeCompare(b.modelId))
-    .map((o) => {
-      const option = document.createElement('option')
-      option.value = o.modelId
-      option.textContent = `${o.modelId} (from ${o.pricePerUnit} wei / ${o.unit})`
-      return option
-    })
+  const offered = [...lowest.values()].sort((a, b) => a.modelId.localeCompare(b.modelId))
+  // Rebuilt only when the choices change: the list refreshes every 2 s, maybe while it is open.
+  const key = offered.map((o) => `${o.modelId}=${o.pricePerUnit}/${o.unit}`).join(' ')
+  if (select.dataset.offered === key) return
+  select.dataset.offered = key
+  const options = offered.map((o) => {
+    const option = document.createElement('option')
+    option.value = o.modelId
+    option.textContent = `${o.modelId} (from ${o.pricePerUnit} wei / ${o.unit})`
+    return option
+  })
   select.replaceChildren(select.options[0], ...options)
   select.value = lowest.has(chosen) ? chosen : ''
 }
