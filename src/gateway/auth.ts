@@ -10,14 +10,43 @@ import { tooManyRequests, unauthorized } from './http-error.js'
 /** The one caller of an open gateway (no tokens). */
 export const ANONYMOUS = '<anonymous>'
 
-export class AccessControl {
-  readonly #tokens: Buffer[]
-  readonly #maxConcurrent: number
+/** At most `max` of something per caller at once; `take` refuses the next with a 429. */
+class PerCaller {
   readonly #active = new Map<string, number>()
 
-  constructor(options: { tokens?: string[]; maxConcurrentPerToken?: number }) {
+  constructor(
+    private readonly max: number,
+    private readonly what: string,
+  ) {}
+
+  /** Takes one for `caller`; the returned function gives it back (calling it again does nothing). */
+  take(caller: string): () => void {
+    const active = this.#active.get(caller) ?? 0
+    if (active >= this.max) {
+      throw tooManyRequests(`at most ${this.max} ${this.what} at once per token; retry when one finishes`)
+    }
+    this.#active.set(caller, active + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const n = (this.#active.get(caller) ?? 1) - 1
+      if (n <= 0) this.#active.delete(caller)
+      else this.#active.set(caller, n)
+    }
+  }
+}
+
+export class AccessControl {
+  readonly #tokens: Buffer[]
+  readonly #work: PerCaller
+  readonly #streams: PerCaller
+
+  constructor(options: { tokens?: string[]; maxConcurrentPerToken?: number; maxStreamsPerToken?: number }) {
     this.#tokens = (options.tokens ?? []).filter((t) => t.length > 0).map((t) => Buffer.from(t))
-    this.#maxConcurrent = options.maxConcurrentPerToken ?? 4
+    this.#work = new PerCaller(options.maxConcurrentPerToken ?? 4, 'requests and running jobs')
+    // Event streams and downloads each hold a socket and maybe a file for as long as they last.
+    this.#streams = new PerCaller(options.maxStreamsPerToken ?? 32, 'event streams and downloads')
   }
 
   get open(): boolean {
@@ -41,22 +70,13 @@ export class AccessControl {
     return `token:${createHash('sha256').update(given).digest('hex').slice(0, 32)}`
   }
 
-  /** Takes one of the caller's work slots; the returned function gives it back (call exactly once). */
-  acquire(identity: string): () => void {
-    const active = this.#active.get(identity) ?? 0
-    if (active >= this.#maxConcurrent) {
-      throw tooManyRequests(
-        `at most ${this.#maxConcurrent} requests and running jobs at once per token; retry when one finishes`,
-      )
-    }
-    this.#active.set(identity, active + 1)
-    let released = false
-    return () => {
-      if (released) return
-      released = true
-      const n = (this.#active.get(identity) ?? 1) - 1
-      if (n <= 0) this.#active.delete(identity)
-      else this.#active.set(identity, n)
-    }
+  /** Takes one of the caller's work slots; the returned function gives it back. */
+  acquire(caller: string): () => void {
+    return this.#work.take(caller)
+  }
+
+  /** Takes one of the caller's stream slots (an event stream or a download) until it gives it back. */
+  acquireStream(caller: string): () => void {
+    return this.#streams.take(caller)
   }
 }

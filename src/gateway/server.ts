@@ -36,6 +36,8 @@ export interface GatewayOptions {
   /** Bearer tokens accepted; none = open (local use). */
   tokens?: string[]
   maxConcurrentPerToken?: number
+  /** Event streams and downloads open at once per token (default 32). */
+  maxStreamsPerToken?: number
   /** Largest upload accepted, bytes (default 200 MiB). */
   maxUploadBytes?: number
   /** Longest pause in an upload's bytes before it is given up with a 408 (default 60 s). */
@@ -85,6 +87,7 @@ export async function createGateway(
   const access = new AccessControl({
     tokens: options.tokens,
     maxConcurrentPerToken: options.maxConcurrentPerToken,
+    maxStreamsPerToken: options.maxStreamsPerToken,
   })
   const jobs = new GatewayJobs(
     { mesh, logger },
@@ -150,6 +153,22 @@ export async function createGateway(
     (handler: CallerHandler): Handler =>
     async (req, res, params) => {
       await handler(req, res, params, access.authenticate(req))
+    }
+
+  // Long-lived answers (event streams, downloads) hold one of the caller's stream slots until the
+  // response closes, however it ends.
+  const streaming =
+    (handler: CallerHandler): Handler =>
+    async (req, res, params) => {
+      const caller = access.authenticate(req)
+      const release = access.acquireStream(caller)
+      res.once('close', release)
+      try {
+        await handler(req, res, params, caller)
+      } catch (err) {
+        release()
+        throw err
+      }
     }
 
   const routes: Array<[string, RegExp, Handler]> = [
@@ -236,7 +255,7 @@ export async function createGateway(
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/events$/,
-      authed(async (_req, res, [id], caller) => {
+      streaming(async (_req, res, [id], caller) => {
         const job = jobOr404(id!, caller)
         const sink = openEventStream(res)
         for (const ev of job.history) sink.send(ev.event, ev.data)
@@ -251,7 +270,7 @@ export async function createGateway(
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/output$/,
-      authed(async (req, res, [id], caller) => {
+      streaming(async (req, res, [id], caller) => {
         const job = jobOr404(id!, caller)
         if (job.view.status !== 'done' || job.outputPath === undefined || job.view.output === undefined) {
           throw new HttpError(
@@ -266,7 +285,7 @@ export async function createGateway(
     [
       'GET',
       /^\/v1\/jobs\/([\w-]+)\/input$/,
-      authed(async (req, res, [id], caller) => {
+      streaming(async (req, res, [id], caller) => {
         const job = jobOr404(id!, caller)
         const { kind, format } = job.view.input
         await sendFile(req, res, job.inputPath, `${kind}/${format}`)

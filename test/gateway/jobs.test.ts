@@ -289,22 +289,28 @@ test.serial(
 )
 
 /**
- * A gateway of its own over the shared mesh (which stays up for the other tests) with a 3 s video
- * upscale under way: its first frame is done. The caller closes the gateway.
+ * A gateway of its own over the shared mesh (which stays up for the other tests) with a video
+ * upscale under way (12 fps, `seconds` long: 36 frames by default): its first frame is done. The
+ * caller closes the gateway.
  */
-/** A gateway on `dataDir` with a 36-frame video job that has delivered its first frame. */
 async function jobUnderWay(
   t: ExecutionContext,
   dataDir: string,
-  access: { tokens?: string[]; maxConcurrentPerToken?: number; token?: string } = {},
+  access: {
+    tokens?: string[]
+    maxConcurrentPerToken?: number
+    maxStreamsPerToken?: number
+    token?: string
+    seconds?: number
+  } = {},
 ): Promise<{ gateway: Gateway; job: JobJson }> {
-  const { token, ...options } = access
+  const { token, seconds = 3, ...options } = access
   const gateway = await createGateway(
     { mesh: meshForGateway(world.local.broadcaster.mesh) },
     { dataDir, ...options },
   )
   const clip = join(scratch, `${basename(dataDir)}.mp4`)
-  await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
+  await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds })
   const headers = bearer(token)
   const res = await fetch(`${gateway.url}/v1/jobs`, {
     method: 'POST',
@@ -364,6 +370,46 @@ test.serial(
     const saved = await readFile(join(dataDir, 'jobs', `${id}.job.json`), 'utf8')
     t.false(saved.includes('alice-token'))
     t.regex(saved, /"owner":"token:[0-9a-f]{32}"/)
+  },
+)
+
+test.serial(
+  'event streams and downloads are capped per token: past the cap a 429, and a closed one frees its slot',
+  async (t) => {
+    const dataDir = join(scratch, 'streams')
+    // 120 frames: still running while its event streams are opened.
+    const { gateway, job } = await jobUnderWay(t, dataDir, {
+      tokens: ['one'],
+      maxStreamsPerToken: 1,
+      token: 'one',
+      seconds: 10,
+    })
+    t.teardown(() => gateway.close())
+    const headers = bearer('one')
+    /** A download once the server has seen earlier streams close (it hears of a close a moment later). */
+    const downloadWhenFree = async () => {
+      let status = 0
+      for (let i = 0; i < 50 && status !== 200; i++) {
+        const res = await fetch(`${gateway.url}/v1/jobs/${job.id}/input`, { headers })
+        status = res.status
+        await res.arrayBuffer()
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      return status
+    }
+    t.is(await downloadWhenFree(), 200)
+    const events = `${gateway.url}/v1/jobs/${job.id}/events`
+    const first = new AbortController()
+    const open = await fetch(events, { headers, signal: first.signal })
+    t.is(open.status, 200)
+    const second = await fetch(events, { headers })
+    t.is(second.status, 429)
+    t.regex(
+      ((await second.json()) as { detail: { msg: string } }).detail.msg,
+      /at most 1 event streams and downloads/,
+    )
+    first.abort()
+    t.is(await downloadWhenFree(), 200, 'the closed stream gave its slot back')
   },
 )
 

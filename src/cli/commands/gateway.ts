@@ -37,6 +37,13 @@ const spec = {
     min: 1,
     max: 10_000,
   },
+  maxStreams: {
+    kind: 'int',
+    help: 'event streams and downloads open at once per token',
+    default: 32,
+    min: 1,
+    max: 100_000,
+  },
   maxJobs: {
     kind: 'int',
     help: 'finished jobs kept per token with their inputs and outputs; its oldest are removed',
@@ -120,6 +127,7 @@ export const gatewayCommand: CliCommand = {
           maxConcurrentPerToken: config.maxConcurrent,
           maxUploadBytes: config.maxUploadMb * 1024 * 1024,
           maxJobs: config.maxJobs,
+          maxStreamsPerToken: config.maxStreams,
           corsOrigins: config.corsOrigin ?? [],
           dataDir: config.jobsDir ?? join(config.dataDir, 'gateway'),
         },
