@@ -81,5 +81,10 @@ export function sendError(res: ServerResponse, err: unknown): void {
     return
   }
   const { status, body } = errorBody(err)
+  // "Try again later" answers say when, for clients that honour it (and HTTP retry policies).
+  if (status === 429 || status === 503) res.setHeader('retry-after', String(RETRY_AFTER_S))
   sendJson(res, status, body)
 }
+
+/** Seconds a 429 or 503 asks the client to wait: a job slot or an orchestrator may free by then. */
+const RETRY_AFTER_S = 5

@@ -121,6 +121,7 @@ test.serial(
         ...(typeof body === 'string' ? { 'content-type': 'application/json' } : {}),
       })
       t.is(res.status, 503)
+      t.is(res.headers.get('retry-after'), '5')
       const json = (await res.json()) as { detail: { msg: string } }
       t.regex(json.detail.msg, /no peer .* serves the 'text-to-image' task/)
     }
@@ -436,6 +437,7 @@ test.serial(
       })
       status = res.status
       if (status === 429) {
+        t.is(res.headers.get('retry-after'), '5')
         t.regex(((await res.json()) as { detail: { msg: string } }).detail.msg, /at most 1/)
         break
       }
