@@ -1,5 +1,5 @@
 // `framemesh submit` against a real gateway over a real local mesh (dev chain, bootstrap, seller).
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -138,7 +138,7 @@ test.serial(
     const err = await t.throwsAsync(cmd.done, { code: 'ERR_ABORTED' })
     t.regex(
       err!.message,
-      /^stopped following job ([\w-]+); it goes on at the gateway: http:.* \(stop it with `framemesh jobs cancel \1`\)$/,
+      /^stopped following job ([\w-]+); it goes on at the gateway: http:.* \(fetch its result later with `framemesh jobs get \1 -o <file>`, or stop it with `framemesh jobs cancel \1`\)$/,
     )
     // Cancelling the event stream after its fetch was aborted rejected where nothing handled it.
     await new Promise((resolve) => setTimeout(resolve, 100))
@@ -213,7 +213,7 @@ test.serial(
 )
 
 test.serial(
-  'framemesh jobs lists the caller’s jobs, cancel removes a finished one, and an unknown id is ERR_NOT_FOUND',
+  'framemesh jobs lists the caller’s jobs, get downloads one’s result, cancel removes a finished one, and an unknown id is ERR_NOT_FOUND',
   async (t) => {
     const jobsCmd = (argv: string[]) =>
       startCommand(jobsCommand, [...argv, '--gateway', t.context.gateway.url], {
@@ -229,6 +229,22 @@ test.serial(
       list.out.some((l) => l.startsWith(`${id}  done  1/1 frames  upscale, charged `)),
       list.out.join('\n'),
     )
+    // The result again, as after a Ctrl-C that stopped following the job.
+    const get = jobsCmd(['get', id, '-o', 'again.png'])
+    t.is(await get.done, 0)
+    t.regex(get.out[0]!, /^wrote again\.png \(image\/png, \d+ bytes\)$/)
+    t.deepEqual(
+      await readFile(join(t.context.dir, 'again.png')),
+      await readFile(join(t.context.dir, 'listed.png')),
+    )
+    await t.throwsAsync(jobsCmd(['get', id]).done, { code: 'ERR_USAGE', message: /-o <file> is required/ })
+    // A failed job has no result: get says why, with the job's own code.
+    const failing = await t.throwsAsync(submit(t, ['ocr', 'in.png', '-o', 'text.json']).done)
+    const failedId = /^job ([\w-]+) failed/.exec(failing!.message)![1]!
+    await t.throwsAsync(jobsCmd(['get', failedId, '-o', 'nothing.json']).done, {
+      code: 'ERR_NO_OFFERS',
+      message: new RegExp(`^job ${failedId} failed, so it has no result: `),
+    })
     const cancel = jobsCmd(['cancel', id])
     t.is(await cancel.done, 0)
     t.deepEqual(cancel.out, [`removed job ${id} and its files`])

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path'
 import { formatEther } from 'ethers'
 import { FramemeshError } from '../../errors.js'
 import type { CliCommand } from '../command.js'
@@ -6,26 +7,30 @@ import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../ga
 
 const spec = {
   ...GATEWAY_CONNECTION_CONFIG,
+  output: { kind: 'string', help: 'get: where to write the result (also -o)' },
   json: { kind: 'bool', help: 'print JSON instead of text', default: false },
 } as const satisfies ConfigSpec
 
-const USAGE = 'usage: framemesh jobs [list] | framemesh jobs cancel <id> [--gateway <url>] [--token <t>]'
+const USAGE =
+  'usage: framemesh jobs [list] | framemesh jobs get <id> -o <file> | framemesh jobs cancel <id> [--gateway <url>] [--token <t>]'
 
 export const jobsCommand: CliCommand = {
   name: 'jobs',
-  summary: 'list your jobs at a gateway, or cancel (remove) one',
+  summary: 'list your jobs at a gateway, download one’s result, or cancel (remove) one',
   help: [
     USAGE,
     '',
     '`list` (the default) prints the jobs your token started at the gateway, newest first: id,',
-    'status, frames, stages and what they were charged. `cancel <id>` stops a running job (it fails',
+    'status, frames, stages and what they were charged. `get <id> -o <file>` downloads a finished',
+    'job’s result (say, one you stopped following with Ctrl-C). `cancel <id>` stops a running job (it fails',
     'with ERR_CANCELLED; what the mesh delivered before stays paid) or removes a finished one with',
     'its files. A gateway shows each token only its own jobs.',
     '',
     configHelp(spec),
   ].join('\n'),
   async run(ctx) {
-    const { config, positionals } = await loadConfig(spec, ctx)
+    const argv = ctx.argv.map((a) => (a === '-o' ? '--output' : a))
+    const { config, positionals } = await loadConfig(spec, { ...ctx, argv })
     const [action = 'list', id, ...extra] = positionals
     const client = new GatewayClient({ url: config.gateway, token: config.token })
     if (action === 'list' && id === undefined) {
@@ -33,6 +38,23 @@ export const jobsCommand: CliCommand = {
       if (config.json) ctx.stdout(JSON.stringify(jobs))
       else if (jobs.length === 0) ctx.stdout('no jobs of yours at this gateway')
       else for (const job of jobs) ctx.stdout(jobLine(job))
+      return 0
+    }
+    if (action === 'get' && id !== undefined && extra.length === 0) {
+      if (config.output === undefined)
+        throw new FramemeshError('ERR_USAGE', `-o <file> is required; ${USAGE}`)
+      const job = await client.job(id, ctx.signal)
+      if (job.status !== 'done') {
+        throw new FramemeshError(
+          job.status === 'running' ? 'ERR_JOB_NOT_DONE' : (job.errorCode ?? 'ERR_JOB_FAILED'),
+          job.status === 'running'
+            ? `job ${id} is still running (${job.framesDone}/${job.framesTotal ?? '?'} frames); get it once it is done`
+            : `job ${id} failed, so it has no result: ${job.error ?? 'no reason given'}`,
+        )
+      }
+      const output = resolve(ctx.cwd, config.output)
+      const bytes = await client.download(id, output, ctx.signal)
+      ctx.stdout(`wrote ${config.output} (${job.output?.contentType ?? 'unknown type'}, ${bytes} bytes)`)
       return 0
     }
     if (action === 'cancel' && id !== undefined && extra.length === 0) {

@@ -99,7 +99,7 @@ export const submitCommand: CliCommand = {
       if (!ctx.signal.aborted) throw err
       throw new FramemeshError(
         'ERR_ABORTED',
-        `stopped following job ${submitted.id}; it goes on at the gateway: ${config.gateway}/v1/jobs/${submitted.id} (stop it with \`framemesh jobs cancel ${submitted.id}\`)`,
+        `stopped following job ${submitted.id}; it goes on at the gateway: ${config.gateway}/v1/jobs/${submitted.id} (fetch its result later with \`framemesh jobs get ${submitted.id} -o <file>\`, or stop it with \`framemesh jobs cancel ${submitted.id}\`)`,
         { cause: err },
       )
     })
