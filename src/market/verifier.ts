@@ -18,7 +18,7 @@ import type { StageCandidate, StageComponents, StageOptions, StageResult } from 
 import { Stage } from './failover.js'
 import { frameDigest } from './job-protocol.js'
 import type { WorkInput } from './job-work.js'
-import { JobError } from './market-errors.js'
+import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { PeerStats } from './peer-stats.js'
 import { ResultQueue } from './result-queue.js'
 import type { Rng } from './rng.js'
@@ -289,8 +289,25 @@ export class Verifier {
     })
   }
 
-  /** One item on an orchestrator that is neither of the two that disagree. */
+  /**
+   * One item on an orchestrator that is neither of the two that disagree. A verified workflow may
+   * already hold as many job streams at each candidate as it allows one peer (the stage, checks,
+   * replacements); such a refusal is ours, not the candidate's, so it is asked again shortly, up to
+   * THIRD_OPINION_ROUNDS times, rather than blaming by history alone.
+   */
   async #thirdOpinion(item: WorkInput, exclude: string[]): Promise<StageResult | undefined> {
+    for (let round = 1; ; round++) {
+      const { result, code } = await this.#oneThirdOpinion(item, exclude)
+      if (result !== undefined || code !== JOB_ERROR_CODES.tooManyStreams || round >= THIRD_OPINION_ROUNDS)
+        return result
+      await new Promise((resolve) => setTimeout(resolve, 250 * round))
+    }
+  }
+
+  async #oneThirdOpinion(
+    item: WorkInput,
+    exclude: string[],
+  ): Promise<{ result?: StageResult; code?: string }> {
     const stage = new Stage(
       {
         peer: this.#c.peer,
@@ -309,9 +326,14 @@ export class Verifier {
     }
     try {
       await stage.run(one())
-    } catch {
-      return undefined
+    } catch (err) {
+      // "No orchestrator left" carries the last refusal as its cause.
+      const { code, cause } = err as { code?: string; cause?: { code?: string } }
+      return { code: code === JOB_ERROR_CODES.noOffers ? (cause?.code ?? code) : code }
     }
-    return out
+    return out === undefined ? {} : { result: out }
   }
 }
+
+/** Times a third opinion refused for our too many streams is asked for (see #thirdOpinion). */
+const THIRD_OPINION_ROUNDS = 3
