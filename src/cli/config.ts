@@ -24,6 +24,8 @@ export interface ConfigKey<K extends ConfigKind = ConfigKind> {
   help: string
   /** Flag without dashes, e.g. 'data-dir'; defaults to the key name in kebab case. */
   flag?: string
+  /** A one-letter form too, e.g. 'o' for -o. */
+  short?: string
   /** Environment variable; defaults to FRAMEMESH_<KEY_IN_SNAKE_CASE>. */
   env?: string
   default?: ValueOf<K>
@@ -150,12 +152,16 @@ export async function loadConfig<S extends ConfigSpec>(
 
 function parseArgv(spec: ConfigSpec, argv: string[]) {
   const byFlag = new Map<string, string>()
-  for (const [name, key] of Object.entries(spec)) byFlag.set(flagOf(name, key), name)
+  const byShort = new Map<string, string>()
+  for (const [name, key] of Object.entries(spec)) {
+    byFlag.set(flagOf(name, key), name)
+    if (key.short !== undefined) byShort.set(`-${key.short}`, `--${flagOf(name, key)}`)
+  }
   const flags = new Map<string, string[]>()
   const positionals: string[] = []
   let configFile: string | undefined
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!
+    const arg = byShort.get(argv[i]!) ?? argv[i]!
     if (arg === '--') {
       positionals.push(...argv.slice(i + 1))
       break
@@ -307,7 +313,8 @@ export function configHelp(spec: ConfigSpec): string {
       key.default === undefined
         ? ''
         : ` (default ${Array.isArray(key.default) ? key.default.join(',') : String(key.default)})`
-    return [`  --${flagOf(name, key)}${value}`, `${key.help}${def}; env ${envOf(name, key)}`]
+    const short = key.short === undefined ? '' : `-${key.short}, `
+    return [`  ${short}--${flagOf(name, key)}${value}`, `${key.help}${def}; env ${envOf(name, key)}`]
   })
   rows.push([
     '  --config <file>',

@@ -99,3 +99,16 @@ test('the help text lists every flag with its env var and default', (t) => {
   t.regex(help, /--port <n> +a port \(default 4001\); env FRAMEMESH_PORT/)
   t.regex(help, /--config <file>/)
 })
+
+test('a key with a short form takes -x as its flag, also for a value that is itself "-", and help shows both', async (t) => {
+  const spec = {
+    output: { kind: 'string', short: 'o', help: 'where to write' },
+  } as const satisfies ConfigSpec
+  const cwd = await tempDir(t)
+  const dash = await loadConfig(spec, { argv: ['in.png', '-o', '-'], env: {}, cwd })
+  t.is(dash.config.output, '-')
+  t.deepEqual(dash.positionals, ['in.png'])
+  const file = await loadConfig(spec, { argv: ['-o', 'out.png', 'in.png'], env: {}, cwd })
+  t.is(file.config.output, 'out.png')
+  t.regex(configHelp(spec), /^ {2}-o, --output <value> {2}where to write; env FRAMEMESH_OUTPUT$/m)
+})

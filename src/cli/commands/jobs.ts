@@ -7,7 +7,7 @@ import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../ga
 
 const spec = {
   ...GATEWAY_CONNECTION_CONFIG,
-  output: { kind: 'string', help: 'get: where to write the result (also -o)' },
+  output: { kind: 'string', short: 'o', help: 'get: where to write the result' },
   json: { kind: 'bool', help: 'print JSON instead of text', default: false },
 } as const satisfies ConfigSpec
 
@@ -29,8 +29,7 @@ export const jobsCommand: CliCommand = {
     configHelp(spec),
   ].join('\n'),
   async run(ctx) {
-    const argv = ctx.argv.map((a) => (a === '-o' ? '--output' : a))
-    const { config, positionals } = await loadConfig(spec, { ...ctx, argv })
+    const { config, positionals } = await loadConfig(spec, ctx)
     const [action = 'list', id, ...extra] = positionals
     const client = new GatewayClient({ url: config.gateway, token: config.token })
     if (action === 'list' && id === undefined) {

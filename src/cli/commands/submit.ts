@@ -10,7 +10,7 @@ import { createProgress, type Progress } from '../progress.js'
 
 const spec = {
   ...GATEWAY_CONNECTION_CONFIG,
-  output: { kind: 'string', help: 'where to write the result (also -o; - prints OCR text to stdout)' },
+  output: { kind: 'string', short: 'o', help: 'where to write the result (- prints OCR text to stdout)' },
   requestTimeoutMs: {
     kind: 'int',
     help: 'bound on waiting for each gateway answer (not on the job), in ms',
@@ -59,8 +59,7 @@ export const submitCommand: CliCommand = {
     configHelp(spec),
   ].join('\n'),
   async run(ctx) {
-    const argv = ctx.argv.map((a) => (a === '-o' ? '--output' : a))
-    const { config, positionals } = await loadConfig(spec, { ...ctx, argv })
+    const { config, positionals } = await loadConfig(spec, ctx)
     const [stages, input, ...extra] = positionals
     if (stages === undefined || input === undefined || extra.length > 0) throw new UsageError(USAGE)
     if (config.output === undefined) throw new UsageError(`-o <output> is required; ${USAGE}`)
