@@ -9,8 +9,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import test from 'ava'
 import { type Browser, chromium } from 'playwright-core'
-import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
-import { createGateway } from '../../src/gateway/server.js'
 import { encodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { type GatewayWorld, startGatewayWorld, testFrame } from './fixtures.js'
@@ -104,11 +102,7 @@ test('the dashboard lists the mesh peers, runs an uploaded image through upscale
 })
 
 test('on a gateway with tokens the dashboard asks for one, then lists the mesh, and its Cancel button stops a running video job, Remove takes it off the list', async (t) => {
-  const gated = await createGateway(
-    { mesh: meshForGateway(world.local.broadcaster.mesh) },
-    { tokens: ['dash-token'], dataDir: join(scratch, 'gated') },
-  )
-  t.teardown(() => gated.close())
+  const gated = await world.another(t, { tokens: ['dash-token'], dataDir: join(scratch, 'gated') })
   const page = await browser.newPage()
   const pageErrors: string[] = []
   page.on('pageerror', (err) => pageErrors.push(err.message))

@@ -3,6 +3,7 @@
  * gateway in front, shared by a test file. Nothing is mocked.
  */
 
+import type { ExecutionContext } from 'ava'
 import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/server.js'
 import { encodeImage } from '../../src/inference/media/image.js'
@@ -12,6 +13,8 @@ import { type LocalMesh, startLocalMesh } from '../../src/node/local-mesh.js'
 export interface GatewayWorld {
   local: LocalMesh
   gateway: Gateway
+  /** A gateway of the test's own over the same mesh (its own options), closed when the test ends. */
+  another(t: ExecutionContext, options: GatewayOptions): Promise<Gateway>
   stop(): Promise<void>
 }
 
@@ -22,6 +25,11 @@ export async function startGatewayWorld(options: GatewayOptions = {}): Promise<G
     return {
       local,
       gateway,
+      async another(t, more) {
+        const own = await createGateway({ mesh: meshForGateway(local.broadcaster.mesh) }, more)
+        t.teardown(() => own.close())
+        return own
+      },
       async stop() {
         await gateway.close()
         await local.stop()

@@ -336,11 +336,7 @@ test.serial(
   'with tokens, a caller lists, follows, downloads and cancels only its own jobs: another caller’s are a 404 to it',
   async (t) => {
     const dataDir = join(scratch, 'owners')
-    const gated = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { tokens: ['alice-token', 'bob-token'], dataDir },
-    )
-    t.teardown(() => gated.close())
+    const gated = await world.another(t, { tokens: ['alice-token', 'bob-token'], dataDir })
     const alice = bearer('alice-token')
     const bob = bearer('bob-token')
     const res = await fetch(`${gated.url}/v1/jobs`, {
@@ -459,11 +455,7 @@ test.serial(
   'past maxJobs a caller’s oldest finished job goes, with its files; other callers keep theirs',
   async (t) => {
     const dataDir = join(scratch, 'few-jobs')
-    const gateway = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { dataDir, maxJobs: 2, tokens: ['busy', 'quiet'] },
-    )
-    t.teardown(() => gateway.close())
+    const gateway = await world.another(t, { dataDir, maxJobs: 2, tokens: ['busy', 'quiet'] })
     const job = async (token: string, seed: number) => {
       const res = await fetch(`${gateway.url}/v1/jobs`, {
         method: 'POST',
@@ -527,11 +519,7 @@ test.serial(
     t.regex(view.view.error ?? '', /submit it again once the gateway is back/)
 
     // Back on the same data dir, a follower asking about the job gets that answer, not a 404.
-    const back = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { dataDir: join(scratch, 'closing-gateway') },
-    )
-    t.teardown(() => back.close())
+    const back = await world.another(t, { dataDir: join(scratch, 'closing-gateway') })
     const again = (await (await fetch(`${back.url}/v1/jobs/${job.id}`)).json()) as JobJson & {
       errorCode: string
     }
@@ -550,11 +538,7 @@ test.serial(
     await cp(dataDir, crashed, { recursive: true })
     t.is(gateway.jobs.find(job.id)?.view.status, 'running', 'the job was still running when copied')
 
-    const back = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { dataDir: crashed },
-    )
-    t.teardown(() => back.close())
+    const back = await world.another(t, { dataDir: crashed })
     const view = (await (await fetch(`${back.url}/v1/jobs/${job.id}`)).json()) as JobJson & {
       errorCode: string
     }

@@ -222,11 +222,7 @@ test.serial(
   'an upload that stops arriving is given up with a 408 and leaves nothing behind; a slow but steady one is never cut',
   async (t) => {
     const slowDir = join(dataDir, 'slow')
-    const gateway = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { dataDir: slowDir, uploadIdleTimeoutMs: 400 },
-    )
-    t.teardown(() => gateway.close())
+    const gateway = await world.another(t, { dataDir: slowDir, uploadIdleTimeoutMs: 400 })
     const url = new URL(`${gateway.url}/upscale`)
     const body = Buffer.from(
       await await new Response(form({ image: await pngOf(testFrame(8, 8)), prompt: '' })).arrayBuffer(),
@@ -295,11 +291,7 @@ test.serial(
     t.is(own.status, 200)
 
     const app = 'https://app.example'
-    const cors = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { dataDir: join(dataDir, 'cors'), corsOrigins: [app] },
-    )
-    t.teardown(() => cors.close())
+    const cors = await world.another(t, { dataDir: join(dataDir, 'cors'), corsOrigins: [app] })
     const preflight = await fetch(`${cors.url}/upscale`, {
       method: 'OPTIONS',
       headers: { origin: app, 'access-control-request-method': 'POST' },
@@ -378,11 +370,7 @@ test.serial(
 )
 
 test.serial('with tokens configured: no or a wrong bearer token is a 401, the right one works', async (t) => {
-  const gated = await createGateway(
-    { mesh: meshForGateway(world.local.broadcaster.mesh) },
-    { tokens: ['s3cret'], dataDir: join(dataDir, 'gated') },
-  )
-  t.teardown(() => gated.close())
+  const gated = await world.another(t, { tokens: ['s3cret'], dataDir: join(dataDir, 'gated') })
   const body = async () => form({ image: await pngOf(testFrame(8, 8)), prompt: '' })
   const none = await fetch(`${gated.url}/upscale`, { method: 'POST', body: await body() })
   t.is(none.status, 401)
@@ -406,11 +394,11 @@ test.serial('with tokens configured: no or a wrong bearer token is a 401, the ri
 test.serial(
   'a token over its concurrency limit gets a 429 while its first request is still running',
   async (t) => {
-    const gated = await createGateway(
-      { mesh: meshForGateway(world.local.broadcaster.mesh) },
-      { tokens: ['one'], maxConcurrentPerToken: 1, dataDir: join(dataDir, 'limited') },
-    )
-    t.teardown(() => gated.close())
+    const gated = await world.another(t, {
+      tokens: ['one'],
+      maxConcurrentPerToken: 1,
+      dataDir: join(dataDir, 'limited'),
+    })
     const url = new URL(`${gated.url}/upscale`)
     // The first request holds its slot: its upload never finishes.
     const held = request({
