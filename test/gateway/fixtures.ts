@@ -4,6 +4,7 @@
  */
 
 import type { ExecutionContext } from 'ava'
+import { readSse } from '../../src/cli/sse-reader.js'
 import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
 import { createGateway, type Gateway, type GatewayOptions } from '../../src/gateway/server.js'
 import { encodeImage } from '../../src/inference/media/image.js'
@@ -68,7 +69,10 @@ export function form(parts: Record<string, string | Blob>): FormData {
   return body
 }
 
-/** Reads a server-sent event stream until `until` says stop; returns every event seen. */
+/**
+ * Reads a server-sent event stream (with the CLI's own reader) until `until` says stop; returns
+ * every event seen.
+ */
 export async function readEvents(
   url: string,
   until: (event: string) => boolean,
@@ -78,22 +82,10 @@ export async function readEvents(
   const res = await fetch(url, { signal, headers })
   if (res.body === null) throw new Error('no event stream body')
   const seen: Array<{ event: string; data: unknown }> = []
-  const decoder = new TextDecoder()
-  let buffer = ''
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true })
-    let end = buffer.indexOf('\n\n')
-    while (end >= 0) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end + 2)
-      const event = /^event: (.*)$/m.exec(block)?.[1]
-      const data = /^data: (.*)$/m.exec(block)?.[1]
-      if (event !== undefined && data !== undefined) {
-        seen.push({ event, data: JSON.parse(data) })
-        if (until(event)) return seen
-      }
-      end = buffer.indexOf('\n\n')
-    }
+  // The signal bounds the wait; the gateway's heartbeats keep a live stream from going idle.
+  for await (const message of readSse(res.body, { idleTimeoutMs: 120_000, signal })) {
+    seen.push({ event: message.event, data: JSON.parse(message.data) })
+    if (until(message.event)) return seen
   }
   return seen
 }
