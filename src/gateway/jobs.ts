@@ -243,7 +243,6 @@ export class GatewayJobs {
       finished: Promise.resolve(),
     }
     this.#jobs.set(id, record)
-    this.#prune()
     // Kept from the start, so a job cut off by a crash reads as such after a restart, not as unknown.
     record.finished = this.#save(record).then(() => this.#run(record, stages, options.every ?? 1))
     return view
