@@ -109,9 +109,10 @@ export async function createGateway(
   })
 
   // Another caller's job is a 404 too: nobody learns which ids exist.
+  const noSuchJob = (id: string) => notFound(`no job '${id}' of yours; GET /v1/jobs lists your jobs`)
   const jobOr404 = (id: string, caller: string) => {
     const job = jobs.get(id, caller)
-    if (job === undefined) throw notFound(`no job '${id}' of yours; GET /v1/jobs lists your jobs`)
+    if (job === undefined) throw noSuchJob(id)
     return job
   }
 
@@ -246,7 +247,7 @@ export async function createGateway(
       /^\/v1\/jobs\/([\w-]+)$/,
       authed(async (_req, res, [id], caller) => {
         const outcome = await jobs.cancel(id!, caller)
-        if (outcome === false) throw notFound(`no job '${id}' of yours; GET /v1/jobs lists your jobs`)
+        if (outcome === false) throw noSuchJob(id!)
         if (outcome === 'cancelled') return sendJson(res, 200, jobOr404(id!, caller).view)
         res.writeHead(204)
         res.end()
