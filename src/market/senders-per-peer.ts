@@ -49,7 +49,7 @@ export class SendersPerPeer {
         `this peer named ${named.size} different sender addresses in the last ${Math.round(this.#windowMs / 60_000)} min, the most one peer may; pay from a wallet it used already, or retry in ${retryInS} s`,
       )
     }
-    setMostRecent(named, sender, now, Number.POSITIVE_INFINITY)
+    named.set(sender, now)
     setMostRecent(this.#named, peer, named, this.#maxPeers)
   }
 }
