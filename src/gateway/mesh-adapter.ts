@@ -35,14 +35,20 @@ export function meshForGateway(mesh: Mesh): GatewayMesh {
 }
 
 function withDefaultModel(mesh: Mesh, stage: StageSpec): MeshStageSpec {
-  const doubling = stage.doubleRate === true ? { doubleRate: true } : {}
-  if (stage.modelId !== undefined) return { pipeline: stage.pipeline, model: stage.modelId, ...doubling }
-  const fallback = DEFAULT_MODELS[stage.pipeline]
-  const offered =
-    fallback !== undefined && mesh.offers({ pipeline: stage.pipeline, modelId: fallback }).length > 0
-  return offered
-    ? { pipeline: stage.pipeline, model: fallback, ...doubling }
-    : { pipeline: stage.pipeline, ...doubling }
+  const model = stage.modelId ?? offeredDefault(mesh, stage.pipeline)
+  return {
+    pipeline: stage.pipeline,
+    ...(model === undefined ? {} : { model }),
+    ...(stage.doubleRate === true ? { doubleRate: true } : {}),
+  }
+}
+
+/** The pipeline's default model when someone offers it; otherwise any model will do. */
+function offeredDefault(mesh: Mesh, pipeline: StageSpec['pipeline']): string | undefined {
+  const fallback = DEFAULT_MODELS[pipeline]
+  return fallback !== undefined && mesh.offers({ pipeline, modelId: fallback }).length > 0
+    ? fallback
+    : undefined
 }
 
 /** `code: message`, the message cut to one short line for a progress display. */
