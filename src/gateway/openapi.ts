@@ -19,6 +19,24 @@ const taskErrors = {
   '503': error('No peer in the mesh serves this task or model right now'),
 }
 
+/** A job file's query when it is read through a signed link (GET /v1/jobs/{id}/links) instead of a token. */
+const linkParameters = [
+  {
+    name: 'expires',
+    in: 'query',
+    required: false,
+    schema: { type: 'integer' },
+    description: 'A link’s expiry (Unix ms)',
+  },
+  {
+    name: 'sig',
+    in: 'query',
+    required: false,
+    schema: { type: 'string' },
+    description: 'A link’s signature',
+  },
+]
+
 const imageForm = (required: string[], extra: Record<string, unknown>) => ({
   required: true,
   content: {
@@ -235,11 +253,38 @@ export function openApiDocument(): Record<string, unknown> {
         get: {
           summary:
             'The result: image/png, video/mp4 (interpolate: twice the frame rate), or for OCR JSON {frames: [{index, time (videos, s), lines: [{text, confidence, box}]}], text}',
-          responses: { '200': { description: 'OK' }, '409': error('Not done yet') },
+          parameters: linkParameters,
+          responses: {
+            '200': { description: 'OK' },
+            '206': { description: 'The requested byte range' },
+            '403': error('A signed link that is forged or expired'),
+            '409': error('Not done yet'),
+          },
         },
       },
       '/v1/jobs/{id}/input': {
-        get: { summary: 'The uploaded input', responses: { '200': { description: 'OK' } } },
+        get: {
+          summary: 'The uploaded input',
+          parameters: linkParameters,
+          responses: {
+            '200': { description: 'OK' },
+            '206': { description: 'The requested byte range' },
+            '403': error('A signed link that is forged or expired'),
+          },
+        },
+      },
+      '/v1/jobs/{id}/links': {
+        get: {
+          summary:
+            'Signed links to the job’s input and (once done) output that need no token, for media elements that cannot send one; each reads that one file until it expires (1 hour by default, or the gateway restarts)',
+          responses: {
+            '200': {
+              description:
+                '{input: {url, expiresAt}, output?: {url, expiresAt}}; url is relative to the gateway',
+            },
+            '404': error('No such job of yours'),
+          },
+        },
       },
       '/v1/offers': {
         get: { summary: 'The order book: live offers', responses: { '200': { description: 'OK' } } },

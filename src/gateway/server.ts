@@ -18,6 +18,7 @@ import { requestedRange } from './byte-range.js'
 import { badRequest, HttpError, notFound, sendError, sendJson, validationError } from './http-error.js'
 import { GatewayJobs } from './jobs.js'
 import { LIVEPEER_TASKS, type LivepeerTask, pipelineForTask, runLivepeerTask } from './livepeer.js'
+import { type JobFile, MediaLinks } from './media-links.js'
 import type { GatewayMesh, StageSpec } from './mesh-port.js'
 import { openApiDocument } from './openapi.js'
 import { applyOriginRules, isLoopbackAddress } from './origins.js'
@@ -52,6 +53,8 @@ export interface GatewayOptions {
   ethUsd?: number
   /** Finished jobs kept with their files per caller (default 100); each caller's oldest go first. */
   maxJobs?: number
+  /** How long a signed link to a job's input or output stays valid (default 1 hour). */
+  linkTtlMs?: number
 }
 
 export interface Gateway {
@@ -108,6 +111,8 @@ export async function createGateway(
     ...(options.uploadIdleTimeoutMs === undefined ? {} : { idleTimeoutMs: options.uploadIdleTimeoutMs }),
   })
 
+  const links = new MediaLinks({ ttlMs: options.linkTtlMs })
+
   // Another caller's job is a 404 too: nobody learns which ids exist.
   const noSuchJob = (id: string) => notFound(`no job '${id}' of yours; GET /v1/jobs lists your jobs`)
   const jobOr404 = (id: string, caller: string) => {
@@ -157,11 +162,14 @@ export async function createGateway(
     }
 
   // Long-lived answers (event streams, downloads) hold one of the caller's stream slots until the
-  // response closes, however it ends.
+  // response closes, however it ends. `identify` names the caller (by default from its token).
   const streaming =
-    (handler: CallerHandler): Handler =>
+    (
+      handler: CallerHandler,
+      identify: (req: IncomingMessage, params: string[]) => string = access.authenticate.bind(access),
+    ): Handler =>
     async (req, res, params) => {
-      const caller = access.authenticate(req)
+      const caller = identify(req, params)
       const release = access.acquireStream(caller)
       res.once('close', release)
       try {
@@ -170,6 +178,19 @@ export async function createGateway(
         release()
         throw err
       }
+    }
+
+  // A job's file is read with the caller's token or with a signed link (media elements cannot
+  // send a token); a link's reader counts as the job's owner.
+  const tokenOrLink =
+    (file: JobFile) =>
+    (req: IncomingMessage, [id]: string[]): string => {
+      const query = new URL(req.url ?? '/', 'http://gateway').searchParams
+      if (!MediaLinks.carried(query)) return access.authenticate(req)
+      links.check(id!, file, query)
+      const job = jobs.find(id!)
+      if (job === undefined) throw noSuchJob(id!)
+      return job.owner
     }
 
   const routes: Array<[string, RegExp, Handler]> = [
@@ -281,7 +302,7 @@ export async function createGateway(
           )
         }
         await sendFile(req, res, job.outputPath, job.view.output.contentType)
-      }),
+      }, tokenOrLink('output')),
     ],
     [
       'GET',
@@ -290,6 +311,19 @@ export async function createGateway(
         const job = jobOr404(id!, caller)
         const { kind, format } = job.view.input
         await sendFile(req, res, job.inputPath, `${kind}/${format}`)
+      }, tokenOrLink('input')),
+    ],
+    [
+      'GET',
+      /^\/v1\/jobs\/([\w-]+)\/links$/,
+      authed(async (_req, res, [id], caller) => {
+        const job = jobOr404(id!, caller)
+        sendJson(res, 200, {
+          input: links.sign(id!, 'input'),
+          ...(job.view.status === 'done' && job.view.output !== undefined
+            ? { output: links.sign(id!, 'output') }
+            : {}),
+        })
       }),
     ],
     [

@@ -1,16 +1,17 @@
 /**
  * The dashboard in a real browser (Debian's headless Chromium driven by playwright-core): the
  * page loads, shows the mesh's peers, takes an upload and shows the upscaled result; on a gateway
- * with tokens it asks for one first, and it cancels a running job.
+ * with tokens it asks for one first, cancels a running job, and plays results from signed links.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import test from 'ava'
-import { type Browser, chromium } from 'playwright-core'
+import test, { type ExecutionContext } from 'ava'
+import { type Browser, chromium, type Page } from 'playwright-core'
 import { encodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
+import { renderPng, textLine } from '../inference/ocr-fixtures.js'
 import { type GatewayWorld, startGatewayWorld, testFrame } from './fixtures.js'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -44,6 +45,31 @@ test.after.always(async () => {
   await world?.stop()
 })
 
+/** Submits `file` to `pipeline` with the page's form. */
+async function submitThrough(page: Page, file: string, pipeline: string) {
+  await page.setInputFiles('#file', file)
+  await page.selectOption('#pipeline', pipeline)
+  await page.click('#submit-button')
+}
+
+/**
+ * The dashboard of a new gateway with the token 'dash-token', given its token through the form the
+ * page shows; `beforeToken` looks at the page while it still waits for one.
+ */
+async function gatedPage(t: ExecutionContext, name: string, beforeToken?: (page: Page) => Promise<void>) {
+  const gated = await world.another(t, { tokens: ['dash-token'], dataDir: join(scratch, name) })
+  const page = await browser.newPage()
+  const pageErrors: string[] = []
+  page.on('pageerror', (err) => pageErrors.push(err.message))
+  await page.goto(gated.url)
+  await page.waitForSelector('#token-box:not([hidden])', { timeout: 15_000 })
+  await beforeToken?.(page)
+  await page.fill('#token', 'dash-token')
+  await page.click('#token-button')
+  await page.waitForSelector('#offers tbody tr[data-peer]', { timeout: 15_000 })
+  return { gated, page, pageErrors }
+}
+
 test('the dashboard lists the mesh peers, runs an uploaded image through upscale and shows the result beside it', async (t) => {
   const page = await browser.newPage()
   const pageErrors: string[] = []
@@ -61,9 +87,7 @@ test('the dashboard lists the mesh peers, runs an uploaded image through upscale
 
   const input = join(scratch, 'input.png')
   await writeFile(input, await encodeImage(testFrame(40, 30, 2), 'png'))
-  await page.setInputFiles('#file', input)
-  await page.selectOption('#pipeline', 'upscale')
-  await page.click('#submit-button')
+  await submitThrough(page, input, 'upscale')
 
   await page.waitForSelector('#result:not([hidden])', { timeout: 60_000 })
   const size = await page.$eval('#output-view img', async (img) => {
@@ -102,26 +126,16 @@ test('the dashboard lists the mesh peers, runs an uploaded image through upscale
 })
 
 test('on a gateway with tokens the dashboard asks for one, then lists the mesh, and its Cancel button stops a running video job, Remove takes it off the list', async (t) => {
-  const gated = await world.another(t, { tokens: ['dash-token'], dataDir: join(scratch, 'gated') })
-  const page = await browser.newPage()
-  const pageErrors: string[] = []
-  page.on('pageerror', (err) => pageErrors.push(err.message))
-  await page.goto(gated.url)
-  await page.waitForSelector('#token-box:not([hidden])', { timeout: 15_000 })
-  t.regex((await page.textContent('#token-message')) ?? '', /needs an access token/)
-  t.is(await page.$$eval('#offers tbody tr[data-peer]', (rows) => rows.length), 0)
-
-  await page.fill('#token', 'dash-token')
-  await page.click('#token-button')
-  await page.waitForSelector('#offers tbody tr[data-peer]', { timeout: 15_000 })
+  const { gated, page, pageErrors } = await gatedPage(t, 'gated', async (page) => {
+    t.regex((await page.textContent('#token-message')) ?? '', /needs an access token/)
+    t.is(await page.$$eval('#offers tbody tr[data-peer]', (rows) => rows.length), 0)
+  })
   t.true(await page.$eval('#token-box', (box) => (box as HTMLElement).hidden))
 
   // A 36-frame video: long enough to cancel after its first frames.
   const clip = join(scratch, 'cancel-me.mp4')
   await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
-  await page.setInputFiles('#file', clip)
-  await page.selectOption('#pipeline', 'upscale')
-  await page.click('#submit-button')
+  await submitThrough(page, clip, 'upscale')
   await page.waitForFunction(
     () => /^[1-9]\d* \/ 36 frames/.test(document.getElementById('progress-text')?.textContent ?? ''),
     undefined,
@@ -142,5 +156,43 @@ test('on a gateway with tokens the dashboard asks for one, then lists the mesh, 
   await page.click('#jobs tbody tr .job-action')
   await page.waitForFunction(() => document.querySelectorAll('#jobs tbody tr').length === 0)
   t.deepEqual(gated.jobs.all(), [])
+  t.deepEqual(pageErrors, [])
+})
+
+test('with a token the result video plays from a signed link, streamed and seekable, and an OCR result lists its lines', async (t) => {
+  const { page, pageErrors } = await gatedPage(t, 'links')
+
+  const clip = join(scratch, 'play-me.mp4')
+  await generateTestClip(clip, { width: 64, height: 48, fps: { num: 12, den: 1 }, seconds: 2 })
+  await submitThrough(page, clip, 'upscale')
+  await page.waitForSelector('#result:not([hidden]) #output-view video', { timeout: 60_000 })
+  // No named functions inside: the test runner's transform would name them with a helper the page lacks.
+  const played = await page.$eval('#output-view video', async (element) => {
+    const video = element as HTMLVideoElement
+    const events = ['loadedmetadata', 'seeked', 'error']
+    const seen: string[] = []
+    for (const name of events) video.addEventListener(name, () => seen.push(name))
+    while (video.readyState < 1 && !seen.includes('error')) await new Promise((r) => setTimeout(r, 20))
+    const size = [video.videoWidth, video.videoHeight]
+    video.currentTime = 1.5
+    while (!seen.includes('seeked') && !seen.includes('error')) await new Promise((r) => setTimeout(r, 20))
+    const error = video.error?.code
+    return { src: video.src, size, duration: video.duration, seen, error, at: video.currentTime }
+  })
+  t.regex(played.src, /\/v1\/jobs\/[\w-]+\/output\?expires=\d+&sig=/, 'a signed link, not a fetched blob')
+  t.deepEqual(played.size, [128, 96])
+  t.true(Math.abs(played.duration - 2) < 0.2, `duration ${played.duration}`)
+  t.is(played.error, undefined)
+  t.true(played.seen.includes('seeked'))
+  t.true(Math.abs(played.at - 1.5) < 0.1, `at ${played.at}`)
+
+  const text = join(scratch, 'words.png')
+  await writeFile(text, await renderPng(textLine('FRAMEMESH 2026', 10, 40, 24), 240, 64))
+  await submitThrough(page, text, 'ocr')
+  await page.waitForSelector('#output-view pre.ocr-text', { timeout: 60_000 })
+  t.regex(
+    (await page.textContent('#output-view pre.ocr-text')) ?? '',
+    /^frame 1 {2}FRAMEMESH 2026 {2}\(\d+ %\)$/,
+  )
   t.deepEqual(pageErrors, [])
 })

@@ -300,6 +300,7 @@ async function jobUnderWay(
     tokens?: string[]
     maxConcurrentPerToken?: number
     maxStreamsPerToken?: number
+    linkTtlMs?: number
     token?: string
     seconds?: number
   } = {},
@@ -366,6 +367,75 @@ test.serial(
     const saved = await readFile(join(dataDir, 'jobs', `${id}.job.json`), 'utf8')
     t.false(saved.includes('alice-token'))
     t.regex(saved, /"owner":"token:[0-9a-f]{32}"/)
+  },
+)
+
+test.serial(
+  'with tokens, GET /links gives signed links that read one job file without a token, ranges too; a forged, swapped or expired link is a 403',
+  async (t) => {
+    const dataDir = join(scratch, 'links')
+    // Links live 1.5 s here, so the test can watch one expire.
+    const { gateway, job } = await jobUnderWay(t, dataDir, {
+      tokens: ['one', 'two'],
+      token: 'one',
+      linkTtlMs: 1500,
+    })
+    t.teardown(() => gateway.close())
+    const headers = bearer('one')
+    const linksOf = async (id: string, h: Record<string, string>) =>
+      fetch(`${gateway.url}/v1/jobs/${id}/links`, { headers: h })
+    t.is((await linksOf(job.id, {})).status, 401)
+    t.is((await linksOf(job.id, bearer('two'))).status, 404, 'another caller’s job')
+    const running = (await (await linksOf(job.id, headers)).json()) as {
+      input?: { url: string }
+      output?: { url: string }
+    }
+    t.truthy(running.input)
+    t.is(running.output, undefined, 'no output link before the job is done')
+
+    t.is((await gateway.jobs.settled(job.id))?.status, 'done')
+    const links = (await (await linksOf(job.id, headers)).json()) as Record<
+      'input' | 'output',
+      { url: string; expiresAt: number }
+    >
+    t.regex(links.output.url, new RegExp(`^/v1/jobs/${job.id}/output\\?expires=\\d+&sig=[\\w-]+$`))
+    const whole = await fetch(`${gateway.url}${links.output.url}`)
+    t.is(whole.status, 200)
+    t.is(whole.headers.get('content-type'), 'video/mp4')
+    const bytes = new Uint8Array(await whole.arrayBuffer())
+    const withToken = new Uint8Array(
+      await (await fetch(`${gateway.url}/v1/jobs/${job.id}/output`, { headers })).arrayBuffer(),
+    )
+    t.deepEqual(bytes, withToken)
+    const part = await fetch(`${gateway.url}${links.output.url}`, { headers: { range: 'bytes=4-11' } })
+    t.is(part.status, 206)
+    t.deepEqual(new Uint8Array(await part.arrayBuffer()), bytes.subarray(4, 12))
+    t.is((await fetch(`${gateway.url}${links.input.url}`)).status, 200)
+
+    /** The link's answer is a 403 whose message matches `why`. */
+    const refused = async (url: string, why: RegExp, message?: string) => {
+      const res = await fetch(`${gateway.url}${url}`)
+      t.is(res.status, 403, message)
+      t.regex(((await res.json()) as { detail: { msg: string } }).detail.msg, why, message)
+    }
+    const forged = links.output.url.replace(/sig=(.)/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`)
+    await refused(forged, /not valid/)
+    const later = links.output.url.replace(
+      /expires=(\d+)/,
+      (_m, n: string) => `expires=${Number(n) + 60_000}`,
+    )
+    await refused(later, /not valid/, 'a moved expiry breaks the signature')
+    const swapped = links.input.url.replace('/input?', '/output?')
+    await refused(swapped, /not valid/, 'an input link does not read the output')
+    await refused(links.output.url.replace(/&sig=.*$/, '&sig='), /not valid/)
+
+    await new Promise((resolve) => setTimeout(resolve, links.output.expiresAt - Date.now() + 50))
+    await refused(links.output.url, /expired at .*GET \/v1\/jobs\/.*\/links/)
+    t.is(
+      (await fetch(`${gateway.url}/v1/jobs/${job.id}/output`, { headers })).status,
+      200,
+      'the token still reads it',
+    )
   },
 )
 

@@ -34,11 +34,17 @@ function useToken(event) {
   refreshJobs()
 }
 
-/** A job's input or output as a page-local URL: media routes need the token too. */
-async function mediaUrl(path) {
-  const res = await api(path)
-  if (!res.ok) throw new Error(`${path}: ${res.status}`)
-  return URL.createObjectURL(await res.blob())
+/**
+ * Where a media element reads a job's input or output: the route itself on an open gateway; with
+ * a token, a signed link (an element cannot send the token), so the player still streams and seeks.
+ */
+async function mediaSource(id, file) {
+  if (token === '') return `/v1/jobs/${id}/${file}`
+  const res = await api(`/v1/jobs/${id}/links`)
+  if (!res.ok) throw new Error(`links: ${res.status}`)
+  const link = (await res.json())[file]
+  if (link === undefined) throw new Error(`the job has no ${file} yet`)
+  return link.url
 }
 
 /**
@@ -181,13 +187,32 @@ function actionCell(job) {
   return td
 }
 
-async function showMedia(view, kind, path) {
+async function showMedia(view, kind, id, file) {
   try {
-    // Without a token the player reads the route itself (it can seek: the gateway answers ranges).
-    view.replaceChildren(mediaElement(kind, token === '' ? path : await mediaUrl(path)))
+    if (kind === 'text') view.replaceChildren(await textView(id, file))
+    else view.replaceChildren(mediaElement(kind, await mediaSource(id, file)))
   } catch (err) {
     view.textContent = `could not load: ${err.message}`
   }
+}
+
+/** OCR output: each frame's lines with their confidence (the first 200 lines). */
+async function textView(id, file) {
+  const res = await api(`/v1/jobs/${id}/${file}`)
+  if (!res.ok) throw new Error(`${file}: ${res.status}`)
+  const { frames } = await res.json()
+  const rows = []
+  for (const f of frames) {
+    const at = f.time === undefined ? `frame ${f.index + 1}` : `${f.time.toFixed(2)} s`
+    for (const line of f.lines) rows.push(`${at}  ${line.text}  (${Math.round(line.confidence * 100)} %)`)
+  }
+  const pre = document.createElement('pre')
+  pre.className = 'ocr-text'
+  pre.textContent =
+    rows.length === 0
+      ? 'no text found'
+      : rows.slice(0, 200).join('\n') + (rows.length > 200 ? `\n… ${rows.length - 200} more` : '')
+  return pre
 }
 
 function mediaElement(kind, url) {
@@ -301,8 +326,8 @@ async function follow(id) {
     const out = $('output-view')
     out.replaceChildren()
     await Promise.all([
-      showMedia($('input-view'), job.input.kind, `/v1/jobs/${id}/input`),
-      job.output === undefined ? undefined : showMedia(out, job.output.kind, `/v1/jobs/${id}/output`),
+      showMedia($('input-view'), job.input.kind, id, 'input'),
+      job.output === undefined ? undefined : showMedia(out, job.output.kind, id, 'output'),
     ])
     showReport(job)
     $('result').hidden = false
