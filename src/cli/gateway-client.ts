@@ -110,9 +110,46 @@ export class GatewayClient {
 
   /**
    * Uploads `path` (streamed from disk) and starts a job over `stages` ("upscale,ocr"); `every`
-   * (OCR of a video) sends only every n-th frame.
+   * (OCR of a video) sends only every n-th frame. When the gateway already runs as many of this
+   * token's jobs as it allows (429), it is asked again for up to `waitWhenBusyMs` (0: the 429 is
+   * thrown at once); `onBusy` is told when waiting starts.
    */
-  async submit(stages: string, path: string, signal: AbortSignal, every = 1): Promise<GatewayJob> {
+  async submit(
+    stages: string,
+    path: string,
+    signal: AbortSignal,
+    options: { every?: number; waitWhenBusyMs?: number; onBusy?: () => void } = {},
+  ): Promise<GatewayJob> {
+    const giveUpAt = performance.now() + (options.waitWhenBusyMs ?? 0)
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.#upload(stages, path, signal, options.every ?? 1)
+      } catch (err) {
+        if (!(err instanceof GatewayError) || err.code !== 'ERR_TOO_MANY_REQUESTS') throw err
+        if (performance.now() >= giveUpAt) throw err
+        if (attempt === 0) options.onBusy?.()
+        await this.#slotLikelyFree(err, giveUpAt, signal)
+      }
+    }
+  }
+
+  /**
+   * Waits until one of this token's running jobs has ended, or `UPLOAD_AGAIN_AFTER_MS` has passed
+   * (the slot may be held by a request that is not a job), or `giveUpAt`. Each try uploads the
+   * whole file again, so a large video is not re-sent every few seconds on the off chance.
+   */
+  async #slotLikelyFree(refusal: GatewayError, giveUpAt: number, signal: AbortSignal): Promise<void> {
+    const pollMs = (refusal.details?.retryAfterMs as number | undefined) ?? DEFAULT_RETRY_AFTER_MS
+    const running = async () => (await this.list(signal)).filter((j) => j.status === 'running').length
+    const before = await running()
+    const until = Math.min(giveUpAt, performance.now() + UPLOAD_AGAIN_AFTER_MS)
+    while (performance.now() < until) {
+      await delay(Math.max(0, Math.min(pollMs, until - performance.now())), undefined, { signal })
+      if ((await running()) < before) return
+    }
+  }
+
+  async #upload(stages: string, path: string, signal: AbortSignal, every: number): Promise<GatewayJob> {
     const form = new FormData()
     form.append('pipeline', stages)
     if (every > 1) form.append('every', String(every))
@@ -243,10 +280,22 @@ export class GatewayClient {
     }
     // The listener stays: the caller's signal keeps governing the body.
     if (res.ok) return res
+    const retryAfterMs = retryAfter(res.headers.get('retry-after'))
     throw new GatewayError(CODES[res.status] ?? 'ERR_GATEWAY_HTTP', refusal(res.status, await res.text()), {
-      details: { status: res.status },
+      details: { status: res.status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) },
     })
   }
+}
+
+/** When the gateway says nothing of when to come back. */
+const DEFAULT_RETRY_AFTER_MS = 5000
+/** A busy gateway gets the file again at least this often, whether or not a job of ours ended. */
+const UPLOAD_AGAIN_AFTER_MS = 30_000
+
+/** A Retry-After of whole seconds (the form the gateway sends) in ms; a date or junk is ignored. */
+function retryAfter(header: string | null): number | undefined {
+  if (header === null || !/^\d{1,6}$/.test(header.trim())) return undefined
+  return Number(header.trim()) * 1000
 }
 
 /** The gateway's own words from a Livepeer-shaped error body, plus what to do for the common cases. */

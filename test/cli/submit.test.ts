@@ -213,6 +213,50 @@ test.serial(
 )
 
 test.serial(
+  'at the token’s cap of running jobs submit waits for a slot and then runs; with --wait-when-busy-ms 0 it exits with the 429',
+  async (t) => {
+    const gateway = await createGateway(
+      { mesh: meshForGateway(t.context.mesh.broadcaster.mesh) },
+      { tokens: [TOKEN], maxConcurrentPerToken: 1, dataDir: join(t.context.dir, 'one-slot') },
+    )
+    t.teardown(() => gateway.close())
+    const at = (argv: string[]) =>
+      startCommand(submitCommand, [...argv, '--gateway', gateway.url], {
+        env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
+        cwd: t.context.dir,
+      })
+    // Twelve 320×240 frames: still running while the others are submitted.
+    const clip = join(t.context.dir, 'long.mp4')
+    const frames: Frame[] = Array.from({ length: 12 }, (_, i) => ({
+      width: 320,
+      height: 240,
+      channels: 3,
+      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 11)) % 251),
+    }))
+    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    const long = at(['upscale', 'long.mp4', '-o', 'long-x2.mp4'])
+    await long.errLine(/^stage 1: running on /, 30_000)
+
+    await t.throwsAsync(at(['upscale', 'in.png', '-o', 'refused.png', '--wait-when-busy-ms', '0']).done, {
+      code: 'ERR_TOO_MANY_REQUESTS',
+      message: /at most 1 requests and running jobs at once per token/,
+    })
+    const queued = at(['upscale', 'in.png', '-o', 'queued.png'])
+    t.is(await queued.done, 0, queued.err.join('\n'))
+    t.is(await long.done, 0, long.err.join('\n'))
+    t.is(
+      queued.err.filter((l) =>
+        l.startsWith('the gateway is running as many of your jobs as it allows; waiting'),
+      ).length,
+      1,
+      queued.err.join('\n'),
+    )
+    t.like(await sharp(join(t.context.dir, 'queued.png')).metadata(), { width: 80, height: 48 })
+    t.like(await probeVideo(join(t.context.dir, 'long-x2.mp4')), { width: 640, frameCount: 12 })
+  },
+)
+
+test.serial(
   'framemesh jobs lists the caller’s jobs, get downloads one’s result, cancel removes a finished one, and an unknown id is ERR_NOT_FOUND',
   async (t) => {
     const jobsCmd = (argv: string[]) =>

@@ -30,6 +30,12 @@ const spec = {
     min: 1,
     max: 1_000_000,
   },
+  waitWhenBusyMs: {
+    kind: 'int',
+    help: 'when the gateway already runs as many of your jobs as it allows (429), keep trying this long, in ms (0: fail at once)',
+    default: 600_000,
+    min: 0,
+  },
   json: { kind: 'bool', help: 'print the finished job as one JSON object', default: false },
 } as const satisfies ConfigSpec
 
@@ -86,7 +92,14 @@ export const submitCommand: CliCommand = {
     const started = performance.now()
     ctx.stderr(`uploading ${input} to ${config.gateway}`)
     const submitted = await client
-      .submit(stages, inputPath, ctx.signal, config.every)
+      .submit(stages, inputPath, ctx.signal, {
+        every: config.every,
+        waitWhenBusyMs: config.waitWhenBusyMs,
+        onBusy: () =>
+          ctx.stderr(
+            `the gateway is running as many of your jobs as it allows; waiting for one to end (up to ${Math.round(config.waitWhenBusyMs / 1000)} s, --wait-when-busy-ms)`,
+          ),
+      })
       .catch((err: unknown) => {
         if (!ctx.signal.aborted) throw err
         throw new FramemeshError('ERR_ABORTED', 'stopped during the upload; no job was started', {
