@@ -422,8 +422,7 @@ export class Stage {
         if (error.code === 'ERR_ABORTED' || refusedEverywhere(error.code)) throw error
         continue
       }
-      const started = Date.now()
-      let firstResultMs: number | undefined
+      let flowing = false
       const session = new JobSession(
         {
           peer: this.#c.peer,
@@ -444,8 +443,8 @@ export class Stage {
         },
       )
       session.events.on('result', (r) => {
-        if (firstResultMs === undefined) {
-          firstResultMs = Date.now() - started
+        if (!flowing) {
+          flowing = true
           // The next job's quote is asked for once this one flows, not while it is starting.
           this.#c.spareQuotes?.refill(candidate, spec)
         }
@@ -478,7 +477,7 @@ export class Stage {
         }
         await session.end()
         await session.done
-        this.#c.stats?.recordSuccess(candidate.peerId, firstResultMs)
+        this.#c.stats?.recordSuccess(candidate.peerId)
         // Verifying: the loop's top settles the checks and carries on if any of them blamed someone.
         if (v === undefined) break
       } catch (err) {

@@ -64,7 +64,11 @@ export class PeerStats {
     this.#maxPeers = options.maxPeers ?? 10_000
   }
 
-  /** A round-trip measurement (ping, or a job's request-to-first-result time). */
+  /**
+   * A network round trip (a ping, or the connection monitor's). Job times do not count: they
+   * measure the model and the frame size, so a seller that just served a large frame would look
+   * slow for every small job after it, and sellers never used would look fastest.
+   */
   recordLatency(peerId: string, ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) return
     const r = this.#touch(peerId)
@@ -72,13 +76,12 @@ export class PeerStats {
   }
 
   /** A job (or job step) finished well: clears the failure streak and any suspension. */
-  recordSuccess(peerId: string, latencyMs?: number): void {
+  recordSuccess(peerId: string): void {
     const r = this.#touch(peerId)
     r.successes++
     r.successRate += this.#successAlpha * (1 - r.successRate)
     r.consecutiveFailures = 0
     r.suspendedUntil = 0
-    if (latencyMs !== undefined) this.recordLatency(peerId, latencyMs)
   }
 
   /** A job failed (error, timeout, bad result): lowers the rate and may suspend the peer. */

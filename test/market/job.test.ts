@@ -289,6 +289,16 @@ test('a stage refused for holding too many job streams at an orchestrator moves 
   }
 })
 
+test('a finished stage counts as a success for its orchestrator and leaves its latency to the pings: a job’s time measures the model, not the peer', async (t) => {
+  const ctx = t.context
+  const stats = new PeerStats()
+  stats.recordLatency(ctx.orch.peer.peerId, 3)
+  const { report } = await collect(t, ctx, stageThrough(ctx, [ctx.orch], stats), 2)
+  t.is(report.peers[0]?.items, 2)
+  t.is(stats.get(ctx.orch.peer.peerId)?.successes, 1)
+  t.is(stats.health(ctx.orch.peer.peerId).latencyMs, 3)
+})
+
 test('a quote asked for by one peer cannot open a job for another: ERR_QUOTE_UNKNOWN', async (t) => {
   const ctx = t.context
   const other = await startPeer(ctx.market)

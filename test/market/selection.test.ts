@@ -162,13 +162,14 @@ test('a success lifts a running suspension', (t) => {
   t.false(stats.health('p').suspended)
 })
 
-test('latency is an exponential moving average of pings and job times', (t) => {
+test('latency is an exponential moving average of network round trips; a finished job leaves it alone', (t) => {
   const stats = new PeerStats({}, { latencyAlpha: 0.5 })
   t.is(stats.health('p').latencyMs, undefined)
   stats.recordLatency('p', 100)
   stats.recordLatency('p', 200)
-  stats.recordSuccess('p', 400)
-  t.is(stats.health('p').latencyMs, 275)
+  t.is(stats.health('p').latencyMs, 150)
+  stats.recordSuccess('p')
+  t.is(stats.health('p').latencyMs, 150)
 })
 
 test('success rate starts at the prior, falls with failures and climbs back with successes', (t) => {
