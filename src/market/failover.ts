@@ -96,6 +96,8 @@ export interface StageVerify {
 
 export interface StageOptions {
   pipeline: PipelineId
+  /** The model the stage asked for, if it named one (its messages say so). */
+  modelId?: string
   sender: Address
   width: number
   height: number
@@ -365,13 +367,13 @@ export class Stage {
         if (ours !== undefined && lastError !== undefined) {
           throw new JobError(
             lastError.code,
-            `every orchestrator tried for ${o.pipeline} failed for the same reason (last: ${lastError.code}, ${lastError.message}); ${ours}`,
+            `every orchestrator tried for ${wanted(o)} failed for the same reason (last: ${lastError.code}, ${lastError.message}); ${ours}`,
             { cause: lastError },
           )
         }
         throw new JobError(
           JOB_ERROR_CODES.noOffers,
-          `no orchestrator left for ${o.pipeline}${o.maxPricePerUnit === MAX_UINT256 ? '' : ` at ${o.maxPricePerUnit} wei per unit or less`}${lastError === undefined ? '' : ` (last error: ${lastError.message})`}; ${o.maxPricePerUnit === MAX_UINT256 ? '' : 'raise maxPrice or '}wait for more adverts`,
+          `no orchestrator ${exclusions().size === 0 ? 'offers' : 'left for'} ${wanted(o)}${o.maxPricePerUnit === MAX_UINT256 ? '' : ` at ${o.maxPricePerUnit} wei per unit or less`}${lastError === undefined ? '' : ` (last error: ${lastError.message})`}; ${o.maxPricePerUnit === MAX_UINT256 ? '' : 'raise maxPrice or '}wait for more adverts`,
           { cause: lastError },
         )
       }
@@ -555,4 +557,9 @@ export class Stage {
       sender: o.sender,
     }
   }
+}
+
+/** What a stage asks for, in words: its pipeline, and its model when it named one. */
+function wanted(o: StageOptions): string {
+  return o.modelId === undefined ? o.pipeline : `${o.pipeline} with model '${o.modelId}'`
 }

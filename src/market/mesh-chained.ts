@@ -122,6 +122,7 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
   const pickOffer = (q: OfferQuery, exclude: ReadonlySet<string>) => mesh.draw(q, exclude, allowed, signal)
   const stageOptions = {
     pipeline: spec.pipeline,
+    ...(spec.model === undefined ? {} : { modelId: spec.model }),
     sender: mesh.sender.address,
     width,
     height,

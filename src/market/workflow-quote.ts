@@ -120,7 +120,7 @@ export async function quoteStage(
   }
   throw new JobError(
     lastError?.code ?? JOB_ERROR_CODES.noOffers,
-    `no orchestrator quoted stage ${index + 1} (${spec.pipeline}) of the workflow${lastError === undefined ? '' : `: ${lastError.message}`}`,
+    `no orchestrator quoted stage ${index + 1} (${spec.pipeline}${spec.model === undefined ? '' : ` with model '${spec.model}'`}) of the workflow${lastError === undefined ? '' : `: ${lastError.message}`}`,
     { cause: lastError },
   )
 }

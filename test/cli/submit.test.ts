@@ -107,7 +107,14 @@ test.serial('a job the mesh cannot run exits non-zero with the gateway’s error
   const cmd = submit(t, ['ocr', 'in.png', '-o', 'text.json'])
   const err = await t.throwsAsync(cmd.done)
   t.is((err as { code?: string }).code, 'ERR_NO_OFFERS')
-  t.regex(err!.message, /^job [\w-]+ failed at the gateway: /)
+  t.regex(
+    err!.message,
+    /^job [\w-]+ failed at the gateway: no orchestrator offers ocr; wait for more adverts$/,
+  )
+  // A model nobody sells is named in the refusal.
+  const model = await t.throwsAsync(submit(t, ['upscale:no-such-model', 'in.png', '-o', 'x.png']).done)
+  t.is((model as { code?: string }).code, 'ERR_NO_OFFERS')
+  t.regex(model!.message, /no orchestrator offers upscale with model 'no-such-model'; wait for more adverts$/)
 })
 
 test('Ctrl-C during the upload stops with ERR_ABORTED and says no job was started', async (t) => {

@@ -161,7 +161,7 @@ test('a broadcaster whose deposit covers no orchestrator’s ticket fails saying
     t.is((err as { code?: string }).code, code, err!.message)
     t.regex(
       err!.message,
-      /^every orchestrator tried for upscale failed for the same reason \(last: .*\); add to the deposit and reserve \(`framemesh deposit`\)$/,
+      /^every orchestrator tried for upscale with model 'esrgan-slim-x2' failed for the same reason \(last: .*\); add to the deposit and reserve \(`framemesh deposit`\)$/,
     )
     t.deepEqual(failed, [code, code], 'both were tried: their tickets may differ')
     for (const o of orchs) t.false(mesh.stats.health(o.peer.peerId).suspended)
