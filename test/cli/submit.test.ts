@@ -56,6 +56,19 @@ test.after.always(async (t) => {
   if (t.context.dir !== undefined) await rm(t.context.dir, { recursive: true, force: true })
 })
 
+/** A 10 fps clip of `count` 320×240 frames (each takes the seller a while), different for each `salt`. */
+async function writeClip(t: { context: Ctx }, name: string, count: number, salt: number): Promise<string> {
+  const clip = join(t.context.dir, name)
+  const frames: Frame[] = Array.from({ length: count }, (_, i) => ({
+    width: 320,
+    height: 240,
+    channels: 3,
+    data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + salt)) % 251),
+  }))
+  await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+  return clip
+}
+
 const submit = (t: { context: Ctx }, argv: string[], env: Record<string, string> = {}) =>
   startCommand(submitCommand, [...argv, '--gateway', t.context.gateway.url], {
     env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN, ...env },
@@ -131,14 +144,7 @@ test.serial(
     process.on('unhandledRejection', onUnhandled)
     t.teardown(() => process.off('unhandledRejection', onUnhandled))
     // Frames big enough that the job is still running when the first event arrives.
-    const clip = join(t.context.dir, 'followed.mp4')
-    const frames: Frame[] = [0, 1, 2, 3].map((i) => ({
-      width: 320,
-      height: 240,
-      channels: 3,
-      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 5)) % 251),
-    }))
-    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    const clip = await writeClip(t, 'followed.mp4', 4, 5)
     const cmd = submit(t, ['upscale', 'followed.mp4', '-o', 'followed-x2.mp4'])
     await cmd.errLine(/^stage 1: running on /, 30_000)
     cmd.stop()
@@ -157,14 +163,7 @@ test.serial(
   'a video job outlives a silent event stream: submit reconnects, skips the replayed events and writes the 2× video',
   async (t) => {
     // Three 320×240 frames: each takes the seller longer than the 100 ms idle timeout below.
-    const clip = join(t.context.dir, 'clip.mp4')
-    const frames: Frame[] = [0, 1, 2].map((i) => ({
-      width: 320,
-      height: 240,
-      channels: 3,
-      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 3)) % 251),
-    }))
-    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    const clip = await writeClip(t, 'clip.mp4', 3, 3)
     const cmd = submit(t, ['upscale', 'clip.mp4', '-o', 'clip-x2.mp4', '--idle-timeout-ms', '100'])
     t.is(await cmd.done, 0, cmd.err.join('\n'))
     const info = await probeVideo(join(t.context.dir, 'clip-x2.mp4'))
@@ -184,14 +183,7 @@ test.serial(
 test.serial(
   'a gateway that stops answering for a moment (a restart, a network blip) is waited for: submit reconnects and writes the result',
   async (t) => {
-    const clip = join(t.context.dir, 'blip.mp4')
-    const frames: Frame[] = [0, 1, 2, 3, 4, 5].map((i) => ({
-      width: 320,
-      height: 240,
-      channels: 3,
-      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 7)) % 251),
-    }))
-    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    const clip = await writeClip(t, 'blip.mp4', 6, 7)
     // submit reaches the gateway through a switch: off, it resets the connection and refuses new ones.
     const link = await startTcpSwitch(Number(new URL(t.context.gateway.url).port))
     t.teardown(() => link.close())
@@ -233,14 +225,7 @@ test.serial(
         cwd: t.context.dir,
       })
     // Twelve 320×240 frames: still running while the others are submitted.
-    const clip = join(t.context.dir, 'long.mp4')
-    const frames: Frame[] = Array.from({ length: 12 }, (_, i) => ({
-      width: 320,
-      height: 240,
-      channels: 3,
-      data: new Uint8Array(320 * 240 * 3).map((_, j) => (j * (i + 11)) % 251),
-    }))
-    await writeVideo(clip, frames, { fps: { num: 10, den: 1 } })
+    const clip = await writeClip(t, 'long.mp4', 12, 11)
     const long = at(['upscale', 'long.mp4', '-o', 'long-x2.mp4'])
     await long.errLine(/^stage 1: running on /, 30_000)
 
@@ -260,6 +245,37 @@ test.serial(
     )
     t.like(await sharp(join(t.context.dir, 'queued.png')).metadata(), { width: 80, height: 48 })
     t.like(await probeVideo(join(t.context.dir, 'long-x2.mp4')), { width: 640, frameCount: 12 })
+  },
+)
+
+test.serial(
+  'jobs get on a job still running follows it to its end with its progress, then writes the result',
+  async (t) => {
+    const clip = await writeClip(t, 'unfollowed.mp4', 12, 13)
+    const first = submit(t, ['upscale', 'unfollowed.mp4', '-o', 'never.mp4'])
+    await first.errLine(/^stage 1: running on /, 30_000)
+    first.stop()
+    const stopped = await t.throwsAsync(first.done, { code: 'ERR_ABORTED' })
+    const id = /stopped following job ([\w-]+)/.exec(stopped!.message)![1]!
+    const get = startCommand(
+      jobsCommand,
+      ['get', id, '-o', 'followed.mp4', '--gateway', t.context.gateway.url],
+      {
+        env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
+        cwd: t.context.dir,
+      },
+    )
+    t.is(await get.done, 0, get.err.join('\n'))
+    t.is(
+      get.err[0],
+      `job ${id} is still running; following it to its end (Ctrl-C stops following, not the job)`,
+    )
+    t.true(
+      get.err.some((l) => /^upscale \[#+\] 100% 12\/12 frames/.test(l)),
+      get.err.join('\n'),
+    )
+    t.regex(get.out[0]!, /^wrote followed\.mp4 \(video\/mp4, \d+ bytes\)$/)
+    t.like(await probeVideo(join(t.context.dir, 'followed.mp4')), { width: 640, height: 480, frameCount: 12 })
   },
 )
 

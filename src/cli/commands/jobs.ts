@@ -3,11 +3,16 @@ import { formatEther } from 'ethers'
 import { FramemeshError } from '../../errors.js'
 import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
+import { finishJob } from '../follow-job.js'
 import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
 
 const spec = {
   ...GATEWAY_CONNECTION_CONFIG,
-  output: { kind: 'string', short: 'o', help: 'get: where to write the result' },
+  output: {
+    kind: 'string',
+    short: 'o',
+    help: 'get: where to write the result (- prints OCR text to stdout)',
+  },
   json: { kind: 'bool', help: 'print JSON instead of text', default: false },
 } as const satisfies ConfigSpec
 
@@ -21,8 +26,9 @@ export const jobsCommand: CliCommand = {
     USAGE,
     '',
     '`list` (the default) prints the jobs your token started at the gateway, newest first: id,',
-    'status, frames, stages and what they were charged. `get <id> -o <file>` downloads a finished',
-    'job’s result (say, one you stopped following with Ctrl-C). `cancel <id>` stops a running job (it fails',
+    'status, frames, stages and what they were charged. `get <id> -o <file>` downloads a job’s result',
+    '(say, one you stopped following with Ctrl-C); a job still running is followed to its end first,',
+    'with its progress on stderr. `cancel <id>` stops a running job (it fails',
     'with ERR_CANCELLED; what the mesh delivered before stays paid) or removes a finished one with',
     'its files. A gateway shows each token only its own jobs.',
     '',
@@ -43,17 +49,38 @@ export const jobsCommand: CliCommand = {
       if (config.output === undefined)
         throw new FramemeshError('ERR_USAGE', `-o <file> is required; ${USAGE}`)
       const job = await client.job(id, ctx.signal)
-      if (job.status !== 'done') {
+      if (job.status === 'failed') {
         throw new FramemeshError(
-          job.status === 'running' ? 'ERR_JOB_NOT_DONE' : (job.errorCode ?? 'ERR_JOB_FAILED'),
-          job.status === 'running'
-            ? `job ${id} is still running (${job.framesDone}/${job.framesTotal ?? '?'} frames); get it once it is done`
-            : `job ${id} failed, so it has no result: ${job.error ?? 'no reason given'}`,
+          job.errorCode ?? 'ERR_JOB_FAILED',
+          `job ${id} failed, so it has no result: ${job.error ?? 'no reason given'}`,
         )
       }
-      const output = resolve(ctx.cwd, config.output)
-      const bytes = await client.download(id, output, ctx.signal)
-      ctx.stdout(`wrote ${config.output} (${job.output?.contentType ?? 'unknown type'}, ${bytes} bytes)`)
+      const output = config.output === '-' ? '-' : resolve(ctx.cwd, config.output)
+      if (job.status === 'running') {
+        ctx.stderr(
+          `job ${id} is still running; following it to its end (Ctrl-C stops following, not the job)`,
+        )
+        const { job: ended, bytes } = await finishJob(ctx, client, id, job.stages.join(','), output).catch(
+          (err: unknown) => {
+            if (!ctx.signal.aborted) throw err
+            throw new FramemeshError(
+              'ERR_ABORTED',
+              `stopped following job ${id}; it goes on at the gateway`,
+              {
+                cause: err,
+              },
+            )
+          },
+        )
+        if (output !== '-') ctx.stdout(wrote(config.output, ended, bytes))
+        return 0
+      }
+      if (output === '-') {
+        const text = await client.outputText(id, ctx.signal)
+        ctx.stdout((JSON.parse(text) as { text: string }).text)
+        return 0
+      }
+      ctx.stdout(wrote(config.output, job, await client.download(id, output, ctx.signal)))
       return 0
     }
     if (action === 'cancel' && id !== undefined && extra.length === 0) {
@@ -66,6 +93,10 @@ export const jobsCommand: CliCommand = {
     }
     throw new FramemeshError('ERR_USAGE', USAGE)
   },
+}
+
+function wrote(output: string, job: GatewayJob, bytes: number): string {
+  return `wrote ${output} (${job.output?.contentType ?? 'unknown type'}, ${bytes} bytes)`
 }
 
 function jobLine(job: GatewayJob): string {

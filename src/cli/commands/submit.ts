@@ -5,8 +5,8 @@ import { FramemeshError } from '../../errors.js'
 import { type MediaKind, SNIFF_BYTES, sniffMedia } from '../../gateway/sniff.js'
 import type { CliCommand, CliContext } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
+import { finishJob } from '../follow-job.js'
 import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
-import { createProgress, type Progress } from '../progress.js'
 
 const spec = {
   ...GATEWAY_CONNECTION_CONFIG,
@@ -47,8 +47,6 @@ class UsageError extends FramemeshError {
     super('ERR_USAGE', message)
   }
 }
-
-export class JobFailedError extends FramemeshError {}
 
 export const submitCommand: CliCommand = {
   name: 'submit',
@@ -107,14 +105,16 @@ export const submitCommand: CliCommand = {
         })
       })
     ctx.stderr(`job ${submitted.id}: ${submitted.stages.join(' → ')}`)
-    const { job, bytes } = await finish(ctx, client, submitted.id, stages, output).catch((err: unknown) => {
-      if (!ctx.signal.aborted) throw err
-      throw new FramemeshError(
-        'ERR_ABORTED',
-        `stopped following job ${submitted.id}; it goes on at the gateway: ${config.gateway}/v1/jobs/${submitted.id} (fetch its result later with \`framemesh jobs get ${submitted.id} -o <file>\`, or stop it with \`framemesh jobs cancel ${submitted.id}\`)`,
-        { cause: err },
-      )
-    })
+    const { job, bytes } = await finishJob(ctx, client, submitted.id, stages, output).catch(
+      (err: unknown) => {
+        if (!ctx.signal.aborted) throw err
+        throw new FramemeshError(
+          'ERR_ABORTED',
+          `stopped following job ${submitted.id}; it goes on at the gateway: ${config.gateway}/v1/jobs/${submitted.id} (fetch its result later with \`framemesh jobs get ${submitted.id} -o <file>\`, or stop it with \`framemesh jobs cancel ${submitted.id}\`)`,
+          { cause: err },
+        )
+      },
+    )
     const seconds = (performance.now() - started) / 1000
     const summary = {
       id: job.id,
@@ -136,27 +136,6 @@ export const submitCommand: CliCommand = {
     }
     return 0
   },
-}
-
-/** Follows the job to its end, then fetches its result into `output`. */
-async function finish(
-  ctx: CliContext,
-  client: GatewayClient,
-  id: string,
-  label: string,
-  output: string,
-): Promise<{ job: GatewayJob; bytes: number }> {
-  const job = await follow(ctx, client, id, label)
-  if (job.status === 'failed') {
-    throw new JobFailedError(
-      job.errorCode ?? 'ERR_JOB_FAILED',
-      `job ${job.id} failed at the gateway: ${job.error ?? 'no reason given'}`,
-    )
-  }
-  if (output !== '-') return { job, bytes: await client.download(job.id, output, ctx.signal) }
-  const text = await client.outputText(job.id, ctx.signal)
-  ctx.stdout((JSON.parse(text) as { text: string }).text)
-  return { job, bytes: Buffer.byteLength(text) }
 }
 
 /** "upscale,ocr" → its pipeline names, refusing unknown ones before anything is uploaded. */
@@ -208,59 +187,4 @@ function checkOutput(output: string, wanted: '.png' | '.mp4' | '.json'): void {
       `this job's result is ${wanted.slice(1).toUpperCase()}: name the output <file>${wanted}`,
     )
   }
-}
-
-/** Follows the job's events to its end, drawing progress and reporting peers and payments. */
-async function follow(
-  ctx: CliContext,
-  client: GatewayClient,
-  id: string,
-  label: string,
-): Promise<GatewayJob> {
-  let progress: Progress | undefined
-  // Rates count from here: progress that arrives in a burst (after a reconnect) is not "fast".
-  const following = performance.now()
-  let framesDone = 0
-  // The count the last progress line showed, so the closing line is not a repeat of it.
-  let shown = -1
-  const short = (peer: string) => `${peer.slice(0, 12)}…${peer.slice(-6)}`
-  const write = (line: string) => {
-    shown = framesDone
-    ctx.stderr(line)
-  }
-  for await (const ev of client.events(id, ctx.signal)) {
-    switch (ev.event) {
-      case 'progress': {
-        if (progress === undefined) {
-          progress = createProgress(write, { label, total: ev.data.framesTotal, startedAt: following })
-          progress.tick(0)
-        }
-        const delta = ev.data.framesDone - framesDone
-        framesDone = ev.data.framesDone
-        const { windows } = ev.data
-        if (windows === undefined) progress.tick(delta)
-        else {
-          if (delta > 0) progress.tick(delta)
-          progress.part(windows.done, windows.of, 'windows')
-        }
-        break
-      }
-      case 'peer':
-        ctx.stderr(
-          ev.data.from === undefined
-            ? `stage ${ev.data.stage + 1}: running on ${short(ev.data.to)}`
-            : `stage ${ev.data.stage + 1}: moved from ${short(ev.data.from)} to ${short(ev.data.to)} (${ev.data.reason ?? 'failover'})`,
-        )
-        break
-      case 'payment':
-        ctx.stderr(
-          `paid ${short(ev.data.peerId)}: ${ev.data.tickets} ticket(s), ${formatEther(BigInt(ev.data.evWei))} ETH expected value`,
-        )
-        break
-      default:
-        if (shown !== framesDone) progress?.done()
-        return ev.data
-    }
-  }
-  throw new FramemeshError('ERR_GATEWAY_STREAM', `the event stream of job ${id} ended without an outcome`)
 }

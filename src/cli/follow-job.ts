@@ -1,0 +1,88 @@
+/**
+ * Following a job at a gateway from the command line: its events drawn as a progress bar with
+ * each orchestrator and payment on stderr, then its result fetched. Shared by `submit` (right
+ * after the upload) and `jobs get` (a job still running, say one whose submit was stopped).
+ */
+import { formatEther } from 'ethers'
+import { FramemeshError } from '../errors.js'
+import type { CliContext } from './command.js'
+import type { GatewayClient, GatewayJob } from './gateway-client.js'
+import { createProgress, type Progress } from './progress.js'
+
+export class JobFailedError extends FramemeshError {}
+
+/** Follows the job to its end, then fetches its result into `output`. */
+export async function finishJob(
+  ctx: CliContext,
+  client: GatewayClient,
+  id: string,
+  label: string,
+  output: string,
+): Promise<{ job: GatewayJob; bytes: number }> {
+  const job = await followJob(ctx, client, id, label)
+  if (job.status === 'failed') {
+    throw new JobFailedError(
+      job.errorCode ?? 'ERR_JOB_FAILED',
+      `job ${job.id} failed at the gateway: ${job.error ?? 'no reason given'}`,
+    )
+  }
+  if (output !== '-') return { job, bytes: await client.download(job.id, output, ctx.signal) }
+  const text = await client.outputText(job.id, ctx.signal)
+  ctx.stdout((JSON.parse(text) as { text: string }).text)
+  return { job, bytes: Buffer.byteLength(text) }
+}
+
+/** Follows the job's events to its end, drawing progress and reporting peers and payments. */
+export async function followJob(
+  ctx: CliContext,
+  client: GatewayClient,
+  id: string,
+  label: string,
+): Promise<GatewayJob> {
+  let progress: Progress | undefined
+  // Rates count from here: progress that arrives in a burst (after a reconnect) is not "fast".
+  const following = performance.now()
+  let framesDone = 0
+  // The count the last progress line showed, so the closing line is not a repeat of it.
+  let shown = -1
+  const short = (peer: string) => `${peer.slice(0, 12)}…${peer.slice(-6)}`
+  const write = (line: string) => {
+    shown = framesDone
+    ctx.stderr(line)
+  }
+  for await (const ev of client.events(id, ctx.signal)) {
+    switch (ev.event) {
+      case 'progress': {
+        if (progress === undefined) {
+          progress = createProgress(write, { label, total: ev.data.framesTotal, startedAt: following })
+          progress.tick(0)
+        }
+        const delta = ev.data.framesDone - framesDone
+        framesDone = ev.data.framesDone
+        const { windows } = ev.data
+        if (windows === undefined) progress.tick(delta)
+        else {
+          if (delta > 0) progress.tick(delta)
+          progress.part(windows.done, windows.of, 'windows')
+        }
+        break
+      }
+      case 'peer':
+        ctx.stderr(
+          ev.data.from === undefined
+            ? `stage ${ev.data.stage + 1}: running on ${short(ev.data.to)}`
+            : `stage ${ev.data.stage + 1}: moved from ${short(ev.data.from)} to ${short(ev.data.to)} (${ev.data.reason ?? 'failover'})`,
+        )
+        break
+      case 'payment':
+        ctx.stderr(
+          `paid ${short(ev.data.peerId)}: ${ev.data.tickets} ticket(s), ${formatEther(BigInt(ev.data.evWei))} ETH expected value`,
+        )
+        break
+      default:
+        if (shown !== framesDone) progress?.done()
+        return ev.data
+    }
+  }
+  throw new FramemeshError('ERR_GATEWAY_STREAM', `the event stream of job ${id} ended without an outcome`)
+}
