@@ -11,6 +11,8 @@ import { tmpdir } from 'node:os'
 import { extname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
+import { FramemeshError } from '../errors.js'
+import { checkImageBytes } from '../inference/media/image.js'
 import type { PipelineId } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { AccessControl } from './auth.js'
@@ -244,6 +246,7 @@ export async function createGateway(
             const stages = parseStages(form.fields.pipeline ?? form.fields.stages, form.fields.model_id)
             if (file.media.kind === 'image' && stages.some((s) => s.pipeline === 'interpolate'))
               throw badRequest('interpolate needs a video: it makes the frames between neighbouring frames')
+            if (file.media.kind === 'image') await checkImageUpload(file.path)
             const every = parseEvery(form.fields.every, stages, file.media.kind)
             const view = jobs.start(stages, { path: file.path, media: file.media }, caller, { every })
             handedOver = true
@@ -427,4 +430,17 @@ function parseStages(text: string | undefined, modelId: string | undefined): Sta
     })
   }
   return stages
+}
+
+/**
+ * An uploaded image whose own header shows it cannot be decoded (truncated, no pixels, more
+ * pixels than a frame may have) is refused with the upload, not after a 202 as a failed job.
+ */
+async function checkImageUpload(path: string): Promise<void> {
+  try {
+    checkImageBytes(await readFile(path))
+  } catch (err) {
+    if (!(err instanceof FramemeshError)) throw err
+    throw new HttpError(err.code === 'ERR_IMAGE_TOO_LARGE' ? 413 : 400, err.code, err.message)
+  }
 }

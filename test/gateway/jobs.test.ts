@@ -251,6 +251,31 @@ test.serial(
 )
 
 test.serial(
+  'an image whose header shows it cannot be decoded is refused with the upload (truncated: 400, too many pixels: 413), and no job is started',
+  async (t) => {
+    const png = Buffer.from(await (await pngOf(testFrame(32, 24))).arrayBuffer())
+    const jobsBefore = world.gateway.jobs.all().length
+    const truncated = await startJob(
+      new Blob([png.subarray(0, png.length - 20)], { type: 'image/png' }),
+      'upscale',
+    )
+    t.is(truncated.status, 400)
+    t.regex(
+      ((await truncated.json()) as { detail: { msg: string } }).detail.msg,
+      /truncated.*send the whole file/,
+    )
+    // The same PNG, its header saying 100000×100000 (the IHDR chunk's CRC is not checked this early).
+    const huge = Buffer.from(png)
+    huge.writeUInt32BE(100_000, 16)
+    huge.writeUInt32BE(100_000, 20)
+    const tooLarge = await startJob(new Blob([huge], { type: 'image/png' }), 'upscale')
+    t.is(tooLarge.status, 413)
+    t.regex(((await tooLarge.json()) as { detail: { msg: string } }).detail.msg, /100000/)
+    t.is(world.gateway.jobs.all().length, jobsBefore)
+  },
+)
+
+test.serial(
   'a file that looks like MP4 but does not decode fails the job with a clear error; the gateway serves on',
   async (t) => {
     const fake = Buffer.concat([Buffer.from([0, 0, 0, 0x18]), Buffer.from('ftypisom'), Buffer.alloc(2000, 7)])

@@ -25,8 +25,13 @@ export interface EncodeImageOptions {
   quality?: number
 }
 
-/** Decodes PNG, JPEG or WebP bytes (detected by content) into an RGB frame; alpha is dropped. */
-export async function decodeImage(bytes: Uint8Array, options: DecodeImageOptions = {}): Promise<Frame> {
+/**
+ * What the image's own header says, checked without decoding it: empty, not an image we take,
+ * truncated, no pixels or more than `maxPixels`. Throws the error decoding would; cheap enough to
+ * run where an image arrives (a gateway refusing an upload at once instead of failing its job).
+ * Returns the image's format.
+ */
+export function checkImageBytes(bytes: Uint8Array, options: DecodeImageOptions = {}): ImageFormat {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS
   if (bytes.length === 0) {
     throw new ImageEmptyError('the image is empty (0 bytes); send the bytes of a PNG, JPEG or WebP file')
@@ -48,6 +53,13 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeImageOptions
       `the ${header.format} image is truncated (its end is missing); send the whole file`,
     )
   }
+  return header.format
+}
+
+/** Decodes PNG, JPEG or WebP bytes (detected by content) into an RGB frame; alpha is dropped. */
+export async function decodeImage(bytes: Uint8Array, options: DecodeImageOptions = {}): Promise<Frame> {
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS
+  const format = checkImageBytes(bytes, { maxPixels })
   let out: { data: Buffer; info: OutputInfo }
   try {
     out = await sharp(asBuffer(bytes), { limitInputPixels: maxPixels, failOn: 'truncated' })
@@ -58,14 +70,14 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeImageOptions
       .toBuffer({ resolveWithObject: true })
   } catch (err) {
     throw new ImageDecodeError(
-      `the ${header.format} image could not be decoded (${(err as Error).message.trim()}); it is corrupt or truncated, send an intact file`,
-      { cause: err, details: { format: header.format } },
+      `the ${format} image could not be decoded (${(err as Error).message.trim()}); it is corrupt or truncated, send an intact file`,
+      { cause: err, details: { format: format } },
     )
   }
   const { width, height, channels } = out.info
   if (channels !== 3) {
     // toColourspace('srgb') after removeAlpha always yields 3 bands; anything else is a decoder surprise.
-    throw new ImageDecodeError(`the ${header.format} image decoded to ${channels} channels instead of 3`)
+    throw new ImageDecodeError(`the ${format} image decoded to ${channels} channels instead of 3`)
   }
   return {
     width,
