@@ -13,11 +13,19 @@ import type { StageSpec, SubmitOptions } from './mesh-types.js'
 /** Outputs held between two stages of a workflow before the earlier one waits. */
 export const STAGE_BUFFER = 8
 const MAX_STAGES = 8
+/** Orchestrators one stage may run on at once (SubmitOptions.parallel). */
+export const MAX_PARALLEL = 16
 
 /** The job's stages, checked: one pipeline or a list, OCR (text out) only last. */
 export function stageSpecs(s: SubmitOptions): StageSpec[] {
   const bad = (why: string): never => {
     throw new JobError('ERR_BAD_JOB', why)
+  }
+  if (
+    s.parallel !== undefined &&
+    (!Number.isInteger(s.parallel) || s.parallel < 1 || s.parallel > MAX_PARALLEL)
+  ) {
+    bad(`parallel is ${s.parallel}; spread a stage over 1 to ${MAX_PARALLEL} orchestrators`)
   }
   if ((s.pipeline === undefined) === (s.stages === undefined)) {
     bad('give either `pipeline` (one stage) or `stages` (a workflow), not both or neither')

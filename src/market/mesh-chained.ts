@@ -6,9 +6,16 @@
  */
 import type { Frame } from '../inference/types.js'
 import { RateDoubler } from './double-rate.js'
-import { Stage, type StageEvents, type StageReport, type StageResult } from './failover.js'
+import {
+  Stage,
+  type StageComponents,
+  type StageEvents,
+  type StageReport,
+  type StageResult,
+} from './failover.js'
 import { assembleWindows, needsWindows, planWindows } from './frame-windows.js'
 import { framesOf, STAGE_BUFFER, workItems } from './job-input.js'
+import { runInLanes } from './lanes.js'
 import { JobError } from './market-errors.js'
 import {
   allowedPeers,
@@ -148,46 +155,68 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     )
     r.verifiers.push(verifier)
   }
-  const stage = new Stage(
-    {
-      peer: mesh.peer,
-      payer,
-      stats,
-      logger,
-      ...(r.output.room === undefined ? {} : { room: r.output.room }),
-      ...(verifier === undefined ? {} : { verify: verifier }),
-      ...(mesh.spareQuotes === undefined ? {} : { spareQuotes: mesh.spareQuotes }),
-      choose: async (exclude) => {
-        const checker = verifier?.checkerPeer
-        const avoid = checker === undefined ? exclude : new Set([...exclude, checker])
-        const offer =
-          (await pickOffer(query, avoid)) ?? (avoid === exclude ? undefined : await pickOffer(query, exclude))
-        // Verifying compares like with like: the job keeps to the first pick's weights.
-        if (verifier !== undefined && offer !== undefined) query.sha256 = offer.sha256
-        return toCandidate(offer)
+  // One orchestrator at a time, or (job.parallel) items spread over several at once (lanes.ts).
+  const lanes = verifier === undefined ? Math.min(s.parallel ?? 1, mesh.sellers(query, allowed)) : 1
+  const newStage = (choose: StageComponents['choose'], stageSignal: AbortSignal): Stage => {
+    const stage = new Stage(
+      {
+        peer: mesh.peer,
+        payer,
+        stats,
+        logger,
+        // Lanes wait for the reader before handing out an item; a lone stage before taking one.
+        ...(r.output.room === undefined || lanes > 1 ? {} : { room: r.output.room }),
+        ...(verifier === undefined ? {} : { verify: verifier }),
+        ...(mesh.spareQuotes === undefined ? {} : { spareQuotes: mesh.spareQuotes }),
+        choose,
       },
-    },
-    stageOptions,
-  )
-  for (const peerId of r.avoid) {
-    stage.drop(peerId, new JobError('ERR_PEER_EXCLUDED', `${peerId} already failed this job`))
+      {
+        ...stageOptions,
+        signal: stageSignal,
+        // A lane gets about its share of the items.
+        itemCount: Math.ceil(stageOptions.itemCount / lanes),
+      },
+    )
+    for (const peerId of r.avoid) {
+      stage.drop(peerId, new JobError('ERR_PEER_EXCLUDED', `${peerId} already failed this job`))
+    }
+    const forward = <K extends keyof StageEvents>(name: K) =>
+      stage.events.on(name, (detail) => events.emit(name, { ...detail, stage: r.index } as MeshJobEvents[K]))
+    for (const name of STAGE_PEER_EVENTS) {
+      forward(name)
+    }
+    return stage
   }
-  const forward = <K extends keyof StageEvents>(name: K) =>
-    stage.events.on(name, (detail) => events.emit(name, { ...detail, stage: r.index } as MeshJobEvents[K]))
-  for (const name of STAGE_PEER_EVENTS) {
-    forward(name)
+  const choose = async (exclude: ReadonlySet<string>) => {
+    const checker = verifier?.checkerPeer
+    const avoid = checker === undefined ? exclude : new Set([...exclude, checker])
+    const offer =
+      (await pickOffer(query, avoid)) ?? (avoid === exclude ? undefined : await pickOffer(query, exclude))
+    // Verifying compares like with like: the job keeps to the first pick's weights.
+    if (verifier !== undefined && offer !== undefined) query.sha256 = offer.sha256
+    return toCandidate(offer)
   }
   if (verifier !== undefined) forwardVerifierEvents(verifier, events, r.index)
-  stage.events.on(
-    'result',
+  const onResult =
     doubler !== undefined
-      ? (result) => doubler.result(result)
+      ? (result: StageResult) => doubler.result(result)
       : windows === undefined
         ? deliver
         : assembleWindows(windows, first.value.width, first.value.height, deliver, (done, result) => {
             if (r.last) events.emit('progress:windows', { done, of: windows.length, peerId: result.peerId })
-          }),
-  )
+          })
+  if (lanes > 1) {
+    const report = await runInLanes(
+      { newStage, choose, ...(r.output.room === undefined ? {} : { room: r.output.room }) },
+      items,
+      onResult,
+      { lanes, maxAhead: lanes * (mesh.options.window ?? 4) * 2, signal },
+    )
+    doubler?.end()
+    return report
+  }
+  const stage = newStage(choose, signal)
+  stage.events.on('result', onResult)
   try {
     const report = await stage.run(items)
     doubler?.end()

@@ -34,6 +34,8 @@ export interface MeshContext {
     allowed: ReadonlySet<string> | undefined,
     signal: AbortSignal,
   ) => Promise<Offer | undefined>
+  /** How many orchestrators (among `allowed`, none suspended) offer `query` now. */
+  sellers: (query: OfferQuery, allowed: ReadonlySet<string> | undefined) => number
 }
 
 /** One job's pieces, which every route and stage of it reports into. */

@@ -94,6 +94,7 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
       specs.length > 1 &&
       (s.route ?? 'direct') === 'direct' &&
       s.verify?.minPsnrDb === undefined &&
+      (s.parallel ?? 1) <= 1 &&
       !specs.some((spec) => spec.doubleRate === true)
     if (directRoute) {
       try {

@@ -76,6 +76,13 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
         (list) => selectOffer(list, query, (p) => stats.health(p), { ...options.selection, exclude })?.offer,
         signal,
       ),
+    sellers: (query, allowed) =>
+      new Set(
+        orderBook
+          .query(query)
+          .filter((o) => (allowed === undefined || allowed.has(o.peerId)) && !stats.isSuspended(o.peerId))
+          .map((o) => o.peerId),
+      ).size,
   }
 
   const submit = (submitted: SubmitOptions): MeshJob => {

@@ -3,7 +3,7 @@
 import anyTest, { type ExecutionContext, type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
 import type { Frame } from '../../src/inference/types.js'
-import type { Mesh, MeshJobEvent } from '../../src/market/mesh.js'
+import type { Mesh, MeshJob, MeshJobEvent } from '../../src/market/mesh.js'
 import type { Peer } from '../../src/peer/index.js'
 import type { TicketSender } from '../../src/tickets/sender.js'
 import { eventually } from '../helpers/peer.js'
@@ -185,6 +185,81 @@ test('a job whose frames change size is ended with ERR_FRAME_SIZE_MISMATCH namin
   } as never)
 })
 
+test('with parallel 3 a clip is spread over the three orchestrators at once: every frame once, in input order, identical to local inference, each paid for exactly its frames', async (t) => {
+  const ctx = t.context
+  await settled(ctx)
+  // 64×64 frames: each takes long enough that every lane is open before the clip is done.
+  const frames = clip(48, 64, 64)
+  const job = ctx.mesh.submit({ pipeline: 'upscale', model: 'esrgan-slim-x2', input: frames, parallel: 3 })
+  const order: number[] = []
+  job.events.on('result', (r) => order.push(r.seq))
+  const { frames: out, results, report } = await job.done
+  sameFrames(t, out, await localUpscale(ctx, frames))
+  t.deepEqual(order, [...frames.keys()], 'results leave in input order')
+  t.deepEqual(
+    results.map((r) => r.seq),
+    [...frames.keys()],
+  )
+  t.is(report.items, 48)
+  const used = new Set(report.peers.filter((p) => p.items > 0).map((p) => p.peerId))
+  t.is(used.size, 3, report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items}`).join(', '))
+  t.is(
+    report.peers.reduce((n, p) => n + p.items, 0),
+    48,
+  )
+  for (const use of report.peers) {
+    t.is(use.debited, (use.pricePerUnit * 128n * 128n * BigInt(use.items)) / 1_000_000n)
+    t.true(results.filter((r) => r.peerId === use.peerId).length === use.items, `${use.peerId} delivered`)
+  }
+  t.log(report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items} frames`).join(', '))
+})
+
+test('parallel asks for at most as many orchestrators as sell the stage: with one allowed, one runs it all', async (t) => {
+  const ctx = t.context
+  await settled(ctx)
+  const only = ctx.orchs[0]!.peer.peerId
+  const frames = clip(12)
+  const { frames: out, report } = await ctx.mesh.submit({
+    pipeline: 'upscale',
+    input: frames,
+    parallel: 3,
+    peers: [only],
+  }).done
+  sameFrames(t, out, await localUpscale(ctx, frames))
+  t.deepEqual(
+    report.peers.map((p) => [p.peerId, p.items]),
+    [[only, 12]],
+  )
+})
+
+test('a parallel of 0, above 16 or not a whole number is refused with ERR_BAD_JOB', async (t) => {
+  for (const parallel of [0, 17, 1.5]) {
+    await t.throwsAsync(
+      t.context.mesh.submit({ pipeline: 'upscale', input: clip(1), parallel }).done,
+      { code: 'ERR_BAD_JOB', message: /parallel/ },
+      String(parallel),
+    )
+  }
+})
+
+/**
+ * Ends (with `end`) the orchestrator that delivers the job's first result, from inside its fourth:
+ * frames are then in flight and most of the clip is still to come. `failed`: its peer:failed event.
+ */
+function endFirstDeliverer(ctx: Ctx, job: MeshJob, end: (node: OrchestratorNode) => Promise<void>) {
+  let victim: string | undefined
+  let fromVictim = 0
+  job.events.on('result', (r) => {
+    // The victim is whoever delivers first (a refused quote may move the job on before any result).
+    victim ??= r.peerId
+    if (r.peerId !== victim || ++fromVictim !== 4) return
+    ctx.ended.add(victim)
+    void end(ctx.orchs.find((o) => o.peer.peerId === victim)!)
+  })
+  const failed = job.events.waitFor('peer:failed', { filter: (e) => e.peerId === victim, timeoutMs: 60_000 })
+  return { failed, victim: () => victim }
+}
+
 /**
  * A 48-frame job whose orchestrator is ended by `end` from inside its fourth result: frames are in
  * flight and most of the clip is still to come. The rest moves on; returns the victim's failure code.
@@ -197,19 +272,14 @@ async function failoverMidJob(
   await settled(ctx)
   const frames = clip(48)
   const job = ctx.mesh.submit({ pipeline: 'upscale', input: frames })
-  let victim: string | undefined
-  let fromVictim = 0
-  job.events.on('result', (r) => {
-    // The victim is whoever delivers first (a refused quote may move the job on before any result).
-    victim ??= r.peerId
-    if (r.peerId !== victim || ++fromVictim !== 4) return
-    ctx.ended.add(victim)
-    void end(ctx.orchs.find((o) => o.peer.peerId === victim)!)
+  const ending = endFirstDeliverer(ctx, job, end)
+  const switched = job.events.waitFor('peer:switch', {
+    filter: (e) => e.from === ending.victim(),
+    timeoutMs: 60_000,
   })
-  const failed = job.events.waitFor('peer:failed', { filter: (e) => e.peerId === victim, timeoutMs: 60_000 })
-  const switched = job.events.waitFor('peer:switch', { filter: (e) => e.from === victim, timeoutMs: 60_000 })
   const { frames: out, report } = await job.done
-  const failure = await failed
+  const failure = await ending.failed
+  const victim = ending.victim()
   t.is<string | undefined, string | undefined>(failure.peerId, victim)
   t.is<string | undefined, string | undefined>((await switched).from, victim)
   sameFrames(t, out, await localUpscale(ctx, frames))
@@ -244,4 +314,43 @@ test('when the chosen orchestrator stops mid-job (shutting down) the rest moves 
 test('when the chosen orchestrator crashes mid-job (its connections reset) the rest moves on: every frame exactly once, in order', async (t) => {
   // Nothing is told: the broadcaster sees its stream end.
   t.is(await failoverMidJob(t, killOutright), 'ERR_STREAM_ENDED')
+})
+
+test('with parallel 2, when one lane’s orchestrator crashes mid-job that lane moves on and the other keeps going: every frame once, in order, each paid for its own', async (t) => {
+  const ctx = t.context
+  // The failover tests above ended two of the three; two fresh ones join the survivor.
+  for (const account of [5, 6]) {
+    ctx.orchs.push(
+      await startOrchestrator(ctx.market, account, {
+        bootstrap: ctx.bootstrap.multiaddrs,
+        prices: { 'esrgan-slim-x2': PRICE },
+      }),
+    )
+  }
+  await settled(ctx)
+  const frames = clip(48, 64, 64)
+  const job = ctx.mesh.submit({ pipeline: 'upscale', input: frames, parallel: 2 })
+  const ending = endFirstDeliverer(ctx, job, killOutright)
+  const { frames: out, results, report } = await job.done
+  t.is((await ending.failed).code, 'ERR_STREAM_ENDED')
+  const victim = ending.victim()
+  sameFrames(t, out, await localUpscale(ctx, frames))
+  t.deepEqual(
+    results.map((r) => r.seq),
+    [...frames.keys()],
+  )
+  const victimUse = report.peers.find((p) => p.peerId === victim)!
+  t.true(victimUse.items >= 4 && victimUse.items < 48, `${victimUse.items} frames from the crashed one`)
+  t.truthy(victimUse.error)
+  t.true(report.peers.filter((p) => p.items > 0).length >= 2)
+  t.is(
+    report.peers.reduce((n, p) => n + p.items, 0),
+    48,
+  )
+  for (const use of report.peers) {
+    t.is(use.debited, (use.pricePerUnit * 128n * 128n * BigInt(use.items)) / 1_000_000n)
+  }
+  t.log(
+    `${report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items}${p.error === undefined ? '' : ` (${p.error})`}`).join(', ')}; ${report.resent} re-sent`,
+  )
 })
