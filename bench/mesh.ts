@@ -16,18 +16,9 @@
  * MESH_RUN_ON=main|worker picks the orchestrator's inference thread; MESH_BENCH_PROF=<dir>
  * CPU-profiles the orchestrator process (and skips the recovery part).
  */
-import { type ChildProcess, fork } from 'node:child_process'
 import { loadavg } from 'node:os'
-import { fileURLToPath } from 'node:url'
-import {
-  clip,
-  fundedSender,
-  PRICE,
-  startBootstrap,
-  startMarket,
-  startMesh,
-  startPeer,
-} from '../test/market/mesh-fixtures.js'
+import { clip, PRICE } from '../test/market/mesh-fixtures.js'
+import { startBenchMesh } from './orchestrator-process.js'
 
 const MODEL = 'esrgan-slim-x2'
 const ROUNDS = 5
@@ -40,87 +31,10 @@ const cases = [
   { size: 128, frames: 24 },
 ] as const
 
-interface Child {
-  proc: ChildProcess
-  killed?: boolean
-  peerId: string
-  call(message: Record<string, unknown>): Promise<{ ms?: number; cpuMs?: number }>
-}
-
-async function spawnOrchestrator(config: Record<string, unknown>): Promise<Child> {
-  const proc = fork(fileURLToPath(new URL('./mesh-orchestrator.ts', import.meta.url)), {
-    execArgv: [
-      '--import',
-      'tsx',
-      ...(process.env.MESH_BENCH_PROF === undefined
-        ? []
-        : ['--cpu-prof', `--cpu-prof-dir=${process.env.MESH_BENCH_PROF}`]),
-    ],
-    env: { ...process.env, MESH_BENCH: JSON.stringify(config) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  // A killed child's IPC pipe is gone: sends fail with EPIPE, which is expected, not fatal.
-  proc.on('error', () => {})
-  let next = 0
-  const waiting = new Map<number, (m: { ms?: number; cpuMs?: number }) => void>()
-  const peerId = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('orchestrator process did not start within 60 s')),
-      60_000,
-    )
-    proc.on('message', (m: { ready?: string; id?: number; ms?: number; cpuMs?: number }) => {
-      if (m.ready !== undefined) {
-        clearTimeout(timer)
-        resolve(m.ready)
-      } else if (m.id !== undefined) waiting.get(m.id)?.(m)
-    })
-    proc.on('exit', (code) => reject(new Error(`orchestrator process exited (${code})`)))
-  })
-  return {
-    proc,
-    peerId,
-    call: (message) =>
-      new Promise((resolve) => {
-        const id = next++
-        waiting.set(id, resolve)
-        proc.send({ ...message, id })
-      }),
-  }
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
-  const end = Date.now() + timeoutMs
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
 async function main(): Promise<void> {
-  // The in-process dev chain blocks this event loop while it answers; poll it rarely during the runs.
-  const market = await startMarket(5_000)
-  const children: Child[] = []
+  const bench = await startBenchMesh([2])
+  const { mesh, children } = bench
   try {
-    const sender = await fundedSender(market, 1)
-    const bootstrap = await startBootstrap(market)
-    const chain = {
-      rpcUrl: market.chain.rpcUrl,
-      chainId: market.chain.chainId,
-      contractAddress: market.chain.contractAddress,
-      accounts: market.chain.accounts,
-    }
-    // Tickets worth about one 128x128 frame: payment traffic at every size.
-    const config = (account: number) => ({
-      chain,
-      account,
-      bootstrap: bootstrap.multiaddrs,
-      ticketEV: '60000000',
-    })
-    children.push(await spawnOrchestrator(config(2)))
-    const buyer = await startPeer(market, { bootstrap: bootstrap.multiaddrs })
-    const mesh = await startMesh(market, buyer, sender, { stallTimeoutMs: 10_000 })
-    await until(() => mesh.offers({ pipeline: 'upscale' }).length >= 1, 'the first advert')
-
     console.log('mesh vs local inference, one orchestrator (own process); ratio = mesh / local')
     console.log(
       `median of ${ROUNDS} rounds, each round local / mesh / local; inference on the ${process.env.MESH_RUN_ON || "engine's default ('auto': a worker for esrgan)"} thread; load average now ${loadavg()[0]!.toFixed(1)}`,
@@ -217,8 +131,7 @@ async function main(): Promise<void> {
     // A profiled run keeps its one orchestrator alive: a killed process writes no profile.
     if (process.env.MESH_BENCH_PROF !== undefined) return
     // Recovery: a second orchestrator joins; the job's orchestrator process is killed at its 10th result.
-    children.push(await spawnOrchestrator(config(3)))
-    await until(() => mesh.offers({ pipeline: 'upscale' }).length >= 2, 'the second advert')
+    await bench.addOrchestrator(3)
     const job = mesh.submit({ pipeline: 'upscale', model: MODEL, maxPrice: PRICE, input: clip(60, 64, 64) })
     let victim: string | undefined
     let count = 0
@@ -244,9 +157,7 @@ async function main(): Promise<void> {
       `recovery after SIGKILL of the job's orchestrator: ${(firstAfter - killedAt).toFixed(0)} ms from the last result before the kill to the first from the next peer (${report.resent} frames re-sent, ${report.items}/60 delivered once each, in order)`,
     )
   } finally {
-    for (const c of children)
-      if (c.proc.exitCode === null && c.proc.signalCode === null) await c.call({ cmd: 'stop' })
-    await market.stop()
+    await bench.stop()
   }
 }
 

@@ -110,7 +110,8 @@ export class GatewayClient {
 
   /**
    * Uploads `path` (streamed from disk) and starts a job over `stages` ("upscale,ocr"); `every`
-   * (OCR of a video) sends only every n-th frame. When the gateway already runs as many of this
+   * (OCR of a video) sends only every n-th frame; `parallel` spreads each stage over up to that many
+   * orchestrators at once. When the gateway already runs as many of this
    * token's jobs as it allows (429), it is asked again for up to `waitWhenBusyMs` (0: the 429 is
    * thrown at once); `onBusy` is told when waiting starts.
    */
@@ -118,12 +119,12 @@ export class GatewayClient {
     stages: string,
     path: string,
     signal: AbortSignal,
-    options: { every?: number; waitWhenBusyMs?: number; onBusy?: () => void } = {},
+    options: { every?: number; parallel?: number; waitWhenBusyMs?: number; onBusy?: () => void } = {},
   ): Promise<GatewayJob> {
     const giveUpAt = performance.now() + (options.waitWhenBusyMs ?? 0)
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.#upload(stages, path, signal, options.every ?? 1)
+        return await this.#upload(stages, path, signal, options)
       } catch (err) {
         if (!(err instanceof GatewayError) || err.code !== 'ERR_TOO_MANY_REQUESTS') throw err
         if (performance.now() >= giveUpAt) throw err
@@ -149,10 +150,16 @@ export class GatewayClient {
     }
   }
 
-  async #upload(stages: string, path: string, signal: AbortSignal, every: number): Promise<GatewayJob> {
+  async #upload(
+    stages: string,
+    path: string,
+    signal: AbortSignal,
+    options: { every?: number; parallel?: number },
+  ): Promise<GatewayJob> {
     const form = new FormData()
     form.append('pipeline', stages)
-    if (every > 1) form.append('every', String(every))
+    if ((options.every ?? 1) > 1) form.append('every', String(options.every))
+    if ((options.parallel ?? 1) > 1) form.append('parallel', String(options.parallel))
     form.append('file', await openAsBlob(path), basename(path))
     // An upload takes as long as it takes: the gateway answers only once it has the whole file.
     const res = await this.#fetch('/v1/jobs', { method: 'POST', body: form }, signal, false)

@@ -211,13 +211,14 @@ export class GatewayJobs {
   /**
    * Starts a job over an uploaded file for `owner`; the file becomes the job's (removed with it).
    * `every` (a video whose last stage is OCR): only every n-th frame is sent, as
-   * \`framemesh run ocr --every\` reads them.
+   * \`framemesh run ocr --every\` reads them. `parallel`: each stage spread over up to this many
+   * orchestrators at once.
    */
   start(
     stages: StageSpec[],
     input: { path: string; media: MediaKind },
     owner: string,
-    options: { every?: number } = {},
+    options: { every?: number; parallel?: number } = {},
   ): JobView {
     const id = randomUUID()
     const startedAt = Date.now()
@@ -244,7 +245,7 @@ export class GatewayJobs {
     }
     this.#jobs.set(id, record)
     // Kept from the start, so a job cut off by a crash reads as such after a restart, not as unknown.
-    record.finished = this.#save(record).then(() => this.#run(record, stages, options.every ?? 1))
+    record.finished = this.#save(record).then(() => this.#run(record, stages, options))
     return view
   }
 
@@ -266,7 +267,12 @@ export class GatewayJobs {
     record.emitter.emit('event', event)
   }
 
-  async #run(record: JobRecord, stages: StageSpec[], every: number): Promise<void> {
+  async #run(
+    record: JobRecord,
+    stages: StageSpec[],
+    options: { every?: number; parallel?: number },
+  ): Promise<void> {
+    const every = options.every ?? 1
     const { view } = record
     const signal = record.controller.signal
     try {
@@ -287,7 +293,10 @@ export class GatewayJobs {
             yield await decodeImage(await readFile(record.inputPath))
           })()
       const meshStages = stages.map((s) => (s.pipeline === 'interpolate' ? { ...s, doubleRate: true } : s))
-      const run = this.#mesh.run(meshStages, frames, { signal })
+      const run = this.#mesh.run(meshStages, frames, {
+        signal,
+        ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
+      })
       const eventsDone = this.#forwardEvents(record, run.events)
       const textual = stages[stages.length - 1].pipeline === 'ocr'
       if (textual) {

@@ -28,8 +28,8 @@ export function meshForGateway(mesh: Mesh): GatewayMesh {
         latencyMs: mesh.stats.health(o.peerId).latencyMs,
       }))
     },
-    run(stages, frames, { signal }) {
-      return runJob(mesh, stages, frames, signal)
+    run(stages, frames, { signal, parallel }) {
+      return runJob(mesh, stages, frames, signal, parallel)
     },
   }
 }
@@ -57,12 +57,19 @@ function failureReason(code: string, message: string): string {
   return `${code}: ${line.length > 160 ? `${line.slice(0, 157)}...` : line}`
 }
 
-function runJob(mesh: Mesh, stages: StageSpec[], frames: AsyncIterable<Frame>, signal: AbortSignal): MeshRun {
+function runJob(
+  mesh: Mesh,
+  stages: StageSpec[],
+  frames: AsyncIterable<Frame>,
+  signal: AbortSignal,
+  parallel: number | undefined,
+): MeshRun {
   const job = mesh.submit({
     stages: stages.map((s) => withDefaultModel(mesh, s)),
     input: frames,
     collect: false,
     signal,
+    ...(parallel === undefined ? {} : { parallel }),
   })
 
   // The job's own event stream, in the port's words; it ends when the job does.

@@ -48,5 +48,10 @@ export interface MeshRun {
 
 export interface GatewayMesh {
   offers(): GatewayOffer[]
-  run(stages: StageSpec[], frames: AsyncIterable<Frame>, options: { signal: AbortSignal }): MeshRun
+  /** `parallel`: spread each stage over up to this many orchestrators at once (default 1). */
+  run(
+    stages: StageSpec[],
+    frames: AsyncIterable<Frame>,
+    options: { signal: AbortSignal; parallel?: number },
+  ): MeshRun
 }

@@ -211,6 +211,13 @@ export function openApiDocument(): Record<string, unknown> {
                       description:
                         'OCR of a video (no interpolate stage): send only every n-th frame; default 1',
                     },
+                    parallel: {
+                      type: 'integer',
+                      minimum: 1,
+                      maximum: 16,
+                      description:
+                        'spread each stage over up to this many orchestrators at once (fewer when fewer sell it); default 1',
+                    },
                   },
                 },
               },

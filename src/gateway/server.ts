@@ -15,6 +15,7 @@ import { FramemeshError } from '../errors.js'
 import { checkImageBytes } from '../inference/media/image.js'
 import type { PipelineId } from '../inference/types.js'
 import type { Logger } from '../logger.js'
+import { MAX_PARALLEL } from '../market/job-input.js'
 import { AccessControl } from './auth.js'
 import { requestedRange } from './byte-range.js'
 import { badRequest, HttpError, notFound, sendError, sendJson, validationError } from './http-error.js'
@@ -248,7 +249,11 @@ export async function createGateway(
               throw badRequest('interpolate needs a video: it makes the frames between neighbouring frames')
             if (file.media.kind === 'image') await checkImageUpload(file.path)
             const every = parseEvery(form.fields.every, stages, file.media.kind)
-            const view = jobs.start(stages, { path: file.path, media: file.media }, caller, { every })
+            const parallel = parseParallel(form.fields.parallel)
+            const view = jobs.start(stages, { path: file.path, media: file.media }, caller, {
+              every,
+              ...(parallel === undefined ? {} : { parallel }),
+            })
             handedOver = true
             void jobs.settled(view.id).finally(release)
             sendJson(res, 202, view)
@@ -393,6 +398,22 @@ export async function createGateway(
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** The `parallel` field: each stage spread over up to this many orchestrators at once. */
+function parseParallel(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined
+  const parallel = Number(text)
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_PARALLEL) {
+    throw validationError([
+      {
+        loc: ['body', 'parallel'],
+        msg: `must be a whole number from 1 to ${MAX_PARALLEL}`,
+        type: 'value_error',
+      },
+    ])
+  }
+  return parallel
 }
 
 /** The `every` field: OCR of a video on every n-th frame; 1 when absent. */

@@ -89,7 +89,8 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
     const direct: StageReport[] = []
     const avoid = new Set<string>()
     let input: AsyncIterator<Frame> = replay
-    // A stage that doubles the frame rate needs its input frames here: the broadcaster route.
+    // A stage that doubles the frame rate needs its input frames here, and lanes (parallel) are
+    // run from here: both take the broadcaster route.
     const directRoute =
       specs.length > 1 &&
       (s.route ?? 'direct') === 'direct' &&

@@ -347,6 +347,10 @@ test('bad arguments are refused before anything is uploaded', async (t) => {
   for (const [argv, message] of cases) {
     await t.throwsAsync(submit(t, argv).done, { code: 'ERR_USAGE', message }, argv.join(' '))
   }
+  await t.throwsAsync(submit(t, ['upscale', 'in.png', '-o', 'x.png', '--parallel', '17']).done, {
+    code: 'ERR_CONFIG_INVALID',
+    message: /'parallel' must be an integer from 1 to 16, got 17/,
+  })
 })
 
 test('a gateway URL where nothing listens is reported with how to fix it', async (t) => {

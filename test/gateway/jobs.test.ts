@@ -251,6 +251,50 @@ test.serial(
 )
 
 test.serial(
+  'a video sent with parallel 3 is spread over several orchestrators and comes back the same as from one; a parallel out of 1–16 is a 422',
+  async (t) => {
+    const clip = join(scratch, 'spread.mp4')
+    await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds: 3 })
+    const res = await fetch(`${world.gateway.url}/v1/jobs`, {
+      method: 'POST',
+      body: form({
+        file: new Blob([await readFile(clip)], { type: 'video/mp4' }),
+        pipeline: 'upscale',
+        parallel: '3',
+      }),
+    })
+    t.is(res.status, 202)
+    const { id } = (await res.json()) as JobJson
+    const view = await world.gateway.jobs.settled(id)
+    t.is(view?.status, 'done', view?.error)
+    t.true((view?.peers.length ?? 0) >= 2, `peers: ${view?.peers.join(', ')}`)
+    const source = await probeVideo(clip, { countFrames: true })
+    const output = async (jobId: string) =>
+      new Uint8Array(await (await fetch(`${world.gateway.url}/v1/jobs/${jobId}/output`)).arrayBuffer())
+    const spread = await output(id)
+    const out = join(scratch, 'spread-x2.mp4')
+    await writeFile(out, spread)
+    t.like(await probeVideo(out, { countFrames: true }), {
+      width: 320,
+      height: 240,
+      frameCount: source.frameCount,
+    })
+    // The same video as from one orchestrator: every frame, in its place.
+    const one = await startJob(new Blob([await readFile(clip)], { type: 'video/mp4' }), 'upscale')
+    const single = (await one.json()) as JobJson
+    t.is((await world.gateway.jobs.settled(single.id))?.status, 'done')
+    t.deepEqual(spread, await output(single.id))
+    for (const parallel of ['0', '17', 'two']) {
+      const refused = await fetch(`${world.gateway.url}/v1/jobs`, {
+        method: 'POST',
+        body: form({ file: await pngOf(testFrame(8, 8)), pipeline: 'upscale', parallel }),
+      })
+      t.is(refused.status, 422, parallel)
+    }
+  },
+)
+
+test.serial(
   'an image whose header shows it cannot be decoded is refused with the upload (truncated: 400, too many pixels: 413), and no job is started',
   async (t) => {
     const png = Buffer.from(await (await pngOf(testFrame(32, 24))).arrayBuffer())

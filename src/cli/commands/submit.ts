@@ -30,6 +30,13 @@ const spec = {
     min: 1,
     max: 1_000_000,
   },
+  parallel: {
+    kind: 'int',
+    help: 'spread each stage over up to this many orchestrators at once (fewer when fewer sell it)',
+    default: 1,
+    min: 1,
+    max: 16,
+  },
   waitWhenBusyMs: {
     kind: 'int',
     help: 'when the gateway already runs as many of your jobs as it allows (429), keep trying this long, in ms (0: fail at once)',
@@ -92,6 +99,7 @@ export const submitCommand: CliCommand = {
     const submitted = await client
       .submit(stages, inputPath, ctx.signal, {
         every: config.every,
+        parallel: config.parallel,
         waitWhenBusyMs: config.waitWhenBusyMs,
         onBusy: () =>
           ctx.stderr(

@@ -260,6 +260,8 @@ async function submit(event) {
   const form = new FormData()
   form.append('file', file)
   form.append('pipeline', pipelineField())
+  // More than one: the frames are spread over that many orchestrators at once.
+  if (Number($('parallel').value) > 1) form.append('parallel', $('parallel').value)
   $('submit-button').disabled = true
   $('progress-box').hidden = false
   $('result').hidden = true
