@@ -30,6 +30,8 @@ export interface LanesComponents {
 
 export interface LanesOptions {
   lanes: number
+  /** Items handed out per running lane before the next lane starts (a lane's window). */
+  startEvery: number
   /** Items taken from the input but not yet delivered, at most. */
   maxAhead: number
   signal: AbortSignal
@@ -49,17 +51,31 @@ export async function runInLanes(
   const current = new Map<number, string>()
   const turns = { last: Promise.resolve() as Promise<unknown> }
   let failure: unknown
-  const runs = Array.from({ length: Math.max(1, options.lanes) }, (_, lane) => {
+  const runs: Promise<StageReport>[] = []
+  const startLane = (lane: number, first?: WorkInput) => {
     const stage = components.newStage(preferUnused(components.choose, current, lane, turns), signal)
     stage.events.on('result', (r) => shared.result(r))
-    return stage.run(shared.lane(signal)).catch((err: unknown) => {
+    const run = stage.run(shared.lane(signal, first)).catch((err: unknown) => {
       // The first lane to fail ends the others; theirs are only the echo of this one.
       failure ??= err
       stop.abort(err)
       throw err
     })
-  })
-  const settled = await Promise.allSettled(runs)
+    runs.push(run)
+  }
+  startLane(0)
+  // A lane costs a quote, a stream and tickets paid ahead, so more start only once the input
+  // proves long enough to share: lane k when k windows' worth of items were handed out, and only
+  // with an item of its own in hand (a short clip or an image stays on one orchestrator).
+  for (let lane = 1; lane < options.lanes; lane++) {
+    const first = await shared.takeAfter(lane * options.startEvery, signal).catch(() => undefined)
+    if (first === undefined) break
+    startLane(lane, first)
+  }
+  // Lanes may start while earlier ones settle: wait until no more were added.
+  let settled: PromiseSettledResult<StageReport>[]
+  do settled = await Promise.allSettled(runs)
+  while (settled.length < runs.length)
   if (failure !== undefined) throw failure
   const reports = settled.map((s) => (s as PromiseFulfilledResult<StageReport>).value)
   return {
@@ -105,6 +121,9 @@ class SharedInput {
   readonly #maxAhead: number
   readonly #room?: (signal?: AbortSignal) => Promise<void>
   readonly #delivered = new Notifier()
+  /** Told of every item handed out, and of the input's end. */
+  readonly #handed = new Notifier()
+  #handedOut = 0
   /** Seqs handed out and not yet delivered, in input order. */
   readonly #undelivered: number[] = []
   readonly #results = new Map<number, StageResult>()
@@ -124,8 +143,9 @@ class SharedInput {
     this.#room = room
   }
 
-  /** One lane's view of the input. */
-  async *lane(signal: AbortSignal): AsyncGenerator<WorkInput> {
+  /** One lane's view of the input, from `first` (an item already taken for it) when given. */
+  async *lane(signal: AbortSignal, first?: WorkInput): AsyncGenerator<WorkInput> {
+    if (first !== undefined) yield first
     while (true) {
       const item = await this.#take(signal)
       if (item === undefined) return
@@ -145,6 +165,12 @@ class SharedInput {
     this.#delivered.notify()
   }
 
+  /** The next item once `count` items were handed out in all; undefined when the input ends first. */
+  async takeAfter(count: number, signal: AbortSignal): Promise<WorkInput | undefined> {
+    while (!this.#ended && this.#handedOut < count) await this.#handed.wait({ signal })
+    return this.#take(signal)
+  }
+
   async #take(signal: AbortSignal): Promise<WorkInput | undefined> {
     while (!this.#ended && this.#undelivered.length >= this.#maxAhead) await this.#delivered.wait({ signal })
     await this.#room?.(signal)
@@ -153,9 +179,12 @@ class SharedInput {
       const step = await this.#source.next()
       if (step.done === true) {
         this.#ended = true
+        this.#handed.notify()
         return undefined
       }
       this.#undelivered.push(step.value.seq)
+      this.#handedOut++
+      this.#handed.notify()
       return step.value
     })
     // A failed read is the reading lane's to report; the next reader tries the source itself.

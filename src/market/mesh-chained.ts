@@ -210,7 +210,12 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
       { newStage, choose, ...(r.output.room === undefined ? {} : { room: r.output.room }) },
       items,
       onResult,
-      { lanes, maxAhead: lanes * (mesh.options.window ?? 4) * 2, signal },
+      {
+        lanes,
+        startEvery: mesh.options.window ?? 4,
+        maxAhead: lanes * (mesh.options.window ?? 4) * 2,
+        signal,
+      },
     )
     doubler?.end()
     return report

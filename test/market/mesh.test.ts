@@ -232,6 +232,20 @@ test('parallel asks for at most as many orchestrators as sell the stage: with on
   )
 })
 
+test('a clip no longer than one window stays on one orchestrator though parallel 3 was asked: no lane is opened (quoted, prepaid) for nothing', async (t) => {
+  const ctx = t.context
+  await settled(ctx)
+  const job = ctx.mesh.submit({ pipeline: 'upscale', input: clip(4), parallel: 3 })
+  const selected: string[] = []
+  job.events.on('peer:selected', (e) => selected.push(e.peerId))
+  const { report } = await job.done
+  t.is(selected.length, 1)
+  t.deepEqual(
+    report.peers.map((p) => p.items),
+    [4],
+  )
+})
+
 test('a parallel of 0, above 16 or not a whole number is refused with ERR_BAD_JOB', async (t) => {
   for (const parallel of [0, 17, 1.5]) {
     await t.throwsAsync(
