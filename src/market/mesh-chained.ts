@@ -156,7 +156,19 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     r.verifiers.push(verifier)
   }
   // One orchestrator at a time, or (job.parallel) items spread over several at once (lanes.ts).
-  const lanes = verifier === undefined ? Math.min(s.parallel ?? 1, mesh.sellers(query, allowed)) : 1
+  const lanes = Math.min(s.parallel ?? 1, mesh.sellers(query, allowed))
+  /** Every lane's stage: a peer verification blames is dropped by all of them, not only the one that caught it. */
+  const stages: Stage[] = []
+  verifier?.events.on('verify:blamed', (blame) => {
+    for (const stage of stages) {
+      stage.drop(
+        blame.peerId,
+        new JobError('ERR_VERIFICATION_FAILED', `${blame.peerId} was caught returning wrong output`, {
+          peerId: blame.peerId,
+        }),
+      )
+    }
+  })
   const newStage = (choose: StageComponents['choose'], stageSignal: AbortSignal): Stage => {
     const stage = new Stage(
       {
@@ -177,6 +189,7 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         itemCount: Math.ceil(stageOptions.itemCount / lanes),
       },
     )
+    stages.push(stage)
     for (const peerId of r.avoid) {
       stage.drop(peerId, new JobError('ERR_PEER_EXCLUDED', `${peerId} already failed this job`))
     }
@@ -205,25 +218,27 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         : assembleWindows(windows, first.value.width, first.value.height, deliver, (done, result) => {
             if (r.last) events.emit('progress:windows', { done, of: windows.length, peerId: result.peerId })
           })
-  if (lanes > 1) {
-    const report = await runInLanes(
-      { newStage, choose, ...(r.output.room === undefined ? {} : { room: r.output.room }) },
-      items,
-      onResult,
-      {
-        lanes,
-        startEvery: mesh.options.window ?? 4,
-        maxAhead: lanes * (mesh.options.window ?? 4) * 2,
-        signal,
-      },
-    )
-    doubler?.end()
-    return report
+  const run = (): Promise<StageReport> => {
+    if (lanes > 1) {
+      return runInLanes(
+        { newStage, choose, ...(r.output.room === undefined ? {} : { room: r.output.room }) },
+        items,
+        onResult,
+        {
+          lanes,
+          startEvery: mesh.options.window ?? 4,
+          // Verifying, a lane also holds up to maxUnchecked results waiting for a check.
+          maxAhead: lanes * ((mesh.options.window ?? 4) * 2 + (verifier?.maxUnchecked ?? 0)),
+          signal,
+        },
+      )
+    }
+    const stage = newStage(choose, signal)
+    stage.events.on('result', onResult)
+    return stage.run(items)
   }
-  const stage = newStage(choose, signal)
-  stage.events.on('result', onResult)
   try {
-    const report = await stage.run(items)
+    const report = await run()
     doubler?.end()
     await verifier?.close()
     return verifier === undefined ? report : { ...report, verification: verifier.report() }

@@ -352,6 +352,41 @@ test('verification of honest orchestrators finds no mismatch and blames nobody',
   t.false(v.checkers.includes(report.peers[0]!.peerId), 'checks ran on another orchestrator')
 })
 
+test('verification with parallel 2: a cheater running one lane is caught by a third opinion and dropped by every lane; the job completes with correct frames, none of the cheater’s', async (t) => {
+  const { market, mesh } = t.context
+  const cheater = await startCheapOrchestrator(t.context, 8, cheatingEngine(market.engine))
+  const cheaterId = cheater.peer.peerId
+  const frames = clip(32)
+  const job = mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: frames,
+    parallel: 2,
+    verify: { share: 0.2 },
+  })
+  const selected = new Set<string>()
+  job.events.on('peer:selected', (e) => selected.add(e.peerId))
+  const { results, report } = await job.done
+  t.true(selected.has(cheaterId), 'the cheap cheater ran a lane')
+  t.true(selected.size >= 2, 'on two orchestrators at once')
+  t.is(results.length, 32)
+  for (const [i, r] of results.entries()) {
+    t.is(r.seq, i)
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
+    t.not(r.peerId, cheaterId, `frame ${i} came from the cheater`)
+  }
+  const v = report.verification!
+  t.deepEqual(
+    v.blamed.map((b) => [b.peerId, b.reason]),
+    [[cheaterId, 'third-opinion']],
+  )
+  t.true(mesh.stats.isSuspended(cheaterId))
+  t.log(
+    `${report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items}${p.error === undefined ? '' : ` (${p.error})`}`).join(', ')}; ${v.checked} checked, ${report.resent} redone`,
+  )
+  await cheater.orchestrator.stop()
+})
+
 test('a two-stage workflow (upscale, then interpolate) gives the same frames as running both stages locally', async (t) => {
   const { market, mesh } = t.context
   const frames = clip(6)
@@ -549,7 +584,13 @@ test('forged and replayed adverts sent through the bootstrap node never reach th
   const price = (o: { pricePerUnit: bigint }) => o.pricePerUnit
   const offerOf = (peerId: string) => mesh.offers().find((o) => o.peerId === peerId)
   const victim = orchs[1]!.peer.peerId
-  const victimPrice = offerOf(victim)!.pricePerUnit
+  // The victim sells several models: each offer keeps its own price.
+  const victimPrices = new Map(
+    mesh
+      .offers()
+      .filter((o) => o.peerId === victim)
+      .map((o) => [o.modelId, o.pricePerUnit]),
+  )
   const publish = async (bytes: Uint8Array) => roguePeer.gossip.publish(ADVERT_TOPIC, bytes)
   const now = Date.now()
   const first = await signAdvert(
@@ -568,10 +609,11 @@ test('forged and replayed adverts sent through the bootstrap node never reach th
   // Other orchestrators republish as their capacity moves (paced, so some land in this window):
   // only the rogue's and the victim's offers are the test's business.
   const prices: bigint[] = []
-  const victimPrices: bigint[] = []
+  const victimChanges: string[] = []
   const off = mesh.orderBook.events.on('offer:updated', (e) => {
     if (e.offer.peerId === rogue.peerId) prices.push(price(e.offer))
-    if (e.offer.peerId === victim) victimPrices.push(price(e.offer))
+    if (e.offer.peerId === victim && victimPrices.get(e.offer.modelId) !== e.offer.pricePerUnit)
+      victimChanges.push(`${e.offer.modelId} at ${e.offer.pricePerUnit}`)
   })
   // A replay of the first advert (older sequence) and a forgery: the victim's peer id and a price
   // of 1 wei, signed with the rogue's key.
@@ -591,11 +633,12 @@ test('forged and replayed adverts sent through the bootstrap node never reach th
   await eventually(() => offerOf(rogue.peerId)?.pricePerUnit === 333n, { timeoutMs: 10_000 })
   off()
   t.deepEqual(prices, [333n], 'only the genuine newer advert changed anything')
-  t.true(
-    victimPrices.every((p) => p === victimPrice),
-    `the victim's offer changed only as the victim advertised it: ${victimPrices.join()}`,
+  t.deepEqual(victimChanges, [], "the victim's offers changed only as the victim advertised them")
+  t.is(
+    mesh.offers().find((o) => o.peerId === victim && o.modelId === MODEL)?.pricePerUnit,
+    victimPrices.get(MODEL),
+    "the victim's price is untouched",
   )
-  t.is(offerOf(victim)?.pricePerUnit, victimPrice, "the victim's price is untouched")
 })
 
 test('a workflow stage takes its feed only from the feeder named in its quote: anyone else gets ERR_QUOTE_UNKNOWN', async (t) => {
