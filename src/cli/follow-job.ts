@@ -46,6 +46,8 @@ export async function followJob(
   // The count the last progress line showed, so the closing line is not a repeat of it.
   let shown = -1
   const short = (peer: string) => `${peer.slice(0, 12)}…${peer.slice(-6)}`
+  /** Stages that have an orchestrator already. */
+  const started = new Set<number>()
   const write = (line: string) => {
     shown = framesDone
     ctx.stderr(line)
@@ -67,13 +69,17 @@ export async function followJob(
         }
         break
       }
-      case 'peer':
+      case 'peer': {
+        // A stage spread over several orchestrators (parallel) starts one on each.
+        const also = ev.data.from === undefined && started.has(ev.data.stage) ? 'also ' : ''
+        started.add(ev.data.stage)
         ctx.stderr(
           ev.data.from === undefined
-            ? `stage ${ev.data.stage + 1}: running on ${short(ev.data.to)}`
+            ? `stage ${ev.data.stage + 1}: ${also}running on ${short(ev.data.to)}`
             : `stage ${ev.data.stage + 1}: moved from ${short(ev.data.from)} to ${short(ev.data.to)} (${ev.data.reason ?? 'failover'})`,
         )
         break
+      }
       case 'payment':
         ctx.stderr(
           `paid ${short(ev.data.peerId)}: ${ev.data.tickets} ticket(s), ${formatEther(BigInt(ev.data.evWei))} ETH expected value`,

@@ -301,6 +301,7 @@ async function follow(id) {
     api(`/v1/jobs/${id}`, { method: 'DELETE' }).catch(() => {})
   }
   let job
+  const stagesStarted = new Set()
   await readEvents(id, (name, p) => {
     if (name === 'progress') {
       // A frame sent in windows counts by its share of windows back, so one large image moves.
@@ -310,8 +311,11 @@ async function follow(id) {
       $('progress-text').textContent =
         `${p.framesDone} / ${p.framesTotal ?? '?'} frames${windowsNote(p.windows)}`
     } else if (name === 'peer') {
+      // A stage spread over several orchestrators (parallel) starts one on each.
+      const also = !p.from && stagesStarted.has(p.stage) ? 'also ' : ''
+      stagesStarted.add(p.stage)
       log(
-        `stage ${p.stage + 1}: ${p.from ? `${shortPeer(p.from)} → ` : ''}${shortPeer(p.to)}${p.reason ? ` (${p.reason})` : ''}`,
+        `stage ${p.stage + 1}: ${also}${p.from ? `${shortPeer(p.from)} → ` : ''}${shortPeer(p.to)}${p.reason ? ` (${p.reason})` : ''}`,
       )
     } else if (name === 'payment') {
       log(
