@@ -26,9 +26,15 @@ export interface LanesComponents {
   choose: Choose
   /** Back-pressure from the reader of the results, awaited before each item is handed out. */
   room?: (signal?: AbortSignal) => Promise<void>
+  /**
+   * How many orchestrators sell the stage now: lane k starts only once more than k do, so a
+   * seller that joins during the job gets a lane. Absent: as many as asked.
+   */
+  sellers?: () => number
 }
 
 export interface LanesOptions {
+  /** Lanes at most. */
   lanes: number
   /** Items handed out per running lane before the next lane starts (a lane's window). */
   startEvery: number
@@ -78,9 +84,13 @@ export async function runInLanes(
   startLane(0)
   // A lane costs a quote, a stream and tickets paid ahead, so more start only once the input
   // proves long enough to share: lane k when k windows' worth of items were handed out, and only
-  // with an item of its own in hand (a short clip or an image stays on one orchestrator).
+  // with an item of its own in hand (a short clip or an image stays on one orchestrator). It
+  // also waits for a seller of its own: one that joins during the job gets a lane then.
+  const sellers = components.sellers ?? (() => Number.POSITIVE_INFINITY)
   for (let lane = 1; lane < options.lanes; lane++) {
-    const first = await shared.takeAfter(lane * options.startEvery, signal).catch(() => undefined)
+    const first = await shared
+      .takeWhen(lane * options.startEvery, () => sellers() > lane, signal)
+      .catch(() => undefined)
     if (first === undefined) break
     startLane(lane, first)
   }
@@ -180,9 +190,12 @@ class SharedInput {
     this.#delivered.notify()
   }
 
-  /** The next item once `count` items were handed out in all; undefined when the input ends first. */
-  async takeAfter(count: number, signal: AbortSignal): Promise<WorkInput | undefined> {
-    while (!this.#ended && this.#handedOut < count) await this.#handed.wait({ signal })
+  /**
+   * The next item once `count` items were handed out in all and `ready()` says so (asked again at
+   * each item handed out); undefined when the input ends first.
+   */
+  async takeWhen(count: number, ready: () => boolean, signal: AbortSignal): Promise<WorkInput | undefined> {
+    while (!this.#ended && (this.#handedOut < count || !ready())) await this.#handed.wait({ signal })
     return this.#take(signal)
   }
 

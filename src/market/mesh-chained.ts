@@ -156,7 +156,8 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     r.verifiers.push(verifier)
   }
   // One orchestrator at a time, or (job.parallel) items spread over several at once (lanes.ts).
-  const lanes = Math.min(s.parallel ?? 1, mesh.sellers(query, allowed))
+  // Lanes at most: each beyond the first also waits for a seller of its own (lanes.ts).
+  const lanes = s.parallel ?? 1
   /** Every lane's stage: a peer verification blames is dropped by all of them, not only the one that caught it. */
   const stages: Stage[] = []
   verifier?.events.on('verify:blamed', (blame) => {
@@ -221,7 +222,12 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
   const run = (): Promise<StageReport> => {
     if (lanes > 1) {
       return runInLanes(
-        { newStage, choose, ...(r.output.room === undefined ? {} : { room: r.output.room }) },
+        {
+          newStage,
+          choose,
+          sellers: () => mesh.sellers(query, allowed),
+          ...(r.output.room === undefined ? {} : { room: r.output.room }),
+        },
         items,
         onResult,
         {

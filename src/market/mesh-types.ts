@@ -88,7 +88,8 @@ export interface SubmitOptions {
   /**
    * Spread each stage's items over up to this many orchestrators at once (default 1): a long
    * video runs on several sellers rather than one, each with its own failover, the results in
-   * input order (see lanes.ts). Fewer when fewer sell the stage. A workflow with it goes through
+   * input order (see lanes.ts). Fewer while fewer sell the stage (a seller that joins during the
+   * job gets a lane then). A workflow with it goes through
    * the broadcaster. With `verify` the lanes share the stage's checker, and a peer caught by a
    * check is dropped by every lane.
    */

@@ -176,9 +176,11 @@ export async function startOrchestrator(
     gasPrice?: bigint
     /** Where winning tickets go (default an in-memory queue, returned as `queue`). */
     redemption?: RedemptionQueue & RedemptionService
+    /** The peer's key (default a new one): a test that must know the peer id before it starts. */
+    privateKey?: PrivateKey
   } = {},
 ): Promise<OrchestratorNode> {
-  const privateKey = await generateKeyPair('Ed25519')
+  const privateKey = options.privateKey ?? (await generateKeyPair('Ed25519'))
   const peer = await startPeer(
     market,
     options.bootstrap === undefined ? {} : { bootstrap: options.bootstrap },

@@ -1,5 +1,7 @@
 // The whole market on loopback: a bootstrap node, three orchestrators at different prices and a
 // broadcaster that finds them by their adverts, buys upscaling with tickets and survives a failover.
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import anyTest, { type ExecutionContext, type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
 import type { Frame } from '../../src/inference/types.js'
@@ -366,5 +368,41 @@ test('with parallel 2, when one lane’s orchestrator crashes mid-job that lane 
   }
   t.log(
     `${report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items}${p.error === undefined ? '' : ` (${p.error})`}`).join(', ')}; ${report.resent} re-sent`,
+  )
+})
+
+test('a seller that joins while a job with parallel 2 runs on one orchestrator gets a lane of it: every frame once, in order', async (t) => {
+  const ctx = t.context
+  await settled(ctx)
+  const running = ctx.orchs.find((o) => !ctx.ended.has(o.peer.peerId))!
+  const newcomerKey = await generateKeyPair('Ed25519')
+  const newcomer = peerIdFromPrivateKey(newcomerKey).toString()
+  const frames = clip(96, 64, 64)
+  // Only these two may run it, and the newcomer does not exist yet: the job starts on one lane.
+  const job = ctx.mesh.submit({
+    pipeline: 'upscale',
+    input: frames,
+    parallel: 2,
+    peers: [running.peer.peerId, newcomer],
+  })
+  await job.events.waitFor('result', { timeoutMs: 30_000 })
+  ctx.orchs.push(
+    await startOrchestrator(ctx.market, 7, {
+      bootstrap: ctx.bootstrap.multiaddrs,
+      prices: { 'esrgan-slim-x2': PRICE },
+      privateKey: newcomerKey,
+    }),
+  )
+  const { frames: out, results, report } = await job.done
+  sameFrames(t, out, await localUpscale(ctx, frames))
+  t.deepEqual(
+    results.map((r) => r.seq),
+    [...frames.keys()],
+  )
+  const items = new Map(report.peers.map((p) => [p.peerId, p.items]))
+  t.true((items.get(newcomer) ?? 0) > 0, `the newcomer ran ${items.get(newcomer) ?? 0} frames`)
+  t.true((items.get(running.peer.peerId) ?? 0) > 0)
+  t.log(
+    `${items.get(running.peer.peerId)} frames on the first seller, ${items.get(newcomer)} on the newcomer`,
   )
 })
