@@ -155,21 +155,25 @@ export interface StageEvents {
   'payment:withheld': { peerId: string; gap: bigint }
 }
 
+/** A failure of a job's input as the job's error: its own when it has a code, else ERR_INPUT_FAILED. */
+export function inputFailure(cause: unknown): FramemeshError {
+  return cause instanceof FramemeshError
+    ? cause
+    : new JobError(
+        'ERR_INPUT_FAILED',
+        `the job's input failed: ${(cause as Error)?.message ?? String(cause)}`,
+        {
+          cause,
+        },
+      )
+}
+
 /** Wraps a failure of the stage's input so it is not blamed on an orchestrator. */
 class InputError extends Error {
   readonly error: FramemeshError
   constructor(cause: unknown) {
     super('input failed')
-    this.error =
-      cause instanceof FramemeshError
-        ? cause
-        : new JobError(
-            'ERR_INPUT_FAILED',
-            `the job's input failed: ${(cause as Error)?.message ?? String(cause)}`,
-            {
-              cause,
-            },
-          )
+    this.error = inputFailure(cause)
   }
 }
 

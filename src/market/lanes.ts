@@ -13,7 +13,13 @@
  * pile up waiting for it. A lane that fails for good (no orchestrator left, the input failed, the
  * buyer cannot pay) ends the stage with its error, as a one-lane stage would.
  */
-import type { Stage, StageCandidate, StageReport, StageResult } from './failover.js'
+import {
+  inputFailure,
+  type Stage,
+  type StageCandidate,
+  type StageReport,
+  type StageResult,
+} from './failover.js'
 import { Notifier } from './job-notify.js'
 import type { WorkInput } from './job-work.js'
 
@@ -79,6 +85,8 @@ export async function runInLanes(
       stop.abort(err)
       throw err
     })
+    // Settled below, once every lane has started; until then a failure must not count as unhandled.
+    run.catch(() => {})
     runs.push(run)
   }
   startLane(0)
@@ -90,7 +98,14 @@ export async function runInLanes(
   for (let lane = 1; lane < options.lanes; lane++) {
     const first = await shared
       .takeWhen(lane * options.startEvery, () => sellers() > lane, signal)
-      .catch(() => undefined)
+      .catch((err: unknown) => {
+        // Read for the lane about to start, the input's own failure is the stage's.
+        if (!signal.aborted) {
+          failure ??= inputFailure(err)
+          stop.abort(failure)
+        }
+        return undefined
+      })
     if (first === undefined) break
     startLane(lane, first)
   }

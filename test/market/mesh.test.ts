@@ -406,3 +406,20 @@ test('a seller that joins while a job with parallel 2 runs on one orchestrator g
     `${items.get(running.peer.peerId)} frames on the first seller, ${items.get(newcomer)} on the newcomer`,
   )
 })
+
+test('an input that fails while lanes share it fails the job with the input’s error, whichever lane (or lane about to start) read it', async (t) => {
+  const ctx = t.context
+  await settled(ctx)
+  // Four frames: a window's worth, so the read that fails may be the one for the lane about to start.
+  const frames = clip(4, 64, 64)
+  async function* failing() {
+    yield* frames
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    throw new Error('the camera was unplugged')
+  }
+  const err = await t.throwsAsync(
+    ctx.mesh.submit({ pipeline: 'upscale', input: failing(), parallel: 2, collect: true }).done,
+  )
+  t.is((err as { code?: string }).code, 'ERR_INPUT_FAILED')
+  t.regex(err!.message, /the camera was unplugged/)
+})
