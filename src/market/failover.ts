@@ -189,8 +189,6 @@ export class Stage {
   readonly #log: Logger
   readonly #dropped = new Set<string>()
   #current?: { peerId: string; session: JobSession }
-  /** Verifying, while running: checks each orchestrator's newest held result now (see checkHeld). */
-  #checkHeld?: () => void
 
   constructor(components: StageComponents, options: StageOptions) {
     this.#c = components
@@ -205,16 +203,6 @@ export class Stage {
   drop(peerId: string, error: FramemeshError): void {
     this.#dropped.add(peerId)
     if (this.#current?.peerId === peerId) this.#current.session.abort(error)
-  }
-
-  /**
-   * Verifying: results wait, held, until a check at or after them passes, and checks come with a
-   * share of the items. Someone who needs the held results now (lanes at their cap of undelivered
-   * items take no more, so no more checks would come) asks for a check of the newest held result
-   * of each orchestrator; a pass releases all before it.
-   */
-  checkHeld(): void {
-    this.#checkHeld?.()
   }
 
   /** Runs every item of `input` (seq numbers in increasing order); resolves with the report. */
@@ -345,14 +333,10 @@ export class Stage {
       if (v.sample() || n >= v.maxUnchecked) startCheck(result.peerId, h)
     }
     /** Checks every orchestrator's newest unchecked result and waits for all checks. */
-    const checkHeld = () => {
+    const settle = async () => {
       for (const [peerId, list] of held) {
         if (list.length > 0 && (unchecked.get(peerId) ?? 0) > 0) startCheck(peerId, list.at(-1)!)
       }
-    }
-    if (v !== undefined) this.#checkHeld = checkHeld
-    const settle = async () => {
-      checkHeld()
       while (checks.size > 0) await Promise.allSettled([...checks])
     }
     // Orchestrators that refused a spare quote in this stage: no more spares for them here.

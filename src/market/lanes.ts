@@ -58,18 +58,7 @@ export async function runInLanes(
 ): Promise<StageReport> {
   const stop = new AbortController()
   const signal = AbortSignal.any([options.signal, stop.signal])
-  const stages: Stage[] = []
-  // At the cap no lane takes more, so no more checks would be sampled: held results are checked now.
-  const onFull = () => {
-    for (const stage of stages) stage.checkHeld()
-  }
-  const shared = new SharedInput(
-    items[Symbol.asyncIterator](),
-    deliver,
-    options.maxAhead,
-    components.room,
-    onFull,
-  )
+  const shared = new SharedInput(items[Symbol.asyncIterator](), deliver, options.maxAhead, components.room)
   /** The orchestrator each lane runs on now, so the others can keep away from it. */
   const current = new Map<number, string>()
   const turns = { last: Promise.resolve() as Promise<unknown> }
@@ -77,7 +66,6 @@ export async function runInLanes(
   const runs: Promise<StageReport>[] = []
   const startLane = (lane: number, first?: WorkInput) => {
     const stage = components.newStage(preferUnused(components.choose, current, lane, turns), signal)
-    stages.push(stage)
     stage.events.on('result', (r) => shared.result(r))
     const run = stage.run(shared.lane(signal, first)).catch((err: unknown) => {
       // The first lane to fail ends the others; theirs are only the echo of this one.
@@ -157,7 +145,6 @@ class SharedInput {
   readonly #deliver: (result: StageResult) => void
   readonly #maxAhead: number
   readonly #room?: (signal?: AbortSignal) => Promise<void>
-  readonly #onFull?: () => void
   readonly #delivered = new Notifier()
   /** Told of every item handed out, and of the input's end. */
   readonly #handed = new Notifier()
@@ -174,13 +161,11 @@ class SharedInput {
     deliver: (result: StageResult) => void,
     maxAhead: number,
     room?: (signal?: AbortSignal) => Promise<void>,
-    onFull?: () => void,
   ) {
     this.#source = source
     this.#deliver = deliver
     this.#maxAhead = Math.max(1, maxAhead)
     this.#room = room
-    this.#onFull = onFull
   }
 
   /** One lane's view of the input, from `first` (an item already taken for it) when given. */
@@ -215,10 +200,7 @@ class SharedInput {
   }
 
   async #take(signal: AbortSignal): Promise<WorkInput | undefined> {
-    while (!this.#ended && this.#undelivered.length >= this.#maxAhead) {
-      this.#onFull?.()
-      await this.#delivered.wait({ signal })
-    }
+    while (!this.#ended && this.#undelivered.length >= this.#maxAhead) await this.#delivered.wait({ signal })
     await this.#room?.(signal)
     const turn = this.#reading.then(async () => {
       if (this.#ended) return undefined

@@ -156,20 +156,10 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     r.verifiers.push(verifier)
   }
   // One orchestrator at a time, or (job.parallel) items spread over several at once (lanes.ts).
-  // Lanes at most: each beyond the first also waits for a seller of its own (lanes.ts).
-  const lanes = s.parallel ?? 1
-  /** Every lane's stage: a peer verification blames is dropped by all of them, not only the one that caught it. */
-  const stages: Stage[] = []
-  verifier?.events.on('verify:blamed', (blame) => {
-    for (const stage of stages) {
-      stage.drop(
-        blame.peerId,
-        new JobError('ERR_VERIFICATION_FAILED', `${blame.peerId} was caught returning wrong output`, {
-          peerId: blame.peerId,
-        }),
-      )
-    }
-  })
+  // Lanes at most: each beyond the first also waits for a seller of its own (lanes.ts). A verified
+  // stage keeps to one: checks shared by lanes could land on a lane's own orchestrator, whose
+  // results then passed unverified (seen once in CI); not solved yet.
+  const lanes = verifier === undefined ? (s.parallel ?? 1) : 1
   const newStage = (choose: StageComponents['choose'], stageSignal: AbortSignal): Stage => {
     const stage = new Stage(
       {
@@ -190,7 +180,6 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         itemCount: Math.ceil(stageOptions.itemCount / lanes),
       },
     )
-    stages.push(stage)
     for (const peerId of r.avoid) {
       stage.drop(peerId, new JobError('ERR_PEER_EXCLUDED', `${peerId} already failed this job`))
     }
@@ -233,8 +222,7 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         {
           lanes,
           startEvery: mesh.options.window ?? 4,
-          // Verifying, a lane also holds up to maxUnchecked results waiting for a check.
-          maxAhead: lanes * ((mesh.options.window ?? 4) * 2 + (verifier?.maxUnchecked ?? 0)),
+          maxAhead: lanes * (mesh.options.window ?? 4) * 2,
           signal,
         },
       )

@@ -89,9 +89,8 @@ export interface SubmitOptions {
    * Spread each stage's items over up to this many orchestrators at once (default 1): a long
    * video runs on several sellers rather than one, each with its own failover, the results in
    * input order (see lanes.ts). Fewer while fewer sell the stage (a seller that joins during the
-   * job gets a lane then). A workflow with it goes through
-   * the broadcaster. With `verify` the lanes share the stage's checker, and a peer caught by a
-   * check is dropped by every lane.
+   * job gets a lane then). A workflow with it goes through the broadcaster; with `verify` a stage
+   * keeps to one orchestrator at a time.
    */
   parallel?: number
   /** Check a share of each stage's outputs on a second orchestrator (see verifier.ts). */

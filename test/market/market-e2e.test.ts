@@ -352,7 +352,7 @@ test('verification of honest orchestrators finds no mismatch and blames nobody',
   t.false(v.checkers.includes(report.peers[0]!.peerId), 'checks ran on another orchestrator')
 })
 
-test('verification with parallel 2: a cheater running one lane is caught by a third opinion and dropped by every lane; the job completes with correct frames, none of the cheater’s', async (t) => {
+test('verification with parallel 2 (a verified stage keeps to one orchestrator at a time): the cheater is caught by a third opinion and none of its frames is delivered', async (t) => {
   const { market, mesh } = t.context
   const cheater = await startCheapOrchestrator(t.context, 8, cheatingEngine(market.engine))
   const cheaterId = cheater.peer.peerId
@@ -364,11 +364,10 @@ test('verification with parallel 2: a cheater running one lane is caught by a th
     parallel: 2,
     verify: { share: 0.2 },
   })
-  const selected = new Set<string>()
-  job.events.on('peer:selected', (e) => selected.add(e.peerId))
+  const selected: string[] = []
+  job.events.on('peer:selected', (e) => selected.push(e.peerId))
   const { results, report } = await job.done
-  t.true(selected.has(cheaterId), 'the cheap cheater ran a lane')
-  t.true(selected.size >= 2, 'on two orchestrators at once')
+  t.is(selected[0], cheaterId, 'the cheap cheater ran first')
   t.is(results.length, 32)
   for (const [i, r] of results.entries()) {
     t.is(r.seq, i)
