@@ -155,10 +155,10 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     )
     r.verifiers.push(verifier)
   }
-  // One orchestrator at a time, or (job.parallel) items spread over several at once (lanes.ts).
-  // Lanes at most: each beyond the first also waits for a seller of its own (lanes.ts). A verified
-  // stage keeps to one: checks shared by lanes could land on a lane's own orchestrator, whose
-  // results then passed unverified (seen once in CI); not solved yet.
+  // One orchestrator at a time, or (job.parallel) up to that many at once, each lane beyond the
+  // first waiting for a seller of its own (lanes.ts). A verified stage keeps to one: checks shared
+  // by lanes could land on a lane's own orchestrator, whose results then passed unverified (seen
+  // once in CI); not solved yet.
   const lanes = verifier === undefined ? (s.parallel ?? 1) : 1
   const newStage = (choose: StageComponents['choose'], stageSignal: AbortSignal): Stage => {
     const stage = new Stage(
@@ -210,6 +210,8 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
           })
   const run = (): Promise<StageReport> => {
     if (lanes > 1) {
+      // The job's window, or what orchestrators usually grant.
+      const window = mesh.options.window ?? 4
       return runInLanes(
         {
           newStage,
@@ -221,8 +223,8 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         onResult,
         {
           lanes,
-          startEvery: mesh.options.window ?? 4,
-          maxAhead: lanes * (mesh.options.window ?? 4) * 2,
+          startEvery: window,
+          maxAhead: lanes * window * 2,
           signal,
         },
       )

@@ -22,6 +22,7 @@ import type {
   MeshResult,
   SubmitOptions,
 } from './mesh-types.js'
+import type { OfferQuery } from './offer.js'
 import { OrderBook } from './order-book.js'
 import { PeerStats } from './peer-stats.js'
 import { Reachability } from './reachability.js'
@@ -63,6 +64,9 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
   const running = new Set<AbortController>()
   const spareQuotes =
     options.spareQuotes === false ? undefined : new SpareQuotes({ peer: components.peer, logger })
+  /** The book's offers for `query` among `allowed` (all when undefined). */
+  const offersFor = (query: OfferQuery, allowed: ReadonlySet<string> | undefined) =>
+    orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId))
   const context: MeshContext = {
     peer: components.peer,
     sender: components.sender,
@@ -72,15 +76,14 @@ export function createMesh(components: MeshComponents, options: MeshOptions = {}
     ...(spareQuotes === undefined ? {} : { spareQuotes }),
     draw: (query, exclude, allowed, signal) =>
       reach.pick(
-        () => orderBook.query(query).filter((o) => allowed === undefined || allowed.has(o.peerId)),
+        () => offersFor(query, allowed),
         (list) => selectOffer(list, query, (p) => stats.health(p), { ...options.selection, exclude })?.offer,
         signal,
       ),
     sellers: (query, allowed) =>
       new Set(
-        orderBook
-          .query(query)
-          .filter((o) => (allowed === undefined || allowed.has(o.peerId)) && !stats.isSuspended(o.peerId))
+        offersFor(query, allowed)
+          .filter((o) => !stats.isSuspended(o.peerId))
           .map((o) => o.peerId),
       ).size,
   }
