@@ -26,10 +26,20 @@ export async function finishJob(
       `job ${job.id} failed at the gateway: ${job.error ?? 'no reason given'}`,
     )
   }
-  if (output !== '-') return { job, bytes: await client.download(job.id, output, ctx.signal) }
-  const text = await client.outputText(job.id, ctx.signal)
+  return { job, bytes: await fetchResult(ctx, client, job.id, output) }
+}
+
+/** A finished job's result into the file `output`, or (`-`) its OCR text onto stdout; the bytes fetched. */
+export async function fetchResult(
+  ctx: CliContext,
+  client: GatewayClient,
+  id: string,
+  output: string,
+): Promise<number> {
+  if (output !== '-') return client.download(id, output, ctx.signal)
+  const text = await client.outputText(id, ctx.signal)
   ctx.stdout((JSON.parse(text) as { text: string }).text)
-  return { job, bytes: Buffer.byteLength(text) }
+  return Buffer.byteLength(text)
 }
 
 /** Follows the job's events to its end, drawing progress and reporting peers and payments. */

@@ -400,31 +400,25 @@ export async function createGateway(
   }
 }
 
-/** The `parallel` field: each stage spread over up to this many orchestrators at once. */
-function parseParallel(text: string | undefined): number | undefined {
-  if (text === undefined || text === '') return undefined
-  const parallel = Number(text)
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > MAX_PARALLEL) {
+/** The form field `name` as a whole number from 1 to `max`, or a 422 saying so. */
+function wholeNumberField(name: string, text: string, max: number): number {
+  const value = Number(text)
+  if (!Number.isInteger(value) || value < 1 || value > max) {
     throw validationError([
-      {
-        loc: ['body', 'parallel'],
-        msg: `must be a whole number from 1 to ${MAX_PARALLEL}`,
-        type: 'value_error',
-      },
+      { loc: ['body', name], msg: `must be a whole number from 1 to ${max}`, type: 'value_error' },
     ])
   }
-  return parallel
+  return value
+}
+
+/** The `parallel` field: each stage spread over up to this many orchestrators at once. */
+function parseParallel(text: string | undefined): number | undefined {
+  return text === undefined || text === '' ? undefined : wholeNumberField('parallel', text, MAX_PARALLEL)
 }
 
 /** The `every` field: OCR of a video on every n-th frame; 1 when absent. */
 function parseEvery(text: string | undefined, stages: StageSpec[], kind: 'image' | 'video'): number {
-  if (text === undefined || text.trim() === '') return 1
-  const every = Number(text)
-  if (!Number.isInteger(every) || every < 1 || every > 1_000_000) {
-    throw validationError([
-      { loc: ['body', 'every'], msg: 'must be a whole number from 1 to 1000000', type: 'value_error' },
-    ])
-  }
+  const every = text === undefined || text.trim() === '' ? 1 : wholeNumberField('every', text, 1_000_000)
   const ocrOnly = stages.at(-1)?.pipeline === 'ocr' && !stages.some((s) => s.pipeline === 'interpolate')
   if (every > 1 && (kind !== 'video' || !ocrOnly)) {
     throw badRequest('every applies to a video whose last stage is ocr (and that has no interpolate stage)')

@@ -3,7 +3,7 @@ import { formatEther } from 'ethers'
 import { FramemeshError } from '../../errors.js'
 import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
-import { finishJob } from '../follow-job.js'
+import { fetchResult, finishJob } from '../follow-job.js'
 import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
 
 const spec = {
@@ -75,12 +75,8 @@ export const jobsCommand: CliCommand = {
         if (output !== '-') ctx.stdout(wrote(config.output, ended, bytes))
         return 0
       }
-      if (output === '-') {
-        const text = await client.outputText(id, ctx.signal)
-        ctx.stdout((JSON.parse(text) as { text: string }).text)
-        return 0
-      }
-      ctx.stdout(wrote(config.output, job, await client.download(id, output, ctx.signal)))
+      const bytes = await fetchResult(ctx, client, id, output)
+      if (output !== '-') ctx.stdout(wrote(config.output, job, bytes))
       return 0
     }
     if (action === 'cancel' && id !== undefined && extra.length === 0) {
