@@ -60,6 +60,11 @@ export async function pngOf(frame: Frame): Promise<Blob> {
   return new Blob([Buffer.from(await encodeImage(frame, 'png'))], { type: 'image/png' })
 }
 
+/** The message of an error answer (the Livepeer shape: `{detail: {msg}}`). */
+export async function errorMessage(res: Response): Promise<string> {
+  return ((await res.json()) as { detail: { msg: string } }).detail.msg
+}
+
 export function form(parts: Record<string, string | Blob>): FormData {
   const body = new FormData()
   for (const [name, value] of Object.entries(parts)) {

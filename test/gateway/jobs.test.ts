@@ -8,7 +8,15 @@ import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo, writeVideo } from '../../src/inference/media/video.js'
 import { renderFrame, renderPng, textLine } from '../inference/ocr-fixtures.js'
-import { form, type GatewayWorld, pngOf, readEvents, startGatewayWorld, testFrame } from './fixtures.js'
+import {
+  errorMessage,
+  form,
+  type GatewayWorld,
+  pngOf,
+  readEvents,
+  startGatewayWorld,
+  testFrame,
+} from './fixtures.js'
 
 let world: GatewayWorld
 let scratch: string
@@ -125,7 +133,7 @@ test.serial(
 
     const image = await startJob(await pngOf(testFrame(16, 12, 1)), 'interpolate')
     t.is(image.status, 400)
-    t.regex(((await image.json()) as { detail: { msg: string } }).detail.msg, /interpolate needs a video/)
+    t.regex(await errorMessage(image), /interpolate needs a video/)
   },
 )
 
@@ -304,17 +312,14 @@ test.serial(
       'upscale',
     )
     t.is(truncated.status, 400)
-    t.regex(
-      ((await truncated.json()) as { detail: { msg: string } }).detail.msg,
-      /truncated.*send the whole file/,
-    )
+    t.regex(await errorMessage(truncated), /truncated.*send the whole file/)
     // The same PNG, its header saying 100000×100000 (the IHDR chunk's CRC is not checked this early).
     const huge = Buffer.from(png)
     huge.writeUInt32BE(100_000, 16)
     huge.writeUInt32BE(100_000, 20)
     const tooLarge = await startJob(new Blob([huge], { type: 'image/png' }), 'upscale')
     t.is(tooLarge.status, 413)
-    t.regex(((await tooLarge.json()) as { detail: { msg: string } }).detail.msg, /100000/)
+    t.regex(await errorMessage(tooLarge), /100000/)
     t.is(world.gateway.jobs.all().length, jobsBefore)
   },
 )
@@ -375,10 +380,7 @@ async function jobUnderWay(
   } = {},
 ): Promise<{ gateway: Gateway; job: JobJson }> {
   const { token, seconds = 3, ...options } = access
-  const gateway = await createGateway(
-    { mesh: meshForGateway(world.local.broadcaster.mesh) },
-    { dataDir, ...options },
-  )
+  const gateway = await world.another(t, { dataDir, ...options })
   const clip = join(scratch, `${basename(dataDir)}.mp4`)
   await generateTestClip(clip, { width: 160, height: 120, fps: { num: 12, den: 1 }, seconds })
   const headers = bearer(token)
@@ -449,7 +451,6 @@ test.serial(
       token: 'one',
       linkTtlMs: 1500,
     })
-    t.teardown(() => gateway.close())
     const headers = bearer('one')
     const linksOf = async (id: string, h: Record<string, string>) =>
       fetch(`${gateway.url}/v1/jobs/${id}/links`, { headers: h })
@@ -485,7 +486,7 @@ test.serial(
     const refused = async (url: string, why: RegExp, message?: string) => {
       const res = await fetch(`${gateway.url}${url}`)
       t.is(res.status, 403, message)
-      t.regex(((await res.json()) as { detail: { msg: string } }).detail.msg, why, message)
+      t.regex(await errorMessage(res), why, message)
     }
     const forged = links.output.url.replace(/sig=(.)/, (_m, c: string) => `sig=${c === 'A' ? 'B' : 'A'}`)
     await refused(forged, /not valid/)
@@ -519,7 +520,6 @@ test.serial(
       token: 'one',
       seconds: 10,
     })
-    t.teardown(() => gateway.close())
     const headers = bearer('one')
     /**
      * `path` once the server has seen earlier streams close (it hears of a close a moment after
@@ -544,10 +544,7 @@ test.serial(
     t.is(open.status, 200)
     const second = await fetch(`${gateway.url}/v1/jobs/${job.id}/events`, { headers })
     t.is(second.status, 429)
-    t.regex(
-      ((await second.json()) as { detail: { msg: string } }).detail.msg,
-      /at most 1 event streams and downloads/,
-    )
+    t.regex(await errorMessage(second), /at most 1 event streams and downloads/)
     first.abort()
     t.is(await downloadWhenFree(), 200, 'the closed stream gave its slot back')
   },
@@ -562,7 +559,6 @@ test.serial(
       maxConcurrentPerToken: 1,
       token: 'one',
     })
-    t.teardown(() => gateway.close())
     const headers = bearer('one')
     const image = async () =>
       fetch(`${gateway.url}/v1/jobs`, {
@@ -572,7 +568,7 @@ test.serial(
       })
     const refused = await image()
     t.is(refused.status, 429)
-    t.regex(((await refused.json()) as { detail: { msg: string } }).detail.msg, /running jobs/)
+    t.regex(await errorMessage(refused), /running jobs/)
 
     const cancel = await fetch(`${gateway.url}/v1/jobs/${job.id}`, { method: 'DELETE', headers })
     t.is(cancel.status, 200)
@@ -642,7 +638,7 @@ test.serial(
     t.is(none.status, 422)
     const unknown = await startJob(await pngOf(testFrame(8, 8)), 'colorize')
     t.is(unknown.status, 400)
-    t.regex(((await unknown.json()) as { detail: { msg: string } }).detail.msg, /unknown pipeline 'colorize'/)
+    t.regex(await errorMessage(unknown), /unknown pipeline 'colorize'/)
     const missing = await fetch(`${world.gateway.url}/v1/jobs/00000000-0000-0000-0000-000000000000`)
     t.is(missing.status, 404)
   },
@@ -676,7 +672,6 @@ test.serial(
   async (t) => {
     const dataDir = join(scratch, 'crashing-gateway')
     const { gateway, job } = await jobUnderWay(t, dataDir)
-    t.teardown(() => gateway.close())
     // What a crash at this moment leaves on disk: the data dir as it is now, mid-job.
     const crashed = join(scratch, 'crashed-copy')
     await cp(dataDir, crashed, { recursive: true })

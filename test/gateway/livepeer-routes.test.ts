@@ -8,7 +8,7 @@ import { meshForGateway } from '../../src/gateway/mesh-adapter.js'
 import { createGateway, type Gateway } from '../../src/gateway/server.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { renderPng, textLine } from '../inference/ocr-fixtures.js'
-import { form, type GatewayWorld, pngOf, startGatewayWorld, testFrame } from './fixtures.js'
+import { errorMessage, form, type GatewayWorld, pngOf, startGatewayWorld, testFrame } from './fixtures.js'
 
 let world: GatewayWorld
 let dataDir: string
@@ -183,7 +183,7 @@ test.serial('a body that is not multipart is a 415, a broken multipart body a 40
     headers: { 'content-type': 'multipart/form-data; boundary=xyz' },
   })
   t.is(broken.status, 400)
-  t.truthy(((await broken.json()) as { detail: { msg: string } }).detail.msg)
+  t.truthy(await errorMessage(broken))
 })
 
 test.serial(
@@ -281,10 +281,7 @@ test.serial(
     const before = (await readdir(join(dataDir, 'uploads'))).length
     const evil = await upscale(world.gateway.url, { origin: 'http://evil.example' })
     t.is(evil.status, 403)
-    t.regex(
-      ((await evil.json()) as { detail: { msg: string } }).detail.msg,
-      /--cors-origin http:\/\/evil\.example/,
-    )
+    t.regex(await errorMessage(evil), /--cors-origin http:\/\/evil\.example/)
     t.is((await readdir(join(dataDir, 'uploads'))).length, before, 'nothing was uploaded')
     // The gateway's own pages (the dashboard) are same-origin.
     const own = await upscale(world.gateway.url, { origin: world.gateway.url })
@@ -334,7 +331,7 @@ test.serial(
 test.serial('unknown routes are 404 and wrong methods 405, both in the error shape', async (t) => {
   const missing = await fetch(`${world.gateway.url}/v1/nothing-here`)
   t.is(missing.status, 404)
-  t.truthy(((await missing.json()) as { detail: { msg: string } }).detail.msg)
+  t.truthy(await errorMessage(missing))
   const wrong = await fetch(`${world.gateway.url}/upscale`)
   t.is(wrong.status, 405)
 })
@@ -374,7 +371,7 @@ test.serial('with tokens configured: no or a wrong bearer token is a 401, the ri
   const body = async () => form({ image: await pngOf(testFrame(8, 8)), prompt: '' })
   const none = await fetch(`${gated.url}/upscale`, { method: 'POST', body: await body() })
   t.is(none.status, 401)
-  t.regex(((await none.json()) as { detail: { msg: string } }).detail.msg, /Authorization/)
+  t.regex(await errorMessage(none), /Authorization/)
   const wrong = await fetch(`${gated.url}/upscale`, {
     method: 'POST',
     body: await body(),
@@ -426,7 +423,7 @@ test.serial(
       status = res.status
       if (status === 429) {
         t.is(res.headers.get('retry-after'), '5')
-        t.regex(((await res.json()) as { detail: { msg: string } }).detail.msg, /at most 1/)
+        t.regex(await errorMessage(res), /at most 1/)
         break
       }
     }
