@@ -35,14 +35,19 @@ function useToken(event) {
 }
 
 /**
- * Where a media element reads a job's input or output: the route itself on an open gateway; with
- * a token, a signed link (an element cannot send the token), so the player still streams and seeks.
+ * With a token, the job's signed links to its input and output, asked for once for both: a media
+ * element cannot send the token, and through a link the player still streams and seeks.
  */
-async function mediaSource(id, file) {
-  if (token === '') return `/v1/jobs/${id}/${file}`
+async function jobLinks(id) {
   const res = await api(`/v1/jobs/${id}/links`)
   if (!res.ok) throw new Error(`links: ${res.status}`)
-  const link = (await res.json())[file]
+  return res.json()
+}
+
+/** Where a media element reads a job's input or output: the route itself, or (`links`) its signed link. */
+async function mediaSource(id, file, links) {
+  if (links === undefined) return `/v1/jobs/${id}/${file}`
+  const link = (await links)[file]
   if (link === undefined) throw new Error(`the job has no ${file} yet`)
   return link.url
 }
@@ -187,10 +192,10 @@ function actionCell(job) {
   return td
 }
 
-async function showMedia(view, kind, id, file) {
+async function showMedia(view, kind, id, file, links) {
   try {
     if (kind === 'text') view.replaceChildren(await textView(id, file))
-    else view.replaceChildren(mediaElement(kind, await mediaSource(id, file)))
+    else view.replaceChildren(mediaElement(kind, await mediaSource(id, file, links)))
   } catch (err) {
     view.textContent = `could not load: ${err.message}`
   }
@@ -331,9 +336,12 @@ async function follow(id) {
   if (job.status === 'done') {
     const out = $('output-view')
     out.replaceChildren()
+    const links = token === '' ? undefined : jobLinks(id)
+    // Each view reports its own failure; an OCR result does not read the links at all.
+    links?.catch(() => {})
     await Promise.all([
-      showMedia($('input-view'), job.input.kind, id, 'input'),
-      job.output === undefined ? undefined : showMedia(out, job.output.kind, id, 'output'),
+      showMedia($('input-view'), job.input.kind, id, 'input', links),
+      job.output === undefined ? undefined : showMedia(out, job.output.kind, id, 'output', links),
     ])
     showReport(job)
     $('result').hidden = false

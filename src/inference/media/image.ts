@@ -71,7 +71,7 @@ export async function decodeImage(bytes: Uint8Array, options: DecodeImageOptions
   } catch (err) {
     throw new ImageDecodeError(
       `the ${format} image could not be decoded (${(err as Error).message.trim()}); it is corrupt or truncated, send an intact file`,
-      { cause: err, details: { format: format } },
+      { cause: err, details: { format } },
     )
   }
   const { width, height, channels } = out.info
