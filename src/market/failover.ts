@@ -92,6 +92,10 @@ export interface StageVerify {
   /** Orchestrators blamed so far; the stage leaves them out. */
   readonly banned: ReadonlySet<string>
   check(item: WorkInput, result: StageResult): Promise<Verdict>
+  /** Whether a result that could not be checked fails the stage rather than being delivered. */
+  readonly strict: boolean
+  /** The stage's failure when `peerId`'s output could not be checked and `withheld` results are held. */
+  unverifiable(peerId: string | undefined, withheld: number): FramemeshError
 }
 
 export interface StageOptions {
@@ -309,13 +313,31 @@ export class Stage {
         )
       }
     }
+    /** Strict verification: the output a check could not cover ends the stage, held results undelivered. */
+    let unverifiable: FramemeshError | undefined
+    const uncheckable = (peerId: string) => {
+      if (!v!.strict) return false
+      if (unverifiable === undefined) {
+        const withheld = [...held.values()].reduce((n, list) => n + list.length, 0)
+        unverifiable = v!.unverifiable(peerId, withheld)
+        held.clear()
+        this.#current?.session.abort(unverifiable)
+      }
+      return true
+    }
     const startCheck = (peerId: string, h: Held) => {
       unchecked.set(peerId, 0)
       const check = v!
         .check(h.item, h.result)
         .then(
-          (verdict) => (verdict.kind === 'primary-wrong' ? blamed(peerId) : release(peerId, h.result.seq)),
-          () => release(peerId, h.result.seq),
+          (verdict) => {
+            if (verdict.kind === 'primary-wrong') return blamed(peerId)
+            if (verdict.kind === 'unverified' && uncheckable(peerId)) return
+            release(peerId, h.result.seq)
+          },
+          () => {
+            if (!uncheckable(peerId)) release(peerId, h.result.seq)
+          },
         )
         .finally(() => checks.delete(check))
       checks.add(check)
@@ -323,6 +345,7 @@ export class Stage {
     const accept = (result: StageResult) => {
       const item = sent.get(result.seq)
       if (v === undefined || item === undefined) return deliver(result)
+      if (unverifiable !== undefined) return
       if (v.banned.has(result.peerId)) return void requeue([item])
       const list = held.get(result.peerId) ?? []
       held.set(result.peerId, list)
@@ -350,9 +373,11 @@ export class Stage {
 
     while (true) {
       o.signal?.throwIfAborted()
+      if (unverifiable !== undefined) throw unverifiable
       if (retry.length === 0 && inputDone) {
         if (v === undefined) break
         await settle()
+        if (unverifiable !== undefined) throw unverifiable
         if (retry.length === 0) break
       }
       if (attempts >= maxAttempts) {
@@ -491,6 +516,8 @@ export class Stage {
           session.abort(err.error)
           throw err.error
         }
+        // Strict verification found an output it could not check: no orchestrator's fault.
+        if (unverifiable !== undefined) throw unverifiable
         const error =
           session.failure ??
           (err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err)))

@@ -9,6 +9,7 @@ import { cutWindow, type Window } from './frame-windows.js'
 import type { WorkInput } from './job-work.js'
 import { JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { StageSpec, SubmitOptions } from './mesh-types.js'
+import { checkVerifyOptions } from './verifier.js'
 
 /** Outputs held between two stages of a workflow before the earlier one waits. */
 export const STAGE_BUFFER = 8
@@ -27,6 +28,8 @@ export function stageSpecs(s: SubmitOptions): StageSpec[] {
   ) {
     bad(`parallel is ${s.parallel}; spread a stage over 1 to ${MAX_PARALLEL} orchestrators`)
   }
+  // At submit, not when the first check starts: a job with options no check could use never runs.
+  if (s.verify !== undefined) checkVerifyOptions(s.verify)
   if ((s.pipeline === undefined) === (s.stages === undefined)) {
     bad('give either `pipeline` (one stage) or `stages` (a workflow), not both or neither')
   }

@@ -37,6 +37,8 @@ export const JOB_ERROR_CODES = {
   previousStageFailed: 'ERR_PREVIOUS_STAGE_FAILED',
   /** Verification: another orchestrator with the same model contradicted this one's output. */
   verificationFailed: 'ERR_VERIFICATION_FAILED',
+  /** Strict verification: an output could not be checked (no second orchestrator), so none is delivered. */
+  unverifiable: 'ERR_UNVERIFIABLE',
   /**
    * Workflows with confirmed feeds: a feed item differs from the output its feeder committed to the
    * broadcaster (the feeder is to blame).

@@ -10,7 +10,7 @@ import { BudgetPayer } from './broadcaster-payer.js'
 import type { StageReport, StageResult } from './failover.js'
 import type { JobEvents } from './job-events.js'
 import { ReplayInput, stageSpecs } from './job-input.js'
-import { JobError, withMore } from './market-errors.js'
+import { JOB_ERROR_CODES, JobError, withMore } from './market-errors.js'
 import { runChained } from './mesh-chained.js'
 import type { JobContext, MeshContext } from './mesh-context.js'
 import { runDirect } from './mesh-direct.js'
@@ -109,7 +109,13 @@ export async function runMeshJob(mesh: MeshContext, run: MeshJobRun): Promise<Jo
       } catch (err) {
         route = 'direct, then broadcaster'
         const error = err instanceof FramemeshError ? err : new JobError('ERR_JOB_FAILED', String(err))
-        if (signal.aborted || error.code === 'ERR_EMPTY_INPUT' || error.details?.paymentWithheld === true)
+        // Strict verification found no checker: the broadcaster route would have none either.
+        if (
+          signal.aborted ||
+          error.code === 'ERR_EMPTY_INPUT' ||
+          error.code === JOB_ERROR_CODES.unverifiable ||
+          error.details?.paymentWithheld === true
+        )
           throw error
         mesh.logger.info('direct workflow failed; going on through the broadcaster', {
           code: error.code,

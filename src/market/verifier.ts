@@ -33,6 +33,27 @@ export interface VerifyOptions {
    * once (default ceil(2 / share)). Bounds memory and the wait for a check.
    */
   maxUnchecked?: number
+  /**
+   * Deliver nothing unchecked: when a check finds no second orchestrator (none serves the same
+   * weights, or none is left), the job fails with ERR_UNVERIFIABLE and the results held for that
+   * check are not delivered. Default false: they are delivered and counted as unverified.
+   */
+  strict?: boolean
+}
+
+/** Throws ERR_BAD_VERIFY_OPTIONS for options a verifier cannot work with, saying which. */
+export function checkVerifyOptions(options: VerifyOptions): void {
+  const bad = (why: string): never => {
+    throw new JobError('ERR_BAD_VERIFY_OPTIONS', why)
+  }
+  const { share, minPsnrDb, maxUnchecked, strict } = options
+  if (typeof share !== 'number' || !(share >= 0 && share <= 1)) bad(`verify.share must be 0..1, got ${share}`)
+  if (minPsnrDb !== undefined && (typeof minPsnrDb !== 'number' || !(minPsnrDb > 0)))
+    bad(`verify.minPsnrDb must be a number of dB above 0, got ${minPsnrDb}`)
+  if (maxUnchecked !== undefined && (!Number.isInteger(maxUnchecked) || maxUnchecked < 1))
+    bad(`verify.maxUnchecked must be a whole number from 1, got ${maxUnchecked}`)
+  if (strict !== undefined && typeof strict !== 'boolean')
+    bad(`verify.strict must be true or false, got ${strict}`)
 }
 
 export interface VerificationBlame {
@@ -125,21 +146,45 @@ export class Verifier {
   #checkSeq = 0
 
   constructor(components: VerifierComponents, stageOptions: StageOptions, options: VerifyOptions) {
-    if (!(options.share >= 0 && options.share <= 1)) {
-      throw new JobError('ERR_BAD_VERIFY_OPTIONS', `verify.share must be 0..1, got ${options.share}`)
-    }
+    checkVerifyOptions(options)
     this.#c = components
     this.#stageOptions = stageOptions
     this.#o = {
       share: options.share,
       minPsnrDb: options.minPsnrDb ?? Number.POSITIVE_INFINITY,
       maxUnchecked: Math.max(1, options.maxUnchecked ?? Math.ceil(2 / Math.max(options.share, 0.01))),
+      strict: options.strict ?? false,
     }
     this.#rng = components.rng ?? Math.random
   }
 
   get maxUnchecked(): number {
     return this.#o.maxUnchecked
+  }
+
+  /** With `strict`, an output that could not be checked fails the job (see unverifiable). */
+  get strict(): boolean {
+    return this.#o.strict
+  }
+
+  /**
+   * Why a strict job ends when `peerId`'s output could not be checked; `withheld` results of it
+   * are not delivered. `stage` (0-based) names a workflow's stage.
+   */
+  unverifiable(peerId: string | undefined, withheld: number, stage?: number): JobError {
+    const where = stage === undefined ? '' : `stage ${stage + 1}: `
+    const whose = peerId === undefined ? 'the' : `${peerId}'s`
+    return new JobError(
+      JOB_ERROR_CODES.unverifiable,
+      `${where}no second orchestrator serving the same model could check ${whose} output, and verification is strict: ${withheld} unchecked result${withheld === 1 ? ' was' : 's were'} not delivered; allow more orchestrators, or verify without strict`,
+      {
+        details: {
+          withheld,
+          ...(peerId === undefined ? {} : { peerId }),
+          ...(stage === undefined ? {} : { stage }),
+        },
+      },
+    )
   }
 
   /** Peers blamed so far: the job leaves them out. */

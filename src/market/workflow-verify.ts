@@ -142,6 +142,11 @@ export class WorkflowVerifier {
       await this.#settle()
     }
     await this.#settle()
+    if (this.#failure === undefined && this.#held.length > 0 && this.#v.some((v) => v.strict)) {
+      // Strict: what the final checks could not cover through every stage is not delivered.
+      const stage = this.#passed.findIndex((p, k) => p < this.#held.at(-1)!.seq + this.#after[k]!)
+      this.#fail(this.#unverifiable(Math.max(0, stage), undefined))
+    }
     if (this.#failure !== undefined) throw this.#failure
     this.#unreleased += this.#held.length
     for (const r of this.#held.splice(0)) this.#release(r)
@@ -182,7 +187,11 @@ export class WorkflowVerifier {
     if (this.#failure !== undefined || this.#started[stage]!.has(item.seq)) return
     this.#started[stage]!.add(item.seq)
     const check = this.#check(stage, item)
-      .catch(() => this.#pass(stage, item.seq))
+      .catch(() =>
+        this.#v[stage]!.strict
+          ? this.#fail(this.#unverifiable(stage, undefined))
+          : this.#pass(stage, item.seq),
+      )
       .finally(() => {
         this.#checks.delete(check)
         if (this.#checks.size === 0) this.#forced = false
@@ -207,6 +216,7 @@ export class WorkflowVerifier {
       return
     }
     if (verdict.kind === 'unverified') {
+      if (this.#v[stage]!.strict) return this.#fail(this.#unverifiable(stage, claim.peerId))
       // No orchestrator to check with: as for a one-stage job, the results go out unverified
       // (counted so), here for every stage the sample would have reached.
       for (let k = stage; k < this.#pipelines.length; k++) this.#pass(k, item.seq)
@@ -270,6 +280,11 @@ export class WorkflowVerifier {
 
   async #settle(): Promise<void> {
     while (this.#checks.size > 0) await Promise.allSettled([...this.#checks])
+  }
+
+  /** Strict verification could not check stage `stage` (of `peerId`, when known): the held results stay here. */
+  #unverifiable(stage: number, peerId: string | undefined): JobError {
+    return this.#v[stage]!.unverifiable(peerId, this.#held.length, stage)
   }
 
   #fail(error: JobError): void {

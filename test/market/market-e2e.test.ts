@@ -352,6 +352,80 @@ test('verification of honest orchestrators finds no mismatch and blames nobody',
   t.false(v.checkers.includes(report.peers[0]!.peerId), 'checks ran on another orchestrator')
 })
 
+test('with no second orchestrator to check with, verification delivers every frame and counts them unverified', async (t) => {
+  const { market, mesh, orchs } = t.context
+  const frames = clip(6)
+  const { results, report } = await mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: frames,
+    peers: [orchs[0]!.peer.peerId],
+    verify: { share: 0.5 },
+  }).done
+  t.is(results.length, 6)
+  for (const [i, r] of results.entries())
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
+  const v = report.verification!
+  t.is(v.checked, 0)
+  t.true(v.unverified >= 1)
+  t.deepEqual(v.checkers, [])
+})
+
+test('strict verification with no second orchestrator to check with fails with ERR_UNVERIFIABLE and delivers nothing', async (t) => {
+  const { mesh, orchs } = t.context
+  const only = orchs[0]!.peer.peerId
+  const job = mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: clip(6),
+    peers: [only],
+    verify: { share: 0.5, strict: true },
+  })
+  let delivered = 0
+  job.events.on('result', () => delivered++)
+  const err = await t.throwsAsync(job.done)
+  t.is((err as JobError).code, 'ERR_UNVERIFIABLE')
+  t.regex(
+    err!.message,
+    /could check .* output, and verification is strict: [1-6] unchecked results? (was|were) not delivered/,
+  )
+  t.is(delivered, 0)
+  t.false(mesh.stats.isSuspended(only), 'the orchestrator did nothing wrong')
+})
+
+test('strict verification of a direct workflow whose first stage only one orchestrator may run fails with ERR_UNVERIFIABLE, delivers nothing and does not fall back', async (t) => {
+  const { mesh } = t.context
+  const job = mesh.submit({
+    // Only the cheapest orchestrator sells upscale at PRICE: nobody else may check its output.
+    stages: [{ ...UP_THEN_BLEND[0]!, maxPrice: PRICE }, UP_THEN_BLEND[1]!],
+    input: clip(6),
+    verify: { share: 0.5, strict: true },
+  })
+  let delivered = 0
+  let fellBack = false
+  job.events.on('result', () => delivered++)
+  job.events.on('route:fallback', () => {
+    fellBack = true
+  })
+  const err = await t.throwsAsync(job.done)
+  t.is((err as JobError).code, 'ERR_UNVERIFIABLE')
+  t.regex(err!.message, /^stage 1: /)
+  t.is(delivered, 0)
+  t.false(fellBack)
+})
+
+test('verify options a check could not use are refused at submit with ERR_BAD_VERIFY_OPTIONS', async (t) => {
+  const { mesh } = t.context
+  for (const verify of [
+    { share: 1.5 },
+    { share: 0.1, strict: 'yes' as unknown as boolean },
+    { share: 0.1, minPsnrDb: -3 },
+  ]) {
+    const err = await t.throwsAsync(mesh.submit({ pipeline: 'upscale', input: clip(1), verify }).done)
+    t.is((err as JobError).code, 'ERR_BAD_VERIFY_OPTIONS', JSON.stringify(verify))
+  }
+})
+
 test('verification with parallel 2 (a verified stage keeps to one orchestrator at a time): the cheater is caught by a third opinion and none of its frames is delivered', async (t) => {
   const { market, mesh } = t.context
   const cheater = await startCheapOrchestrator(t.context, 8, cheatingEngine(market.engine))
