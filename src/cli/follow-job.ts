@@ -92,13 +92,43 @@ export async function followJob(
       }
       case 'payment':
         ctx.stderr(
-          `paid ${short(ev.data.peerId)}: ${ev.data.tickets} ticket(s), ${formatEther(BigInt(ev.data.evWei))} ETH expected value`,
+          `paid ${short(ev.data.peerId)}${ev.data.check === true ? ' for checks' : ''}: ${ev.data.tickets} ticket(s), ${formatEther(BigInt(ev.data.evWei))} ETH expected value`,
         )
         break
-      default:
+      case 'check':
+        // Matches are the rule and only counted; a mismatch is news.
+        if (!ev.data.match)
+          ctx.stderr(
+            `stage ${ev.data.stage + 1}: ${short(ev.data.checker)} disagrees with ${short(ev.data.peerId)}; asking a third orchestrator`,
+          )
+        break
+      case 'blamed':
+        ctx.stderr(
+          `stage ${ev.data.stage + 1}: ${short(ev.data.peerId)} found wrong (${ev.data.reason}, against ${short(ev.data.against)}); its work is redone elsewhere`,
+        )
+        break
+      case 'done':
+      case 'failed':
         if (shown !== framesDone) progress?.done()
         return ev.data
     }
   }
   throw new FramemeshError('ERR_GATEWAY_STREAM', `the event stream of job ${id} ended without an outcome`)
+}
+
+/** What a finished job's checks found, in one line (empty without verification). */
+export function verificationLine(job: GatewayJob): string {
+  const v = job.verification
+  if (v === undefined) return ''
+  const found =
+    v.blamed.length === 0
+      ? v.mismatches === 0
+        ? 'no mismatch'
+        : `${v.mismatches} mismatch(es)`
+      : `${v.mismatches} mismatch(es), blamed ${v.blamed.map((b) => `${b.peerId} (stage ${b.stage + 1})`).join(', ')}`
+  const unchecked =
+    v.unverified === 0 ? '' : `; ${v.unverified} output(s) delivered unchecked (no second orchestrator)`
+  const cost =
+    BigInt(v.paidWei) === 0n ? '' : `; checks paid ${formatEther(BigInt(v.paidWei))} ETH in tickets`
+  return `verified ${Math.round(v.share * 100)}%: ${v.checked} output(s) checked, ${found}${unchecked}${cost}`
 }

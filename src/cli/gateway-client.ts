@@ -30,6 +30,17 @@ export interface GatewayJob {
   chargedWei?: string
   output?: { kind: 'image' | 'video' | 'text'; contentType: string }
   text?: string
+  /** With verification: the checks' findings (see the gateway's Job schema). */
+  verification?: {
+    share: number
+    strict: boolean
+    checked: number
+    mismatches: number
+    unverified: number
+    blamed: Array<{ stage: number; peerId: string; against: string; reason: string }>
+    /** Tickets' expected value sent for the checks, wei as a decimal string (part of paidWei). */
+    paidWei: string
+  }
   error?: string
   errorCode?: string
 }
@@ -40,10 +51,22 @@ export type GatewayJobEvent =
       data: { framesDone: number; framesTotal?: number; windows?: { done: number; of: number } }
     }
   | { event: 'peer'; data: { stage: number; from?: string; to: string; reason?: string } }
-  | { event: 'payment'; data: { peerId: string; tickets: number; evWei: string } }
+  | { event: 'payment'; data: { peerId: string; tickets: number; evWei: string; check?: boolean } }
+  | { event: 'check'; data: { stage: number; peerId: string; checker: string; match: boolean } }
+  | { event: 'blamed'; data: { stage: number; peerId: string; against: string; reason: string } }
   | { event: 'done' | 'failed'; data: GatewayJob }
 
 export class GatewayError extends FramemeshError {}
+
+/** A job's options besides its stages, as the gateway's form fields take them. */
+export interface UploadOptions {
+  /** OCR of a video: only every n-th frame. */
+  every?: number
+  /** Each stage over up to this many orchestrators at once. */
+  parallel?: number
+  /** Check this share (0–1) of each stage's outputs on a second orchestrator; `strict`: fail rather than deliver unchecked. */
+  verify?: { share: number; strict: boolean }
+}
 
 /** Where the gateway is and the caller's token: the options of every command that talks to one. */
 export const GATEWAY_CONNECTION_CONFIG = {
@@ -119,7 +142,7 @@ export class GatewayClient {
     stages: string,
     path: string,
     signal: AbortSignal,
-    options: { every?: number; parallel?: number; waitWhenBusyMs?: number; onBusy?: () => void } = {},
+    options: UploadOptions & { waitWhenBusyMs?: number; onBusy?: () => void } = {},
   ): Promise<GatewayJob> {
     const giveUpAt = performance.now() + (options.waitWhenBusyMs ?? 0)
     for (let attempt = 0; ; attempt++) {
@@ -154,12 +177,16 @@ export class GatewayClient {
     stages: string,
     path: string,
     signal: AbortSignal,
-    options: { every?: number; parallel?: number },
+    options: UploadOptions,
   ): Promise<GatewayJob> {
     const form = new FormData()
     form.append('pipeline', stages)
     if ((options.every ?? 1) > 1) form.append('every', String(options.every))
     if ((options.parallel ?? 1) > 1) form.append('parallel', String(options.parallel))
+    if (options.verify !== undefined) {
+      form.append('verify', String(options.verify.share))
+      if (options.verify.strict) form.append('verify_strict', 'true')
+    }
     form.append('file', await openAsBlob(path), basename(path))
     // An upload takes as long as it takes: the gateway answers only once it has the whole file.
     const res = await this.#fetch('/v1/jobs', { method: 'POST', body: form }, signal, false)

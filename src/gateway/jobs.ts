@@ -18,7 +18,14 @@ import type { Frame, TextLine } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
 import { ANONYMOUS } from './auth.js'
-import type { GatewayMesh, MeshJobEvent, MeshOutput, StageSpec } from './mesh-port.js'
+import type {
+  GatewayMesh,
+  MeshJobEvent,
+  MeshOutput,
+  StageSpec,
+  VerificationSummary,
+  VerifyRequest,
+} from './mesh-port.js'
 import type { MediaKind } from './sniff.js'
 
 export type JobStatus = 'running' | 'done' | 'failed'
@@ -52,6 +59,11 @@ export interface JobView {
    * frame's lines with their boxes and confidences are in the output.
    */
   text?: string
+  /**
+   * With verification: the share of each stage's outputs checked on a second orchestrator,
+   * whether it is strict, and what the checks found so far (final when the job ends).
+   */
+  verification?: VerifyRequest & VerificationSummary
   error?: string
   errorCode?: string
   startedAt: number
@@ -59,7 +71,17 @@ export interface JobView {
   cost: CostEstimate
 }
 
-export type JobEvent = { event: 'progress' | 'peer' | 'payment' | 'done' | 'failed'; data: unknown }
+export type JobEvent = {
+  event: 'progress' | 'peer' | 'payment' | 'check' | 'blamed' | 'done' | 'failed'
+  data: unknown
+}
+
+/** What a job's caller may ask for besides its stages (see GatewayJobs.start). */
+export interface JobOptions {
+  every?: number
+  parallel?: number
+  verify?: VerifyRequest
+}
 
 export interface GatewayJobsOptions {
   /** Where outputs and finished jobs' records are kept (restore() reads them back). */
@@ -212,13 +234,13 @@ export class GatewayJobs {
    * Starts a job over an uploaded file for `owner`; the file becomes the job's (removed with it).
    * `every` (a video whose last stage is OCR): only every n-th frame is sent, as
    * \`framemesh run ocr --every\` reads them. `parallel`: each stage spread over up to this many
-   * orchestrators at once.
+   * orchestrators at once. `verify`: a share of each stage's outputs checked on another one.
    */
   start(
     stages: StageSpec[],
     input: { path: string; media: MediaKind },
     owner: string,
-    options: { every?: number; parallel?: number } = {},
+    options: JobOptions = {},
   ): JobView {
     const id = randomUUID()
     const startedAt = Date.now()
@@ -233,6 +255,18 @@ export class GatewayJobs {
       input: { kind: input.media.kind, format: input.media.format },
       startedAt,
       cost: this.#cost(0n, 0),
+      ...(options.verify === undefined
+        ? {}
+        : {
+            verification: {
+              ...options.verify,
+              checked: 0,
+              mismatches: 0,
+              unverified: 0,
+              blamed: [],
+              paidWei: 0n,
+            },
+          }),
     }
     const record: JobRecord = {
       view,
@@ -267,11 +301,7 @@ export class GatewayJobs {
     record.emitter.emit('event', event)
   }
 
-  async #run(
-    record: JobRecord,
-    stages: StageSpec[],
-    options: { every?: number; parallel?: number },
-  ): Promise<void> {
+  async #run(record: JobRecord, stages: StageSpec[], options: JobOptions): Promise<void> {
     const every = options.every ?? 1
     const { view } = record
     const signal = record.controller.signal
@@ -296,6 +326,7 @@ export class GatewayJobs {
       const run = this.#mesh.run(meshStages, frames, {
         signal,
         ...(options.parallel === undefined ? {} : { parallel: options.parallel }),
+        ...(options.verify === undefined ? {} : { verify: options.verify }),
       })
       const eventsDone = this.#forwardEvents(record, run.events)
       const textual = stages[stages.length - 1].pipeline === 'ocr'
@@ -325,6 +356,8 @@ export class GatewayJobs {
       view.peers = report.peers
       view.paidWei = report.paidWei
       view.chargedWei = report.chargedWei
+      if (view.verification !== undefined && report.verification !== undefined)
+        view.verification = { ...view.verification, ...report.verification }
       view.status = 'done'
     } catch (err) {
       view.status = 'failed'
@@ -400,9 +433,24 @@ export class GatewayJobs {
       } else if (ev.type === 'peer') {
         if (!view.peers.includes(ev.to)) view.peers.push(ev.to)
         this.#emit(record, { event: 'peer', data: ev })
-      } else {
+      } else if (ev.type === 'payment') {
         view.paidWei += ev.evWei
+        if (ev.check === true && view.verification !== undefined) view.verification.paidWei += ev.evWei
         this.#emit(record, { event: 'payment', data: ev })
+      } else if (ev.type === 'check') {
+        if (view.verification !== undefined) {
+          view.verification.checked++
+          if (!ev.match) view.verification.mismatches++
+        }
+        this.#emit(record, { event: 'check', data: ev })
+      } else {
+        view.verification?.blamed.push({
+          stage: ev.stage,
+          peerId: ev.peerId,
+          against: ev.against,
+          reason: ev.reason,
+        })
+        this.#emit(record, { event: 'blamed', data: ev })
       }
     }
   }
@@ -472,6 +520,7 @@ function restoredRecord(saved: SavedJob, fileName: string): JobRecord {
   }
   view.paidWei = BigInt(view.paidWei)
   view.chargedWei = BigInt(view.chargedWei)
+  if (view.verification !== undefined) view.verification.paidWei = BigInt(view.verification.paidWei)
   return {
     view,
     // Records from before jobs had owners: the open gateway's caller is the one who may see them.

@@ -4,8 +4,17 @@
  * gateway's pace (so a long video is never held whole in memory).
  */
 import type { Frame, PipelineId } from '../inference/types.js'
-import type { Mesh, StageSpec as MeshStageSpec } from '../market/mesh.js'
-import type { GatewayMesh, GatewayOffer, MeshJobEvent, MeshOutput, MeshRun, StageSpec } from './mesh-port.js'
+import type { JobReport, Mesh, StageSpec as MeshStageSpec } from '../market/mesh.js'
+import type {
+  GatewayMesh,
+  GatewayOffer,
+  MeshJobEvent,
+  MeshOutput,
+  MeshRun,
+  StageSpec,
+  VerifyBlame,
+  VerifyRequest,
+} from './mesh-port.js'
 
 /**
  * The model a stage gets when the caller names none (Livepeer clients send an empty model_id):
@@ -28,8 +37,8 @@ export function meshForGateway(mesh: Mesh): GatewayMesh {
         latencyMs: mesh.stats.health(o.peerId).latencyMs,
       }))
     },
-    run(stages, frames, { signal, parallel }) {
-      return runJob(mesh, stages, frames, signal, parallel)
+    run(stages, frames, options) {
+      return runJob(mesh, stages, frames, options)
     },
   }
 }
@@ -61,8 +70,7 @@ function runJob(
   mesh: Mesh,
   stages: StageSpec[],
   frames: AsyncIterable<Frame>,
-  signal: AbortSignal,
-  parallel: number | undefined,
+  { signal, parallel, verify }: { signal: AbortSignal; parallel?: number; verify?: VerifyRequest },
 ): MeshRun {
   const job = mesh.submit({
     stages: stages.map((s) => withDefaultModel(mesh, s)),
@@ -70,6 +78,7 @@ function runJob(
     collect: false,
     signal,
     ...(parallel === undefined ? {} : { parallel }),
+    ...(verify === undefined ? {} : { verify: { share: verify.share, strict: verify.strict } }),
   })
 
   // The job's own event stream, in the port's words; it ends when the job does.
@@ -93,6 +102,21 @@ function runJob(
         yield { type: 'peer', stage, from: e.detail.from, to: e.detail.to, reason }
       } else if (e.type === 'payment')
         yield { type: 'payment', peerId: e.detail.peerId, tickets: e.detail.tickets, evWei: e.detail.ev }
+      else if (e.type === 'verify:payment')
+        yield {
+          type: 'payment',
+          peerId: e.detail.peerId,
+          tickets: e.detail.tickets,
+          evWei: e.detail.ev,
+          check: true,
+        }
+      else if (e.type === 'verify:checked') {
+        const { peerId, checker, match } = e.detail
+        yield { type: 'check', stage, peerId, checker, match }
+      } else if (e.type === 'verify:blamed') {
+        const { peerId, against, reason } = e.detail
+        yield { type: 'blamed', stage, peerId, against, reason }
+      }
     }
   }
 
@@ -102,11 +126,38 @@ function runJob(
     }
   }
 
-  const done = job.done.then(({ report }) => ({
-    peers: [...new Set(report.peers.map((p) => p.peerId))],
-    paidWei: report.evSent,
-    chargedWei: report.debited,
-  }))
+  const done = job.done.then(({ report }) => {
+    const v = report.verification
+    return {
+      peers: [...new Set(report.peers.map((p) => p.peerId))],
+      paidWei: report.evSent + (v?.evSent ?? 0n),
+      chargedWei: report.debited,
+      ...(v === undefined
+        ? {}
+        : {
+            verification: {
+              checked: v.checked,
+              mismatches: v.mismatches,
+              unverified: v.unverified,
+              blamed: blamesByStage(report),
+              paidWei: v.evSent,
+            },
+          }),
+    }
+  })
   done.catch(() => {})
   return { outputs: outputs(), events: events(), done }
+}
+
+/** Every blame of the job with its stage: a workflow's are in its stages' reports. */
+function blamesByStage(report: JobReport): VerifyBlame[] {
+  const perStage = report.stages ?? [report]
+  return perStage.flatMap((r, stage) =>
+    (r.verification?.blamed ?? []).map((b) => ({
+      stage,
+      peerId: b.peerId,
+      against: b.against,
+      reason: b.reason,
+    })),
+  )
 }

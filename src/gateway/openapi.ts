@@ -136,7 +136,31 @@ export function openApiDocument(): Record<string, unknown> {
             peers: { type: 'array', items: { type: 'string' } },
             paidWei: { type: 'string', description: "tickets' expected value sent, wei" },
             text: { type: 'string' },
+            verification: {
+              type: 'object',
+              description: 'with verify: what the checks found (final once the job ended)',
+              properties: {
+                share: { type: 'number' },
+                strict: { type: 'boolean' },
+                checked: { type: 'integer' },
+                mismatches: { type: 'integer' },
+                unverified: { type: 'integer', description: 'outputs no second orchestrator could check' },
+                blamed: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    properties: {
+                      stage: { type: 'integer' },
+                      peerId: { type: 'string' },
+                      against: { type: 'string' },
+                      reason: { type: 'string' },
+                    },
+                  },
+                },
+              },
+            },
             error: { type: 'string' },
+            errorCode: { type: 'string' },
           },
         },
       },
@@ -217,6 +241,18 @@ export function openApiDocument(): Record<string, unknown> {
                       maximum: 16,
                       description:
                         'spread each stage over up to this many orchestrators at once (fewer when fewer sell it); default 1',
+                    },
+                    verify: {
+                      type: 'number',
+                      minimum: 0,
+                      maximum: 1,
+                      description:
+                        "share of each stage's outputs also run on a second orchestrator and compared (e.g. 0.1); a peer found wrong is dropped and its work redone; blank or 0: no checks",
+                    },
+                    verify_strict: {
+                      type: 'boolean',
+                      description:
+                        'with verify: fail the job (ERR_UNVERIFIABLE) rather than deliver an output no second orchestrator could check',
                     },
                   },
                 },

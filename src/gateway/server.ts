@@ -22,7 +22,7 @@ import { badRequest, HttpError, notFound, sendError, sendJson, validationError }
 import { GatewayJobs } from './jobs.js'
 import { LIVEPEER_TASKS, type LivepeerTask, pipelineForTask, runLivepeerTask } from './livepeer.js'
 import { type JobFile, MediaLinks } from './media-links.js'
-import type { GatewayMesh, StageSpec } from './mesh-port.js'
+import type { GatewayMesh, StageSpec, VerifyRequest } from './mesh-port.js'
 import { openApiDocument } from './openapi.js'
 import { applyOriginRules, isLoopbackAddress } from './origins.js'
 import { openEventStream } from './sse.js'
@@ -250,9 +250,11 @@ export async function createGateway(
             if (file.media.kind === 'image') await checkImageUpload(file.path)
             const every = parseEvery(form.fields.every, stages, file.media.kind)
             const parallel = parseParallel(form.fields.parallel)
+            const verify = parseVerify(form.fields.verify, form.fields.verify_strict)
             const view = jobs.start(stages, { path: file.path, media: file.media }, caller, {
               every,
               ...(parallel === undefined ? {} : { parallel }),
+              ...(verify === undefined ? {} : { verify }),
             })
             handedOver = true
             void jobs.settled(view.id).finally(release)
@@ -414,6 +416,38 @@ function wholeNumberField(name: string, text: string, max: number): number {
 /** The `parallel` field: each stage spread over up to this many orchestrators at once. */
 function parseParallel(text: string | undefined): number | undefined {
   return text === undefined || text === '' ? undefined : wholeNumberField('parallel', text, MAX_PARALLEL)
+}
+
+/**
+ * The `verify` field (the share of each stage's outputs checked on a second orchestrator, a
+ * number above 0 up to 1; blank or 0: no checks) and `verify_strict` (true/false, as a form's
+ * checkbox sends it: "on" or nothing).
+ */
+function parseVerify(share: string | undefined, strict: string | undefined): VerifyRequest | undefined {
+  const strictOn = parseFlag('verify_strict', strict)
+  if (share === undefined || share.trim() === '' || Number(share) === 0) {
+    if (strictOn) throw badRequest('verify_strict needs verify: the share of outputs to check (e.g. 0.1)')
+    return undefined
+  }
+  const value = Number(share)
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw validationError([
+      {
+        loc: ['body', 'verify'],
+        msg: 'must be the share of outputs to check, a number from 0 to 1 (e.g. 0.1)',
+        type: 'value_error',
+      },
+    ])
+  }
+  return { share: value, strict: strictOn }
+}
+
+/** A yes/no form field: absent, blank, "false", "0" or "off" is no; "true", "1" or "on" is yes. */
+function parseFlag(name: string, text: string | undefined): boolean {
+  const value = (text ?? '').trim().toLowerCase()
+  if (value === '' || value === 'false' || value === '0' || value === 'off') return false
+  if (value === 'true' || value === '1' || value === 'on') return true
+  throw validationError([{ loc: ['body', name], msg: 'must be true or false', type: 'value_error' }])
 }
 
 /** The `every` field: OCR of a video on every n-th frame; 1 when absent. */

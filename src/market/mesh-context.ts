@@ -96,6 +96,7 @@ export const STAGE_PEER_EVENTS = [
 export function forwardVerifierEvents(verifier: Verifier, events: JobEvents, stage: number): void {
   verifier.events.on('verify:checked', (e) => events.emit('verify:checked', { ...e, stage }))
   verifier.events.on('verify:blamed', (e) => events.emit('verify:blamed', { ...e, stage }))
+  verifier.events.on('verify:payment', (e) => events.emit('verify:payment', { ...e, stage }))
 }
 
 /** The mesh's options that a stage, workflow or verifier takes as they are. */

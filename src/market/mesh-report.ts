@@ -5,7 +5,7 @@
  */
 import type { StageReport } from './failover.js'
 import type { JobReport } from './mesh-types.js'
-import type { VerificationReport } from './verifier.js'
+import { emptyVerificationReport, type VerificationReport } from './verifier.js'
 
 export interface JobReportInput {
   jobId: string
@@ -50,13 +50,14 @@ export function mergeReports(before: StageReport | undefined, after: StageReport
 }
 
 export function mergeVerification(reports: VerificationReport[]): VerificationReport {
-  const out: VerificationReport = { checked: 0, mismatches: 0, unverified: 0, blamed: [], checkers: [] }
+  const out = emptyVerificationReport()
   for (const r of reports) {
     out.checked += r.checked
     out.mismatches += r.mismatches
     out.unverified += r.unverified
     out.blamed.push(...r.blamed)
     out.checkers.push(...r.checkers)
+    out.evSent += r.evSent
   }
   return out
 }

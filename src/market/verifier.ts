@@ -74,6 +74,8 @@ export interface VerificationReport {
   blamed: VerificationBlame[]
   /** Orchestrators that produced the check outputs. */
   checkers: string[]
+  /** Tickets' expected value sent for checks and third opinions (wei), besides the job's own. */
+  evSent: bigint
 }
 
 /**
@@ -93,6 +95,8 @@ export type Verdict =
 export interface VerifierEvents {
   'verify:checked': { seq: number; peerId: string; checker: string; match: boolean; stage?: number }
   'verify:blamed': VerificationBlame & { stage?: number }
+  /** Tickets sent to a checker or a third opinion (the job's own payments are 'payment'). */
+  'verify:payment': { peerId: string; tickets: number; ev: bigint; stage?: number }
 }
 
 export interface VerifierComponents {
@@ -103,6 +107,11 @@ export interface VerifierComponents {
   stats: Pick<PeerStats, 'get' | 'recordMisbehaviour' | 'recordSuccess' | 'recordFailure'>
   rng?: Rng
   logger?: Logger
+}
+
+/** A report of no checks yet. */
+export function emptyVerificationReport(): VerificationReport {
+  return { checked: 0, mismatches: 0, unverified: 0, blamed: [], checkers: [], evSent: 0n }
 }
 
 /** PSNR between two same-size frames in dB (Infinity when identical). */
@@ -127,13 +136,7 @@ export class Verifier {
   readonly #stageOptions: StageOptions
   readonly #rng: Rng
   readonly #waiting = new Map<number, (r: StageResult | undefined) => void>()
-  readonly #report: VerificationReport = {
-    checked: 0,
-    mismatches: 0,
-    unverified: 0,
-    blamed: [],
-    checkers: [],
-  }
+  readonly #report: VerificationReport = emptyVerificationReport()
   /** Peers the job must not use any more (blamed), and the primary's current peer. */
   readonly #banned = new Set<string>()
   #primary?: string
@@ -271,6 +274,14 @@ export class Verifier {
     this.#waiting.clear()
   }
 
+  /** A check's tickets are the job's spending too: counted in the report and told as they go. */
+  #countPayments(stage: Stage): void {
+    stage.events.on('payment', (p) => {
+      this.#report.evSent += p.ev
+      this.events.emit('verify:payment', p)
+    })
+  }
+
   #blameError(peerId: string): JobError {
     return new JobError(
       'ERR_VERIFICATION_FAILED',
@@ -317,6 +328,7 @@ export class Verifier {
         this.#waiting.get(r.seq)?.(r)
         this.#waiting.delete(r.seq)
       })
+      this.#countPayments(stage)
       this.#checker = stage
       this.#checkerInput = input
       this.#checkerRun = stage.run(input).catch((err: unknown) => {
@@ -366,6 +378,7 @@ export class Verifier {
     stage.events.on('result', (r) => {
       out = r
     })
+    this.#countPayments(stage)
     async function* one(): AsyncIterable<WorkInput> {
       yield item
     }

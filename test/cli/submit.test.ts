@@ -130,6 +130,23 @@ test.serial('a job the mesh cannot run exits non-zero with the gateway’s error
   t.regex(model!.message, /no orchestrator offers upscale with model 'no-such-model'; wait for more adverts$/)
 })
 
+test.serial(
+  'with one seller, --verify delivers the result and says it went unchecked; with --verify-strict the job fails with ERR_UNVERIFIABLE',
+  async (t) => {
+    const lenient = submit(t, ['upscale', 'in.png', '-o', 'checked.png', '--verify', '50'])
+    t.is(await lenient.done, 0, lenient.err.join('\n'))
+    t.is(
+      lenient.out[1],
+      'verified 50%: 0 output(s) checked, no mismatch; 1 output(s) delivered unchecked (no second orchestrator)',
+    )
+    const strict = submit(t, ['upscale', 'in.png', '-o', 'strict.png', '--verify', '50', '--verify-strict'])
+    const err = await t.throwsAsync(strict.done)
+    t.is((err as { code?: string }).code, 'ERR_UNVERIFIABLE')
+    t.regex(err!.message, /verification is strict: 1 unchecked result was not delivered/)
+    t.false((await readdir(t.context.dir)).some((f) => f.startsWith('strict.png')))
+  },
+)
+
 test('Ctrl-C during the upload stops with ERR_ABORTED and says no job was started', async (t) => {
   const cmd = submit(t, ['upscale', 'in.png', '-o', 'never.png'])
   cmd.stop()
@@ -342,6 +359,7 @@ test('bad arguments are refused before anything is uploaded', async (t) => {
     [['upscale', 'in.png', '-o', '-'], /-o - prints OCR text/],
     [['interpolate', 'in.png', '-o', 'x.png'], /interpolate needs a video/],
     [['ocr', 'in.png', '-o', 'x.json', '--every', '2'], /--every applies to a video whose last stage is ocr/],
+    [['upscale', 'in.png', '-o', 'x.png', '--verify-strict'], /--verify-strict needs --verify <percent>/],
   ]
   await writeFile(join(t.context.dir, 'notes.txt'), 'not a picture at all')
   for (const [argv, message] of cases) {

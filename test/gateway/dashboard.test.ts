@@ -125,6 +125,38 @@ test('the dashboard lists the mesh peers, runs an uploaded image through upscale
   t.deepEqual(pageErrors, [])
 })
 
+test('asked to check outputs on a second orchestrator, the dashboard reports what the checks found; strict on a model one seller has, the job fails and says why', async (t) => {
+  const page = await browser.newPage()
+  const pageErrors: string[] = []
+  page.on('pageerror', (err) => pageErrors.push(err.message))
+  await page.goto(world.gateway.url)
+  await page.waitForSelector('#model option[value="esrgan-slim-x4"]', { state: 'attached', timeout: 15_000 })
+  const input = join(scratch, 'checked.png')
+  await writeFile(input, await encodeImage(testFrame(32, 24, 5), 'png'))
+  await page.fill('#verify', '100')
+  await page.selectOption('#model', 'esrgan-slim-x2')
+  await submitThrough(page, input, 'upscale')
+  await page.waitForSelector('#result:not([hidden]) #output-view img', { timeout: 60_000 })
+  t.regex(
+    (await page.textContent('#report')) ?? '',
+    /Checked on a second orchestrator100% asked: 1 output\(s\) checked, no mismatch/,
+  )
+  // esrgan-slim-x4 is on one orchestrator of the local mesh only: nobody can check it.
+  await page.selectOption('#model', 'esrgan-slim-x4')
+  await page.check('#verify-strict')
+  await page.click('#submit-button')
+  await page.waitForFunction(
+    () => /^failed: /.test(document.querySelector('#progress-text')?.textContent ?? ''),
+    undefined,
+    { timeout: 60_000 },
+  )
+  t.regex(
+    (await page.textContent('#progress-text')) ?? '',
+    /verification is strict: 1 unchecked result was not delivered/,
+  )
+  t.deepEqual(pageErrors, [])
+})
+
 test('on a gateway with tokens the dashboard asks for one, then lists the mesh, and its Cancel button stops a running video job, Remove takes it off the list', async (t) => {
   const { gated, page, pageErrors } = await gatedPage(t, 'gated', async (page) => {
     t.regex((await page.textContent('#token-message')) ?? '', /needs an access token/)

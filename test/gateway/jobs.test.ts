@@ -737,6 +737,76 @@ test.serial(
   },
 )
 
+test.serial(
+  'a job sent with verify 0.5 has its output checked on a second orchestrator: the view and its check events say so; a verify outside 0–1 is a 422, verify_strict without verify a 400',
+  async (t) => {
+    const post = (fields: Record<string, string>) =>
+      fetch(`${world.gateway.url}/v1/jobs`, {
+        method: 'POST',
+        body: form({ file: new Blob([png]), pipeline: 'upscale', ...fields }),
+      })
+    const png = Buffer.from(await (await pngOf(testFrame(40, 32, 3))).arrayBuffer())
+    const res = await post({ verify: '0.5' })
+    t.is(res.status, 202)
+    const { id } = (await res.json()) as JobJson
+    const view = await world.gateway.jobs.settled(id)
+    t.is(view?.status, 'done', view?.error)
+    // One frame: the end of the input checks it, whatever the draw.
+    t.like(view?.verification, {
+      share: 0.5,
+      strict: false,
+      checked: 1,
+      mismatches: 0,
+      unverified: 0,
+      blamed: [],
+    })
+    // The check was paid for, and counts in what the job sent.
+    t.true((view?.verification?.paidWei ?? 0n) > 0n)
+    t.true((view?.paidWei ?? 0n) > (view?.verification?.paidWei ?? 0n))
+    const history = world.gateway.jobs.find(id)!.history
+    t.true(history.some((e) => e.event === 'payment' && (e.data as { check?: boolean }).check === true))
+    const checks = history.filter((e) => e.event === 'check')
+    t.is(checks.length, 1)
+    const check = checks[0]!.data as { peerId: string; checker: string; match: boolean }
+    t.true(check.match)
+    t.not(check.checker, check.peerId)
+    for (const verify of ['1.5', '-0.1', 'some']) t.is((await post({ verify })).status, 422, verify)
+    t.is((await post({ verify: '0.1', verify_strict: 'maybe' })).status, 422)
+    const strictAlone = await post({ verify_strict: 'on' })
+    t.is(strictAlone.status, 400)
+    t.regex(await errorMessage(strictAlone), /verify_strict needs verify/)
+  },
+)
+
+test.serial(
+  'a model only one orchestrator sells cannot be checked: with verify_strict the job fails with ERR_UNVERIFIABLE and keeps no output; without, it is delivered and counted unverified',
+  async (t) => {
+    const png = await pngOf(testFrame(24, 16, 4))
+    // esrgan-slim-x4 is on the first orchestrator of the local mesh only.
+    const run = async (strict: string) => {
+      const res = await fetch(`${world.gateway.url}/v1/jobs`, {
+        method: 'POST',
+        body: form({ file: png, pipeline: 'upscale:esrgan-slim-x4', verify: '1', verify_strict: strict }),
+      })
+      t.is(res.status, 202)
+      const { id } = (await res.json()) as JobJson
+      return { id, view: await world.gateway.jobs.settled(id) }
+    }
+    const strict = await run('true')
+    t.is(strict.view?.status, 'failed')
+    t.is(strict.view?.errorCode, 'ERR_UNVERIFIABLE', strict.view?.error)
+    // A failed job has no result to serve.
+    t.is((await fetch(`${world.gateway.url}/v1/jobs/${strict.id}/output`)).status, 409)
+    const lenient = await run('false')
+    t.is(lenient.view?.status, 'done', lenient.view?.error)
+    t.like(lenient.view?.verification, { strict: false, checked: 0, unverified: 1 })
+    const out = await decodeImage(
+      new Uint8Array(await (await fetch(`${world.gateway.url}/v1/jobs/${lenient.id}/output`)).arrayBuffer()),
+    )
+    t.deepEqual([out.width, out.height], [96, 64])
+  },
+)
+
 // Last: it stops one of the shared mesh's orchestrators.
 test.serial(
   'when a job moves to another orchestrator, its peer event says why the first one failed',

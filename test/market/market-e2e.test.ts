@@ -334,15 +334,24 @@ test('a checker that returns wrong frames is the one blamed, and the job keeps i
   await cheater.orchestrator.stop()
 })
 
-test('verification of honest orchestrators finds no mismatch and blames nobody', async (t) => {
+test('verification of honest orchestrators finds no mismatch and blames nobody; the checks are paid for and reported apart from the job', async (t) => {
   const { market, mesh } = t.context
   const frames = clip(12)
-  const { results, report } = await mesh.submit({
+  const job = mesh.submit({
     pipeline: 'upscale',
     model: MODEL,
     input: frames,
     verify: { share: 0.25 },
-  }).done
+  })
+  let checksPaid = 0n
+  let jobPaid = 0n
+  job.events.on('verify:payment', (p) => {
+    checksPaid += p.ev
+  })
+  job.events.on('payment', (p) => {
+    jobPaid += p.ev
+  })
+  const { results, report } = await job.done
   for (const [i, r] of results.entries())
     t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)))
   const v = report.verification!
@@ -350,6 +359,9 @@ test('verification of honest orchestrators finds no mismatch and blames nobody',
   t.is(v.mismatches, 0)
   t.deepEqual(v.blamed, [])
   t.false(v.checkers.includes(report.peers[0]!.peerId), 'checks ran on another orchestrator')
+  t.true(v.evSent > 0n)
+  t.is(v.evSent, checksPaid)
+  t.is(report.evSent, jobPaid, "the job's own payments leave the checks out")
 })
 
 test('with no second orchestrator to check with, verification delivers every frame and counts them unverified', async (t) => {

@@ -5,7 +5,7 @@ import { FramemeshError } from '../../errors.js'
 import { type MediaKind, SNIFF_BYTES, sniffMedia } from '../../gateway/sniff.js'
 import type { CliCommand, CliContext } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
-import { finishJob } from '../follow-job.js'
+import { finishJob, verificationLine } from '../follow-job.js'
 import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
 
 const spec = {
@@ -36,6 +36,18 @@ const spec = {
     default: 1,
     min: 1,
     max: 16,
+  },
+  verify: {
+    kind: 'int',
+    help: "check this percent of each stage's outputs on a second orchestrator (a peer found wrong is dropped, its work redone); 0: no checks",
+    default: 0,
+    min: 0,
+    max: 100,
+  },
+  verifyStrict: {
+    kind: 'bool',
+    help: 'with --verify: fail the job rather than deliver an output no second orchestrator could check',
+    default: false,
   },
   waitWhenBusyMs: {
     kind: 'int',
@@ -83,6 +95,8 @@ export const submitCommand: CliCommand = {
       throw new UsageError(
         '--every applies to a video whose last stage is ocr (and that has no interpolate stage)',
       )
+    if (config.verifyStrict && config.verify === 0)
+      throw new UsageError('--verify-strict needs --verify <percent>: the share of outputs to check')
     const ocr = names[names.length - 1] === 'ocr'
     const output = config.output === '-' ? '-' : resolve(ctx.cwd, config.output)
     checkOutput(output, ocr ? '.json' : kind === 'image' ? '.png' : '.mp4')
@@ -100,6 +114,9 @@ export const submitCommand: CliCommand = {
       .submit(stages, inputPath, ctx.signal, {
         every: config.every,
         parallel: config.parallel,
+        ...(config.verify === 0
+          ? {}
+          : { verify: { share: config.verify / 100, strict: config.verifyStrict } }),
         waitWhenBusyMs: config.waitWhenBusyMs,
         onBusy: () =>
           ctx.stderr(
@@ -133,6 +150,7 @@ export const submitCommand: CliCommand = {
       chargedWei: job.chargedWei,
       paidWei: job.paidWei,
       seconds: Number(seconds.toFixed(3)),
+      ...(job.verification === undefined ? {} : { verification: job.verification }),
     }
     if (config.json) ctx.stdout(JSON.stringify(summary))
     else if (output !== '-') {
@@ -141,6 +159,8 @@ export const submitCommand: CliCommand = {
           `${job.peers.length} peer(s), charged ${formatEther(BigInt(job.chargedWei ?? 0))} ETH, ` +
           `sent ${formatEther(BigInt(job.paidWei))} ETH in tickets (expected value)`,
       )
+      const checks = verificationLine(job)
+      if (checks !== '') ctx.stdout(checks)
     }
     return 0
   },

@@ -256,6 +256,23 @@ function showReport(job) {
   )
   row('Same work on a cloud GPU', `$${job.cost.cloudUsd.toFixed(8)} (${job.cost.cloudBasis})`)
   if (job.text !== undefined) row('Text found', job.text || '(none)')
+  if (job.verification !== undefined)
+    row('Checked on a second orchestrator', verificationText(job.verification))
+}
+
+/** "3 outputs checked, no mismatch" and what was found, for the report. */
+function verificationText(v) {
+  const blamed = v.blamed.map((b) => `${shortPeer(b.peerId)} (stage ${b.stage + 1}, ${b.reason})`)
+  const found =
+    blamed.length > 0
+      ? `${v.mismatches} mismatch(es); found wrong: ${blamed.join(', ')}`
+      : v.mismatches > 0
+        ? `${v.mismatches} mismatch(es)`
+        : 'no mismatch'
+  const unchecked = v.unverified > 0 ? `; ${v.unverified} delivered unchecked (no second orchestrator)` : ''
+  const cost =
+    BigInt(v.paidWei) > 0n ? `; checks paid ${weiToEth(v.paidWei).toExponential(4)} ETH in tickets` : ''
+  return `${Math.round(v.share * 1000) / 10}% asked: ${v.checked} output(s) checked, ${found}${unchecked}${cost}`
 }
 
 async function submit(event) {
@@ -267,6 +284,12 @@ async function submit(event) {
   form.append('pipeline', pipelineField())
   // More than one: the frames are spread over that many orchestrators at once.
   if (Number($('parallel').value) > 1) form.append('parallel', $('parallel').value)
+  // A percent here, a share (0–1) for the gateway.
+  const verifyPercent = Number($('verify').value)
+  if (verifyPercent > 0) {
+    form.append('verify', String(verifyPercent / 100))
+    if ($('verify-strict').checked) form.append('verify_strict', 'true')
+  }
   $('submit-button').disabled = true
   $('progress-box').hidden = false
   $('result').hidden = true
@@ -324,7 +347,17 @@ async function follow(id) {
       )
     } else if (name === 'payment') {
       log(
-        `paid ${p.tickets} ticket(s) to ${shortPeer(p.peerId)}, EV ${weiToEth(p.evWei).toExponential(3)} ETH`,
+        `paid ${p.tickets} ticket(s) to ${shortPeer(p.peerId)}${p.check ? ' for checks' : ''}, EV ${weiToEth(p.evWei).toExponential(3)} ETH`,
+      )
+    } else if (name === 'check') {
+      // Matches are the rule and only counted in the report; a mismatch is news.
+      if (!p.match)
+        log(
+          `stage ${p.stage + 1}: ${shortPeer(p.checker)} disagrees with ${shortPeer(p.peerId)}; asking a third`,
+        )
+    } else if (name === 'blamed') {
+      log(
+        `stage ${p.stage + 1}: ${shortPeer(p.peerId)} found wrong (${p.reason}, against ${shortPeer(p.against)}); its work is redone elsewhere`,
       )
     } else if (name === 'done' || name === 'failed') {
       job = p
