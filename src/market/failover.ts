@@ -336,7 +336,8 @@ export class Stage {
             release(peerId, h.result.seq)
           },
           () => {
-            if (!uncheckable(peerId)) release(peerId, h.result.seq)
+            // A check ends early when the job does (cancelled): nothing to tell then.
+            if (o.signal?.aborted === true || !uncheckable(peerId)) release(peerId, h.result.seq)
           },
         )
         .finally(() => checks.delete(check))

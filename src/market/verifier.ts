@@ -8,9 +8,10 @@
  * of the two it agrees with is right. Without a third opinion (none available, or it agrees with
  * neither), the peer with less history with us (fewer successful jobs in PeerStats) is blamed,
  * and on a tie the primary, whose frames are then redone elsewhere: a wrong frame delivered costs
- * the buyer more than a frame computed twice. The blamed peer is suspended (PeerStats) and
- * dropped from the job.
+ * the buyer more than a frame computed twice. A peer found wrong once is wrong in any later
+ * mismatch of the job. The blamed peer is suspended (PeerStats) and dropped from the job.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import type { Frame, TextLine } from '../inference/types.js'
 import type { Logger } from '../logger.js'
 import { TypedEmitter } from '../peer/events.js'
@@ -147,6 +148,11 @@ export class Verifier {
   #checkerFailed = false
   /** The check stage numbers its own items: checks may come in any order of the job's seqs. */
   #checkSeq = 0
+  /** The judgement under way (see #judge); the next waits for it. */
+  #judging: Promise<unknown> = Promise.resolve()
+  /** Aborted by abort(); with the job's own signal, ends any wait of the verifier's. */
+  readonly #end = new AbortController()
+  readonly #ended: AbortSignal
 
   constructor(components: VerifierComponents, stageOptions: StageOptions, options: VerifyOptions) {
     checkVerifyOptions(options)
@@ -159,6 +165,8 @@ export class Verifier {
       strict: options.strict ?? false,
     }
     this.#rng = components.rng ?? Math.random
+    const { signal } = stageOptions
+    this.#ended = signal === undefined ? this.#end.signal : AbortSignal.any([signal, this.#end.signal])
   }
 
   get maxUnchecked(): number {
@@ -227,21 +235,7 @@ export class Verifier {
     })
     if (match) return { kind: 'ok', correct: second }
     this.#report.mismatches++
-    const third = await this.#thirdOpinion(item, [result.peerId, second.peerId])
-    let wrong: 'primary' | 'checker'
-    let reason: VerificationBlame['reason'] = 'third-opinion'
-    if (third !== undefined && this.#same(third, second)) wrong = 'primary'
-    else if (third !== undefined && this.#same(third, result)) wrong = 'checker'
-    else {
-      reason = 'less-history'
-      const history = (p: string) => this.#c.stats.get(p)?.successes ?? 0
-      wrong =
-        history(second.peerId) > history(result.peerId)
-          ? 'primary'
-          : history(result.peerId) > history(second.peerId)
-            ? 'checker'
-            : 'primary'
-    }
+    const { wrong, reason, third } = await this.#judge(item, result, second)
     const [bad, good] = wrong === 'primary' ? [result.peerId, second.peerId] : [second.peerId, result.peerId]
     const blame: VerificationBlame = { peerId: bad, seq: item.seq, reason, against: good }
     const right = wrong === 'primary' ? second : 'frame' in result ? result : third
@@ -261,6 +255,41 @@ export class Verifier {
     return verdict
   }
 
+  /**
+   * Which of two disagreeing outputs is wrong. One judgement at a time: a cheater's burst of
+   * mismatches is settled by the first third opinion, and the rest by who was found wrong
+   * meanwhile, rather than by third opinions racing for the same few orchestrators (each of which
+   * takes only so many of our streams) and falling back to history when they crowd each other out.
+   */
+  #judge(
+    item: WorkInput,
+    result: Claim,
+    second: StageResult,
+  ): Promise<{ wrong: 'primary' | 'checker'; reason: VerificationBlame['reason']; third?: StageResult }> {
+    const judged = this.#judging.then(async () => {
+      this.#ended.throwIfAborted()
+      // Found wrong already (in this job): the other one is right.
+      for (const [peerId, wrong] of [
+        [result.peerId, 'primary'],
+        [second.peerId, 'checker'],
+      ] as const) {
+        const earlier = this.#report.blamed.find((b) => b.peerId === peerId)
+        if (earlier !== undefined) return { wrong, reason: earlier.reason }
+      }
+      const third = await this.#thirdOpinion(item, [result.peerId, second.peerId])
+      if (third !== undefined && this.#same(third, second))
+        return { wrong: 'primary', reason: 'third-opinion', third } as const
+      if (third !== undefined && this.#same(third, result))
+        return { wrong: 'checker', reason: 'third-opinion', third } as const
+      // No third opinion: the peer with less history with us; on a tie the primary (its work is redone).
+      const history = (p: string) => this.#c.stats.get(p)?.successes ?? 0
+      const wrong = history(result.peerId) > history(second.peerId) ? 'checker' : 'primary'
+      return { wrong, reason: 'less-history' } as const
+    })
+    this.#judging = judged.catch(() => {})
+    return judged
+  }
+
   /** No more checks: ends the check stage and waits for it. */
   async close(): Promise<void> {
     this.#checkerInput?.close()
@@ -269,6 +298,7 @@ export class Verifier {
 
   /** Stops the check stage at once (the job failed or was cancelled). */
   abort(): void {
+    this.#end.abort(new JobError('ERR_ABORTED', 'the job ended'))
     this.#checkerInput?.fail(new JobError('ERR_ABORTED', 'the job ended'))
     for (const resolve of this.#waiting.values()) resolve(undefined)
     this.#waiting.clear()
@@ -357,7 +387,8 @@ export class Verifier {
       const { result, code } = await this.#oneThirdOpinion(item, exclude)
       if (result !== undefined || code !== JOB_ERROR_CODES.tooManyStreams || round >= THIRD_OPINION_ROUNDS)
         return result
-      await new Promise((resolve) => setTimeout(resolve, 250 * round))
+      // Waits with the job: a job that ends meanwhile ends the wait too.
+      await delay(250 * round, undefined, { signal: this.#ended })
     }
   }
 

@@ -161,7 +161,7 @@ test.serial(
     process.on('unhandledRejection', onUnhandled)
     t.teardown(() => process.off('unhandledRejection', onUnhandled))
     // Frames big enough that the job is still running when the first event arrives.
-    const clip = await writeClip(t, 'followed.mp4', 4, 5)
+    await writeClip(t, 'followed.mp4', 4, 5)
     const cmd = submit(t, ['upscale', 'followed.mp4', '-o', 'followed-x2.mp4'])
     await cmd.errLine(/^stage 1: running on /, 30_000)
     cmd.stop()
@@ -180,7 +180,7 @@ test.serial(
   'a video job outlives a silent event stream: submit reconnects, skips the replayed events and writes the 2× video',
   async (t) => {
     // Three 320×240 frames: each takes the seller longer than the 100 ms idle timeout below.
-    const clip = await writeClip(t, 'clip.mp4', 3, 3)
+    await writeClip(t, 'clip.mp4', 3, 3)
     const cmd = submit(t, ['upscale', 'clip.mp4', '-o', 'clip-x2.mp4', '--idle-timeout-ms', '100'])
     t.is(await cmd.done, 0, cmd.err.join('\n'))
     const info = await probeVideo(join(t.context.dir, 'clip-x2.mp4'))
@@ -200,7 +200,7 @@ test.serial(
 test.serial(
   'a gateway that stops answering for a moment (a restart, a network blip) is waited for: submit reconnects and writes the result',
   async (t) => {
-    const clip = await writeClip(t, 'blip.mp4', 6, 7)
+    await writeClip(t, 'blip.mp4', 6, 7)
     // submit reaches the gateway through a switch: off, it resets the connection and refuses new ones.
     const link = await startTcpSwitch(Number(new URL(t.context.gateway.url).port))
     t.teardown(() => link.close())
@@ -242,7 +242,7 @@ test.serial(
         cwd: t.context.dir,
       })
     // Twelve 320×240 frames: still running while the others are submitted.
-    const clip = await writeClip(t, 'long.mp4', 12, 11)
+    await writeClip(t, 'long.mp4', 12, 11)
     const long = at(['upscale', 'long.mp4', '-o', 'long-x2.mp4'])
     await long.errLine(/^stage 1: running on /, 30_000)
 
@@ -268,7 +268,7 @@ test.serial(
 test.serial(
   'jobs get on a job still running follows it to its end with its progress, then writes the result',
   async (t) => {
-    const clip = await writeClip(t, 'unfollowed.mp4', 12, 13)
+    await writeClip(t, 'unfollowed.mp4', 12, 13)
     const first = submit(t, ['upscale', 'unfollowed.mp4', '-o', 'never.mp4'])
     await first.errLine(/^stage 1: running on /, 30_000)
     first.stop()

@@ -305,6 +305,68 @@ test('without a third orchestrator to ask, verification blames the peer with les
   await cheater.orchestrator.stop()
 })
 
+test('a third opinion refused because we hold too many streams at its orchestrator is asked again, not replaced by blame on history', async (t) => {
+  const { market, mesh, orchs } = t.context
+  const cheater = await startCheapOrchestrator(t.context, 9, cheatingEngine(market.engine))
+  const cheaterId = cheater.peer.peerId
+  const honest = orchs[0]!.peer.peerId
+  // The only possible third opinion: one job stream per peer, and one of ours is open there.
+  const third = await startOrchestrator(market, 7, {
+    bootstrap: t.context.bootstrap.multiaddrs,
+    prices: { [MODEL]: PRICE * 2n },
+    maxStreamsPerPeer: 1,
+  })
+  const thirdId = third.peer.peerId
+  await eventually(() => mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === thirdId), {
+    timeoutMs: 10_000,
+  })
+  let release!: () => void
+  const released = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  async function* heldOpen() {
+    yield clip(1)[0]!
+    await released
+  }
+  const hold = mesh.submit({ pipeline: 'upscale', model: MODEL, input: heldOpen(), peers: [thirdId] })
+  await hold.events.waitFor('progress', { timeoutMs: 30_000 })
+
+  const job = mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: clip(8),
+    peers: [cheaterId, honest, thirdId],
+    verify: { share: 1 },
+  })
+  // Once a mismatch is seen, the next refusal at the third orchestrator is the third opinion's:
+  // our other stream there closes right after it, so a second ask finds room.
+  let mismatch = false
+  let refusedThirdOpinions = 0
+  job.events.on('verify:checked', (e) => {
+    if (!e.match) mismatch = true
+  })
+  third.orchestrator.events.on('job:refused', (e) => {
+    if (e.code !== 'ERR_TOO_MANY_STREAMS' || !mismatch) return
+    refusedThirdOpinions++
+    release()
+  })
+  const { results, report } = await job.done
+  t.log(
+    `blamed ${report.verification!.blamed.map((b) => `${b.peerId.slice(-6)} (${b.reason}, against ${b.against.slice(-6)})`).join(', ')}; cheater ${cheaterId.slice(-6)}, honest ${honest.slice(-6)}, third ${thirdId.slice(-6)}; ${refusedThirdOpinions} refusals after the mismatch`,
+  )
+  t.true(refusedThirdOpinions >= 1, 'the third opinion was refused first')
+  t.deepEqual(
+    report.verification!.blamed.map((b) => [b.peerId, b.reason]),
+    [[cheaterId, 'third-opinion']],
+  )
+  t.is(results.length, 8)
+  t.true(results.every((r) => r.peerId !== cheaterId))
+  t.false(mesh.stats.isSuspended(thirdId), 'the refusal was our doing, not its')
+  release()
+  t.is((await hold.done).report.items, 1)
+  await Promise.all([cheater.orchestrator.stop(), third.orchestrator.stop()])
+})
+
 test('a checker that returns wrong frames is the one blamed, and the job keeps its correct frames', async (t) => {
   const { market, mesh, orchs } = t.context
   // Dear enough never to be the job's pick, so with two peers allowed it can only be the checker.

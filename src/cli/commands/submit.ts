@@ -3,10 +3,10 @@ import { extname, resolve } from 'node:path'
 import { formatEther } from 'ethers'
 import { FramemeshError } from '../../errors.js'
 import { type MediaKind, SNIFF_BYTES, sniffMedia } from '../../gateway/sniff.js'
-import type { CliCommand, CliContext } from '../command.js'
+import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
 import { finishJob, verificationLine } from '../follow-job.js'
-import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
+import { GATEWAY_CONNECTION_CONFIG, GatewayClient } from '../gateway-client.js'
 
 const spec = {
   ...GATEWAY_CONNECTION_CONFIG,
