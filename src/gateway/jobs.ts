@@ -232,13 +232,14 @@ export class GatewayJobs {
 
   /**
    * Starts a job over an uploaded file for `owner`; the file becomes the job's (removed with it).
+   * An image's `bytes`, when the caller read them already, are decoded rather than read again.
    * `every` (a video whose last stage is OCR): only every n-th frame is sent, as
    * \`framemesh run ocr --every\` reads them. `parallel`: each stage spread over up to this many
    * orchestrators at once. `verify`: a share of each stage's outputs checked on another one.
    */
   start(
     stages: StageSpec[],
-    input: { path: string; media: MediaKind },
+    input: { path: string; media: MediaKind; bytes?: Uint8Array },
     owner: string,
     options: JobOptions = {},
   ): JobView {
@@ -279,7 +280,7 @@ export class GatewayJobs {
     }
     this.#jobs.set(id, record)
     // Kept from the start, so a job cut off by a crash reads as such after a restart, not as unknown.
-    record.finished = this.#save(record).then(() => this.#run(record, stages, options))
+    record.finished = this.#save(record).then(() => this.#run(record, stages, options, input.bytes))
     return view
   }
 
@@ -301,7 +302,12 @@ export class GatewayJobs {
     record.emitter.emit('event', event)
   }
 
-  async #run(record: JobRecord, stages: StageSpec[], options: JobOptions): Promise<void> {
+  async #run(
+    record: JobRecord,
+    stages: StageSpec[],
+    options: JobOptions,
+    imageBytes: Uint8Array | undefined,
+  ): Promise<void> {
     const every = options.every ?? 1
     const { view } = record
     const signal = record.controller.signal
@@ -320,7 +326,7 @@ export class GatewayJobs {
       const frames: AsyncIterable<Frame> = isVideo
         ? everyNth(readVideoFrames(record.inputPath, { signal, info }), every)
         : (async function* () {
-            yield await decodeImage(await readFile(record.inputPath))
+            yield await decodeImage(imageBytes ?? (await readFile(record.inputPath)))
           })()
       const meshStages = stages.map((s) => (s.pipeline === 'interpolate' ? { ...s, doubleRate: true } : s))
       const run = this.#mesh.run(meshStages, frames, {

@@ -247,11 +247,13 @@ export async function createGateway(
             const stages = parseStages(form.fields.pipeline ?? form.fields.stages, form.fields.model_id)
             if (file.media.kind === 'image' && stages.some((s) => s.pipeline === 'interpolate'))
               throw badRequest('interpolate needs a video: it makes the frames between neighbouring frames')
-            if (file.media.kind === 'image') await checkImageUpload(file.path)
+            // Checked now, so a broken image is a 400 and not a failed job; decoded from these bytes.
+            const bytes = file.media.kind === 'image' ? await checkImageUpload(file.path) : undefined
             const every = parseEvery(form.fields.every, stages, file.media.kind)
             const parallel = parseParallel(form.fields.parallel)
             const verify = parseVerify(form.fields.verify, form.fields.verify_strict)
-            const view = jobs.start(stages, { path: file.path, media: file.media }, caller, {
+            const input = { path: file.path, media: file.media, ...(bytes === undefined ? {} : { bytes }) }
+            const view = jobs.start(stages, input, caller, {
               every,
               ...(parallel === undefined ? {} : { parallel }),
               ...(verify === undefined ? {} : { verify }),
@@ -485,9 +487,11 @@ function parseStages(text: string | undefined, modelId: string | undefined): Sta
  * An uploaded image whose own header shows it cannot be decoded (truncated, no pixels, more
  * pixels than a frame may have) is refused with the upload, not after a 202 as a failed job.
  */
-async function checkImageUpload(path: string): Promise<void> {
+async function checkImageUpload(path: string): Promise<Uint8Array> {
+  const bytes = await readFile(path)
   try {
-    checkImageBytes(await readFile(path))
+    checkImageBytes(bytes)
+    return bytes
   } catch (err) {
     if (!(err instanceof FramemeshError)) throw err
     throw new HttpError(err.code === 'ERR_IMAGE_TOO_LARGE' ? 413 : 400, err.code, err.message)
