@@ -193,6 +193,10 @@ export class Stage {
   readonly #log: Logger
   readonly #dropped = new Set<string>()
   #current?: { peerId: string; session: JobSession }
+  /** While running with a verifier: lets go of a dropped peer's results held for checks. */
+  #forget?: (peerId: string) => void
+  /** While running with a verifier: checks each orchestrator's newest unchecked result now. */
+  #checkHeld?: () => void
 
   constructor(components: StageComponents, options: StageOptions) {
     this.#c = components
@@ -206,7 +210,17 @@ export class Stage {
    */
   drop(peerId: string, error: FramemeshError): void {
     this.#dropped.add(peerId)
+    this.#forget?.(peerId)
     if (this.#current?.peerId === peerId) this.#current.session.abort(error)
+  }
+
+  /**
+   * Verifying: starts a check of each orchestrator's newest result held unchecked, rather than
+   * waiting for the draw or `maxUnchecked`. For lanes (lanes.ts): another lane's results may wait
+   * behind ours, and no more items come our way until they are delivered.
+   */
+  checkHeld(): void {
+    this.#checkHeld?.()
   }
 
   /** Runs every item of `input` (seq numbers in increasing order); resolves with the report. */
@@ -325,6 +339,14 @@ export class Stage {
       }
       return true
     }
+    // Dropped from outside (found wrong by another lane's checks): what it made is redone too, and
+    // nothing waits for a check of it that would never come.
+    this.#forget = (peerId) => {
+      const list = held.get(peerId) ?? []
+      held.delete(peerId)
+      unchecked.delete(peerId)
+      requeue(list.map((h) => h.item))
+    }
     const startCheck = (peerId: string, h: Held) => {
       unchecked.set(peerId, 0)
       const check = v!
@@ -356,11 +378,16 @@ export class Stage {
       unchecked.set(result.peerId, n)
       if (v.sample() || n >= v.maxUnchecked) startCheck(result.peerId, h)
     }
-    /** Checks every orchestrator's newest unchecked result and waits for all checks. */
-    const settle = async () => {
+    /** Checks every orchestrator's newest unchecked result. */
+    const checkHeld = () => {
       for (const [peerId, list] of held) {
         if (list.length > 0 && (unchecked.get(peerId) ?? 0) > 0) startCheck(peerId, list.at(-1)!)
       }
+    }
+    this.#checkHeld = checkHeld
+    /** Checks every orchestrator's newest unchecked result and waits for all checks. */
+    const settle = async () => {
+      checkHeld()
       while (checks.size > 0) await Promise.allSettled([...checks])
     }
     // Orchestrators that refused a spare quote in this stage: no more spares for them here.

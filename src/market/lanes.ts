@@ -37,6 +37,12 @@ export interface LanesComponents {
    * seller that joins during the job gets a lane. Absent: as many as asked.
    */
   sellers?: () => number
+  /**
+   * Called when the lanes wait for results to be delivered (`maxAhead` reached). Verifying lanes
+   * hold results until a check covers them: the results in the way may be waiting for a check
+   * that no new item would ever trigger, so this is the moment to start one.
+   */
+  behind?: () => void
 }
 
 export interface LanesOptions {
@@ -58,7 +64,13 @@ export async function runInLanes(
 ): Promise<StageReport> {
   const stop = new AbortController()
   const signal = AbortSignal.any([options.signal, stop.signal])
-  const shared = new SharedInput(items[Symbol.asyncIterator](), deliver, options.maxAhead, components.room)
+  const shared = new SharedInput(
+    items[Symbol.asyncIterator](),
+    deliver,
+    options.maxAhead,
+    components.room,
+    components.behind,
+  )
   /** The orchestrator each lane runs on now, so the others can keep away from it. */
   const current = new Map<number, string>()
   const turns = { last: Promise.resolve() as Promise<unknown> }
@@ -145,6 +157,7 @@ class SharedInput {
   readonly #deliver: (result: StageResult) => void
   readonly #maxAhead: number
   readonly #room?: (signal?: AbortSignal) => Promise<void>
+  readonly #behind?: () => void
   readonly #delivered = new Notifier()
   /** Told of every item handed out, and of the input's end. */
   readonly #handed = new Notifier()
@@ -161,11 +174,13 @@ class SharedInput {
     deliver: (result: StageResult) => void,
     maxAhead: number,
     room?: (signal?: AbortSignal) => Promise<void>,
+    behind?: () => void,
   ) {
     this.#source = source
     this.#deliver = deliver
     this.#maxAhead = Math.max(1, maxAhead)
     this.#room = room
+    this.#behind = behind
   }
 
   /** One lane's view of the input, from `first` (an item already taken for it) when given. */
@@ -200,7 +215,10 @@ class SharedInput {
   }
 
   async #take(signal: AbortSignal): Promise<WorkInput | undefined> {
-    while (!this.#ended && this.#undelivered.length >= this.#maxAhead) await this.#delivered.wait({ signal })
+    while (!this.#ended && this.#undelivered.length >= this.#maxAhead) {
+      this.#behind?.()
+      await this.#delivered.wait({ signal })
+    }
     await this.#room?.(signal)
     const turn = this.#reading.then(async () => {
       if (this.#ended) return undefined

@@ -28,10 +28,11 @@ import {
   stageQuery,
   toCandidate,
 } from './mesh-context.js'
+import { mergeVerification } from './mesh-report.js'
 import type { MeshJobEvents, StageSpec } from './mesh-types.js'
 import type { OfferQuery } from './offer.js'
 import { ResultQueue } from './result-queue.js'
-import { Verifier } from './verifier.js'
+import { BlameLedger, maxUncheckedOf, Verifier, verificationFailed } from './verifier.js'
 
 /**
  * Runs every stage of the job at once, each fed by the previous one's outputs through a bounded
@@ -139,9 +140,21 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     signal,
     ...passedOn(mesh.options, ['window', 'quoteTimeoutMs', 'openTimeoutMs', 'stallTimeoutMs', 'maxAttempts']),
   }
-  let verifier: Verifier | undefined
-  if (s.verify !== undefined && s.verify.share > 0) {
-    verifier = new Verifier(
+  const verify = s.verify !== undefined && s.verify.share > 0 ? s.verify : undefined
+  // One orchestrator at a time, or (job.parallel) up to that many at once, each lane beyond the
+  // first waiting for a seller of its own (lanes.ts).
+  const lanes = s.parallel ?? 1
+  // Verifying: a verifier per lane (its own checker, kept off its own primary) and one ledger of
+  // who was found wrong for them all: a peer blamed in one lane leaves every lane, and what it
+  // made there is redone.
+  const ledger = verify === undefined ? undefined : new BlameLedger()
+  const verifiers: Verifier[] = []
+  const laneStages: Stage[] = []
+  ledger?.onBlamed((blame) => {
+    for (const stage of laneStages) stage.drop(blame.peerId, verificationFailed(blame.peerId))
+  })
+  const newVerifier = (): Verifier => {
+    const verifier = new Verifier(
       {
         peer: mesh.peer,
         payer,
@@ -149,18 +162,18 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         logger,
         // Checks run on another peer with the very weights the job settled on.
         choose: async (exclude) => toCandidate(await pickOffer({ ...query }, exclude)),
+        ...(ledger === undefined ? {} : { ledger }),
       },
       stageOptions,
-      s.verify,
+      verify!,
     )
     r.verifiers.push(verifier)
+    verifiers.push(verifier)
+    forwardVerifierEvents(verifier, events, r.index)
+    return verifier
   }
-  // One orchestrator at a time, or (job.parallel) up to that many at once, each lane beyond the
-  // first waiting for a seller of its own (lanes.ts). A verified stage keeps to one: checks shared
-  // by lanes could land on a lane's own orchestrator, whose results then passed unverified (seen
-  // once in CI); not solved yet.
-  const lanes = verifier === undefined ? (s.parallel ?? 1) : 1
   const newStage = (choose: StageComponents['choose'], stageSignal: AbortSignal): Stage => {
+    const verifier = verify === undefined ? undefined : newVerifier()
     const stage = new Stage(
       {
         peer: mesh.peer,
@@ -171,7 +184,7 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         ...(r.output.room === undefined || lanes > 1 ? {} : { room: r.output.room }),
         ...(verifier === undefined ? {} : { verify: verifier }),
         ...(mesh.spareQuotes === undefined ? {} : { spareQuotes: mesh.spareQuotes }),
-        choose,
+        choose: verifier === undefined ? choose : awayFromChecker(choose, verifier),
       },
       {
         ...stageOptions,
@@ -180,6 +193,7 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
         itemCount: Math.ceil(stageOptions.itemCount / lanes),
       },
     )
+    laneStages.push(stage)
     for (const peerId of r.avoid) {
       stage.drop(peerId, new JobError('ERR_PEER_EXCLUDED', `${peerId} already failed this job`))
     }
@@ -191,15 +205,11 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
     return stage
   }
   const choose = async (exclude: ReadonlySet<string>) => {
-    const checker = verifier?.checkerPeer
-    const avoid = checker === undefined ? exclude : new Set([...exclude, checker])
-    const offer =
-      (await pickOffer(query, avoid)) ?? (avoid === exclude ? undefined : await pickOffer(query, exclude))
+    const offer = await pickOffer(query, exclude)
     // Verifying compares like with like: the job keeps to the first pick's weights.
-    if (verifier !== undefined && offer !== undefined) query.sha256 = offer.sha256
+    if (verify !== undefined && offer !== undefined) query.sha256 = offer.sha256
     return toCandidate(offer)
   }
-  if (verifier !== undefined) forwardVerifierEvents(verifier, events, r.index)
   const onResult =
     doubler !== undefined
       ? (result: StageResult) => doubler.result(result)
@@ -218,13 +228,16 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
           choose,
           sellers: () => mesh.sellers(query, allowed),
           ...(r.output.room === undefined ? {} : { room: r.output.room }),
+          // Results held for checks may be what the others wait behind: check them now.
+          ...(verify === undefined ? {} : { behind: () => checkHeld(laneStages) }),
         },
         items,
         onResult,
         {
           lanes,
           startEvery: window,
-          maxAhead: lanes * window * 2,
+          // Verifying, a lane also holds up to maxUnchecked results until a check covers them.
+          maxAhead: lanes * (window * 2 + (verify === undefined ? 0 : maxUncheckedOf(verify))),
           signal,
         },
       )
@@ -236,10 +249,26 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
   try {
     const report = await run()
     doubler?.end()
-    await verifier?.close()
-    return verifier === undefined ? report : { ...report, verification: verifier.report() }
+    await Promise.all(verifiers.map((v) => v.close()))
+    return verify === undefined
+      ? report
+      : { ...report, verification: mergeVerification(verifiers.map((v) => v.report())) }
   } catch (err) {
-    verifier?.abort()
+    for (const v of verifiers) v.abort()
     throw err
+  }
+}
+
+/** Starts a check of each lane's newest unchecked results. */
+function checkHeld(stages: Stage[]): void {
+  for (const stage of stages) stage.checkHeld()
+}
+
+/** A verifying lane's pick: off the orchestrator its own checks run on, while another will do. */
+function awayFromChecker(choose: StageComponents['choose'], verifier: Verifier): StageComponents['choose'] {
+  return async (exclude) => {
+    const checker = verifier.checkerPeer
+    if (checker === undefined || exclude.has(checker)) return choose(exclude)
+    return (await choose(new Set([...exclude, checker]))) ?? choose(exclude)
   }
 }

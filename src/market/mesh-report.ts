@@ -56,7 +56,7 @@ export function mergeVerification(reports: VerificationReport[]): VerificationRe
     out.mismatches += r.mismatches
     out.unverified += r.unverified
     out.blamed.push(...r.blamed)
-    out.checkers.push(...r.checkers)
+    for (const checker of r.checkers) if (!out.checkers.includes(checker)) out.checkers.push(checker)
     out.evSent += r.evSent
   }
   return out

@@ -89,8 +89,8 @@ export interface SubmitOptions {
    * Spread each stage's items over up to this many orchestrators at once (default 1): a long
    * video runs on several sellers rather than one, each with its own failover, the results in
    * input order (see lanes.ts). Fewer while fewer sell the stage (a seller that joins during the
-   * job gets a lane then). A workflow with it goes through the broadcaster; with `verify` a stage
-   * keeps to one orchestrator at a time.
+   * job gets a lane then). A workflow with it goes through the broadcaster; with `verify` each
+   * lane's results are checked (see mesh-chained.ts).
    */
   parallel?: number
   /** Check a share of each stage's outputs on a second orchestrator (see verifier.ts). */

@@ -100,6 +100,47 @@ export interface VerifierEvents {
   'verify:payment': { peerId: string; tickets: number; ev: bigint; stage?: number }
 }
 
+/**
+ * Who a job's checks found wrong, shared by the verifiers of one stage's lanes (lanes.ts): a peer
+ * blamed in one lane is left out by every lane and checker, and is the wrong one in any later
+ * mismatch. Mismatches are judged through it one at a time (see Verifier's #judge).
+ */
+export class BlameLedger {
+  readonly #blames = new Map<string, VerificationBlame>()
+  readonly #banned = new Set<string>()
+  readonly #listeners: Array<(blame: VerificationBlame) => void> = []
+  #judging: Promise<unknown> = Promise.resolve()
+
+  get banned(): ReadonlySet<string> {
+    return this.#banned
+  }
+
+  /** The blame that first found `peerId` wrong, if any. */
+  blameOf(peerId: string): VerificationBlame | undefined {
+    return this.#blames.get(peerId)
+  }
+
+  /** Records a blame unless its peer was blamed already (then false); listeners hear of a new one. */
+  add(blame: VerificationBlame): boolean {
+    if (this.#blames.has(blame.peerId)) return false
+    this.#blames.set(blame.peerId, blame)
+    this.#banned.add(blame.peerId)
+    for (const listener of this.#listeners) listener(blame)
+    return true
+  }
+
+  onBlamed(listener: (blame: VerificationBlame) => void): void {
+    this.#listeners.push(listener)
+  }
+
+  /** Runs `judge` after every judgement started before it has settled. */
+  oneAtATime<T>(judge: () => Promise<T>): Promise<T> {
+    const judged = this.#judging.then(judge)
+    this.#judging = judged.catch(() => {})
+    return judged
+  }
+}
+
 export interface VerifierComponents {
   peer: StageComponents['peer']
   payer: StageComponents['payer']
@@ -108,6 +149,22 @@ export interface VerifierComponents {
   stats: Pick<PeerStats, 'get' | 'recordMisbehaviour' | 'recordSuccess' | 'recordFailure'>
   rng?: Rng
   logger?: Logger
+  /** Shared by the verifiers of one stage's lanes; a verifier of its own otherwise. */
+  ledger?: BlameLedger
+}
+
+/** Most results of one orchestrator held unchecked (VerifyOptions.maxUnchecked, or its default). */
+export function maxUncheckedOf(options: VerifyOptions): number {
+  return Math.max(1, options.maxUnchecked ?? Math.ceil(2 / Math.max(options.share, 0.01)))
+}
+
+/** The error that ends a session of `peerId` once a check found its output wrong. */
+export function verificationFailed(peerId: string): JobError {
+  return new JobError(
+    JOB_ERROR_CODES.verificationFailed,
+    `${peerId} returned output that another orchestrator with the same model contradicted; its work moves elsewhere`,
+    { peerId },
+  )
 }
 
 /** A report of no checks yet. */
@@ -138,8 +195,9 @@ export class Verifier {
   readonly #rng: Rng
   readonly #waiting = new Map<number, (r: StageResult | undefined) => void>()
   readonly #report: VerificationReport = emptyVerificationReport()
-  /** Peers the job must not use any more (blamed), and the primary's current peer. */
-  readonly #banned = new Set<string>()
+  /** Peers found wrong (the job must not use them any more), shared with the stage's other lanes. */
+  readonly #ledger: BlameLedger
+  /** The primary's current peer. */
   #primary?: string
   #checker?: Stage
   #checkerInput?: ResultQueue<WorkInput>
@@ -148,8 +206,6 @@ export class Verifier {
   #checkerFailed = false
   /** The check stage numbers its own items: checks may come in any order of the job's seqs. */
   #checkSeq = 0
-  /** The judgement under way (see #judge); the next waits for it. */
-  #judging: Promise<unknown> = Promise.resolve()
   /** Aborted by abort(); with the job's own signal, ends any wait of the verifier's. */
   readonly #end = new AbortController()
   readonly #ended: AbortSignal
@@ -161,10 +217,13 @@ export class Verifier {
     this.#o = {
       share: options.share,
       minPsnrDb: options.minPsnrDb ?? Number.POSITIVE_INFINITY,
-      maxUnchecked: Math.max(1, options.maxUnchecked ?? Math.ceil(2 / Math.max(options.share, 0.01))),
+      maxUnchecked: maxUncheckedOf(options),
       strict: options.strict ?? false,
     }
     this.#rng = components.rng ?? Math.random
+    this.#ledger = components.ledger ?? new BlameLedger()
+    // A peer found wrong (here or in another lane) checks nothing more for us.
+    this.#ledger.onBlamed((blame) => this.#checker?.drop(blame.peerId, verificationFailed(blame.peerId)))
     const { signal } = stageOptions
     this.#ended = signal === undefined ? this.#end.signal : AbortSignal.any([signal, this.#end.signal])
   }
@@ -200,7 +259,7 @@ export class Verifier {
 
   /** Peers blamed so far: the job leaves them out. */
   get banned(): ReadonlySet<string> {
-    return this.#banned
+    return this.#ledger.banned
   }
 
   /** The orchestrator currently running the checks (the job avoids it as primary). */
@@ -244,14 +303,13 @@ export class Verifier {
       blame,
       ...(right === undefined ? {} : { correct: right }),
     }
-    // Checks already under way may catch the same peer again: it is blamed (and reported) once.
-    if (this.#banned.has(bad)) return verdict
+    // Checks already under way (here or in another lane) may catch the same peer again: it is
+    // blamed (and reported) once.
+    if (!this.#ledger.add(blame)) return verdict
     this.#report.blamed.push(blame)
-    this.#banned.add(bad)
     this.#c.stats.recordMisbehaviour(bad)
     this.#c.logger?.warn('verification mismatch: peer blamed', { ...blame })
     this.events.emit('verify:blamed', blame)
-    if (wrong === 'checker') this.#checker?.drop(bad, this.#blameError(bad))
     return verdict
   }
 
@@ -266,14 +324,14 @@ export class Verifier {
     result: Claim,
     second: StageResult,
   ): Promise<{ wrong: 'primary' | 'checker'; reason: VerificationBlame['reason']; third?: StageResult }> {
-    const judged = this.#judging.then(async () => {
+    return this.#ledger.oneAtATime(async () => {
       this.#ended.throwIfAborted()
       // Found wrong already (in this job): the other one is right.
       for (const [peerId, wrong] of [
         [result.peerId, 'primary'],
         [second.peerId, 'checker'],
       ] as const) {
-        const earlier = this.#report.blamed.find((b) => b.peerId === peerId)
+        const earlier = this.#ledger.blameOf(peerId)
         if (earlier !== undefined) return { wrong, reason: earlier.reason }
       }
       const third = await this.#thirdOpinion(item, [result.peerId, second.peerId])
@@ -286,8 +344,6 @@ export class Verifier {
       const wrong = history(result.peerId) > history(second.peerId) ? 'checker' : 'primary'
       return { wrong, reason: 'less-history' } as const
     })
-    this.#judging = judged.catch(() => {})
-    return judged
   }
 
   /** No more checks: ends the check stage and waits for it. */
@@ -310,14 +366,6 @@ export class Verifier {
       this.#report.evSent += p.ev
       this.events.emit('verify:payment', p)
     })
-  }
-
-  #blameError(peerId: string): JobError {
-    return new JobError(
-      'ERR_VERIFICATION_FAILED',
-      `${peerId} returned output that another orchestrator with the same model contradicted; its work moves elsewhere`,
-      { peerId },
-    )
   }
 
   #same(a: Claim, b: Claim): boolean {
@@ -345,7 +393,7 @@ export class Verifier {
           ...(this.#c.logger === undefined ? {} : { logger: this.#c.logger }),
           choose: (exclude) =>
             this.#c.choose(
-              new Set([...exclude, ...this.#banned, ...(this.#primary === undefined ? [] : [this.#primary])]),
+              new Set([...exclude, ...this.banned, ...(this.#primary === undefined ? [] : [this.#primary])]),
             ),
         },
         { ...this.#stageOptions, itemCount: 0 },
@@ -401,7 +449,7 @@ export class Verifier {
         peer: this.#c.peer,
         payer: this.#c.payer,
         stats: this.#c.stats,
-        choose: (ex) => this.#c.choose(new Set([...ex, ...exclude, ...this.#banned])),
+        choose: (ex) => this.#c.choose(new Set([...ex, ...exclude, ...this.banned])),
       },
       { ...this.#stageOptions, itemCount: 1, maxAttempts: 2 },
     )

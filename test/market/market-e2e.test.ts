@@ -500,7 +500,7 @@ test('verify options a check could not use are refused at submit with ERR_BAD_VE
   }
 })
 
-test('verification with parallel 2 (a verified stage keeps to one orchestrator at a time): the cheater is caught by a third opinion and none of its frames is delivered', async (t) => {
+test('verification with parallel 2 runs two checked lanes at once: the cheater is caught by a third opinion and none of its frames is delivered', async (t) => {
   const { market, mesh } = t.context
   const cheater = await startCheapOrchestrator(t.context, 8, cheatingEngine(market.engine))
   const cheaterId = cheater.peer.peerId
@@ -512,10 +512,11 @@ test('verification with parallel 2 (a verified stage keeps to one orchestrator a
     parallel: 2,
     verify: { share: 0.2 },
   })
-  const selected: string[] = []
-  job.events.on('peer:selected', (e) => selected.push(e.peerId))
+  const selected: Array<{ peerId: string; attempt: number }> = []
+  job.events.on('peer:selected', (e) => selected.push(e))
   const { results, report } = await job.done
-  t.is(selected[0], cheaterId, 'the cheap cheater ran first')
+  t.is(selected[0]?.peerId, cheaterId, 'the cheap cheater ran first')
+  t.is(selected.filter((e) => e.attempt === 1).length, 2, 'two lanes started')
   t.is(results.length, 32)
   for (const [i, r] of results.entries()) {
     t.is(r.seq, i)
