@@ -139,6 +139,18 @@ test.serial(
       lenient.out[1],
       'verified 50%: 0 output(s) checked, no mismatch; 1 output(s) delivered unchecked (no second orchestrator)',
     )
+    // The finished job says the same when its result is fetched again.
+    const id = /^job ([\w-]+): upscale$/m.exec(lenient.err.join('\n'))![1]!
+    const get = startCommand(
+      jobsCommand,
+      ['get', id, '-o', 'again.png', '--gateway', t.context.gateway.url],
+      {
+        env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
+        cwd: t.context.dir,
+      },
+    )
+    t.is(await get.done, 0, get.err.join('\n'))
+    t.is(get.out[1], lenient.out[1])
     const strict = submit(t, ['upscale', 'in.png', '-o', 'strict.png', '--verify', '50', '--verify-strict'])
     const err = await t.throwsAsync(strict.done)
     t.is((err as { code?: string }).code, 'ERR_UNVERIFIABLE')

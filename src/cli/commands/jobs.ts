@@ -3,7 +3,7 @@ import { formatEther } from 'ethers'
 import { FramemeshError } from '../../errors.js'
 import type { CliCommand } from '../command.js'
 import { type ConfigSpec, configHelp, loadConfig } from '../config.js'
-import { fetchResult, finishJob } from '../follow-job.js'
+import { fetchResult, finishJob, verificationLine } from '../follow-job.js'
 import { GATEWAY_CONNECTION_CONFIG, GatewayClient, type GatewayJob } from '../gateway-client.js'
 
 const spec = {
@@ -72,11 +72,11 @@ export const jobsCommand: CliCommand = {
             )
           },
         )
-        if (output !== '-') ctx.stdout(wrote(config.output, ended, bytes))
+        if (output !== '-') for (const line of wrote(config.output, ended, bytes)) ctx.stdout(line)
         return 0
       }
       const bytes = await fetchResult(ctx, client, id, output)
-      if (output !== '-') ctx.stdout(wrote(config.output, job, bytes))
+      if (output !== '-') for (const line of wrote(config.output, job, bytes)) ctx.stdout(line)
       return 0
     }
     if (action === 'cancel' && id !== undefined && extra.length === 0) {
@@ -91,8 +91,13 @@ export const jobsCommand: CliCommand = {
   },
 }
 
-function wrote(output: string, job: GatewayJob, bytes: number): string {
-  return `wrote ${output} (${job.output?.contentType ?? 'unknown type'}, ${bytes} bytes)`
+/** The result written, then what the job's checks found, if it had any: a line each. */
+function wrote(output: string, job: GatewayJob, bytes: number): string[] {
+  const checks = verificationLine(job)
+  return [
+    `wrote ${output} (${job.output?.contentType ?? 'unknown type'}, ${bytes} bytes)`,
+    ...(checks === '' ? [] : [checks]),
+  ]
 }
 
 function jobLine(job: GatewayJob): string {
