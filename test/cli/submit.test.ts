@@ -75,6 +75,12 @@ const submit = (t: { context: Ctx }, argv: string[], env: Record<string, string>
     cwd: t.context.dir,
   })
 
+const jobs = (t: { context: Ctx }, argv: string[]) =>
+  startCommand(jobsCommand, [...argv, '--gateway', t.context.gateway.url], {
+    env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
+    cwd: t.context.dir,
+  })
+
 test.serial(
   'submit uploads an image, follows the job on stderr and writes the 2× upscaled PNG',
   async (t) => {
@@ -141,14 +147,7 @@ test.serial(
     )
     // The finished job says the same when its result is fetched again.
     const id = /^job ([\w-]+): upscale$/m.exec(lenient.err.join('\n'))![1]!
-    const get = startCommand(
-      jobsCommand,
-      ['get', id, '-o', 'again.png', '--gateway', t.context.gateway.url],
-      {
-        env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
-        cwd: t.context.dir,
-      },
-    )
+    const get = jobs(t, ['get', id, '-o', 'again.png'])
     t.is(await get.done, 0, get.err.join('\n'))
     t.is(get.out[1], lenient.out[1])
     const strict = submit(t, ['upscale', 'in.png', '-o', 'strict.png', '--verify', '50', '--verify-strict'])
@@ -286,14 +285,7 @@ test.serial(
     first.stop()
     const stopped = await t.throwsAsync(first.done, { code: 'ERR_ABORTED' })
     const id = /stopped following job ([\w-]+)/.exec(stopped!.message)![1]!
-    const get = startCommand(
-      jobsCommand,
-      ['get', id, '-o', 'followed.mp4', '--gateway', t.context.gateway.url],
-      {
-        env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
-        cwd: t.context.dir,
-      },
-    )
+    const get = jobs(t, ['get', id, '-o', 'followed.mp4'])
     t.is(await get.done, 0, get.err.join('\n'))
     t.is(
       get.err[0],
@@ -311,11 +303,7 @@ test.serial(
 test.serial(
   'framemesh jobs lists the caller’s jobs, get downloads one’s result, cancel removes a finished one, and an unknown id is ERR_NOT_FOUND',
   async (t) => {
-    const jobsCmd = (argv: string[]) =>
-      startCommand(jobsCommand, [...argv, '--gateway', t.context.gateway.url], {
-        env: { FRAMEMESH_GATEWAY_TOKEN: TOKEN },
-        cwd: t.context.dir,
-      })
+    const jobsCmd = (argv: string[]) => jobs(t, argv)
     const done = submit(t, ['upscale', 'in.png', '-o', 'listed.png', '--json'])
     t.is(await done.done, 0)
     const { id } = JSON.parse(done.out[0]!) as { id: string }
