@@ -11,6 +11,8 @@
  * not share anything but the network.
  *
  * PARALLEL_FRAMES (default 60) and PARALLEL_SIZE (default 64) set the clip; PARALLEL_ROUNDS (5).
+ * PARALLEL_VERIFY=0.1 checks that share of the outputs on a second orchestrator (each lane has
+ * its own checker, another of the three), so the ratios include what checks cost.
  */
 import { availableParallelism, loadavg } from 'node:os'
 import type { MeshJob } from '../src/market/mesh.js'
@@ -22,6 +24,7 @@ const FRAMES = Number(process.env.PARALLEL_FRAMES ?? 60)
 const SIZE = Number(process.env.PARALLEL_SIZE ?? 64)
 const ROUNDS = Number(process.env.PARALLEL_ROUNDS ?? 5)
 const SPREADS = [1, 2, 3]
+const VERIFY = process.env.PARALLEL_VERIFY === undefined ? undefined : Number(process.env.PARALLEL_VERIFY)
 
 async function main(): Promise<void> {
   const bench = await startBenchMesh([2, 3, 4])
@@ -37,6 +40,7 @@ async function main(): Promise<void> {
         maxPrice: PRICE,
         input: frames,
         parallel,
+        ...(VERIFY === undefined ? {} : { verify: { share: VERIFY } }),
       })
       const { report } = await job.done
       const fps = (FRAMES * 1000) / (performance.now() - start)
@@ -57,7 +61,7 @@ async function main(): Promise<void> {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
     const base = median(fps.get(1)!)
     console.log(
-      `${FRAMES} frames of ${SIZE}×${SIZE} upscaled ×2 through the mesh, three orchestrators (own processes, one inference thread each); ${availableParallelism()} cores; median of ${ROUNDS} rounds`,
+      `${FRAMES} frames of ${SIZE}×${SIZE} upscaled ×2 through the mesh${VERIFY === undefined ? '' : `, ${VERIFY * 100}% checked on a second orchestrator`}, three orchestrators (own processes, one inference thread each); ${availableParallelism()} cores; median of ${ROUNDS} rounds`,
     )
     console.log(
       `${'parallel'.padEnd(10)}${'frames/s'.padStart(10)}${'÷ parallel 1'.padStart(14)}  frames per orchestrator (last round)`,
