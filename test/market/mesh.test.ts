@@ -371,6 +371,37 @@ test('with parallel 2, when one lane’s orchestrator crashes mid-job that lane 
   )
 })
 
+test('with parallel 2 and verification, a lane whose orchestrator crashes mid-job moves on: every frame once, in order, checked, nobody blamed for the crash', async (t) => {
+  const ctx = t.context
+  // Three sellers: two lanes, and a checker for each that is not its own primary.
+  ctx.orchs.push(
+    await startOrchestrator(ctx.market, 8, {
+      bootstrap: ctx.bootstrap.multiaddrs,
+      prices: { 'esrgan-slim-x2': PRICE },
+    }),
+  )
+  await settled(ctx)
+  t.is(ctx.mesh.offers({ pipeline: 'upscale' }).filter((o) => !ctx.ended.has(o.peerId)).length, 3)
+  const frames = clip(48, 64, 64)
+  const job = ctx.mesh.submit({ pipeline: 'upscale', input: frames, parallel: 2, verify: { share: 0.2 } })
+  const ending = endFirstDeliverer(ctx, job, killOutright)
+  const { frames: out, results, report } = await job.done
+  t.is((await ending.failed).code, 'ERR_STREAM_ENDED')
+  sameFrames(t, out, await localUpscale(ctx, frames))
+  t.deepEqual(
+    results.map((r) => r.seq),
+    [...frames.keys()],
+  )
+  const v = report.verification!
+  t.true(v.checked >= 2, `${v.checked} checked`)
+  t.is(v.mismatches, 0)
+  t.deepEqual(v.blamed, [])
+  t.is(v.unverified, 0)
+  t.log(
+    `${report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items}${p.error === undefined ? '' : ` (${p.error})`}`).join(', ')}; ${v.checked} checked on ${v.checkers.map((c) => c.slice(-6)).join(', ')}; ${report.resent} re-sent`,
+  )
+})
+
 test('a seller that joins while a job with parallel 2 runs on one orchestrator gets a lane of it: every frame once, in order', async (t) => {
   const ctx = t.context
   await settled(ctx)
