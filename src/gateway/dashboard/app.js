@@ -330,6 +330,9 @@ async function follow(id) {
   }
   let job
   const stagesStarted = new Set()
+  // Outputs checked on a second orchestrator so far (a verified job), shown with the progress.
+  let checked = 0
+  const checkedNote = () => (checked > 0 ? `, ${checked} checked` : '')
   await readEvents(id, (name, p) => {
     if (name === 'progress') {
       // A frame sent in windows counts by its share of windows back, so one large image moves.
@@ -337,7 +340,7 @@ async function follow(id) {
       $('progress').max = p.framesTotal ?? Math.max(1, Math.ceil(through))
       $('progress').value = through
       $('progress-text').textContent =
-        `${p.framesDone} / ${p.framesTotal ?? '?'} frames${windowsNote(p.windows)}`
+        `${p.framesDone} / ${p.framesTotal ?? '?'} frames${windowsNote(p.windows)}${checkedNote()}`
     } else if (name === 'peer') {
       // A stage spread over several orchestrators (parallel) starts one on each.
       const also = !p.from && stagesStarted.has(p.stage) ? 'also ' : ''
@@ -350,7 +353,8 @@ async function follow(id) {
         `paid ${p.tickets} ticket(s) to ${shortPeer(p.peerId)}${p.check ? ' for checks' : ''}, EV ${weiToEth(p.evWei).toExponential(3)} ETH`,
       )
     } else if (name === 'check') {
-      // Matches are the rule and only counted in the report; a mismatch is news.
+      checked++
+      // Matches are the rule and only counted; a mismatch is news.
       if (!p.match)
         log(
           `stage ${p.stage + 1}: ${shortPeer(p.checker)} disagrees with ${shortPeer(p.peerId)}; asking a third`,
