@@ -216,8 +216,9 @@ export class Stage {
 
   /**
    * Verifying: starts a check of each orchestrator's newest result held unchecked, rather than
-   * waiting for the draw or `maxUnchecked`. For lanes (lanes.ts): another lane's results may wait
-   * behind ours, and no more items come our way until they are delivered.
+   * waiting for the draw or `maxUnchecked`, and until the stage's next item, checks again once
+   * its last item in flight is back. For lanes (lanes.ts): another lane's results may wait behind
+   * ours, and no more items come our way until they are delivered.
    */
   checkHeld(): void {
     this.#checkHeld?.()
@@ -247,6 +248,8 @@ export class Stage {
     const held = new Map<string, Held[]>()
     const unchecked = new Map<string, number>()
     const checks = new Set<Promise<void>>()
+    /** Set by checkHeld() from outside, cleared by the next item: no more items come until ours are out. */
+    let starved = false
 
     /** The input's next item, being read; kept across sessions so an item read late is not lost. */
     let pulling: Promise<WorkInput | undefined> | undefined
@@ -274,7 +277,10 @@ export class Stage {
     const nextItem = async (failed: Promise<never>): Promise<WorkInput | undefined> => {
       await this.#c.room?.(o.signal)
       const again = retry.shift()
-      if (again !== undefined) return again
+      if (again !== undefined) {
+        starved = false
+        return again
+      }
       if (inputDone && pulling === undefined) return undefined
       if (pulling === undefined) {
         pulling = pull()
@@ -282,6 +288,7 @@ export class Stage {
       }
       const item = await Promise.race([pulling, failed])
       pulling = undefined
+      starved = false
       return item
     }
     // Results leave in the order items entered; `expected` is that order, first undelivered first.
@@ -376,7 +383,9 @@ export class Stage {
       list.push(h)
       const n = (unchecked.get(result.peerId) ?? 0) + 1
       unchecked.set(result.peerId, n)
-      if (v.sample() || n >= v.maxUnchecked) startCheck(result.peerId, h)
+      // Starved: the last result in flight is the last for a while, so it is checked now.
+      const lastInFlight = starved && this.#current?.session.inFlight().length === 0
+      if (v.sample() || n >= v.maxUnchecked || lastInFlight) startCheck(result.peerId, h)
     }
     /** Checks every orchestrator's newest unchecked result. */
     const checkHeld = () => {
@@ -384,7 +393,10 @@ export class Stage {
         if (list.length > 0 && (unchecked.get(peerId) ?? 0) > 0) startCheck(peerId, list.at(-1)!)
       }
     }
-    this.#checkHeld = checkHeld
+    this.#checkHeld = () => {
+      starved = true
+      checkHeld()
+    }
     /** Checks every orchestrator's newest unchecked result and waits for all checks. */
     const settle = async () => {
       checkHeld()

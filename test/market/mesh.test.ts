@@ -22,6 +22,7 @@ import {
   startMesh,
   startOrchestrator,
   startPeer,
+  withUpscale,
 } from './mesh-fixtures.js'
 
 interface Ctx {
@@ -453,4 +454,46 @@ test('an input that fails while lanes share it fails the job with the input’s 
   )
   t.is((err as { code?: string }).code, 'ERR_INPUT_FAILED')
   t.regex(err!.message, /the camera was unplugged/)
+})
+
+test('verified lanes waiting behind a slow lane’s results held for a check start that check rather than wait for ever: every frame once, in order', async (t) => {
+  const ctx = t.context
+  // One seller far slower than the rest: its lane holds the front results while the fast lane
+  // fills the cap on undelivered items, and then gets no item that would bring a check.
+  const slow = await startOrchestrator(ctx.market, 9, {
+    bootstrap: ctx.bootstrap.multiaddrs,
+    prices: { 'esrgan-slim-x2': PRICE },
+    engine: withUpscale(ctx.market.engine, async (id, frame, options) => {
+      await new Promise((resolve) => setTimeout(resolve, 150))
+      return ctx.market.engine.upscale(id, frame, options)
+    }),
+  })
+  ctx.orchs.push(slow)
+  await settled(ctx)
+  const fast = ctx.orchs.find((o) => o !== slow && !ctx.ended.has(o.peer.peerId))!.peer.peerId
+  const frames = clip(64, 64, 64)
+  const job = ctx.mesh.submit({
+    pipeline: 'upscale',
+    input: frames,
+    // Two sellers, two lanes: each runs a lane and checks the other's.
+    peers: [slow.peer.peerId, fast],
+    parallel: 2,
+    // Checks only when 12 results of one orchestrator wait unchecked (the draw never fires): more
+    // than a lane has in flight, so the slow lane cannot get there without new items.
+    verify: { share: 0.000001, maxUnchecked: 12 },
+  })
+  const peers = new Set<string>()
+  job.events.on('peer:selected', (e) => peers.add(e.peerId))
+  const outcome = await Promise.race([
+    job.done,
+    new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 60_000).unref()),
+  ])
+  if (outcome === 'stuck') job.cancel()
+  t.not(outcome, 'stuck')
+  if (outcome === 'stuck') return
+  sameFrames(t, outcome.frames, await localUpscale(ctx, frames))
+  t.true(peers.has(slow.peer.peerId), 'the slow seller ran a lane')
+  t.log(
+    `${outcome.report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items}`).join(', ')}; ${outcome.report.verification!.checked} checked`,
+  )
 })
