@@ -18,6 +18,11 @@ export interface PeerRecord extends PeerHealth {
   consecutiveFailures: number
   /** Unix ms until which the peer is not offered; 0 when not suspended. */
   suspendedUntil: number
+  /**
+   * Unix ms until which a peer caught returning wrong work stays suspended (0: never caught, or
+   * long ago). A success elsewhere does not lift this one: a cheater is right most of the time.
+   */
+  caughtUntil: number
   successes: number
   failures: number
 }
@@ -75,13 +80,16 @@ export class PeerStats {
     r.latencyMs = r.latencyMs === undefined ? ms : r.latencyMs + this.#latencyAlpha * (ms - r.latencyMs)
   }
 
-  /** A job (or job step) finished well: clears the failure streak and any suspension. */
+  /**
+   * A job (or job step) finished well: clears the failure streak and a suspension for failures,
+   * not one for being caught returning wrong work (recordMisbehaviour).
+   */
   recordSuccess(peerId: string): void {
     const r = this.#touch(peerId)
     r.successes++
     r.successRate += this.#successAlpha * (1 - r.successRate)
     r.consecutiveFailures = 0
-    r.suspendedUntil = 0
+    r.suspendedUntil = r.caughtUntil > this.#now() ? r.caughtUntil : 0
   }
 
   /** A job failed (error, timeout, bad result): lowers the rate and may suspend the peer. */
@@ -104,7 +112,8 @@ export class PeerStats {
     r.failures++
     r.successRate = 0
     r.consecutiveFailures = Math.max(r.consecutiveFailures + 1, this.#failuresBeforeSuspend)
-    r.suspendedUntil = this.#now() + this.#maxSuspendMs
+    r.caughtUntil = this.#now() + this.#maxSuspendMs
+    r.suspendedUntil = r.caughtUntil
   }
 
   /** How long the n-th consecutive failure suspends for (0 below the threshold). */
@@ -143,6 +152,7 @@ export class PeerStats {
         suspended: false,
         consecutiveFailures: 0,
         suspendedUntil: 0,
+        caughtUntil: 0,
         successes: 0,
         failures: 0,
       }

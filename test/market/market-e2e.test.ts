@@ -249,6 +249,8 @@ test('verification catches an orchestrator that returns wrong frames: it is blam
   const { market, mesh } = t.context
   // Far cheaper than the rest, so it is the job's first choice every time.
   const cheater = await startCheapOrchestrator(t.context, 5, cheatingEngine(market.engine))
+  // Stopped however the test ends: a cheater left running would spoil the tests after it.
+  t.teardown(() => cheater.orchestrator.stop())
   const cheaterId = cheater.peer.peerId
   const frames = clip(24)
   const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: frames, verify: { share: 0.1 } })
@@ -278,12 +280,13 @@ test('verification catches an orchestrator that returns wrong frames: it is blam
     [[cheaterId, 'third-opinion']],
   )
   t.true(mesh.stats.isSuspended(cheaterId))
-  await cheater.orchestrator.stop()
 })
 
 test('without a third orchestrator to ask, verification blames the peer with less history', async (t) => {
   const { market, mesh, orchs } = t.context
   const cheater = await startCheapOrchestrator(t.context, 6, cheatingEngine(market.engine))
+  // Stopped however the test ends: a cheater left running would spoil the tests after it.
+  t.teardown(() => cheater.orchestrator.stop())
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   t.true((mesh.stats.get(honest)?.successes ?? 0) > 0, 'the honest peer has worked for us before')
@@ -302,12 +305,13 @@ test('without a third orchestrator to ask, verification blames the peer with les
     report.verification!.blamed.map((b) => [b.peerId, b.reason]),
     [[cheaterId, 'less-history']],
   )
-  await cheater.orchestrator.stop()
 })
 
 test('a third opinion refused because we hold too many streams at its orchestrator is asked again, not replaced by blame on history', async (t) => {
   const { market, mesh, orchs } = t.context
   const cheater = await startCheapOrchestrator(t.context, 9, cheatingEngine(market.engine))
+  // Stopped however the test ends: a cheater left running would spoil the tests after it.
+  t.teardown(() => cheater.orchestrator.stop())
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   // The only possible third opinion: one job stream per peer, and one of ours is open there.
@@ -316,6 +320,7 @@ test('a third opinion refused because we hold too many streams at its orchestrat
     prices: { [MODEL]: PRICE * 2n },
     maxStreamsPerPeer: 1,
   })
+  t.teardown(() => third.orchestrator.stop())
   const thirdId = third.peer.peerId
   await eventually(() => mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === thirdId), {
     timeoutMs: 10_000,
@@ -364,13 +369,14 @@ test('a third opinion refused because we hold too many streams at its orchestrat
   t.false(mesh.stats.isSuspended(thirdId), 'the refusal was our doing, not its')
   release()
   t.is((await hold.done).report.items, 1)
-  await Promise.all([cheater.orchestrator.stop(), third.orchestrator.stop()])
 })
 
 test('a checker that returns wrong frames is the one blamed, and the job keeps its correct frames', async (t) => {
   const { market, mesh, orchs } = t.context
   // Dear enough never to be the job's pick, so with two peers allowed it can only be the checker.
   const cheater = await startCheapOrchestrator(t.context, 0, cheatingEngine(market.engine), PRICE * 4n)
+  // Stopped however the test ends: a cheater left running would spoil the tests after it.
+  t.teardown(() => cheater.orchestrator.stop())
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   const frames = clip(8)
@@ -393,7 +399,6 @@ test('a checker that returns wrong frames is the one blamed, and the job keeps i
   )
   t.true(mesh.stats.isSuspended(cheaterId))
   t.is(report.resent, 0, 'nothing the primary made was redone')
-  await cheater.orchestrator.stop()
 })
 
 test('verification of honest orchestrators finds no mismatch and blames nobody; the checks are paid for and reported apart from the job', async (t) => {
@@ -503,6 +508,8 @@ test('verify options a check could not use are refused at submit with ERR_BAD_VE
 test('verification with parallel 2 runs two checked lanes at once: the cheater is caught by a third opinion and none of its frames is delivered', async (t) => {
   const { market, mesh } = t.context
   const cheater = await startCheapOrchestrator(t.context, 8, cheatingEngine(market.engine))
+  // Stopped however the test ends: a cheater left running would spoil the tests after it.
+  t.teardown(() => cheater.orchestrator.stop())
   const cheaterId = cheater.peer.peerId
   const frames = clip(32)
   const job = mesh.submit({
@@ -532,7 +539,6 @@ test('verification with parallel 2 runs two checked lanes at once: the cheater i
   t.log(
     `${report.peers.map((p) => `${p.peerId.slice(-6)}: ${p.items}${p.error === undefined ? '' : ` (${p.error})`}`).join(', ')}; ${v.checked} checked, ${report.resent} redone`,
   )
-  await cheater.orchestrator.stop()
 })
 
 test('a two-stage workflow (upscale, then interpolate) gives the same frames as running both stages locally', async (t) => {

@@ -162,6 +162,22 @@ test('a success lifts a running suspension', (t) => {
   t.false(stats.health('p').suspended)
 })
 
+test('a peer caught returning wrong work stays suspended through a success elsewhere, until its suspension ends', (t) => {
+  let now = 0
+  const stats = new PeerStats({ now: () => now }, { maxSuspendMs: 60_000 })
+  stats.recordMisbehaviour('cheat')
+  // Another job's session with it, already running, ends well.
+  now += 1_000
+  stats.recordSuccess('cheat')
+  t.true(stats.isSuspended('cheat'))
+  now += 59_000
+  t.false(stats.isSuspended('cheat'), 'the suspension lapses on its own')
+  // Later failures are back to the ordinary back-off, lifted by a success.
+  stats.recordFailure('cheat')
+  stats.recordSuccess('cheat')
+  t.false(stats.isSuspended('cheat'))
+})
+
 test('latency is an exponential moving average of network round trips; a finished job leaves it alone', (t) => {
   const stats = new PeerStats({}, { latencyAlpha: 0.5 })
   t.is(stats.health('p').latencyMs, undefined)
