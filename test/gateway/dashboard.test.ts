@@ -137,8 +137,24 @@ test('asked to check outputs on a second orchestrator, the dashboard reports wha
   await writeFile(input, await encodeImage(testFrame(32, 24, 5), 'png'))
   await page.fill('#verify', '100')
   await page.selectOption('#model', 'esrgan-slim-x2')
+  // Every line the progress text shows, however briefly.
+  await page.evaluate(() => {
+    const text = document.querySelector('#progress-text')!
+    const seen: string[] = []
+    Object.assign(window, { seen })
+    new MutationObserver(() => seen.push(text.textContent ?? '')).observe(text, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    })
+  })
   await submitThrough(page, input, 'upscale')
   await page.waitForSelector('#result:not([hidden]) #output-view img', { timeout: 60_000 })
+  const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen)
+  t.true(
+    seen.some((line) => /^1 \/ 1 frames, 1 checked$/.test(line)),
+    JSON.stringify(seen),
+  )
   t.regex(
     (await page.textContent('#report')) ?? '',
     /Checked on a second orchestrator100% asked: 1 output\(s\) checked, no mismatch/,
