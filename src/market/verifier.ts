@@ -203,7 +203,6 @@ export class Verifier {
   #checkerInput?: ResultQueue<WorkInput>
   #checkerRun?: Promise<unknown>
   #checkerPeer?: string
-  #checkerFailed = false
   /** The check stage numbers its own items: checks may come in any order of the job's seqs. */
   #checkSeq = 0
   /** Aborted by abort(); with the job's own signal, ends any wait of the verifier's. */
@@ -382,7 +381,7 @@ export class Verifier {
 
   /** The long-lived check stage, started on the first check: one job stream to one checker at a time. */
   #runOnChecker(item: WorkInput): Promise<StageResult | undefined> {
-    if (this.#checkerFailed) return Promise.resolve(undefined)
+    if (this.#ended.aborted) return Promise.resolve(undefined)
     if (this.#checker === undefined) {
       const input = new ResultQueue<WorkInput>(Number.MAX_SAFE_INTEGER)
       const stage = new Stage(
@@ -410,9 +409,13 @@ export class Verifier {
       this.#checker = stage
       this.#checkerInput = input
       this.#checkerRun = stage.run(input).catch((err: unknown) => {
-        // No checker left: what is waiting and what comes later stays unverified.
-        this.#checkerFailed = true
+        // No checker left for now: what is waiting stays unverified, and the next check starts a
+        // check stage afresh (a checker may be back by then). Without a candidate that fails at
+        // once, with nothing sent; a long job is not left unchecked for good by one bad patch.
         this.#c.logger?.warn('verification has no orchestrator left to check with', { err })
+        this.#checker = undefined
+        this.#checkerInput = undefined
+        this.#checkerPeer = undefined
         for (const resolve of this.#waiting.values()) resolve(undefined)
         this.#waiting.clear()
       })

@@ -371,6 +371,75 @@ test('a third opinion refused because we hold too many streams at its orchestrat
   t.is((await hold.done).report.items, 1)
 })
 
+test('a job whose only checker restarts goes on being checked once it is back: the checks in between are counted unverified, the later ones run on it again', async (t) => {
+  const { market, mesh, orchs } = t.context
+  const honest = orchs[0]!.peer.peerId
+  const start = (privateKey?: OrchestratorNode['privateKey']) =>
+    startOrchestrator(market, 7, {
+      bootstrap: t.context.bootstrap.multiaddrs,
+      // Dear: with two peers allowed it can only be the checker.
+      prices: { [MODEL]: PRICE * 4n },
+      ...(privateKey === undefined ? {} : { privateKey }),
+    })
+  const checker = await start()
+  const checkerId = checker.peer.peerId
+  const ready = () =>
+    mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === checkerId) &&
+    !mesh.stats.isSuspended(checkerId)
+  await eventually(ready, { timeoutMs: 10_000 })
+  const frames = clip(8)
+  const gates = [0, 1].map(() => {
+    let open!: () => void
+    const opened = new Promise<void>((resolve) => {
+      open = resolve
+    })
+    return { open, opened }
+  })
+  async function* input() {
+    yield* frames.slice(0, 2)
+    await gates[0]!.opened
+    yield* frames.slice(2, 4)
+    await gates[1]!.opened
+    yield* frames.slice(4)
+  }
+  const job = mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: input(),
+    collect: true,
+    peers: [honest, checkerId],
+    verify: { share: 1 },
+  })
+  let checks = 0
+  let delivered = 0
+  job.events.on('verify:checked', (e) => {
+    if (e.checker === checkerId) checks++
+  })
+  job.events.on('result', () => delivered++)
+  await eventually(() => delivered === 2, { timeoutMs: 30_000 })
+  const before = checks
+  // Its operator restarts it (the same key); its stop counts as a failure, so it is suspended
+  // for a while.
+  await checker.orchestrator.stop()
+  await checker.peer.stop()
+  const again = await start(checker.privateKey)
+  t.teardown(() => again.orchestrator.stop())
+  gates[0]!.open()
+  await eventually(() => delivered === 4, { timeoutMs: 30_000 })
+  await eventually(ready, { timeoutMs: 15_000 })
+  gates[1]!.open()
+  const { results, report } = await job.done
+  t.is(results.length, 8)
+  for (const [i, r] of results.entries())
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
+  t.true(before >= 1, 'checked before the restart')
+  t.true(checks - before >= 1, `checked after the restart: ${checks - before}`)
+  t.deepEqual(report.verification!.blamed, [])
+  t.log(
+    `${before} checks before the restart, ${checks - before} after; ${report.verification!.unverified} unverified`,
+  )
+})
+
 test('a checker that returns wrong frames is the one blamed, and the job keeps its correct frames', async (t) => {
   const { market, mesh, orchs } = t.context
   // Dear enough never to be the job's pick, so with two peers allowed it can only be the checker.
