@@ -5,6 +5,7 @@
  * job asks, has a share of its items checked on another orchestrator (verifier.ts).
  */
 import type { Frame } from '../inference/types.js'
+import { BlameLedger } from './blame-ledger.js'
 import { RateDoubler } from './double-rate.js'
 import {
   Stage,
@@ -32,7 +33,7 @@ import { mergeVerification } from './mesh-report.js'
 import type { MeshJobEvents, StageSpec } from './mesh-types.js'
 import type { OfferQuery } from './offer.js'
 import { ResultQueue } from './result-queue.js'
-import { BlameLedger, maxUncheckedOf, Verifier, verificationFailed } from './verifier.js'
+import { maxUncheckedOf, Verifier, verificationFailed } from './verifier.js'
 
 /**
  * Runs every stage of the job at once, each fed by the previous one's outputs through a bounded
