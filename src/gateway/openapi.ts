@@ -288,7 +288,8 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/jobs/{id}/events': {
         get: {
-          summary: 'Server-sent events: progress, peer, payment, done, failed',
+          summary:
+            'Server-sent events: progress, peer, payment (check: true for a verification check), check, blamed, done, failed',
           responses: { '200': { description: 'text/event-stream' } },
         },
       },
