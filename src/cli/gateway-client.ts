@@ -38,6 +38,7 @@ export interface GatewayJob {
     mismatches: number
     unverified: number
     blamed: Array<{ stage: number; peerId: string; against: string; reason: string }>
+    checkers: string[]
     /** Tickets' expected value sent for the checks, wei as a decimal string (part of paidWei). */
     paidWei: string
   }

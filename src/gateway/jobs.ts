@@ -265,6 +265,7 @@ export class GatewayJobs {
               mismatches: 0,
               unverified: 0,
               blamed: [],
+              checkers: [],
               paidWei: 0n,
             },
           }),
@@ -444,9 +445,11 @@ export class GatewayJobs {
         if (ev.check === true && view.verification !== undefined) view.verification.paidWei += ev.evWei
         this.#emit(record, { event: 'payment', data: ev })
       } else if (ev.type === 'check') {
-        if (view.verification !== undefined) {
-          view.verification.checked++
-          if (!ev.match) view.verification.mismatches++
+        const v = view.verification
+        if (v !== undefined) {
+          v.checked++
+          if (!ev.match) v.mismatches++
+          if (!v.checkers.includes(ev.checker)) v.checkers.push(ev.checker)
         }
         this.#emit(record, { event: 'check', data: ev })
       } else {

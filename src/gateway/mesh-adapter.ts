@@ -140,6 +140,7 @@ function runJob(
               mismatches: v.mismatches,
               unverified: v.unverified,
               blamed: blamesByStage(report),
+              checkers: v.checkers,
               paidWei: v.evSent,
             },
           }),

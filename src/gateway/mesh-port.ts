@@ -46,6 +46,8 @@ export interface VerificationSummary {
   /** Outputs delivered without a check (no second orchestrator to check with). */
   unverified: number
   blamed: VerifyBlame[]
+  /** The orchestrators that ran the checks. */
+  checkers: string[]
   /** Tickets' expected value sent for the checks (part of the job's paidWei). */
   paidWei: bigint
 }

@@ -145,6 +145,11 @@ export function openApiDocument(): Record<string, unknown> {
                 checked: { type: 'integer' },
                 mismatches: { type: 'integer' },
                 unverified: { type: 'integer', description: 'outputs no second orchestrator could check' },
+                checkers: {
+                  type: 'array',
+                  items: { type: 'string' },
+                  description: 'orchestrators that ran the checks',
+                },
                 blamed: {
                   type: 'array',
                   items: {

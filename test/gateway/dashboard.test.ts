@@ -157,7 +157,7 @@ test('asked to check outputs on a second orchestrator, the dashboard reports wha
   )
   t.regex(
     (await page.textContent('#report')) ?? '',
-    /Checked on a second orchestrator100% asked: 1 output\(s\) checked, no mismatch/,
+    /Checked on a second orchestrator100% asked: 1 output\(s\) checked on 12D3KooW\S+, no mismatch/,
   )
   // esrgan-slim-x4 is on one orchestrator of the local mesh only: nobody can check it.
   await page.selectOption('#model', 'esrgan-slim-x4')

@@ -770,6 +770,7 @@ test.serial(
     const check = checks[0]!.data as { peerId: string; checker: string; match: boolean }
     t.true(check.match)
     t.not(check.checker, check.peerId)
+    t.deepEqual(view?.verification?.checkers, [check.checker])
     for (const verify of ['1.5', '-0.1', 'some']) t.is((await post({ verify })).status, 422, verify)
     t.is((await post({ verify: '0.1', verify_strict: 'maybe' })).status, 422)
     const strictAlone = await post({ verify_strict: 'on' })

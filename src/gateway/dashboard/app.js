@@ -270,9 +270,10 @@ function verificationText(v) {
         ? `${v.mismatches} mismatch(es)`
         : 'no mismatch'
   const unchecked = v.unverified > 0 ? `; ${v.unverified} delivered unchecked (no second orchestrator)` : ''
+  const by = v.checkers.length > 0 ? ` on ${v.checkers.map(shortPeer).join(', ')}` : ''
   const cost =
     BigInt(v.paidWei) > 0n ? `; checks paid ${weiToEth(v.paidWei).toExponential(4)} ETH in tickets` : ''
-  return `${Math.round(v.share * 1000) / 10}% asked: ${v.checked} output(s) checked, ${found}${unchecked}${cost}`
+  return `${Math.round(v.share * 1000) / 10}% asked: ${v.checked} output(s) checked${by}, ${found}${unchecked}${cost}`
 }
 
 async function submit(event) {
