@@ -13,18 +13,26 @@ import type { DialTarget, Peer } from '../peer/peer.js'
 import { type Address, MAX_UINT256 } from '../tickets/ticket.js'
 import { JobSession, openJobStream, type Payer } from './job-session.js'
 import type { WorkInput } from './job-work.js'
-import { isRetryableElsewhere, JOB_ERROR_CODES, JobError, refusedEverywhere } from './market-errors.js'
+import {
+  blameError,
+  isRetryableElsewhere,
+  JOB_ERROR_CODES,
+  JobError,
+  refusedEverywhere,
+} from './market-errors.js'
 import type { PeerStats } from './peer-stats.js'
 import { FRAME_FORMAT_RGB24, type JobSpec, type Quote } from './quote.js'
 import { requestQuote } from './quote-protocol.js'
 import { type SpareQuotes, STALE_SPARE_CODES } from './spare-quotes.js'
-import type { Verdict, VerificationReport } from './verifier.js'
+import type { Verdict, VerificationBlame, VerificationReport } from './verifier.js'
 
 /**
- * Failures of our own making, not the orchestrator's: too many of our job streams there, or our
- * ticket sender refusing to pay (our funds unreadable or unlocking, or too small for its face value).
+ * Failures that say nothing against the orchestrator: of our own making (too many of our job
+ * streams there, or our ticket sender refusing to pay: our funds unreadable or unlocking, or too
+ * small for its face value), or a verification tie (a disagreement nothing settled).
  */
 const OUR_DOING: ReadonlySet<string> = new Set([
+  JOB_ERROR_CODES.verificationTie,
   JOB_ERROR_CODES.tooManyStreams,
   JOB_ERROR_CODES.tooManySenders,
   'ERR_SENDER_INFO',
@@ -318,20 +326,14 @@ export class Stage {
       resent += fresh.length
       return fresh.length
     }
-    const blamed = (peerId: string) => {
+    const blamed = (peerId: string, reason: VerificationBlame['reason']) => {
       const list = held.get(peerId) ?? []
       held.delete(peerId)
       unchecked.delete(peerId)
       excluded.add(peerId)
       requeue(list.map((h) => h.item))
       if (this.#current?.peerId === peerId) {
-        this.#current.session.abort(
-          new JobError(
-            'ERR_VERIFICATION_FAILED',
-            `${peerId} returned output another orchestrator with the same model contradicted; its frames are redone elsewhere`,
-            { peerId },
-          ),
-        )
+        this.#current.session.abort(blameError({ peerId, reason }))
       }
     }
     /** Strict verification: the output a check could not cover ends the stage, held results undelivered. */
@@ -360,7 +362,7 @@ export class Stage {
         .check(h.item, h.result)
         .then(
           (verdict) => {
-            if (verdict.kind === 'primary-wrong') return blamed(peerId)
+            if (verdict.kind === 'primary-wrong') return blamed(peerId, verdict.blame.reason)
             if (verdict.kind === 'unverified' && uncheckable(peerId)) return
             release(peerId, h.result.seq)
           },

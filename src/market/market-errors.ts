@@ -4,6 +4,7 @@
  * orchestrator chose and callers switch on it.
  */
 import { FramemeshError } from '../errors.js'
+import type { VerificationBlame } from './verifier.js'
 
 export const JOB_ERROR_CODES = {
   /** No free job slot, or the engine queue is full: try another orchestrator. */
@@ -37,6 +38,11 @@ export const JOB_ERROR_CODES = {
   previousStageFailed: 'ERR_PREVIOUS_STAGE_FAILED',
   /** Verification: another orchestrator with the same model contradicted this one's output. */
   verificationFailed: 'ERR_VERIFICATION_FAILED',
+  /**
+   * Verification: this orchestrator's output and a checker's disagreed, and nothing settled which
+   * was right (no third opinion, the same history): both leave the job, neither is blamed beyond it.
+   */
+  verificationTie: 'ERR_VERIFICATION_TIE',
   /** Strict verification: an output could not be checked (no second orchestrator), so none is delivered. */
   unverifiable: 'ERR_UNVERIFIABLE',
   /**
@@ -108,4 +114,19 @@ export function withMore(error: FramemeshError, more: string, details: Record<st
     details: { ...error.details, ...details },
     ...(peerId === undefined ? {} : { peerId }),
   })
+}
+
+/** The error that ends a session of a blamed peer: found wrong, or (a tie) not found right. */
+export function blameError({ peerId, reason }: Pick<VerificationBlame, 'peerId' | 'reason'>): JobError {
+  return reason === 'tie'
+    ? new JobError(
+        JOB_ERROR_CODES.verificationTie,
+        `${peerId}'s output and another orchestrator's disagreed, and nothing settled which was right; its work moves elsewhere`,
+        { peerId },
+      )
+    : new JobError(
+        JOB_ERROR_CODES.verificationFailed,
+        `${peerId} returned output that another orchestrator with the same model contradicted; its work moves elsewhere`,
+        { peerId },
+      )
 }

@@ -17,7 +17,7 @@ import {
 import { assembleWindows, needsWindows, planWindows } from './frame-windows.js'
 import { framesOf, STAGE_BUFFER, workItems } from './job-input.js'
 import { runInLanes } from './lanes.js'
-import { JobError } from './market-errors.js'
+import { blameError, JobError } from './market-errors.js'
 import {
   allowedPeers,
   forwardVerifierEvents,
@@ -33,7 +33,7 @@ import { mergeVerification } from './mesh-report.js'
 import type { MeshJobEvents, StageSpec } from './mesh-types.js'
 import type { OfferQuery } from './offer.js'
 import { ResultQueue } from './result-queue.js'
-import { maxUncheckedOf, Verifier, verificationFailed } from './verifier.js'
+import { maxUncheckedOf, Verifier } from './verifier.js'
 
 /**
  * Runs every stage of the job at once, each fed by the previous one's outputs through a bounded
@@ -152,7 +152,7 @@ async function runStage(mesh: MeshContext, job: JobContext, r: StageRun): Promis
   const verifiers: Verifier[] = []
   const laneStages: Stage[] = []
   ledger?.onBlamed((blame) => {
-    for (const stage of laneStages) stage.drop(blame.peerId, verificationFailed(blame.peerId))
+    for (const stage of laneStages) stage.drop(blame.peerId, blameError(blame))
   })
   const newVerifier = (): Verifier => {
     const verifier = new Verifier(

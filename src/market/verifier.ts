@@ -6,10 +6,13 @@
  *
  * Who is wrong on a mismatch: a third orchestrator (neither of the two) runs the item; whichever
  * of the two it agrees with is right. Without a third opinion (none available, or it agrees with
- * neither), the peer with less history with us (fewer successful jobs in PeerStats) is blamed,
- * and on a tie the primary, whose frames are then redone elsewhere: a wrong frame delivered costs
- * the buyer more than a frame computed twice. A peer found wrong once is wrong in any later
- * mismatch of the job. The blamed peer is suspended (PeerStats) and dropped from the job.
+ * neither), the peer with less history with us (fewer successful jobs in PeerStats) is blamed. On
+ * a tie neither can be trusted: both leave the job, the primary's frames are redone elsewhere
+ * (a wrong frame delivered costs the buyer more than a frame computed twice), and neither is
+ * suspended beyond the job, since nothing says which one lied. Blaming the primary alone let a
+ * cheating checker knock an honest newcomer out and, with two sellers, take over the job
+ * unchecked. A peer found wrong once is wrong in any later mismatch of the job. A blamed peer
+ * (but for a tie) is suspended (PeerStats) and dropped from the job.
  */
 import { setTimeout as delay } from 'node:timers/promises'
 import type { Frame, TextLine } from '../inference/types.js'
@@ -20,7 +23,7 @@ import type { StageCandidate, StageComponents, StageOptions, StageResult } from 
 import { Stage } from './failover.js'
 import { frameDigest } from './job-protocol.js'
 import type { WorkInput } from './job-work.js'
-import { JOB_ERROR_CODES, JobError } from './market-errors.js'
+import { blameError, JOB_ERROR_CODES, JobError } from './market-errors.js'
 import type { PeerStats } from './peer-stats.js'
 import { ResultQueue } from './result-queue.js'
 import type { Rng } from './rng.js'
@@ -61,8 +64,12 @@ export function checkVerifyOptions(options: VerifyOptions): void {
 export interface VerificationBlame {
   peerId: string
   seq: number
-  /** 'third-opinion': a third orchestrator sided with the other; 'less-history': no third opinion. */
-  reason: 'third-opinion' | 'less-history'
+  /**
+   * 'third-opinion': a third orchestrator sided with the other; 'less-history': no third opinion,
+   * and it has less history with us; 'tie': no third opinion and as much history as the other,
+   * so both are blamed for this job (and neither suspended for it beyond the job).
+   */
+  reason: 'third-opinion' | 'less-history' | 'tie'
   /** The peer it disagreed with. */
   against: string
 }
@@ -116,15 +123,6 @@ export interface VerifierComponents {
 /** Most results of one orchestrator held unchecked (VerifyOptions.maxUnchecked, or its default). */
 export function maxUncheckedOf(options: VerifyOptions): number {
   return Math.max(1, options.maxUnchecked ?? Math.ceil(2 / Math.max(options.share, 0.01)))
-}
-
-/** The error that ends a session of `peerId` once a check found its output wrong. */
-export function verificationFailed(peerId: string): JobError {
-  return new JobError(
-    JOB_ERROR_CODES.verificationFailed,
-    `${peerId} returned output that another orchestrator with the same model contradicted; its work moves elsewhere`,
-    { peerId },
-  )
 }
 
 /** A report of no checks yet. */
@@ -182,7 +180,7 @@ export class Verifier {
     this.#rng = components.rng ?? Math.random
     this.#ledger = components.ledger ?? new BlameLedger()
     // A peer found wrong (here or in another lane) checks nothing more for us.
-    this.#ledger.onBlamed((blame) => this.#checker?.drop(blame.peerId, verificationFailed(blame.peerId)))
+    this.#ledger.onBlamed((blame) => this.#checker?.drop(blame.peerId, blameError(blame)))
     const { signal } = stageOptions
     this.#ended = signal === undefined ? this.#end.signal : AbortSignal.any([signal, this.#end.signal])
   }
@@ -254,6 +252,7 @@ export class Verifier {
     if (match) return { kind: 'ok', correct: second }
     this.#report.mismatches++
     const { wrong, reason, third } = await this.#judge(item, result, second)
+    if (wrong === 'both') return this.#blameBoth(item.seq, result.peerId, second.peerId)
     const [bad, good] = wrong === 'primary' ? [result.peerId, second.peerId] : [second.peerId, result.peerId]
     const blame: VerificationBlame = { peerId: bad, seq: item.seq, reason, against: good }
     const right = wrong === 'primary' ? second : 'frame' in result ? result : third
@@ -282,7 +281,11 @@ export class Verifier {
     item: WorkInput,
     result: Claim,
     second: StageResult,
-  ): Promise<{ wrong: 'primary' | 'checker'; reason: VerificationBlame['reason']; third?: StageResult }> {
+  ): Promise<{
+    wrong: 'primary' | 'checker' | 'both'
+    reason: VerificationBlame['reason']
+    third?: StageResult
+  }> {
     return this.#ledger.oneAtATime(async () => {
       this.#ended.throwIfAborted()
       // Found wrong already (in this job): the other one is right.
@@ -298,11 +301,29 @@ export class Verifier {
         return { wrong: 'primary', reason: 'third-opinion', third } as const
       if (third !== undefined && this.#same(third, result))
         return { wrong: 'checker', reason: 'third-opinion', third } as const
-      // No third opinion: the peer with less history with us; on a tie the primary (its work is redone).
+      // No third opinion: the peer with less history with us; on a tie, both.
       const history = (p: string) => this.#c.stats.get(p)?.successes ?? 0
-      const wrong = history(result.peerId) > history(second.peerId) ? 'checker' : 'primary'
-      return { wrong, reason: 'less-history' } as const
+      const [primary, checker] = [history(result.peerId), history(second.peerId)]
+      if (primary === checker) return { wrong: 'both', reason: 'tie' } as const
+      return { wrong: primary > checker ? 'checker' : 'primary', reason: 'less-history' } as const
     })
+  }
+
+  /** A mismatch nothing settles: both peers leave the job; the primary's work is redone. */
+  #blameBoth(seq: number, primary: string, checker: string): Verdict {
+    const blames: VerificationBlame[] = [
+      { peerId: primary, seq, reason: 'tie', against: checker },
+      { peerId: checker, seq, reason: 'tie', against: primary },
+    ]
+    for (const blame of blames) {
+      if (!this.#ledger.add(blame)) continue
+      this.#report.blamed.push(blame)
+      this.#c.logger?.warn('verification mismatch with no way to tell who is right: both leave the job', {
+        ...blame,
+      })
+      this.events.emit('verify:blamed', blame)
+    }
+    return { kind: 'primary-wrong', blame: blames[0]! }
   }
 
   /** No more checks: ends the check stage and waits for it. */
@@ -359,9 +380,10 @@ export class Verifier {
       )
       stage.events.on('peer:selected', (e) => {
         this.#checkerPeer = e.peerId
-        if (!this.#report.checkers.includes(e.peerId)) this.#report.checkers.push(e.peerId)
       })
       stage.events.on('result', (r) => {
+        // Those that produced check outputs, not every one tried (one may have failed at once).
+        if (!this.#report.checkers.includes(r.peerId)) this.#report.checkers.push(r.peerId)
         this.#waiting.get(r.seq)?.(r)
         this.#waiting.delete(r.seq)
       })

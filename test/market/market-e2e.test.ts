@@ -35,6 +35,7 @@ import {
   startMesh,
   startOrchestrator,
   startPeer,
+  stopNode,
   upscaleThenBlend,
 } from './mesh-fixtures.js'
 
@@ -250,7 +251,7 @@ test('verification catches an orchestrator that returns wrong frames: it is blam
   // Far cheaper than the rest, so it is the job's first choice every time.
   const cheater = await startCheapOrchestrator(t.context, 5, cheatingEngine(market.engine))
   // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => cheater.orchestrator.stop())
+  t.teardown(() => stopNode(cheater))
   const cheaterId = cheater.peer.peerId
   const frames = clip(24)
   const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: frames, verify: { share: 0.1 } })
@@ -286,7 +287,7 @@ test('without a third orchestrator to ask, verification blames the peer with les
   const { market, mesh, orchs } = t.context
   const cheater = await startCheapOrchestrator(t.context, 6, cheatingEngine(market.engine))
   // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => cheater.orchestrator.stop())
+  t.teardown(() => stopNode(cheater))
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   t.true((mesh.stats.get(honest)?.successes ?? 0) > 0, 'the honest peer has worked for us before')
@@ -311,7 +312,7 @@ test('a third opinion refused because we hold too many streams at its orchestrat
   const { market, mesh, orchs } = t.context
   const cheater = await startCheapOrchestrator(t.context, 9, cheatingEngine(market.engine))
   // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => cheater.orchestrator.stop())
+  t.teardown(() => stopNode(cheater))
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   // The only possible third opinion: one job stream per peer, and one of ours is open there.
@@ -320,7 +321,7 @@ test('a third opinion refused because we hold too many streams at its orchestrat
     prices: { [MODEL]: PRICE * 2n },
     maxStreamsPerPeer: 1,
   })
-  t.teardown(() => third.orchestrator.stop())
+  t.teardown(() => stopNode(third))
   const thirdId = third.peer.peerId
   await eventually(() => mesh.offers({ pipeline: 'upscale' }).some((o) => o.peerId === thirdId), {
     timeoutMs: 10_000,
@@ -423,7 +424,7 @@ test('a job whose only checker restarts goes on being checked once it is back: t
   await checker.orchestrator.stop()
   await checker.peer.stop()
   const again = await start(checker.privateKey)
-  t.teardown(() => again.orchestrator.stop())
+  t.teardown(() => stopNode(again))
   gates[0]!.open()
   await eventually(() => delivered === 4, { timeoutMs: 30_000 })
   await eventually(ready, { timeoutMs: 15_000 })
@@ -445,7 +446,7 @@ test('a checker that returns wrong frames is the one blamed, and the job keeps i
   // Dear enough never to be the job's pick, so with two peers allowed it can only be the checker.
   const cheater = await startCheapOrchestrator(t.context, 0, cheatingEngine(market.engine), PRICE * 4n)
   // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => cheater.orchestrator.stop())
+  t.teardown(() => stopNode(cheater))
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   const frames = clip(8)
@@ -578,7 +579,7 @@ test('verification with parallel 2 runs two checked lanes at once: the cheater i
   const { market, mesh } = t.context
   const cheater = await startCheapOrchestrator(t.context, 8, cheatingEngine(market.engine))
   // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => cheater.orchestrator.stop())
+  t.teardown(() => stopNode(cheater))
   const cheaterId = cheater.peer.peerId
   const frames = clip(32)
   const job = mesh.submit({
@@ -901,4 +902,46 @@ test('a workflow stage takes its feed only from the feeder named in its quote: a
     )
   }
   control.abort(new JobError('ERR_ABORTED', 'test over'))
+})
+
+// Last: its two orchestrators end the test unblamed and cheap, and a stopped orchestrator's advert
+// stays in the order book until it expires (adverts are not withdrawn on stop), so any later job
+// would try them first.
+test('a mismatch between two newcomers that nothing settles (no third opinion, the same history) takes both out of the job: the cheating checker cannot knock the honest one out and take over', async (t) => {
+  const { market, mesh } = t.context
+  // Both new to us: cheap and honest (the job's pick), dear and cheating (the only checker).
+  const honest = await startCheapOrchestrator(t.context, 5)
+  t.teardown(() => stopNode(honest))
+  const cheater = await startCheapOrchestrator(t.context, 6, cheatingEngine(market.engine), PRICE * 4n)
+  t.teardown(() => stopNode(cheater))
+  const [honestId, cheaterId] = [honest.peer.peerId, cheater.peer.peerId]
+  // Long enough that the first check is judged while the honest one's session runs (a session
+  // that ends well first would give it the longer history).
+  const frames = clip(40)
+  const job = mesh.submit({
+    pipeline: 'upscale',
+    model: MODEL,
+    input: frames,
+    peers: [honestId, cheaterId],
+    verify: { share: 0.5 },
+  })
+  const blamed: Array<[string, string]> = []
+  job.events.on('verify:blamed', (b) => blamed.push([b.peerId, b.reason]))
+  const delivered: MeshResult[] = []
+  job.events.on('result', (r) => delivered.push(r))
+  const err = await t.throwsAsync(job.done)
+  // Nobody is left to run it: the job says so rather than trust either.
+  t.is((err as JobError).code, 'ERR_NO_OFFERS')
+  t.deepEqual(
+    blamed.sort(),
+    [
+      [honestId, 'tie'],
+      [cheaterId, 'tie'],
+    ].sort(),
+  )
+  for (const r of delivered) {
+    t.true(same(r.frame, await market.engine.upscale(MODEL, frames[r.seq]!)), `frame ${r.seq}`)
+    t.not(r.peerId, cheaterId)
+  }
+  t.false(mesh.stats.isSuspended(honestId), 'a tie suspends nobody beyond the job')
 })

@@ -163,6 +163,16 @@ export async function killOutright(node: OrchestratorNode): Promise<void> {
   await node.peer.stop()
 }
 
+/**
+ * Stops an orchestrator as its operator would: the orchestrator (its jobs told ERR_SHUTTING_DOWN)
+ * and then its peer. The orchestrator alone would leave a node without handlers behind, still
+ * connected and with its advert live, for later tests to pick and fail on.
+ */
+export async function stopNode(node: OrchestratorNode): Promise<void> {
+  await node.orchestrator.stop()
+  await node.peer.stop()
+}
+
 /** An orchestrator on dev account `index`, with its own peer (bootstrapped when given). */
 export async function startOrchestrator(
   market: Market,
