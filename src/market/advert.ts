@@ -256,7 +256,6 @@ export function decodeAdvert(bytes: Uint8Array, maxBytes: number = MAX_MESSAGE_B
   if (pb.slotsTotal > ADVERT_LIMITS.maxSlots || pb.slotsFree > pb.slotsTotal) {
     malformed('free slots must not exceed total slots')
   }
-  if (pb.models.length === 0) malformed('offers no models')
   const seen = new Set<string>()
   const models: ModelOffer[] = pb.models.map((m) => {
     checkString(m.id, 'model id')

@@ -22,6 +22,9 @@ import {
 } from './advert.js'
 import { ADVERT_MIN_INTERVAL_MS, DEFAULT_MAX_EXPIRY_MS } from './advert-validator.js'
 
+/** Longest a stop waits for its withdrawal to be published. */
+const WITHDRAW_TIMEOUT_MS = 2_000
+
 export class AdvertiserConfigError extends FramemeshError {
   constructor(message: string) {
     super('ERR_ADVERTISER_CONFIG', message)
@@ -143,6 +146,42 @@ export class Advertiser {
     clearTimeout(this.#heartbeat)
     this.#debounce = undefined
     this.#heartbeat = undefined
+  }
+
+  /**
+   * Stops, and first publishes an advert that offers nothing (newer than the last, so receivers
+   * drop our offers at once instead of holding them until they expire, up to ttlMs). For a
+   * graceful stop; bounded by WITHDRAW_TIMEOUT_MS, and a failure only means the offers lapse later.
+   */
+  async withdraw(): Promise<void> {
+    const last = this.#current
+    this.stop()
+    await this.#chain
+    if (last === undefined) return
+    try {
+      const wait = this.#lastPublishedAt + ADVERT_MIN_INTERVAL_MS - this.#now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      const now = this.#now()
+      const withdrawal: Advert = {
+        ...last,
+        sequence: Math.max(this.#lastSequence + 1, now * 1000),
+        expiresAt: now + this.#o.ttlMs,
+        models: [],
+        slotsFree: 0,
+      }
+      const bytes = await signAdvert(withdrawal, this.#c.privateKey)
+      this.#lastSequence = withdrawal.sequence
+      // A stop waits for it, so not for long.
+      await abortable(
+        this.#c.publish(ADVERT_TOPIC, bytes),
+        AbortSignal.timeout(Math.min(this.#o.publishTimeoutMs, WITHDRAW_TIMEOUT_MS)),
+        'publishing the withdrawal',
+      )
+      this.#current = withdrawal
+      this.#logger.info('offers withdrawn', { sequence: withdrawal.sequence })
+    } catch (err) {
+      this.#logger.warn('could not withdraw the offers; they lapse when the last advert expires', { err })
+    }
   }
 
   /** Something in the advert changed (a model warmed, capacity moved, a price): republish soon. */

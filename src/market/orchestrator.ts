@@ -187,6 +187,8 @@ export async function createOrchestrator(
     async stop() {
       if (stopped) return
       stopped = true
+      // Buyers drop our offers now rather than pick us until the advert expires.
+      await advertiser?.withdraw()
       for (const entry of table) await peer.unhandle(entry.protocol).catch(() => {})
       // Running jobs are told, so their broadcasters fail over at once instead of waiting for a stall.
       jobs.closeAll(

@@ -164,7 +164,6 @@ test('a signed advert with a broken field is rejected with ERR_ADVERT_MALFORMED'
   const seller = await makeSeller()
   const cases = [
     { slotsFree: 5, slotsTotal: 4 },
-    { models: [] },
     { models: [model(), model()] },
     { models: [model({ sha256: 'ab' })] },
     { models: [model({ pipeline: 'teleport' as never })] },

@@ -2,6 +2,7 @@ import test from 'ava'
 import type { ModelStatus } from '../../src/inference/types.js'
 import { ADVERT_RATE, AdvertValidator } from '../../src/market/advert-validator.js'
 import { Advertiser, type AdvertiserOptions } from '../../src/market/advertiser.js'
+import { OrderBook } from '../../src/market/order-book.js'
 import { ADVERT_TOPIC } from '../../src/peer/protocols.js'
 import { makeSeller, type Seller } from './fixtures.js'
 
@@ -76,6 +77,34 @@ test('the first advert carries only priced, usable models with warm state, sha25
     slotsTotal: 2,
     paymentAddress: h.seller.wallet.address.toLowerCase(),
   })
+})
+
+test('withdrawing publishes a newer advert that offers nothing: an order book holding the last advert drops every offer of the peer at once', async (t) => {
+  const h = await harness()
+  await h.advertiser.start()
+  const validator = new AdvertValidator()
+  const book = new OrderBook()
+  t.teardown(() => book.stop())
+  const applyAll = async () => {
+    for (const bytes of h.sent.splice(0)) {
+      const result = await validator.validate(bytes, h.seller.peerId)
+      if (!result.ok) return t.fail(result.message)
+      book.apply(result.advert)
+    }
+  }
+  await applyAll()
+  t.is(book.query().length, 2)
+  const removed: string[] = []
+  book.events.on('offer:removed', (e) => removed.push(`${e.offer.modelId} ${e.reason}`))
+  await h.advertiser.withdraw()
+  t.is(h.sent.length, 1)
+  await applyAll()
+  t.deepEqual(book.query(), [])
+  t.deepEqual(removed.sort(), ['esrgan withdrawn', 'rife withdrawn'])
+  // Stopped for good: no heartbeat or change brings the offers back.
+  h.advertiser.changed()
+  t.is(await h.advertiser.publishNow(), undefined)
+  t.is(h.sent.length, 0)
 })
 
 test('a burst of changes sends one advert after the debounce', async (t) => {

@@ -904,9 +904,24 @@ test('a workflow stage takes its feed only from the feeder named in its quote: a
   control.abort(new JobError('ERR_ABORTED', 'test over'))
 })
 
-// Last: its two orchestrators end the test unblamed and cheap, and a stopped orchestrator's advert
-// stays in the order book until it expires (adverts are not withdrawn on stop), so any later job
-// would try them first.
+test('an orchestrator that stops withdraws its offers: the broadcaster’s order book drops them within moments, not when the advert expires', async (t) => {
+  const { mesh } = t.context
+  const node = await startCheapOrchestrator(t.context, 5)
+  const id = node.peer.peerId
+  const removed: string[] = []
+  const off = mesh.orderBook.events.on('offer:removed', (e) => {
+    if (e.offer.peerId === id) removed.push(e.reason)
+  })
+  t.teardown(off)
+  const stopping = performance.now()
+  await stopNode(node)
+  await eventually(() => mesh.offers().every((o) => o.peerId !== id), { timeoutMs: 5_000 })
+  t.log(`offers gone ${Math.round(performance.now() - stopping)} ms after the stop began`)
+  t.deepEqual(removed, ['withdrawn'])
+})
+
+// Last: its two orchestrators end the test unblamed and cheap, so any later job would try them
+// first if their withdrawal (on stop) were missed.
 test('a mismatch between two newcomers that nothing settles (no third opinion, the same history) takes both out of the job: the cheating checker cannot knock the honest one out and take over', async (t) => {
   const { market, mesh } = t.context
   // Both new to us: cheap and honest (the job's pick), dear and cheating (the only checker).
