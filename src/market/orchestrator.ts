@@ -187,8 +187,6 @@ export async function createOrchestrator(
     async stop() {
       if (stopped) return
       stopped = true
-      // Buyers drop our offers now rather than pick us until the advert expires.
-      await advertiser?.withdraw()
       for (const entry of table) await peer.unhandle(entry.protocol).catch(() => {})
       // Running jobs are told, so their broadcasters fail over at once instead of waiting for a stall.
       jobs.closeAll(
@@ -197,6 +195,8 @@ export async function createOrchestrator(
           'the orchestrator is shutting down; send the rest elsewhere',
         ),
       )
+      // Then buyers drop our offers rather than pick us until the advert expires.
+      await advertiser?.withdraw()
       for (const stop of stops.reverse()) await stop()
     },
   }
