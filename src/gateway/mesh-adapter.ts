@@ -78,7 +78,7 @@ function runJob(
     collect: false,
     signal,
     ...(parallel === undefined ? {} : { parallel }),
-    ...(verify === undefined ? {} : { verify: { share: verify.share, strict: verify.strict } }),
+    ...(verify === undefined ? {} : { verify }),
   })
 
   // The job's own event stream, in the port's words; it ends when the job does.

@@ -159,25 +159,17 @@ export class Advertiser {
     await this.#chain
     if (last === undefined) return
     try {
-      const wait = this.#lastPublishedAt + ADVERT_MIN_INTERVAL_MS - this.#now()
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      await this.#paced()
       const now = this.#now()
       const withdrawal: Advert = {
         ...last,
-        sequence: Math.max(this.#lastSequence + 1, now * 1000),
+        sequence: this.#nextSequence(now),
         expiresAt: now + this.#o.ttlMs,
         models: [],
         slotsFree: 0,
       }
-      const bytes = await signAdvert(withdrawal, this.#c.privateKey)
-      this.#lastSequence = withdrawal.sequence
       // A stop waits for it, so not for long.
-      await abortable(
-        this.#c.publish(ADVERT_TOPIC, bytes),
-        AbortSignal.timeout(Math.min(this.#o.publishTimeoutMs, WITHDRAW_TIMEOUT_MS)),
-        'publishing the withdrawal',
-      )
-      this.#current = withdrawal
+      await this.#send(withdrawal, Math.min(this.#o.publishTimeoutMs, WITHDRAW_TIMEOUT_MS), 'the withdrawal')
       this.#logger.info('offers withdrawn', { sequence: withdrawal.sequence })
     } catch (err) {
       this.#logger.warn('could not withdraw the offers; they lapse when the last advert expires', { err })
@@ -228,14 +220,10 @@ export class Advertiser {
     }
     if (models.length === 0) return undefined
     const now = this.#now()
-    // Sequences follow the clock in microsecond steps, so they keep rising across restarts without
-    // being stored (a burst would need 1000 adverts in a millisecond to run ahead of the clock).
-    // now * 1000 stays an exact integer until the year 2255.
-    const sequence = Math.max(this.#lastSequence + 1, now * 1000)
     const { free, total } = this.#c.capacity()
     return {
       peerId: this.#c.peerId,
-      sequence,
+      sequence: this.#nextSequence(now),
       expiresAt: now + this.#o.ttlMs,
       ...this.#binding,
       models,
@@ -247,10 +235,40 @@ export class Advertiser {
     }
   }
 
-  async #publish(): Promise<Advert | undefined> {
-    // Receivers drop a peer's adverts that come faster than ADVERT_RATE allows: keep under it.
+  /**
+   * Sequences follow the clock in microsecond steps, so they keep rising across restarts without
+   * being stored (a burst would need 1000 adverts in a millisecond to run ahead of the clock).
+   * now * 1000 stays an exact integer until the year 2255.
+   */
+  #nextSequence(now: number): number {
+    return Math.max(this.#lastSequence + 1, now * 1000)
+  }
+
+  /** Receivers drop a peer's adverts that come faster than ADVERT_RATE allows: keep under it. */
+  async #paced(): Promise<void> {
     const wait = this.#lastPublishedAt + ADVERT_MIN_INTERVAL_MS - this.#now()
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+  }
+
+  /** Signs and publishes `advert`, which becomes the current one; `what` names it in a timeout. */
+  async #send(
+    advert: Advert,
+    timeoutMs: number,
+    what: string,
+  ): Promise<{ bytes: number; recipients: number }> {
+    const bytes = await signAdvert(advert, this.#c.privateKey)
+    this.#lastSequence = advert.sequence
+    const { recipients } = await abortable(
+      this.#c.publish(ADVERT_TOPIC, bytes),
+      AbortSignal.timeout(timeoutMs),
+      `publishing ${what}`,
+    )
+    this.#current = advert
+    return { bytes: bytes.byteLength, recipients }
+  }
+
+  async #publish(): Promise<Advert | undefined> {
+    await this.#paced()
     if (!this.#running) return undefined
     this.#lastPublishedAt = this.#now()
     this.#armHeartbeat()
@@ -262,20 +280,9 @@ export class Advertiser {
         })
         return undefined
       }
-      const bytes = await signAdvert(advert, this.#c.privateKey)
-      this.#lastSequence = advert.sequence
-      const { recipients } = await abortable(
-        this.#c.publish(ADVERT_TOPIC, bytes),
-        AbortSignal.timeout(this.#o.publishTimeoutMs),
-        'publishing the advert',
-      )
-      this.#current = advert
-      this.#logger.debug('advert published', {
-        sequence: advert.sequence,
-        bytes: bytes.byteLength,
-        recipients,
-      })
-      this.events.emit('advert:published', { advert, bytes: bytes.byteLength, recipients })
+      const { bytes, recipients } = await this.#send(advert, this.#o.publishTimeoutMs, 'the advert')
+      this.#logger.debug('advert published', { sequence: advert.sequence, bytes, recipients })
+      this.events.emit('advert:published', { advert, bytes, recipients })
       return advert
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err))

@@ -326,12 +326,18 @@ export class Stage {
       resent += fresh.length
       return fresh.length
     }
-    const blamed = (peerId: string, reason: VerificationBlame['reason']) => {
+    /** Lets go of what `peerId` made and is held for checks: it is redone, and no check of it waits. */
+    const forget = (peerId: string) => {
       const list = held.get(peerId) ?? []
       held.delete(peerId)
       unchecked.delete(peerId)
-      excluded.add(peerId)
       requeue(list.map((h) => h.item))
+    }
+    // Dropped from outside (found wrong by another lane's checks): what it made is redone too.
+    this.#forget = forget
+    const blamed = (peerId: string, reason: VerificationBlame['reason']) => {
+      forget(peerId)
+      excluded.add(peerId)
       if (this.#current?.peerId === peerId) {
         this.#current.session.abort(blameError({ peerId, reason }))
       }
@@ -347,14 +353,6 @@ export class Stage {
         this.#current?.session.abort(unverifiable)
       }
       return true
-    }
-    // Dropped from outside (found wrong by another lane's checks): what it made is redone too, and
-    // nothing waits for a check of it that would never come.
-    this.#forget = (peerId) => {
-      const list = held.get(peerId) ?? []
-      held.delete(peerId)
-      unchecked.delete(peerId)
-      requeue(list.map((h) => h.item))
     }
     const startCheck = (peerId: string, h: Held) => {
       unchecked.set(peerId, 0)

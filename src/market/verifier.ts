@@ -261,14 +261,26 @@ export class Verifier {
       blame,
       ...(right === undefined ? {} : { correct: right }),
     }
-    // Checks already under way (here or in another lane) may catch the same peer again: it is
-    // blamed (and reported) once.
-    if (!this.#ledger.add(blame)) return verdict
-    this.#report.blamed.push(blame)
-    this.#c.stats.recordMisbehaviour(bad)
-    this.#c.logger?.warn('verification mismatch: peer blamed', { ...blame })
-    this.events.emit('verify:blamed', blame)
+    this.#record(blame)
     return verdict
+  }
+
+  /**
+   * Records a blame, once per peer: checks already under way (here or in another lane) may catch
+   * the same peer again. Being found wrong suspends a peer mesh-wide; a tie does not.
+   */
+  #record(blame: VerificationBlame): void {
+    if (!this.#ledger.add(blame)) return
+    this.#report.blamed.push(blame)
+    if (blame.reason === 'tie') {
+      this.#c.logger?.warn('verification mismatch with no way to tell who is right: both leave the job', {
+        ...blame,
+      })
+    } else {
+      this.#c.stats.recordMisbehaviour(blame.peerId)
+      this.#c.logger?.warn('verification mismatch: peer blamed', { ...blame })
+    }
+    this.events.emit('verify:blamed', blame)
   }
 
   /**
@@ -315,14 +327,7 @@ export class Verifier {
       { peerId: primary, seq, reason: 'tie', against: checker },
       { peerId: checker, seq, reason: 'tie', against: primary },
     ]
-    for (const blame of blames) {
-      if (!this.#ledger.add(blame)) continue
-      this.#report.blamed.push(blame)
-      this.#c.logger?.warn('verification mismatch with no way to tell who is right: both leave the job', {
-        ...blame,
-      })
-      this.events.emit('verify:blamed', blame)
-    }
+    for (const blame of blames) this.#record(blame)
     return { kind: 'primary-wrong', blame: blames[0]! }
   }
 
@@ -334,8 +339,9 @@ export class Verifier {
 
   /** Stops the check stage at once (the job failed or was cancelled). */
   abort(): void {
-    this.#end.abort(new JobError('ERR_ABORTED', 'the job ended'))
-    this.#checkerInput?.fail(new JobError('ERR_ABORTED', 'the job ended'))
+    const ended = new JobError('ERR_ABORTED', 'the job ended')
+    this.#end.abort(ended)
+    this.#checkerInput?.fail(ended)
     for (const resolve of this.#waiting.values()) resolve(undefined)
     this.#waiting.clear()
   }

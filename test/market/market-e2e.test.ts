@@ -1,7 +1,7 @@
 // The issue's market on loopback: a bootstrap node, three orchestrators at different prices (each
 // serving upscale, interpolate and OCR) and one broadcaster, with real models and real tickets on
 // a dev chain. Streams results with back-pressure, reads text over the mesh, spreads jobs.
-import anyTest, { type TestFn } from 'ava'
+import anyTest, { type ExecutionContext, type TestFn } from 'ava'
 import type { BootstrapNode } from '../../bootstrap/index.js'
 import { openOcrPipeline } from '../../src/inference/pipelines/ocr-models.js'
 import type { Frame } from '../../src/inference/types.js'
@@ -226,11 +226,12 @@ test('selection prefers the cheap orchestrator but spreads jobs over the others'
  * is in and the broadcaster has learnt its address (discovery), so it can be dialled.
  */
 async function startCheapOrchestrator(
-  ctx: Ctx,
+  t: ExecutionContext<Ctx>,
   account: number,
   engine?: WorkEngine,
   price = PRICE / 10n,
 ): Promise<OrchestratorNode> {
+  const ctx = t.context
   const node = await startOrchestrator(ctx.market, account, {
     bootstrap: ctx.bootstrap.multiaddrs,
     prices: { [MODEL]: price },
@@ -243,15 +244,15 @@ async function startCheapOrchestrator(
       ctx.buyer.libp2p.getConnections().some((c) => c.remotePeer.toString() === id),
     { timeoutMs: 10_000 },
   )
+  // Stopped however the test ends: a cheater left running would spoil the tests after it.
+  t.teardown(() => stopNode(node))
   return node
 }
 
 test('verification catches an orchestrator that returns wrong frames: it is blamed by a third opinion, suspended, and the job completes with correct frames', async (t) => {
   const { market, mesh } = t.context
   // Far cheaper than the rest, so it is the job's first choice every time.
-  const cheater = await startCheapOrchestrator(t.context, 5, cheatingEngine(market.engine))
-  // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => stopNode(cheater))
+  const cheater = await startCheapOrchestrator(t, 5, cheatingEngine(market.engine))
   const cheaterId = cheater.peer.peerId
   const frames = clip(24)
   const job = mesh.submit({ pipeline: 'upscale', model: MODEL, input: frames, verify: { share: 0.1 } })
@@ -285,9 +286,7 @@ test('verification catches an orchestrator that returns wrong frames: it is blam
 
 test('without a third orchestrator to ask, verification blames the peer with less history', async (t) => {
   const { market, mesh, orchs } = t.context
-  const cheater = await startCheapOrchestrator(t.context, 6, cheatingEngine(market.engine))
-  // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => stopNode(cheater))
+  const cheater = await startCheapOrchestrator(t, 6, cheatingEngine(market.engine))
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   t.true((mesh.stats.get(honest)?.successes ?? 0) > 0, 'the honest peer has worked for us before')
@@ -310,9 +309,7 @@ test('without a third orchestrator to ask, verification blames the peer with les
 
 test('a third opinion refused because we hold too many streams at its orchestrator is asked again, not replaced by blame on history', async (t) => {
   const { market, mesh, orchs } = t.context
-  const cheater = await startCheapOrchestrator(t.context, 9, cheatingEngine(market.engine))
-  // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => stopNode(cheater))
+  const cheater = await startCheapOrchestrator(t, 9, cheatingEngine(market.engine))
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   // The only possible third opinion: one job stream per peer, and one of ours is open there.
@@ -444,9 +441,7 @@ test('a job whose only checker restarts goes on being checked once it is back: t
 test('a checker that returns wrong frames is the one blamed, and the job keeps its correct frames', async (t) => {
   const { market, mesh, orchs } = t.context
   // Dear enough never to be the job's pick, so with two peers allowed it can only be the checker.
-  const cheater = await startCheapOrchestrator(t.context, 0, cheatingEngine(market.engine), PRICE * 4n)
-  // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => stopNode(cheater))
+  const cheater = await startCheapOrchestrator(t, 0, cheatingEngine(market.engine), PRICE * 4n)
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   const frames = clip(8)
@@ -577,9 +572,7 @@ test('verify options a check could not use are refused at submit with ERR_BAD_VE
 
 test('verification with parallel 2 runs two checked lanes at once: the cheater is caught by a third opinion and none of its frames is delivered', async (t) => {
   const { market, mesh } = t.context
-  const cheater = await startCheapOrchestrator(t.context, 8, cheatingEngine(market.engine))
-  // Stopped however the test ends: a cheater left running would spoil the tests after it.
-  t.teardown(() => stopNode(cheater))
+  const cheater = await startCheapOrchestrator(t, 8, cheatingEngine(market.engine))
   const cheaterId = cheater.peer.peerId
   const frames = clip(32)
   const job = mesh.submit({
@@ -763,7 +756,7 @@ test('when the last stage of a direct workflow stops mid-job, only that stage is
 test('when the first stage of a direct workflow stops mid-job, only that stage is replaced and the frames keep flowing directly: every frame once, in order, identical', async (t) => {
   const { market, mesh, orchs } = t.context
   // A cheap extra orchestrator: always the first stage's pick, so the test knows whom to stop.
-  const first = await startCheapOrchestrator(t.context, 7)
+  const first = await startCheapOrchestrator(t, 7)
   const firstId = first.peer.peerId
   const frames = clip(24)
   const running = orchs.map((o) => o.peer.peerId).filter((p) => !t.context.stopped.has(p))
@@ -906,7 +899,7 @@ test('a workflow stage takes its feed only from the feeder named in its quote: a
 
 test('an orchestrator that stops withdraws its offers: the broadcaster’s order book drops them within moments, not when the advert expires', async (t) => {
   const { mesh } = t.context
-  const node = await startCheapOrchestrator(t.context, 5)
+  const node = await startCheapOrchestrator(t, 5)
   const id = node.peer.peerId
   const removed: string[] = []
   const off = mesh.orderBook.events.on('offer:removed', (e) => {
@@ -925,10 +918,8 @@ test('an orchestrator that stops withdraws its offers: the broadcaster’s order
 test('a mismatch between two newcomers that nothing settles (no third opinion, the same history) takes both out of the job: the cheating checker cannot knock the honest one out and take over', async (t) => {
   const { market, mesh } = t.context
   // Both new to us: cheap and honest (the job's pick), dear and cheating (the only checker).
-  const honest = await startCheapOrchestrator(t.context, 5)
-  t.teardown(() => stopNode(honest))
-  const cheater = await startCheapOrchestrator(t.context, 6, cheatingEngine(market.engine), PRICE * 4n)
-  t.teardown(() => stopNode(cheater))
+  const honest = await startCheapOrchestrator(t, 5)
+  const cheater = await startCheapOrchestrator(t, 6, cheatingEngine(market.engine), PRICE * 4n)
   const [honestId, cheaterId] = [honest.peer.peerId, cheater.peer.peerId]
   // Long enough that the first check is judged while the honest one's session runs (a session
   // that ends well first would give it the longer history).
