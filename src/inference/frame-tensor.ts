@@ -15,7 +15,7 @@ export interface Region {
 }
 
 /** Whether a model input or output is exactly a frame's bytes: uint8, NHWC, values 0–255. */
-function isFrameBytes(spec: TensorSpec): boolean {
+export function isFrameBytes(spec: TensorSpec): boolean {
   const range = spec.range
   return (
     spec.dtype === 'uint8' &&

@@ -61,6 +61,15 @@ test('a manifest with a bad field is refused with ERR_MANIFEST_INVALID naming th
   t.deepEqual(parseManifest(JSON.parse(JSON.stringify(good))), good)
 })
 
+test('tensor names come out of a parsed manifest exactly as written, however unusual', (t) => {
+  const good = upscaleManifest('m', 2)
+  // ONNX exporters write names like "input:0", "0" or "__proto__"; the parser keeps each one as the key V8 uses.
+  for (const name of ['input:0', '0', '__proto__', 'x y', 'ünïcode']) {
+    const json = JSON.parse(JSON.stringify({ ...good, inputs: [{ ...good.inputs[0], name }] }))
+    t.is(parseManifest(json).inputs[0]?.name, name)
+  }
+})
+
 test('a good bring-your-own model is accepted, copied into the models directory with its sha256 recorded', async (t) => {
   const modelsDir = await tempDir()
   const registry = createModelRegistry({}, { modelsDir })

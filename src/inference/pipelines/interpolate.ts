@@ -4,7 +4,7 @@
  */
 import * as ort from 'onnxruntime-node'
 import { FrameInvalidError, InferenceFailedError, InputInvalidError } from '../errors.js'
-import { frameToTensor, tensorToFrame } from '../frame-tensor.js'
+import { frameToTensor, isFrameBytes, tensorToFrame } from '../frame-tensor.js'
 import type { Feeds } from '../session.js'
 import type { Frame, ModelManifest } from '../types.js'
 import type { RunnableModel } from './upscale.js'
@@ -40,12 +40,15 @@ export function startInterpolation(
   t: number,
   positions?: PositionTensors,
 ): Promise<Feeds> {
-  const [in0, in1, inT] = model.manifest.inputs
+  const inputs = model.manifest.inputs
+  const in0 = inputs[0]
+  const in1 = inputs[1]
+  const inT = inputs[2]
   // A model that takes frame bytes gets the caller's frames as they are (no copy); converted
   // tensors are fresh and nobody else holds them, so a worker session may take their buffers.
-  const first = frameToTensor(a, in0, undefined, { share: true })
-  const second = frameToTensor(b, in1, undefined, { share: true })
-  const shared = first.data === a.data || second.data === b.data
+  const first = frameToTensor(a, in0, undefined, SHARE)
+  const second = frameToTensor(b, in1, undefined, SHARE)
+  const shared = isFrameBytes(in0) || isFrameBytes(in1)
   // Inputs handed away (transferInputs) are detached afterwards, so only a run that keeps its
   // inputs may use a cached position tensor.
   const position =
@@ -75,6 +78,7 @@ export function interpolationResult(manifest: ModelManifest, a: Frame, result: F
 }
 
 const TRANSFER_INPUTS = { transferInputs: true } as const
+const SHARE = { share: true } as const
 
 /** t as the model declares it, free dims as 1: [1], [1,1,1,1] or [] all carry one value. */
 function positionTensor(t: number, rank: number): ort.Tensor {
