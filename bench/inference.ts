@@ -506,6 +506,36 @@ async function main(): Promise<void> {
     "direct from frames: the direct call as an app holding frames makes it (tensors over each call's\n" +
       'frames, the output read back as a frame), in the same rounds; direct makes its tensors once.',
   )
+  printGoal(rows)
+}
+
+/** The goal's ratios alone, a row each, narrow enough for a terminal; the table above has the rest. */
+function printGoal(rows: Array<Record<string, string | number>>): void {
+  const GOAL = 1.03
+  const mark = (v: string | number | undefined) => {
+    const n = Number(v)
+    return v === undefined || v === '-' || !Number.isFinite(n)
+      ? '-'
+      : `${n.toFixed(3)}${n < GOAL ? '' : ' !'}`
+  }
+  console.log(
+    `\ngoal: the engine's overhead under ${Math.round((GOAL - 1) * 100)} % at ≥ 128² (ratios below; "!" marks one at or over ${GOAL}).` +
+      '\nmain rows: the engine itself, against the direct call with tensors made once and against the one from frames;' +
+      '\nworker rows: against onnxruntime called in a thread of its own (the hand-off any app offloading a model pays).',
+  )
+  console.table(
+    rows.map((r) => ({
+      pipeline: r.pipeline,
+      size: r.size,
+      'runs on': r['runs on'],
+      'engine ms': r['engine ms/frame'],
+      'direct ms': r['direct ms/frame'],
+      'engine / direct': mark(r['engine / direct']),
+      'engine / from frames': mark(r['engine / direct from frames (paired)']),
+      'engine / in a thread': mark(r['engine / direct in a thread (paired)']),
+      'engine / its ORT run': mark(r['engine / its ORT run']),
+    })),
+  )
 }
 
 await main()
