@@ -30,7 +30,11 @@
  * alternate calls, i.e. without switching between the engine's session and the direct one on
  * every call; noisier, since each block meets the machine's load alone).
  *
- *   npm run bench:inference   (BENCH_SECONDS=n per row, default 3; BENCH_MIN_RUNS=n, default 9;
+ * The paired calls run on BENCH_SESSION_SETS sets of sessions in turn (default 3), each set an
+ * engine and direct sessions opened afresh, so that no ratio rests on the luck of one pair of
+ * sessions (see SESSION_SETS); the table gives each set's ratio beside the pooled one.
+ *
+ *   npm run bench:inference   (BENCH_SECONDS=n per row and set, default 3; BENCH_MIN_RUNS=n, default 9;
  *                              BENCH_ONLY=<model id part>, e.g. blend;
  *                              BENCH_RUN_ON=main|worker|auto: one placement only)
  */
@@ -63,6 +67,16 @@ const PLACEMENTS: Placement[] = (['main', 'worker', 'auto'] as const).includes(
   ? [process.env.BENCH_RUN_ON as Placement]
   : ['main', 'auto']
 const INTRA_OP_THREADS = 2
+/**
+ * Sets of sessions each row's paired calls run on, one after another, each set with an engine and
+ * direct sessions opened afresh: two sessions opened alike run apart by up to ~2 % for blend at
+ * 128² (five in one process: 0.983–1.009 of the first), the luck of one pair of sessions that a
+ * single set leaves in the ratio. The row's ratios are over the pairs of all sets, beside the
+ * spread of the sets' own. BENCH_SESSION_SETS=n, default 3.
+ */
+/** Untimed paired rounds before each set's timed ones (see pairedTimes). BENCH_WARM_UP_MS, default 500. */
+const WARM_UP_MS = Number(process.env.BENCH_WARM_UP_MS ?? 500)
+const SESSION_SETS = Math.max(1, Number(process.env.BENCH_SESSION_SETS ?? 3))
 
 interface Case {
   modelId: string
@@ -267,7 +281,18 @@ async function measureRow(
       ? await openDirectThread(modelPath, placed.factory.sessionOptions)
       : undefined
   try {
-    const paired = await pairedTimes(c, engine, session, input, placed.runsOn(), inThread, fromFrames)
+    const first = await pairedTimes(c, engine, session, input, placed.runsOn(), inThread, fromFrames)
+    const sets = [first]
+    // Later sets are placed where the first one's engine ran ('auto' decides by timing, which
+    // could go the other way on a busy machine).
+    const placement = placed.runsOn() as 'main' | 'worker'
+    for (let k = 1; k < SESSION_SETS; k++) sets.push(await freshSessionSet(c, placement, input, makeEngine))
+    const paired = {
+      engine: sets.flatMap((x) => x.engine),
+      direct: sets.flatMap((x) => x.direct),
+      inThread: sets.flatMap((x) => x.inThread),
+      fromFrames: sets.flatMap((x) => x.fromFrames),
+    }
     const d = median(paired.direct)
     const fps = await blockFps(c, engine, session, input, placed.factory.defaultConcurrency ?? 1, d)
     const inside = await insideRatio(c, runOn, input, makeEngine)
@@ -283,6 +308,8 @@ async function measureRow(
       // Each engine run is paired with the direct run right after it; the median of the pair
       // ratios is robust to slow drift and to other processes sharing the CPU.
       'engine / direct': ratioOrDash(paired.engine, paired.direct),
+      // Each set's own median: how far the luck of one set of sessions moves the ratio.
+      'engine / direct, per session set': spread(sets.map((x) => ratioOrDash(x.engine, x.direct))),
       // Against the same call made directly in a thread of its own: what the engine adds to any
       // hand-off to a thread (and the hand-off's own cost: direct in a thread / direct).
       'engine / direct in a thread (paired)': ratioOrDash(paired.engine, paired.inThread),
@@ -296,6 +323,9 @@ async function measureRow(
       // A caller holding frames, not tensors, makes tensors of each call's frames and reads the
       // output back as a frame: the engine against that direct call, and that call's own cost.
       'engine / direct from frames (paired)': ratioOrDash(paired.engine, paired.fromFrames),
+      'engine / direct from frames, per session set': spread(
+        sets.map((x) => ratioOrDash(x.engine, x.fromFrames)),
+      ),
       'direct from frames / direct (paired)': ratioOrDash(paired.fromFrames, paired.direct),
       'cold→first ms (engine)': engineCold.toFixed(0),
       'cold→first ms (direct)': directCold.toFixed(0),
@@ -309,6 +339,42 @@ async function measureRow(
     await session.release()
     await engine.close()
   }
+}
+
+/** Paired times on an engine and direct sessions all opened for them, released afterwards. */
+async function freshSessionSet(
+  c: Case,
+  runOn: 'main' | 'worker',
+  input: Inputs,
+  makeEngine: (factory: SessionFactory) => Promise<InferenceEngine>,
+): Promise<Awaited<ReturnType<typeof pairedTimes>>> {
+  const placed = benchSessions(runOn)
+  const engine = await makeEngine(placed.factory)
+  await c.engine(engine, input.a, input.b, input.feeds)
+  const modelPath = engine.registry.get(c.modelId).modelPath
+  const open = () => ort.InferenceSession.create(modelPath, placed.factory.sessionOptions)
+  const session = await open()
+  const fromFrames = c.fromFrames === undefined ? undefined : { call: c.fromFrames, session: await open() }
+  const inThread =
+    runOn === 'worker' ? await openDirectThread(modelPath, placed.factory.sessionOptions) : undefined
+  try {
+    await session.run(input.feeds)
+    return await pairedTimes(c, engine, session, input, runOn, inThread, fromFrames)
+  } finally {
+    await inThread?.close()
+    await fromFrames?.session.release()
+    await session.release()
+    await engine.close()
+  }
+}
+
+/** "low–high" of ratios printed by ratioOrDash; '-' when there are none. */
+function spread(ratios: string[]): string {
+  const xs = ratios.filter((r) => r !== '-').map(Number)
+  if (xs.length === 0) return '-'
+  const lo = Math.min(...xs).toFixed(3)
+  const hi = Math.max(...xs).toFixed(3)
+  return lo === hi ? lo : `${lo}–${hi}`
 }
 
 /** Median of the paired ratios xs[i] / ys[i]; '-' when there is no pair (no thread on a main row, no call from frames for OCR). */
@@ -388,6 +454,13 @@ async function pairedTimes(
     calls.push(() => timed(times.fromFrames, () => fromFrames.call(fromFrames.session, a, b)))
   // Every order in turn, so each kind of call follows each other kind equally often.
   const orders = permutations(calls)
+  // Untimed rounds first (WARM_UP_MS), so that neither side is timed while V8 still compiles its
+  // code or onnxruntime settles its session; their times are dropped.
+  const warmUpEnd = performance.now() + WARM_UP_MS
+  for (let round = 0; performance.now() < warmUpEnd || round < 2; round++) {
+    for (const call of orders[round % orders.length]!) await call()
+  }
+  for (const list of Object.values(times)) list.length = 0
   const end = performance.now() + SECONDS * 1000
   for (let round = 0; performance.now() < end || times.engine.length < MIN_RUNS; round++) {
     for (const call of orders[round % orders.length]!) await call()
@@ -531,7 +604,9 @@ function printGoal(rows: Array<Record<string, string | number>>): void {
       'engine ms': r['engine ms/frame'],
       'direct ms': r['direct ms/frame'],
       'engine / direct': mark(r['engine / direct']),
+      'per session set': r['engine / direct, per session set'],
       'engine / from frames': mark(r['engine / direct from frames (paired)']),
+      'per set ': r['engine / direct from frames, per session set'],
       'engine / in a thread': mark(r['engine / direct in a thread (paired)']),
       'engine / its ORT run': mark(r['engine / its ORT run']),
     })),
