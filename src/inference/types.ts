@@ -61,6 +61,7 @@ export interface ModelStatus {
   sha256: string
   /** Estimated resident bytes when warm (what the memory budget counts). */
   bytes: number
+  /** When the model was loaded or a use of it last ended (ms since the epoch); absent when not loaded. */
   lastUsed?: number
   error?: string
 }

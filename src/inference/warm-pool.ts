@@ -308,8 +308,8 @@ export function createWarmPool<T>(components: WarmPoolComponents<T>, options: Wa
   const leaseOf = (entry: Entry<T>): Lease<T> => {
     // A running idle countdown stays: it finds the model in use, or used too recently, and waits on.
     // No clock read here: lastUsed is when a use ended (giveBack), and a model in use is never
-    // idle, so the recency order (useSeq) is all a lease needs; for blend (~50 µs a run) the
-    // clock read was a measurable share of the engine's work.
+    // idle, so the recency order (useSeq) is all a lease needs (for blend, ~50 µs a run, every
+    // step of the engine's path counts).
     entry.inUse++
     entry.useSeq = ++seq
     return new PoolLease(entry, giveBack)
