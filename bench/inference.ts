@@ -280,8 +280,21 @@ async function measureRow(
     placed.runsOn() === 'worker'
       ? await openDirectThread(modelPath, placed.factory.sessionOptions)
       : undefined
+  const closeFirstSet = async () => {
+    await inThread?.close()
+    await fromFrames?.session.release()
+    await session.release()
+    await engine.close()
+  }
+  let firstSetOpen = true
   try {
     const first = await pairedTimes(c, engine, session, input, placed.runsOn(), inThread, fromFrames)
+    const concurrency = placed.factory.defaultConcurrency ?? 1
+    const fps = await blockFps(c, engine, session, input, concurrency, median(first.direct))
+    // One set of sessions open at a time, so that peak RSS is not three sets' worth.
+    firstSetOpen = false
+    await closeFirstSet()
+    const inside = await insideRatio(c, runOn, input, makeEngine)
     const sets = [first]
     // Later sets are placed where the first one's engine ran ('auto' decides by timing, which
     // could go the other way on a busy machine).
@@ -294,8 +307,6 @@ async function measureRow(
       fromFrames: sets.flatMap((x) => x.fromFrames),
     }
     const d = median(paired.direct)
-    const fps = await blockFps(c, engine, session, input, placed.factory.defaultConcurrency ?? 1, d)
-    const inside = await insideRatio(c, runOn, input, makeEngine)
     const e = median(paired.engine)
     return {
       pipeline: c.label,
@@ -334,10 +345,7 @@ async function measureRow(
       load: loadavg()[0]!.toFixed(1),
     }
   } finally {
-    await inThread?.close()
-    await fromFrames?.session.release()
-    await session.release()
-    await engine.close()
+    if (firstSetOpen) await closeFirstSet()
   }
 }
 
