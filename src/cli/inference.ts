@@ -3,7 +3,10 @@
  * budget, and opening the inference engine over them.
  */
 import { join } from 'node:path'
+import { builtinModelsDir } from '../inference/builtins.js'
 import { type InferenceEngine, openInferenceEngine } from '../inference/engine.js'
+import { loadManifestFile } from '../inference/manifest.js'
+import { createSessionFactory } from '../inference/session.js'
 import { createLogger, type LogLevel } from '../logger.js'
 import type { CliContext } from './command.js'
 import { type ConfigSpec, PEER_CONFIG } from './config.js'
@@ -22,12 +25,41 @@ export const INFERENCE_CONFIG = {
     min: 64,
     max: 1_048_576,
   },
+  threads: {
+    kind: 'int',
+    help: 'onnxruntime threads one run may use (default: onnxruntime picks, one per core)',
+    min: 1,
+    max: 1024,
+  },
+  executionProvider: {
+    kind: 'strings',
+    help: 'onnxruntime execution provider, in order of preference (repeatable, e.g. cuda where its provider is installed); cpu is always the fallback',
+  },
   logLevel: { ...PEER_CONFIG.logLevel, default: 'warn' },
   logFormat: PEER_CONFIG.logFormat,
 } as const satisfies ConfigSpec
 
 export function modelsDirOf(config: { dataDir: string; modelsDir?: string | undefined }): string {
   return config.modelsDir ?? join(config.dataDir, 'models')
+}
+
+/**
+ * The execution providers asked for, started once before anything else: a provider this
+ * onnxruntime build does not know fails with ERR_EXECUTION_PROVIDER_UNAVAILABLE naming those it
+ * has, one it knows but cannot start here (no CUDA on the machine, say) with
+ * ERR_EXECUTION_PROVIDER_FAILED, so that an operator hears it now rather than from every job.
+ */
+export async function executionProvidersOf(config: {
+  executionProvider?: string[] | undefined
+}): Promise<string[] | undefined> {
+  const wanted = config.executionProvider
+  if (wanted === undefined || wanted.length === 0) return undefined
+  const sessions = createSessionFactory({ executionProviders: wanted, runOn: 'main' })
+  // The smallest built-in model: opening a session on it starts every provider asked for.
+  const { modelPath } = await loadManifestFile(join(builtinModelsDir(), 'blend', 'manifest.json'))
+  const session = await sessions.open('blend', modelPath)
+  await session.release()
+  return wanted
 }
 
 /** The engine over the built-in models and the configured models folder, logging to stderr. */
@@ -37,10 +69,13 @@ export async function openEngine(
     dataDir: string
     modelsDir?: string | undefined
     budgetMb: number
+    threads?: number | undefined
+    executionProvider?: string[] | undefined
     logLevel: string
     logFormat: string
   },
 ): Promise<InferenceEngine> {
+  const executionProviders = await executionProvidersOf(config)
   const logger = createLogger({
     level: config.logLevel as LogLevel,
     pretty: config.logFormat === 'pretty',
@@ -48,6 +83,13 @@ export async function openEngine(
   })
   return openInferenceEngine(
     { logger },
-    { modelsDir: modelsDirOf(config), budgetBytes: config.budgetMb * 1024 * 1024 },
+    {
+      modelsDir: modelsDirOf(config),
+      budgetBytes: config.budgetMb * 1024 * 1024,
+      session: {
+        ...(executionProviders === undefined ? {} : { executionProviders }),
+        ...(config.threads === undefined ? {} : { intraOpNumThreads: config.threads }),
+      },
+    },
   )
 }

@@ -170,6 +170,24 @@ export class ExecutionProviderUnavailableError extends FramemeshError {
   }
 }
 
+/**
+ * A provider this build knows whose libraries or device could not be used when a session opened
+ * (e.g. 'cuda' on a machine without CUDA, cuDNN or onnxruntime's CUDA provider library).
+ */
+export class ExecutionProviderFailedError extends FramemeshError {
+  constructor(provider: string, reason: string, options?: { cause?: unknown; modelId?: string }) {
+    super(
+      'ERR_EXECUTION_PROVIDER_FAILED',
+      `execution provider "${provider}" could not start${options?.modelId === undefined ? '' : ` for model "${options.modelId}"`} (${reason}); ` +
+        `install what it needs (its onnxruntime provider library, driver and runtime) or leave it out to run on cpu`,
+      {
+        cause: options?.cause,
+        details: { provider, ...(options?.modelId === undefined ? {} : { modelId: options.modelId }) },
+      },
+    )
+  }
+}
+
 export class EngineClosedError extends FramemeshError {
   constructor() {
     super('ERR_ENGINE_CLOSED', 'the inference engine is closed; create a new one')

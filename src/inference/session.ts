@@ -9,6 +9,7 @@
 import * as ort from 'onnxruntime-node'
 import { ExecutionProviderUnavailableError, ModelLoadError } from './errors.js'
 import { openOrtSession, ortModelBytes } from './model-file.js'
+import { openError } from './open-error.js'
 import { DEFAULT_OPEN_TIMEOUT_MS, placeSession, WORKER_THREAD_BYTES } from './worker-session.js'
 
 export type OrtTensor = ort.Tensor
@@ -190,9 +191,7 @@ async function openMainSession(
   try {
     session = await openOrtSession(model, sessionOptions)
   } catch (err) {
-    throw new ModelLoadError(modelId, `onnxruntime refused the file (${(err as Error).message})`, {
-      cause: err,
-    })
+    throw openError(modelId, (err as Error).message, sessionOptions, err)
   }
   let released = false
   return {

@@ -22,6 +22,7 @@ import { Worker } from 'node:worker_threads'
 import * as ort from 'onnxruntime-node'
 import { AbortedError } from '../errors.js'
 import { ModelLoadError } from './errors.js'
+import { openError } from './open-error.js'
 import type { Feeds, ModelSession, RunSessionOptions } from './session.js'
 import {
   ownBuffer,
@@ -249,8 +250,10 @@ async function startThread(
       if (m.op === 'ready') resolve(m)
       else if (m.op === 'stays-main') resolve({ staysMain: true })
       else if (m.op === 'open-failed' && m.stage === 'warm-up') fail(`the warm-up run failed (${m.message})`)
-      else if (m.op === 'open-failed') fail(`onnxruntime refused the file (${m.message})`)
-      else fail(`its session thread answered ${m.op} before opening`)
+      else if (m.op === 'open-failed') {
+        clearTimeout(timer)
+        reject(openError(modelId, m.message, init.sessionOptions))
+      } else fail(`its session thread answered ${m.op} before opening`)
     })
   })
   if ('staysMain' in ready) return ready

@@ -35,6 +35,11 @@ export interface OrchestratorNodeOptions {
   /** onnxruntime threads per session. */
   intraOpThreads?: number
   /**
+   * onnxruntime execution providers in order of preference, e.g. ['cuda'] on a machine with the
+   * CUDA provider installed; 'cpu' is always the fallback. Default ['cpu'].
+   */
+  executionProviders?: string[]
+  /**
    * Where inference runs: 'auto' (the engine's default) keeps cheap models on the event loop and
    * puts the others in a worker, which keeps the network served while a model runs at ~25 MiB more
    * per warm model; 'worker' and 'main' force one or the other (see SessionFactoryOptions.runOn).
@@ -82,6 +87,9 @@ export async function startOrchestratorNode(
         session: {
           intraOpNumThreads: options.intraOpThreads ?? 1,
           ...(options.inferenceThread === undefined ? {} : { runOn: options.inferenceThread }),
+          ...(options.executionProviders === undefined
+            ? {}
+            : { executionProviders: options.executionProviders }),
         },
       },
     )

@@ -14,6 +14,7 @@ import { LOCK_FILE_NAME, lockDataDir } from '../../src/cli/data-dir-lock.js'
 import { type BroadcasterNode, startBroadcasterNode } from '../../src/node/broadcaster-node.js'
 import { type DevChain, startDevChain } from '../../src/tickets/devchain.js'
 import { createWalletFile, walletFilePath } from '../../src/tickets/wallet.js'
+import { cudaInstalled } from '../inference/helpers/providers.js'
 import { startCommand } from './node-harness.js'
 
 interface Ctx {
@@ -112,6 +113,10 @@ test.serial(
       cmd.out.join('\n'),
     )
     t.false(cmd.err.some((l) => /holds no ETH/.test(l)))
+    t.true(
+      cmd.out.includes('inference: cpu, 1 thread per run, models on worker threads (all but the quickest)'),
+      cmd.out.join('\n'),
+    )
 
     // The advert travels orchestrator → bootstrap → broadcaster over gossip.
     const offers = () => broadcaster.mesh.offers().filter((o) => o.peerId === peerId)
@@ -167,6 +172,49 @@ test('an orchestrator whose wallet holds no ETH starts, and warns that it cannot
   t.is(await cmd.done, 0)
 })
 
+test('the inference flags are taken: threads, execution provider and where models run are printed at start', async (t) => {
+  const flags = baseFlags(t, join(t.context.dir, 'inference'))
+  const cmd = startCommand(orchestratorCommand, [
+    ...flags,
+    '--price',
+    'blend=10gwei',
+    '--threads',
+    '2',
+    '--execution-provider',
+    'cpu',
+    '--inference-thread',
+    'main',
+  ])
+  t.teardown(() => cmd.close())
+  await cmd.line(/^orchestrator 12D3KooW\w+ ready/)
+  t.true(cmd.out.includes('inference: cpu, 2 threads per run, models on the main thread'), cmd.out.join('\n'))
+  cmd.stop()
+  t.is(await cmd.done, 0)
+})
+
+/** The orchestrator on the base flags in its own data dir, selling blend, with `flags` added. */
+function startSellingBlend(t: { context: Ctx }, dataDir: string, ...flags: string[]) {
+  return startCommand(orchestratorCommand, [
+    ...baseFlags(t, join(t.context.dir, dataDir)),
+    '--price',
+    'blend=1',
+    ...flags,
+  ])
+}
+
+test('an execution provider this onnxruntime build lacks, or cannot start here, is refused before the node starts', async (t) => {
+  const cmd = startSellingBlend(t, 'no-provider', '--execution-provider', 'no-such-provider')
+  const err = await t.throwsAsync(cmd.done)
+  t.like(err, { code: 'ERR_EXECUTION_PROVIDER_UNAVAILABLE', details: { provider: 'no-such-provider' } })
+  t.regex(err!.message, /available: [^)]*cpu/)
+  t.deepEqual(cmd.out, [], 'nothing started, nothing printed')
+  if (cudaInstalled()) return
+  // One it knows but cannot start here: also said before the node starts, not by every job later.
+  const cuda = startSellingBlend(t, 'no-cuda', '--execution-provider', 'cuda')
+  await t.throwsAsync(cuda.done, { code: 'ERR_EXECUTION_PROVIDER_FAILED', message: /"cuda" could not start/ })
+  t.deepEqual(cuda.out, [])
+})
+
 test('without any --price the orchestrator refuses to start and names the price key', async (t) => {
   const cmd = startCommand(orchestratorCommand, baseFlags(t, join(t.context.dir, 'a')))
   const err = await t.throwsAsync(cmd.done)
@@ -195,13 +243,7 @@ test('a malformed or zero --price is refused, naming the entry', async (t) => {
 })
 
 test('a --pin of an unknown model is refused, naming the pin key', async (t) => {
-  const cmd = startCommand(orchestratorCommand, [
-    ...baseFlags(t, join(t.context.dir, 'd')),
-    '--price',
-    'blend=1',
-    '--pin',
-    'nope',
-  ])
+  const cmd = startSellingBlend(t, 'd', '--pin', 'nope')
   await t.throwsAsync(cmd.done, { code: 'ERR_CONFIG_INVALID', message: /'pin' names unknown model 'nope'/ })
 })
 

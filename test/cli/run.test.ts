@@ -10,6 +10,7 @@ import { runFfmpeg } from '../../src/inference/media/ffmpeg.js'
 import { decodeImage } from '../../src/inference/media/image.js'
 import { generateTestClip } from '../../src/inference/media/test-clip.js'
 import { probeVideo } from '../../src/inference/media/video.js'
+import { cudaInstalled } from '../inference/helpers/providers.js'
 import { renderPng, textLine } from '../inference/ocr-fixtures.js'
 import { byoModel } from './byo-model.js'
 
@@ -34,6 +35,16 @@ function run(...argv: string[]) {
   return { result: runCommand.run(ctx), out, err }
 }
 
+/** A PNG of one colour at `path`. */
+async function writeSolidPng(path: string, width: number, height: number, background: string): Promise<void> {
+  await writeFile(
+    path,
+    await sharp({ create: { width, height, channels: 3, background } })
+      .png()
+      .toBuffer(),
+  )
+}
+
 async function fails(t: import('ava').ExecutionContext, code: string, ...argv: string[]) {
   const err = await t.throwsAsync(run(...argv).result)
   t.is((err as { code?: string }).code, code, err.message)
@@ -42,12 +53,7 @@ async function fails(t: import('ava').ExecutionContext, code: string, ...argv: s
 
 test('upscale on a PNG writes a PNG twice the size', async (t) => {
   const input = join(dir, 'small.png')
-  await writeFile(
-    input,
-    await sharp({ create: { width: 24, height: 16, channels: 3, background: '#3a6' } })
-      .png()
-      .toBuffer(),
-  )
+  await writeSolidPng(input, 24, 16, '#3a6')
   const output = join(dir, 'small-x2.png')
   const { result, err } = run('upscale', input, output)
   t.is(await result, 0)
@@ -185,18 +191,45 @@ test('a model whose file changed after it was added is refused before the video 
 
 test('usage mistakes are refused before any model loads', async (t) => {
   const png = join(dir, 'usage.png')
-  await writeFile(
-    png,
-    await sharp({ create: { width: 8, height: 8, channels: 3, background: '#000' } })
-      .png()
-      .toBuffer(),
-  )
+  await writeSolidPng(png, 8, 8, '#000')
   await fails(t, 'ERR_USAGE', 'sharpen', png, join(dir, 'x.png'))
   await fails(t, 'ERR_USAGE', 'interpolate', png, join(dir, 'x.png'))
   await fails(t, 'ERR_USAGE', 'upscale', png, join(dir, 'x.gif'))
   await fails(t, 'ERR_USAGE', 'ocr', png, join(dir, 'x.txt'))
   await fails(t, 'ERR_USAGE', 'upscale', png)
   await fails(t, 'ERR_VIDEO_ENCODE', 'upscale', clip, join(dir, 'x.avi'))
+})
+
+test('onnxruntime options: one thread on the cpu provider upscales; a provider this build lacks is refused before any model loads', async (t) => {
+  const png = join(dir, 'options.png')
+  await writeSolidPng(png, 8, 6, '#468')
+  const out = join(dir, 'options-x2.png')
+  await run('upscale', png, out, '--threads', '1', '--execution-provider', 'cpu').result
+  t.like(await sharp(out).metadata(), { width: 16, height: 12 })
+  const err = await fails(
+    t,
+    'ERR_EXECUTION_PROVIDER_UNAVAILABLE',
+    'upscale',
+    png,
+    join(dir, 'never.png'),
+    '--execution-provider',
+    'no-such-provider',
+  )
+  t.regex(err.message, /available: [^)]*cpu/)
+  await t.throwsAsync(stat(join(dir, 'never.png')), { code: 'ENOENT' })
+  if (!cudaInstalled()) {
+    // A provider this build knows but cannot start here: said before any frame is read.
+    await fails(
+      t,
+      'ERR_EXECUTION_PROVIDER_FAILED',
+      'upscale',
+      png,
+      join(dir, 'never.png'),
+      '--execution-provider',
+      'cuda',
+    )
+    await t.throwsAsync(stat(join(dir, 'never.png')), { code: 'ENOENT' })
+  }
 })
 
 test('a model of another pipeline is refused with ERR_WRONG_PIPELINE', async (t) => {

@@ -7,7 +7,7 @@ import { MICRO_UNITS_PER_UNIT } from '../../market/units.js'
 import { type OrchestratorNode, startOrchestratorNode } from '../../node/orchestrator-node.js'
 import type { CliCommand, CliContext } from '../command.js'
 import { ConfigError, type ConfigSpec, configHelp, loadConfig } from '../config.js'
-import { INFERENCE_CONFIG, modelsDirOf } from '../inference.js'
+import { executionProvidersOf, INFERENCE_CONFIG, modelsDirOf } from '../inference.js'
 import { NODE_CONFIG, peerOptionsOf, prepareNode } from '../node-config.js'
 import { registerOrchestratorMetrics } from '../node-metrics.js'
 import { commandLogger, startMetrics, untilAborted, withTeardown } from '../runtime.js'
@@ -21,7 +21,15 @@ const spec = {
   capacity: { kind: 'int', help: 'jobs served at once', default: 4, min: 1, max: 10_000 },
   modelsDir: INFERENCE_CONFIG.modelsDir,
   budgetMb: INFERENCE_CONFIG.budgetMb,
-  threads: { kind: 'int', help: 'onnxruntime threads per model session', default: 1, min: 1, max: 1024 },
+  // One thread per run by default: the node serves several jobs at once, each run on its own core.
+  threads: { ...INFERENCE_CONFIG.threads, help: 'onnxruntime threads one run may use', default: 1 },
+  executionProvider: INFERENCE_CONFIG.executionProvider,
+  inferenceThread: {
+    kind: 'string',
+    help: 'where models run: auto (a worker thread for all but the quickest), worker, or main (the event loop; no extra memory)',
+    default: 'auto',
+    choices: ['auto', 'worker', 'main'],
+  },
   pin: { kind: 'strings', help: 'model id to load at start and keep warm (repeatable)' },
   ticketWork: {
     kind: 'string',
@@ -60,6 +68,7 @@ export const orchestratorCommand: CliCommand = {
     const modelsDir = modelsDirOf(config)
     const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
     const logger = commandLogger(ctx, config, 'orchestrator')
+    const executionProviders = await executionProvidersOf(config)
     const { chain, walletKey, lock } = await prepareNode('orchestrator', ctx, loaded, async () => {
       await registry.scan()
       checkModels(registry, Object.keys(prices), 'price')
@@ -82,6 +91,8 @@ export const orchestratorCommand: CliCommand = {
           capacity: config.capacity,
           budgetBytes: config.budgetMb * 1024 * 1024,
           intraOpThreads: config.threads,
+          inferenceThread: config.inferenceThread as 'auto' | 'worker' | 'main',
+          ...(executionProviders === undefined ? {} : { executionProviders }),
           ...(config.pin === undefined ? {} : { pin: config.pin }),
           recipient: { unitsPerTicket },
         },
@@ -90,7 +101,8 @@ export const orchestratorCommand: CliCommand = {
       const readyMs = performance.now() - started
       // Redeeming a winning ticket is a transaction: a wallet with no ETH takes tickets but cannot cash them.
       const balance = await node.chain.broker.getBalance(node.address, { signal: ctx.signal })
-      printNode(ctx, node, registry, prices, chain.chainId ?? 0, readyMs, balance)
+      const inference = `${(executionProviders ?? ['cpu']).join(', ')}${executionProviders?.includes('cpu') === false ? ' (then cpu)' : ''}, ${config.threads} thread${config.threads === 1 ? '' : 's'} per run, models on ${config.inferenceThread === 'auto' ? 'worker threads (all but the quickest)' : config.inferenceThread === 'main' ? 'the main thread' : 'worker threads'}`
+      printNode(ctx, node, registry, prices, chain.chainId ?? 0, readyMs, balance, inference)
       if (balance === 0n) {
         logger.warn(
           `the wallet ${node.address} holds no ETH, so it cannot pay the gas to redeem winning tickets; they wait in the queue until you send it some`,
@@ -196,11 +208,13 @@ function printNode(
   chainId: number,
   startMs: number,
   balance: bigint,
+  inference: string,
 ): void {
   ctx.stdout(`orchestrator ${node.peer.peerId} ready in ${Math.round(startMs)} ms`)
   ctx.stdout(`payment address: ${node.address}`)
   ctx.stdout(`balance: ${formatEther(balance)} ETH (pays the gas to redeem winning tickets)`)
   ctx.stdout(`chain: ${chainId}, broker ${node.chain.broker.contractAddress}`)
+  ctx.stdout(`inference: ${inference}`)
   ctx.stdout('listening on:')
   for (const addr of node.peer.multiaddrs) ctx.stdout(`  ${addr}`)
   ctx.stdout(`selling (${node.orchestrator.capacity().total} jobs at once):`)
