@@ -3,10 +3,8 @@
  * budget, and opening the inference engine over them.
  */
 import { join } from 'node:path'
-import { builtinModelsDir } from '../inference/builtins.js'
 import { type InferenceEngine, openInferenceEngine } from '../inference/engine.js'
-import { loadManifestFile } from '../inference/manifest.js'
-import { createSessionFactory } from '../inference/session.js'
+import { startExecutionProviders } from '../inference/providers.js'
 import { createLogger, type LogLevel } from '../logger.js'
 import type { CliContext } from './command.js'
 import { type ConfigSpec, PEER_CONFIG } from './config.js'
@@ -54,11 +52,7 @@ export async function executionProvidersOf(config: {
 }): Promise<string[] | undefined> {
   const wanted = config.executionProvider
   if (wanted === undefined || wanted.length === 0) return undefined
-  const sessions = createSessionFactory({ executionProviders: wanted, runOn: 'main' })
-  // The smallest built-in model: opening a session on it starts every provider asked for.
-  const { modelPath } = await loadManifestFile(join(builtinModelsDir(), 'blend', 'manifest.json'))
-  const session = await sessions.open('blend', modelPath)
-  await session.release()
+  await startExecutionProviders(wanted)
   return wanted
 }
 

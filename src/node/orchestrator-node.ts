@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { Wallet } from 'ethers'
 import { type InferenceEngine, openInferenceEngine } from '../inference/engine.js'
+import { startExecutionProviders } from '../inference/providers.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { marketGossipOptions } from '../market/advert-gossip.js'
 import { createOrchestrator, type Orchestrator, type OrchestratorOptions } from '../market/orchestrator.js'
@@ -70,6 +71,8 @@ export async function startOrchestratorNode(
   const teardown = new Teardown(logger)
   const stop = () => teardown.run()
   try {
+    // Before the chain and the peer: a provider that cannot start here fails the node now.
+    if (options.executionProviders !== undefined) await startExecutionProviders(options.executionProviders)
     const dataDir = options.dataDir
     const privateKey = await nodeIdentity(dataDir)
     const wallet = new Wallet(options.walletKey)

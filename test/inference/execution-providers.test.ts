@@ -5,8 +5,10 @@ import test from 'ava'
 import type { FramemeshError } from '../../src/errors.js'
 import { openInferenceEngine } from '../../src/inference/engine.js'
 import { openError } from '../../src/inference/open-error.js'
+import { startExecutionProviders } from '../../src/inference/providers.js'
 import { createSessionFactory } from '../../src/inference/session.js'
 import type { Frame } from '../../src/inference/types.js'
+import { startOrchestratorNode } from '../../src/node/orchestrator-node.js'
 import { cudaInstalled } from './helpers/providers.js'
 
 const withCuda = { executionProviders: ['cuda', 'cpu'] }
@@ -73,3 +75,23 @@ for (const runOn of ['main', 'worker'] as const) {
     await t.throwsAsync(engine.upscale('esrgan-slim-x2', frame), { code: 'ERR_EXECUTION_PROVIDER_FAILED' })
   })
 }
+
+test('an orchestrator node asked for a provider that cannot start here fails before it touches the chain or the network', async (t) => {
+  const cuda = startExecutionProviders(['cuda'])
+  if (cudaInstalled()) {
+    await t.notThrowsAsync(cuda)
+    return
+  }
+  await t.throwsAsync(cuda, { code: 'ERR_EXECUTION_PROVIDER_FAILED' })
+  const node = startOrchestratorNode(
+    {},
+    {
+      // No chain answers here: reaching it would fail with another code.
+      chain: { rpcUrl: 'http://127.0.0.1:9', contractAddress: `0x${'11'.repeat(20)}` },
+      walletKey: `0x${'22'.repeat(32)}`,
+      prices: { blend: 1n },
+      executionProviders: ['cuda'],
+    },
+  )
+  await t.throwsAsync(node, { code: 'ERR_EXECUTION_PROVIDER_FAILED', message: /"cuda" could not start/ })
+})
