@@ -5,8 +5,9 @@
  */
 import { join } from 'node:path'
 import { builtinModelsDir } from './builtins.js'
+import { ExecutionProviderFailedError } from './errors.js'
 import { loadManifestFile } from './manifest.js'
-import { createSessionFactory } from './session.js'
+import { createSessionFactory, type ModelSession } from './session.js'
 
 /**
  * Opens a session with `providers` on the smallest built-in model (blend) and closes it. Throws
@@ -16,6 +17,15 @@ import { createSessionFactory } from './session.js'
 export async function startExecutionProviders(providers: string[]): Promise<void> {
   const sessions = createSessionFactory({ executionProviders: providers, runOn: 'main' })
   const { modelPath } = await loadManifestFile(join(builtinModelsDir(), 'blend', 'manifest.json'))
-  const session = await sessions.open('blend', modelPath)
+  let session: ModelSession
+  try {
+    session = await sessions.open('blend', modelPath)
+  } catch (err) {
+    // The model is only the means of starting the providers: the error names the provider alone.
+    if (!(err instanceof ExecutionProviderFailedError)) throw err
+    const provider = String(err.details?.provider)
+    const reason = err.cause instanceof Error ? err.cause.message : err.message
+    throw new ExecutionProviderFailedError(provider, reason, { cause: err.cause })
+  }
   await session.release()
 }
