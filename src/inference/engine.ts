@@ -8,6 +8,7 @@ import { isFramemeshError } from '../errors.js'
 import { type Logger, silentLogger } from '../logger.js'
 import { builtinModelsDir } from './builtins.js'
 import {
+  BudgetTooSmallError,
   EngineClosedError,
   InferenceFailedError,
   ManifestMismatchError,
@@ -95,6 +96,12 @@ export interface InferenceEngine extends TypedEvents<InferenceEngineEvents> {
   model(id: string): ModelStatus
   /** What is warm now and how much of the budget it holds (what the market advertises). */
   warmReport(): WarmPoolReport
+  /**
+   * Throws BudgetTooSmallError when the model alone needs more than the whole memory budget, so
+   * it could never load (ModelNotFoundError for an unknown id, its own error for a failed one).
+   * For a node about to offer a model: it hears this at start, not from every job.
+   */
+  checkFits(id: string): void
   /** Keep a model warm for good (loads it now). */
   pin(id: string, options?: RunOptions): Promise<void>
   unpin(id: string): void
@@ -150,6 +157,13 @@ export function createInferenceEngine(
     return session
   }
 
+  // Each session of a model (one per worker thread) holds its own copy of the model's memory,
+  // plus what its thread costs.
+  const bytesWhenWarm = (id: string) =>
+    (registry.get(id).estimatedBytes + (sessions.sessionOverheadBytes ?? 0)) *
+    (sessions.sessionsPerModel ?? 1)
+  const budgetBytes = options.budgetBytes ?? DEFAULT_BUDGET_BYTES
+
   const pool: WarmPool<ModelSession> = createWarmPool(
     {
       load,
@@ -157,15 +171,11 @@ export function createInferenceEngine(
         await session.release()
         log.info('model unloaded', { id })
       },
-      // Each session of a model (one per worker thread) holds its own copy of the model's memory,
-      // plus what its thread costs.
-      sizeOf: (id) =>
-        (registry.get(id).estimatedBytes + (sessions.sessionOverheadBytes ?? 0)) *
-        (sessions.sessionsPerModel ?? 1),
+      sizeOf: bytesWhenWarm,
       logger: log,
     },
     {
-      budgetBytes: options.budgetBytes ?? DEFAULT_BUDGET_BYTES,
+      budgetBytes,
       waitTimeoutMs: options.loadTimeoutMs,
       idleUnloadMs: options.idleUnloadMs,
     },
@@ -301,6 +311,11 @@ export function createInferenceEngine(
       return statusOf(found as ModelStatus)
     },
     warmReport: () => pool.report(),
+    checkFits(id) {
+      usable(id)
+      const bytes = bytesWhenWarm(id)
+      if (bytes > budgetBytes) throw new BudgetTooSmallError(id, bytes, budgetBytes)
+    },
     async pin(id, opts) {
       usable(id)
       const wasPinned = pool.status(id).pinned

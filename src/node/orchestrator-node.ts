@@ -97,6 +97,8 @@ export async function startOrchestratorNode(
       },
     )
     teardown.add(() => engine.close())
+    // A model for sale that could never load in the budget would fail every job that asks for it.
+    for (const id of Object.keys(options.prices)) engine.checkFits(id)
     for (const id of options.pin ?? []) await engine.pin(id)
 
     const redemption = new RedemptionService(

@@ -242,6 +242,19 @@ test('a malformed or zero --price is refused, naming the entry', async (t) => {
   }
 })
 
+test('a model for sale that could never load in the memory budget is refused at start, not by every job', async (t) => {
+  // In the smallest budget allowed (64 MiB) blend fits with its session thread (~56 MiB), the
+  // largest upscaler (~112 MiB) never could.
+  const cmd = startSellingBlend(t, 'small-budget', '--budget-mb', '64', '--price', 'esrgan-thick-x4=1')
+  const err = await t.throwsAsync(cmd.done, { code: 'ERR_BUDGET_TOO_SMALL' })
+  t.like(err, { details: { modelId: 'esrgan-thick-x4', budgetBytes: 64 * 1024 * 1024 } })
+  t.regex(err!.message, /raise the budget/)
+  t.false(
+    cmd.out.some((l) => /^ {2}blend/.test(l)),
+    'nothing was offered for sale',
+  )
+})
+
 test('a --pin of an unknown model is refused, naming the pin key', async (t) => {
   const cmd = startSellingBlend(t, 'd', '--pin', 'nope')
   await t.throwsAsync(cmd.done, { code: 'ERR_CONFIG_INVALID', message: /'pin' names unknown model 'nope'/ })

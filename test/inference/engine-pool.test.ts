@@ -97,6 +97,16 @@ test('a model larger than the whole budget is refused with ERR_BUDGET_TOO_SMALL 
   t.deepEqual([out.width, out.height], [6, 4])
 })
 
+test('checkFits tells without loading anything whether a model could ever load in the budget', async (t) => {
+  const f = await engineFixture({ budgetBytes: PAD / 2 })
+  t.teardown(f.cleanup)
+  const err = t.throws<FramemeshError>(() => f.engine.checkFits('up-a'), { code: 'ERR_BUDGET_TOO_SMALL' })
+  t.like(err?.details, { modelId: 'up-a', budgetBytes: PAD / 2 })
+  t.notThrows(() => f.engine.checkFits('up-deep'))
+  t.throws(() => f.engine.checkFits('nope'), { code: 'ERR_MODEL_NOT_FOUND' })
+  t.is(f.opened.size, 0, 'no session was opened')
+})
+
 test('a model file swapped after registration is refused at load with ERR_MANIFEST_MISMATCH', async (t) => {
   const f = await engineFixture()
   t.teardown(f.cleanup)
