@@ -101,7 +101,7 @@ export const orchestratorCommand: CliCommand = {
       const readyMs = performance.now() - started
       // Redeeming a winning ticket is a transaction: a wallet with no ETH takes tickets but cannot cash them.
       const balance = await node.chain.broker.getBalance(node.address, { signal: ctx.signal })
-      const inference = `${(executionProviders ?? ['cpu']).join(', ')}${executionProviders?.includes('cpu') === false ? ' (then cpu)' : ''}, ${config.threads} thread${config.threads === 1 ? '' : 's'} per run, models on ${config.inferenceThread === 'auto' ? 'worker threads (all but the quickest)' : config.inferenceThread === 'main' ? 'the main thread' : 'worker threads'}`
+      const inference = describeInference(executionProviders, config.threads, config.inferenceThread)
       printNode(ctx, node, registry, prices, chain.chainId ?? 0, readyMs, balance, inference)
       if (balance === 0n) {
         logger.warn(
@@ -226,6 +226,18 @@ function printNode(
   for (const [id, pipeline, price] of rows) {
     ctx.stdout(`  ${id!.padEnd(widths[0]!)}  ${pipeline!.padEnd(widths[1]!)}  ${price}`)
   }
+}
+
+/** e.g. "cuda (then cpu), 1 thread per run, models on worker threads (all but the quickest)". */
+function describeInference(providers: string[] | undefined, threads: number, placement: string): string {
+  const used = providers ?? ['cpu']
+  const fallback = used.includes('cpu') ? '' : ' (then cpu)'
+  const where = {
+    auto: 'worker threads (all but the quickest)',
+    worker: 'worker threads',
+    main: 'the main thread',
+  }[placement as 'auto' | 'worker' | 'main']
+  return `${used.join(', ')}${fallback}, ${threads} thread${threads === 1 ? '' : 's'} per run, models on ${where}`
 }
 
 function logJobs(node: OrchestratorNode, logger: Logger): () => void {
