@@ -1,19 +1,19 @@
 /** The OpenAPI 3.1 description of every gateway route, served at /openapi.json. */
 
-const error = (description: string) => ({
+/** A response whose JSON body is one of the components' schemas. */
+const json = (description: string, schema: string) => ({
   description,
-  content: { 'application/json': { schema: { $ref: '#/components/schemas/HTTPError' } } },
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } },
 })
+
+const error = (description: string) => json(description, 'HTTPError')
 
 const taskErrors = {
   '400': error('Bad request (e.g. an image that does not decode)'),
   '401': error('Missing or invalid bearer token'),
   '413': error('Upload larger than the gateway accepts'),
   '415': error('Upload is not a supported image (checked by content)'),
-  '422': {
-    description: 'Validation error',
-    content: { 'application/json': { schema: { $ref: '#/components/schemas/HTTPValidationError' } } },
-  },
+  '422': json('Validation error', 'HTTPValidationError'),
   '429': error('Too many concurrent requests for this token'),
   '500': error('Internal error'),
   '503': error('No peer in the mesh serves this task or model right now'),
@@ -182,10 +182,7 @@ export function openApiDocument(): Record<string, unknown> {
             num_inference_steps: { type: 'integer' },
           }),
           responses: {
-            '200': {
-              description: 'OK',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/ImageResponse' } } },
-            },
+            '200': json('OK', 'ImageResponse'),
             ...taskErrors,
           },
         },
@@ -195,12 +192,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary: 'Text in an image (PaddleOCR on a mesh peer)',
           requestBody: imageForm(['image'], { prompt: { type: 'string' } }),
           responses: {
-            '200': {
-              description: 'OK',
-              content: {
-                'application/json': { schema: { $ref: '#/components/schemas/ImageToTextResponse' } },
-              },
-            },
+            '200': json('OK', 'ImageToTextResponse'),
             ...taskErrors,
           },
         },
@@ -265,10 +257,7 @@ export function openApiDocument(): Record<string, unknown> {
             },
           },
           responses: {
-            '202': {
-              description: 'Started',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } },
-            },
+            '202': json('Started', 'Job'),
             ...taskErrors,
           },
         },
@@ -282,10 +271,7 @@ export function openApiDocument(): Record<string, unknown> {
           summary:
             'Cancel a running job (it fails with ERR_CANCELLED; work delivered so far stays paid), or remove a finished one with its files',
           responses: {
-            '200': {
-              description: 'Cancelled: the job as it ended',
-              content: { 'application/json': { schema: { $ref: '#/components/schemas/Job' } } },
-            },
+            '200': json('Cancelled: the job as it ended', 'Job'),
             '204': { description: 'Removed' },
             '404': error('No such job of yours'),
           },
