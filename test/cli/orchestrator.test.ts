@@ -247,8 +247,11 @@ test('a model for sale that could never load in the memory budget is refused at 
   // largest upscaler (~112 MiB) never could.
   const cmd = startSellingBlend(t, 'small-budget', '--budget-mb', '64', '--price', 'esrgan-thick-x4=1')
   const err = await t.throwsAsync(cmd.done, { code: 'ERR_BUDGET_TOO_SMALL' })
-  t.like(err, { details: { modelId: 'esrgan-thick-x4', budgetBytes: 64 * 1024 * 1024 } })
-  t.regex(err!.message, /raise the budget/)
+  t.like(err, { details: { key: 'budgetMb', modelId: 'esrgan-thick-x4', budgetBytes: 64 * 1024 * 1024 } })
+  t.regex(
+    err!.message,
+    /raise the budget.*\(here: --budget-mb 1\d\d or more, or stop selling "esrgan-thick-x4"\)/,
+  )
   t.false(
     cmd.out.some((l) => /^ {2}blend/.test(l)),
     'nothing was offered for sale',

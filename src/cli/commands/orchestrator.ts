@@ -96,7 +96,9 @@ export const orchestratorCommand: CliCommand = {
           ...(config.pin === undefined ? {} : { pin: config.pin }),
           recipient: { unitsPerTicket },
         },
-      )
+      ).catch((err: unknown) => {
+        throw withBudgetFlag(err)
+      })
       teardown.add(() => node.stop())
       const readyMs = performance.now() - started
       // Redeeming a winning ticket is a transaction: a wallet with no ETH takes tickets but cannot cash them.
@@ -226,6 +228,22 @@ function printNode(
   for (const [id, pipeline, price] of rows) {
     ctx.stdout(`  ${id!.padEnd(widths[0]!)}  ${pipeline!.padEnd(widths[1]!)}  ${price}`)
   }
+}
+
+/** A model too large for the budget, told in this command's terms: the flag and the value it needs. */
+function withBudgetFlag(err: unknown): unknown {
+  const { code, details, message } = err as {
+    code?: string
+    details?: { bytes?: number; modelId?: string }
+    message: string
+  }
+  if (code !== 'ERR_BUDGET_TOO_SMALL' || details?.bytes === undefined) return err
+  const mb = Math.ceil(details.bytes / (1024 * 1024))
+  return new ConfigError(
+    'ERR_BUDGET_TOO_SMALL',
+    `${message} (here: --budget-mb ${mb} or more, or stop selling "${details.modelId}")`,
+    { details: { key: 'budgetMb', ...details }, cause: err },
+  )
 }
 
 /** e.g. "cuda (then cpu), 1 thread per run, models on worker threads (all but the quickest)". */
