@@ -41,19 +41,12 @@ export function modelsDirOf(config: { dataDir: string; modelsDir?: string | unde
   return config.modelsDir ?? join(config.dataDir, 'models')
 }
 
-/**
- * The execution providers asked for, started once before anything else: a provider this
- * onnxruntime build does not know fails with ERR_EXECUTION_PROVIDER_UNAVAILABLE naming those it
- * has, one it knows but cannot start here (no CUDA on the machine, say) with
- * ERR_EXECUTION_PROVIDER_FAILED, so that an operator hears it now rather than from every job.
- */
-export async function executionProvidersOf(config: {
+/** The execution providers asked for, or undefined for onnxruntime's default (cpu). */
+export function executionProvidersOf(config: {
   executionProvider?: string[] | undefined
-}): Promise<string[] | undefined> {
+}): string[] | undefined {
   const wanted = config.executionProvider
-  if (wanted === undefined || wanted.length === 0) return undefined
-  await startExecutionProviders(wanted)
-  return wanted
+  return wanted === undefined || wanted.length === 0 ? undefined : wanted
 }
 
 /** The engine over the built-in models and the configured models folder, logging to stderr. */
@@ -69,7 +62,11 @@ export async function openEngine(
     logFormat: string
   },
 ): Promise<InferenceEngine> {
-  const executionProviders = await executionProvidersOf(config)
+  const executionProviders = executionProvidersOf(config)
+  // Started once before any model: a provider this onnxruntime build does not know fails with
+  // ERR_EXECUTION_PROVIDER_UNAVAILABLE, one it cannot start here (no CUDA, say) with
+  // ERR_EXECUTION_PROVIDER_FAILED, before a video is read.
+  if (executionProviders !== undefined) await startExecutionProviders(executionProviders)
   const logger = createLogger({
     level: config.logLevel as LogLevel,
     pretty: config.logFormat === 'pretty',

@@ -202,7 +202,7 @@ function startSellingBlend(t: { context: Ctx }, dataDir: string, ...flags: strin
   ])
 }
 
-test('an execution provider this onnxruntime build lacks, or cannot start here, is refused before the node starts', async (t) => {
+test('an execution provider this onnxruntime build lacks, or cannot start here, is refused before the node reaches the chain or the mesh', async (t) => {
   const cmd = startSellingBlend(t, 'no-provider', '--execution-provider', 'no-such-provider')
   const err = await t.throwsAsync(cmd.done)
   t.like(err, { code: 'ERR_EXECUTION_PROVIDER_UNAVAILABLE', details: { provider: 'no-such-provider' } })
@@ -299,7 +299,7 @@ test('an RPC URL where no chain answers is reported with the flag to fix', async
   await t.throwsAsync(cmd.done, { code: 'ERR_CHAIN_UNREACHABLE', message: /no chain answers at --rpc/ })
 })
 
-test('a chain id or broker address that does not match the chain is refused before the node starts', async (t) => {
+test('a chain id or broker address that does not match the chain is refused before the node reaches the chain or the mesh', async (t) => {
   const flags = [...baseFlags(t, join(t.context.dir, 'f')), '--price', 'blend=1']
   const chainId = startCommand(orchestratorCommand, [...flags, '--chain-id', '1'])
   await t.throwsAsync(chainId.done, { code: 'ERR_CONFIG_INVALID', message: /'chainId' is 1 but/ })

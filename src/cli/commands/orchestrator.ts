@@ -68,7 +68,8 @@ export const orchestratorCommand: CliCommand = {
     const modelsDir = modelsDirOf(config)
     const registry = createModelRegistry({}, { modelsDir, builtinDirs: [builtinModelsDir()] })
     const logger = commandLogger(ctx, config, 'orchestrator')
-    const executionProviders = await executionProvidersOf(config)
+    // The node starts them before it reaches the chain or the mesh (startOrchestratorNode).
+    const executionProviders = executionProvidersOf(config)
     const { chain, walletKey, lock } = await prepareNode('orchestrator', ctx, loaded, async () => {
       await registry.scan()
       checkModels(registry, Object.keys(prices), 'price')
