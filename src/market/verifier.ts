@@ -342,6 +342,11 @@ export class Verifier {
     const ended = new JobError('ERR_ABORTED', 'the job ended')
     this.#end.abort(ended)
     this.#checkerInput?.fail(ended)
+    this.#releaseWaiting()
+  }
+
+  /** Checks waiting for the check stage's output get none: they count as unverified. */
+  #releaseWaiting(): void {
     for (const resolve of this.#waiting.values()) resolve(undefined)
     this.#waiting.clear()
   }
@@ -404,8 +409,7 @@ export class Verifier {
         this.#checker = undefined
         this.#checkerInput = undefined
         this.#checkerPeer = undefined
-        for (const resolve of this.#waiting.values()) resolve(undefined)
-        this.#waiting.clear()
+        this.#releaseWaiting()
       })
     }
     const seq = this.#checkSeq++
