@@ -11,7 +11,7 @@ import { JOB_CLIENT_MESSAGE, JOB_SERVER_MESSAGE } from '../../src/market/job-pro
 import { JobSession } from '../../src/market/job-session.js'
 import type { WorkEngine } from '../../src/market/job-work.js'
 import { JobError } from '../../src/market/market-errors.js'
-import type { Mesh, MeshResult } from '../../src/market/mesh.js'
+import type { Mesh, MeshJob, MeshResult } from '../../src/market/mesh.js'
 import { FRAME_FORMAT_RGB24 } from '../../src/market/quote.js'
 import { requestQuote } from '../../src/market/quote-protocol.js'
 import { seededRng } from '../../src/market/rng.js'
@@ -221,6 +221,11 @@ test('selection prefers the cheap orchestrator but spreads jobs over the others'
   t.true(mid + dear > 0, 'but not every job')
 })
 
+/** An upscale of `frames` among `peers` only, half of its outputs checked on a second orchestrator. */
+function checkedUpscale(mesh: Mesh, frames: Frame[], peers: string[]): MeshJob {
+  return mesh.submit({ pipeline: 'upscale', model: MODEL, input: frames, peers, verify: { share: 0.5 } })
+}
+
 /**
  * One more orchestrator at a tenth of the price, so it is every job's first pick, once its advert
  * is in and the broadcaster has learnt its address (discovery), so it can be dialled.
@@ -292,13 +297,7 @@ test('without a third orchestrator to ask, verification blames the peer with les
   t.true((mesh.stats.get(honest)?.successes ?? 0) > 0, 'the honest peer has worked for us before')
   const frames = clip(8)
   // Only two orchestrators allowed: the check has a second opinion but no third.
-  const { results, report } = await mesh.submit({
-    pipeline: 'upscale',
-    model: MODEL,
-    input: frames,
-    peers: [cheaterId, honest],
-    verify: { share: 0.5 },
-  }).done
+  const { results, report } = await checkedUpscale(mesh, frames, [cheaterId, honest]).done
   for (const [i, r] of results.entries())
     t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
   t.deepEqual(
@@ -445,13 +444,7 @@ test('a checker that returns wrong frames is the one blamed, and the job keeps i
   const cheaterId = cheater.peer.peerId
   const honest = orchs[0]!.peer.peerId
   const frames = clip(8)
-  const job = mesh.submit({
-    pipeline: 'upscale',
-    model: MODEL,
-    input: frames,
-    peers: [honest, cheaterId],
-    verify: { share: 0.5 },
-  })
+  const job = checkedUpscale(mesh, frames, [honest, cheaterId])
   const { results, report } = await job.done
   for (const [i, r] of results.entries()) {
     t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
@@ -499,13 +492,7 @@ test('verification of honest orchestrators finds no mismatch and blames nobody; 
 test('with no second orchestrator to check with, verification delivers every frame and counts them unverified', async (t) => {
   const { market, mesh, orchs } = t.context
   const frames = clip(6)
-  const { results, report } = await mesh.submit({
-    pipeline: 'upscale',
-    model: MODEL,
-    input: frames,
-    peers: [orchs[0]!.peer.peerId],
-    verify: { share: 0.5 },
-  }).done
+  const { results, report } = await checkedUpscale(mesh, frames, [orchs[0]!.peer.peerId]).done
   t.is(results.length, 6)
   for (const [i, r] of results.entries())
     t.true(same(r.frame, await market.engine.upscale(MODEL, frames[i]!)), `frame ${i}`)
@@ -926,13 +913,7 @@ test('a mismatch between two newcomers that nothing settles (no third opinion, t
   // Long enough that the first check is judged while the honest one's session runs (a session
   // that ends well first would give it the longer history).
   const frames = clip(40)
-  const job = mesh.submit({
-    pipeline: 'upscale',
-    model: MODEL,
-    input: frames,
-    peers: [honestId, cheaterId],
-    verify: { share: 0.5 },
-  })
+  const job = checkedUpscale(mesh, frames, [honestId, cheaterId])
   const blamed: Array<[string, string]> = []
   job.events.on('verify:blamed', (b) => blamed.push([b.peerId, b.reason]))
   const delivered: MeshResult[] = []
